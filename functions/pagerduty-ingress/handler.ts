@@ -1,0 +1,3 @@
+import { createPagerDutyIngressHandler } from './wiring';
+
+export const handler = createPagerDutyIngressHandler(process.env);

@@ -1,0 +1,64 @@
+import { InvalidInputError, SignatureError } from '../../lib/errors';
+import { pagerDutyRouting } from '../../lib/events';
+import { json, MAX_BODY_BYTES, rejection, type IngressRequest, type IngressResponse } from '../../lib/http';
+import type { Logger } from '../../lib/log';
+import { normalizePagerDutyWebhook } from '../../lib/pagerduty-normalize';
+import type { EventQueue } from '../../lib/queue';
+import { header, verifyPagerDutySignature } from '../../lib/signatures';
+
+export interface PagerDutyIngressDeps {
+  queue: EventQueue;
+  logger: Logger;
+  now?: () => Date;
+}
+
+/**
+ * POST /pagerduty/webhooks: verify, normalize, enqueue, answer. A genuine event we do not use
+ * is answered 2xx: PagerDuty disables a subscription after repeated 4xx answers.
+ */
+export function makePagerDutyIngress(deps: PagerDutyIngressDeps) {
+  const now = deps.now ?? (() => new Date());
+  return async function handlePagerDutyWebhook(request: IngressRequest, signingKey: string): Promise<IngressResponse> {
+    const webhookId = header(request.headers, 'x-webhook-id');
+    let logger = deps.logger.child({ route: 'pagerduty', ...(webhookId ? { webhookId } : {}) });
+    if (request.rawBody.length > MAX_BODY_BYTES) {
+      logger.warn('rejected: body too large', { bytes: request.rawBody.length });
+      return rejection(413, `body is larger than ${MAX_BODY_BYTES} bytes`);
+    }
+    try {
+      verifyPagerDutySignature({ signingKey, rawBody: request.rawBody, headers: request.headers });
+    } catch (error) {
+      if (error instanceof SignatureError) {
+        logger.warn('rejected: signature check failed', { reason: error.message });
+        return rejection(401, error.message);
+      }
+      throw error;
+    }
+    try {
+      let body: unknown;
+      try {
+        body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(request.rawBody));
+      } catch {
+        throw new InvalidInputError('body is not valid UTF-8 JSON');
+      }
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new InvalidInputError('body is not a JSON object');
+      const event = normalizePagerDutyWebhook(body as Record<string, unknown>, webhookId, now());
+      if (typeof event === 'string') {
+        logger.info('accepted and ignored', { reason: event });
+        return json(202, { status: 'ignored', reason: event });
+      }
+      logger = logger.child({ eventId: event.id, incidentId: event.incident.id });
+      await deps.queue.send(event, pagerDutyRouting(event));
+      logger.info('enqueued', { eventType: event.eventType });
+      return json(202, { status: 'accepted' });
+    } catch (error) {
+      if (error instanceof InvalidInputError) {
+        logger.warn('rejected: malformed body', { reason: error.message });
+        return rejection(400, error.message);
+      }
+      // Not enqueued: a 5xx makes PagerDuty deliver it again.
+      logger.error('could not enqueue', { error });
+      return rejection(503, 'temporarily unable to accept the event; PagerDuty will retry');
+    }
+  };
+}

@@ -1,0 +1,3 @@
+import { createPagerDutyWorkerHandler } from './wiring';
+
+export const handler = createPagerDutyWorkerHandler(process.env).handler;

@@ -1,0 +1,20 @@
+import { ENV, type Env } from '../../lib/config';
+import { parsePagerDutyQueueEvent } from '../../lib/events';
+import { createWorkerHandler, type WorkerParts } from '../../lib/worker-runtime';
+import { makePagerDutyWorker } from './pagerduty-worker';
+
+export function createPagerDutyWorkerHandler(env: Env, overrides: Partial<Pick<WorkerParts, 'slack' | 'pagerDuty' | 'checkpoint'>> = {}) {
+  return createWorkerHandler(
+    env,
+    {
+      queue: 'pagerduty',
+      name: 'pagerduty-worker',
+      queueEnv: ENV.pagerDutyQueueUrl,
+      dlqEnv: ENV.pagerDutyDlqUrl,
+      parse: parsePagerDutyQueueEvent,
+      logContext: (event) => ({ eventId: event.id, incidentId: event.incident.id }),
+      build: ({ config, ...parts }) => makePagerDutyWorker({ ...parts, config: { showResponderNames: config.showResponderNames } }),
+    },
+    overrides,
+  );
+}

@@ -1,0 +1,3 @@
+import { createSlackIngressHandler } from './wiring';
+
+export const handler = createSlackIngressHandler(process.env);

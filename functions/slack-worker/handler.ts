@@ -1,0 +1,3 @@
+import { createSlackWorkerHandler } from './wiring';
+
+export const handler = createSlackWorkerHandler(process.env).handler;

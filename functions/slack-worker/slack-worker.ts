@@ -1,0 +1,173 @@
+import { parseCommand, slackMarkupToPlainText, textAfterBotMention, trimSummary } from '../../lib/commands';
+import { dedupKeyFor, isDedupKey } from '../../lib/dedup-key';
+import type { Effects } from '../../lib/effects';
+import { PermanentError } from '../../lib/errors';
+import type { SlackActionEvent, SlackMessageEvent, SlackQueueEvent } from '../../lib/events';
+import type { IncidentLink, IncidentLinks } from '../../lib/incident-links';
+import type { Logger } from '../../lib/log';
+import {
+  confirmationMessage,
+  escalationFailedMessage,
+  escalationRejectedMessage,
+  helpMessage,
+  pongMessage,
+  refusalMessage,
+  statusMessage,
+  statusUnavailableMessage,
+} from '../../lib/messages';
+import type { PagerDutyApi, Severity } from '../../lib/pagerduty';
+import { channelScope, type ChannelScope, type SlackApi, type SlackMessage } from '../../lib/slack';
+
+export interface SlackWorkerDeps {
+  links: IncidentLinks;
+  effects: Effects;
+  slack: SlackApi;
+  pagerDuty: PagerDutyApi;
+  config: { pingPhrase: string; slashCommand: string; supportContact: string; showResponderNames: boolean; severity: Severity };
+  /** Called after each step that changes something; tests throw here to simulate a crash. */
+  checkpoint?: (step: string) => void;
+}
+
+export interface HandleContext {
+  logger: Logger;
+  finalAttempt: boolean;
+}
+
+/** Post a message once per effect key, even if this work runs again after a crash. */
+async function postOnce(effects: Effects, scope: ChannelScope, effectKey: string, message: SlackMessage, threadTs?: string): Promise<string> {
+  const { result } = await effects.once(
+    effectKey,
+    () => scope.post(message, { effectKey, ...(threadTs ? { threadTs } : {}) }),
+    (since) => scope.findByEffectKey(effectKey, since, threadTs),
+  );
+  return result;
+}
+
+/** The slack-worker's logic: escalations, ping, help and Check Status. */
+export function makeSlackWorker(deps: SlackWorkerDeps) {
+  const checkpoint = (step: string) => deps.checkpoint?.(step);
+
+  async function reply(event: SlackMessageEvent, message: SlackMessage, threadTs: string | undefined) {
+    const scope = channelScope(deps.slack, event.channel);
+    if (event.via === 'command') {
+      // A slash command has no message to answer in a thread: answer its author only.
+      await deps.effects.once(`reply:${event.id}`, async () => (await scope.ephemeral(event.user, message), 'ephemeral'), async () => undefined);
+      return;
+    }
+    await postOnce(deps.effects, scope, `reply:${event.id}`, message, threadTs);
+  }
+
+  async function escalate(event: SlackMessageEvent, description: string, context: HandleContext) {
+    const dedupKey = dedupKeyFor(event);
+    const logger = context.logger.child({ dedupKey });
+    const scope = channelScope(deps.slack, event.channel);
+    const threadTs = event.via === 'mention' ? (event.threadTs ?? event.ts) : undefined;
+    const [channelName, permalink] = await Promise.all([
+      event.channelName ?? deps.slack.channelName(event.channel),
+      event.ts ? deps.slack.permalink(event.channel, event.ts) : undefined,
+    ]);
+    const summary = trimSummary(slackMarkupToPlainText(description));
+    let { link, created } = await deps.links.create({
+      dedupKey,
+      team: event.team,
+      channel: event.channel,
+      ...(channelName ? { channelName } : {}),
+      ...(threadTs ? { threadTs } : {}),
+      requester: event.user,
+      summary,
+    });
+    logger.info(created ? 'escalation recorded' : 'escalation resumed', { state: link.state });
+    checkpoint('link-created');
+
+    if (link.state === 'pending') {
+      try {
+        await deps.pagerDuty.trigger({
+          dedupKey,
+          summary,
+          source: channelName ? `#${channelName}` : event.channel,
+          severity: deps.config.severity,
+          customDetails: {
+            team: event.team,
+            channel_id: event.channel,
+            channel_name: channelName ?? null,
+            requested_by: event.user,
+            permalink: permalink ?? null,
+            message: slackMarkupToPlainText(event.text).slice(0, 4000),
+            via: event.via === 'mention' ? 'app_mention' : deps.config.slashCommand,
+          },
+          ...(permalink ? { links: [{ href: permalink, text: 'Slack message' }] } : {}),
+        });
+        link = await deps.links.settle(dedupKey, 'triggered');
+        logger.info('PagerDuty triggered');
+      } catch (error) {
+        if (error instanceof PermanentError) {
+          logger.error('PagerDuty refused the escalation', { reason: error.message });
+          link = await deps.links.settle(dedupKey, 'rejected', error.message);
+        } else {
+          if (context.finalAttempt) {
+            logger.error('escalation failed for good; telling the channel', { error });
+            await postOnce(deps.effects, scope, `failed:${dedupKey}`, escalationFailedMessage(deps.config.supportContact), threadTs);
+          }
+          throw error;
+        }
+      }
+      checkpoint('triggered');
+    }
+
+    if (link.state === 'rejected') {
+      await postOnce(deps.effects, scope, `rejected:${dedupKey}`, escalationRejectedMessage(deps.config.supportContact), link.threadTs);
+      return;
+    }
+
+    const confirmationTs = await postOnce(deps.effects, scope, `confirm:${dedupKey}`, confirmationMessage(link), link.threadTs);
+    checkpoint('confirmed');
+    if (link.confirmationTs !== confirmationTs) link = await deps.links.setConfirmation(dedupKey, confirmationTs);
+    // A slash command's confirmation starts the thread every later update goes to.
+    if (!link.threadTs) link = await deps.links.setThread(dedupKey, confirmationTs);
+    // An update may have arrived while we were posting: show it.
+    if (link.status && link.status !== 'triggered') await scope.update(confirmationTs, confirmationMessage(link));
+    logger.info('escalation confirmed');
+  }
+
+  async function checkStatus(event: SlackActionEvent, context: HandleContext) {
+    const clickScope = channelScope(deps.slack, event.channel);
+    const link: IncidentLink | undefined = isDedupKey(event.value) ? await deps.links.get(event.value) : undefined;
+    // Tenancy is the channel: a button copied into another channel (or forged) learns nothing.
+    if (!link || link.channel !== event.channel) {
+      context.logger.warn('Check Status refused: the incident does not belong to this channel');
+      await deps.effects.once(`click:${event.id}`, async () => (await clickScope.ephemeral(event.user, refusalMessage()), 'refused'), async () => undefined);
+      return;
+    }
+    const scope = channelScope(deps.slack, link.channel);
+    const logger = context.logger.child({ dedupKey: link.dedupKey, ...(link.incidentId ? { incidentId: link.incidentId } : {}) });
+    let message: SlackMessage;
+    try {
+      const state = link.incidentId ? await deps.pagerDuty.getIncident(link.incidentId) : await deps.pagerDuty.findIncidentByKey(link.dedupKey);
+      message = state ? statusMessage(link, state, deps.config.showResponderNames) : confirmationMessage(link);
+    } catch (error) {
+      if (!context.finalAttempt) throw error;
+      logger.error('could not read the incident from PagerDuty', { error });
+      message = statusUnavailableMessage();
+    }
+    await deps.effects.once(`click:${event.id}`, async () => (await scope.ephemeral(event.user, message, link.threadTs), 'shown'), async () => undefined);
+    logger.info('Check Status answered');
+  }
+
+  return async function handleSlackEvent(event: SlackQueueEvent, context: HandleContext): Promise<void> {
+    try {
+      if (event.kind === 'slack.action') return await checkStatus(event, context);
+      const words = event.via === 'mention' ? textAfterBotMention(event.text, event.botUserId) : event.text;
+      const command = parseCommand(words, deps.config.pingPhrase);
+      const threadTs = event.threadTs ?? event.ts;
+      if (command.type === 'escalate') return await escalate(event, command.description, context);
+      return await reply(event, command.type === 'ping' ? pongMessage() : helpMessage(deps.config.slashCommand), threadTs);
+    } catch (error) {
+      if (error instanceof PermanentError) {
+        context.logger.warn('Slack refused our message to this channel; dropped', { reason: error.code });
+        context.logger.metric('SlackChannelUnavailable');
+        return;
+      }
+      throw error;
+    }
+  };
+}

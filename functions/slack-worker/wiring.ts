@@ -1,0 +1,28 @@
+import { ENV, type Env } from '../../lib/config';
+import { parseSlackQueueEvent } from '../../lib/events';
+import type { Severity } from '../../lib/pagerduty';
+import { createWorkerHandler, type WorkerParts } from '../../lib/worker-runtime';
+import { makeSlackWorker } from './slack-worker';
+
+const SEVERITIES: readonly Severity[] = ['critical', 'error', 'warning', 'info'];
+
+export function createSlackWorkerHandler(env: Env, overrides: Partial<Pick<WorkerParts, 'slack' | 'pagerDuty' | 'checkpoint'>> = {}) {
+  const severity = SEVERITIES.find((s) => s === env.PAGER_DUTY_SEVERITY) ?? 'critical';
+  return createWorkerHandler(
+    env,
+    {
+      queue: 'slack',
+      name: 'slack-worker',
+      queueEnv: ENV.slackQueueUrl,
+      dlqEnv: ENV.slackDlqUrl,
+      parse: parseSlackQueueEvent,
+      logContext: (event) => ({ eventId: event.id, channel: event.channel }),
+      build: ({ config, ...parts }) =>
+        makeSlackWorker({
+          ...parts,
+          config: { pingPhrase: config.pingPhrase, slashCommand: config.slashCommand, supportContact: config.supportContact, showResponderNames: config.showResponderNames, severity },
+        }),
+    },
+    overrides,
+  );
+}

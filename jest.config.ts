@@ -1,0 +1,13 @@
+import type { Config } from 'jest';
+
+const config: Config = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/lib', '<rootDir>/functions', '<rootDir>/local', '<rootDir>/scripts', '<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  // middy and fauxqs ship ESM only; swc turns them into CommonJS like our own code.
+  transform: { '^.+\\.(t|j|mj)s$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
+  transformIgnorePatterns: ['/node_modules/(?!(@middy|fauxqs|toad-cache)/)'],
+  testTimeout: 60_000,
+};
+
+export default config;

@@ -1,0 +1,112 @@
+import { ConfigError } from './errors';
+
+export type Env = Record<string, string | undefined>;
+
+/** Read a required variable; a missing one is a startup error that names it. */
+export function requireEnv(env: Env, name: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(`environment variable ${name} is not set`);
+  return value;
+}
+
+function optionalEnv(env: Env, name: string, fallback: string): string {
+  const value = env[name]?.trim();
+  return value ? value : fallback;
+}
+
+function numberEnv(env: Env, name: string, fallback: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new ConfigError(`environment variable ${name} must be a non-negative number`);
+  return value;
+}
+
+function booleanEnv(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (['true', '1', 'yes'].includes(raw)) return true;
+  if (['false', '0', 'no'].includes(raw)) return false;
+  throw new ConfigError(`environment variable ${name} must be true or false`);
+}
+
+/** A base URL with exactly one trailing slash, so `new URL(path, base)` keeps its path. */
+function baseUrl(env: Env, name: string, fallback: string): string {
+  const value = optionalEnv(env, name, fallback);
+  try {
+    new URL(value);
+  } catch {
+    throw new ConfigError(`environment variable ${name} is not a URL`);
+  }
+  return value.endsWith('/') ? value : `${value}/`;
+}
+
+/** The names of the variables the deploy and the local stack set for the queues and the table. */
+export const ENV = {
+  slackQueueUrl: 'SLACK_EVENTS_QUEUE_URL',
+  slackDlqUrl: 'SLACK_EVENTS_DLQ_URL',
+  pagerDutyQueueUrl: 'PAGERDUTY_EVENTS_QUEUE_URL',
+  pagerDutyDlqUrl: 'PAGERDUTY_EVENTS_DLQ_URL',
+  tableName: 'TABLE_NAME',
+} as const;
+
+export interface SlackIngressConfig {
+  queueUrl: string;
+  slashCommand: string;
+  pingPhrase: string;
+}
+
+export function loadSlackIngressConfig(env: Env): SlackIngressConfig {
+  return {
+    queueUrl: requireEnv(env, ENV.slackQueueUrl),
+    slashCommand: optionalEnv(env, 'SLACK_COMMAND', '/piiano-pd-trigger'),
+    pingPhrase: optionalEnv(env, 'SLACK_PING_PHRASE', 'piiano-ping-bot'),
+  };
+}
+
+export interface PagerDutyIngressConfig {
+  queueUrl: string;
+}
+
+export function loadPagerDutyIngressConfig(env: Env): PagerDutyIngressConfig {
+  return { queueUrl: requireEnv(env, ENV.pagerDutyQueueUrl) };
+}
+
+export interface WorkerConfig {
+  tableName: string;
+  dlqUrl: string;
+  slackApiUrl: string;
+  pagerDutyEventsUrl: string;
+  pagerDutyApiUrl: string;
+  slashCommand: string;
+  pingPhrase: string;
+  showResponderNames: boolean;
+  /** Who a customer should contact when an escalation cannot reach PagerDuty. */
+  supportContact: string;
+  /** How long links and effect records live before DynamoDB's TTL removes them. */
+  linkTtlDays: number;
+  /** First retry delay; later attempts back off exponentially up to the visibility timeout. */
+  retryBaseSeconds: number;
+  /** Attempts before SQS moves a message to the DLQ (the queue's maxReceiveCount). */
+  maxReceiveCount: number;
+  /** Deadline for one outbound HTTP call. */
+  httpTimeoutMs: number;
+}
+
+export function loadWorkerConfig(env: Env, queue: { dlqEnv: string; maxReceiveCount: number }): WorkerConfig {
+  return {
+    tableName: requireEnv(env, ENV.tableName),
+    dlqUrl: requireEnv(env, queue.dlqEnv),
+    slackApiUrl: baseUrl(env, 'SLACK_API_URL', 'https://slack.com/api/'),
+    pagerDutyEventsUrl: baseUrl(env, 'PAGER_DUTY_EVENTS_URL', 'https://events.pagerduty.com/'),
+    pagerDutyApiUrl: baseUrl(env, 'PAGER_DUTY_API_URL', 'https://api.pagerduty.com/'),
+    slashCommand: optionalEnv(env, 'SLACK_COMMAND', '/piiano-pd-trigger'),
+    pingPhrase: optionalEnv(env, 'SLACK_PING_PHRASE', 'piiano-ping-bot'),
+    showResponderNames: booleanEnv(env, 'SHOW_RESPONDER_NAMES', true),
+    supportContact: optionalEnv(env, 'SUPPORT_CONTACT', 'your account team'),
+    linkTtlDays: numberEnv(env, 'LINK_TTL_DAYS', 90),
+    retryBaseSeconds: numberEnv(env, 'RETRY_BASE_SECONDS', 10),
+    maxReceiveCount: numberEnv(env, 'MAX_RECEIVE_COUNT', queue.maxReceiveCount),
+    httpTimeoutMs: numberEnv(env, 'HTTP_TIMEOUT_MS', 8000),
+  };
+}

@@ -1,0 +1,34 @@
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TransientError } from './errors';
+
+/** A document client that drops undefined attributes (optional fields of our records). */
+export function makeDocumentClient(env: Record<string, string | undefined>): DynamoDBDocumentClient {
+  const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB ?? env.AWS_ENDPOINT_URL;
+  return DynamoDBDocumentClient.from(new DynamoDBClient(endpoint ? { endpoint } : {}), { marshallOptions: { removeUndefinedValues: true } });
+}
+
+export function isConditionFailure(error: unknown): boolean {
+  return error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
+}
+
+/** DynamoDB errors other than a failed condition are worth retrying (throttling, an outage). */
+export async function storeCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (isConditionFailure(error)) throw error;
+    throw new TransientError(`DynamoDB ${what} failed`, error);
+  }
+}
+
+/** `#status` in an expression stands for the attribute `status` (many plain words are reserved in DynamoDB). */
+export function attributeNames(expression: string): { ExpressionAttributeNames?: Record<string, string> } {
+  const names = [...new Set(expression.match(/#\w+/g) ?? [])];
+  return names.length ? { ExpressionAttributeNames: Object.fromEntries(names.map((n) => [n, n.slice(1)])) } : {};
+}
+
+/** Epoch seconds at which DynamoDB's TTL may remove a record written now. */
+export function expiryEpoch(now: Date, ttlDays: number): number {
+  return Math.floor(now.getTime() / 1000) + ttlDays * 86400;
+}

@@ -1,0 +1,63 @@
+/**
+ * One base error for everything pd-router raises on purpose. `retryable` tells the queue
+ * workers whether handing the message back to SQS can help; `status` is what an HTTP
+ * ingress answers when the error reaches it.
+ */
+export class PdRouterError extends Error {
+  readonly retryable: boolean;
+  readonly status: number;
+  constructor(message: string, options: { retryable?: boolean; status?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.retryable = options.retryable ?? false;
+    this.status = options.status ?? 500;
+  }
+}
+
+/** A configuration value (environment variable) is missing or unusable. */
+export class ConfigError extends PdRouterError {}
+
+/** One of the five secrets is missing. The message names the key, never a value. */
+export class MissingSecretError extends PdRouterError {
+  constructor(name: string, where: string) {
+    super(`secret ${name} is missing from ${where}`);
+  }
+}
+
+/** A request failed signature, timestamp or header checks. */
+export class SignatureError extends PdRouterError {
+  constructor(message: string) {
+    super(message, { status: 401 });
+  }
+}
+
+/** A request or queue message that can never be processed, whatever we retry. */
+export class InvalidInputError extends PdRouterError {
+  constructor(message: string, status = 400) {
+    super(message, { status });
+  }
+}
+
+/** An outside API failed in a way that a later attempt may fix (429, 5xx, network). */
+export class TransientError extends PdRouterError {
+  /** The wait the API asked for (Retry-After), when it said. */
+  readonly retryAfterSeconds?: number;
+  constructor(message: string, cause?: unknown, retryAfterSeconds?: number) {
+    super(message, { retryable: true, status: 503, cause });
+    if (retryAfterSeconds !== undefined) this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** An outside API refused the request for good (PagerDuty 400, Slack channel gone). */
+export class PermanentError extends PdRouterError {
+  readonly code: string;
+  constructor(code: string, message: string, cause?: unknown) {
+    super(message, { retryable: false, status: 502, cause });
+    this.code = code;
+  }
+}
+
+/** True when retrying the work later may succeed. Unknown errors count as retryable. */
+export function isRetryable(error: unknown): boolean {
+  return error instanceof PdRouterError ? error.retryable : true;
+}

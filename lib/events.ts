@@ -1,0 +1,153 @@
+import * as v from 'valibot';
+import { InvalidInputError } from './errors';
+
+/**
+ * The normalized event contract: what the ingress functions put on the queues and the workers
+ * read back. It is versioned; a worker validates every message against it before acting, so a
+ * message from an older or newer deploy is parked with a reason instead of half-processed.
+ */
+export const EVENT_CONTRACT_VERSION = 1;
+
+const nonEmpty = v.pipe(v.string(), v.minLength(1), v.maxLength(4000));
+const optionalText = v.optional(v.pipe(v.string(), v.maxLength(4000)));
+const isoTime = v.pipe(v.string(), v.isoTimestamp());
+
+/** A customer's message to the bot: an `app_mention` or the slash command. */
+export const SlackMessageEventSchema = v.object({
+  v: v.literal(EVENT_CONTRACT_VERSION),
+  kind: v.literal('slack.message'),
+  /** Slack's event_id, or the slash command's trigger_id: stable across Slack's retries. */
+  id: nonEmpty,
+  via: v.picklist(['mention', 'command']),
+  team: nonEmpty,
+  channel: nonEmpty,
+  channelName: optionalText,
+  user: nonEmpty,
+  /** The text as Slack sent it (mentions still in `<@U…>` form). */
+  text: v.pipe(v.string(), v.maxLength(40000)),
+  botUserId: optionalText,
+  /** The mention's own ts (absent for slash commands, which have no message). */
+  ts: optionalText,
+  threadTs: optionalText,
+  responseUrl: optionalText,
+  receivedAt: isoTime,
+});
+
+/** A click on one of our buttons (today only Check Status). */
+export const SlackActionEventSchema = v.object({
+  v: v.literal(EVENT_CONTRACT_VERSION),
+  kind: v.literal('slack.action'),
+  id: nonEmpty,
+  actionId: nonEmpty,
+  /** The button's value as the click carried it: untrusted, it may be copied or forged. */
+  value: v.pipe(v.string(), v.maxLength(2000)),
+  team: nonEmpty,
+  channel: nonEmpty,
+  user: nonEmpty,
+  messageTs: optionalText,
+  responseUrl: optionalText,
+  receivedAt: isoTime,
+});
+
+export const PAGERDUTY_HANDLED_EVENT_TYPES = [
+  'incident.triggered',
+  'incident.acknowledged',
+  'incident.unacknowledged',
+  'incident.reassigned',
+  'incident.escalated',
+  'incident.reopened',
+  'incident.resolved',
+  'incident.priority_updated',
+] as const;
+export type PagerDutyEventType = (typeof PAGERDUTY_HANDLED_EVENT_TYPES)[number];
+
+export const INCIDENT_STATUSES = ['triggered', 'acknowledged', 'resolved'] as const;
+export type IncidentStatus = (typeof INCIDENT_STATUSES)[number];
+
+/** One PagerDuty webhook (v3) about an incident, reduced to what the worker may show or needs. */
+export const PagerDutyIncidentEventSchema = v.object({
+  v: v.literal(EVENT_CONTRACT_VERSION),
+  kind: v.literal('pagerduty.incident'),
+  /** PagerDuty's event.id. */
+  id: nonEmpty,
+  webhookId: optionalText,
+  eventType: v.picklist(PAGERDUTY_HANDLED_EVENT_TYPES),
+  occurredAt: isoTime,
+  /** Who did it, when PagerDuty says (null for automated changes). */
+  agentName: v.nullable(v.pipe(v.string(), v.maxLength(400))),
+  incident: v.object({
+    id: nonEmpty,
+    number: v.optional(v.number()),
+    title: optionalText,
+    status: v.optional(v.picklist(INCIDENT_STATUSES)),
+    urgency: optionalText,
+    htmlUrl: optionalText,
+    incidentKey: optionalText,
+    assignees: v.array(v.pipe(v.string(), v.maxLength(400))),
+    priority: optionalText,
+  }),
+  receivedAt: isoTime,
+});
+
+export type SlackMessageEvent = v.InferOutput<typeof SlackMessageEventSchema>;
+export type SlackActionEvent = v.InferOutput<typeof SlackActionEventSchema>;
+export type PagerDutyIncidentEvent = v.InferOutput<typeof PagerDutyIncidentEventSchema>;
+export type SlackQueueEvent = SlackMessageEvent | SlackActionEvent;
+
+const SlackQueueEventSchema = v.variant('kind', [SlackMessageEventSchema, SlackActionEventSchema]);
+
+function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
+  return issues
+    .slice(0, 3)
+    .map((issue) => `${v.getDotPath(issue) ?? '(root)'}: ${issue.message}`)
+    .join('; ');
+}
+
+function parseBody(body: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new InvalidInputError('queue message is not JSON');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new InvalidInputError('queue message is not a JSON object');
+  }
+  const record = parsed as Record<string, unknown>;
+  if (record.v !== EVENT_CONTRACT_VERSION) {
+    throw new InvalidInputError(`queue message has contract version ${JSON.stringify(record.v)}, expected ${EVENT_CONTRACT_VERSION}`);
+  }
+  return record;
+}
+
+function parseWith<S extends v.GenericSchema>(schema: S, body: string): v.InferOutput<S> {
+  const result = v.safeParse(schema, parseBody(body));
+  if (!result.success) throw new InvalidInputError(`queue message does not match the contract: ${describeIssues(result.issues)}`);
+  return result.output;
+}
+
+/** Read a message of the Slack queue back, or throw InvalidInputError saying what is wrong. */
+export function parseSlackQueueEvent(body: string): SlackQueueEvent {
+  return parseWith(SlackQueueEventSchema, body);
+}
+
+/** Read a message of the PagerDuty queue back, or throw InvalidInputError saying what is wrong. */
+export function parsePagerDutyQueueEvent(body: string): PagerDutyIncidentEvent {
+  return parseWith(PagerDutyIncidentEventSchema, body);
+}
+
+/** Where a queued event goes: FIFO group (ordering) and de-duplication id. */
+export interface QueueRouting {
+  groupId: string;
+  deduplicationId: string;
+}
+
+/** Slack events are ordered per channel: a customer's messages are handled in the order sent. */
+export function slackRouting(event: SlackQueueEvent): QueueRouting {
+  return { groupId: event.channel, deduplicationId: `${event.kind}:${event.id}` };
+}
+
+/** PagerDuty events are ordered per incident, as PagerDuty delivers them. */
+export function pagerDutyRouting(event: PagerDutyIncidentEvent): QueueRouting {
+  return { groupId: event.incident.id, deduplicationId: event.webhookId ?? event.id };
+}

@@ -1,0 +1,41 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { HeaderBag } from './signatures';
+
+/** Slack and PagerDuty bodies are a few KB; anything near SQS's 256 KB message limit is not theirs. */
+export const MAX_BODY_BYTES = 128 * 1024;
+
+/** What an ingress needs from an HTTP request, whoever carried it (API Gateway or the local server). */
+export interface IngressRequest {
+  rawBody: Buffer;
+  headers: HeaderBag;
+}
+
+export type IngressResponse = APIGatewayProxyStructuredResultV2 & { statusCode: number };
+
+/** The exact bytes API Gateway received: base64 bodies are decoded to bytes, never re-encoded as text. */
+export function fromApiGateway(event: APIGatewayProxyEventV2): IngressRequest {
+  const body = event.body ?? '';
+  return {
+    rawBody: event.isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8'),
+    headers: event.headers ?? {},
+  };
+}
+
+export function json(statusCode: number, body: unknown): IngressResponse {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+export function text(statusCode: number, body: string): IngressResponse {
+  return { statusCode, headers: { 'content-type': 'text/plain; charset=utf-8' }, body };
+}
+
+/** Every rejection says what is wrong, in the same shape. */
+export function rejection(statusCode: number, reason: string): IngressResponse {
+  return json(statusCode, { error: reason });
+}
+
+/** The media type without parameters, lower-cased. */
+export function mediaType(headers: HeaderBag): string {
+  const value = Object.entries(headers).find(([key]) => key.toLowerCase() === 'content-type')?.[1] ?? '';
+  return value.split(';')[0]!.trim().toLowerCase();
+}

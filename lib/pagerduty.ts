@@ -1,0 +1,124 @@
+import { api } from '@pagerduty/pdjs';
+import type { IncidentStatus } from './events';
+import { PermanentError, TransientError } from './errors';
+
+export type Severity = 'critical' | 'error' | 'warning' | 'info';
+
+export interface TriggerEvent {
+  dedupKey: string;
+  summary: string;
+  source: string;
+  severity: Severity;
+  customDetails: Record<string, unknown>;
+  links?: { href: string; text: string }[];
+}
+
+/** An incident's live state, as the REST API tells it and as a customer may see it. */
+export interface IncidentState {
+  id: string;
+  number?: number;
+  title?: string;
+  status?: IncidentStatus;
+  urgency?: string;
+  url?: string;
+  assignees: string[];
+  lastStatusChangeAt?: string;
+}
+
+export interface PagerDutyApi {
+  /** Events API v2 trigger. 400 → PermanentError; 429, 5xx, network → TransientError. */
+  trigger(event: TriggerEvent): Promise<void>;
+  getIncident(id: string): Promise<IncidentState>;
+  findIncidentByKey(incidentKey: string): Promise<IncidentState | undefined>;
+  /** The alert keys (our dedup_keys) of an incident's alerts. */
+  alertKeys(incidentId: string): Promise<string[]>;
+}
+
+function retryAfter(headers: Headers | { get(name: string): string | null }): number | undefined {
+  const value = Number(headers.get('retry-after'));
+  return Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
+function failure(what: string, status: number, detail: string, headers?: { get(name: string): string | null }): Error {
+  if (status === 429 || status >= 500) return new TransientError(`PagerDuty ${what} answered ${status}`, undefined, headers ? retryAfter(headers) : undefined);
+  return new PermanentError(`pagerduty_${status}`, `PagerDuty ${what} answered ${status}${detail ? `: ${detail}` : ''}`);
+}
+
+function toIncidentState(raw: Record<string, unknown>): IncidentState {
+  const assignments = Array.isArray(raw.assignments) ? (raw.assignments as { assignee?: { summary?: string } }[]) : [];
+  const status = raw.status;
+  return {
+    id: String(raw.id),
+    ...(typeof raw.incident_number === 'number' ? { number: raw.incident_number } : {}),
+    ...(typeof raw.title === 'string' ? { title: raw.title } : {}),
+    ...(status === 'triggered' || status === 'acknowledged' || status === 'resolved' ? { status } : {}),
+    ...(typeof raw.urgency === 'string' ? { urgency: raw.urgency } : {}),
+    ...(typeof raw.html_url === 'string' ? { url: raw.html_url } : {}),
+    assignees: assignments.map((a) => a.assignee?.summary).filter((s): s is string => typeof s === 'string'),
+    ...(typeof raw.last_status_change_at === 'string' ? { lastStatusChangeAt: raw.last_status_change_at } : {}),
+  };
+}
+
+export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; routingKey: string; restToken: string; timeoutMs: number }): PagerDutyApi {
+  const rest = async (what: string, path: string, query?: Record<string, string>): Promise<Record<string, unknown>> => {
+    const url = new URL(path, options.apiUrl);
+    for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, value);
+    let response: { ok: boolean; status: number; data?: unknown; headers: { get(name: string): string | null } };
+    try {
+      // pdjs waits 20 s between its own 429 retries by default; a second keeps us inside the Lambda timeout.
+      response = await api({ url: url.toString(), token: options.restToken, method: 'GET', retryTimeout: 1000, signal: AbortSignal.timeout(options.timeoutMs) } as never);
+    } catch (error) {
+      const status = (error as { status?: number })?.status;
+      if (typeof status === 'number') throw failure(what, status, '');
+      throw new TransientError(`PagerDuty ${what} could not be reached`, error);
+    }
+    if (!response.ok) throw failure(what, response.status, '', response.headers);
+    return (response.data ?? {}) as Record<string, unknown>;
+  };
+
+  return {
+    async trigger(event) {
+      let response: Response;
+      try {
+        response = await fetch(new URL('v2/enqueue', options.eventsUrl), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            routing_key: options.routingKey,
+            event_action: 'trigger',
+            dedup_key: event.dedupKey,
+            payload: { summary: event.summary, source: event.source, severity: event.severity, custom_details: event.customDetails },
+            client: 'pd-router',
+            ...(event.links?.length ? { links: event.links } : {}),
+          }),
+          signal: AbortSignal.timeout(options.timeoutMs),
+        });
+      } catch (error) {
+        throw new TransientError('PagerDuty Events API could not be reached', error);
+      }
+      if (response.status === 202 || response.ok) return;
+      let detail = '';
+      try {
+        const body = (await response.json()) as { message?: string; errors?: string[] };
+        detail = [body.message, ...(body.errors ?? [])].filter(Boolean).join('; ');
+      } catch {
+        detail = '';
+      }
+      throw failure('Events API', response.status, detail, response.headers);
+    },
+    async getIncident(id) {
+      const data = await rest('incident lookup', `incidents/${encodeURIComponent(id)}`);
+      return toIncidentState((data.incident ?? {}) as Record<string, unknown>);
+    },
+    async findIncidentByKey(incidentKey) {
+      const data = await rest('incident search', 'incidents', { incident_key: incidentKey });
+      const first = Array.isArray(data.incidents) ? (data.incidents[0] as Record<string, unknown> | undefined) : undefined;
+      return first ? toIncidentState(first) : undefined;
+    },
+    async alertKeys(incidentId) {
+      const data = await rest('alert lookup', `incidents/${encodeURIComponent(incidentId)}/alerts`);
+      const alerts = Array.isArray(data.alerts) ? (data.alerts as { alert_key?: unknown }[]) : [];
+      return alerts.map((a) => a.alert_key).filter((k): k is string => typeof k === 'string');
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import { createHash } from 'node:crypto';
+import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { EVENT_CONTRACT_VERSION, type QueueRouting } from './events';
+import { TransientError } from './errors';
+
+/** SQS FIFO limits de-duplication ids to 128 characters of a narrow alphabet: hash whatever Slack gave us. */
+function fifoId(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+/** Group ids share that alphabet; channel and incident ids already fit, anything else is hashed. */
+function fifoGroupId(value: string): string {
+  return /^[A-Za-z0-9_.-]{1,128}$/.test(value) ? value : fifoId(value);
+}
+
+/** Sends normalized events to one FIFO queue. */
+export interface EventQueue {
+  send(event: object, routing: QueueRouting): Promise<void>;
+}
+
+export function makeEventQueue(sqs: SQSClient, queueUrl: string): EventQueue {
+  return {
+    async send(event, routing) {
+      try {
+        await sqs.send(
+          new SendMessageCommand({
+            QueueUrl: queueUrl,
+            MessageBody: JSON.stringify(event),
+            MessageGroupId: fifoGroupId(routing.groupId),
+            MessageDeduplicationId: fifoId(routing.deduplicationId),
+            MessageAttributes: {
+              contractVersion: { DataType: 'Number', StringValue: String(EVENT_CONTRACT_VERSION) },
+            },
+          }),
+        );
+      } catch (error) {
+        throw new TransientError('could not enqueue the event', error);
+      }
+    },
+  };
+}
+
+/** What a worker does with a message it must give back or set aside. */
+export interface QueueControl {
+  /** Make a failed message visible again after `seconds` (the retry backoff). */
+  retryAfter(receiptHandle: string, seconds: number): Promise<void>;
+  /** Put a message that can never succeed straight into the DLQ, with the reason beside it. */
+  park(body: string, groupId: string, deduplicationId: string, reason: string): Promise<void>;
+}
+
+export function makeQueueControl(sqs: SQSClient, queueUrl: string, dlqUrl: string): QueueControl {
+  return {
+    async retryAfter(receiptHandle, seconds) {
+      await sqs.send(
+        new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: Math.round(seconds) }),
+      );
+    },
+    async park(body, groupId, deduplicationId, reason) {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: dlqUrl,
+          MessageBody: body,
+          MessageGroupId: fifoGroupId(groupId || 'unknown'),
+          MessageDeduplicationId: fifoId(`parked:${deduplicationId}`),
+          MessageAttributes: { reason: { DataType: 'String', StringValue: reason.slice(0, 1000) } },
+        }),
+      );
+    },
+  };
+}

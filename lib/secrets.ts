@@ -1,0 +1,66 @@
+import type middy from '@middy/core';
+import secretsManager from '@middy/secrets-manager';
+import type { Env } from './config';
+import { MissingSecretError } from './errors';
+
+/** The five keys of the Secrets Manager secret (or of the environment, in local runs). */
+export const SECRET_NAMES = [
+  'SLACK_SIGNING_SECRET',
+  'SLACK_BOT_TOKEN',
+  'PAGER_DUTY_SIGNING_KEY',
+  'PAGER_DUTY_EVENTS_API_KEY',
+  'PAGER_DUTY_REST_API_KEY',
+] as const;
+
+export type SecretName = (typeof SECRET_NAMES)[number];
+export type Secrets<K extends SecretName = SecretName> = Readonly<Record<K, string>>;
+
+/** The context property the secrets middleware fills. */
+export interface SecretsContext<K extends SecretName> {
+  secrets: Secrets<K>;
+}
+
+/** Take the named keys out of `source`, failing with an error that names the first missing key. */
+export function pickSecrets<K extends SecretName>(source: unknown, names: readonly K[], where: string): Secrets<K> {
+  const record = source !== null && typeof source === 'object' ? (source as Record<string, unknown>) : {};
+  const picked = {} as Record<K, string>;
+  for (const name of names) {
+    const value = record[name];
+    if (typeof value !== 'string' || value.trim() === '') throw new MissingSecretError(name, where);
+    picked[name] = value;
+  }
+  return picked;
+}
+
+/** How long a fetched secret is trusted before it is read again (picks up rotation). */
+const SECRET_CACHE_MS = 15 * 60 * 1000;
+
+/**
+ * Middleware that puts the named secrets on `context.secrets`. With SECRETS_MANAGER_SECRET_ID set
+ * they come from that one secret, fetched at cold start and cached; without it, from the
+ * environment variables of the same names (local runs).
+ */
+export function secretsMiddleware<K extends SecretName>(env: Env, names: readonly K[]): middy.MiddlewareObj {
+  const secretId = env.SECRETS_MANAGER_SECRET_ID?.trim();
+  if (!secretId) {
+    return {
+      before: (request) => {
+        Object.assign(request.context, { secrets: pickSecrets(env, names, 'the environment') });
+      },
+    };
+  }
+  const fetch = secretsManager({
+    fetchData: { pdRouterSecrets: secretId },
+    setToContext: true,
+    cacheExpiry: SECRET_CACHE_MS,
+  });
+  return {
+    before: async (request) => {
+      await fetch.before?.(request as never);
+      const context = request.context as unknown as Record<string, unknown>;
+      const fetched = context.pdRouterSecrets;
+      delete context.pdRouterSecrets;
+      Object.assign(context, { secrets: pickSecrets(fetched, names, 'the Secrets Manager secret') });
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import { EVENT_CONTRACT_VERSION, type SlackActionEvent, type SlackMessageEvent } from './events';
+import { InvalidInputError } from './errors';
+
+/** The action id of the Check Status button, shared by the renderer and the ingress. */
+export const CHECK_STATUS_ACTION_ID = 'check_status';
+
+type Json = Record<string, unknown>;
+
+function asObject(value: unknown): Json | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined;
+}
+
+function requireString(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value === '') throw new InvalidInputError(`${what} is missing`);
+  return value;
+}
+
+function optionalString(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** An Events API `event_callback` envelope with an `app_mention` inside → our event, or undefined for other event types. */
+export function normalizeEventCallback(envelope: Json, receivedAt: Date): SlackMessageEvent | undefined {
+  const event = asObject(envelope.event);
+  if (!event) throw new InvalidInputError('event_callback has no event object');
+  if (event.type !== 'app_mention') return undefined;
+  const authorizations = Array.isArray(envelope.authorizations) ? envelope.authorizations : [];
+  const botUserId = optionalString(asObject(authorizations[0])?.user_id);
+  const threadTs = optionalString(event.thread_ts);
+  return {
+    v: EVENT_CONTRACT_VERSION,
+    kind: 'slack.message',
+    id: requireString(envelope.event_id, 'event_id'),
+    via: 'mention',
+    team: requireString(envelope.team_id ?? event.team, 'team_id'),
+    channel: requireString(event.channel, 'event.channel'),
+    user: requireString(event.user, 'event.user'),
+    text: typeof event.text === 'string' ? event.text : '',
+    ts: requireString(event.ts, 'event.ts'),
+    ...(threadTs ? { threadTs } : {}),
+    ...(botUserId ? { botUserId } : {}),
+    receivedAt: receivedAt.toISOString(),
+  };
+}
+
+/** A slash command's form fields → our event. */
+export function normalizeSlashCommand(form: URLSearchParams, receivedAt: Date): SlackMessageEvent {
+  const channelName = optionalString(form.get('channel_name'));
+  const responseUrl = optionalString(form.get('response_url'));
+  return {
+    v: EVENT_CONTRACT_VERSION,
+    kind: 'slack.message',
+    id: requireString(form.get('trigger_id'), 'trigger_id'),
+    via: 'command',
+    team: requireString(form.get('team_id'), 'team_id'),
+    channel: requireString(form.get('channel_id'), 'channel_id'),
+    ...(channelName ? { channelName } : {}),
+    user: requireString(form.get('user_id'), 'user_id'),
+    text: form.get('text') ?? '',
+    ...(responseUrl ? { responseUrl } : {}),
+    receivedAt: receivedAt.toISOString(),
+  };
+}
+
+/** A `block_actions` payload → our event for the first of our actions in it, or undefined. */
+export function normalizeBlockActions(payload: Json, receivedAt: Date): SlackActionEvent | undefined {
+  const actions = Array.isArray(payload.actions) ? payload.actions.map(asObject) : [];
+  const action = actions.find((a) => a?.action_id === CHECK_STATUS_ACTION_ID);
+  if (!action) return undefined;
+  const container = asObject(payload.container) ?? {};
+  const channel = optionalString(asObject(payload.channel)?.id) ?? optionalString(container.channel_id);
+  const messageTs = optionalString(container.message_ts);
+  const responseUrl = optionalString(payload.response_url);
+  return {
+    v: EVENT_CONTRACT_VERSION,
+    kind: 'slack.action',
+    id: requireString(payload.trigger_id ?? action.action_ts, 'trigger_id'),
+    actionId: CHECK_STATUS_ACTION_ID,
+    value: typeof action.value === 'string' ? action.value.slice(0, 2000) : '',
+    team: requireString(asObject(payload.team)?.id ?? asObject(payload.user)?.team_id, 'team.id'),
+    channel: requireString(channel, 'channel.id'),
+    user: requireString(asObject(payload.user)?.id, 'user.id'),
+    ...(messageTs ? { messageTs } : {}),
+    ...(responseUrl ? { responseUrl } : {}),
+    receivedAt: receivedAt.toISOString(),
+  };
+}

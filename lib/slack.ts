@@ -1,0 +1,156 @@
+import { ErrorCode, WebClient, type Block, type KnownBlock } from '@slack/web-api';
+import { PermanentError, TransientError } from './errors';
+
+export type Blocks = (KnownBlock | Block)[];
+
+/** A message as pd-router renders it: fallback text for notifications, blocks for the client. */
+export interface SlackMessage {
+  text: string;
+  blocks?: Blocks;
+}
+
+/** Slack errors that mean the channel will never take our message: drop, do not retry. */
+export const DEAD_CHANNEL_ERRORS = new Set(['channel_not_found', 'not_in_channel', 'is_archived']);
+
+/** Marks our own messages, so a retry can find what a crashed attempt already posted. */
+export const EFFECT_METADATA_TYPE = 'pd_router_effect';
+
+/**
+ * The Slack Web API as the workers use it. Every method takes the channel explicitly; workers
+ * never call it directly but through `channelScope`, which fixes the channel to the one an
+ * incident belongs to.
+ */
+export interface SlackApi {
+  postMessage(input: { channel: string; message: SlackMessage; threadTs?: string; effectKey?: string }): Promise<string>;
+  updateMessage(input: { channel: string; ts: string; message: SlackMessage }): Promise<void>;
+  postEphemeral(input: { channel: string; user: string; message: SlackMessage; threadTs?: string }): Promise<void>;
+  /** The ts of a message of ours carrying `effectKey`, posted in the thread (or channel) since `since`. */
+  findByEffectKey(input: { channel: string; threadTs?: string; effectKey: string; since: string }): Promise<string | undefined>;
+  channelName(channel: string): Promise<string | undefined>;
+  /** A link to a message; undefined when Slack cannot tell us the workspace's address. */
+  permalink(channel: string, ts: string): Promise<string | undefined>;
+}
+
+/** Translate the SDK's errors into ours: dead channels are permanent, everything else is retried. */
+export function classifySlackError(error: unknown, method: string): Error {
+  const code = (error as { code?: string })?.code;
+  if (code === ErrorCode.PlatformError) {
+    const slackError = String((error as { data?: { error?: string } }).data?.error ?? 'unknown_error');
+    if (DEAD_CHANNEL_ERRORS.has(slackError)) return new PermanentError(slackError, `Slack ${method} failed: ${slackError}`, error);
+    return new TransientError(`Slack ${method} failed: ${slackError}`, error);
+  }
+  if (code === ErrorCode.RateLimitedError) {
+    const retryAfter = Number((error as { retryAfter?: number }).retryAfter);
+    return new TransientError(`Slack ${method} was rate limited`, error, Number.isFinite(retryAfter) ? retryAfter : undefined);
+  }
+  if (code === ErrorCode.HTTPError) {
+    return new TransientError(`Slack ${method} answered HTTP ${(error as { statusCode?: number }).statusCode ?? '?'}`, error);
+  }
+  return new TransientError(`Slack ${method} could not be reached`, error);
+}
+
+const CHANNEL_NAME_TTL_MS = 60 * 60 * 1000;
+
+export function makeSlackApi(options: { token: string; apiUrl: string; timeoutMs: number }): SlackApi {
+  const client = new WebClient(options.token, {
+    slackApiUrl: options.apiUrl,
+    timeout: options.timeoutMs,
+    // A 429 becomes an error we hand back to SQS with Slack's Retry-After, rather than a sleep
+    // that could outlast the Lambda's timeout.
+    rejectRateLimitedCalls: true,
+    retryConfig: { retries: 2, factor: 2, minTimeout: 100, maxTimeout: 1000, randomize: true },
+    // The SDK's own logger would print request details; we log what we choose.
+    logLevel: undefined,
+  });
+  const call = async <T>(method: string, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (error) {
+      throw classifySlackError(error, method);
+    }
+  };
+  // Cached per warm Lambda: names rarely change and the workspace address never does.
+  const channelNames = new Map<string, { name: string | undefined; at: number }>();
+  let workspaceUrl: Promise<string | undefined> | undefined;
+
+  return {
+    async postMessage({ channel, message, threadTs, effectKey }) {
+      const result = await call('chat.postMessage', () =>
+        client.chat.postMessage({
+          channel,
+          text: message.text,
+          ...(message.blocks ? { blocks: message.blocks } : {}),
+          ...(threadTs ? { thread_ts: threadTs } : {}),
+          ...(effectKey ? { metadata: { event_type: EFFECT_METADATA_TYPE, event_payload: { key: effectKey } } } : {}),
+          unfurl_links: false,
+          unfurl_media: false,
+        }),
+      );
+      if (!result.ts) throw new TransientError('Slack chat.postMessage returned no ts');
+      return result.ts;
+    },
+    async updateMessage({ channel, ts, message }) {
+      await call('chat.update', () => client.chat.update({ channel, ts, text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}) }));
+    },
+    async postEphemeral({ channel, user, message, threadTs }) {
+      await call('chat.postEphemeral', () =>
+        client.chat.postEphemeral({ channel, user, text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}), ...(threadTs ? { thread_ts: threadTs } : {}) }),
+      );
+    },
+    async findByEffectKey({ channel, threadTs, effectKey, since }) {
+      const oldest = String(Math.floor(new Date(since).getTime() / 1000) - 60);
+      const result = threadTs
+        ? await call('conversations.replies', () => client.conversations.replies({ channel, ts: threadTs, oldest, include_all_metadata: true, limit: 200 }))
+        : await call('conversations.history', () => client.conversations.history({ channel, oldest, include_all_metadata: true, limit: 200 }));
+      const found = (result.messages ?? []).find(
+        (m) => m.metadata?.event_type === EFFECT_METADATA_TYPE && (m.metadata.event_payload as { key?: string } | undefined)?.key === effectKey,
+      );
+      return found?.ts;
+    },
+    async channelName(channel) {
+      const cached = channelNames.get(channel);
+      if (cached && Date.now() - cached.at < CHANNEL_NAME_TTL_MS) return cached.name;
+      let name: string | undefined;
+      try {
+        name = (await client.conversations.info({ channel })).channel?.name;
+      } catch {
+        name = undefined; // A missing name only makes custom_details less readable.
+      }
+      channelNames.set(channel, { name, at: Date.now() });
+      return name;
+    },
+    async permalink(channel, ts) {
+      workspaceUrl ??= client.auth
+        .test()
+        .then((r) => r.url)
+        .catch(() => {
+          workspaceUrl = undefined;
+          return undefined;
+        });
+      const base = await workspaceUrl;
+      return base ? `${base.replace(/\/?$/, '/')}archives/${channel}/p${ts.replace('.', '')}` : undefined;
+    },
+  };
+}
+
+/**
+ * Slack, bound to one channel. The worker builds it from the incident link it loaded, so every
+ * message about an incident can only go to the channel that raised it.
+ */
+export interface ChannelScope {
+  readonly channel: string;
+  post(message: SlackMessage, options?: { threadTs?: string; effectKey?: string }): Promise<string>;
+  update(ts: string, message: SlackMessage): Promise<void>;
+  ephemeral(user: string, message: SlackMessage, threadTs?: string): Promise<void>;
+  findByEffectKey(effectKey: string, since: string, threadTs?: string): Promise<string | undefined>;
+}
+
+export function channelScope(slack: SlackApi, channel: string): ChannelScope {
+  return {
+    channel,
+    post: (message, options = {}) => slack.postMessage({ channel, message, ...options }),
+    update: (ts, message) => slack.updateMessage({ channel, ts, message }),
+    ephemeral: (user, message, threadTs) => slack.postEphemeral({ channel, user, message, ...(threadTs ? { threadTs } : {}) }),
+    findByEffectKey: (effectKey, since, threadTs) => slack.findByEffectKey({ channel, effectKey, since, ...(threadTs ? { threadTs } : {}) }),
+  };
+}

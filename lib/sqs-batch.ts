@@ -1,0 +1,105 @@
+import type { SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import { InvalidInputError, isRetryable, TransientError } from './errors';
+import type { Logger } from './log';
+import type { QueueControl } from './queue';
+
+export interface RecordContext {
+  record: SQSRecord;
+  /** 1 on the first delivery; SQS counts every receive. */
+  attempt: number;
+  /** True when this is the last delivery before SQS moves the message to the DLQ. */
+  finalAttempt: boolean;
+}
+
+export interface BatchOptions {
+  logger: Logger;
+  queue: QueueControl;
+  maxReceiveCount: number;
+  retryBaseSeconds: number;
+  /** The longest a retry waits: the queue's visibility timeout. */
+  retryMaxSeconds: number;
+}
+
+export function retryDelaySeconds(attempt: number, baseSeconds: number, maxSeconds: number): number {
+  return Math.min(maxSeconds, baseSeconds * 2 ** Math.max(0, attempt - 1));
+}
+
+/**
+ * Process one SQS batch the way a FIFO consumer must: message groups run concurrently, the
+ * messages of one group in order, and a failure stops its group (the failed message and every
+ * later one of that group are reported as batch item failures, so SQS keeps their order).
+ *
+ * - A message that can never succeed (InvalidInputError) is parked in the DLQ with its reason
+ *   at once, and its group goes on: one poison message blocks nothing behind it.
+ * - Any other failure is retried with exponential backoff (the message's visibility is set to
+ *   the delay), and after maxReceiveCount deliveries SQS's redrive moves it to the DLQ.
+ */
+export async function processFifoBatch(
+  records: readonly SQSRecord[],
+  handle: (context: RecordContext) => Promise<void>,
+  options: BatchOptions,
+): Promise<SQSBatchResponse> {
+  const groups = new Map<string, SQSRecord[]>();
+  for (const record of records) {
+    const group = record.attributes.MessageGroupId ?? record.messageId;
+    groups.set(group, [...(groups.get(group) ?? []), record]);
+  }
+  const failures: SQSBatchItemFailure[] = [];
+  await Promise.all(
+    [...groups.values()].map(async (groupRecords) => {
+      for (let index = 0; index < groupRecords.length; index++) {
+        const record = groupRecords[index]!;
+        const ok = await processRecord(record, handle, options);
+        if (!ok) {
+          for (const skipped of groupRecords.slice(index)) failures.push({ itemIdentifier: skipped.messageId });
+          return;
+        }
+      }
+    }),
+  );
+  return { batchItemFailures: failures };
+}
+
+async function processRecord(
+  record: SQSRecord,
+  handle: (context: RecordContext) => Promise<void>,
+  options: BatchOptions,
+): Promise<boolean> {
+  const attempt = Number(record.attributes.ApproximateReceiveCount) || 1;
+  const logger = options.logger.child({ messageId: record.messageId, attempt });
+  try {
+    await handle({ record, attempt, finalAttempt: attempt >= options.maxReceiveCount });
+    return true;
+  } catch (error) {
+    if (error instanceof InvalidInputError) {
+      logger.error('message parked in the DLQ: it can never be processed', { reason: error.message });
+      logger.metric('MessagesParked');
+      try {
+        await options.queue.park(
+          record.body,
+          record.attributes.MessageGroupId ?? '',
+          record.attributes.MessageDeduplicationId ?? record.messageId,
+          error.message,
+        );
+        return true;
+      } catch (parkError) {
+        logger.error('could not park the message; SQS will retry it', { error: parkError });
+        return false;
+      }
+    }
+    const retryable = isRetryable(error);
+    const asked = error instanceof TransientError ? (error.retryAfterSeconds ?? 0) : 0;
+    const delay = Math.min(options.retryMaxSeconds, Math.max(asked, retryDelaySeconds(attempt, options.retryBaseSeconds, options.retryMaxSeconds)));
+    logger.warn(attempt >= options.maxReceiveCount ? 'message failed for the last time; SQS moves it to the DLQ' : 'message failed; it will be retried', {
+      error,
+      retryable,
+      retryInSeconds: delay,
+    });
+    try {
+      await options.queue.retryAfter(record.receiptHandle, delay);
+    } catch (visibilityError) {
+      logger.warn('could not set the retry delay; the visibility timeout applies', { error: visibilityError });
+    }
+    return false;
+  }
+}

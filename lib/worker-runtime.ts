@@ -1,0 +1,87 @@
+import type { SQSEvent } from 'aws-lambda';
+import { loadWorkerConfig, type Env, type WorkerConfig } from './config';
+import { makeDocumentClient } from './dynamo';
+import { makeEffects, type Effects } from './effects';
+import { makeIncidentLinks, type IncidentLinks } from './incident-links';
+import { makeLogger, makeSqsClient, sqsHandler } from './lambda';
+import { LAYOUT, type QueueName } from './layout';
+import type { LogContext, Logger } from './log';
+import { makePagerDutyApi, type PagerDutyApi } from './pagerduty';
+import { makeQueueControl } from './queue';
+import { SECRET_NAMES, type Secrets } from './secrets';
+import { makeSlackApi, type SlackApi } from './slack';
+import { processFifoBatch } from './sqs-batch';
+
+/** What both workers are built from. */
+export interface WorkerParts {
+  config: WorkerConfig;
+  links: IncidentLinks;
+  effects: Effects;
+  slack: SlackApi;
+  pagerDuty: PagerDutyApi;
+  /** Called after each step that changes something; the fault-injection tests throw here. */
+  checkpoint?: (step: string) => void;
+}
+
+export interface WorkerDefinition<E> {
+  queue: QueueName;
+  name: string;
+  dlqEnv: string;
+  queueEnv: string;
+  /** Read a message back against the event contract; throws InvalidInputError. */
+  parse: (body: string) => E;
+  /** The fields every log line about this event carries. */
+  logContext: (event: E) => LogContext;
+  build: (parts: WorkerParts) => (event: E, context: { logger: Logger; finalAttempt: boolean }) => Promise<void>;
+}
+
+/**
+ * Wire a worker: clients built once per container, Slack and PagerDuty clients rebuilt only
+ * when a rotated secret changes them, every record processed FIFO-safely.
+ */
+export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>, overrides: Partial<Pick<WorkerParts, 'slack' | 'pagerDuty' | 'checkpoint'>> = {}) {
+  const queueLayout = LAYOUT.queues[definition.queue];
+  const config = loadWorkerConfig(env, { dlqEnv: definition.dlqEnv, maxReceiveCount: queueLayout.maxReceiveCount });
+  const queueUrl = env[definition.queueEnv] ?? '';
+  let secretValues: readonly string[] = [];
+  const logger = makeLogger(env, definition.name, () => secretValues);
+  const db = makeDocumentClient(env);
+  const sqs = makeSqsClient(env);
+  const store = { ttlDays: config.linkTtlDays };
+  const links = makeIncidentLinks(db, config.tableName, store);
+  const effects = makeEffects(db, config.tableName, store);
+  const queue = makeQueueControl(sqs, queueUrl, config.dlqUrl);
+  let built: { key: string; handle: ReturnType<WorkerDefinition<E>['build']> } | undefined;
+
+  const handlerFor = (secrets: Secrets) => {
+    const key = SECRET_NAMES.map((name) => secrets[name]).join('\n');
+    if (built?.key !== key) {
+      secretValues = SECRET_NAMES.map((name) => secrets[name]);
+      const slack = overrides.slack ?? makeSlackApi({ token: secrets.SLACK_BOT_TOKEN, apiUrl: config.slackApiUrl, timeoutMs: config.httpTimeoutMs });
+      const pagerDuty =
+        overrides.pagerDuty ??
+        makePagerDutyApi({
+          eventsUrl: config.pagerDutyEventsUrl,
+          apiUrl: config.pagerDutyApiUrl,
+          routingKey: secrets.PAGER_DUTY_EVENTS_API_KEY,
+          restToken: secrets.PAGER_DUTY_REST_API_KEY,
+          timeoutMs: config.httpTimeoutMs,
+        });
+      built = { key, handle: definition.build({ config, links, effects, slack, pagerDuty, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
+    }
+    return built.handle;
+  };
+
+  const processBatch = (event: SQSEvent, secrets: Secrets) => {
+    const handle = handlerFor(secrets);
+    return processFifoBatch(
+      event.Records,
+      async ({ record, finalAttempt, attempt }) => {
+        const parsed = definition.parse(record.body);
+        await handle(parsed, { logger: logger.child({ ...definition.logContext(parsed), messageId: record.messageId, attempt }), finalAttempt });
+      },
+      { logger, queue, maxReceiveCount: config.maxReceiveCount, retryBaseSeconds: config.retryBaseSeconds, retryMaxSeconds: queueLayout.visibilityTimeoutSeconds },
+    );
+  };
+  return { handler: sqsHandler(env, SECRET_NAMES, processBatch), processBatch };
+}

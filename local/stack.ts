@@ -1,0 +1,264 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { createPagerDutyIngressHandler } from '../functions/pagerduty-ingress/wiring';
+import { createPagerDutyWorkerHandler } from '../functions/pagerduty-worker/wiring';
+import { createSlackIngressHandler } from '../functions/slack-ingress/wiring';
+import { createSlackWorkerHandler } from '../functions/slack-worker/wiring';
+import { ENV, type Env } from '../lib/config';
+import { LAYOUT, type QueueName } from '../lib/layout';
+import { SECRET_NAMES, type Secrets } from '../lib/secrets';
+import { LOCAL_AWS_ENV, startLocalDynamo, startLocalSqs, type LocalDynamo, type LocalSqs } from './aws';
+import { EventSource } from './event-source';
+import { PagerDutyStandIn, type PagerDutyStandInOptions } from './stand-ins/pagerduty';
+import { listen, readBody, sendJson, sleep, type RunningServer } from './stand-ins/http-util';
+import { SlackStandIn } from './stand-ins/slack';
+
+/** The variables whose presence means "talk to real Slack and PagerDuty". */
+const EXTERNAL_CONFIG = [...SECRET_NAMES, 'SECRETS_MANAGER_SECRET_ID', 'SLACK_API_URL', 'PAGER_DUTY_EVENTS_URL', 'PAGER_DUTY_API_URL'];
+
+export interface StackOptions {
+  /** HTTP port for the router; 0 picks a free one. */
+  port?: number;
+  /** The environment to read configuration from (defaults to process.env). */
+  env?: Env;
+  stage?: string;
+  /** Keep DynamoDB on disk here, so a restarted stack finds its data. */
+  dataDir?: string;
+  /** Local queues retry quickly; production's visibility timeout is minutes. */
+  visibilityTimeoutSeconds?: number;
+  retryBaseSeconds?: number;
+  logLevel?: string;
+  /** Stand-in behaviour in sandbox mode. */
+  standIns?: { latencyMs?: number; duplicateWebhooks?: boolean; omitIncidentKey?: boolean; print?: (line: string) => void; channelNames?: Record<string, string> };
+  /** Crash injection: called after each step of each worker. */
+  checkpoint?: { slack?: (step: string) => void; pagerDuty?: (step: string) => void };
+  /** Extra routes (the sandbox console); return true when handled. */
+  routes?: (request: IncomingMessage, response: ServerResponse, stack: LocalStack) => Promise<boolean>;
+  /** Worker pollers per queue. */
+  concurrency?: number;
+}
+
+export interface LocalStack {
+  url: string;
+  sandbox: boolean;
+  env: Env;
+  secrets: Secrets;
+  slack?: SlackStandIn;
+  pagerDuty?: PagerDutyStandIn;
+  sqs: LocalSqs;
+  dynamo: LocalDynamo;
+  /** Wait until no message is queued or in flight and every webhook has been answered. */
+  waitForIdle(timeoutMs?: number): Promise<void>;
+  /** The messages parked in a DLQ, with the reason when the worker gave one. */
+  dlq(queue: QueueName): Promise<{ body: string; reason?: string }[]>;
+  stop(): Promise<void>;
+}
+
+function isSandbox(env: Env): boolean {
+  return EXTERNAL_CONFIG.every((name) => !env[name]?.trim());
+}
+
+function fakeContext(name: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: name,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
+    memoryLimitInMB: '256',
+    awsRequestId: randomBytes(16).toString('hex'),
+    logGroupName: `/aws/lambda/${name}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => 60_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** The request as API Gateway's HTTP API (payload v2) would hand it to the Lambda. */
+export function toApiGatewayEvent(request: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(request.headers)) {
+    if (value !== undefined) headers[key.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+  }
+  return {
+    version: '2.0',
+    routeKey: `${request.method} ${url.pathname}`,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: 'localhost',
+      domainPrefix: 'localhost',
+      http: { method: request.method ?? 'GET', path: url.pathname, protocol: 'HTTP/1.1', sourceIp: request.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+      requestId: randomBytes(8).toString('hex'),
+      routeKey: `${request.method} ${url.pathname}`,
+      stage: '$default',
+      time: new Date().toISOString(),
+      timeEpoch: Date.now(),
+    },
+    // API Gateway base64-encodes bodies it does not consider text; do the same always, so
+    // the decoding path the Lambda needs is the one every local request takes.
+    body: body.toString('base64'),
+    isBase64Encoded: true,
+  };
+}
+
+/**
+ * The whole router on this machine: dynalite and fauxqs in-process, the four handlers as Lambda
+ * runs them, workers fed like an event source mapping, and (with no Slack or PagerDuty
+ * configuration) local stand-ins for both.
+ */
+export async function startStack(options: StackOptions = {}): Promise<LocalStack> {
+  const baseEnv = options.env ?? process.env;
+  const stage = options.stage ?? 'local';
+  const sandbox = isSandbox(baseEnv);
+  for (const [key, value] of Object.entries(LOCAL_AWS_ENV)) process.env[key] ??= value;
+
+  const dynamo = await startLocalDynamo({ stage, ...(options.dataDir ? { path: options.dataDir } : {}) });
+  const sqs = await startLocalSqs({ stage, visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30 });
+
+  let secrets: Secrets;
+  let slack: SlackStandIn | undefined;
+  let pagerDuty: PagerDutyStandIn | undefined;
+  const sandboxEnv: Env = {};
+  if (sandbox) {
+    const secret = () => randomBytes(18).toString('hex');
+    secrets = {
+      SLACK_SIGNING_SECRET: secret(),
+      SLACK_BOT_TOKEN: `xoxb-sandbox-${secret()}`,
+      PAGER_DUTY_SIGNING_KEY: secret(),
+      PAGER_DUTY_EVENTS_API_KEY: secret(),
+      PAGER_DUTY_REST_API_KEY: secret(),
+    };
+    const standIns = options.standIns ?? {};
+    slack = await new SlackStandIn({
+      botToken: secrets.SLACK_BOT_TOKEN,
+      ...(standIns.latencyMs !== undefined ? { latencyMs: standIns.latencyMs } : {}),
+      ...(standIns.print ? { print: standIns.print } : {}),
+      ...(standIns.channelNames ? { channelNames: standIns.channelNames } : {}),
+    }).start();
+    const pdOptions: PagerDutyStandInOptions = {
+      routingKey: secrets.PAGER_DUTY_EVENTS_API_KEY,
+      restToken: secrets.PAGER_DUTY_REST_API_KEY,
+      ...(standIns.latencyMs !== undefined ? { latencyMs: standIns.latencyMs } : {}),
+      ...(standIns.duplicateWebhooks ? { duplicateWebhooks: true } : {}),
+      ...(standIns.omitIncidentKey ? { omitIncidentKey: true } : {}),
+      ...(standIns.print ? { print: standIns.print } : {}),
+    };
+    pagerDuty = await new PagerDutyStandIn(pdOptions).start();
+    Object.assign(sandboxEnv, secrets, { SLACK_API_URL: slack.apiUrl, PAGER_DUTY_EVENTS_URL: pagerDuty.url, PAGER_DUTY_API_URL: pagerDuty.url });
+  } else {
+    const missing = SECRET_NAMES.filter((name) => !baseEnv[name]?.trim());
+    if (missing.length && !baseEnv.SECRETS_MANAGER_SECRET_ID) {
+      throw new Error(`Slack/PagerDuty configuration is partial: set ${missing.join(', ')} (or unset all of it for sandbox mode)`);
+    }
+    secrets = Object.fromEntries(SECRET_NAMES.map((name) => [name, baseEnv[name] ?? ''])) as unknown as Secrets;
+  }
+
+  const env: Env = {
+    ...baseEnv,
+    ...sandboxEnv,
+    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    [ENV.tableName]: dynamo.tableName,
+    [ENV.slackQueueUrl]: sqs.queues.slack.url,
+    [ENV.slackDlqUrl]: sqs.queues.slack.dlqUrl,
+    [ENV.pagerDutyQueueUrl]: sqs.queues.pagerduty.url,
+    [ENV.pagerDutyDlqUrl]: sqs.queues.pagerduty.dlqUrl,
+    ...(options.retryBaseSeconds !== undefined ? { RETRY_BASE_SECONDS: String(options.retryBaseSeconds) } : {}),
+    ...(options.logLevel ? { LOG_LEVEL: options.logLevel } : {}),
+  };
+
+  const slackIngress = createSlackIngressHandler(env);
+  const pagerDutyIngress = createPagerDutyIngressHandler(env);
+  const slackWorker = createSlackWorkerHandler(env, options.checkpoint?.slack ? { checkpoint: options.checkpoint.slack } : {});
+  const pagerDutyWorker = createPagerDutyWorkerHandler(env, options.checkpoint?.pagerDuty ? { checkpoint: options.checkpoint.pagerDuty } : {});
+
+  const invokeHttp = async (handler: typeof slackIngress, name: string, request: IncomingMessage, response: ServerResponse) => {
+    const body = await readBody(request, 10 * 1024 * 1024);
+    const result = await handler(toApiGatewayEvent(request, body), fakeContext(name));
+    response.writeHead(result.statusCode, (result.headers ?? {}) as Record<string, string>);
+    response.end(result.body ?? '');
+  };
+
+  let stack: LocalStack;
+  const server: RunningServer = await listen(async (request, response) => {
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (request.method === 'POST' && path === '/slack/events') return invokeHttp(slackIngress, 'slack-ingress', request, response);
+    if (request.method === 'POST' && path === '/pagerduty/webhooks') return invokeHttp(pagerDutyIngress, 'pagerduty-ingress', request, response);
+    if (request.method === 'GET' && path === '/health') return sendJson(response, 200, { ok: true, sandbox });
+    if (options.routes && (await options.routes(request, response, stack))) return;
+    sendJson(response, 404, { error: `no route for ${request.method} ${path}` });
+  }, options.port ?? 0);
+  pagerDuty && (pagerDuty.webhook = { url: `${server.url}/pagerduty/webhooks`, signingKey: secrets.PAGER_DUTY_SIGNING_KEY });
+
+  const sources = (['slack', 'pagerduty'] as const).map((queue) => {
+    const worker = queue === 'slack' ? slackWorker : pagerDutyWorker;
+    const source = new EventSource({
+      sqs: sqs.client,
+      queueUrl: sqs.queues[queue].url,
+      batchSize: LAYOUT.queues[queue].batchSize,
+      invoke: (event) => worker.handler(event, fakeContext(LAYOUT.queues[queue].worker)),
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      onError: (error) => process.stderr.write(`${JSON.stringify({ level: 'error', message: `${queue} worker invocation failed`, error: String(error) })}\n`),
+    });
+    source.start();
+    return source;
+  });
+
+  const queueDepth = async (url: string) => {
+    const attributes = (
+      await sqs.client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] }))
+    ).Attributes ?? {};
+    return Number(attributes.ApproximateNumberOfMessages ?? 0) + Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(attributes.ApproximateNumberOfMessagesDelayed ?? 0);
+  };
+
+  stack = {
+    url: server.url,
+    sandbox,
+    env,
+    secrets,
+    ...(slack ? { slack } : {}),
+    ...(pagerDuty ? { pagerDuty } : {}),
+    sqs,
+    dynamo,
+    async waitForIdle(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      let quietChecks = 0;
+      while (quietChecks < 3) {
+        if (Date.now() > deadline) throw new Error('the local stack did not become idle in time');
+        await pagerDuty?.deliveriesSettled();
+        const depth = (await queueDepth(sqs.queues.slack.url)) + (await queueDepth(sqs.queues.pagerduty.url));
+        const busy = sources.some((s) => s.busy);
+        quietChecks = depth === 0 && !busy ? quietChecks + 1 : 0;
+        await sleep(40);
+      }
+    },
+    async dlq(queue) {
+      const out: { body: string; reason?: string }[] = [];
+      for (;;) {
+        const result = await sqs.client.send(
+          new ReceiveMessageCommand({ QueueUrl: sqs.queues[queue].dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60, MessageAttributeNames: ['All'] }),
+        );
+        const messages = result.Messages ?? [];
+        if (messages.length === 0) return out;
+        for (const m of messages) out.push({ body: m.Body ?? '', ...(m.MessageAttributes?.reason?.StringValue ? { reason: m.MessageAttributes.reason.StringValue } : {}) });
+      }
+    },
+    async stop() {
+      await Promise.all(sources.map((s) => s.stop()));
+      await pagerDuty?.stop();
+      await slack?.stop();
+      await server.close();
+      await sqs.stop();
+      await dynamo.stop();
+    },
+  };
+  return stack;
+}

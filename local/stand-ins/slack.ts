@@ -1,0 +1,231 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FaultPlan, listen, readBody, sendJson, sleep, type RunningServer } from './http-util';
+
+/** One message as the stand-in stores it, with every version chat.update gave it. */
+export interface RecordedMessage {
+  channel: string;
+  ts: string;
+  threadTs?: string;
+  text: string;
+  blocks?: unknown[];
+  metadata?: { event_type: string; event_payload: Record<string, unknown> };
+  user: string;
+  /** Earlier versions, oldest first; the current text and blocks are on the message. */
+  history: { text: string; blocks?: unknown[] }[];
+}
+
+export interface RecordedEphemeral {
+  channel: string;
+  user: string;
+  text: string;
+  blocks?: unknown[];
+  threadTs?: string;
+}
+
+/** Every call the stand-in answered: what the isolation checks read. */
+export interface RecordedCall {
+  method: string;
+  channel?: string;
+  args: Record<string, unknown>;
+  at: number;
+}
+
+export interface SlackStandInOptions {
+  botToken: string;
+  port?: number;
+  /** Added to every answer, to measure what waiting on Slack costs. */
+  latencyMs?: number;
+  workspaceUrl?: string;
+  /** Print each message as it is posted (sandbox mode). */
+  print?: (line: string) => void;
+  channelNames?: Record<string, string>;
+}
+
+export const STAND_IN_BOT_USER_ID = 'UPDROUTERBOT';
+
+/**
+ * A local stand-in for the Slack Web API methods pd-router calls. It records each message per
+ * channel, answers like Slack (HTTP 200 with ok:false for errors, 429 with Retry-After), and
+ * can be told to fail.
+ */
+export class SlackStandIn {
+  readonly messages: RecordedMessage[] = [];
+  readonly ephemerals: RecordedEphemeral[] = [];
+  readonly calls: RecordedCall[] = [];
+  readonly faults = new FaultPlan();
+  readonly archived = new Set<string>();
+  latencyMs: number;
+  private server?: RunningServer;
+  private clock = 0;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(private readonly options: SlackStandInOptions) {
+    this.latencyMs = options.latencyMs ?? 0;
+  }
+
+  get url(): string {
+    if (!this.server) throw new Error('Slack stand-in is not started');
+    return this.server.url;
+  }
+
+  /** The Web API base URL, as SLACK_API_URL takes it. */
+  get apiUrl(): string {
+    return `${this.url}/api/`;
+  }
+
+  async start(): Promise<this> {
+    this.server = await listen((req, res) => this.handle(req, res), this.options.port);
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.close();
+  }
+
+  /** Called after every change; the sandbox console streams from it. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  channelMessages(channel: string): RecordedMessage[] {
+    return this.messages.filter((m) => m.channel === channel);
+  }
+
+  /** A message as a customer would post it (the sandbox console uses it to give mentions a ts). */
+  recordCustomerMessage(channel: string, user: string, text: string, threadTs?: string): RecordedMessage {
+    const message: RecordedMessage = { channel, ts: this.nextTs(), text, user, history: [], ...(threadTs ? { threadTs } : {}) };
+    this.messages.push(message);
+    this.changed();
+    return message;
+  }
+
+  private changed() {
+    for (const listener of this.listeners) listener();
+  }
+
+  private nextTs(): string {
+    const seconds = Math.floor(Date.now() / 1000);
+    this.clock += 1;
+    return `${seconds}.${String(this.clock).padStart(6, '0')}`;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse) {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const method = url.pathname.replace(/^\/api\//, '');
+    const raw = (await readBody(req)).toString('utf8');
+    const args = parseArgs(req.headers['content-type'] ?? '', raw, url.searchParams);
+    if (this.latencyMs) await sleep(this.latencyMs);
+    const token = (req.headers.authorization ?? '').replace(/^Bearer /, '') || String(args.token ?? '');
+    if (token !== this.options.botToken) return sendJson(res, 200, { ok: false, error: 'invalid_auth' });
+    const channel = typeof args.channel === 'string' ? args.channel : undefined;
+    this.calls.push({ method, ...(channel ? { channel } : {}), args, at: Date.now() });
+
+    const fault = this.faults.take(method);
+    if (fault?.kind === 'status') {
+      const headers: Record<string, string> = fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {};
+      return sendJson(res, fault.status, { ok: false, error: fault.status === 429 ? 'ratelimited' : 'internal_error' }, headers);
+    }
+    if (fault?.kind === 'timeout') {
+      await sleep(fault.ms);
+    }
+    if (fault?.kind === 'slack-error') return sendJson(res, 200, { ok: false, error: fault.error });
+    if (channel && this.archived.has(channel) && method.startsWith('chat.')) return sendJson(res, 200, { ok: false, error: 'is_archived' });
+    sendJson(res, 200, this.answer(method, args, channel));
+  }
+
+  private answer(method: string, args: Record<string, unknown>, channel: string | undefined): Record<string, unknown> {
+    const blocks = parseBlocks(args.blocks);
+    switch (method) {
+      case 'auth.test':
+        return { ok: true, url: this.options.workspaceUrl ?? 'https://sandbox.slack.test/', user_id: STAND_IN_BOT_USER_ID, team_id: 'TSANDBOX' };
+      case 'chat.postMessage': {
+        if (!channel) return { ok: false, error: 'channel_not_found' };
+        const metadata = parseJsonArg(args.metadata) as RecordedMessage['metadata'];
+        const message: RecordedMessage = {
+          channel,
+          ts: this.nextTs(),
+          text: String(args.text ?? ''),
+          user: STAND_IN_BOT_USER_ID,
+          history: [],
+          ...(blocks ? { blocks } : {}),
+          ...(typeof args.thread_ts === 'string' ? { threadTs: args.thread_ts } : {}),
+          ...(metadata ? { metadata } : {}),
+        };
+        this.messages.push(message);
+        this.options.print?.(`[${channel}]${message.threadTs ? ' (thread)' : ''} ${message.text}`);
+        this.changed();
+        return { ok: true, channel, ts: message.ts, message: { text: message.text, ts: message.ts } };
+      }
+      case 'chat.update': {
+        const message = this.messages.find((m) => m.channel === channel && m.ts === args.ts);
+        if (!message) return { ok: false, error: 'message_not_found' };
+        message.history.push({ text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}) });
+        message.text = String(args.text ?? message.text);
+        if (blocks) message.blocks = blocks;
+        this.options.print?.(`[${channel}] (updated) ${message.text}`);
+        this.changed();
+        return { ok: true, channel, ts: message.ts };
+      }
+      case 'chat.postEphemeral': {
+        if (!channel) return { ok: false, error: 'channel_not_found' };
+        const ephemeral: RecordedEphemeral = {
+          channel,
+          user: String(args.user ?? ''),
+          text: String(args.text ?? ''),
+          ...(blocks ? { blocks } : {}),
+          ...(typeof args.thread_ts === 'string' ? { threadTs: args.thread_ts } : {}),
+        };
+        this.ephemerals.push(ephemeral);
+        this.options.print?.(`[${channel}] (only @${ephemeral.user} sees) ${ephemeral.text}`);
+        this.changed();
+        return { ok: true, message_ts: this.nextTs() };
+      }
+      case 'conversations.replies': {
+        const ts = String(args.ts ?? '');
+        const oldest = Number(args.oldest ?? 0);
+        const messages = this.messages.filter((m) => m.channel === channel && (m.ts === ts || m.threadTs === ts) && Number(m.ts) >= oldest);
+        return { ok: true, messages: messages.map(asSlackMessage), has_more: false };
+      }
+      case 'conversations.history': {
+        const oldest = Number(args.oldest ?? 0);
+        const messages = this.messages.filter((m) => m.channel === channel && !m.threadTs && Number(m.ts) >= oldest);
+        return { ok: true, messages: messages.map(asSlackMessage).reverse(), has_more: false };
+      }
+      case 'conversations.info': {
+        if (!channel) return { ok: false, error: 'channel_not_found' };
+        return { ok: true, channel: { id: channel, name: this.options.channelNames?.[channel] ?? channel.toLowerCase() } };
+      }
+      default:
+        return { ok: false, error: 'unknown_method' };
+    }
+  }
+}
+
+function asSlackMessage(m: RecordedMessage) {
+  return { type: 'message', ts: m.ts, text: m.text, user: m.user, ...(m.threadTs ? { thread_ts: m.threadTs } : {}), ...(m.metadata ? { metadata: m.metadata } : {}) };
+}
+
+function parseJsonArg(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseBlocks(value: unknown): unknown[] | undefined {
+  const parsed = parseJsonArg(value);
+  return Array.isArray(parsed) ? parsed : undefined;
+}
+
+function parseArgs(contentType: string, raw: string, query: URLSearchParams): Record<string, unknown> {
+  const args: Record<string, unknown> = Object.fromEntries(query);
+  if (contentType.includes('application/json')) {
+    Object.assign(args, parseJsonArg(raw) ?? {});
+  } else {
+    for (const [key, value] of new URLSearchParams(raw)) args[key] = value;
+  }
+  return args;
+}
