@@ -38,7 +38,7 @@ function incidentTitle(link: IncidentLink, fallbackTitle?: string, url?: string)
 export function confirmationMessage(link: IncidentLink): SlackMessage {
   const status = link.status ? STATUS_LABEL[link.status] : STATUS_LABEL.triggered;
   const number = link.incidentNumber ? ` #${link.incidentNumber}` : '';
-  const text = `On-call has been paged${number}: ${link.summary}`;
+  const text = `On-call has been paged${number} (${link.status ?? 'triggered'}): ${link.summary}`;
   const blocks: Blocks = [
     { type: 'section', text: { type: 'mrkdwn', text: `:rotating_light: *On-call has been paged*${number}\n>${escapeMrkdwn(link.summary).slice(0, 2800)}` } },
     { type: 'context', elements: [{ type: 'mrkdwn', text: `*Status:* ${status}  ·  raised by <@${link.requester}>` }] },

@@ -112,8 +112,16 @@ export class SlackStandIn {
 
   private async handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const method = url.pathname.replace(/^\/api\//, '');
     const raw = (await readBody(req)).toString('utf8');
+    if (url.pathname === '/sandbox/customer-message' && req.method === 'POST') {
+      // Not a Slack API: the sandbox's way to put a customer's own message in a channel.
+      const input = JSON.parse(raw || '{}') as { channel?: string; user?: string; text?: string; threadTs?: string };
+      if (!input.channel || !input.text) return sendJson(res, 400, { error: 'channel and text are required' });
+      const message = this.recordCustomerMessage(input.channel, input.user ?? 'UCUSTOMER', input.text, input.threadTs);
+      return sendJson(res, 200, { ts: message.ts });
+    }
+    if (url.pathname === '/sandbox/messages' && req.method === 'GET') return sendJson(res, 200, { messages: this.messages, ephemerals: this.ephemerals });
+    const method = url.pathname.replace(/^\/api\//, '');
     const args = parseArgs(req.headers['content-type'] ?? '', raw, url.searchParams);
     if (this.latencyMs) await sleep(this.latencyMs);
     const token = (req.headers.authorization ?? '').replace(/^Bearer /, '') || String(args.token ?? '');
