@@ -1,0 +1,70 @@
+import { parseSlackQueueEvent } from './events';
+import { normalizeBlockActions, normalizeEventCallback, normalizeSlashCommand } from './slack-normalize';
+
+const RECEIVED = new Date('2026-11-26T10:00:00.000Z');
+
+describe('Slack normalization', () => {
+  it('an app_mention keeps its text, thread and bot id, and validates as a contract event', () => {
+    const event = normalizeEventCallback(
+      {
+        type: 'event_callback',
+        team_id: 'T1',
+        event_id: 'Ev1',
+        authorizations: [{ user_id: 'UBOT' }],
+        event: { type: 'app_mention', user: 'U1', text: '<@UBOT> escalate <https://x.io|it> broke', ts: '1.000100', thread_ts: '1.000001', channel: 'C1' },
+      },
+      RECEIVED,
+    );
+    expect(event).toEqual({
+      v: 1,
+      kind: 'slack.message',
+      id: 'Ev1',
+      via: 'mention',
+      team: 'T1',
+      channel: 'C1',
+      user: 'U1',
+      text: '<@UBOT> escalate <https://x.io|it> broke',
+      ts: '1.000100',
+      threadTs: '1.000001',
+      botUserId: 'UBOT',
+      receivedAt: RECEIVED.toISOString(),
+    });
+    expect(parseSlackQueueEvent(JSON.stringify(event))).toEqual(event);
+  });
+
+  it('other event types are not ours', () => {
+    expect(normalizeEventCallback({ event_id: 'Ev2', event: { type: 'message', channel: 'C1' } }, RECEIVED)).toBeUndefined();
+  });
+
+  it('a mention without a channel is malformed, and says so', () => {
+    expect(() => normalizeEventCallback({ team_id: 'T', event_id: 'Ev3', event: { type: 'app_mention', user: 'U', ts: '1.1' } }, RECEIVED)).toThrow('event.channel is missing');
+  });
+
+  it('a slash command becomes a message event identified by its trigger id', () => {
+    const form = new URLSearchParams({ team_id: 'T1', channel_id: 'C1', channel_name: 'customer-acme', user_id: 'U1', command: '/piiano-pd-trigger', text: 'escalate db down', response_url: 'https://hooks.slack.test/x', trigger_id: 'tr1' });
+    expect(normalizeSlashCommand(form, RECEIVED)).toMatchObject({ kind: 'slack.message', via: 'command', id: 'tr1', channel: 'C1', channelName: 'customer-acme', text: 'escalate db down' });
+  });
+
+  it('a Check Status click keeps the untrusted button value and the channel it came from', () => {
+    const event = normalizeBlockActions(
+      { type: 'block_actions', trigger_id: 'tr2', team: { id: 'T1' }, user: { id: 'U2' }, channel: { id: 'C9' }, container: { message_ts: '5.5' }, actions: [{ action_id: 'check_status', value: 'pdr-x' }] },
+      RECEIVED,
+    );
+    expect(event).toMatchObject({ kind: 'slack.action', id: 'tr2', channel: 'C9', user: 'U2', value: 'pdr-x', messageTs: '5.5' });
+  });
+
+  it('clicks on buttons that are not ours are ignored', () => {
+    expect(normalizeBlockActions({ type: 'block_actions', actions: [{ action_id: 'other' }] }, RECEIVED)).toBeUndefined();
+  });
+});
+
+describe('parseSlackQueueEvent', () => {
+  it('rejects another contract version, naming it', () => {
+    expect(() => parseSlackQueueEvent(JSON.stringify({ v: 2, kind: 'slack.message' }))).toThrow('contract version 2, expected 1');
+  });
+
+  it('rejects non-JSON and shapes that do not match, saying where', () => {
+    expect(() => parseSlackQueueEvent('not json')).toThrow('queue message is not JSON');
+    expect(() => parseSlackQueueEvent(JSON.stringify({ v: 1, kind: 'slack.message', id: 'x' }))).toThrow(/does not match the contract: /);
+  });
+});
