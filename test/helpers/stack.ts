@@ -1,0 +1,55 @@
+import { startStack, type LocalStack, type StackOptions } from '../../local/stack';
+import { STAND_IN_BOT_USER_ID } from '../../local/stand-ins/slack';
+import type { StandInIncident } from '../../local/stand-ins/pagerduty';
+import { checkStatusPayload, mentionEnvelope, post, signedSlackForm, signedSlackJson, signedWebhook } from './requests';
+
+/** A sandbox stack tuned for tests: fast retries, quiet logs. */
+export function startTestStack(options: StackOptions = {}): Promise<LocalStack> {
+  return startStack({ env: {}, visibilityTimeoutSeconds: 1, retryBaseSeconds: 0, logLevel: 'silent', ...options });
+}
+
+/** A customer mentions the bot in a channel: the message lands in the stand-in, then Slack's signed event reaches the router. */
+export async function mention(stack: LocalStack, channel: string, text: string, extra: { user?: string; retries?: number } = {}) {
+  const message = stack.slack!.recordCustomerMessage(channel, extra.user ?? 'UCUSTOMER1', `<@${STAND_IN_BOT_USER_ID}> ${text}`);
+  const envelope = mentionEnvelope({ channel, text, ts: message.ts, ...(extra.user ? { user: extra.user } : {}) });
+  const request = signedSlackJson(stack.secrets.SLACK_SIGNING_SECRET, envelope);
+  const responses = [await post(`${stack.url}/slack/events`, request)];
+  for (let retry = 1; retry <= (extra.retries ?? 0); retry++) {
+    responses.push(await post(`${stack.url}/slack/events`, request, { 'x-slack-retry-num': String(retry), 'x-slack-retry-reason': 'http_timeout' }));
+  }
+  return { envelope, ts: message.ts, responses };
+}
+
+export function clickCheckStatus(stack: LocalStack, channel: string, value: string, user = 'UCUSTOMER1') {
+  return post(`${stack.url}/slack/events`, signedSlackForm(stack.secrets.SLACK_SIGNING_SECRET, { payload: JSON.stringify(checkStatusPayload({ channel, value, user })) }));
+}
+
+export function slashCommand(stack: LocalStack, channel: string, text: string, triggerId: string) {
+  return post(
+    `${stack.url}/slack/events`,
+    signedSlackForm(stack.secrets.SLACK_SIGNING_SECRET, {
+      team_id: 'T0PROVIDER',
+      channel_id: channel,
+      channel_name: channel.toLowerCase(),
+      user_id: 'UCUSTOMER1',
+      command: '/piiano-pd-trigger',
+      text,
+      trigger_id: triggerId,
+      response_url: 'https://hooks.slack.test/commands/1',
+    }),
+  );
+}
+
+/** Send PagerDuty's webhook for an incident event by hand (the tests that control order turn the stand-in's own sending off). */
+export function sendWebhook(stack: LocalStack, incident: StandInIncident, eventType: string, occurredAt: string, eventId: string, by: string | null = 'Dana Scully') {
+  const body = stack.pagerDuty!.webhookBody(incident, eventType, by, occurredAt, eventId);
+  return post(`${stack.url}/pagerduty/webhooks`, signedWebhook(stack.secrets.PAGER_DUTY_SIGNING_KEY, body, `wh-${eventId}`));
+}
+
+/** Messages the bot posted in a channel (the customers' own messages left out). */
+export function botMessages(stack: LocalStack, channel: string) {
+  return stack.slack!.channelMessages(channel).filter((m) => m.user === STAND_IN_BOT_USER_ID);
+}
+
+export const confirmationOf = (stack: LocalStack, channel: string) =>
+  botMessages(stack, channel).filter((m) => String(m.metadata?.event_payload.key ?? '').startsWith('confirm:'));
