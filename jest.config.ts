@@ -8,6 +8,7 @@ const config: Config = {
   transform: { '^.+\\.(t|j|mj)s$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
   transformIgnorePatterns: ['/node_modules/(?!(@middy|fauxqs|toad-cache)/)'],
   testTimeout: 60_000,
+  setupFiles: ['<rootDir>/test/setup-env.ts'],
 };
 
 export default config;

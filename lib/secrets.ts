@@ -53,6 +53,8 @@ export function secretsMiddleware<K extends SecretName>(env: Env, names: readonl
     fetchData: { pdRouterSecrets: secretId },
     setToContext: true,
     cacheExpiry: SECRET_CACHE_MS,
+    // middy's cache is per process; key it by secret so two ids never share a value.
+    cacheKey: `pd-router-secrets:${secretId}`,
   });
   return {
     before: async (request) => {

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -6,12 +7,22 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-s
 import dynalite from 'dynalite';
 import { LAYOUT, queueNames, tableName, type QueueName } from '../lib/layout';
 
+// These machines run Node 20 while Lambda runs 22; the SDK's warning about that is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 /** Credentials the emulators accept; real AWS is never reached from a local run. */
 export const LOCAL_AWS_ENV = { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' } as const;
 
 export interface LocalDynamo {
   endpoint: string;
   tableName: string;
+  /**
+   * An outage, for the fault-injection tests: open connections are dropped and the port refuses
+   * new ones until resume(). With `path`, dynalite itself is stopped (its data closed on disk).
+   */
+  suspend(): Promise<void>;
+  /** Listen again on the same port; with `path`, dynalite reopens its data from disk. */
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -40,10 +51,36 @@ export async function startLocalDynamo(options: { stage: string; path?: string; 
   } finally {
     client.destroy();
   }
+  const port = (server.address() as AddressInfo).port;
+  let listening = true;
+  const close = (keepData: boolean) =>
+    new Promise<void>((resolve) => {
+      listening = false;
+      server.closeAllConnections();
+      // In memory, a suspended dynalite stops only its HTTP side: its own close would drop the data.
+      if (keepData && !options.path) http.Server.prototype.close.call(server, () => resolve());
+      else server.close(() => resolve());
+    });
   return {
     endpoint,
     tableName: name,
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    suspend: async () => {
+      if (listening) await close(true);
+    },
+    resume: async () => {
+      if (listening) return;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      listening = true;
+    },
+    stop: async () => {
+      if (listening) await close(false);
+    },
   };
 }
 
