@@ -1,0 +1,92 @@
+import type { SQSRecord } from 'aws-lambda';
+import { InvalidInputError, TransientError } from './errors';
+import { createLogger } from './log';
+import { makeQueueControl } from './queue';
+import { processFifoBatch, retryDelaySeconds } from './sqs-batch';
+import { startLocalSqs, type LocalSqs } from '../local/aws';
+import { drainQueue } from '../test/helpers/queue';
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+
+function record(id: string, group: string, body = id, receiveCount = 1, receiptHandle = `rh-${id}`): SQSRecord {
+  return {
+    messageId: id,
+    receiptHandle,
+    body,
+    attributes: { ApproximateReceiveCount: String(receiveCount), SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0', MessageGroupId: group, MessageDeduplicationId: `d-${id}` },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn',
+    awsRegion: 'us-east-1',
+  };
+}
+
+describe('processFifoBatch', () => {
+  let sqs: LocalSqs;
+  beforeAll(async () => {
+    sqs = await startLocalSqs({ stage: 'batch-test' });
+  });
+  afterAll(() => sqs.stop());
+
+  const options = () => ({
+    logger: createLogger({ level: 'silent' }),
+    queue: makeQueueControl(sqs.client, sqs.queues.slack.url, sqs.queues.slack.dlqUrl),
+    maxReceiveCount: 5,
+    retryBaseSeconds: 0,
+    retryMaxSeconds: 360,
+  });
+
+  it('a failure stops its group (that message and the later ones are failed) while other groups go on', async () => {
+    const handled: string[] = [];
+    const result = await processFifoBatch(
+      [record('a1', 'A'), record('b1', 'B'), record('a2', 'A'), record('a3', 'A'), record('b2', 'B')],
+      async ({ record: r }) => {
+        handled.push(r.messageId);
+        if (r.messageId === 'a2') throw new TransientError('PagerDuty answered 503');
+      },
+      options(),
+    );
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(['a2', 'a3']);
+    expect(handled.sort()).toEqual(['a1', 'a2', 'b1', 'b2']);
+  });
+
+  it('a message that can never succeed is parked in the DLQ with its reason and does not block its group', async () => {
+    const handled: string[] = [];
+    const result = await processFifoBatch(
+      [record('p1', 'P', 'garbage'), record('p2', 'P')],
+      async ({ record: r }) => {
+        handled.push(r.messageId);
+        if (r.body === 'garbage') throw new InvalidInputError('queue message is not JSON');
+      },
+      options(),
+    );
+    expect(result.batchItemFailures).toEqual([]);
+    expect(handled).toEqual(['p1', 'p2']);
+    const parked = await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: sqs.queues.slack.dlqUrl, MessageAttributeNames: ['All'], MaxNumberOfMessages: 10 }));
+    expect(parked.Messages?.map((m) => [m.Body, m.MessageAttributes?.reason?.StringValue])).toEqual([['garbage', 'queue message is not JSON']]);
+    await drainQueue(sqs.client, sqs.queues.slack.dlqUrl);
+  });
+
+  it('tells the handler when a delivery is the last before the DLQ', async () => {
+    const seen: boolean[] = [];
+    await processFifoBatch([record('f1', 'F', 'x', 4), record('g1', 'G', 'x', 5)], async ({ finalAttempt }) => void seen.push(finalAttempt), options());
+    expect(seen.sort()).toEqual([false, true]);
+  });
+
+  it('a failed message becomes visible again after the backoff', async () => {
+    await sqs.client.send(new SendMessageCommand({ QueueUrl: sqs.queues.slack.url, MessageBody: 'retry-me', MessageGroupId: 'R', MessageDeduplicationId: 'retry-me' }));
+    const received = (await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: sqs.queues.slack.url, VisibilityTimeout: 300, MessageSystemAttributeNames: ['All'] }))).Messages![0]!;
+    await processFifoBatch([record(received.MessageId!, 'R', 'retry-me', 1, received.ReceiptHandle!)], async () => {
+      throw new Error('boom');
+    }, options());
+    // Backoff 0 s: it is back at once instead of after the 300 s visibility timeout.
+    const again = await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: sqs.queues.slack.url, WaitTimeSeconds: 1 }));
+    expect(again.Messages?.[0]?.Body).toBe('retry-me');
+  });
+});
+
+describe('retryDelaySeconds', () => {
+  it('doubles per attempt up to the cap', () => {
+    expect([1, 2, 3, 4, 5, 10].map((n) => retryDelaySeconds(n, 10, 360))).toEqual([10, 20, 40, 80, 160, 360]);
+  });
+});
