@@ -1,4 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { SignatureError } from './errors';
+import type { Logger } from './log';
 import type { HeaderBag } from './signatures';
 
 /** Slack and PagerDuty bodies are a few KB; anything near SQS's 256 KB message limit is not theirs. */
@@ -38,4 +40,23 @@ export function rejection(statusCode: number, reason: string): IngressResponse {
 export function mediaType(headers: HeaderBag): string {
   const value = Object.entries(headers).find(([key]) => key.toLowerCase() === 'content-type')?.[1] ?? '';
   return value.split(';')[0]!.trim().toLowerCase();
+}
+
+/**
+ * The checks every ingress makes before it reads a byte of the body: its size, then its
+ * signature (`verify` throws SignatureError). Returns the rejection to answer, or undefined.
+ */
+export function rejectUnverified(request: IngressRequest, logger: Logger, verify: () => void): IngressResponse | undefined {
+  if (request.rawBody.length > MAX_BODY_BYTES) {
+    logger.warn('rejected: body too large', { bytes: request.rawBody.length });
+    return rejection(413, `body is larger than ${MAX_BODY_BYTES} bytes`);
+  }
+  try {
+    verify();
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof SignatureError)) throw error;
+    logger.warn('rejected: signature check failed', { reason: error.message });
+    return rejection(401, error.message);
+  }
 }

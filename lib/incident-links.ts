@@ -32,15 +32,7 @@ export interface IncidentLink {
   confirmationTs?: string;
 }
 
-export interface NewIncidentLink {
-  dedupKey: string;
-  team: string;
-  channel: string;
-  channelName?: string;
-  threadTs?: string;
-  requester: string;
-  summary: string;
-}
+export type NewIncidentLink = Pick<IncidentLink, 'dedupKey' | 'team' | 'channel' | 'channelName' | 'threadTs' | 'requester' | 'summary'>;
 
 /** The store of links, keyed by dedup_key, with a pointer from each PagerDuty incident id. */
 export interface IncidentLinks {

@@ -18,15 +18,24 @@ export function makeLogger(env: Env, fn: string, secrets?: () => readonly string
   return createLogger({ service: `pd-router.${fn}`, level: (env.LOG_LEVEL as LogLevel | undefined) ?? 'info', ...(secrets ? { redact: secrets } : {}) });
 }
 
-/** An HTTP ingress Lambda: secrets on the context, the raw body handed over untouched. */
-export function httpHandler<K extends SecretName>(
+/**
+ * An HTTP ingress Lambda: its one signing secret from the secrets middleware, the raw body handed
+ * over untouched, and a logger that scrubs that secret from every line.
+ */
+export function ingressHandler(
   env: Env,
-  secretNames: readonly K[],
-  handle: (request: IngressRequest, secrets: Secrets<K>) => Promise<IngressResponse>,
+  name: string,
+  secretName: SecretName,
+  make: (logger: Logger) => (request: IngressRequest, secret: string) => Promise<IngressResponse>,
 ) {
+  let secret = '';
+  const handle = make(makeLogger(env, name, () => [secret]));
   return middy<APIGatewayProxyEventV2, IngressResponse>()
-    .use(secretsMiddleware(env, secretNames))
-    .handler(async (event, context) => handle(fromApiGateway(event), (context as unknown as { secrets: Secrets<K> }).secrets));
+    .use(secretsMiddleware(env, [secretName]))
+    .handler(async (event, context) => {
+      secret = (context as unknown as { secrets: Secrets }).secrets[secretName];
+      return handle(fromApiGateway(event), secret);
+    });
 }
 
 /** An SQS worker Lambda: secrets on the context, partial batch failures reported. */

@@ -7,7 +7,7 @@ const SECRET = 'slack-signing-secret-for-tests';
 const NOW = 1_800_000_000;
 const BODY = Buffer.from('{"type":"event_callback","event":{"text":"héllo ✓"}}', 'utf8');
 
-function verify(headers: Record<string, string | undefined>, body = BODY, now = NOW, secret = SECRET) {
+function verify(headers: Record<string, string | undefined>, body: Buffer = BODY, now = NOW, secret = SECRET) {
   return () => verifySlackSignature({ signingSecret: secret, rawBody: body, headers, nowSeconds: now });
 }
 

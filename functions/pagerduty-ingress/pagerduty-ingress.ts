@@ -1,6 +1,6 @@
-import { InvalidInputError, SignatureError } from '../../lib/errors';
+import { InvalidInputError } from '../../lib/errors';
 import { pagerDutyRouting } from '../../lib/events';
-import { json, MAX_BODY_BYTES, rejection, type IngressRequest, type IngressResponse } from '../../lib/http';
+import { json, rejection, rejectUnverified, type IngressRequest, type IngressResponse } from '../../lib/http';
 import type { Logger } from '../../lib/log';
 import { normalizePagerDutyWebhook } from '../../lib/pagerduty-normalize';
 import type { EventQueue } from '../../lib/queue';
@@ -21,19 +21,8 @@ export function makePagerDutyIngress(deps: PagerDutyIngressDeps) {
   return async function handlePagerDutyWebhook(request: IngressRequest, signingKey: string): Promise<IngressResponse> {
     const webhookId = header(request.headers, 'x-webhook-id');
     let logger = deps.logger.child({ route: 'pagerduty', ...(webhookId ? { webhookId } : {}) });
-    if (request.rawBody.length > MAX_BODY_BYTES) {
-      logger.warn('rejected: body too large', { bytes: request.rawBody.length });
-      return rejection(413, `body is larger than ${MAX_BODY_BYTES} bytes`);
-    }
-    try {
-      verifyPagerDutySignature({ signingKey, rawBody: request.rawBody, headers: request.headers });
-    } catch (error) {
-      if (error instanceof SignatureError) {
-        logger.warn('rejected: signature check failed', { reason: error.message });
-        return rejection(401, error.message);
-      }
-      throw error;
-    }
+    const rejected = rejectUnverified(request, logger, () => verifyPagerDutySignature({ signingKey, rawBody: request.rawBody, headers: request.headers }));
+    if (rejected) return rejected;
     try {
       let body: unknown;
       try {

@@ -1,7 +1,7 @@
 import { parseCommand } from '../../lib/commands';
-import { InvalidInputError, SignatureError } from '../../lib/errors';
+import { InvalidInputError } from '../../lib/errors';
 import { slackRouting, type SlackQueueEvent } from '../../lib/events';
-import { json, MAX_BODY_BYTES, mediaType, rejection, text, type IngressRequest, type IngressResponse } from '../../lib/http';
+import { json, mediaType, rejection, rejectUnverified, text, type IngressRequest, type IngressResponse } from '../../lib/http';
 import type { Logger } from '../../lib/log';
 import type { EventQueue } from '../../lib/queue';
 import { header, verifySlackSignature } from '../../lib/signatures';
@@ -48,19 +48,10 @@ export function makeSlackIngress(deps: SlackIngressDeps) {
     const receivedAt = now();
     const retryNum = header(request.headers, 'x-slack-retry-num');
     let logger = deps.logger.child({ route: 'slack', ...(retryNum ? { slackRetryNum: retryNum, slackRetryReason: header(request.headers, 'x-slack-retry-reason') } : {}) });
-    if (request.rawBody.length > MAX_BODY_BYTES) {
-      logger.warn('rejected: body too large', { bytes: request.rawBody.length });
-      return rejection(413, `body is larger than ${MAX_BODY_BYTES} bytes`);
-    }
-    try {
-      verifySlackSignature({ signingSecret, rawBody: request.rawBody, headers: request.headers, nowSeconds: Math.floor(receivedAt.getTime() / 1000) });
-    } catch (error) {
-      if (error instanceof SignatureError) {
-        logger.warn('rejected: signature check failed', { reason: error.message });
-        return rejection(401, error.message);
-      }
-      throw error;
-    }
+    const rejected = rejectUnverified(request, logger, () =>
+      verifySlackSignature({ signingSecret, rawBody: request.rawBody, headers: request.headers, nowSeconds: Math.floor(receivedAt.getTime() / 1000) }),
+    );
+    if (rejected) return rejected;
 
     try {
       const body = decodeUtf8(request.rawBody);
