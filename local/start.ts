@@ -1,5 +1,7 @@
 import { startStack } from './stack';
 import { clearSandboxState, writeSandboxState } from './sandbox-state';
+import { SANDBOX_CHANNELS, SANDBOX_CHANNEL_NAMES } from './sandbox-console/channels';
+import { sandboxConsole } from './sandbox-console/routes';
 
 /** `npm start`: the whole router on this machine, in sandbox mode when nothing is configured. */
 async function main() {
@@ -11,7 +13,9 @@ async function main() {
     visibilityTimeoutSeconds: 30,
     // In sandbox mode the transcript is the point; set LOG_LEVEL=info to see the JSON logs too.
     logLevel: process.env.LOG_LEVEL ?? 'warn',
-    standIns: { print: (line) => process.stdout.write(`  ${line}\n`), channelNames: { CACME: 'customer-acme', CGLOBEX: 'customer-globex', CINITECH: 'customer-initech' } },
+    standIns: { print: (line) => process.stdout.write(`  ${line}\n`), channelNames: SANDBOX_CHANNEL_NAMES },
+    // Served only in sandbox mode: the console answers nothing when real Slack is configured.
+    routes: sandboxConsole({ channels: SANDBOX_CHANNELS }),
   });
   const lines = [
     `pd-router is listening on ${stack.url}`,

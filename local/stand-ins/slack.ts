@@ -16,6 +16,8 @@ export interface RecordedMessage {
 
 export interface RecordedEphemeral {
   channel: string;
+  /** The message_ts answered to the caller; it places the ephemeral among the channel's messages. */
+  ts: string;
   user: string;
   text: string;
   blocks?: unknown[];
@@ -179,6 +181,7 @@ export class SlackStandIn {
         if (!channel) return { ok: false, error: 'channel_not_found' };
         const ephemeral: RecordedEphemeral = {
           channel,
+          ts: this.nextTs(),
           user: String(args.user ?? ''),
           text: String(args.text ?? ''),
           ...(blocks ? { blocks } : {}),
@@ -187,7 +190,7 @@ export class SlackStandIn {
         this.ephemerals.push(ephemeral);
         this.options.print?.(`[${channel}] (only @${ephemeral.user} sees) ${ephemeral.text}`);
         this.changed();
-        return { ok: true, message_ts: this.nextTs() };
+        return { ok: true, message_ts: ephemeral.ts };
       }
       case 'conversations.replies': {
         const ts = String(args.ts ?? '');

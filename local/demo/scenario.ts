@@ -1,0 +1,138 @@
+import { CHECK_STATUS_ACTION_ID } from '../../lib/slack-normalize';
+import type { SandboxDriver } from '../sandbox-console/driver';
+import { buildTranscripts, customerUserId, type ChannelInfo, type ChannelTranscript } from '../sandbox-console/transcript';
+import { sleep } from '../stand-ins/http-util';
+import type { StandInIncident } from '../stand-ins/pagerduty';
+import { allEntries, countKinds, judge, type MessageKind, type TenantExpectation, type Verdict } from './verdict';
+
+/** The three customers of the scripted scenario and what each channel must hold at the end. */
+export const DEMO_TENANTS = [
+  {
+    channel: 'CACME',
+    description: 'Acme: checkout API returns 500 errors since 09:12',
+    expected: { escalation: 1, confirmation: 1, triggered: 1, acknowledged: 1, resolved: 1, status: 1 },
+  },
+  {
+    channel: 'CGLOBEX',
+    description: 'Globex: login page times out for every user',
+    expected: { escalation: 1, confirmation: 1, triggered: 1, reassigned: 1, resolved: 1, refusal: 1 },
+  },
+  {
+    channel: 'CINITECH',
+    description: 'Initech: TPS report exports come back empty',
+    expected: { escalation: 1, confirmation: 1, triggered: 1, resolved: 1 },
+  },
+] as const satisfies readonly { channel: string; description: string; expected: Partial<Record<MessageKind, number>> }[];
+
+export interface DemoResult {
+  transcripts: ChannelTranscript[];
+  tenants: TenantExpectation[];
+  verdict: Verdict;
+}
+
+interface Observation {
+  transcripts: ChannelTranscript[];
+  incidents: StandInIncident[];
+}
+
+/** The Check Status button a channel shows (its value and the message it sits on). */
+function checkStatusButton(channel: ChannelTranscript | undefined): { value: string; messageTs: string } | undefined {
+  for (const entry of channel ? allEntries(channel) : []) {
+    for (const block of (entry.blocks ?? []) as { type?: string; elements?: { action_id?: string; value?: string }[] }[]) {
+      const button = block.type === 'actions' ? block.elements?.find((e) => e.action_id === CHECK_STATUS_ACTION_ID) : undefined;
+      if (button?.value) return { value: button.value, messageTs: entry.ts };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Play the scripted scenario against a running sandbox: three customers escalate in the same
+ * second, on-call acknowledges, reassigns and resolves, an Acme user clicks Check Status and a
+ * Globex user pastes Acme's button. Only what this run added to the sandbox is judged.
+ */
+export async function playDemo(driver: SandboxDriver, options: { channels: ChannelInfo[]; log?: (line: string) => void; stepTimeoutMs?: number }): Promise<DemoResult> {
+  const log = options.log ?? (() => undefined);
+  const before = await driver.records();
+  const incidentsBefore = new Set((await driver.incidents()).map((i) => i.id));
+
+  const observe = async (): Promise<Observation> => {
+    const records = await driver.records();
+    // The stand-in's lists only grow (chat.update edits in place), so what follows the baseline is this run's.
+    const fresh = { messages: records.messages.slice(before.messages.length), ephemerals: records.ephemerals.slice(before.ephemerals.length) };
+    return { transcripts: buildTranscripts(fresh, options.channels), incidents: (await driver.incidents()).filter((i) => !incidentsBefore.has(i.id)) };
+  };
+  const channelOf = (o: Observation, id: string) => o.transcripts.find((c) => c.id === id);
+  const count = (o: Observation, id: string, kind: MessageKind) => {
+    const channel = channelOf(o, id);
+    return channel ? (countKinds(channel)[kind] ?? 0) : 0;
+  };
+  const incidentOf = (o: Observation, channel: string) => o.incidents.find((i) => (i.payload.custom_details as { channel_id?: string } | undefined)?.channel_id === channel);
+
+  /** Poll until `done`; on timeout carry on, and let the verdict say what is missing. */
+  const waitFor = async (what: string, done: (o: Observation) => boolean): Promise<Observation> => {
+    const deadline = Date.now() + (options.stepTimeoutMs ?? 15_000);
+    for (;;) {
+      const observation = await observe();
+      if (done(observation)) return observation;
+      if (Date.now() > deadline) {
+        log(`   … gave up waiting for ${what}`);
+        return observation;
+      }
+      await sleep(50);
+    }
+  };
+
+  const [acme, globex] = DEMO_TENANTS;
+  const started = Date.now();
+  const step = (text: string) => log(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  ${text}`);
+
+  step('Acme, Globex and Initech escalate in the same second');
+  await Promise.all(DEMO_TENANTS.map((t) => driver.say(t.channel, customerUserId(t.channel), `@bot escalate ${t.description}`)));
+  let seen = await waitFor('three confirmed incidents', (o) => DEMO_TENANTS.every((t) => count(o, t.channel, 'confirmation') && count(o, t.channel, 'triggered') && incidentOf(o, t.channel)));
+
+  step('on-call acknowledges Acme’s incident and reassigns Globex’s');
+  const acmeIncident = incidentOf(seen, acme.channel);
+  const globexIncident = incidentOf(seen, globex.channel);
+  if (acmeIncident) await driver.incidentAction(acmeIncident.id, 'acknowledge');
+  if (globexIncident) await driver.incidentAction(globexIncident.id, 'reassign', 'Second On-Call');
+  await waitFor('the acknowledgement and the reassignment', (o) => count(o, acme.channel, 'acknowledged') > 0 && count(o, globex.channel, 'reassigned') > 0);
+
+  step('on-call resolves all three');
+  for (const tenant of DEMO_TENANTS) {
+    const incident = incidentOf(seen, tenant.channel);
+    if (incident) await driver.incidentAction(incident.id, 'resolve');
+  }
+  seen = await waitFor('three resolutions', (o) => DEMO_TENANTS.every((t) => count(o, t.channel, 'resolved') > 0 && allEntries(channelOf(o, t.channel)!).some((e) => e.text.includes('(resolved)'))));
+
+  step('an Acme user clicks Check Status');
+  const acmeButton = checkStatusButton(channelOf(seen, acme.channel));
+  if (acmeButton) await driver.clickCheckStatus(acme.channel, customerUserId(acme.channel), acmeButton.value, acmeButton.messageTs);
+  step('a Globex user pastes Acme’s button into #customer-globex');
+  const globexButton = checkStatusButton(channelOf(seen, globex.channel));
+  if (acmeButton) await driver.clickCheckStatus(globex.channel, customerUserId(globex.channel), acmeButton.value, globexButton?.messageTs ?? acmeButton.messageTs);
+  await waitFor('both answers', (o) => count(o, acme.channel, 'status') > 0 && count(o, globex.channel, 'refusal') > 0);
+
+  // Quiet for a moment: a doubled delivery would show up now rather than after the verdict.
+  let last = JSON.stringify(await observe());
+  const quietUntil = Date.now() + 5_000;
+  for (let stable = 0; stable < 6 && Date.now() < quietUntil; ) {
+    await sleep(100);
+    const now = JSON.stringify(await observe());
+    stable = now === last ? stable + 1 : 0;
+    last = now;
+  }
+  const final = JSON.parse(last) as Observation;
+  step('done');
+
+  const tenants: TenantExpectation[] = DEMO_TENANTS.map((t) => {
+    const incident = incidentOf(final, t.channel);
+    return {
+      channel: t.channel,
+      markers: [t.description, ...(incident ? [incident.id, incident.incidentKey] : [])],
+      expected: t.expected,
+      finalStatus: 'resolved',
+    };
+  });
+  return { transcripts: final.transcripts, tenants, verdict: judge(final.transcripts, tenants) };
+}

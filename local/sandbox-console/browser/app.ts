@@ -1,0 +1,122 @@
+import type { ChannelTranscript, ConsoleSnapshot } from '../transcript';
+import { escapeHtml, renderChannelMessages, renderIncident } from './render';
+
+/**
+ * The sandbox console in the browser: draws each snapshot the server streams, and turns the
+ * customer's typing and clicks into POSTs that the server sends through the router's real path.
+ */
+
+const columns = document.querySelector<HTMLElement>('#columns')!;
+const incidents = document.querySelector<HTMLElement>('#incident-list')!;
+const connection = document.querySelector<HTMLElement>('#connection')!;
+const toast = document.querySelector<HTMLElement>('#toast')!;
+/** What each list last drew, so an unchanged column keeps its scroll position and selection. */
+const drawn = new Map<string, string>();
+
+/** Like Slack, a list shows its newest message unless the reader scrolled up. */
+const scrolledUp = new WeakSet<HTMLElement>();
+/** Where we last scrolled each list: a scroll event still at that spot is ours, not the reader's. */
+const ourScroll = new WeakMap<HTMLElement, number>();
+function followNewest(list: HTMLElement) {
+  if (scrolledUp.has(list)) return;
+  list.scrollTop = list.scrollHeight;
+  ourScroll.set(list, list.scrollTop);
+}
+
+async function post(path: string, body: unknown): Promise<void> {
+  const response = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!response.ok) throw new Error(((await response.json().catch(() => ({}))) as { error?: string }).error ?? `HTTP ${response.status}`);
+}
+
+function showError(message: string) {
+  toast.textContent = message;
+  toast.hidden = false;
+  setTimeout(() => (toast.hidden = true), 6000);
+}
+
+function column(channel: ChannelTranscript): HTMLElement {
+  const existing = columns.querySelector<HTMLElement>(`[data-channel="${CSS.escape(channel.id)}"]`);
+  if (existing) return existing;
+  const section = document.createElement('section');
+  section.className = 'channel';
+  section.dataset.channel = channel.id;
+  section.innerHTML = `
+    <header class="channel-header"><h2># ${escapeHtml(channel.name)}</h2><span class="channel-id">${escapeHtml(channel.id)}</span></header>
+    <div class="messages"><div class="messages-inner" aria-live="polite"></div></div>
+    <form class="composer">
+      <input name="text" autocomplete="off" aria-label="Message #${escapeHtml(channel.name)}" placeholder="Message #${escapeHtml(channel.name)}">
+      <button type="submit" aria-label="Send">Send</button>
+      <p class="composer-error" role="alert"></p>
+    </form>`;
+  const list = section.querySelector<HTMLElement>('.messages')!;
+  list.addEventListener('scroll', () => {
+    if (ourScroll.get(list) === list.scrollTop) return;
+    if (list.scrollHeight - list.scrollTop - list.clientHeight < 40) scrolledUp.delete(list);
+    else scrolledUp.add(list);
+  });
+  // Content also grows after a draw (late fonts, wrapping): keep following it.
+  new ResizeObserver(() => followNewest(list)).observe(list.firstElementChild!);
+  const form = section.querySelector('form')!;
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const input = form.elements.namedItem('text') as HTMLInputElement;
+    const error = form.querySelector<HTMLElement>('.composer-error')!;
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = '';
+    error.textContent = '';
+    post(`/sandbox/channels/${encodeURIComponent(channel.id)}/messages`, { text }).catch((e: Error) => {
+      input.value = text;
+      error.textContent = `Not sent: ${e.message}`;
+    });
+  });
+  columns.append(section);
+  return section;
+}
+
+function draw(snapshot: ConsoleSnapshot) {
+  // All columns first: their widths, and so each list's height, are final before anything is drawn.
+  snapshot.channels.forEach(column);
+  for (const channel of snapshot.channels) {
+    const list = column(channel).querySelector<HTMLElement>('.messages')!;
+    const html = renderChannelMessages(channel, snapshot.users, snapshot.botUserId);
+    if (drawn.get(channel.id) === html) continue;
+    list.firstElementChild!.innerHTML = html;
+    drawn.set(channel.id, html);
+    followNewest(list);
+  }
+  const html = snapshot.incidents.length
+    ? [...snapshot.incidents].reverse().map(renderIncident).join('')
+    : '<p class="empty">No incidents. When a customer escalates, PagerDuty’s incident shows up here.</p>';
+  if (drawn.get('incidents') !== html) {
+    incidents.innerHTML = html;
+    drawn.set('incidents', html);
+  }
+}
+
+document.addEventListener('click', (event) => {
+  const button = (event.target as HTMLElement).closest<HTMLButtonElement>('button[data-click], button[data-action]');
+  if (!button) return;
+  button.disabled = true;
+  const { click, value, channel, messageTs, incident, action } = button.dataset;
+  const request = click
+    ? post(`/sandbox/channels/${encodeURIComponent(channel ?? '')}/clicks`, { actionId: click, value, messageTs })
+    : post(`/sandbox/incidents/${encodeURIComponent(incident ?? '')}/${action ?? ''}`, {});
+  // A Check Status button stays usable; an incident button is redrawn from the next snapshot.
+  request
+    .catch((e: Error) => showError(e.message))
+    .finally(() => {
+      if (click) button.disabled = false;
+    });
+});
+
+const events = new EventSource('/sandbox/events');
+events.onmessage = (message) => {
+  connection.textContent = 'live';
+  connection.className = 'connection live';
+  draw(JSON.parse(message.data as string) as ConsoleSnapshot);
+};
+events.onerror = () => {
+  connection.textContent = 'reconnecting…';
+  connection.className = 'connection down';
+};

@@ -1,0 +1,30 @@
+import { renderChannelMessages, renderMrkdwn } from './render';
+
+const users = { UPDROUTERBOT: 'pd-router', UACME: 'Acme customer' };
+
+describe('the console’s Slack rendering', () => {
+  it('never lets a customer’s text become markup', () => {
+    expect(renderMrkdwn('&lt;img src=x onerror=alert(1)&gt; <script>alert(1)</script> <javascript:alert(1)|click>', users)).not.toMatch(/<(img|script|a)\b/);
+    expect(renderMrkdwn('<https://x.test/"onmouseover="alert(1)|label>', users)).toBe('<a href="https://x.test/&quot;onmouseover=&quot;alert(1)" target="_blank" rel="noopener noreferrer">label</a>');
+  });
+
+  it('draws mentions, bold links, quotes and emoji as Slack shows them', () => {
+    expect(renderMrkdwn('<@UACME> said', users)).toBe('<span class="mention">@Acme customer</span> said');
+    expect(renderMrkdwn('*<https://pd.test/1|Checkout down>*\nResolved', users)).toBe('<strong><a href="https://pd.test/1" target="_blank" rel="noopener noreferrer">Checkout down</a></strong><br>Resolved');
+    expect(renderMrkdwn(':rotating_light: *Paged*\n>a &gt; b', users)).toBe('🚨 <strong>Paged</strong><br><blockquote>a &gt; b</blockquote>');
+  });
+
+  it('puts thread replies under their message and marks what only one user sees', () => {
+    const html = renderChannelMessages(
+      {
+        id: 'CACME',
+        name: 'customer-acme',
+        messages: [{ ts: '1.000001', user: 'UACME', text: 'help', edits: 0, replies: [{ ts: '1.000002', user: 'UPDROUTERBOT', text: 'Status: resolved', edits: 0, onlyVisibleTo: 'UACME', replies: [] }] }],
+      },
+      users,
+      'UPDROUTERBOT',
+    );
+    expect(html).toContain('<div class="thread-label">1 reply</div>');
+    expect(html).toContain('Only visible to you');
+  });
+});

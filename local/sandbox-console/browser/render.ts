@@ -1,0 +1,190 @@
+import type { ChannelTranscript, IncidentView, TranscriptEntry } from '../transcript';
+
+/** HTML for the console, as strings: Slack's mrkdwn and Block Kit drawn roughly as Slack draws them. */
+
+export function escapeHtml(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+/** The emoji pd-router writes, and a few a customer may type. */
+const EMOJI: Record<string, string> = {
+  red_circle: '🔴',
+  large_yellow_circle: '🟡',
+  large_green_circle: '🟢',
+  rotating_light: '🚨',
+  warning: '⚠️',
+  wave: '👋',
+  fire: '🔥',
+  white_check_mark: '✅',
+  eyes: '👀',
+  pray: '🙏',
+};
+
+type Users = Record<string, string>;
+
+/** `!date^<epoch>^<format>`: shown in the reader's time zone, as Slack does (the format itself is approximated). */
+function formatSlackDate(target: string): string | undefined {
+  const epoch = Number(target.split('^')[1]);
+  if (!Number.isFinite(epoch)) return undefined;
+  return new Date(epoch * 1000).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+/** One `<…>` token of Slack markup: a mention, a channel, a special, a date or a link. */
+function renderToken(token: string, users: Users): string {
+  const [target = '', label] = token.split('|', 2) as [string, string | undefined];
+  if (target.startsWith('@')) return `<span class="mention">@${escapeHtml(label ?? users[target.slice(1)] ?? target.slice(1))}</span>`;
+  if (target.startsWith('#')) return `<span class="mention">#${escapeHtml(label ?? target.slice(1))}</span>`;
+  if (target.startsWith('!date^')) return escapeHtml(formatSlackDate(target) ?? label ?? '');
+  if (target.startsWith('!')) return `<span class="mention">@${escapeHtml(target.slice(1).split('^')[0] ?? '')}</span>`;
+  if (/^(https?:|mailto:)/.test(target)) return `<a href="${escapeHtml(target)}" target="_blank" rel="noopener noreferrer">${escapeHtml(label ?? target)}</a>`;
+  return escapeHtml(`<${token}>`);
+}
+
+function decodeEntities(value: string): string {
+  return value.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
+/** Bold, italic, strike, code and emoji within one line whose tokens are already placeholders. */
+function formatLine(line: string): string {
+  return escapeHtml(decodeEntities(line))
+    .replace(/`([^`]+)`/g, '<code>$1</code>')
+    .replace(/(^|[\s(>])\*([^*\n]+)\*/g, '$1<strong>$2</strong>')
+    .replace(/(^|[\s(>])_([^_\n]+)_/g, '$1<em>$2</em>')
+    .replace(/(^|[\s(>])~([^~\n]+)~/g, '$1<del>$2</del>')
+    .replace(/:([a-z0-9_+-]+):/g, (whole, name: string) => EMOJI[name] ?? whole);
+}
+
+/** Slack mrkdwn → HTML. Tokens are swapped out first so that formatting may wrap them (`*<url|title>*`). */
+export function renderMrkdwn(text: string, users: Users): string {
+  const tokens: string[] = [];
+  const marked = text.replace(/<([^<>]+)>/g, (_m, token: string) => `\u0000${tokens.push(renderToken(token, users)) - 1}\u0000`);
+  const html: string[] = [];
+  let quote: string[] = [];
+  const flush = () => {
+    if (quote.length) html.push(`<blockquote>${quote.join('<br>')}</blockquote>`);
+    quote = [];
+  };
+  const lines = marked.split('\n');
+  lines.forEach((line, index) => {
+    // A quote is a line starting with a literal '>'; an escaped '&gt;' is just text.
+    if (line.startsWith('>')) return void quote.push(formatLine(line.slice(1)));
+    flush();
+    html.push(formatLine(line) + (index < lines.length - 1 ? '<br>' : ''));
+  });
+  flush();
+  return html.join('').replace(/\u0000(\d+)\u0000/g, (_m, n: string) => tokens[Number(n)] ?? '');
+}
+
+interface TextObject {
+  type?: string;
+  text?: string;
+}
+
+function renderText(object: TextObject | undefined, users: Users): string {
+  if (!object?.text) return '';
+  return object.type === 'plain_text' ? escapeHtml(object.text) : renderMrkdwn(object.text, users);
+}
+
+/** Where a button sits, so a click can say which message it came from. */
+export interface ButtonContext {
+  channel: string;
+  messageTs: string;
+}
+
+type Block = { type?: string; text?: TextObject; fields?: TextObject[]; elements?: (TextObject & { action_id?: string; value?: string; style?: string; alt_text?: string })[] };
+
+function renderBlock(block: Block, users: Users, at: ButtonContext): string {
+  switch (block.type) {
+    case 'section':
+      return `<div class="block-section">${renderText(block.text, users)}${(block.fields ?? []).map((f) => `<div class="block-field">${renderText(f, users)}</div>`).join('')}</div>`;
+    case 'header':
+      return `<div class="block-header">${renderText(block.text, users)}</div>`;
+    case 'context':
+      return `<div class="block-context">${(block.elements ?? []).map((e) => `<span>${renderText(e, users)}</span>`).join('')}</div>`;
+    case 'divider':
+      return '<hr class="block-divider">';
+    case 'actions':
+      return `<div class="block-actions">${(block.elements ?? [])
+        .filter((e) => e.type === 'button')
+        .map(
+          (e) =>
+            `<button type="button" class="block-button" data-click="${escapeHtml(e.action_id ?? '')}" data-value="${escapeHtml(e.value ?? '')}" ` +
+            `data-channel="${escapeHtml(at.channel)}" data-message-ts="${escapeHtml(at.messageTs)}">${renderText(e.text as TextObject, users)}</button>`,
+        )
+        .join('')}</div>`;
+    default:
+      return '';
+  }
+}
+
+function clock(ts: string): string {
+  return new Date(Number(ts) * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+function initials(name: string): string {
+  return name
+    .split(/\s+/)
+    .map((w) => w.charAt(0))
+    .join('')
+    .slice(0, 2)
+    .toUpperCase();
+}
+
+function renderEntry(entry: TranscriptEntry, channel: string, users: Users, botUserId: string, reply: boolean): string {
+  const name = users[entry.user] ?? entry.user;
+  const bot = entry.user === botUserId;
+  const body = entry.blocks?.length
+    ? (entry.blocks as Block[]).map((b) => renderBlock(b, users, { channel, messageTs: entry.ts })).join('')
+    : `<div class="block-section">${renderMrkdwn(entry.text, users)}</div>`;
+  const classes = ['message', reply ? 'reply' : '', bot ? 'from-bot' : 'from-customer', entry.onlyVisibleTo ? 'ephemeral' : ''].filter(Boolean).join(' ');
+  return `
+    <article class="${classes}" data-ts="${escapeHtml(entry.ts)}">
+      <div class="avatar ${bot ? 'avatar-bot' : ''}">${bot ? 'PD' : escapeHtml(initials(name))}</div>
+      <div class="message-main">
+        <header>
+          <span class="author">${escapeHtml(name)}</span>${bot ? '<span class="app-badge">APP</span>' : ''}
+          <time>${clock(entry.ts)}</time>${entry.edits ? '<span class="edited">(edited)</span>' : ''}
+        </header>
+        ${entry.onlyVisibleTo ? '<div class="only-you">Only visible to you</div>' : ''}
+        <div class="message-body">${body}</div>
+      </div>
+    </article>`;
+}
+
+/** The message list of a channel column: top-level messages, each followed by its thread. */
+export function renderChannelMessages(channel: ChannelTranscript, users: Users, botUserId: string): string {
+  if (!channel.messages.length) return `<p class="empty">No messages yet. Try <code>@bot escalate the API is down</code> below.</p>`;
+  return channel.messages
+    .map((entry) => {
+      const replies = entry.replies.length
+        ? `<div class="thread"><div class="thread-label">${entry.replies.length} ${entry.replies.length === 1 ? 'reply' : 'replies'}</div>${entry.replies
+            .map((r) => renderEntry(r, channel.id, users, botUserId, true))
+            .join('')}</div>`
+        : '';
+      return renderEntry(entry, channel.id, users, botUserId, false) + replies;
+    })
+    .join('');
+}
+
+const STATUS_LABEL: Record<IncidentView['status'], string> = { triggered: 'Triggered', acknowledged: 'Acknowledged', resolved: 'Resolved' };
+
+/** One incident card in the on-call panel, with the buttons that make sense for its status. */
+export function renderIncident(incident: IncidentView): string {
+  const open = incident.status !== 'resolved';
+  const button = (action: string, label: string, enabled: boolean) =>
+    `<button type="button" class="incident-button ${action}" data-incident="${escapeHtml(incident.id)}" data-action="${action}" ${enabled ? '' : 'disabled'}>${label}</button>`;
+  return `
+    <article class="incident status-${incident.status}" data-incident-id="${escapeHtml(incident.id)}">
+      <header><span class="number">#${incident.number}</span><span class="pill">${STATUS_LABEL[incident.status]}</span></header>
+      <h3>${escapeHtml(incident.title)}</h3>
+      <dl>
+        ${incident.source ? `<dt>Source</dt><dd>${escapeHtml(incident.source)}</dd>` : ''}
+        <dt>Assigned</dt><dd>${escapeHtml(incident.assignees.join(', '))}</dd>
+      </dl>
+      <div class="incident-actions">
+        ${button('acknowledge', 'Acknowledge', incident.status === 'triggered')}
+        ${button('reassign', 'Reassign', open)}
+        ${button('resolve', 'Resolve', open)}
+      </div>
+    </article>`;
+}

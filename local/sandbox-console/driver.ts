@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import { signSlackRequest } from '../../lib/signatures';
+import { CHECK_STATUS_ACTION_ID } from '../../lib/slack-normalize';
+import type { SandboxState } from '../sandbox-state';
+import type { StandInIncident } from '../stand-ins/pagerduty';
+import { STAND_IN_BOT_USER_ID } from '../stand-ins/slack';
+import type { StandInRecords } from './transcript';
+
+export type IncidentAction = 'acknowledge' | 'reassign' | 'resolve';
+
+/** How to reach a running sandbox: what `npm start` writes to the sandbox state file. */
+export type SandboxEndpoints = Pick<SandboxState, 'url' | 'slackApiUrl' | 'pagerDutyUrl' | 'slackSigningSecret'>;
+
+const TEAM = 'TSANDBOX';
+const BOT_ALIAS = /(^|\s)@(?:bot|pd-router)\b/i;
+
+/** Typed text as Slack stores it: `&<>` escaped, and `@bot` turned into a real mention of the bot. */
+export function toSlackText(typed: string): string {
+  const escaped = typed.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return escaped.replace(BOT_ALIAS, `$1<@${STAND_IN_BOT_USER_ID}>`);
+}
+
+/**
+ * Plays the customers and the on-call of a running sandbox. Everything it does goes the way the
+ * real platforms do it: customer messages are Slack-signed requests to the router's
+ * /slack/events, and incident changes are made in the PagerDuty stand-in, which sends its
+ * signed webhooks. It only talks HTTP, so the demo can drive a stack started elsewhere.
+ */
+export class SandboxDriver {
+  constructor(private readonly target: SandboxEndpoints) {}
+
+  private get slackStandInUrl(): string {
+    return this.target.slackApiUrl.replace(/\/api\/?$/, '');
+  }
+
+  /**
+   * A customer writes in a channel. The message is put in the channel first (that gives it its
+   * ts, as in Slack); when it mentions the bot, Slack's signed `app_mention` follows.
+   */
+  async say(channel: string, user: string, typed: string, threadTs?: string): Promise<{ ts: string; delivered?: number }> {
+    const text = toSlackText(typed);
+    const recorded = await this.json<{ ts: string }>(`${this.slackStandInUrl}/sandbox/customer-message`, { channel, user, text, ...(threadTs ? { threadTs } : {}) });
+    if (!text.includes(`<@${STAND_IN_BOT_USER_ID}>`)) return { ts: recorded.ts };
+    const now = Math.floor(Date.now() / 1000);
+    const envelope = {
+      token: 'deprecated',
+      type: 'event_callback',
+      team_id: TEAM,
+      api_app_id: 'ASANDBOX',
+      event_id: `Ev${randomBytes(8).toString('hex').toUpperCase()}`,
+      event_time: now,
+      authorizations: [{ team_id: TEAM, user_id: STAND_IN_BOT_USER_ID, is_bot: true }],
+      is_ext_shared_channel: true,
+      event: { type: 'app_mention', user, text, ts: recorded.ts, channel, team: TEAM, event_ts: recorded.ts, ...(threadTs ? { thread_ts: threadTs } : {}) },
+    };
+    return { ts: recorded.ts, delivered: await this.postSlack(JSON.stringify(envelope), 'application/json') };
+  }
+
+  /** A customer clicks a Check Status button carrying `value` on the message `messageTs` of `channel`. */
+  async clickCheckStatus(channel: string, user: string, value: string, messageTs: string): Promise<number> {
+    const payload = {
+      type: 'block_actions',
+      api_app_id: 'ASANDBOX',
+      trigger_id: `${Date.now()}.${randomBytes(6).toString('hex')}`,
+      team: { id: TEAM, domain: 'sandbox' },
+      user: { id: user, team_id: TEAM },
+      channel: { id: channel, name: channel.toLowerCase() },
+      container: { type: 'message', channel_id: channel, message_ts: messageTs, is_ephemeral: false },
+      response_url: `${this.slackStandInUrl}/actions/${randomBytes(6).toString('hex')}`,
+      actions: [{ type: 'button', action_id: CHECK_STATUS_ACTION_ID, block_id: 'status', value, action_ts: (Date.now() / 1000).toFixed(6) }],
+    };
+    return this.postSlack(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), 'application/x-www-form-urlencoded');
+  }
+
+  /** On-call works an incident in the PagerDuty stand-in; it sends the signed webhook. */
+  async incidentAction(id: string, action: IncidentAction, to?: string): Promise<StandInIncident> {
+    const result = await this.json<{ incident: StandInIncident }>(`${this.target.pagerDutyUrl}/sandbox/incidents/${encodeURIComponent(id)}/${action}`, to ? { to } : {});
+    return result.incident;
+  }
+
+  async incidents(): Promise<StandInIncident[]> {
+    return (await this.json<{ incidents: StandInIncident[] }>(`${this.target.pagerDutyUrl}/sandbox/incidents`)).incidents;
+  }
+
+  /** Every message and ephemeral the Slack stand-in holds. */
+  async records(): Promise<StandInRecords> {
+    return this.json<StandInRecords>(`${this.slackStandInUrl}/sandbox/messages`);
+  }
+
+  private async postSlack(body: string, contentType: string): Promise<number> {
+    const headers = { 'content-type': contentType, ...(signSlackRequest(this.target.slackSigningSecret, body, Math.floor(Date.now() / 1000)) as Record<string, string>) };
+    const response = await fetch(`${this.target.url}/slack/events`, { method: 'POST', headers, body });
+    await response.arrayBuffer();
+    if (!response.ok) throw new Error(`/slack/events answered ${response.status}`);
+    return response.status;
+  }
+
+  private async json<T>(url: string, body?: unknown): Promise<T> {
+    const response = await fetch(url, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const parsed = (await response.json()) as T & { error?: string };
+    if (!response.ok) throw new Error(parsed.error ?? `${url} answered ${response.status}`);
+    return parsed;
+  }
+}

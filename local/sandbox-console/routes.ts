@@ -1,0 +1,119 @@
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import { build } from 'esbuild';
+import type { LocalStack, StackOptions } from '../stack';
+import { readBody, sendJson } from '../stand-ins/http-util';
+import { STAND_IN_BOT_USER_ID } from '../stand-ins/slack';
+import { SandboxDriver, type IncidentAction } from './driver';
+import { buildTranscripts, customerUserId, incidentViews, userNames, type ChannelInfo, type ConsoleSnapshot } from './transcript';
+
+const HERE = __dirname;
+const ACTIONS: IncidentAction[] = ['acknowledge', 'reassign', 'resolve'];
+/** Reassign hands the incident to the other sandbox responder. */
+const RESPONDERS = ['Sandbox On-Call', 'Second On-Call'];
+
+/** The console's script, bundled from TypeScript once per process: no build step to forget. */
+async function buildScript(): Promise<string> {
+  const result = await build({
+    entryPoints: [path.join(HERE, 'browser', 'app.ts')],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    target: 'es2020',
+    sourcemap: 'inline',
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0]!.text;
+}
+
+function snapshotOf(stack: LocalStack, channels: ChannelInfo[]): ConsoleSnapshot {
+  const transcripts = buildTranscripts({ messages: stack.slack!.messages, ephemerals: stack.slack!.ephemerals }, channels);
+  return { botUserId: STAND_IN_BOT_USER_ID, users: userNames(transcripts), channels: transcripts, incidents: incidentViews([...stack.pagerDuty!.incidents.values()]) };
+}
+
+/** Server-sent events: the whole snapshot on connect and after each change, coalesced. */
+function stream(request: IncomingMessage, response: ServerResponse, stack: LocalStack, channels: ChannelInfo[]) {
+  response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+  let timer: NodeJS.Timeout | undefined;
+  const send = () => {
+    timer = undefined;
+    response.write(`data: ${JSON.stringify(snapshotOf(stack, channels))}\n\n`);
+  };
+  const schedule = () => (timer ??= setTimeout(send, 25));
+  const unsubscribe = [stack.slack!.onChange(schedule), stack.pagerDuty!.onChange(schedule)];
+  // A comment now and then keeps proxies and the browser from closing an idle stream.
+  const keepAlive = setInterval(() => response.write(': keep-alive\n\n'), 15_000);
+  request.on('close', () => {
+    clearTimeout(timer);
+    clearInterval(keepAlive);
+    for (const off of unsubscribe) off();
+  });
+  send();
+}
+
+async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
+  const raw = (await readBody(request, 64 * 1024)).toString('utf8');
+  return raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+}
+
+const text = (value: unknown) => (typeof value === 'string' ? value : '');
+
+/** The stack's server answers a thrown error with its `status`. */
+function httpError(status: number, message: string): Error {
+  return Object.assign(new Error(message), { status });
+}
+
+/**
+ * The sandbox console at /sandbox, for the stack's `routes` hook: one column per customer
+ * channel, the sandbox incidents, and a box per channel to type as a customer. It reads the
+ * stand-ins' records and acts only through {@link SandboxDriver}, i.e. through the router's
+ * real ingress, queues and workers.
+ */
+export function sandboxConsole(options: { channels: ChannelInfo[] }): NonNullable<StackOptions['routes']> {
+  const script = buildScript();
+  script.catch(() => undefined); // reported when the page asks for it
+  const drivers = new WeakMap<LocalStack, SandboxDriver>();
+
+  return async function routes(request, response, stack) {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    if (parts[0] !== 'sandbox' || !stack?.sandbox || !stack.slack || !stack.pagerDuty) return false;
+    const driver = drivers.get(stack) ?? new SandboxDriver({ url: stack.url, slackApiUrl: stack.slack.apiUrl, pagerDutyUrl: stack.pagerDuty.url, slackSigningSecret: stack.secrets.SLACK_SIGNING_SECRET });
+    drivers.set(stack, driver);
+    const route = `${request.method} /${parts.slice(1, 2).join('/')}`;
+
+    if (route === 'GET /' && parts.length === 1) {
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      response.end(await readFile(path.join(HERE, 'assets', 'index.html')));
+    } else if (route === 'GET /console.css') {
+      response.writeHead(200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'no-store' });
+      response.end(await readFile(path.join(HERE, 'assets', 'console.css')));
+    } else if (route === 'GET /app.js') {
+      response.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' });
+      response.end(await script);
+    } else if (route === 'GET /state') {
+      sendJson(response, 200, snapshotOf(stack, options.channels));
+    } else if (route === 'GET /events') {
+      stream(request, response, stack, options.channels);
+    } else if (route === 'POST /channels' && parts[3] === 'messages') {
+      // POST /sandbox/channels/{channel}/messages {text}: a customer types in the channel.
+      const body = await readJson(request);
+      if (!text(body.text).trim()) throw httpError(400, 'text is required');
+      sendJson(response, 200, await driver.say(parts[2]!, customerUserId(parts[2]!), text(body.text).trim(), text(body.threadTs) || undefined));
+    } else if (route === 'POST /channels' && parts[3] === 'clicks') {
+      // POST /sandbox/channels/{channel}/clicks {value, messageTs}: a customer clicks Check Status.
+      const body = await readJson(request);
+      sendJson(response, 200, { status: await driver.clickCheckStatus(parts[2]!, customerUserId(parts[2]!), text(body.value), text(body.messageTs)) });
+    } else if (route === 'POST /incidents' && ACTIONS.includes(parts[3] as IncidentAction)) {
+      // POST /sandbox/incidents/{id}/{acknowledge|reassign|resolve}: on-call works the incident.
+      const incident = stack.pagerDuty.incidents.get(parts[2]!);
+      if (!incident) throw httpError(404, `no sandbox incident ${parts[2]}`);
+      const to = RESPONDERS.find((name) => !incident.assignees.includes(name));
+      sendJson(response, 200, { incident: await driver.incidentAction(incident.id, parts[3] as IncidentAction, to) });
+    } else {
+      return false;
+    }
+    return true;
+  };
+}

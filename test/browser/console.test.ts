@@ -1,0 +1,105 @@
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { SANDBOX_CHANNELS, SANDBOX_CHANNEL_NAMES } from '../../local/sandbox-console/channels';
+import { sandboxConsole } from '../../local/sandbox-console/routes';
+import { startStack, type LocalStack } from '../../local/stack';
+
+const CHROMIUM = '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) {
+  console.warn(
+    `\n${'!'.repeat(78)}\n!! SKIPPED: the sandbox console browser test needs Debian's Chromium at ${CHROMIUM}.\n` +
+      `!! Install it with: apt-get install -y chromium   (.ci/run does this when it can)\n${'!'.repeat(78)}\n`,
+  );
+}
+
+/** The flags this machine's Chromium needs: no sandbox as root, no GPU, and no calls home (the network is closed). */
+const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ROOT = path.join(__dirname, '..', '..');
+const SCREENSHOT = path.join(ROOT, 'test-results', 'sandbox-console.png');
+/** The README's picture: written when missing or on request, so that a test run leaves the work tree clean. */
+const README_SCREENSHOT = path.join(ROOT, 'docs', 'sandbox-console.png');
+const refreshReadmeScreenshot = process.env.UPDATE_SCREENSHOTS === '1' || !existsSync(README_SCREENSHOT);
+
+const ACME = 'Checkout API returns 500 errors';
+const GLOBEX = 'Login page times out for every user';
+
+describe('the sandbox console, in Chromium', () => {
+  let stack: LocalStack;
+  let context: BrowserContext;
+  let page: Page;
+  let userDataDir: string;
+  const column = (channel: string) => page.locator(`[data-channel="${channel}"] .messages`);
+  const incident = (title: string) => page.locator('.incident', { hasText: title });
+  const shows = (channel: string, text: string) => column(channel).getByText(text).first().waitFor();
+
+  beforeAll(async () => {
+    if (!hasChromium) return;
+    stack = await startStack({ env: {}, logLevel: 'silent', retryBaseSeconds: 0, visibilityTimeoutSeconds: 5, standIns: { channelNames: SANDBOX_CHANNEL_NAMES }, routes: sandboxConsole({ channels: SANDBOX_CHANNELS }) });
+    userDataDir = mkdtempSync(path.join(tmpdir(), 'pd-router-chromium-'));
+    // Playwright takes the profile directory itself rather than as --user-data-dir.
+    context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, viewport: { width: 1600, height: 1000 } });
+    page = context.pages()[0] ?? (await context.newPage());
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await stack?.stop();
+    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  });
+
+  (hasChromium ? it : it.skip)('escalates from two channels, works the incident, and shows each channel only its own', async () => {
+    await page.goto(`${stack.url}/sandbox`);
+    await page.locator('#connection.live').waitFor();
+    expect(await page.locator('.channel-header h2').allInnerTexts()).toEqual(['# customer-acme', '# customer-globex', '# customer-initech']);
+
+    // Two customers type, as they would in Slack.
+    await page.getByRole('textbox', { name: 'Message #customer-acme' }).fill(`@bot escalate ${ACME}`);
+    await page.getByRole('textbox', { name: 'Message #customer-acme' }).press('Enter');
+    await page.getByRole('textbox', { name: 'Message #customer-globex' }).fill(`@bot escalate ${GLOBEX}`);
+    await page.getByRole('textbox', { name: 'Message #customer-globex' }).press('Enter');
+    await shows('CACME', 'Incident triggered');
+    await shows('CGLOBEX', 'Incident triggered');
+
+    // On-call works Acme's incident from the panel; the updates come back through the webhook path.
+    await incident(ACME).getByRole('button', { name: 'Acknowledge' }).click();
+    await shows('CACME', 'Acknowledged by Sandbox On-Call');
+    await incident(ACME).getByRole('button', { name: 'Resolve' }).click();
+    await shows('CACME', 'Resolved by Sandbox On-Call');
+    // An Acme user checks the status from the confirmation's button.
+    await column('CACME').getByRole('button', { name: 'Check Status' }).first().click();
+    await shows('CACME', 'Only visible to you');
+    await stack.waitForIdle();
+    await page.waitForTimeout(100); // the last snapshot's render
+
+    const acme = await column('CACME').innerText();
+    expect(acme).toContain(`@pd-router escalate ${ACME}`);
+    expect(acme).toMatch(/On-call has been paged #\d/);
+    expect(acme).toContain('Status: 🟢 Resolved'); // the confirmation, kept current, and the Check Status answer
+    expect(acme).not.toContain(GLOBEX);
+    expect(await column('CACME').locator('.message').count()).toBe(6); // mention, confirmation, triggered, acknowledged, resolved, status
+
+    const globex = await column('CGLOBEX').innerText();
+    expect(globex).toContain(`@pd-router escalate ${GLOBEX}`);
+    expect(globex).toContain('Status: 🔴 Triggered');
+    expect(globex).not.toContain(ACME);
+    expect(globex).not.toMatch(/Acknowledged|Resolved|Only visible/);
+    expect(await column('CGLOBEX').locator('.message').count()).toBe(3); // mention, confirmation, triggered
+
+    const initech = await column('CINITECH').innerText();
+    expect(initech).toContain('No messages yet');
+    expect(initech).not.toContain(ACME);
+    expect(initech).not.toContain(GLOBEX);
+
+    expect(await incident(ACME).locator('.pill').innerText()).toMatch(/resolved/i);
+    expect(await incident(ACME).getByRole('button', { name: 'Resolve' }).isDisabled()).toBe(true);
+    expect(await incident(GLOBEX).locator('.pill').innerText()).toMatch(/triggered/i);
+
+    await page.mouse.move(0, 0); // no hover highlight in the picture
+    mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT });
+    if (refreshReadmeScreenshot) copyFileSync(SCREENSHOT, README_SCREENSHOT);
+  });
+});

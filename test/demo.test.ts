@@ -1,0 +1,113 @@
+import { playDemo } from '../local/demo/scenario';
+import { classify, judge, type TenantExpectation } from '../local/demo/verdict';
+import { SANDBOX_CHANNELS, SANDBOX_CHANNEL_NAMES } from '../local/sandbox-console/channels';
+import { SandboxDriver } from '../local/sandbox-console/driver';
+import type { ChannelTranscript, TranscriptEntry } from '../local/sandbox-console/transcript';
+import { startStack } from '../local/stack';
+import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
+
+let clock = 0;
+const bot = (text: string, extra: Partial<TranscriptEntry> = {}): TranscriptEntry => ({ ts: `1700000000.${String(++clock).padStart(6, '0')}`, user: STAND_IN_BOT_USER_ID, text, edits: 0, replies: [], ...extra });
+const mention = (user: string, description: string, replies: TranscriptEntry[]): TranscriptEntry => ({ ...bot(`<@${STAND_IN_BOT_USER_ID}> escalate ${description}`), user, replies });
+
+/** Two customers' channels as the scenario should leave them, to be spoiled one way per test. */
+function healthy(): ChannelTranscript[] {
+  return [
+    {
+      id: 'CACME',
+      name: 'customer-acme',
+      messages: [
+        mention('UACME', 'Acme: checkout is down', [
+          bot('On-call has been paged #1 (resolved): Acme: checkout is down', { edits: 2, blocks: [{ type: 'actions', elements: [{ type: 'button', value: 'pdr-acme' }] }] }),
+          bot('Incident triggered (#1)'),
+          bot('Resolved by Sandbox On-Call (#1)'),
+        ]),
+      ],
+    },
+    {
+      id: 'CGLOBEX',
+      name: 'customer-globex',
+      messages: [
+        mention('UGLOBEX', 'Globex: login fails', [bot('On-call has been paged #2 (resolved): Globex: login fails', { edits: 2 }), bot('Incident triggered (#2)'), bot('Resolved by Sandbox On-Call (#2)')]),
+        bot("Sorry, that status button doesn't belong to this channel, so I can't show anything for it here.", { onlyVisibleTo: 'UGLOBEX' }),
+      ],
+    },
+  ];
+}
+
+const tenants: TenantExpectation[] = [
+  { channel: 'CACME', markers: ['Acme: checkout is down', 'pdr-acme', 'QACME'], expected: { escalation: 1, confirmation: 1, triggered: 1, resolved: 1 }, finalStatus: 'resolved' },
+  { channel: 'CGLOBEX', markers: ['Globex: login fails', 'pdr-globex', 'QGLOBEX'], expected: { escalation: 1, confirmation: 1, triggered: 1, resolved: 1, refusal: 1 }, finalStatus: 'resolved' },
+];
+
+describe('the demo verdict', () => {
+  it('passes the transcripts the scenario should produce, and counts each channel’s messages', () => {
+    const verdict = judge(healthy(), tenants);
+    expect(verdict.ok).toBe(true);
+    expect(verdict.messagesPerChannel.map((c) => c.messages)).toEqual([4, 5]);
+    expect(verdict.line).toBe('VERDICT PASS | messages per channel: #customer-acme 4, #customer-globex 5 | crossed channels: 0 | lost: 0 | doubled: 0');
+  });
+
+  it('fails when another customer’s incident shows up in a channel, even only inside a button', () => {
+    const transcripts = healthy();
+    transcripts[1]!.messages.push(bot('Status: resolved', { onlyVisibleTo: 'UGLOBEX', blocks: [{ type: 'actions', elements: [{ type: 'button', value: 'pdr-acme' }] }] }));
+    const verdict = judge(transcripts, tenants);
+    expect(verdict.ok).toBe(false);
+    expect(verdict.crossed).toEqual([{ channel: 'CGLOBEX', detail: expect.stringContaining('pdr-acme') }]);
+    expect(verdict.line).toMatch(/^VERDICT FAIL .*crossed channels: 1/);
+  });
+
+  it('fails when an expected update is lost', () => {
+    const transcripts = healthy();
+    transcripts[0]!.messages[0]!.replies.pop(); // Acme never hears it was resolved
+    const verdict = judge(transcripts, tenants);
+    expect(verdict.ok).toBe(false);
+    expect(verdict.lost.map((f) => f.detail)).toEqual(['#customer-acme: 1 resolved message(s) missing']);
+  });
+
+  it('fails when the confirmation still shows an older status', () => {
+    const transcripts = healthy();
+    transcripts[0]!.messages[0]!.replies[0]!.text = 'On-call has been paged #1 (acknowledged): Acme: checkout is down';
+    expect(judge(transcripts, tenants).lost.map((f) => f.detail)).toEqual([expect.stringContaining('does not show "resolved"')]);
+  });
+
+  it('fails when an update is posted twice, or a refusal turns up where none was expected', () => {
+    const transcripts = healthy();
+    transcripts[0]!.messages[0]!.replies.push(bot('Resolved by Sandbox On-Call (#1)'));
+    transcripts[0]!.messages.push(bot("Sorry, that status button doesn't belong to this channel, so I can't show anything for it here."));
+    const verdict = judge(transcripts, tenants);
+    expect(verdict.ok).toBe(false);
+    expect(verdict.doubled.map((f) => f.detail).sort()).toEqual(['#customer-acme: 1 refusal message(s), expected 0', '#customer-acme: 2 resolved message(s), expected 1']);
+  });
+
+  it('tells pd-router’s messages apart by their wording, and a customer’s escalation from other talk', () => {
+    expect(classify(bot('Acknowledged by Sandbox On-Call (#1)'))).toBe('acknowledged');
+    expect(classify(bot('Acknowledgement timed out; back to triggered (#1)'))).toBe('other');
+    expect(classify(bot('Reassigned by Sandbox On-Call to Second On-Call (#2)'))).toBe('reassigned');
+    expect(classify(bot('Status: acknowledged'))).toBe('status');
+    expect(classify({ ...bot('is anyone there?'), user: 'UACME' })).toBe('other');
+  });
+});
+
+describe('npm run demo’s scenario, in-process', () => {
+  it('ends with every message in its own channel, none lost and none doubled', async () => {
+    const stack = await startStack({ env: {}, logLevel: 'silent', retryBaseSeconds: 0, visibilityTimeoutSeconds: 5, standIns: { channelNames: SANDBOX_CHANNEL_NAMES } });
+    try {
+      const driver = new SandboxDriver({ url: stack.url, slackApiUrl: stack.slack!.apiUrl, pagerDutyUrl: stack.pagerDuty!.url, slackSigningSecret: stack.secrets.SLACK_SIGNING_SECRET });
+      const started = Date.now();
+      const result = await playDemo(driver, { channels: SANDBOX_CHANNELS });
+      expect(result.verdict.line).toMatch(/^VERDICT PASS /);
+      expect(result.verdict.messagesPerChannel).toEqual([
+        { channel: 'CACME', name: 'customer-acme', messages: 6 },
+        { channel: 'CGLOBEX', name: 'customer-globex', messages: 6 },
+        { channel: 'CINITECH', name: 'customer-initech', messages: 4 },
+      ]);
+      // Everything went through the router: three triggers, and every webhook answered 2xx.
+      expect(stack.pagerDuty!.triggers).toHaveLength(3);
+      expect(stack.pagerDuty!.deliveries.every((d) => d.status >= 200 && d.status < 300)).toBe(true);
+      expect(Date.now() - started).toBeLessThan(30_000);
+    } finally {
+      await stack.stop();
+    }
+  });
+});
