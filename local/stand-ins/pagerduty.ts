@@ -294,6 +294,18 @@ export class PagerDutyStandIn {
       record(201);
       return sendJson(res, 201, { webhook_subscription: { ...subscription, delivery_method: delivery } });
     }
+    if (req.method === 'GET' && url.pathname === '/webhook_subscriptions') {
+      const type = url.searchParams.get('filter_type');
+      const id = url.searchParams.get('filter_id');
+      const found = this.subscriptions.filter((s) => {
+        const filter = (s.filter ?? {}) as { type?: string; id?: string };
+        return (!type || filter.type === type) && (!id || filter.id === id);
+      });
+      record(200);
+      // Like PagerDuty, a listing never shows a secret again.
+      const listed = found.map((s) => ({ ...s, delivery_method: { ...(s.delivery_method as Record<string, unknown>), secret: null } }));
+      return sendJson(res, 200, { webhook_subscriptions: listed, limit: 100, offset: 0, more: false, total: null });
+    }
     record(404);
     sendJson(res, 404, { error: { message: 'Not Found', code: 2100 } });
   }

@@ -1,0 +1,344 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import YAML from 'yaml';
+import { ENV, loadWorkerConfig } from '../../lib/config';
+import { LAYOUT, queueNames, tableName, type QueueName } from '../../lib/layout';
+import { SECRET_NAMES } from '../../lib/secrets';
+import { readZip } from './read-zip';
+
+// CloudFormation is untyped JSON: properties stay `any` and each assertion states the shape it expects.
+interface Resource {
+  Type: string;
+  Properties: Record<string, any>;
+  DependsOn?: string | string[];
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
+}
+interface Template {
+  Resources: Record<string, Resource>;
+  Outputs: Record<string, { Value: any }>;
+}
+interface Packaged {
+  stage: string;
+  dir: string;
+  template: Template;
+  /** Every file the packager wrote except the zips, as text: where a leaked secret would show. */
+  text: string;
+}
+
+const ROOT = join(__dirname, '..', '..');
+const exec = promisify(execFile);
+const QUEUES = Object.keys(LAYOUT.queues) as QueueName[];
+const INGRESS: Record<QueueName, string> = { slack: 'slack-ingress', pagerduty: 'pagerduty-ingress' };
+const QUEUE_URL_ENV: Record<QueueName, { queue: string; dlq: string }> = {
+  slack: { queue: ENV.slackQueueUrl, dlq: ENV.slackDlqUrl },
+  pagerduty: { queue: ENV.pagerDutyQueueUrl, dlq: ENV.pagerDutyDlqUrl },
+};
+const PROD_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pd-router/prod-AbCdEf';
+
+// Values the packager's environment holds under the secrets' names. If serverless.yml ever
+// wired a secret in (`${env:SLACK_BOT_TOKEN}`), one of these would land in the output.
+const CANARIES = Object.fromEntries(SECRET_NAMES.map((name) => [name, `canary${randomBytes(12).toString('hex')}`]));
+
+async function packageStack(stage: string, params: string[]): Promise<Packaged> {
+  const dir = mkdtempSync(join(tmpdir(), `pd-router-${stage}-`));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...CANARIES,
+    // No credentials, and any AWS call that slipped in would hit a closed local port instead of AWS.
+    AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
+  for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete env[name];
+  const args = [require.resolve('osls/bin/serverless.js'), 'package', '--stage', stage, '--region', 'eu-west-1', '--package', dir, ...params.map((p) => `--param=${p}`)];
+  await exec(process.execPath, args, { cwd: ROOT, env, timeout: 60_000 });
+  const text = readdirSync(dir)
+    .filter((file) => !file.endsWith('.zip'))
+    .map((file) => readFileSync(join(dir, file), 'utf8'))
+    .join('\n');
+  const template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+  return { stage, dir, template, text };
+}
+
+const resourcesOfType = (t: Template, type: string) => Object.entries(t.Resources).filter(([, r]) => r.Type === type);
+const getAtt = (logicalId: string, attribute = 'Arn') => ({ 'Fn::GetAtt': [logicalId, attribute] });
+
+function lambda(p: Packaged, fn: string): { id: string; resource: Resource } {
+  const name = `${LAYOUT.service}-${p.stage}-${fn}`;
+  const found = resourcesOfType(p.template, 'AWS::Lambda::Function').find(([, r]) => r.Properties.FunctionName === name);
+  if (!found) throw new Error(`no function ${name} in the template`);
+  return { id: found[0], resource: found[1] };
+}
+
+function roleOf(p: Packaged, fn: string): Resource {
+  const role = lambda(p, fn).resource.Properties.Role;
+  expect(role).toEqual({ 'Fn::GetAtt': [expect.any(String), 'Arn'] });
+  const resource = p.template.Resources[role['Fn::GetAtt'][0]];
+  if (resource?.Type !== 'AWS::IAM::Role') throw new Error(`${fn}'s role is not a role of this stack`);
+  return resource;
+}
+
+/** A role's permissions as sorted "action on resource" lines, so a comparison shows any extra or missing grant. */
+function grants(role: Resource): string[] {
+  expect(role.Properties.ManagedPolicyArns ?? []).toEqual([]);
+  expect(role.Properties.PermissionsBoundary).toBeUndefined();
+  const statements = (role.Properties.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+  return statements
+    .flatMap((s) => {
+      expect(s.Effect).toBe('Allow');
+      expect(s.NotAction ?? s.NotResource ?? s.Condition).toBeUndefined();
+      return [s.Action].flat().flatMap((action: string) => [s.Resource].flat().map((resource: unknown) => `${action} on ${JSON.stringify(resource)}`));
+    })
+    .sort();
+}
+
+function expectedGrants(p: Packaged, fn: string, secretResource: unknown, own: [string[], unknown][]): string[] {
+  // The log group the function writes to is the one the stack creates for it.
+  const logGroupId = [lambda(p, fn).resource.DependsOn].flat().find((id) => id && p.template.Resources[id]?.Type === 'AWS::Logs::LogGroup');
+  const logGroup = p.template.Resources[logGroupId!]!.Properties.LogGroupName as string;
+  const logs = { 'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:${logGroup}:*` };
+  const pairs: [string[], unknown][] = [[['logs:CreateLogStream', 'logs:PutLogEvents'], logs], [['secretsmanager:GetSecretValue'], secretResource], ...own];
+  return pairs.flatMap(([actions, resource]) => actions.map((action) => `${action} on ${JSON.stringify(resource)}`)).sort();
+}
+
+/** The DynamoDB operations the code issues (GetCommand → dynamodb:GetItem, QueryCommand → dynamodb:Query…). */
+function dynamoActionsInCode(): string[] {
+  const files = ['lib', ...readdirSync(join(ROOT, 'functions')).map((d) => join('functions', d))].flatMap((dir) =>
+    readdirSync(join(ROOT, dir))
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+      .map((f) => readFileSync(join(ROOT, dir, f), 'utf8')),
+  );
+  const actions = new Set<string>();
+  for (const source of files.filter((s) => /from '@aws-sdk\/(lib|client)-dynamodb'/.test(s))) {
+    for (const [, op] of source.matchAll(/new (\w+)Command\(/g)) actions.add(`dynamodb:${/^(Get|Put|Update|Delete)$/.test(op!) ? `${op}Item` : op}`);
+  }
+  return [...actions].sort();
+}
+
+describe('the CloudFormation template `sls package` generates, offline and without AWS credentials', () => {
+  let dev: Packaged;
+  let prod: Packaged;
+
+  beforeAll(async () => {
+    // One after the other: serverless-esbuild builds in the service's own .esbuild folder.
+    dev = await packageStack('test', []);
+    prod = await packageStack('prod', ['alarmEmail=oncall@provider.example', `secretId=${PROD_SECRET_ARN}`]);
+  }, 130_000);
+
+  afterAll(() => {
+    for (const p of [dev, prod]) if (p) rmSync(p.dir, { recursive: true, force: true });
+  });
+
+  it('runs every function on nodejs22.x arm64 with JSON logs, its own memory and a timeout chosen for its caller', () => {
+    for (const p of [dev, prod]) {
+      const functions = resourcesOfType(p.template, 'AWS::Lambda::Function');
+      expect(functions.map(([, r]) => r.Properties.FunctionName).sort()).toEqual(
+        ['pagerduty-ingress', 'pagerduty-worker', 'slack-ingress', 'slack-worker'].map((fn) => `${LAYOUT.service}-${p.stage}-${fn}`),
+      );
+      for (const [, fn] of functions) {
+        expect(fn.Properties.Runtime).toBe('nodejs22.x');
+        expect(fn.Properties.Architectures).toEqual(['arm64']);
+        expect(fn.Properties.LoggingConfig).toEqual({ LogFormat: 'JSON' });
+        expect(fn.Properties.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps');
+      }
+      for (const q of QUEUES) {
+        // Ingress must answer Slack within 3 s and PagerDuty within 5 s; past that they retry.
+        expect(lambda(p, INGRESS[q]).resource.Properties.Timeout).toBeLessThanOrEqual(6);
+        expect(lambda(p, INGRESS[q]).resource.Properties.MemorySize).toBe(256);
+        expect(lambda(p, LAYOUT.queues[q].worker).resource.Properties.Timeout).toBe(LAYOUT.queues[q].workerTimeoutSeconds);
+        // Longer than one outbound call at its worst: lib/slack.ts tries 3 times (2 retries, ≤ 1 s
+        // apart), each attempt bounded by the workers' HTTP timeout.
+        const { httpTimeoutMs } = loadWorkerConfig({ [ENV.tableName]: 't', [QUEUE_URL_ENV[q].dlq]: 'd' }, { dlqEnv: QUEUE_URL_ENV[q].dlq, maxReceiveCount: 1 });
+        expect(LAYOUT.queues[q].workerTimeoutSeconds * 1000).toBeGreaterThan(3 * httpTimeoutMs + 2 * 1000);
+        expect(lambda(p, LAYOUT.queues[q].worker).resource.Properties.MemorySize).toBe(512);
+      }
+    }
+  });
+
+  it('keeps every log group for a set time, longer on production', () => {
+    for (const [p, days] of [[dev, 30], [prod, 365]] as const) {
+      const groups = resourcesOfType(p.template, 'AWS::Logs::LogGroup');
+      expect(groups.length).toBe(5); // four functions and the HTTP API's access log
+      for (const [, group] of groups) expect(group.Properties.RetentionInDays).toBe(days);
+    }
+  });
+
+  it('serves exactly POST /slack/events and POST /pagerduty/webhooks, each on its own ingress, and outputs both URLs', () => {
+    const t = dev.template;
+    const routes = resourcesOfType(t, 'AWS::ApiGatewayV2::Route').map(([, r]) => {
+      const integrationId = r.Properties.Target['Fn::Join'][1][1].Ref as string;
+      const integration = t.Resources[integrationId]!.Properties;
+      expect(integration.PayloadFormatVersion).toBe('2.0');
+      return `${r.Properties.RouteKey} → ${integration.IntegrationUri['Fn::GetAtt'][0]}`;
+    });
+    expect(routes.sort()).toEqual([`POST /pagerduty/webhooks → ${lambda(dev, 'pagerduty-ingress').id}`, `POST /slack/events → ${lambda(dev, 'slack-ingress').id}`]);
+    const endpoint = getAtt('HttpApi', 'ApiEndpoint');
+    expect(t.Outputs.SlackRequestUrl!.Value).toEqual({ 'Fn::Join': ['', [endpoint, '/slack/events']] });
+    expect(t.Outputs.PagerDutyWebhookUrl!.Value).toEqual({ 'Fn::Join': ['', [endpoint, '/pagerduty/webhooks']] });
+  });
+
+  it.each(QUEUES)('%s: FIFO queue and DLQ from layout.json, redrive after maxReceiveCount, visibility ≥ 6 × the worker timeout', (q) => {
+    const layout = LAYOUT.queues[q];
+    const names = queueNames(dev.stage, q);
+    const queue = dev.template.Resources[layout.logicalId]!;
+    const dlq = dev.template.Resources[layout.dlqLogicalId]!;
+    expect(queue.Properties).toMatchObject({ QueueName: names.queue, FifoQueue: true, MessageRetentionPeriod: layout.retentionSeconds });
+    expect(dlq.Properties).toMatchObject({ QueueName: names.dlq, FifoQueue: true });
+    expect(queue.Properties.RedrivePolicy).toEqual({ deadLetterTargetArn: getAtt(layout.dlqLogicalId), maxReceiveCount: layout.maxReceiveCount });
+    // A message must outlive its retries in the DLQ long enough to be looked at.
+    expect(dlq.Properties.MessageRetentionPeriod).toBeGreaterThan(layout.retentionSeconds);
+    const workerTimeout = lambda(dev, layout.worker).resource.Properties.Timeout as number;
+    expect(queue.Properties.VisibilityTimeout).toBe(layout.visibilityTimeoutSeconds);
+    expect(queue.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * workerTimeout);
+  });
+
+  it.each(QUEUES)('%s: the worker consumes its queue in batches from layout.json and reports partial batch failures', (q) => {
+    const layout = LAYOUT.queues[q];
+    const mappings = resourcesOfType(dev.template, 'AWS::Lambda::EventSourceMapping').filter(([, m]) => m.Properties.EventSourceArn['Fn::GetAtt'][0] === layout.logicalId);
+    expect(mappings).toHaveLength(1);
+    const mapping = mappings[0]![1].Properties;
+    expect(mapping.FunctionName).toEqual(getAtt(lambda(dev, layout.worker).id));
+    expect(mapping.BatchSize).toBe(layout.batchSize);
+    expect(mapping.BatchSize).toBeLessThanOrEqual(10); // the most a FIFO queue hands out at once
+    expect(mapping.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+  });
+
+  it('has an on-demand table with TTL on the attribute the code writes, PITR, and deletion protection on production only', () => {
+    for (const [p, protect] of [[dev, false], [prod, true]] as const) {
+      const table = p.template.Resources[LAYOUT.table.logicalId]!;
+      expect(table.Type).toBe('AWS::DynamoDB::Table');
+      expect(table.Properties).toMatchObject({
+        TableName: tableName(p.stage),
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [{ AttributeName: LAYOUT.table.partitionKey, KeyType: 'HASH' }],
+        TimeToLiveSpecification: { AttributeName: LAYOUT.table.ttlAttribute, Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        DeletionProtectionEnabled: protect,
+      });
+      expect(table.DeletionPolicy).toBe(protect ? 'Retain' : 'Delete');
+    }
+  });
+
+  it('gives each function its own role with exactly the permissions its code needs', () => {
+    const devSecret = { 'Fn::Sub': `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:pd-router/${dev.stage}-??????` };
+    for (const [p, secret] of [[dev, devSecret], [prod, PROD_SECRET_ARN]] as const) {
+      const roleIds = resourcesOfType(p.template, 'AWS::Lambda::Function').map(([, f]) => f.Properties.Role['Fn::GetAtt'][0]);
+      expect(new Set(roleIds).size).toBe(4);
+      expect(resourcesOfType(p.template, 'AWS::IAM::Role')).toHaveLength(4); // no shared default role
+      for (const q of QUEUES) {
+        const layout = LAYOUT.queues[q];
+        expect(grants(roleOf(p, INGRESS[q]))).toEqual(expectedGrants(p, INGRESS[q], secret, [[['sqs:SendMessage'], getAtt(layout.logicalId)]]));
+        expect(grants(roleOf(p, layout.worker))).toEqual(
+          expectedGrants(p, layout.worker, secret, [
+            [['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'], getAtt(layout.logicalId)],
+            [['sqs:SendMessage'], getAtt(layout.dlqLogicalId)],
+            [dynamoActionsInCode(), getAtt(LAYOUT.table.logicalId)],
+          ]),
+        );
+      }
+      for (const [, role] of resourcesOfType(p.template, 'AWS::IAM::Role')) {
+        expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
+        for (const line of grants(role)) expect(line).not.toMatch(/^\S*\*|on "\*"$/);
+      }
+    }
+  });
+
+  it('tells each function where its own queue, DLQ and table are, under the names lib/config.ts reads', () => {
+    for (const q of QUEUES) {
+      const layout = LAYOUT.queues[q];
+      const ingressEnv = lambda(dev, INGRESS[q]).resource.Properties.Environment.Variables;
+      const workerEnv = lambda(dev, layout.worker).resource.Properties.Environment.Variables;
+      expect(ingressEnv[QUEUE_URL_ENV[q].queue]).toEqual({ Ref: layout.logicalId });
+      expect(Object.values(ingressEnv).filter((v) => typeof v === 'object')).toHaveLength(1);
+      expect(workerEnv[QUEUE_URL_ENV[q].queue]).toEqual({ Ref: layout.logicalId });
+      expect(workerEnv[QUEUE_URL_ENV[q].dlq]).toEqual({ Ref: layout.dlqLogicalId });
+      expect(workerEnv[ENV.tableName]).toEqual({ Ref: LAYOUT.table.logicalId });
+      expect(Object.values(workerEnv).filter((v) => typeof v === 'object')).toHaveLength(3);
+    }
+  });
+
+  it('alarms on each DLQ and on worker errors, mailing the address given on production and nobody otherwise', () => {
+    for (const p of [dev, prod]) {
+      const alarms = resourcesOfType(p.template, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+      for (const q of QUEUES) {
+        const layout = LAYOUT.queues[q];
+        const dlqAlarm = alarms.find((a) => a.Namespace === 'AWS/SQS' && a.Dimensions[0].Value['Fn::GetAtt']?.[0] === layout.dlqLogicalId);
+        expect(dlqAlarm).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+        const errorsAlarm = alarms.find((a) => a.Namespace === 'AWS/Lambda' && a.Dimensions[0].Value === `${LAYOUT.service}-${p.stage}-${layout.worker}`);
+        expect(errorsAlarm).toMatchObject({ MetricName: 'Errors', Statistic: 'Sum', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+      }
+      expect(alarms.find((a) => a.Namespace === 'AWS/ApiGateway')).toMatchObject({ MetricName: '5xx', Dimensions: [{ Name: 'ApiId', Value: { Ref: 'HttpApi' } }] });
+      for (const a of alarms) expect(a.AlarmActions).toEqual(p === prod ? [{ Ref: 'AlarmTopic' }] : undefined);
+    }
+    expect(resourcesOfType(dev.template, 'AWS::SNS::Topic')).toHaveLength(0);
+    expect(resourcesOfType(prod.template, 'AWS::SNS::Subscription').map(([, s]) => s.Properties)).toEqual([
+      { TopicArn: { Ref: 'AlarmTopic' }, Protocol: 'email', Endpoint: 'oncall@provider.example' },
+    ]);
+  });
+
+  it('holds no secret value: only the secret name or ARN, whatever the environment holds', () => {
+    for (const p of [dev, prod]) {
+      for (const canary of Object.values(CANARIES)) expect(p.text).not.toContain(canary);
+      for (const [, fn] of resourcesOfType(p.template, 'AWS::Lambda::Function')) {
+        const variables = fn.Properties.Environment.Variables as Record<string, unknown>;
+        for (const name of SECRET_NAMES) expect(variables).not.toHaveProperty(name);
+        expect(variables.SECRETS_MANAGER_SECRET_ID).toBe(p === prod ? PROD_SECRET_ARN : `pd-router/${p.stage}`);
+      }
+    }
+  });
+
+  it('zips each function alone: its minified bundle with the AWS SDK inside, and its source map', () => {
+    const dependencies = Object.keys((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies);
+    for (const fn of ['slack-ingress', 'slack-worker', 'pagerduty-ingress', 'pagerduty-worker']) {
+      const files = readZip(readFileSync(join(dev.dir, `${fn}.zip`)));
+      expect([...files.keys()].sort()).toEqual([`functions/${fn}/handler.js`, `functions/${fn}/handler.js.map`]);
+      const bundle = files.get(`functions/${fn}/handler.js`)!.toString('utf8');
+      // Minified: a handful of very long lines (template literals keep their own line breaks).
+      expect(bundle.length / bundle.split('\n').length).toBeGreaterThan(1000);
+      expect(bundle).toContain('SendMessageCommand'); // the SDK's own code, not a require of it
+      expect(bundle).toContain('GetSecretValueCommand');
+      for (const canary of Object.values(CANARIES)) expect(bundle).not.toContain(canary);
+      const required = [...bundle.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]!).filter((m) => !m.startsWith('node:') && !builtinModules.includes(m));
+      // What is left are optional peers the SDK and node-fetch try to load inside try/catch.
+      for (const name of required) {
+        expect(dependencies.some((dep) => name === dep || name.startsWith(`${dep}/`))).toBe(false);
+        expect(name).not.toMatch(/^@smithy\//);
+      }
+    }
+  });
+});
+
+describe('serverless.yml as a plain YAML file', () => {
+  const text = readFileSync(join(ROOT, 'serverless.yml'), 'utf8');
+  const document = YAML.parseDocument(text);
+  const config = document.toJS() as { service: string; build: unknown; custom: { esbuild: Record<string, unknown> } };
+
+  it('parses without custom tags, so other tools (the benchmark) can read it', () => {
+    expect(document.errors).toEqual([]);
+    expect(document.warnings).toEqual([]);
+    expect(config.service).toBe(LAYOUT.service);
+  });
+
+  it('keeps the esbuild options as plain literals: bundled, minified, source-mapped, node22, the SDK included', () => {
+    expect(config.custom.esbuild).toEqual({
+      bundle: true,
+      minify: true,
+      keepNames: true,
+      sourcemap: true,
+      target: 'node22',
+      platform: 'node',
+      exclude: [],
+      mainFields: ['module', 'main'],
+      alias: { '@aws-sdk/credential-provider-node': './lib/lambda-credentials.ts' },
+    });
+  });
+
+  it('stays valid for Serverless v4, whose own esbuild must stand aside for the plugin', () => {
+    expect(config.build).toEqual({ esbuild: false });
+  });
+});
