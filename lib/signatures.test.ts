@@ -79,6 +79,12 @@ describe('verifyPagerDutySignature', () => {
     expect(check(signPagerDutyWebhook(body, KEY, 'new-secret'))).not.toThrow();
   });
 
+  it('accepts a webhook signed by any one of several configured keys (one per subscription)', () => {
+    const verifyWith = (keys: string) => () => verifyPagerDutySignature({ signingKey: keys, rawBody: body, headers: signPagerDutyWebhook(body, 'service-b-key') });
+    expect(verifyWith('service-a-key, service-b-key')).not.toThrow();
+    expect(verifyWith('service-a-key,service-c-key')).toThrow('does not match');
+  });
+
   it('rejects when no signature matches', () => {
     expect(check(signPagerDutyWebhook(body, 'old-secret', 'other-secret'))).toThrow('X-PagerDuty-Signature does not match');
   });

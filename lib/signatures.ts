@@ -64,8 +64,9 @@ export function signSlackRequest(signingSecret: string, rawBody: string | Buffer
 
 /**
  * Verify PagerDuty's `X-PagerDuty-Signature` (webhooks v3). The header may carry several `v1=`
- * signatures while a secret rotates; any one matching is enough. Every candidate is compared,
- * so the time taken does not tell which one matched.
+ * signatures while a secret rotates, and we may hold several keys (one per subscription, when
+ * PAGER_DUTY_SIGNING_KEY lists them comma-separated); any pair matching is enough. Every pair
+ * is compared, so the time taken does not tell which one matched.
  */
 export function verifyPagerDutySignature(input: { signingKey: string; rawBody: Buffer; headers: HeaderBag }): void {
   const headerValue = header(input.headers, 'x-pagerduty-signature');
@@ -76,9 +77,12 @@ export function verifyPagerDutySignature(input: { signingKey: string; rawBody: B
     .filter((part) => part.startsWith('v1='))
     .map((part) => part.slice(3));
   if (candidates.length === 0) throw new SignatureError('X-PagerDuty-Signature has no v1 signature');
-  const expected = hmacHex(input.signingKey, input.rawBody);
+  const keys = input.signingKey.split(',').map((key) => key.trim()).filter(Boolean);
   let matched = false;
-  for (const candidate of candidates) matched = safeEqualHex(expected, candidate) || matched;
+  for (const key of keys) {
+    const expected = hmacHex(key, input.rawBody);
+    for (const candidate of candidates) matched = safeEqualHex(expected, candidate) || matched;
+  }
   if (!matched) throw new SignatureError('X-PagerDuty-Signature does not match');
 }
 
