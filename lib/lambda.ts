@@ -42,9 +42,11 @@ export function ingressHandler(
 export function sqsHandler<K extends SecretName>(
   env: Env,
   secretNames: readonly K[],
-  handle: (event: SQSEvent, secrets: Secrets<K>) => Promise<SQSBatchResponse>,
+  handle: (event: SQSEvent, secrets: Secrets<K>, remainingMs: () => number) => Promise<SQSBatchResponse>,
 ) {
   return middy<SQSEvent, SQSBatchResponse>()
     .use(secretsMiddleware(env, secretNames))
-    .handler(async (event, context) => handle(event, (context as unknown as { secrets: Secrets<K> }).secrets));
+    .handler(async (event, context) =>
+      handle(event, (context as unknown as { secrets: Secrets<K> }).secrets, () => context.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY),
+    );
 }

@@ -67,6 +67,21 @@ describe('processFifoBatch', () => {
     await drainQueue(sqs.client, sqs.queues.slack.dlqUrl);
   });
 
+  it('does not start a message without the time its worst case needs, and hands it back', async () => {
+    const handled: string[] = [];
+    let left = 30_000;
+    const result = await processFifoBatch(
+      [record('t1', 'T'), record('t2', 'T'), record('u1', 'U')],
+      async ({ record: r }) => {
+        handled.push(r.messageId);
+        left -= 20_000; // a slow Slack: each message takes 20 s
+      },
+      { ...options(), remainingMs: () => left, reserveMs: 26_000 },
+    );
+    expect(handled).toHaveLength(1);
+    expect(result.batchItemFailures).toHaveLength(2);
+  });
+
   it('tells the handler when a delivery is the last before the DLQ', async () => {
     const seen: boolean[] = [];
     await processFifoBatch([record('f1', 'F', 'x', 4), record('g1', 'G', 'x', 5)], async ({ finalAttempt }) => void seen.push(finalAttempt), options());

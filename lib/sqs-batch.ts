@@ -18,6 +18,9 @@ export interface BatchOptions {
   retryBaseSeconds: number;
   /** The longest a retry waits: the queue's visibility timeout. */
   retryMaxSeconds: number;
+  /** Time left in this invocation; a message is not started with less than `reserveMs` left. */
+  remainingMs?: () => number;
+  reserveMs?: number;
 }
 
 export function retryDelaySeconds(attempt: number, baseSeconds: number, maxSeconds: number): number {
@@ -49,6 +52,14 @@ export async function processFifoBatch(
     [...groups.values()].map(async (groupRecords) => {
       for (let index = 0; index < groupRecords.length; index++) {
         const record = groupRecords[index]!;
+        if (options.remainingMs && options.remainingMs() < (options.reserveMs ?? 0)) {
+          // Starting now could be cut off by the Lambda timeout, which would fail the whole
+          // batch; hand the rest of the group back to be picked up at once by a fresh invocation.
+          options.logger.warn('too little time left in this invocation; the rest of the group goes back to the queue', { left: groupRecords.length - index });
+          await Promise.all(groupRecords.slice(index).map((r) => options.queue.retryAfter(r.receiptHandle, 0).catch(() => undefined)));
+          for (const skipped of groupRecords.slice(index)) failures.push({ itemIdentifier: skipped.messageId });
+          return;
+        }
         const ok = await processRecord(record, handle, options);
         if (!ok) {
           for (const skipped of groupRecords.slice(index)) failures.push({ itemIdentifier: skipped.messageId });

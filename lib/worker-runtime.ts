@@ -72,7 +72,7 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
     return built.handle;
   };
 
-  const processBatch = (event: SQSEvent, secrets: Secrets) => {
+  const processBatch = (event: SQSEvent, secrets: Secrets, remainingMs?: () => number) => {
     const handle = handlerFor(secrets);
     return processFifoBatch(
       event.Records,
@@ -80,7 +80,15 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
         const parsed = definition.parse(record.body);
         await handle(parsed, { logger: logger.child({ ...definition.logContext(parsed), messageId: record.messageId, attempt }), finalAttempt });
       },
-      { logger, queue, maxReceiveCount: config.maxReceiveCount, retryBaseSeconds: config.retryBaseSeconds, retryMaxSeconds: queueLayout.visibilityTimeoutSeconds },
+      {
+        logger,
+        queue,
+        maxReceiveCount: config.maxReceiveCount,
+        retryBaseSeconds: config.retryBaseSeconds,
+        retryMaxSeconds: queueLayout.visibilityTimeoutSeconds,
+        // One message's worst case: an outbound call and its retries.
+        ...(remainingMs ? { remainingMs, reserveMs: 3 * config.httpTimeoutMs + 2000 } : {}),
+      },
     );
   };
   return { handler: sqsHandler(env, SECRET_NAMES, processBatch), processBatch };
