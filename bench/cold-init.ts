@@ -1,0 +1,247 @@
+import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import type { SQSEvent } from 'aws-lambda';
+import { createSlackWorkerHandler } from '../functions/slack-worker/wiring';
+import type { Env } from '../lib/config';
+import { EVENT_CONTRACT_VERSION } from '../lib/events';
+import { normalizePagerDutyWebhook } from '../lib/pagerduty-normalize';
+import { normalizeEventCallback } from '../lib/slack-normalize';
+import { mentionEnvelope } from '../test/helpers/requests';
+import { startBenchEnvironment, type BenchEnvironment } from './lib/environment';
+import { apiGatewayEvent, lambdaContext, signedSlackJson, signedWebhook } from './lib/requests';
+import { startSecretsManagerStandIn } from './lib/secrets-manager-stand-in';
+import { median, round } from './lib/stats';
+import { profileColdInit, type ColdInitProfile } from './profile-cold-init';
+
+const CHILD = path.join(__dirname, 'cold-init-child.cjs');
+
+export type FunctionName = 'slack-ingress' | 'pagerduty-ingress' | 'slack-worker' | 'pagerduty-worker' | 'baseline';
+
+export interface ColdInitResult {
+  name: string;
+  function: FunctionName;
+  /** "env": secrets in environment variables; "deployed": as serverless.yml runs it (secret fetched from Secrets Manager, its NODE_OPTIONS). */
+  variant: 'env' | 'deployed';
+  runs: number;
+  /** Median time from spawn to the request handled, and that minus the bare node's median time from spawn to running code. */
+  toHandledMs: number;
+  overBareMs: number;
+  /** Medians measured inside the process: require() of the bundle, and the one request. */
+  loadMs: number;
+  firstRequestMs: number;
+  /** Median time from spawn to the process gone (its teardown included; Lambda never exits a process after a request). */
+  toExitMs: number;
+  failures: number;
+}
+
+export interface ColdInitReport {
+  runs: number;
+  /** Where one ingress cold start's CPU goes, when profiled. */
+  profile?: ColdInitProfile;
+  /** Median time from spawn until a bare `node -e` runs its first line. */
+  bareNodeMs: number;
+  /** Median time from spawn until a bare `node -e ""` has exited. */
+  bareNodeExitMs: number;
+  results: ColdInitResult[];
+}
+
+interface ChildReport {
+  ok: boolean;
+  status?: number;
+  error?: string;
+  startedAt?: number;
+  loadedAt?: number;
+  handledAt?: number;
+  readyAt?: number;
+}
+
+/** Epoch milliseconds with sub-millisecond resolution, on the same clock the child reports. */
+const epochNow = () => performance.timeOrigin + performance.now();
+
+/** Spawn one process with a clean environment; resolve with its spawn time, exit time and what it reported on fd 3. */
+function runOnce(args: string[], env: Env): Promise<{ spawnedAt: number; toExitMs: number; report?: ChildReport; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const spawnedAt = epochNow();
+    const child = spawn(process.execPath, args, { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+    let toExitMs = 0;
+    let report = '';
+    let stderr = '';
+    child.stdio[3]!.on('data', (chunk: Buffer) => (report += chunk.toString('utf8')));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-4000)));
+    child.on('exit', () => (toExitMs = epochNow() - spawnedAt));
+    child.on('error', reject);
+    child.on('close', () => resolve({ spawnedAt, toExitMs, ...(report ? { report: JSON.parse(report) as ChildReport } : {}), stderr }));
+  });
+}
+
+const BARE = `require('node:fs').writeSync(3, JSON.stringify({ ok: true, readyAt: performance.timeOrigin + performance.now() }))`;
+
+function sqsEvent(body: object, groupId: string): SQSEvent {
+  const now = String(Date.now());
+  return {
+    Records: [
+      {
+        messageId: randomBytes(16).toString('hex'),
+        receiptHandle: randomBytes(24).toString('hex'),
+        body: JSON.stringify(body),
+        attributes: { ApproximateReceiveCount: '1', SentTimestamp: now, SenderId: 'bench', ApproximateFirstReceiveTimestamp: now, MessageGroupId: groupId },
+        messageAttributes: { contractVersion: { dataType: 'Number', stringValue: String(EVENT_CONTRACT_VERSION) } },
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:bench.fifo',
+        awsRegion: 'us-east-1',
+      },
+    ],
+  };
+}
+
+let sequence = 0;
+
+/** A fresh escalation for a slack-worker run (every run has its own message, so none is "resumed"). */
+function slackWorkerEvent(channel: string): { event: SQSEvent; envelope: ReturnType<typeof mentionEnvelope> } {
+  const envelope = mentionEnvelope({ channel, text: `escalate cold start ${++sequence}` });
+  const normalized = normalizeEventCallback(envelope as unknown as Record<string, unknown>, new Date())!;
+  return { event: sqsEvent(normalized, channel), envelope };
+}
+
+/** Escalations made in-process beforehand, so each pagerduty-worker run gets the first webhook of a linked incident. */
+async function prepareIncidents(environment: BenchEnvironment, count: number): Promise<SQSEvent[]> {
+  const worker = createSlackWorkerHandler({ ...environment.env, LOG_LEVEL: 'silent' });
+  for (let i = 0; i < count; i++) {
+    const result = await worker.handler(slackWorkerEvent('CCOLDPD').event, lambdaContext('slack-worker'));
+    if (result.batchItemFailures.length) throw new Error('cold-init setup: an escalation failed');
+  }
+  return [...environment.pagerDuty.incidents.values()].slice(-count).map((incident) => {
+    const body = environment.pagerDuty.webhookBody(incident, 'incident.acknowledged', 'Bench On-Call');
+    const normalized = normalizePagerDutyWebhook(body as Record<string, unknown>, randomBytes(8).toString('hex'), new Date());
+    if (typeof normalized === 'string') throw new Error(`cold-init setup: webhook ignored (${normalized})`);
+    return sqsEvent(normalized, incident.id);
+  });
+}
+
+interface Target {
+  name: string;
+  function: FunctionName;
+  variant: 'env' | 'deployed';
+  bundle: string;
+  env: Env;
+  next: () => unknown;
+}
+
+/**
+ * Cold init: a fresh `node` loads one bundle and handles one request, `runs` times per target,
+ * interleaved with bare `node -e ""` starts so both see the same machine load.
+ */
+export async function measureColdInit(options: {
+  bundles: Partial<Record<FunctionName, string>>;
+  runs: number;
+  functions: FunctionName[];
+  /** The functions also measured as deployed (the secret from Secrets Manager, serverless.yml's NODE_OPTIONS). */
+  deployedFor: FunctionName[];
+  deployedEnvironment: Record<string, string>;
+  /** Also run this many cold starts of slack-ingress under --cpu-prof and say where the time goes. */
+  profileRuns?: number;
+  log?: (line: string) => void;
+}): Promise<ColdInitReport> {
+  const environment = await startBenchEnvironment({ latencyMs: 0 });
+  const secretId = 'pd-router/bench';
+  const secretsManager = await startSecretsManagerStandIn(secretId, { ...environment.secrets });
+  try {
+    const { env, secrets } = environment;
+    const base: Env = { ...env, PATH: process.env.PATH ?? '' };
+    const withoutSecrets = Object.fromEntries(Object.entries(base).filter(([key]) => !(key in secrets)));
+    const deployed: Env = {
+      ...withoutSecrets,
+      ...options.deployedEnvironment,
+      LOG_LEVEL: options.deployedEnvironment.LOG_LEVEL ?? 'info',
+      SECRETS_MANAGER_SECRET_ID: secretId,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.url,
+    };
+    const slackRequest = () => apiGatewayEvent('/slack/events', signedSlackJson(secrets.SLACK_SIGNING_SECRET, mentionEnvelope({ channel: 'CCOLD', text: 'escalate cold start' })));
+    const webhookRequest = () =>
+      apiGatewayEvent(
+        '/pagerduty/webhooks',
+        signedWebhook(secrets.PAGER_DUTY_SIGNING_KEY, {
+          event: {
+            id: `E${randomBytes(8).toString('hex')}`,
+            event_type: 'incident.acknowledged',
+            resource_type: 'incident',
+            occurred_at: new Date().toISOString(),
+            agent: null,
+            client: null,
+            data: { id: `Q${randomBytes(6).toString('hex').toUpperCase()}`, number: 1, status: 'acknowledged', incident_key: `pdr-${randomBytes(16).toString('hex')}`, title: 'cold start', assignees: [] },
+          },
+        }),
+      );
+    const pdEvents = options.functions.includes('pagerduty-worker') ? await prepareIncidents(environment, options.runs * (options.deployedFor.includes('pagerduty-worker') ? 2 : 1)) : [];
+    const nextFor: Record<FunctionName, () => unknown> = {
+      'slack-ingress': slackRequest,
+      'pagerduty-ingress': webhookRequest,
+      'slack-worker': () => slackWorkerEvent('CCOLD').event,
+      'pagerduty-worker': () => pdEvents.shift(),
+      baseline: slackRequest,
+    };
+    const targets: Target[] = [];
+    for (const fn of options.functions) {
+      const bundle = options.bundles[fn];
+      if (!bundle) continue;
+      const next = nextFor[fn];
+      targets.push({ name: fn === 'baseline' ? 'baseline (comparison)' : fn, function: fn, variant: 'env', bundle, env: base, next });
+      if (fn !== 'baseline' && options.deployedFor.includes(fn)) targets.push({ name: `${fn} (as deployed)`, function: fn, variant: 'deployed', bundle, env: deployed, next });
+    }
+
+    const bare = { ready: [] as number[], exit: [] as number[] };
+    const samples = new Map<Target, { handled: number[]; exit: number[]; load: number[]; request: number[]; failures: number }>(
+      targets.map((t) => [t, { handled: [], exit: [], load: [], request: [], failures: 0 }]),
+    );
+    for (let round = 0; round < options.runs; round++) {
+      const bareRun = await runOnce(['-e', BARE], { PATH: base.PATH });
+      bare.ready.push(bareRun.report!.readyAt! - bareRun.spawnedAt);
+      bare.exit.push(bareRun.toExitMs);
+      for (const target of targets) {
+        const result = await runOnce([CHILD], { ...target.env, BENCH_BUNDLE: target.bundle, BENCH_EVENT: JSON.stringify(target.next()) });
+        const sample = samples.get(target)!;
+        const report = result.report;
+        if (!report?.ok || report.handledAt === undefined || report.loadedAt === undefined || report.startedAt === undefined) {
+          sample.failures++;
+          options.log?.(`cold init ${target.name} failed: ${report?.error ?? `status ${report?.status}`} ${result.stderr.slice(-600)}`);
+          continue;
+        }
+        sample.handled.push(report.handledAt - result.spawnedAt);
+        sample.exit.push(result.toExitMs);
+        sample.load.push(report.loadedAt - report.startedAt);
+        sample.request.push(report.handledAt - report.loadedAt);
+      }
+    }
+    const bareNodeMs = median(bare.ready);
+    const profiled = options.bundles['slack-ingress'];
+    const profile =
+      options.profileRuns && profiled ? await profileColdInit({ bundle: profiled, env: base, event: slackRequest, runs: options.profileRuns }) : undefined;
+    return {
+      runs: options.runs,
+      ...(profile ? { profile } : {}),
+      bareNodeMs: round(bareNodeMs, 1),
+      bareNodeExitMs: round(median(bare.exit), 1),
+      results: targets.map((target) => {
+        const sample = samples.get(target)!;
+        const handled = median(sample.handled);
+        return {
+          name: target.name,
+          function: target.function,
+          variant: target.variant,
+          runs: sample.handled.length,
+          toHandledMs: round(handled, 1),
+          overBareMs: round(handled - bareNodeMs, 1),
+          loadMs: round(median(sample.load), 1),
+          firstRequestMs: round(median(sample.request), 1),
+          toExitMs: round(median(sample.exit), 1),
+          failures: sample.failures,
+        };
+      }),
+    };
+  } finally {
+    await secretsManager.close();
+    await environment.stop();
+  }
+}

@@ -1,0 +1,238 @@
+import type { BundleResult } from './bundles';
+import type { ColdInitResult } from './cold-init';
+import type { EndToEndResult } from './end-to-end';
+import type { IngressSeries } from './ingress-latency';
+import type { BenchResults, TargetCheck } from './results-types';
+import type { Summary } from './lib/stats';
+
+/** The system being replaced, as issue 7 records it (measured earlier on this kind of machine). */
+export const ISSUE_BASELINE = {
+  bundleBytes: 1_880_000,
+  coldInitMs: '110–117',
+  slackAnswerMedianMs: 313,
+  webhookAnswerMedianMs: 315,
+} as const;
+
+export const TARGETS = {
+  ingressBundleBytes: 300_000,
+  ingressColdInitMs: 35,
+  ingressP99Ms: 10,
+  floorRatio: 1.5,
+  escalationsPerSecond: 200,
+  workerMarginMs: 50,
+  peakRssMb: 256,
+} as const;
+
+const INGRESS = ['slack-ingress', 'pagerduty-ingress'] as const;
+
+export const kb = (bytes: number) => `${(bytes / 1000).toFixed(bytes < 10_000 ? 1 : 0)} KB`;
+const ms = (value: number) => (Number.isFinite(value) ? `${value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : value.toFixed(0)} ms` : 'n/a');
+const triple = (s?: Summary) => (s ? `${ms(s.p50)} / ${ms(s.p99)} / ${ms(s.max)}` : 'n/a');
+const pair = (s?: Summary) => (s ? `${ms(s.p50)} / ${ms(s.p95)}` : 'n/a');
+const yes = (met: boolean | null) => (met === null ? 'n/a' : met ? 'yes' : '**no**');
+
+function series(results: BenchResults, name: string, latencyMs: number): IngressSeries | undefined {
+  return results.ingress?.series.find((s) => s.name === name && s.latencyMs === latencyMs);
+}
+
+function coldInit(results: BenchResults, fn: string, variant: 'env' | 'deployed' = 'env'): ColdInitResult | undefined {
+  return results.coldInit?.results.find((r) => r.function === fn && r.variant === variant);
+}
+
+/** Each target of issue 7 against what this run measured. */
+export function evaluateTargets(results: BenchResults): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const bundles = new Map((results.bundles ?? []).map((b) => [b.name, b]));
+  for (const name of INGRESS) {
+    const bundle = bundles.get(name);
+    checks.push({
+      target: `${name} bundle ≤ ${kb(TARGETS.ingressBundleBytes)} minified, SDK bundled (1/6 of ${kb(ISSUE_BASELINE.bundleBytes)})`,
+      measured: bundle ? `${kb(bundle.minifiedBytes)}${bundle.sdkBundled ? '' : ' (SDK not bundled)'}` : 'not built',
+      met: bundle ? bundle.minifiedBytes <= TARGETS.ingressBundleBytes && bundle.sdkBundled : null,
+    });
+  }
+  for (const name of INGRESS) {
+    const result = coldInit(results, name);
+    const deployed = coldInit(results, name, 'deployed');
+    checks.push({
+      target: `${name} cold init ≤ ${TARGETS.ingressColdInitMs} ms over bare node`,
+      measured: result ? `${ms(result.overBareMs)}${deployed ? ` (as deployed: ${ms(deployed.overBareMs)})` : ''}` : 'not measured',
+      met: result ? result.overBareMs <= TARGETS.ingressColdInitMs : null,
+    });
+  }
+  for (const name of INGRESS) {
+    for (const latency of [0, 100]) {
+      const ours = series(results, name, latency);
+      const floor = series(results, `floor: bare SendMessage (${name} body)`, latency);
+      if (!ours || !floor) continue;
+      checks.push({
+        target: `${name} answer p99 ≤ ${TARGETS.ingressP99Ms} ms (stand-ins at ${latency} ms)`,
+        measured: `p99 ${ms(ours.summary.p99)} (floor p99 ${ms(floor.summary.p99)})`,
+        met: ours.summary.p99 <= TARGETS.ingressP99Ms,
+      });
+      const p50Ratio = ours.summary.p50 / floor.summary.p50;
+      checks.push({
+        target: `${name} answer ≤ ${TARGETS.floorRatio}× the bare SendMessage floor (stand-ins at ${latency} ms)`,
+        measured: `p50 ${p50Ratio.toFixed(2)}×, p99 ${(ours.summary.p99 / floor.summary.p99).toFixed(2)}×`,
+        met: p50Ratio <= TARGETS.floorRatio,
+        note: 'checked on the median ratio; the p99 ratio is shown for the tail',
+      });
+    }
+    const at0 = series(results, name, 0);
+    const at100 = series(results, name, 100);
+    if (at0 && at100) {
+      const delta = Math.abs(at100.summary.p50 - at0.summary.p50);
+      checks.push({
+        target: `${name} answer unchanged when the APIs take 100 ms`,
+        measured: `p50 ${ms(at0.summary.p50)} → ${ms(at100.summary.p50)}; stand-in calls during ingress: ${results.ingress?.standInCallsDuringIngress ?? 'n/a'}`,
+        met: results.ingress?.standInCallsDuringIngress === 0 && delta <= Math.max(1, 0.25 * at0.summary.p50),
+        note: 'unchanged = the stand-ins received no call, and the medians differ by at most 1 ms or 25 %',
+      });
+    }
+  }
+  const burst = results.endToEnd?.burst;
+  const light = results.endToEnd?.light;
+  if (burst) {
+    checks.push({
+      target: `end to end ≥ ${TARGETS.escalationsPerSecond} escalations/s (${burst.options.channels} channels × ${burst.options.escalationsPerChannel})`,
+      measured: `${burst.escalationsPerSecond}/s confirmed (${burst.triggersPerSecond}/s triggered), ${burst.cpuCoreShare} of a core busy`,
+      met: burst.escalationsPerSecond >= TARGETS.escalationsPerSecond,
+    });
+  }
+  const runs = [burst, light].filter((r): r is EndToEndResult => !!r);
+  if (runs.length) {
+    const duplicates = runs.reduce((sum, r) => sum + r.checks.duplicateIncidents + r.checks.duplicateConfirmations + r.checks.duplicateUpdates, 0);
+    const misroutes = runs.reduce((sum, r) => sum + r.checks.misroutes, 0);
+    const lost = runs.reduce((sum, r) => sum + r.checks.missingTriggers + r.checks.missingConfirmations + r.checks.missingUpdates + r.checks.deadLettered, 0);
+    checks.push({ target: 'zero duplicates and zero misroutes', measured: `${duplicates} duplicates, ${misroutes} misroutes, ${lost} missing or dead-lettered`, met: duplicates === 0 && misroutes === 0 && lost === 0 });
+    checks.push({
+      target: `peak RSS < ${TARGETS.peakRssMb} MB`,
+      measured: runs.map((r) => `${r.peakRssMb} MB (${r.options.mode})`).join(', '),
+      met: runs.every((r) => r.peakRssMb < TARGETS.peakRssMb),
+    });
+  }
+  if (light) {
+    const bound = light.options.standInLatencyMs + TARGETS.workerMarginMs;
+    checks.push({
+      target: `worker p95 within ${TARGETS.workerMarginMs} ms of the stand-ins' ${light.options.standInLatencyMs} ms (light load)`,
+      measured: `Slack → trigger p95 ${ms(light.slackToTrigger.p95)}, webhook → post p95 ${ms(light.webhookToPost.p95)}`,
+      met: light.slackToTrigger.p95 <= bound && light.webhookToPost.p95 <= bound,
+    });
+  }
+  return checks;
+}
+
+function bundleRows(bundles: BundleResult[]): string[] {
+  return bundles.map((b) => {
+    const label = b.name === 'baseline' ? 'baseline (comparison, never shipped)' : b.name;
+    const top = b.topInputs.slice(0, 4).map((i) => `${i.name} ${kb(i.bytes)}`).join(', ');
+    return `| ${label} | ${kb(b.minifiedBytes)} | ${kb(b.gzippedBytes)} | ${top} |`;
+  });
+}
+
+/** The benchmark's tables, as printed and as pasted into the README. */
+export function renderMarkdown(results: BenchResults): string {
+  const lines: string[] = [];
+  const m = results.machine;
+  lines.push(
+    `Run ${results.generatedAt} (${results.mode}, ${results.phaseSeconds.total ?? '?'} s), Node ${m.node}, ${m.cpus} × ${m.cpuModel}; load average ${m.loadAverageAtStart[0]} at the start, ${m.loadAverageAtEnd[0] ?? '?'} at the end (a shared machine: the numbers are noisy).`,
+    '',
+  );
+
+  if (results.bundles) {
+    const o = results.esbuild?.options ?? {};
+    const shown = Object.entries(o).filter(([k]) => k !== 'plugins').map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ');
+    lines.push(`**Bundles** — esbuild with serverless.yml \`custom.esbuild\` (${shown}); 1 KB = 1,000 bytes.`, '');
+    lines.push('| function | minified | gzipped | largest inputs |', '|---|---:|---:|---|');
+    lines.push(...bundleRows(results.bundles));
+    lines.push(`| baseline as issue 7 records it | ${kb(ISSUE_BASELINE.bundleBytes)} | | |`, '');
+    lines.push('The baseline of this run calls no AWS service, so it bundles no AWS SDK; the system issue 7 measured did.', '');
+  }
+
+  if (results.coldInit) {
+    const c = results.coldInit;
+    lines.push(`**Cold init** — a fresh \`node\` requires the bundle and handles one request (stand-ins at 0 ms); median of ${c.runs} runs each, minus the median start of a bare \`node -e\` interleaved with them (${ms(c.bareNodeMs)} to its first line).`, '');
+    lines.push('| function | over bare node | of which require() | of which first request | as deployed: over bare node |', '|---|---:|---:|---:|---:|');
+    for (const r of c.results.filter((x) => x.variant === 'env')) {
+      const deployed = coldInit(results, r.function, 'deployed');
+      lines.push(`| ${r.name} | ${ms(r.overBareMs)} | ${ms(r.loadMs)} | ${ms(r.firstRequestMs)} | ${deployed ? ms(deployed.overBareMs) : ''} |`);
+    }
+    lines.push(`| baseline as issue 7 records it | ${ISSUE_BASELINE.coldInitMs} ms | | | |`, '');
+    lines.push('"As deployed": the secret fetched from Secrets Manager (a local stand-in) and serverless.yml\'s `NODE_OPTIONS` (`--enable-source-maps`); otherwise the secrets come from environment variables. Measured to the moment the request is handled (Lambda freezes the process there; it does not exit it).', '');
+    if (c.profile) {
+      const top = c.profile.byCategory.filter((x) => x.ms >= 1).map((x) => `${x.category} ${ms(x.ms)}`).join('; ');
+      lines.push(`Where a slack-ingress cold start's CPU goes (\`--cpu-prof\`, ${c.profile.runs} runs, bundle frames mapped through its source map): ${top}.`, '');
+    }
+  }
+
+  if (results.ingress) {
+    const i = results.ingress;
+    lines.push(`**Answer time** — the real handler in-process, real SQS client → fauxqs, ${i.requestsPerIngress} signed requests per ingress one after another, each followed by the floor (a bare SDK SendMessage of the same body). p50 / p99 / max.`, '');
+    lines.push('| | stand-ins at 0 ms | stand-ins at 100 ms |', '|---|---:|---:|');
+    for (const name of INGRESS) {
+      lines.push(`| ${name} | ${triple(series(results, name, 0)?.summary)} | ${triple(series(results, name, 100)?.summary)} |`);
+      const floorName = `floor: bare SendMessage (${name} body)`;
+      lines.push(`| floor for ${name} | ${triple(series(results, floorName, 0)?.summary)} | ${triple(series(results, floorName, 100)?.summary)} |`);
+      const ratio = (latency: number) => i.overhead.find((o) => o.ingress === name && o.latencyMs === latency);
+      const r = (latency: number) => (ratio(latency) ? `${ratio(latency)!.p50Ratio}× / ${ratio(latency)!.p99Ratio}×` : 'n/a');
+      lines.push(`| ${name} over its floor (p50 / p99) | ${r(0)} | ${r(100)} |`);
+    }
+    for (const [name, label] of [
+      ['baseline: Slack escalation', 'baseline: Slack escalation (4 calls, then answer)'],
+      ['baseline: PagerDuty webhook', 'baseline: webhook (5 calls, then answer)'],
+    ] as const) {
+      const at = (latency: number) => {
+        const s = series(results, name, latency);
+        return s ? `${triple(s.summary)} (n=${s.summary.n}${s.concurrency > 1 ? `, ${s.concurrency} at a time` : ''})` : 'n/a';
+      };
+      lines.push(`| ${label} | ${at(0)} | ${at(100)} |`);
+    }
+    lines.push(`| baseline as issue 7 records it (median) | | Slack ${ISSUE_BASELINE.slackAnswerMedianMs} ms, webhook ${ISSUE_BASELINE.webhookAnswerMedianMs} ms |`, '');
+    lines.push(`Calls the stand-ins received from the ingress functions: ${i.standInCallsDuringIngress}. Messages found in the queues / sent: ${i.enqueued.found} / ${i.enqueued.expected}.`, '');
+  }
+
+  const e2e = results.endToEnd;
+  if (e2e?.burst || e2e?.light) {
+    const runs = [e2e.burst, e2e.light].filter((r): r is EndToEndResult => !!r);
+    const head = runs.map((r) =>
+      r.options.mode === 'burst'
+        ? `burst: ${r.options.channels} channels × ${r.options.escalationsPerChannel}, all at once, ${r.options.concurrency} pollers/queue`
+        : `light: ${r.options.channels} channels × ${r.options.escalationsPerChannel} at ${r.options.ratePerSecond}/s, caches warm, ${r.options.concurrency} pollers/queue`,
+    );
+    lines.push(`**End to end** — \`startStack\` in sandbox mode (router, workers, dynalite, fauxqs and stand-ins in one process), stand-ins at ${runs[0]!.options.standInLatencyMs} ms; every incident sends its webhooks, half are acknowledged and a quarter resolved.`, '');
+    lines.push(`| | ${head.join(' | ')} |`, `|---|${runs.map(() => '---:').join('|')}|`);
+    const row = (label: string, value: (r: EndToEndResult) => string) => lines.push(`| ${label} | ${runs.map(value).join(' | ')} |`);
+    row('escalations confirmed per second', (r) => `${r.escalationsPerSecond}`);
+    row('PagerDuty triggers per second', (r) => `${r.triggersPerSecond}`);
+    row('Slack request → PagerDuty trigger, p50 / p95', (r) => pair(r.slackToTrigger));
+    row('webhook → Slack post, p50 / p95', (r) => pair(r.webhookToPost));
+    row('ingress HTTP answer under this load, p50 / p95', (r) => pair(r.slackAnswer));
+    row('escalations / webhooks', (r) => `${r.escalations} / ${r.webhooks}`);
+    row('peak RSS', (r) => `${r.peakRssMb} MB`);
+    row('RSS when the load started; V8 heap used / reserved at the peak', (r) => (r.memory ? `${r.memory.rssAtStartMb} MB; ${r.memory.atPeak.heapUsedMb} / ${r.memory.atPeak.heapTotalMb} MB` : 'n/a'));
+    row('CPU busy (share of one core)', (r) => `${r.cpuCoreShare}`);
+    row('CPU per escalation (everything in the process)', (r) => `${r.cpuMsPerEscalation} ms`);
+    row('AWS calls per escalation (emulators\' count)', (r) => Object.entries(r.awsCallsPerEscalation).map(([k, n]) => `${n} ${k.replace(/^(SQS|DynamoDB)\./, '')}`).join(', '));
+    row('duplicates (incidents, confirmations, updates)', (r) => `${r.checks.duplicateIncidents}, ${r.checks.duplicateConfirmations}, ${r.checks.duplicateUpdates}`);
+    row('misroutes', (r) => `${r.checks.misroutes}`);
+    row('missing (triggers, confirmations, updates), DLQ', (r) => `${r.checks.missingTriggers}, ${r.checks.missingConfirmations}, ${r.checks.missingUpdates}, ${r.checks.deadLettered}`);
+    lines.push('');
+  }
+
+  if (results.operations) {
+    lines.push('**Calls per step** (steady state, counted at the emulators and stand-ins; pollers\' ReceiveMessage excluded):', '');
+    lines.push('| step | AWS | Slack | PagerDuty |', '|---|---|---|---|');
+    for (const s of results.operations.steps) {
+      const list = (c: Record<string, number>) => Object.entries(c).filter(([, n]) => n).map(([k, n]) => `${n} ${k}`).join(', ');
+      lines.push(`| ${s.step} | ${list(s.aws)} | ${list(s.slack)} | ${list(s.pagerDuty)} |`);
+    }
+    lines.push('');
+  }
+
+  lines.push('**Targets** (issue 7)', '', '| target | measured | met |', '|---|---|---|');
+  for (const t of results.targets) lines.push(`| ${t.target} | ${t.measured} | ${yes(t.met)} |`);
+  if (results.skipped.length) {
+    lines.push('', ...results.skipped.map((s) => `Skipped ${s.phase}: ${s.reason}`));
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,30 @@
+import type { BundleResult, DeployBuild } from './bundles';
+import type { ColdInitReport } from './cold-init';
+import type { EndToEndResult, OperationCounts } from './end-to-end';
+import type { IngressReport } from './ingress-latency';
+
+/** Everything one `npm run bench` measured; written as bench/results/latest.json. */
+export interface BenchResults {
+  generatedAt: string;
+  mode: 'full' | 'quick';
+  machine: { node: string; cpus: number; cpuModel: string; memoryGb: number; loadAverageAtStart: number[]; loadAverageAtEnd: number[] };
+  esbuild?: { declared: Record<string, unknown>; options: Record<string, unknown>; runtime?: string; architecture?: string };
+  bundles?: BundleResult[];
+  coldInit?: ColdInitReport;
+  ingress?: IngressReport;
+  endToEnd?: { burst?: EndToEndResult; light?: EndToEndResult };
+  operations?: OperationCounts;
+  targets: TargetCheck[];
+  /** Phases that could not run, and why. */
+  skipped: { phase: string; reason: string }[];
+  phaseSeconds: Record<string, number>;
+}
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean | null;
+  note?: string;
+}
+
+export type { DeployBuild };

@@ -1,0 +1,165 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import path from 'node:path';
+import { buildBundles, BUILD_DIR, DeploySettingsMissing, readDeployBuild, ROOT, type BundleResult } from './bundles';
+import { measureColdInit, type FunctionName } from './cold-init';
+import type { EndToEndOptions, EndToEndResult, OperationCounts } from './end-to-end';
+import { measureIngress } from './ingress-latency';
+import { evaluateTargets, renderMarkdown } from './report';
+import type { BenchResults } from './results-types';
+import { round } from './lib/stats';
+
+/**
+ * `npm run bench` (2–3 minutes) and `npm run bench -- --quick` (under 30 s, run by CI so the
+ * benchmark never rots). Builds the bundles as the deploy does, measures size, cold init,
+ * ingress answer time and the whole stack end to end next to the baseline, prints the tables and
+ * writes bench/results/latest.json and latest.md (quick mode: bench/results/quick.json.tmp).
+ */
+const quick = process.argv.includes('--quick');
+
+const PLAN = quick
+  ? {
+      coldInit: { runs: 3, functions: ['slack-ingress', 'pagerduty-ingress', 'baseline'] as FunctionName[], deployedFor: ['slack-ingress'] as FunctionName[] },
+      ingress: { requests: 100, warmup: 20, latencies: [0, 100], baselineRequests: { 0: { count: 10, concurrency: 1 }, 100: { count: 10, concurrency: 10 } } },
+      burst: { channels: 4, escalationsPerChannel: 3 },
+      light: { channels: 3, escalationsPerChannel: 2, ratePerSecond: 4, warmUp: true, concurrency: 5 },
+      operations: false,
+    }
+  : {
+      coldInit: {
+        runs: 20,
+        functions: ['slack-ingress', 'pagerduty-ingress', 'slack-worker', 'pagerduty-worker', 'baseline'] as FunctionName[],
+        deployedFor: ['slack-ingress', 'pagerduty-ingress'] as FunctionName[],
+        profileRuns: 5,
+      },
+      ingress: { requests: 2000, warmup: 200, latencies: [0, 100], baselineRequests: { 0: { count: 200, concurrency: 1 }, 100: { count: 100, concurrency: 10 } } },
+      burst: { channels: 50, escalationsPerChannel: 20 },
+      light: { channels: 10, escalationsPerChannel: 5, ratePerSecond: 5, warmUp: true, concurrency: 5 },
+      operations: true,
+    };
+
+const E2E_DEFAULTS: Omit<EndToEndOptions, 'channels' | 'escalationsPerChannel' | 'mode'> = {
+  standInLatencyMs: 100,
+  // Pollers per queue. The burst uses the local stack's default of 2: fauxqs wakes every waiting
+  // poller for each message, and with more pollers the empty receives that follow cost more CPU
+  // than the parallelism saves. The light run uses 5 so that a message rarely waits for a poller.
+  concurrency: 2,
+  acknowledgeEvery: 2,
+  resolveEvery: 4,
+  timeoutMs: quick ? 20_000 : 200_000,
+};
+
+const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+/** Run bench/end-to-end-child.ts in a fresh process, so the peak RSS it reports is the stack's alone. */
+function inChild<T>(what: string): Promise<T> {
+  const resultFile = path.join(BUILD_DIR, `e2e-${process.pid}-${Date.now()}.json`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'end-to-end-child.ts'), what, resultFile], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-4000)));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`end-to-end child exited with ${code}: ${stderr}`));
+      const result = JSON.parse(readFileSync(resultFile, 'utf8')) as T;
+      rmSync(resultFile, { force: true });
+      resolve(result);
+    });
+  });
+}
+
+async function timed<T>(results: BenchResults, phase: string, run: () => Promise<T>): Promise<T | undefined> {
+  const start = Date.now();
+  say(`${phase}…`);
+  try {
+    return await run();
+  } catch (error) {
+    const reason = error instanceof DeploySettingsMissing ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    results.skipped.push({ phase, reason: reason.split('\n')[0]! });
+    say(`${phase} failed: ${reason}`);
+    return undefined;
+  } finally {
+    results.phaseSeconds[phase] = round((Date.now() - start) / 1000, 1);
+  }
+}
+
+async function main() {
+  mkdirSync(BUILD_DIR, { recursive: true });
+  const results: BenchResults = {
+    generatedAt: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    machine: {
+      node: process.version,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+      memoryGb: round(totalmem() / 2 ** 30, 1),
+      loadAverageAtStart: loadavg().map((v) => round(v, 2)),
+      loadAverageAtEnd: [],
+    },
+    targets: [],
+    skipped: [],
+    phaseSeconds: {},
+  };
+  const started = Date.now();
+
+  let bundles: BundleResult[] | undefined;
+  const settings = await timed(results, 'bundles', async () => {
+    const deploy = readDeployBuild();
+    results.esbuild = {
+      declared: deploy.declared,
+      options: deploy.options as Record<string, unknown>,
+      ...(deploy.runtime ? { runtime: deploy.runtime } : {}),
+      ...(deploy.architecture ? { architecture: deploy.architecture } : {}),
+    };
+    bundles = await buildBundles(deploy, { baseline: 'bench/baseline/handler.ts' });
+    results.bundles = bundles;
+    return deploy;
+  });
+
+  if (settings && bundles) {
+    const files = Object.fromEntries(bundles.map((b) => [b.name, b.file])) as Partial<Record<FunctionName, string>>;
+    results.coldInit = await timed(results, 'cold init', () =>
+      measureColdInit({ bundles: files, ...PLAN.coldInit, deployedEnvironment: settings.providerEnvironment, log: say }),
+    );
+  } else {
+    results.skipped.push({ phase: 'cold init', reason: 'needs the bundles' });
+  }
+
+  results.ingress = await timed(results, 'ingress answer time', () => measureIngress(PLAN.ingress));
+
+  const endToEnd: NonNullable<BenchResults['endToEnd']> = {};
+  if (PLAN.operations) {
+    const operations = await timed(results, 'calls per step', () => inChild<OperationCounts>('operations'));
+    if (operations) results.operations = operations;
+  }
+  const burst = await timed(results, 'end to end (burst)', () => inChild<EndToEndResult>(JSON.stringify({ ...E2E_DEFAULTS, ...PLAN.burst, mode: 'burst' })));
+  if (burst) endToEnd.burst = burst;
+  const light = await timed(results, 'end to end (light)', () => inChild<EndToEndResult>(JSON.stringify({ ...E2E_DEFAULTS, ...PLAN.light, mode: 'paced' })));
+  if (light) endToEnd.light = light;
+  results.endToEnd = endToEnd;
+
+  results.machine.loadAverageAtEnd = loadavg().map((v) => round(v, 2));
+  results.phaseSeconds.total = round((Date.now() - started) / 1000, 1);
+  results.targets = evaluateTargets(results);
+  const markdown = renderMarkdown(results);
+  process.stdout.write(`\n${markdown}`);
+
+  const dir = path.join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  if (quick) {
+    writeFileSync(path.join(dir, 'quick.json.tmp'), `${JSON.stringify(results, null, 2)}\n`);
+  } else {
+    writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(path.join(dir, 'latest.md'), markdown);
+  }
+  say(`done in ${results.phaseSeconds.total} s; results in bench/results/${quick ? 'quick.json.tmp' : 'latest.json and latest.md'}`);
+  // The benchmark fails only when it could not measure, never because a target was missed:
+  // targets are read from the output.
+  process.exit(results.skipped.length ? 1 : 0);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
