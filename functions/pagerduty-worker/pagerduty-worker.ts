@@ -50,13 +50,12 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
     }
     logger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });
     if (link.incidentId !== event.incident.id || (event.incident.number !== undefined && link.incidentNumber === undefined)) {
-      await deps.links.attachIncident(link.dedupKey, {
+      link = await deps.links.attachIncident(link.dedupKey, {
         id: event.incident.id,
         ...(event.incident.number !== undefined ? { number: event.incident.number } : {}),
         ...(event.incident.htmlUrl ? { url: event.incident.htmlUrl } : {}),
         ...(event.incident.title ? { title: event.incident.title } : {}),
       });
-      link = (await deps.links.get(link.dedupKey)) ?? link;
       checkpoint('incident-attached');
     }
     const status = statusOf(event);
