@@ -66,7 +66,9 @@ export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; r
     let response: { ok: boolean; status: number; data?: unknown; headers: { get(name: string): string | null } };
     try {
       // pdjs waits 20 s between its own 429 retries by default; a second keeps us inside the Lambda timeout.
-      response = await api({ url: url.toString(), token: options.restToken, method: 'GET', retryTimeout: 1000, signal: AbortSignal.timeout(options.timeoutMs) } as never);
+      // Its own requestTimeout only starts a 30 s timer that nothing clears after a failed call (our
+      // signal is the deadline), which holds the process open: 0 turns it off.
+      response = await api({ url: url.toString(), token: options.restToken, method: 'GET', retryTimeout: 1000, requestTimeout: 0, signal: AbortSignal.timeout(options.timeoutMs) } as never);
     } catch (error) {
       const status = (error as { status?: number })?.status;
       if (typeof status === 'number') throw failure(what, status, '');

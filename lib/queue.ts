@@ -13,6 +13,15 @@ function fifoGroupId(value: string): string {
   return /^[A-Za-z0-9_.-]{1,128}$/.test(value) ? value : fifoId(value);
 }
 
+/**
+ * JSON that SQS accepts whatever text it carries. SQS refuses U+FFFE and U+FFFF (and the local
+ * emulator refuses every character beyond U+FFFF, such as emoji): as `\uXXXX` escapes they are
+ * plain ASCII, and JSON.parse gives the same text back.
+ */
+export function toSqsJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\uD800-\uDFFF\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Sends normalized events to one FIFO queue. */
 export interface EventQueue {
   send(event: object, routing: QueueRouting): Promise<void>;
@@ -25,7 +34,7 @@ export function makeEventQueue(sqs: SQSClient, queueUrl: string): EventQueue {
         await sqs.send(
           new SendMessageCommand({
             QueueUrl: queueUrl,
-            MessageBody: JSON.stringify(event),
+            MessageBody: toSqsJson(event),
             MessageGroupId: fifoGroupId(routing.groupId),
             MessageDeduplicationId: fifoId(routing.deduplicationId),
             MessageAttributes: {
@@ -62,7 +71,8 @@ export function makeQueueControl(sqs: SQSClient, queueUrl: string, dlqUrl: strin
           MessageBody: body,
           MessageGroupId: fifoGroupId(groupId || 'unknown'),
           MessageDeduplicationId: fifoId(`parked:${deduplicationId}`),
-          MessageAttributes: { reason: { DataType: 'String', StringValue: reason.slice(0, 1000) } },
+          // A reason may quote the message itself: characters SQS refuses become U+FFFD.
+          MessageAttributes: { reason: { DataType: 'String', StringValue: reason.slice(0, 1000).replace(/[^\t\n\r\x20-\uD7FF\uE000-\uFFFD]/g, '\uFFFD') } },
         }),
       );
     },

@@ -52,7 +52,7 @@ export function classifySlackError(error: unknown, method: string): Error {
 const CHANNEL_NAME_TTL_MS = 60 * 60 * 1000;
 
 export function makeSlackApi(options: { token: string; apiUrl: string; timeoutMs: number }): SlackApi {
-  const client = new WebClient(options.token, {
+  const clientOptions = {
     slackApiUrl: options.apiUrl,
     timeout: options.timeoutMs,
     // A 429 becomes an error we hand back to SQS with Slack's Retry-After, rather than a sleep
@@ -61,7 +61,12 @@ export function makeSlackApi(options: { token: string; apiUrl: string; timeoutMs
     retryConfig: { retries: 2, factor: 2, minTimeout: 100, maxTimeout: 1000, randomize: true },
     // The SDK's own logger would print request details; we log what we choose.
     logLevel: undefined,
-  });
+  };
+  const client = new WebClient(options.token, clientOptions);
+  // Posting is not idempotent: the SDK's own retry after a timeout (or a 5xx sent after Slack had
+  // posted) posts the message a second time. Posts are retried through SQS instead, where the
+  // effect record first looks for a message that did get posted.
+  const postingClient = new WebClient(options.token, { ...clientOptions, retryConfig: { retries: 0 } });
   const call = async <T>(method: string, run: () => Promise<T>): Promise<T> => {
     try {
       return await run();
@@ -76,7 +81,7 @@ export function makeSlackApi(options: { token: string; apiUrl: string; timeoutMs
   return {
     async postMessage({ channel, message, threadTs, effectKey }) {
       const result = await call('chat.postMessage', () =>
-        client.chat.postMessage({
+        postingClient.chat.postMessage({
           channel,
           text: message.text,
           ...(message.blocks ? { blocks: message.blocks } : {}),
@@ -94,7 +99,7 @@ export function makeSlackApi(options: { token: string; apiUrl: string; timeoutMs
     },
     async postEphemeral({ channel, user, message, threadTs }) {
       await call('chat.postEphemeral', () =>
-        client.chat.postEphemeral({ channel, user, text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}), ...(threadTs ? { thread_ts: threadTs } : {}) }),
+        postingClient.chat.postEphemeral({ channel, user, text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}), ...(threadTs ? { thread_ts: threadTs } : {}) }),
       );
     },
     async findByEffectKey({ channel, threadTs, effectKey, since }) {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createPagerDutyIngressHandler } from '../functions/pagerduty-ingress/wiring';
 import { createPagerDutyWorkerHandler } from '../functions/pagerduty-worker/wiring';
@@ -51,7 +51,7 @@ export interface LocalStack {
   dynamo: LocalDynamo;
   /** Wait until no message is queued or in flight and every webhook has been answered. */
   waitForIdle(timeoutMs?: number): Promise<void>;
-  /** The messages parked in a DLQ, with the reason when the worker gave one. */
+  /** The messages parked in a DLQ, with the reason when the worker gave one (taken out of it: read them once). */
   dlq(queue: QueueName): Promise<{ body: string; reason?: string }[]>;
   stop(): Promise<void>;
 }
@@ -249,6 +249,8 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
         const messages = result.Messages ?? [];
         if (messages.length === 0) return out;
         for (const m of messages) out.push({ body: m.Body ?? '', ...(m.MessageAttributes?.reason?.StringValue ? { reason: m.MessageAttributes.reason.StringValue } : {}) });
+        // A FIFO group hides its later messages while earlier ones are held: take these out to see the rest.
+        await sqs.client.send(new DeleteMessageBatchCommand({ QueueUrl: sqs.queues[queue].dlqUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
       }
     },
     async stop() {

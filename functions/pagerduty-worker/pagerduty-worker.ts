@@ -65,7 +65,9 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
       if (!result.advanced) logger.info('older than the status shown; the status stays', { eventStatus: status, shownStatus: link.status });
       checkpoint('status-recorded');
     }
-    if (!link.threadTs) throw new TransientError('the escalation has no thread yet; retrying once its confirmation is posted');
+    // The confirmation that starts the thread is being posted: wait for it rather than spend every
+    // attempt in the next milliseconds (RETRY_BASE_SECONDS may be small).
+    if (!link.threadTs) throw new TransientError('the escalation has no thread yet; retrying once its confirmation is posted', undefined, 1);
 
     const scope = channelScope(deps.slack, link.channel);
     const current = link;

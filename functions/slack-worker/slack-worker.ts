@@ -67,15 +67,37 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
       event.ts ? deps.slack.permalink(event.channel, event.ts) : undefined,
     ]);
     const summary = trimSummary(slackMarkupToPlainText(description));
-    let { link, created } = await deps.links.create({
-      dedupKey,
-      team: event.team,
-      channel: event.channel,
-      ...(channelName ? { channelName } : {}),
-      ...(threadTs ? { threadTs } : {}),
-      requester: event.user,
-      summary,
-    });
+    // On the last attempt, before PagerDuty has the escalation: the customer must hear that it
+    // failed, whatever failed (PagerDuty, or DynamoDB, which the once-only post itself needs).
+    const tellFailed = async (error: unknown) => {
+      if (!context.finalAttempt) return;
+      logger.error('escalation failed for good; telling the channel', { error });
+      const message = escalationFailedMessage(deps.config.supportContact);
+      try {
+        await postOnce(deps.effects, scope, `failed:${dedupKey}`, message, threadTs);
+      } catch (postError) {
+        logger.warn('could not post the failure notice once-only; posting it directly', { error: postError });
+        await scope.post(message, { effectKey: `failed:${dedupKey}`, ...(threadTs ? { threadTs } : {}) }).catch((directError: unknown) => {
+          logger.error('could not tell the channel that the escalation failed', { error: directError });
+        });
+      }
+    };
+    let link: IncidentLink;
+    let created: boolean;
+    try {
+      ({ link, created } = await deps.links.create({
+        dedupKey,
+        team: event.team,
+        channel: event.channel,
+        ...(channelName ? { channelName } : {}),
+        ...(threadTs ? { threadTs } : {}),
+        requester: event.user,
+        summary,
+      }));
+    } catch (error) {
+      await tellFailed(error);
+      throw error;
+    }
     logger.info(created ? 'escalation recorded' : 'escalation resumed', { state: link.state });
     checkpoint('link-created');
 
@@ -97,19 +119,18 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
           },
           ...(permalink ? { links: [{ href: permalink, text: 'Slack message' }] } : {}),
         });
-        link = await deps.links.settle(dedupKey, 'triggered');
-        logger.info('PagerDuty triggered');
       } catch (error) {
-        if (error instanceof PermanentError) {
-          logger.error('PagerDuty refused the escalation', { reason: error.message });
-          link = await deps.links.settle(dedupKey, 'rejected', error.message);
-        } else {
-          if (context.finalAttempt) {
-            logger.error('escalation failed for good; telling the channel', { error });
-            await postOnce(deps.effects, scope, `failed:${dedupKey}`, escalationFailedMessage(deps.config.supportContact), threadTs);
-          }
+        if (!(error instanceof PermanentError)) {
+          await tellFailed(error);
           throw error;
         }
+        logger.error('PagerDuty refused the escalation', { reason: error.message });
+        link = await deps.links.settle(dedupKey, 'rejected', error.message);
+      }
+      // Outside the try: once PagerDuty has accepted, a failure here must not say "not paged".
+      if (link.state === 'pending') {
+        link = await deps.links.settle(dedupKey, 'triggered');
+        logger.info('PagerDuty triggered');
       }
       checkpoint('triggered');
     }
