@@ -8,6 +8,8 @@ const config: Config = {
   transform: { '^.+\\.(t|j|mj)s$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
   transformIgnorePatterns: ['/node_modules/(?!(@middy|fauxqs|toad-cache)/)'],
   testTimeout: 60_000,
+  // The integration suites wait on local I/O as much as they compute: two at a time fits two cores.
+  maxWorkers: 2,
   setupFiles: ['<rootDir>/test/setup-env.ts'],
 };
 

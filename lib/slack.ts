@@ -1,4 +1,4 @@
-import { ErrorCode, WebClient, type Block, type KnownBlock } from '@slack/web-api';
+import { ErrorCode, LogLevel, WebClient, type Block, type KnownBlock } from '@slack/web-api';
 import { PermanentError, TransientError } from './errors';
 
 export type Blocks = (KnownBlock | Block)[];
@@ -51,6 +51,16 @@ export function classifySlackError(error: unknown, method: string): Error {
 
 const CHANNEL_NAME_TTL_MS = 60 * 60 * 1000;
 
+const SILENT_LOGGER = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  setLevel: () => undefined,
+  getLevel: () => LogLevel.ERROR,
+  setName: () => undefined,
+};
+
 export function makeSlackApi(options: { token: string; apiUrl: string; timeoutMs: number }): SlackApi {
   const clientOptions = {
     slackApiUrl: options.apiUrl,
@@ -59,8 +69,9 @@ export function makeSlackApi(options: { token: string; apiUrl: string; timeoutMs
     // that could outlast the Lambda's timeout.
     rejectRateLimitedCalls: true,
     retryConfig: { retries: 2, factor: 2, minTimeout: 100, maxTimeout: 1000, randomize: true },
-    // The SDK's own logger would print request details; we log what we choose.
-    logLevel: undefined,
+    // The SDK's own logger prints request details and its retries as plain text; we log what we
+    // choose, as JSON, with the event's context.
+    logger: SILENT_LOGGER,
   };
   const client = new WebClient(options.token, clientOptions);
   // Posting is not idempotent: the SDK's own retry after a timeout (or a 5xx sent after Slack had

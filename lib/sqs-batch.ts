@@ -21,6 +21,8 @@ export interface BatchOptions {
   /** Time left in this invocation; a message is not started with less than `reserveMs` left. */
   remainingMs?: () => number;
   reserveMs?: number;
+  /** The event id, channel or incident of a record, for the lines logged about it. */
+  logContext?: (record: SQSRecord) => Record<string, unknown>;
 }
 
 export function retryDelaySeconds(attempt: number, baseSeconds: number, maxSeconds: number): number {
@@ -77,7 +79,7 @@ async function processRecord(
   options: BatchOptions,
 ): Promise<boolean> {
   const attempt = Number(record.attributes.ApproximateReceiveCount) || 1;
-  const logger = options.logger.child({ messageId: record.messageId, attempt });
+  const logger = options.logger.child({ ...options.logContext?.(record), messageId: record.messageId, attempt });
   try {
     await handle({ record, attempt, finalAttempt: attempt >= options.maxReceiveCount });
     return true;

@@ -86,6 +86,13 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
         maxReceiveCount: config.maxReceiveCount,
         retryBaseSeconds: config.retryBaseSeconds,
         retryMaxSeconds: queueLayout.visibilityTimeoutSeconds,
+        logContext: (record) => {
+          try {
+            return definition.logContext(definition.parse(record.body));
+          } catch {
+            return {}; // a message that does not parse is logged with its message id alone
+          }
+        },
         // One message's worst case: an outbound call and its retries.
         ...(remainingMs ? { remainingMs, reserveMs: 3 * config.httpTimeoutMs + 2000 } : {}),
       },
