@@ -14,7 +14,6 @@ export interface IncidentLink {
   dedupKey: string;
   team: string;
   channel: string;
-  channelName?: string;
   /** The thread every message about this incident goes to (absent until a slash command's confirmation is posted). */
   threadTs?: string;
   requester: string;
@@ -32,7 +31,7 @@ export interface IncidentLink {
   confirmationTs?: string;
 }
 
-export type NewIncidentLink = Pick<IncidentLink, 'dedupKey' | 'team' | 'channel' | 'channelName' | 'threadTs' | 'requester' | 'summary'>;
+export type NewIncidentLink = Pick<IncidentLink, 'dedupKey' | 'team' | 'channel' | 'threadTs' | 'requester' | 'summary'>;
 
 /** The store of links, keyed by dedup_key, with a pointer from each PagerDuty incident id. */
 export interface IncidentLinks {

@@ -62,7 +62,9 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     const logger = context.logger.child({ dedupKey });
     const scope = channelScope(deps.slack, event.channel);
     const threadTs = event.via === 'mention' ? (event.threadTs ?? event.ts) : undefined;
-    const [channelName, permalink] = await Promise.all([
+    // Started now so that they overlap the DynamoDB write; neither ever rejects (a missing name
+    // or link only makes the incident's details less readable).
+    const lookups = Promise.all([
       event.channelName ?? deps.slack.channelName(event.channel),
       event.ts ? deps.slack.permalink(event.channel, event.ts) : undefined,
     ]);
@@ -89,7 +91,6 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
         dedupKey,
         team: event.team,
         channel: event.channel,
-        ...(channelName ? { channelName } : {}),
         ...(threadTs ? { threadTs } : {}),
         requester: event.user,
         summary,
@@ -102,6 +103,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     checkpoint('link-created');
 
     if (link.state === 'pending') {
+      const [channelName, permalink] = await lookups;
       try {
         await deps.pagerDuty.trigger({
           dedupKey,
