@@ -42,45 +42,62 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
 
   return async function handlePagerDutyEvent(event: PagerDutyIncidentEvent, context: { logger: Logger; finalAttempt: boolean }): Promise<void> {
     let logger = context.logger;
-    let link = await findLink(event, logger);
+    const link = await findLink(event, logger);
     if (!link) {
       logger.info('incident was not raised from Slack; nothing posted');
       logger.metric('UnlinkedIncidentEvents');
       return;
     }
     logger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });
-    if (link.incidentId !== event.incident.id || (event.incident.number !== undefined && link.incidentNumber === undefined)) {
-      link = await deps.links.attachIncident(link.dedupKey, {
-        id: event.incident.id,
-        ...(event.incident.number !== undefined ? { number: event.incident.number } : {}),
-        ...(event.incident.htmlUrl ? { url: event.incident.htmlUrl } : {}),
-        ...(event.incident.title ? { title: event.incident.title } : {}),
-      });
-      checkpoint('incident-attached');
-    }
+    const found = link;
     const status = statusOf(event);
-    if (status) {
-      const result = await deps.links.advanceStatus(link.dedupKey, status, event.occurredAt);
-      link = result.link;
-      if (!result.advanced) logger.info('older than the status shown; the status stays', { eventStatus: status, shownStatus: link.status });
-      checkpoint('status-recorded');
-    }
-    // The confirmation that starts the thread is being posted: wait for it rather than spend every
-    // attempt in the next milliseconds (RETRY_BASE_SECONDS may be small).
-    if (!link.threadTs) throw new TransientError('the escalation has no thread yet; retrying once its confirmation is posted', undefined, 1);
+    const needsAttach = found.incidentId !== event.incident.id || (event.incident.number !== undefined && found.incidentNumber === undefined);
 
-    const scope = channelScope(deps.slack, link.channel);
-    const current = link;
+    // Remembering the incident, recording the status and claiming the post are independent
+    // writes: they go side by side, so the post waits on one round trip instead of three.
+    const recorded = (async (): Promise<IncidentLink> => {
+      const [attached, advanced] = await Promise.all([
+        needsAttach
+          ? deps.links.attachIncident(found.dedupKey, {
+              id: event.incident.id,
+              ...(event.incident.number !== undefined ? { number: event.incident.number } : {}),
+              ...(event.incident.htmlUrl ? { url: event.incident.htmlUrl } : {}),
+              ...(event.incident.title ? { title: event.incident.title } : {}),
+            })
+          : undefined,
+        status ? deps.links.advanceStatus(found.dedupKey, status, event.occurredAt) : undefined,
+      ]);
+      if (needsAttach) checkpoint('incident-attached');
+      if (advanced && !advanced.advanced) logger.info('older than the status shown; the status stays', { eventStatus: status, shownStatus: advanced.link.status });
+      if (advanced) checkpoint('status-recorded');
+      // Both wrote the same item: take the incident from one and the newest status from the other.
+      const base = attached ?? found;
+      return advanced ? { ...base, status: advanced.link.status, statusAt: advanced.link.statusAt } as IncidentLink : base;
+    })();
+
+    if (!found.threadTs) {
+      await recorded;
+      // The confirmation that starts the thread is being posted: wait for it rather than spend every
+      // attempt in the next milliseconds (RETRY_BASE_SECONDS may be small).
+      throw new TransientError('the escalation has no thread yet; retrying once its confirmation is posted', undefined, 1);
+    }
+
+    const scope = channelScope(deps.slack, found.channel);
+    const threadTs = found.threadTs;
     const effectKey = `pd:${event.id}`;
+    let current = found;
     try {
       await Promise.all([
         deps.effects.once(
           effectKey,
-          () => scope.post(incidentUpdateMessage(current, event, current.status, deps.config.showResponderNames), { threadTs: current.threadTs!, effectKey }),
-          (since) => scope.findByEffectKey(effectKey, since, current.threadTs),
+          async () => {
+            current = await recorded;
+            return scope.post(incidentUpdateMessage(current, event, current.status, deps.config.showResponderNames), { threadTs, effectKey });
+          },
+          (since) => scope.findByEffectKey(effectKey, since, threadTs),
         ),
         // Re-rendering the confirmation is idempotent, so it runs on every attempt.
-        current.confirmationTs ? scope.update(current.confirmationTs, confirmationMessage(current)) : undefined,
+        recorded.then((latest) => (latest.confirmationTs ? scope.update(latest.confirmationTs, confirmationMessage(latest)) : undefined)),
       ]);
     } catch (error) {
       if (error instanceof PermanentError) {
