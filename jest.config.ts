@@ -11,6 +11,7 @@ const config: Config = {
   // The integration suites wait on local I/O as much as they compute: two at a time fits two cores.
   maxWorkers: 2,
   setupFiles: ['<rootDir>/test/setup-env.ts'],
+  reporters: ['default', '<rootDir>/test/plain-summary-reporter.cjs'],
 };
 
 export default config;
