@@ -9,7 +9,7 @@ import { normalizePagerDutyWebhook } from '../lib/pagerduty-normalize';
 import { normalizeEventCallback } from '../lib/slack-normalize';
 import { mentionEnvelope } from '../test/helpers/requests';
 import { startBenchEnvironment, type BenchEnvironment } from './lib/environment';
-import { apiGatewayEvent, lambdaContext, signedSlackJson, signedWebhook } from './lib/requests';
+import { apiGatewayEvent, benchContext, signedSlackJson, signedWebhook } from './lib/requests';
 import { startSecretsManagerStandIn } from './lib/secrets-manager-stand-in';
 import { median, round } from './lib/stats';
 import { profileColdInit, type ColdInitProfile } from './profile-cold-init';
@@ -109,7 +109,7 @@ function slackWorkerEvent(channel: string): { event: SQSEvent; envelope: ReturnT
 async function prepareIncidents(environment: BenchEnvironment, count: number): Promise<SQSEvent[]> {
   const worker = createSlackWorkerHandler({ ...environment.env, LOG_LEVEL: 'silent' });
   for (let i = 0; i < count; i++) {
-    const result = await worker.handler(slackWorkerEvent('CCOLDPD').event, lambdaContext('slack-worker'));
+    const result = await worker.handler(slackWorkerEvent('CCOLDPD').event, benchContext('slack-worker'));
     if (result.batchItemFailures.length) throw new Error('cold-init setup: an escalation failed');
   }
   return [...environment.pagerDuty.incidents.values()].slice(-count).map((incident) => {

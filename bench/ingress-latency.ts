@@ -8,7 +8,7 @@ import { normalizePagerDutyWebhook } from '../lib/pagerduty-normalize';
 import { normalizeEventCallback } from '../lib/slack-normalize';
 import { createBaselineHandler } from './baseline/handler';
 import { startBenchEnvironment, type BenchEnvironment } from './lib/environment';
-import { apiGatewayEvent, incidentWebhookBody, lambdaContext, signedIncidentWebhook, slackEscalation } from './lib/requests';
+import { apiGatewayEvent, incidentWebhookBody, benchContext, signedIncidentWebhook, slackEscalation } from './lib/requests';
 import { elapsedMs, round, summarize, type Summary } from './lib/stats';
 
 export interface IngressSeries {
@@ -122,7 +122,7 @@ export async function measureIngress(options: { requests: number; warmup: number
       const queues = { 'slack-ingress': environment.sqs.queues.slack.url, 'pagerduty-ingress': environment.sqs.queues.pagerduty.url };
       // The floor's client is configured like the functions' (explicit endpoint, queue URL not used as endpoint), nothing more.
       const floorClient = new SQSClient({ endpoint: env.AWS_ENDPOINT_URL_SQS!, useQueueUrlAsEndpoint: false });
-      const context = lambdaContext('ingress');
+      const context = benchContext('ingress');
       for (const name of ['slack-ingress', 'pagerduty-ingress'] as const) {
         const prepared = (name === 'slack-ingress' ? prepareSlack : preparePagerDuty)(environment, options.warmup + options.requests);
         const ours: number[] = [];

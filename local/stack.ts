@@ -56,11 +56,25 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
+/** What the functions need to find the local queues and table: what serverless.yml sets in AWS. */
+export function localAwsEnv(sqs: LocalSqs, dynamo: LocalDynamo): Env {
+  return {
+    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    [ENV.tableName]: dynamo.tableName,
+    [ENV.slackQueueUrl]: sqs.queues.slack.url,
+    [ENV.slackDlqUrl]: sqs.queues.slack.dlqUrl,
+    [ENV.pagerDutyQueueUrl]: sqs.queues.pagerduty.url,
+    [ENV.pagerDutyDlqUrl]: sqs.queues.pagerduty.dlqUrl,
+  };
+}
+
 function isSandbox(env: Env): boolean {
   return EXTERNAL_CONFIG.every((name) => !env[name]?.trim());
 }
 
-function fakeContext(name: string): Context {
+/** The context Lambda passes a handler, for local invocations. */
+export function lambdaContext(name: string, remainingMs = 60_000): Context {
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: name,
@@ -70,7 +84,7 @@ function fakeContext(name: string): Context {
     awsRequestId: randomBytes(16).toString('hex'),
     logGroupName: `/aws/lambda/${name}`,
     logStreamName: 'local',
-    getRemainingTimeInMillis: () => 60_000,
+    getRemainingTimeInMillis: () => remainingMs,
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,
@@ -164,13 +178,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
   const env: Env = {
     ...baseEnv,
     ...sandboxEnv,
-    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
-    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-    [ENV.tableName]: dynamo.tableName,
-    [ENV.slackQueueUrl]: sqs.queues.slack.url,
-    [ENV.slackDlqUrl]: sqs.queues.slack.dlqUrl,
-    [ENV.pagerDutyQueueUrl]: sqs.queues.pagerduty.url,
-    [ENV.pagerDutyDlqUrl]: sqs.queues.pagerduty.dlqUrl,
+    ...localAwsEnv(sqs, dynamo),
     ...(options.retryBaseSeconds !== undefined ? { RETRY_BASE_SECONDS: String(options.retryBaseSeconds) } : {}),
     ...(options.logLevel ? { LOG_LEVEL: options.logLevel } : {}),
   };
@@ -182,7 +190,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
 
   const invokeHttp = async (handler: typeof slackIngress, name: string, request: IncomingMessage, response: ServerResponse) => {
     const body = await readBody(request, 10 * 1024 * 1024);
-    const result = await handler(toApiGatewayEvent(request, body), fakeContext(name));
+    const result = await handler(toApiGatewayEvent(request, body), lambdaContext(name));
     response.writeHead(result.statusCode, (result.headers ?? {}) as Record<string, string>);
     response.end(result.body ?? '');
   };
@@ -204,7 +212,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       sqs: sqs.client,
       queueUrl: sqs.queues[queue].url,
       batchSize: LAYOUT.queues[queue].batchSize,
-      invoke: (event) => worker.handler(event, fakeContext(LAYOUT.queues[queue].worker)),
+      invoke: (event) => worker.handler(event, lambdaContext(LAYOUT.queues[queue].worker)),
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       onError: (error) => process.stderr.write(`${JSON.stringify({ level: 'error', message: `${queue} worker invocation failed`, error: String(error) })}\n`),
     });

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { ENV, type Env } from '../../lib/config';
+import type { Env } from '../../lib/config';
 import type { Secrets } from '../../lib/secrets';
 import { LOCAL_AWS_ENV, startLocalDynamo, startLocalSqs, type LocalDynamo, type LocalSqs } from '../../local/aws';
+import { localAwsEnv } from '../../local/stack';
 import { PagerDutyStandIn } from '../../local/stand-ins/pagerduty';
 import { SlackStandIn } from '../../local/stand-ins/slack';
 
@@ -42,13 +43,7 @@ export async function startBenchEnvironment(options: { latencyMs: number; stage?
     ...BENCH_AWS_ENV,
     ...secrets,
     LOG_LEVEL: 'info',
-    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
-    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-    [ENV.tableName]: dynamo.tableName,
-    [ENV.slackQueueUrl]: sqs.queues.slack.url,
-    [ENV.slackDlqUrl]: sqs.queues.slack.dlqUrl,
-    [ENV.pagerDutyQueueUrl]: sqs.queues.pagerduty.url,
-    [ENV.pagerDutyDlqUrl]: sqs.queues.pagerduty.dlqUrl,
+    ...localAwsEnv(sqs, dynamo),
     SLACK_API_URL: slack.apiUrl,
     PAGER_DUTY_EVENTS_URL: pagerDuty.url,
     PAGER_DUTY_API_URL: pagerDuty.url,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { lambdaContext } from '../../local/stack';
 import { mentionEnvelope, signedSlackJson, signedWebhook, type SignedRequest } from '../../test/helpers/requests';
 
 /** A signed request as API Gateway's HTTP API (payload v2) hands it to a Lambda: body base64-encoded. */
@@ -28,22 +29,8 @@ export function apiGatewayEvent(path: string, request: SignedRequest): APIGatewa
   };
 }
 
-export function lambdaContext(name: string): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: name,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
-    memoryLimitInMB: '256',
-    awsRequestId: randomBytes(16).toString('hex'),
-    logGroupName: `/aws/lambda/${name}`,
-    logStreamName: 'bench',
-    getRemainingTimeInMillis: () => 30_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
+/** The context Lambda passes a handler (30 s left, as in a short invocation). */
+export const benchContext = (name: string): Context => lambdaContext(name, 30_000);
 
 /** A signed `app_mention` escalation, as Slack sends it. */
 export function slackEscalation(secret: string, channel: string, description: string): { envelope: ReturnType<typeof mentionEnvelope>; request: SignedRequest } {
