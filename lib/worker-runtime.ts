@@ -8,7 +8,11 @@ import { LAYOUT, type QueueName } from './layout';
 import type { LogContext, Logger } from './log';
 import { makePagerDutyApi, type PagerDutyApi } from './pagerduty';
 import { makeQueueControl } from './queue';
-import { SECRET_NAMES, type Secrets } from './secrets';
+import type { Secrets } from './secrets';
+
+/** The workers call Slack and PagerDuty; the signing secrets are the ingress functions' alone. */
+const WORKER_SECRETS = ['SLACK_BOT_TOKEN', 'PAGER_DUTY_EVENTS_API_KEY', 'PAGER_DUTY_REST_API_KEY'] as const;
+type WorkerSecrets = Secrets<(typeof WORKER_SECRETS)[number]>;
 import { makeSlackApi, type SlackApi } from './slack';
 import { processFifoBatch } from './sqs-batch';
 
@@ -53,10 +57,10 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
   const queue = makeQueueControl(sqs, queueUrl, config.dlqUrl);
   let built: { key: string; handle: ReturnType<WorkerDefinition<E>['build']> } | undefined;
 
-  const handlerFor = (secrets: Secrets) => {
-    const key = SECRET_NAMES.map((name) => secrets[name]).join('\n');
+  const handlerFor = (secrets: WorkerSecrets) => {
+    const key = WORKER_SECRETS.map((name) => secrets[name]).join('\n');
     if (built?.key !== key) {
-      secretValues = SECRET_NAMES.map((name) => secrets[name]);
+      secretValues = WORKER_SECRETS.map((name) => secrets[name]);
       const slack = overrides.slack ?? makeSlackApi({ token: secrets.SLACK_BOT_TOKEN, apiUrl: config.slackApiUrl, timeoutMs: config.httpTimeoutMs });
       const pagerDuty =
         overrides.pagerDuty ??
@@ -72,7 +76,7 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
     return built.handle;
   };
 
-  const processBatch = (event: SQSEvent, secrets: Secrets, remainingMs?: () => number) => {
+  const processBatch = (event: SQSEvent, secrets: WorkerSecrets, remainingMs?: () => number) => {
     const handle = handlerFor(secrets);
     return processFifoBatch(
       event.Records,
@@ -98,5 +102,5 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
       },
     );
   };
-  return { handler: sqsHandler(env, SECRET_NAMES, processBatch), processBatch };
+  return { handler: sqsHandler(env, WORKER_SECRETS, processBatch), processBatch };
 }
