@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import { PdRouterError } from '../lib/errors';
 import { PAGERDUTY_HANDLED_EVENT_TYPES } from '../lib/events';
+import { parseCommandLine } from './cli';
 
 /** The path the deployed stack serves PagerDuty webhooks on (serverless.yml custom.routes). */
 export const PAGERDUTY_WEBHOOK_PATH = '/pagerduty/webhooks';
@@ -147,27 +147,14 @@ export interface CliIo {
 
 /** The command line: parse, create, print. Returns the exit code. */
 export async function runCreateWebhookSubscription(argv: readonly string[], io: CliIo): Promise<number> {
-  let values: { url?: string; service?: string[]; team?: string; description?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        url: { type: 'string' },
-        service: { type: 'string', multiple: true },
-        team: { type: 'string' },
-        description: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    io.stderr(`${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    io.stdout(USAGE);
-    return 0;
-  }
+  const parsed = parseCommandLine<{ url?: string; service?: string[]; team?: string; description?: string }>(
+    argv,
+    { url: { type: 'string' }, service: { type: 'string', multiple: true }, team: { type: 'string' }, description: { type: 'string' } },
+    USAGE,
+    io,
+  );
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const { values } = parsed;
   const services = values.service ?? [];
   if (!values.url || services.length + (values.team ? 1 : 0) !== 1) {
     // Each subscription has its own signing secret and pd-router verifies with one key, so one

@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util';
 import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PdRouterError } from '../lib/errors';
 import { SECRET_NAMES, type SecretName } from '../lib/secrets';
+import { parseCommandLine } from './cli';
 
 export type SecretValues = Partial<Record<SecretName, string>>;
 
@@ -131,21 +131,14 @@ export interface PutSecretIo {
 }
 
 export async function runPutSecret(argv: readonly string[], io: PutSecretIo): Promise<number> {
-  let values: { 'secret-id'?: string; region?: string; 'from-env'?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: { 'secret-id': { type: 'string' }, region: { type: 'string' }, 'from-env': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-    }));
-  } catch (error) {
-    io.stderr(`${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    io.stdout(USAGE);
-    return 0;
-  }
+  const parsed = parseCommandLine<{ 'secret-id'?: string; region?: string; 'from-env'?: boolean }>(
+    argv,
+    { 'secret-id': { type: 'string' }, region: { type: 'string' }, 'from-env': { type: 'boolean' } },
+    USAGE,
+    io,
+  );
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const { values } = parsed;
   const secretId = values['secret-id']?.trim();
   if (!secretId) {
     io.stderr(USAGE);
