@@ -78,6 +78,7 @@ export function readDeployBuild(root = ROOT): DeployBuild {
   const exclude = toStrings(merged.exclude);
   const options: Record<string, unknown> = Object.fromEntries(Object.entries(merged).filter(([key]) => !(PLUGIN_ONLY_KEYS as readonly string[]).includes(key)));
   options.external = [...toStrings(merged.external), ...(exclude.includes('*') ? [] : exclude)];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- esbuild plugins named in serverless.yml are CommonJS files
   if (typeof declared.plugins === 'string') options.plugins = require(path.join(root, declared.plugins));
 
   const entries: Record<string, string> = {};

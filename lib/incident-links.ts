@@ -145,9 +145,12 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
     async attachIncident(dedupKey, incident) {
       const values: Record<string, unknown> = { ':id': incident.id };
       const sets = ['incidentId = :id'];
-      if (incident.number !== undefined) (sets.push('incidentNumber = :number'), (values[':number'] = incident.number));
-      if (incident.url !== undefined) (sets.push('incidentUrl = :url'), (values[':url'] = incident.url));
-      if (incident.title !== undefined) (sets.push('incidentTitle = :title'), (values[':title'] = incident.title));
+      const optional = { incidentNumber: incident.number, incidentUrl: incident.url, incidentTitle: incident.title };
+      for (const [attribute, value] of Object.entries(optional)) {
+        if (value === undefined) continue;
+        sets.push(`${attribute} = :${attribute}`);
+        values[`:${attribute}`] = value;
+      }
       const pointer = async () => {
         try {
           await storeCall('put', () =>

@@ -107,6 +107,8 @@ function loadFauxqs(): { buildApp(options: { logger: boolean }): FauxqsApp } {
     .map((dir) => path.join(dir, 'fauxqs', 'dist', 'app.js'))
     .find((file) => existsSync(file));
   if (!entry) throw new Error('fauxqs is not installed (npm ci installs it)');
+  // fauxqs's export map has no `require` condition; Node 20.19+ loads its ES module by path.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(entry);
 }
 

@@ -195,6 +195,8 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     response.end(result.body ?? '');
   };
 
+  // Assigned once below; declared first because the routes hook, created before it, hands it on.
+  // eslint-disable-next-line prefer-const
   let stack: LocalStack;
   const server: RunningServer = await listen(async (request, response) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
@@ -204,7 +206,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     if (options.routes && (await options.routes(request, response, stack))) return;
     sendJson(response, 404, { error: `no route for ${request.method} ${path}` });
   }, options.port ?? 0);
-  pagerDuty && (pagerDuty.webhook = { url: `${server.url}/pagerduty/webhooks`, signingKey: secrets.PAGER_DUTY_SIGNING_KEY });
+  if (pagerDuty) pagerDuty.webhook = { url: `${server.url}/pagerduty/webhooks`, signingKey: secrets.PAGER_DUTY_SIGNING_KEY };
 
   const sources = (['slack', 'pagerduty'] as const).map((queue) => {
     const worker = queue === 'slack' ? slackWorker : pagerDutyWorker;
