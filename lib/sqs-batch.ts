@@ -79,11 +79,12 @@ async function processRecord(
   options: BatchOptions,
 ): Promise<boolean> {
   const attempt = Number(record.attributes.ApproximateReceiveCount) || 1;
-  const logger = options.logger.child({ ...options.logContext?.(record), messageId: record.messageId, attempt });
   try {
     await handle({ record, attempt, finalAttempt: attempt >= options.maxReceiveCount });
     return true;
   } catch (error) {
+    // Built only on failure: the context comes from parsing the body a second time.
+    const logger = options.logger.child({ ...options.logContext?.(record), messageId: record.messageId, attempt });
     if (error instanceof InvalidInputError) {
       logger.error('message parked in the DLQ: it can never be processed', { reason: error.message });
       logger.metric('MessagesParked');

@@ -102,5 +102,5 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
       },
     );
   };
-  return { handler: sqsHandler(env, WORKER_SECRETS, processBatch), processBatch };
+  return { handler: sqsHandler(env, WORKER_SECRETS, processBatch) };
 }
