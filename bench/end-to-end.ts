@@ -2,7 +2,7 @@ import { cpus, loadavg } from 'node:os';
 import { dedupKeyFor } from '../lib/dedup-key';
 import { startStack } from '../local/stack';
 import type { StandInIncident } from '../local/stand-ins/pagerduty';
-import { mentionEnvelope, signedSlackJson } from '../test/helpers/requests';
+import { mentionEnvelope, signedSlackJson } from '../local/requests';
 import { countAwsRequests, difference, type Counts } from './lib/count-requests';
 import { round, summarize, type Summary } from './lib/stats';
 

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Env } from '../lib/config';
+import type { Env } from '../lib/runtime/config';
 import { BUILD_DIR } from './bundles';
 import { round } from './lib/stats';
 

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
-import { LAYOUT, queueNames, tableName, type QueueName } from '../lib/layout';
+import { LAYOUT, queueNames, tableName, type QueueName } from '../lib/layout/layout';
 
 // These machines run Node 20 while Lambda runs 22; the SDK's warning about that is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

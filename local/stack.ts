@@ -6,9 +6,9 @@ import { createPagerDutyIngressHandler } from '../functions/pagerduty-ingress/wi
 import { createPagerDutyWorkerHandler } from '../functions/pagerduty-worker/wiring';
 import { createSlackIngressHandler } from '../functions/slack-ingress/wiring';
 import { createSlackWorkerHandler } from '../functions/slack-worker/wiring';
-import { ENV, type Env } from '../lib/config';
-import { LAYOUT, type QueueName } from '../lib/layout';
-import { SECRET_NAMES, type Secrets } from '../lib/secrets';
+import { ENV, type Env } from '../lib/runtime/config';
+import { LAYOUT, type QueueName } from '../lib/layout/layout';
+import { SECRET_NAMES, type Secrets } from '../lib/runtime/secrets';
 import { LOCAL_AWS_ENV, startLocalDynamo, startLocalSqs, type LocalDynamo, type LocalSqs } from './aws';
 import { EventSource } from './event-source';
 import { PagerDutyStandIn, type PagerDutyStandInOptions } from './stand-ins/pagerduty';

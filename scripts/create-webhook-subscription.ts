@@ -1,4 +1,4 @@
-import { PdRouterError } from '../lib/errors';
+import { PdRouterError } from '../lib/runtime/errors';
 import { PAGERDUTY_HANDLED_EVENT_TYPES } from '../lib/events';
 import { parseCommandLine } from './cli';
 

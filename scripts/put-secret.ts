@@ -1,6 +1,6 @@
 import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { PdRouterError } from '../lib/errors';
-import { SECRET_NAMES, type SecretName } from '../lib/secrets';
+import { PdRouterError } from '../lib/runtime/errors';
+import { SECRET_NAMES, type SecretName } from '../lib/runtime/secrets';
 import { parseCommandLine } from './cli';
 
 export type SecretValues = Partial<Record<SecretName, string>>;

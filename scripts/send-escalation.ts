@@ -1,4 +1,4 @@
-import { signSlackRequest } from '../lib/signatures';
+import { signSlackRequest } from '../lib/slack/signature';
 import { readSandboxState } from '../local/sandbox-state';
 import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
 

@@ -1,4 +1,5 @@
 import { build } from 'esbuild';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.join(__dirname, '..');
@@ -29,5 +30,61 @@ describe('what each function imports', () => {
     const inputs = await inputsOf(fn);
     expect(inputs.filter((file) => file.startsWith('local/') || file.includes('/local/'))).toEqual([]);
     expect(inputs.filter((file) => /node_modules\/(dynalite|fauxqs)\//.test(file))).toEqual([]);
+  });
+});
+
+/** The top-level folder a repository path sits in (`lib`, `functions`, `local`…). */
+const topFolder = (file: string) => file.split('/')[0]!;
+
+/** Source modules (tests excluded: they may start the local stack) under a top-level folder. */
+function modulesUnder(folder: string): string[] {
+  return readdirSync(path.join(root, folder), { recursive: true, encoding: 'utf8' })
+    .filter((file) => /\.(ts|js|cjs)$/.test(file) && !file.endsWith('.test.ts') && !file.endsWith('.d.ts'))
+    .map((file) => path.join(folder, file));
+}
+
+/** The repository files a module imports by relative path, resolved as TypeScript would. */
+function relativeImportsOf(file: string): string[] {
+  const source = readFileSync(path.join(root, file), 'utf8');
+  const specifiers = [...source.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|\brequire\s*\(\s*|^import\s+)['"](\.{1,2}\/[^'"]+)['"]/gm)].map((match) => match[1]!);
+  return specifiers.map((specifier) => {
+    const base = path.join(path.dirname(file), specifier);
+    const found = ['', '.ts', '.js', '.json', '/index.ts'].map((ext) => base + ext).find((candidate) => existsSync(path.join(root, candidate)) && statSync(path.join(root, candidate)).isFile());
+    if (!found) throw new Error(`${file} imports ${specifier}, which does not resolve`);
+    return found;
+  });
+}
+
+/**
+ * The one deliberate exception: `npm run soak` is a command-line front for the robustness suite's
+ * soak, which lives with the tests it shares its world with.
+ */
+const EXCEPTIONS = new Set(['scripts/soak.ts → test/robustness/support/soak.ts']);
+
+/** Which top-level folders each folder's modules may import from: the graph points one way. */
+const ALLOWED_IMPORTS: Record<string, string[]> = {
+  lib: ['lib'],
+  functions: ['functions', 'lib'],
+  local: ['local', 'functions', 'lib'],
+  scripts: ['scripts', 'local', 'functions', 'lib'],
+  bench: ['bench', 'local', 'functions', 'lib'],
+};
+
+describe('the import graph points one way: functions → lib; local, scripts, bench → functions and lib', () => {
+  it('finds the imports it checks (the scanner is not blind)', () => {
+    expect(relativeImportsOf('functions/slack-ingress/wiring.ts').some((file) => file.startsWith('lib/'))).toBe(true);
+    expect(relativeImportsOf('lib/layout/cloudformation.js')).toEqual(['lib/layout/layout.json']);
+  });
+
+  it.each(Object.keys(ALLOWED_IMPORTS))('modules in %s/ import only from the folders below them', (folder) => {
+    const modules = modulesUnder(folder);
+    expect(modules.length).toBeGreaterThan(0);
+    const wrongWay = modules.flatMap((file) =>
+      relativeImportsOf(file)
+        .filter((target) => !ALLOWED_IMPORTS[folder]!.includes(topFolder(target)))
+        .map((target) => `${file} → ${target}`)
+        .filter((edge) => !EXCEPTIONS.has(edge)),
+    );
+    expect(wrongWay).toEqual([]);
   });
 });

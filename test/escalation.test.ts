@@ -1,7 +1,7 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createHash } from 'node:crypto';
 import type { LocalStack } from '../local/stack';
-import { mentionEnvelope, post, signedSlackJson } from './helpers/requests';
+import { mentionEnvelope, post, signedSlackJson } from '../local/requests';
 import { botMessages, confirmationOf, mention, slashCommand, startTestStack } from './helpers/stack';
 import { drainQueue } from './helpers/queue';
 

@@ -1,6 +1,6 @@
 import type { LocalStack } from '../local/stack';
 import type { StandInIncident } from '../local/stand-ins/pagerduty';
-import { post, signedWebhook } from './helpers/requests';
+import { post, signedWebhook } from '../local/requests';
 import { botMessages, clickCheckStatus, confirmationOf, mention, sendWebhook, startTestStack } from './helpers/stack';
 import { drainQueue } from './helpers/queue';
 

@@ -10,7 +10,8 @@
 import { api } from '@pagerduty/pdjs';
 import { WebClient } from '@slack/web-api';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { verifyPagerDutySignature, verifySlackSignature } from '../../lib/signatures';
+import { verifyPagerDutySignature } from '../../lib/pagerduty/signature';
+import { verifySlackSignature } from '../../lib/slack/signature';
 
 type Env = Record<string, string | undefined>;
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Env } from '../../lib/config';
-import type { Secrets } from '../../lib/secrets';
+import type { Env } from '../../lib/runtime/config';
+import type { Secrets } from '../../lib/runtime/secrets';
 import { LOCAL_AWS_ENV, startLocalDynamo, startLocalSqs, type LocalDynamo, type LocalSqs } from '../../local/aws';
 import { localAwsEnv } from '../../local/stack';
 import { PagerDutyStandIn } from '../../local/stand-ins/pagerduty';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { lambdaContext } from '../../local/stack';
-import { mentionEnvelope, signedSlackJson, signedWebhook, type SignedRequest } from '../../test/helpers/requests';
+import { mentionEnvelope, signedSlackJson, signedWebhook, type SignedRequest } from '../../local/requests';
 
 /** A signed request as API Gateway's HTTP API (payload v2) hands it to a Lambda: body base64-encoded. */
 export function apiGatewayEvent(path: string, request: SignedRequest): APIGatewayProxyEventV2 {

@@ -1,6 +1,6 @@
-import { createLogger } from '../../lib/log';
-import { makeEventQueue } from '../../lib/queue';
-import { signPagerDutyWebhook } from '../../lib/signatures';
+import { createLogger } from '../../lib/runtime/log';
+import { makeEventQueue } from '../../lib/runtime/queue';
+import { signPagerDutyWebhook } from '../../lib/pagerduty/signature';
 import { startLocalSqs, type LocalSqs } from '../../local/aws';
 import { drainQueue } from '../../test/helpers/queue';
 import { makePagerDutyIngress } from './pagerduty-ingress';

@@ -1,10 +1,11 @@
-import { InvalidInputError } from '../../lib/errors';
+import { InvalidInputError } from '../../lib/runtime/errors';
 import { pagerDutyRouting } from '../../lib/events';
-import { json, rejection, rejectUnverified, type IngressRequest, type IngressResponse } from '../../lib/http';
-import type { Logger } from '../../lib/log';
-import { normalizePagerDutyWebhook } from '../../lib/pagerduty-normalize';
-import type { EventQueue } from '../../lib/queue';
-import { header, verifyPagerDutySignature } from '../../lib/signatures';
+import { json, rejection, rejectUnverified, type IngressRequest, type IngressResponse } from '../../lib/runtime/http';
+import type { Logger } from '../../lib/runtime/log';
+import { normalizePagerDutyWebhook } from '../../lib/pagerduty/normalize';
+import type { EventQueue } from '../../lib/runtime/queue';
+import { verifyPagerDutySignature } from '../../lib/pagerduty/signature';
+import { header } from '../../lib/runtime/http';
 
 export interface PagerDutyIngressDeps {
   queue: EventQueue;

@@ -1,6 +1,6 @@
-import { loadPagerDutyIngressConfig, type Env } from '../../lib/config';
-import { ingressHandler, makeSqsClient } from '../../lib/lambda';
-import { makeEventQueue } from '../../lib/queue';
+import { loadPagerDutyIngressConfig, type Env } from '../../lib/runtime/config';
+import { ingressHandler, makeSqsClient } from '../../lib/runtime/lambda';
+import { makeEventQueue } from '../../lib/runtime/queue';
 import { makePagerDutyIngress } from './pagerduty-ingress';
 
 export function createPagerDutyIngressHandler(env: Env) {

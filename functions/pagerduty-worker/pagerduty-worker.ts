@@ -1,12 +1,12 @@
-import type { Effects } from '../../lib/effects';
-import { PermanentError, TransientError } from '../../lib/errors';
+import type { Effects } from '../../lib/store/effects';
+import { PermanentError, TransientError } from '../../lib/runtime/errors';
 import type { PagerDutyIncidentEvent } from '../../lib/events';
-import type { IncidentLink, IncidentLinks } from '../../lib/incident-links';
-import type { Logger } from '../../lib/log';
-import { confirmationMessage, incidentUpdateMessage } from '../../lib/messages';
-import type { PagerDutyApi } from '../../lib/pagerduty';
-import { statusOf } from '../../lib/pagerduty-normalize';
-import { channelScope, type SlackApi } from '../../lib/slack';
+import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
+import type { Logger } from '../../lib/runtime/log';
+import { confirmationMessage, incidentUpdateMessage } from '../../lib/slack/messages';
+import type { PagerDutyApi } from '../../lib/pagerduty/api';
+import { statusOf } from '../../lib/pagerduty/normalize';
+import { channelScope, type SlackApi } from '../../lib/slack/web-api';
 
 export interface PagerDutyWorkerDeps {
   links: IncidentLinks;

@@ -1,9 +1,9 @@
-import { createLogger } from '../../lib/log';
-import { makeEventQueue } from '../../lib/queue';
-import { signSlackRequest } from '../../lib/signatures';
+import { createLogger } from '../../lib/runtime/log';
+import { makeEventQueue } from '../../lib/runtime/queue';
+import { signSlackRequest } from '../../lib/slack/signature';
 import { startLocalSqs, type LocalSqs } from '../../local/aws';
 import { drainQueue } from '../../test/helpers/queue';
-import { checkStatusPayload, mentionEnvelope } from '../../test/helpers/requests';
+import { checkStatusPayload, mentionEnvelope } from '../../local/requests';
 import { makeSlackIngress } from './slack-ingress';
 
 const SECRET = 'ingress-test-signing-secret';

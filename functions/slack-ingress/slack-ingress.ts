@@ -1,11 +1,12 @@
 import { parseCommand } from '../../lib/commands';
-import { InvalidInputError } from '../../lib/errors';
+import { InvalidInputError } from '../../lib/runtime/errors';
 import { slackRouting, type SlackQueueEvent } from '../../lib/events';
-import { json, mediaType, rejection, rejectUnverified, text, type IngressRequest, type IngressResponse } from '../../lib/http';
-import type { Logger } from '../../lib/log';
-import type { EventQueue } from '../../lib/queue';
-import { header, verifySlackSignature } from '../../lib/signatures';
-import { normalizeBlockActions, normalizeEventCallback, normalizeSlashCommand } from '../../lib/slack-normalize';
+import { json, mediaType, rejection, rejectUnverified, text, type IngressRequest, type IngressResponse } from '../../lib/runtime/http';
+import type { Logger } from '../../lib/runtime/log';
+import type { EventQueue } from '../../lib/runtime/queue';
+import { header } from '../../lib/runtime/http';
+import { verifySlackSignature } from '../../lib/slack/signature';
+import { normalizeBlockActions, normalizeEventCallback, normalizeSlashCommand } from '../../lib/slack/normalize';
 
 export interface SlackIngressDeps {
   queue: EventQueue;

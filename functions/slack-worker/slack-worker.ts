@@ -1,10 +1,10 @@
 import { parseCommand, slackMarkupToPlainText, textAfterBotMention, trimSummary } from '../../lib/commands';
 import { dedupKeyFor, isDedupKey } from '../../lib/dedup-key';
-import type { Effects } from '../../lib/effects';
-import { PermanentError } from '../../lib/errors';
+import type { Effects } from '../../lib/store/effects';
+import { PermanentError } from '../../lib/runtime/errors';
 import type { SlackActionEvent, SlackMessageEvent, SlackQueueEvent } from '../../lib/events';
-import type { IncidentLink, IncidentLinks } from '../../lib/incident-links';
-import type { Logger } from '../../lib/log';
+import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
+import type { Logger } from '../../lib/runtime/log';
 import {
   confirmationMessage,
   escalationFailedMessage,
@@ -14,9 +14,9 @@ import {
   refusalMessage,
   statusMessage,
   statusUnavailableMessage,
-} from '../../lib/messages';
-import type { PagerDutyApi, Severity } from '../../lib/pagerduty';
-import { channelScope, type ChannelScope, type SlackApi, type SlackMessage } from '../../lib/slack';
+} from '../../lib/slack/messages';
+import type { PagerDutyApi, Severity } from '../../lib/pagerduty/api';
+import { channelScope, type ChannelScope, type SlackApi, type SlackMessage } from '../../lib/slack/web-api';
 
 export interface SlackWorkerDeps {
   links: IncidentLinks;

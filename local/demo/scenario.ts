@@ -1,4 +1,4 @@
-import { CHECK_STATUS_ACTION_ID } from '../../lib/slack-normalize';
+import { CHECK_STATUS_ACTION_ID } from '../../lib/slack/normalize';
 import type { SandboxDriver } from '../sandbox-console/driver';
 import { buildTranscripts, customerUserId, type ChannelInfo, type ChannelTranscript } from '../sandbox-console/transcript';
 import { sleep } from '../stand-ins/http-util';

@@ -1,7 +1,7 @@
 import { STAND_IN_BOT_USER_ID } from '../stand-ins/slack';
 import type { ChannelTranscript, TranscriptEntry } from '../sandbox-console/transcript';
 
-/** What a message in a transcript is, told by how pd-router words it (lib/messages.ts). */
+/** What a message in a transcript is, told by how pd-router words it (lib/slack/messages.ts). */
 export type MessageKind = 'escalation' | 'confirmation' | 'triggered' | 'acknowledged' | 'reassigned' | 'resolved' | 'status' | 'refusal' | 'other';
 
 const BOT_KINDS: [RegExp, MessageKind][] = [

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { signSlackRequest } from '../../lib/signatures';
-import { CHECK_STATUS_ACTION_ID } from '../../lib/slack-normalize';
+import { signSlackRequest } from '../../lib/slack/signature';
+import { CHECK_STATUS_ACTION_ID } from '../../lib/slack/normalize';
 import type { SandboxState } from '../sandbox-state';
 import type { StandInIncident } from '../stand-ins/pagerduty';
 import { STAND_IN_BOT_USER_ID } from '../stand-ins/slack';

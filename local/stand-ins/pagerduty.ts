@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { signPagerDutyWebhook } from '../../lib/signatures';
+import { signPagerDutyWebhook } from '../../lib/pagerduty/signature';
 import { FaultPlan, listen, readBody, sendJson, sleep, type RunningServer } from './http-util';
 
 export interface StandInIncident {

@@ -5,7 +5,7 @@ import {
   ResourceNotFoundException,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { SECRET_NAMES } from '../../lib/secrets';
+import { SECRET_NAMES } from '../../lib/runtime/secrets';
 import { parseSecretInput, putSecret, runPutSecret, SecretInputError, type PutSecretIo } from '../../scripts/put-secret';
 
 const VALUES = {

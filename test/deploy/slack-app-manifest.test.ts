@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { loadSlackIngressConfig } from '../../lib/config';
+import { loadSlackIngressConfig } from '../../lib/runtime/config';
 
 const ROOT = join(__dirname, '..', '..');
 

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import YAML from 'yaml';
-import { ENV, loadWorkerConfig } from '../../lib/config';
-import { LAYOUT, queueNames, tableName, type QueueName } from '../../lib/layout';
-import { SECRET_NAMES } from '../../lib/secrets';
+import { ENV, loadWorkerConfig } from '../../lib/runtime/config';
+import { LAYOUT, queueNames, tableName, type QueueName } from '../../lib/layout/layout';
+import { SECRET_NAMES } from '../../lib/runtime/secrets';
 import { readZip } from './read-zip';
 
 // CloudFormation is untyped JSON: properties stay `any` and each assertion states the shape it expects.
@@ -109,7 +109,7 @@ function expectedGrants(p: Packaged, fn: string, secretResource: unknown, own: [
 /** The DynamoDB operations the code issues (GetCommand → dynamodb:GetItem, QueryCommand → dynamodb:Query…). */
 function dynamoActionsInCode(): string[] {
   const files = ['lib', ...readdirSync(join(ROOT, 'functions')).map((d) => join('functions', d))].flatMap((dir) =>
-    readdirSync(join(ROOT, dir))
+    readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })
       .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
       .map((f) => readFileSync(join(ROOT, dir, f), 'utf8')),
   );
@@ -151,7 +151,7 @@ describe('the CloudFormation template `sls package` generates, offline and witho
         expect(lambda(p, INGRESS[q]).resource.Properties.Timeout).toBeLessThanOrEqual(6);
         expect(lambda(p, INGRESS[q]).resource.Properties.MemorySize).toBe(256);
         expect(lambda(p, LAYOUT.queues[q].worker).resource.Properties.Timeout).toBe(LAYOUT.queues[q].workerTimeoutSeconds);
-        // Longer than one outbound call at its worst: lib/slack.ts tries 3 times (2 retries, ≤ 1 s
+        // Longer than one outbound call at its worst: lib/slack/web-api.ts tries 3 times (2 retries, ≤ 1 s
         // apart), each attempt bounded by the workers' HTTP timeout.
         const { httpTimeoutMs } = loadWorkerConfig({ [ENV.tableName]: 't', [QUEUE_URL_ENV[q].dlq]: 'd' }, { dlqEnv: QUEUE_URL_ENV[q].dlq, maxReceiveCount: 1 });
         expect(LAYOUT.queues[q].workerTimeoutSeconds * 1000).toBeGreaterThan(3 * httpTimeoutMs + 2 * 1000);
@@ -248,7 +248,7 @@ describe('the CloudFormation template `sls package` generates, offline and witho
     }
   });
 
-  it('tells each function where its own queue, DLQ and table are, under the names lib/config.ts reads', () => {
+  it('tells each function where its own queue, DLQ and table are, under the names lib/runtime/config.ts reads', () => {
     for (const q of QUEUES) {
       const layout = LAYOUT.queues[q];
       const ingressEnv = lambda(dev, INGRESS[q]).resource.Properties.Environment.Variables;
@@ -334,7 +334,7 @@ describe('serverless.yml as a plain YAML file', () => {
       platform: 'node',
       exclude: [],
       mainFields: ['module', 'main'],
-      alias: { '@aws-sdk/credential-provider-node': './lib/lambda-credentials.ts' },
+      alias: { '@aws-sdk/credential-provider-node': './lib/runtime/lambda-credentials.ts' },
     });
   });
 

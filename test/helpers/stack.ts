@@ -1,7 +1,7 @@
 import { startStack, type LocalStack, type StackOptions } from '../../local/stack';
 import { STAND_IN_BOT_USER_ID } from '../../local/stand-ins/slack';
 import type { StandInIncident } from '../../local/stand-ins/pagerduty';
-import { checkStatusPayload, mentionEnvelope, post, signedSlackForm, signedSlackJson, signedWebhook } from './requests';
+import { checkStatusPayload, mentionEnvelope, post, signedSlackForm, signedSlackJson, signedWebhook } from '../../local/requests';
 
 /** A sandbox stack tuned for tests: fast retries, quiet logs. */
 export function startTestStack(options: StackOptions = {}): Promise<LocalStack> {

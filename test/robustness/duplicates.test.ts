@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { pagerDutyRouting, slackRouting } from '../../lib/events';
-import { normalizePagerDutyWebhook } from '../../lib/pagerduty-normalize';
-import { toSqsJson } from '../../lib/queue';
-import { normalizeEventCallback, normalizeSlashCommand } from '../../lib/slack-normalize';
+import { normalizePagerDutyWebhook } from '../../lib/pagerduty/normalize';
+import { toSqsJson } from '../../lib/runtime/queue';
+import { normalizeEventCallback, normalizeSlashCommand } from '../../lib/slack/normalize';
 import { startStack, type LocalStack } from '../../local/stack';
 import { STAND_IN_BOT_USER_ID } from '../../local/stand-ins/slack';
-import { mentionEnvelope } from '../helpers/requests';
+import { mentionEnvelope } from '../../local/requests';
 import { audit, crashPlan, pool, SLASH_COMMAND, TEAM, World } from './support/world';
 
 /**

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Env } from '../../../lib/config';
+import type { Env } from '../../../lib/runtime/config';
 import { startStack, type LocalStack, type StackOptions } from '../../../local/stack';
 import { listen, readBody, type RunningServer } from '../../../local/stand-ins/http-util';
 import { PagerDutyStandIn } from '../../../local/stand-ins/pagerduty';

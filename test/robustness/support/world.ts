@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { dedupKeyFor } from '../../../lib/dedup-key';
-import { refusalMessage } from '../../../lib/messages';
-import { signPagerDutyWebhook } from '../../../lib/signatures';
+import { refusalMessage } from '../../../lib/slack/messages';
+import { signPagerDutyWebhook } from '../../../lib/pagerduty/signature';
 import type { LocalStack } from '../../../local/stack';
 import type { StandInIncident } from '../../../local/stand-ins/pagerduty';
 import { STAND_IN_BOT_USER_ID, type RecordedMessage } from '../../../local/stand-ins/slack';
-import { checkStatusPayload, mentionEnvelope, signedSlackForm, signedSlackJson, type SignedRequest } from '../../helpers/requests';
+import { checkStatusPayload, mentionEnvelope, signedSlackForm, signedSlackJson, type SignedRequest } from '../../../local/requests';
 
 /**
  * A driver and an auditor for the robustness tests and the soak run: it sends what Slack and

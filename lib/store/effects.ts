@@ -1,6 +1,6 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { attributeNames, expiryEpoch, isConditionFailure, storeCall } from './dynamo';
-import { LAYOUT } from './layout';
+import { LAYOUT } from '../layout/layout';
 
 /**
  * Effects that must happen once (a Slack message posted) although the work that causes them

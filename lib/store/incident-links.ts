@@ -1,8 +1,8 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { IncidentStatus } from './events';
+import type { IncidentStatus } from '../events';
 import { attributeNames, expiryEpoch, isConditionFailure, storeCall } from './dynamo';
-import { TransientError } from './errors';
-import { LAYOUT } from './layout';
+import { TransientError } from '../runtime/errors';
+import { LAYOUT } from '../layout/layout';
 
 const TTL = LAYOUT.table.ttlAttribute;
 

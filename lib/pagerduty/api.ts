@@ -1,6 +1,6 @@
 import { api } from '@pagerduty/pdjs';
-import type { IncidentStatus } from './events';
-import { PermanentError, TransientError } from './errors';
+import type { IncidentStatus } from '../events';
+import { PermanentError, TransientError } from '../runtime/errors';
 
 export type Severity = 'critical' | 'error' | 'warning' | 'info';
 

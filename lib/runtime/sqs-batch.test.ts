@@ -3,8 +3,8 @@ import { InvalidInputError, TransientError } from './errors';
 import { createLogger } from './log';
 import { makeQueueControl } from './queue';
 import { processFifoBatch, retryDelaySeconds } from './sqs-batch';
-import { startLocalSqs, type LocalSqs } from '../local/aws';
-import { drainQueue } from '../test/helpers/queue';
+import { startLocalSqs, type LocalSqs } from '../../local/aws';
+import { drainQueue } from '../../test/helpers/queue';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 
 function record(id: string, group: string, body = id, receiveCount = 1, receiptHandle = `rh-${id}`): SQSRecord {

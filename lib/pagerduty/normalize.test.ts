@@ -1,5 +1,5 @@
-import { PAGERDUTY_HANDLED_EVENT_TYPES, parsePagerDutyQueueEvent } from './events';
-import { normalizePagerDutyWebhook, statusOf } from './pagerduty-normalize';
+import { PAGERDUTY_HANDLED_EVENT_TYPES, parsePagerDutyQueueEvent } from '../events';
+import { normalizePagerDutyWebhook, statusOf } from './normalize';
 
 const RECEIVED = new Date('2026-11-26T10:00:00.000Z');
 

@@ -1,5 +1,6 @@
-import { signPagerDutyWebhook, signSlackRequest } from '../../lib/signatures';
-import { STAND_IN_BOT_USER_ID } from '../../local/stand-ins/slack';
+import { signPagerDutyWebhook } from '../lib/pagerduty/signature';
+import { signSlackRequest } from '../lib/slack/signature';
+import { STAND_IN_BOT_USER_ID } from './stand-ins/slack';
 
 let counter = 0;
 const unique = () => `${Date.now().toString(36)}${(counter++).toString(36)}`;

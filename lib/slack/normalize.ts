@@ -1,5 +1,5 @@
-import { EVENT_CONTRACT_VERSION, type SlackActionEvent, type SlackMessageEvent } from './events';
-import { InvalidInputError } from './errors';
+import { EVENT_CONTRACT_VERSION, type SlackActionEvent, type SlackMessageEvent } from '../events';
+import { InvalidInputError } from '../runtime/errors';
 
 /** The action id of the Check Status button, shared by the renderer and the ingress. */
 export const CHECK_STATUS_ACTION_ID = 'check_status';

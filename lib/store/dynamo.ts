@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { TransientError } from './errors';
+import { TransientError } from '../runtime/errors';
 
 /** A document client that drops undefined attributes (optional fields of our records). */
 export function makeDocumentClient(env: Record<string, string | undefined>): DynamoDBDocumentClient {

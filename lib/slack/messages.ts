@@ -1,8 +1,8 @@
-import type { PagerDutyEventType, IncidentStatus } from './events';
-import type { IncidentLink } from './incident-links';
-import type { IncidentState } from './pagerduty';
-import type { Blocks, SlackMessage } from './slack';
-import { CHECK_STATUS_ACTION_ID } from './slack-normalize';
+import type { PagerDutyEventType, IncidentStatus } from '../events';
+import type { IncidentLink } from '../store/incident-links';
+import type { IncidentState } from '../pagerduty/api';
+import type { Blocks, SlackMessage } from './web-api';
+import { CHECK_STATUS_ACTION_ID } from './normalize';
 
 /**
  * Everything pd-router says in a customer channel is written here, from the incident link and

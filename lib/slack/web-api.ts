@@ -1,5 +1,5 @@
 import { ErrorCode, LogLevel, WebClient, type Block, type KnownBlock } from '@slack/web-api';
-import { PermanentError, TransientError } from './errors';
+import { PermanentError, TransientError } from '../runtime/errors';
 
 export type Blocks = (KnownBlock | Block)[];
 

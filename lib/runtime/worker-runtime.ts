@@ -1,19 +1,19 @@
 import type { SQSEvent } from 'aws-lambda';
 import { loadWorkerConfig, type Env, type WorkerConfig } from './config';
-import { makeDocumentClient } from './dynamo';
-import { makeEffects, type Effects } from './effects';
-import { makeIncidentLinks, type IncidentLinks } from './incident-links';
+import { makeDocumentClient } from '../store/dynamo';
+import { makeEffects, type Effects } from '../store/effects';
+import { makeIncidentLinks, type IncidentLinks } from '../store/incident-links';
 import { makeLogger, makeSqsClient, sqsHandler } from './lambda';
-import { LAYOUT, type QueueName } from './layout';
+import { LAYOUT, type QueueName } from '../layout/layout';
 import type { LogContext, Logger } from './log';
-import { makePagerDutyApi, type PagerDutyApi } from './pagerduty';
+import { makePagerDutyApi, type PagerDutyApi } from '../pagerduty/api';
 import { makeQueueControl } from './queue';
 import type { Secrets } from './secrets';
 
 /** The workers call Slack and PagerDuty; the signing secrets are the ingress functions' alone. */
 const WORKER_SECRETS = ['SLACK_BOT_TOKEN', 'PAGER_DUTY_EVENTS_API_KEY', 'PAGER_DUTY_REST_API_KEY'] as const;
 type WorkerSecrets = Secrets<(typeof WORKER_SECRETS)[number]>;
-import { makeSlackApi, type SlackApi } from './slack';
+import { makeSlackApi, type SlackApi } from '../slack/web-api';
 import { processFifoBatch } from './sqs-batch';
 
 /** What both workers are built from. */

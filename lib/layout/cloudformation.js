@@ -1,9 +1,9 @@
 'use strict';
 
 /**
- * The CloudFormation resources that lib/layout.json defines (queues, DLQs, table), the four
+ * The CloudFormation resources that lib/layout/layout.json defines (queues, DLQs, table), the four
  * least-privilege roles and the alarms. serverless.yml pulls them in with
- * `${file(./lib/cloudformation.js):resources}`, so queue and table properties live only in
+ * `${file(./lib/layout/cloudformation.js):resources}`, so queue and table properties live only in
  * layout.json. CommonJS, because the Serverless Framework require()s it while it resolves
  * variables, before anything compiles TypeScript.
  */
@@ -235,7 +235,7 @@ async function optionalParam(resolveVariable, name) {
   return value === undefined || value === null ? '' : String(value).trim();
 }
 
-/** `${file(./lib/cloudformation.js):resources}`: everything above, for the resolved stage and params. */
+/** `${file(./lib/layout/cloudformation.js):resources}`: everything above, for the resolved stage and params. */
 async function resources({ resolveVariable }) {
   const stage = await resolveVariable('sls:stage');
   const secretId = await optionalParam(resolveVariable, 'secretId');

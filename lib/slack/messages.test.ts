@@ -1,4 +1,4 @@
-import type { IncidentLink } from './incident-links';
+import type { IncidentLink } from '../store/incident-links';
 import { confirmationMessage, incidentUpdateMessage, refusalMessage, statusMessage } from './messages';
 
 const link: IncidentLink = {

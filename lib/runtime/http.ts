@@ -1,7 +1,17 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { SignatureError } from './errors';
 import type { Logger } from './log';
-import type { HeaderBag } from './signatures';
+
+export type HeaderBag = Record<string, string | undefined>;
+
+/** Look a header up case-insensitively (API Gateway lower-cases, Node's http keeps what came). */
+export function header(headers: HeaderBag, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.toLowerCase() === wanted) return value;
+  }
+  return undefined;
+}
 
 /** Slack and PagerDuty bodies are a few KB; anything near SQS's 256 KB message limit is not theirs. */
 export const MAX_BODY_BYTES = 128 * 1024;
