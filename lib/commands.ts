@@ -56,3 +56,15 @@ export function trimSummary(text: string, limit = MAX_SUMMARY_LENGTH): string {
   const chars = Array.from(text);
   return chars.length <= limit ? text : `${chars.slice(0, limit - 1).join('')}…`;
 }
+
+/**
+ * Bidirectional overrides and isolates reorder what a reader sees ("evil.com" shown as
+ * "moc.live"); zero-width characters hide text in plain sight. Neither belongs in words we store
+ * and show again.
+ */
+const INVISIBLE = /[\u061C\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/g;
+
+/** Customer text without bidi controls and zero-width characters. */
+export function stripInvisible(text: string): string {
+  return text.replace(INVISIBLE, '');
+}

@@ -55,6 +55,7 @@ export const PAGERDUTY_HANDLED_EVENT_TYPES = [
   'incident.unacknowledged',
   'incident.reassigned',
   'incident.escalated',
+  'incident.delegated',
   'incident.reopened',
   'incident.resolved',
   'incident.priority_updated',
@@ -64,7 +65,12 @@ export type PagerDutyEventType = (typeof PAGERDUTY_HANDLED_EVENT_TYPES)[number];
 export const INCIDENT_STATUSES = ['triggered', 'acknowledged', 'resolved'] as const;
 export type IncidentStatus = (typeof INCIDENT_STATUSES)[number];
 
-/** One PagerDuty webhook (v3) about an incident, reduced to what the worker may show or needs. */
+/**
+ * One PagerDuty webhook (v3) about an incident, reduced to what routing needs and what a customer
+ * may ever see. PagerDuty's title, URL, number, service, escalation policy, teams, priority and
+ * notes are dropped at the ingress: they are the provider's, and what never enters the queue
+ * cannot be shown to a customer by a later change.
+ */
 export const PagerDutyIncidentEventSchema = v.object({
   v: v.literal(EVENT_CONTRACT_VERSION),
   kind: v.literal('pagerduty.incident'),
@@ -73,18 +79,18 @@ export const PagerDutyIncidentEventSchema = v.object({
   webhookId: optionalText,
   eventType: v.picklist(PAGERDUTY_HANDLED_EVENT_TYPES),
   occurredAt: isoTime,
-  /** Who did it, when PagerDuty says (null for automated changes). */
+  /** The person who did it; null when the agent is a service, an integration or automation (or absent). */
   agentName: v.nullable(v.pipe(v.string(), v.maxLength(400))),
   incident: v.object({
     id: nonEmpty,
-    number: v.optional(v.number()),
-    title: optionalText,
     status: v.optional(v.picklist(INCIDENT_STATUSES)),
     urgency: optionalText,
-    htmlUrl: optionalText,
+    /** Routing evidence only: equals one of our dedup keys when our trigger opened the incident. */
     incidentKey: optionalText,
+    /** The people it is assigned to (user references only). */
     assignees: v.array(v.pipe(v.string(), v.maxLength(400))),
-    priority: optionalText,
+    /** Set when PagerDuty resolved this incident by merging it into another one. */
+    mergedInto: optionalText,
   }),
   receivedAt: isoTime,
 });

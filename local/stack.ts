@@ -31,7 +31,7 @@ export interface StackOptions {
   retryBaseSeconds?: number;
   logLevel?: string;
   /** Stand-in behaviour in sandbox mode. */
-  standIns?: { latencyMs?: number; duplicateWebhooks?: boolean; omitIncidentKey?: boolean; print?: (line: string) => void; channelNames?: Record<string, string> };
+  standIns?: { latencyMs?: number; duplicateWebhooks?: boolean; omitIncidentKey?: boolean; grouping?: boolean; firstIncidentNumber?: number; print?: (line: string) => void; channelNames?: Record<string, string> };
   /** Crash injection: called after each step of each worker. */
   checkpoint?: { slack?: (step: string) => void; pagerDuty?: (step: string) => void };
   /** Extra routes (the sandbox console); return true when handled. */
@@ -163,6 +163,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       ...(standIns.latencyMs !== undefined ? { latencyMs: standIns.latencyMs } : {}),
       ...(standIns.duplicateWebhooks ? { duplicateWebhooks: true } : {}),
       ...(standIns.omitIncidentKey ? { omitIncidentKey: true } : {}),
+      // Content-based alert grouping on the sandbox service, as a provider may have it.
+      ...(standIns.grouping || baseEnv.PD_SANDBOX_GROUPING === 'on' ? { grouping: true } : {}),
+      ...(standIns.firstIncidentNumber !== undefined ? { firstNumber: standIns.firstIncidentNumber } : {}),
       ...(standIns.print ? { print: standIns.print } : {}),
     };
     pagerDuty = await new PagerDutyStandIn(pdOptions).start();

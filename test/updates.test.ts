@@ -62,7 +62,8 @@ describe('the update path, through the local stack', () => {
       const incident = incidents[n]!;
       const updates = botMessages(stack, channel).filter((m) => String(m.metadata?.event_payload.key).startsWith('pd:'));
       // Exactly one post per distinct PagerDuty event, all in this channel's escalation thread.
-      expect(updates.map((m) => m.metadata!.event_payload.key).sort()).toEqual(lifecycle.map((_, step) => `pd:E-${incident.id}-${step}`).sort());
+      const link = incident.incidentKey;
+      expect(updates.map((m) => m.metadata!.event_payload.key).sort()).toEqual(lifecycle.map((_, step) => `pd:E-${incident.id}-${step}:${link}`).sort());
       const [confirmation] = confirmationOf(stack, channel);
       expect(updates.every((m) => m.threadTs === confirmation!.threadTs)).toBe(true);
       // Nothing about another customer's incident in this channel.
@@ -77,7 +78,7 @@ describe('the update path, through the local stack', () => {
       // they came in: an older event never moves the shown status back.
       let newest = -1;
       for (const post of updates) {
-        newest = Math.max(newest, Number(String(post.metadata!.event_payload.key).split('-').pop()));
+        newest = Math.max(newest, Number(String(post.metadata!.event_payload.key).split(':')[1]!.split('-').pop()));
         expect(shownStatus(post.blocks)).toBe(STEP_STATUS[newest]);
       }
       const versions = [...confirmation!.history, confirmation!].map((v) => shownStatus(v.blocks));
@@ -130,23 +131,22 @@ describe('the update path, through the local stack', () => {
     expect(stack.slack!.calls.slice(callsBefore).filter((c) => c.method.startsWith('chat.'))).toEqual([]);
   });
 
-  it('without incident_key the link is found through the incident\'s alerts, and remembered', async () => {
+  it('without incident_key the link is found through the incident\'s alerts, then followed by the incident', async () => {
     const incident = await escalateAndFind('CALERTS', 'queue backlog');
-    const keyless = { ...incident, incidentKey: '' };
+    const keyless = { ...incident, incidentKey: '', status: 'acknowledged' as const };
     const body = stack.pagerDuty!.webhookBody(keyless, 'incident.acknowledged', 'Dana Scully', new Date().toISOString(), 'E-keyless-1');
     (body.event.data as Record<string, unknown>).incident_key = null;
     await post(`${stack.url}/pagerduty/webhooks`, signedWebhook(stack.secrets.PAGER_DUTY_SIGNING_KEY, body, 'wh-keyless-1'));
     await stack.waitForIdle();
-    const alertLookups = stack.pagerDuty!.restCalls.filter((c) => c.path === `/incidents/${incident.id}/alerts`).length;
-    expect(alertLookups).toBe(1);
-    const second = stack.pagerDuty!.webhookBody(keyless, 'incident.resolved', 'Dana Scully', new Date(Date.now() + 1000).toISOString(), 'E-keyless-2');
+    expect(stack.pagerDuty!.restCalls.filter((c) => c.path.startsWith(`/incidents/${incident.id}/alerts`)).length).toBe(1);
+    const second = stack.pagerDuty!.webhookBody({ ...keyless, status: 'resolved' }, 'incident.resolved', 'Dana Scully', new Date(Date.now() + 1000).toISOString(), 'E-keyless-2');
     (second.event.data as Record<string, unknown>).incident_key = null;
     await post(`${stack.url}/pagerduty/webhooks`, signedWebhook(stack.secrets.PAGER_DUTY_SIGNING_KEY, second, 'wh-keyless-2'));
     await stack.waitForIdle();
     const posts = botMessages(stack, 'CALERTS').filter((m) => String(m.metadata?.event_payload.key).startsWith('pd:'));
-    expect(posts.map((m) => m.text)).toEqual(['Acknowledged by Dana Scully (#' + incident.number + ')', 'Resolved by Dana Scully (#' + incident.number + ')']);
-    // The second event found the link by the remembered incident id: no second alert lookup.
-    expect(stack.pagerDuty!.restCalls.filter((c) => c.path === `/incidents/${incident.id}/alerts`).length).toBe(1);
+    // The channel's own reference, never PagerDuty's number.
+    expect(posts.map((m) => m.text)).toEqual(['Escalation #1: Acknowledged by Dana Scully (acknowledged)', 'Escalation #1: Resolved by Dana Scully (resolved)']);
+    expect(JSON.stringify(stack.slack!.channelMessages('CALERTS'))).not.toContain(`#${incident.number}`);
   });
 
   it('a ping is answered 2xx; a bad signature 401 with nothing enqueued', async () => {

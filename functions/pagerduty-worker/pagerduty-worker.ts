@@ -1,12 +1,14 @@
-import type { Effects } from '../../lib/store/effects';
-import { PermanentError, TransientError } from '../../lib/runtime/errors';
-import type { PagerDutyIncidentEvent } from '../../lib/events';
-import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
-import type { Logger } from '../../lib/runtime/log';
-import { confirmationMessage, incidentUpdateMessage } from '../../lib/slack/messages';
+import type { IncidentStatus, PagerDutyEventType, PagerDutyIncidentEvent } from '../../lib/events';
 import type { PagerDutyApi } from '../../lib/pagerduty/api';
 import { statusOf } from '../../lib/pagerduty/normalize';
+import { PermanentError, TransientError } from '../../lib/runtime/errors';
+import type { Logger } from '../../lib/runtime/log';
+import { confirmationMessage, handledTogetherMessage, incidentUpdateMessage } from '../../lib/slack/messages';
 import { channelScope, type SlackApi } from '../../lib/slack/web-api';
+import type { Effects } from '../../lib/store/effects';
+import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
+import { customerView, shownPerson, type Happening } from '../../lib/tenancy/customer-view';
+import { makeOwnership } from '../../lib/tenancy/ownership';
 
 export interface PagerDutyWorkerDeps {
   links: IncidentLinks;
@@ -17,97 +19,126 @@ export interface PagerDutyWorkerDeps {
   checkpoint?: (step: string) => void;
 }
 
-/** The pagerduty-worker's logic: find the channel an incident belongs to and tell it, and only it. */
+/**
+ * What each PagerDuty event type means to a customer, in pd-router's words; undefined for the
+ * types that change nothing a customer is shown (a priority is the provider's business).
+ */
+function happeningOf(event: PagerDutyIncidentEvent, showNames: boolean): Happening | undefined {
+  const by = shownPerson(event.agentName, showNames);
+  const kinds: Record<PagerDutyEventType, Happening | undefined> = {
+    'incident.triggered': { kind: 'opened' },
+    'incident.acknowledged': { kind: 'acknowledged', by },
+    'incident.unacknowledged': { kind: 'unacknowledged' },
+    'incident.reassigned': { kind: 'reassigned', to: event.incident.assignees.map((name) => shownPerson(name, showNames)) },
+    'incident.escalated': { kind: 'escalated' },
+    'incident.delegated': { kind: 'delegated' },
+    'incident.reopened': { kind: 'reopened', by },
+    'incident.resolved': { kind: 'resolved', by },
+    'incident.priority_updated': undefined,
+  };
+  return kinds[event.eventType];
+}
+
+/**
+ * The pagerduty-worker's logic: find every escalation an incident holds (lib/tenancy/ownership.ts)
+ * and tell each one's channel, in its own thread, from its own link only.
+ */
 export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
   const checkpoint = (step: string) => deps.checkpoint?.(step);
+  const ownership = makeOwnership(deps);
 
-  /** The link by incident_key (our dedup_key), by an incident id seen before, or through the incident's alerts. */
-  async function findLink(event: PagerDutyIncidentEvent, logger: Logger): Promise<IncidentLink | undefined> {
-    const { incident } = event;
-    if (incident.incidentKey) {
-      const link = await deps.links.get(incident.incidentKey);
-      if (link) return link;
-    }
-    const known = await deps.links.findByIncidentId(incident.id);
-    if (known || incident.incidentKey) return known;
-    for (const key of await deps.pagerDuty.alertKeys(incident.id)) {
-      const link = await deps.links.get(key);
-      if (link) {
-        logger.info('link found through the incident alerts');
-        return link;
-      }
-    }
-    return undefined;
-  }
-
-  return async function handlePagerDutyEvent(event: PagerDutyIncidentEvent, context: { logger: Logger; finalAttempt: boolean }): Promise<void> {
-    let logger = context.logger;
-    const link = await findLink(event, logger);
-    if (!link) {
-      logger.info('incident was not raised from Slack; nothing posted');
-      logger.metric('UnlinkedIncidentEvents');
-      return;
-    }
-    logger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });
-    const found = link;
-    const status = statusOf(event);
-    const needsAttach = found.incidentId !== event.incident.id || (event.incident.number !== undefined && found.incidentNumber === undefined);
-
-    // Remembering the incident, recording the status and claiming the post are independent
-    // writes: they go side by side, so the post waits on one round trip instead of three.
-    const recorded = (async (): Promise<IncidentLink> => {
-      const [attached, advanced] = await Promise.all([
-        needsAttach
-          ? deps.links.attachIncident(found.dedupKey, {
-              id: event.incident.id,
-              ...(event.incident.number !== undefined ? { number: event.incident.number } : {}),
-              ...(event.incident.htmlUrl ? { url: event.incident.htmlUrl } : {}),
-              ...(event.incident.title ? { title: event.incident.title } : {}),
-            })
-          : undefined,
-        status ? deps.links.advanceStatus(found.dedupKey, status, event.occurredAt) : undefined,
-      ]);
-      if (needsAttach) checkpoint('incident-attached');
-      if (advanced && !advanced.advanced) logger.info('older than the status shown; the status stays', { eventStatus: status, shownStatus: advanced.link.status });
-      if (advanced) checkpoint('status-recorded');
-      // Both wrote the same item: take the incident from one and the newest status from the other.
-      const base = attached ?? found;
-      return advanced ? { ...base, status: advanced.link.status, statusAt: advanced.link.statusAt } as IncidentLink : base;
-    })();
-
-    if (!found.threadTs) {
-      await recorded;
+  /** Record the status and post, once each, what one channel should read about this event. */
+  async function tellChannel(link: IncidentLink, event: PagerDutyIncidentEvent, post: { effectKey: string; build: (link: IncidentLink) => ReturnType<typeof incidentUpdateMessage> }[], status: { value: IncidentStatus; at: string } | undefined, logger: Logger) {
+    if (!link.threadTs) {
       // The confirmation that starts the thread is being posted: wait for it rather than spend every
       // attempt in the next milliseconds (RETRY_BASE_SECONDS may be small).
       throw new TransientError('the escalation has no thread yet; retrying once its confirmation is posted', undefined, 1);
     }
+    const scope = channelScope(deps.slack, link.channel);
+    const threadTs = link.threadTs;
+    let current = link;
+    if (status) {
+      const advanced = await deps.links.advanceStatus(link.dedupKey, status.value, status.at);
+      if (!advanced.advanced) logger.info('older than the status shown; the status stays', { eventStatus: status.value, shownStatus: advanced.link.status });
+      current = advanced.link;
+      checkpoint('status-recorded');
+    }
+    const latest = current;
+    await Promise.all([
+      (async () => {
+        for (const message of post) {
+          await deps.effects.once(message.effectKey, () => scope.post(message.build(latest), { threadTs, effectKey: message.effectKey }), (since) => scope.findByEffectKey(message.effectKey, since, threadTs));
+        }
+      })(),
+      // Re-rendering the confirmation is idempotent, so it runs on every attempt.
+      latest.confirmationTs ? scope.update(latest.confirmationTs, confirmationMessage(customerView(latest))) : undefined,
+    ]);
+    checkpoint('posted');
+    logger.info('update posted', { eventType: event.eventType, status: latest.status });
+  }
 
-    const scope = channelScope(deps.slack, found.channel);
-    const threadTs = found.threadTs;
-    const effectKey = `pd:${event.id}`;
-    let current = found;
-    try {
-      await Promise.all([
-        deps.effects.once(
-          effectKey,
-          async () => {
-            current = await recorded;
-            return scope.post(incidentUpdateMessage(current, event, current.status, deps.config.showResponderNames), { threadTs, effectKey });
-          },
-          (since) => scope.findByEffectKey(effectKey, since, threadTs),
-        ),
-        // Re-rendering the confirmation is idempotent, so it runs on every attempt.
-        recorded.then((latest) => (latest.confirmationTs ? scope.update(latest.confirmationTs, confirmationMessage(latest)) : undefined)),
-      ]);
-    } catch (error) {
-      if (error instanceof PermanentError) {
-        logger.warn('Slack refused our message to this channel; dropped', { reason: error.code });
+  async function handle(event: PagerDutyIncidentEvent, logger: Logger): Promise<void> {
+    const { incident } = event;
+    const tasks: Promise<void>[] = [];
+    if (incident.mergedInto) {
+      // Merged away: the escalation is not resolved, it goes on in the target incident, whose
+      // own status (not this one's "resolved") is what the channel is shown from now on.
+      const moved = await ownership.moveOnMerge(incident.id, incident.mergedInto, logger);
+      if (!moved.length) return unlinked(logger);
+      const target = await deps.pagerDuty.getIncident(incident.mergedInto);
+      checkpoint('incident-attached');
+      for (const link of moved) {
+        const channelLogger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });
+        const status = target?.status ? { value: target.status, at: event.occurredAt } : undefined;
+        tasks.push(tellChannel(link, event, [{ effectKey: `joined:${link.dedupKey}:${incident.mergedInto}`, build: (l) => handledTogetherMessage(customerView(l)) }], status, channelLogger));
+      }
+    } else {
+      const held = await ownership.heldBy({ id: incident.id, ...(incident.incidentKey ? { incidentKey: incident.incidentKey } : {}) }, logger);
+      if (!held.length) return unlinked(logger);
+      checkpoint('incident-attached');
+      const happening = happeningOf(event, deps.config.showResponderNames);
+      const eventStatus = statusOf(event);
+      for (const { link } of held) {
+        const channelLogger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });
+        const posts = [];
+        // Held by an incident that is not its own (grouped or merged): said once, on the first event seen.
+        if (link.heldBy === 'grouped' || link.heldBy === 'merged') {
+          posts.push({ effectKey: `joined:${link.dedupKey}:${incident.id}`, build: (l: IncidentLink) => handledTogetherMessage(customerView(l)) });
+        }
+        if (happening) posts.push({ effectKey: `pd:${event.id}:${link.dedupKey}`, build: (l: IncidentLink) => incidentUpdateMessage(customerView(l), happening) });
+        tasks.push(tellChannel(link, event, posts, eventStatus ? { value: eventStatus, at: event.occurredAt } : undefined, channelLogger));
+      }
+    }
+    // Each channel on its own: one channel's refusal or wait never holds back another's update.
+    const results = await Promise.allSettled(tasks);
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+    for (const failure of failures) {
+      if (failure instanceof PermanentError) {
+        logger.warn('Slack refused our message to a channel; dropped', { reason: failure.code });
         logger.metric('SlackChannelUnavailable');
+      }
+    }
+    const retryable = failures.find((failure) => !(failure instanceof PermanentError));
+    if (retryable) throw retryable;
+  }
+
+  function unlinked(logger: Logger) {
+    logger.info('incident holds no escalation from Slack; nothing posted');
+    logger.metric('UnlinkedIncidentEvents');
+  }
+
+  return async function handlePagerDutyEvent(event: PagerDutyIncidentEvent, context: { logger: Logger; finalAttempt: boolean }): Promise<void> {
+    try {
+      await handle(event, context.logger);
+    } catch (error) {
+      // PagerDuty answering 4xx about an incident (deleted, or merged and gone) will answer the
+      // same on every retry: log it and let the message go instead of walking it to the DLQ.
+      if (error instanceof PermanentError) {
+        context.logger.warn('PagerDuty or Slack refused for good; the event is dropped', { reason: error.code });
+        context.logger.metric('PermanentlyRefusedEvents');
         return;
       }
       throw error;
     }
-    checkpoint('posted');
-    logger.info('update posted', { eventType: event.eventType, status: current.status });
   };
 }

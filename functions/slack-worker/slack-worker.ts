@@ -1,4 +1,4 @@
-import { parseCommand, slackMarkupToPlainText, textAfterBotMention, trimSummary } from '../../lib/commands';
+import { parseCommand, slackMarkupToPlainText, stripInvisible, textAfterBotMention, trimSummary } from '../../lib/commands';
 import { dedupKeyFor, isDedupKey } from '../../lib/dedup-key';
 import type { Effects } from '../../lib/store/effects';
 import { PermanentError } from '../../lib/runtime/errors';
@@ -16,10 +16,14 @@ import {
   statusUnavailableMessage,
 } from '../../lib/slack/messages';
 import type { PagerDutyApi, Severity } from '../../lib/pagerduty/api';
+import type { ChannelReferences } from '../../lib/store/channel-references';
+import { customerView, shownPerson, shownUrgency } from '../../lib/tenancy/customer-view';
+import { makeOwnership } from '../../lib/tenancy/ownership';
 import { channelScope, type ChannelScope, type SlackApi, type SlackMessage } from '../../lib/slack/web-api';
 
 export interface SlackWorkerDeps {
   links: IncidentLinks;
+  references: ChannelReferences;
   effects: Effects;
   slack: SlackApi;
   pagerDuty: PagerDutyApi;
@@ -46,6 +50,7 @@ async function postOnce(effects: Effects, scope: ChannelScope, effectKey: string
 /** The slack-worker's logic: escalations, ping, help and Check Status. */
 export function makeSlackWorker(deps: SlackWorkerDeps) {
   const checkpoint = (step: string) => deps.checkpoint?.(step);
+  const ownership = makeOwnership(deps);
 
   async function reply(event: SlackMessageEvent, message: SlackMessage, threadTs: string | undefined) {
     const scope = channelScope(deps.slack, event.channel);
@@ -68,7 +73,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
       event.channelName ?? deps.slack.channelName(event.channel),
       event.ts ? deps.slack.permalink(event.channel, event.ts) : undefined,
     ]);
-    const summary = trimSummary(slackMarkupToPlainText(description));
+    const summary = trimSummary(stripInvisible(slackMarkupToPlainText(description)));
     // On the last attempt, before PagerDuty has the escalation: the customer must hear that it
     // failed, whatever failed (PagerDuty, or DynamoDB, which the once-only post itself needs).
     const tellFailed = async (error: unknown) => {
@@ -116,7 +121,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
             channel_name: channelName ?? null,
             requested_by: event.user,
             permalink: permalink ?? null,
-            message: slackMarkupToPlainText(event.text).slice(0, 4000),
+            message: stripInvisible(slackMarkupToPlainText(event.text)).slice(0, 4000),
             via: event.via === 'mention' ? 'app_mention' : deps.config.slashCommand,
           },
           ...(permalink ? { links: [{ href: permalink, text: 'Slack message' }] } : {}),
@@ -142,13 +147,15 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
       return;
     }
 
-    const confirmationTs = await postOnce(deps.effects, scope, `confirm:${dedupKey}`, confirmationMessage(link), link.threadTs);
+    // The channel's own number for it, taken before the confirmation that shows it.
+    if (link.ref === undefined) link = await deps.links.setRef(dedupKey, await deps.references.take(event.channel, dedupKey));
+    const confirmationTs = await postOnce(deps.effects, scope, `confirm:${dedupKey}`, confirmationMessage(customerView(link)), link.threadTs);
     checkpoint('confirmed');
     if (link.confirmationTs !== confirmationTs) link = await deps.links.setConfirmation(dedupKey, confirmationTs);
     // A slash command's confirmation starts the thread every later update goes to.
     if (!link.threadTs) link = await deps.links.setThread(dedupKey, confirmationTs);
     // An update may have arrived while we were posting: show it.
-    if (link.status && link.status !== 'triggered') await scope.update(confirmationTs, confirmationMessage(link));
+    if (link.status && link.status !== 'triggered') await scope.update(confirmationTs, confirmationMessage(customerView(link)));
     logger.info('escalation confirmed');
   }
 
@@ -165,10 +172,20 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     const logger = context.logger.child({ dedupKey: link.dedupKey, ...(link.incidentId ? { incidentId: link.incidentId } : {}) });
     let message: SlackMessage;
     try {
-      const state = link.incidentId ? await deps.pagerDuty.getIncident(link.incidentId) : await deps.pagerDuty.findIncidentByKey(link.dedupKey);
-      message = state ? statusMessage(link, state, deps.config.showResponderNames) : confirmationMessage(link);
+      // The incident that holds this channel's own alert, by evidence; nothing of it is shown but
+      // its status, urgency and (under the names rule) who is handling it.
+      const located = await ownership.locate(link, logger);
+      const view = customerView(located.link);
+      const incident = located.incident;
+      message = incident
+        ? statusMessage(view, {
+            ...(incident.status ? { status: incident.status } : {}),
+            ...(shownUrgency(incident.urgency) ? { urgency: shownUrgency(incident.urgency)! } : {}),
+            handledBy: incident.assignees.map((name) => shownPerson(name, deps.config.showResponderNames)),
+          })
+        : confirmationMessage(view);
     } catch (error) {
-      if (!context.finalAttempt) throw error;
+      if (!context.finalAttempt && !(error instanceof PermanentError)) throw error;
       logger.error('could not read the incident from PagerDuty', { error });
       message = statusUnavailableMessage();
     }

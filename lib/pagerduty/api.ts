@@ -1,6 +1,7 @@
 import { api } from '@pagerduty/pdjs';
 import type { IncidentStatus } from '../events';
 import { PermanentError, TransientError } from '../runtime/errors';
+import { mergeTarget } from './normalize';
 
 export type Severity = 'critical' | 'error' | 'warning' | 'info';
 
@@ -13,24 +14,34 @@ export interface TriggerEvent {
   links?: { href: string; text: string }[];
 }
 
-/** An incident's live state, as the REST API tells it and as a customer may see it. */
+/**
+ * An incident's live state as the REST API tells it, reduced to what routing needs and what a
+ * customer may see: no title, URL, number, service or notes (see lib/tenancy/customer-view.ts).
+ */
 export interface IncidentState {
   id: string;
-  number?: number;
-  title?: string;
   status?: IncidentStatus;
   urgency?: string;
-  url?: string;
+  /** Evidence for ownership only, never shown. */
+  incidentKey?: string;
+  /** The people it is assigned to (user references only). */
   assignees: string[];
   lastStatusChangeAt?: string;
+  /** Set when PagerDuty resolved it by merging it into another incident. */
+  mergedInto?: string;
 }
 
 export interface PagerDutyApi {
   /** Events API v2 trigger. 400 → PermanentError; 429, 5xx, network → TransientError. */
   trigger(event: TriggerEvent): Promise<void>;
-  getIncident(id: string): Promise<IncidentState>;
-  findIncidentByKey(incidentKey: string): Promise<IncidentState | undefined>;
-  /** The alert keys (our dedup_keys) of an incident's alerts. */
+  /** The incident, or undefined when PagerDuty no longer has it (deleted, or merged and gone). */
+  getIncident(id: string): Promise<IncidentState | undefined>;
+  /**
+   * Incidents PagerDuty lists for an incident_key. That filter also matches the keys of an
+   * incident's alerts, so a result is a candidate, never proof of ownership.
+   */
+  findIncidentsByKey(incidentKey: string): Promise<IncidentState[]>;
+  /** The alert keys of all an incident's alerts (empty when the incident is gone). */
   alertKeys(incidentId: string): Promise<string[]>;
 }
 
@@ -45,19 +56,29 @@ function failure(what: string, status: number, detail: string, headers?: { get(n
 }
 
 function toIncidentState(raw: Record<string, unknown>): IncidentState {
-  const assignments = Array.isArray(raw.assignments) ? (raw.assignments as { assignee?: { summary?: string } }[]) : [];
+  const assignments = Array.isArray(raw.assignments) ? (raw.assignments as { assignee?: { type?: string; summary?: string } }[]) : [];
   const status = raw.status;
+  const mergedInto = mergeTarget(raw.resolve_reason);
   return {
     id: String(raw.id),
-    ...(typeof raw.incident_number === 'number' ? { number: raw.incident_number } : {}),
-    ...(typeof raw.title === 'string' ? { title: raw.title } : {}),
     ...(status === 'triggered' || status === 'acknowledged' || status === 'resolved' ? { status } : {}),
     ...(typeof raw.urgency === 'string' ? { urgency: raw.urgency } : {}),
-    ...(typeof raw.html_url === 'string' ? { url: raw.html_url } : {}),
-    assignees: assignments.map((a) => a.assignee?.summary).filter((s): s is string => typeof s === 'string'),
+    ...(typeof raw.incident_key === 'string' && raw.incident_key ? { incidentKey: raw.incident_key } : {}),
+    assignees: assignments
+      .map((a) => a.assignee)
+      .filter((a) => a?.type === undefined || a.type === 'user_reference')
+      .map((a) => a?.summary)
+      .filter((s): s is string => typeof s === 'string'),
     ...(typeof raw.last_status_change_at === 'string' ? { lastStatusChangeAt: raw.last_status_change_at } : {}),
+    ...(mergedInto ? { mergedInto } : {}),
   };
 }
+
+/** Alerts are listed a page at a time; an incident with more than this many is not ours to read whole. */
+const ALERT_PAGE_SIZE = 100;
+const MAX_ALERT_PAGES = 10;
+
+const isNotFound = (error: unknown) => error instanceof PermanentError && error.code === 'pagerduty_404';
 
 export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; routingKey: string; restToken: string; timeoutMs: number }): PagerDutyApi {
   const rest = async (what: string, path: string, query?: Record<string, string>): Promise<Record<string, unknown>> => {
@@ -109,18 +130,36 @@ export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; r
       throw failure('Events API', response.status, detail, response.headers);
     },
     async getIncident(id) {
-      const data = await rest('incident lookup', `incidents/${encodeURIComponent(id)}`);
-      return toIncidentState((data.incident ?? {}) as Record<string, unknown>);
+      try {
+        const data = await rest('incident lookup', `incidents/${encodeURIComponent(id)}`);
+        return toIncidentState((data.incident ?? {}) as Record<string, unknown>);
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
     },
-    async findIncidentByKey(incidentKey) {
+    async findIncidentsByKey(incidentKey) {
+      // An empty incident_key filter is no filter: PagerDuty would list every open incident.
+      if (!incidentKey.trim()) throw new PermanentError('empty_incident_key', 'refusing to search incidents by an empty key');
       const data = await rest('incident search', 'incidents', { incident_key: incidentKey });
-      const first = Array.isArray(data.incidents) ? (data.incidents[0] as Record<string, unknown> | undefined) : undefined;
-      return first ? toIncidentState(first) : undefined;
+      const incidents = Array.isArray(data.incidents) ? (data.incidents as Record<string, unknown>[]) : [];
+      return incidents.map(toIncidentState);
     },
     async alertKeys(incidentId) {
-      const data = await rest('alert lookup', `incidents/${encodeURIComponent(incidentId)}/alerts`);
-      const alerts = Array.isArray(data.alerts) ? (data.alerts as { alert_key?: unknown }[]) : [];
-      return alerts.map((a) => a.alert_key).filter((k): k is string => typeof k === 'string');
+      const keys: string[] = [];
+      for (let page = 0; page < MAX_ALERT_PAGES; page++) {
+        let data: Record<string, unknown>;
+        try {
+          data = await rest('alert lookup', `incidents/${encodeURIComponent(incidentId)}/alerts`, { limit: String(ALERT_PAGE_SIZE), offset: String(page * ALERT_PAGE_SIZE) });
+        } catch (error) {
+          if (isNotFound(error)) return keys;
+          throw error;
+        }
+        const alerts = Array.isArray(data.alerts) ? (data.alerts as { alert_key?: unknown }[]) : [];
+        keys.push(...alerts.map((a) => a.alert_key).filter((k): k is string => typeof k === 'string'));
+        if (data.more !== true || alerts.length === 0) break;
+      }
+      return keys;
     },
   };
 }

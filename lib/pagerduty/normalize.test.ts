@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { PAGERDUTY_HANDLED_EVENT_TYPES, parsePagerDutyQueueEvent } from '../events';
 import { normalizePagerDutyWebhook, statusOf } from './normalize';
 
@@ -41,14 +43,29 @@ describe('normalizePagerDutyWebhook', () => {
       eventType,
       occurredAt: '2026-11-26T09:59:58.123Z',
       agentName: 'Dana Scully',
-      incident: { id: 'PINC1', number: 42, status: 'acknowledged', incidentKey: 'pdr-0123456789abcdef0123456789abcdef', assignees: ['Dana Scully'], priority: 'P1' },
+      incident: { id: 'PINC1', status: 'acknowledged', incidentKey: 'pdr-0123456789abcdef0123456789abcdef', assignees: ['Dana Scully'] },
     });
     expect(parsePagerDutyQueueEvent(JSON.stringify(event))).toEqual(event);
   });
 
-  it('keeps no e-mail address and nothing about the service', () => {
+  it('keeps nothing of the provider\'s: no title, URL, number, service, priority or e-mail address', () => {
     const event = normalizePagerDutyWebhook(webhook('incident.reassigned'), undefined, RECEIVED);
-    expect(JSON.stringify(event)).not.toMatch(/@provider\.test|billing/);
+    expect(JSON.stringify(event)).not.toMatch(/@provider\.test|billing|API is returning|pagerduty\.test|42|P1"/);
+  });
+
+  it('names an agent only when the agent is a person; services and integrations are no one', () => {
+    const service = normalizePagerDutyWebhook(webhook('incident.resolved', { agent: { id: 'PS1', type: 'service_reference', summary: 'Internal: Postgres fleet auto-remediation' } }), undefined, RECEIVED);
+    const integration = normalizePagerDutyWebhook(webhook('incident.resolved', { agent: { id: 'PI1', type: 'generic_events_api_inbound_integration_reference', summary: 'Datadog' } }), undefined, RECEIVED);
+    expect(typeof service !== 'string' && service.agentName).toBeNull();
+    expect(typeof integration !== 'string' && integration.agentName).toBeNull();
+  });
+
+  it('keeps the merge target of an incident resolved by a merge, and nothing else of the resolve reason', () => {
+    const merged = normalizePagerDutyWebhook(webhook('incident.resolved', { data: { status: 'resolved', resolve_reason: { type: 'merge_resolve_reason', incident: { id: 'PTARGET', type: 'incident_reference', summary: 'INTERNAL: pg-shared-3' } } } }), undefined, RECEIVED);
+    expect(typeof merged !== 'string' && merged.incident.mergedInto).toBe('PTARGET');
+    expect(JSON.stringify(merged)).not.toContain('INTERNAL');
+    const plain = normalizePagerDutyWebhook(webhook('incident.resolved', { data: { resolve_reason: null } }), undefined, RECEIVED);
+    expect(typeof plain !== 'string' && plain.incident.mergedInto).toBeUndefined();
   });
 
   it('accepts agent: null (automated changes)', () => {
@@ -83,5 +100,38 @@ describe('statusOf', () => {
     expect(statusOf(event)).toBe('resolved');
     expect(statusOf({ ...event, eventType: 'incident.unacknowledged' })).toBe('triggered');
     expect(statusOf({ ...event, eventType: 'incident.priority_updated' })).toBeUndefined();
+  });
+});
+
+describe('real PagerDuty webhook captures (shared/corpus/pagerduty)', () => {
+  const corpus = path.join(__dirname, '..', '..', '..', 'shared', 'corpus', 'pagerduty');
+  const captures = readdirSync(corpus).filter((file) => /^incident\..+\.json$/.test(file));
+  const read = (file: string) => JSON.parse(readFileSync(path.join(corpus, file), 'utf8')) as { event: Record<string, unknown> };
+
+  it('covers every handled incident type', () => {
+    const types = captures.map((file) => read(file).event.event_type);
+    for (const type of PAGERDUTY_HANDLED_EVENT_TYPES) expect(types).toContain(type);
+  });
+
+  it.each(captures)('%s normalizes as its type demands, with its nulls, and validates against the contract', (file) => {
+    const body = read(file);
+    const type = String(body.event.event_type);
+    const event = normalizePagerDutyWebhook(body, 'WH-capture', RECEIVED);
+    if (!(PAGERDUTY_HANDLED_EVENT_TYPES as readonly string[]).includes(type)) {
+      // Notes, responders, conference bridges, workflows, status updates: internal, answered 2xx.
+      expect(event).toBe('unhandled event type');
+      return;
+    }
+    if (typeof event === 'string') throw new Error(`ignored: ${event}`);
+    const data = body.event.data as Record<string, unknown>;
+    // Both lengths of incident id PagerDuty uses (7-character P… and 14-character Q…) pass through.
+    expect(event.incident.id).toBe(data.id);
+    expect(parsePagerDutyQueueEvent(JSON.stringify(event))).toEqual(event);
+    const agent = body.event.agent as { type?: string; summary?: string } | null;
+    expect(event.agentName).toBe(agent?.type === 'user_reference' ? agent.summary : null);
+    // The provider's own words and places never survive normalization.
+    const serialized = JSON.stringify(event);
+    if (typeof data.title === 'string') expect(serialized).not.toContain(data.title);
+    expect(serialized).not.toMatch(/pagerduty\.com/);
   });
 });

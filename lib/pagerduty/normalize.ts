@@ -16,8 +16,8 @@ export type IgnoredReason = 'ping' | 'not an incident' | 'unhandled event type';
 
 /**
  * A v3 webhook body (already parsed, signature already checked) → our event, or the reason we
- * do not use it. Only fields a customer may see, or that we need to route, are kept: no notes,
- * no e-mail addresses.
+ * do not use it. Only what routing needs and what a customer may see is kept (see the contract):
+ * no title, URL, number, service, notes or e-mail addresses.
  */
 export function normalizePagerDutyWebhook(body: Json, webhookId: string | undefined, receivedAt: Date): PagerDutyIncidentEvent | IgnoredReason {
   const event = asObject(body.event);
@@ -36,15 +36,13 @@ export function normalizePagerDutyWebhook(body: Json, webhookId: string | undefi
   if (Number.isNaN(occurred.getTime())) throw new InvalidInputError('event.occurred_at is not a time');
   const status = INCIDENT_STATUSES.find((s) => s === data.status);
   const assignees = (Array.isArray(data.assignees) ? data.assignees : [])
-    .map((a) => text(asObject(a)?.summary, 400))
+    .map(asObject)
+    .filter((a) => a?.type === undefined || a.type === 'user_reference')
+    .map((a) => text(a?.summary, 400))
     .filter((s): s is string => s !== undefined);
-  const agentName = text(asObject(event.agent)?.summary, 400) ?? null;
-  const number = typeof data.number === 'number' && Number.isFinite(data.number) ? data.number : undefined;
-  const title = text(data.title);
   const urgency = text(data.urgency, 40);
-  const htmlUrl = text(data.html_url, 2000);
   const incidentKey = text(data.incident_key, 255);
-  const priority = text(asObject(data.priority)?.summary, 100);
+  const mergedInto = mergeTarget(data.resolve_reason);
   return {
     v: EVENT_CONTRACT_VERSION,
     kind: 'pagerduty.incident',
@@ -52,20 +50,34 @@ export function normalizePagerDutyWebhook(body: Json, webhookId: string | undefi
     ...(webhookId ? { webhookId: webhookId.slice(0, 200) } : {}),
     eventType: eventType as PagerDutyEventType,
     occurredAt: occurred.toISOString(),
-    agentName,
+    agentName: personName(event.agent),
     incident: {
       id: incidentId,
-      ...(number !== undefined ? { number } : {}),
-      ...(title ? { title } : {}),
       ...(status ? { status } : {}),
       ...(urgency ? { urgency } : {}),
-      ...(htmlUrl ? { htmlUrl } : {}),
       ...(incidentKey ? { incidentKey } : {}),
       assignees,
-      ...(priority ? { priority } : {}),
+      ...(mergedInto ? { mergedInto } : {}),
     },
     receivedAt: receivedAt.toISOString(),
   };
+}
+
+/**
+ * The agent's name when the agent is a person. Services, integrations and automations act as
+ * agents too, and their names are the provider's internals ("Internal: Postgres fleet
+ * auto-remediation"): those are no one a customer should read about.
+ */
+export function personName(agent: unknown): string | null {
+  const reference = asObject(agent);
+  return reference?.type === 'user_reference' ? (text(reference.summary, 400) ?? null) : null;
+}
+
+/** The incident this one was merged into, from `resolve_reason` (webhook and REST alike). */
+export function mergeTarget(resolveReason: unknown): string | undefined {
+  const reason = asObject(resolveReason);
+  if (reason?.type !== 'merge_resolve_reason') return undefined;
+  return text(asObject(reason.incident)?.id, 100);
 }
 
 /** The status an event implies when its data does not carry one. */

@@ -3,6 +3,7 @@ import { loadWorkerConfig, type Env, type WorkerConfig } from './config';
 import { makeDocumentClient } from '../store/dynamo';
 import { makeEffects, type Effects } from '../store/effects';
 import { makeIncidentLinks, type IncidentLinks } from '../store/incident-links';
+import { makeChannelReferences, type ChannelReferences } from '../store/channel-references';
 import { makeLogger, makeSqsClient, sqsHandler } from './lambda';
 import { LAYOUT, type QueueName } from '../layout/layout';
 import type { LogContext, Logger } from './log';
@@ -20,6 +21,7 @@ import { processFifoBatch } from './sqs-batch';
 export interface WorkerParts {
   config: WorkerConfig;
   links: IncidentLinks;
+  references: ChannelReferences;
   effects: Effects;
   slack: SlackApi;
   pagerDuty: PagerDutyApi;
@@ -54,6 +56,7 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
   const store = { ttlDays: config.linkTtlDays };
   const links = makeIncidentLinks(db, config.tableName, store);
   const effects = makeEffects(db, config.tableName, store);
+  const references = makeChannelReferences(db, config.tableName);
   const queue = makeQueueControl(sqs, queueUrl, config.dlqUrl);
   let built: { key: string; handle: ReturnType<WorkerDefinition<E>['build']> } | undefined;
 
@@ -71,7 +74,7 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
           restToken: secrets.PAGER_DUTY_REST_API_KEY,
           timeoutMs: config.httpTimeoutMs,
         });
-      built = { key, handle: definition.build({ config, links, effects, slack, pagerDuty, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
+      built = { key, handle: definition.build({ config, links, references, effects, slack, pagerDuty, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
     }
     return built.handle;
   };

@@ -1,59 +1,121 @@
-import type { IncidentLink } from '../store/incident-links';
-import { confirmationMessage, incidentUpdateMessage, refusalMessage, statusMessage } from './messages';
+import fc from 'fast-check';
+import type { Happening } from '../tenancy/customer-view';
+import type { SlackMessage } from './web-api';
+import * as messages from './messages';
+import { confirmationMessage, escapeMrkdwn, handledTogetherMessage, incidentUpdateMessage, refusalMessage, statusMessage } from './messages';
 
-const link: IncidentLink = {
+const view = {
   dedupKey: 'pdr-0123456789abcdef0123456789abcdef',
-  team: 'T1',
-  channel: 'CACME',
-  threadTs: '1.1',
-  requester: 'U1',
-  summary: 'Checkout fails <!channel> & <https://evil.test|click>',
-  createdAt: '2026-11-26T10:00:00Z',
-  state: 'triggered',
-  incidentNumber: 12,
-  status: 'acknowledged',
+  ref: 3,
+  words: 'Checkout fails <!channel> & <https://evil.test|click>',
+  requester: 'U1ABC',
+  status: 'acknowledged' as const,
 };
 
-const update = {
-  eventType: 'incident.reassigned' as const,
-  occurredAt: '2026-11-26T10:05:00Z',
-  agentName: 'Dana Scully',
-  incident: { number: 12, title: 'Checkout fails', urgency: 'high', htmlUrl: 'https://pd.test/incidents/P1', assignees: ['Fox Mulder'] },
-};
+/** Every string Slack would render or notify from: the top-level text and all text in blocks. */
+function renderedTexts(message: SlackMessage): string[] {
+  const texts: string[] = [message.text];
+  const walk = (value: unknown, key?: string) => {
+    if (typeof value === 'string' && key === 'text') texts.push(value);
+    else if (Array.isArray(value)) value.forEach((v) => walk(v));
+    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(v, k);
+  };
+  walk(message.blocks);
+  return texts;
+}
+
+/** Slack markup pd-router itself writes: the requester's mention and the quote marker at a line's start. */
+const OWN_MARKUP = /<@U1ABC>|(?<=^|\n)>/g;
 
 describe('customer-facing messages', () => {
-  it('show responder names by default', () => {
-    const text = JSON.stringify(incidentUpdateMessage(link, update, 'triggered', true));
-    expect(text).toContain('Reassigned by Dana Scully to Fox Mulder');
+  const reassigned: Happening = { kind: 'reassigned', to: ['Fox Mulder'] };
+
+  it('name a person who handles it when names are shown', () => {
+    expect(JSON.stringify(incidentUpdateMessage(view, reassigned))).toContain('Reassigned to Fox Mulder');
+    expect(JSON.stringify(incidentUpdateMessage(view, { kind: 'resolved', by: 'Dana Scully' }))).toContain('Resolved by Dana Scully');
   });
 
-  it('SHOW_RESPONDER_NAMES=false hides who did it and who has it', () => {
-    const message = JSON.stringify(incidentUpdateMessage(link, update, 'triggered', false));
-    expect(message).not.toMatch(/Dana|Fox/);
-    const status = JSON.stringify(statusMessage(link, { id: 'P1', status: 'acknowledged', assignees: ['Fox Mulder'] }, false));
-    expect(status).not.toContain('Fox');
+  it('say "the on-call team" when no person may be named (names off, or a service or integration acted)', () => {
+    expect(JSON.stringify(incidentUpdateMessage(view, { kind: 'resolved', by: undefined }))).toContain('Resolved by the on-call team');
+    expect(JSON.stringify(incidentUpdateMessage(view, { kind: 'reassigned', to: [undefined] }))).toContain('Reassigned to another on-call responder');
+    const status = JSON.stringify(statusMessage(view, { status: 'acknowledged', handledBy: [undefined] }));
+    expect(status).not.toContain('Handled by');
   });
 
-  it('escape what a customer wrote, so it cannot ping the channel or fake a link', () => {
-    const rendered = JSON.stringify(confirmationMessage(link).blocks);
-    expect(rendered).toContain('&lt;!channel&gt; &amp; &lt;https://evil.test|click&gt;');
-    expect(rendered).not.toContain('<!channel>');
+  it('show the channel\'s own reference, never a PagerDuty number', () => {
+    expect(confirmationMessage(view).text).toBe('On-call has been paged (escalation #3) (acknowledged): Checkout fails &lt;!channel&gt; &amp; &lt;https://evil.test|click&gt;');
+    expect(incidentUpdateMessage(view, { kind: 'escalated' }).text).toBe('Escalation #3: Escalated to the next on-call responder (acknowledged)');
   });
 
-  it('every incident message carries the Check Status button with the opaque dedup key', () => {
-    for (const message of [confirmationMessage(link), incidentUpdateMessage(link, update, 'acknowledged', true)]) {
-      const button = JSON.stringify(message.blocks);
-      expect(button).toContain('"action_id":"check_status"');
-      expect(button).toContain(`"value":"${link.dedupKey}"`);
+  it('escape what a customer wrote in the blocks and in the top-level text, so it cannot ping the channel or fake a link', () => {
+    for (const message of [confirmationMessage(view), statusMessage(view, { status: 'triggered', handledBy: [] })]) {
+      for (const text of renderedTexts(message)) {
+        expect(text).not.toContain('<!channel>');
+        expect(text).not.toContain('<https://evil.test');
+      }
+      expect(JSON.stringify(message)).toContain('&lt;!channel&gt; &amp; &lt;https://evil.test|click&gt;');
     }
   });
 
-  it('the confirmation shows the current status and number', () => {
-    expect(confirmationMessage(link).text).toBe(`On-call has been paged #12 (acknowledged): ${link.summary}`);
+  it('tell a merge or a grouping without anything about the other incident', () => {
+    expect(handledTogetherMessage(view).text).toBe('Escalation #3: Your escalation is now handled together with a related incident; updates continue here. (acknowledged)');
+  });
+
+  it('every incident message carries the Check Status button with the opaque dedup key', () => {
+    for (const message of [confirmationMessage(view), incidentUpdateMessage(view, reassigned), handledTogetherMessage(view)]) {
+      const button = JSON.stringify(message.blocks);
+      expect(button).toContain('"action_id":"check_status"');
+      expect(button).toContain(`"value":"${view.dedupKey}"`);
+    }
   });
 
   it('the refusal carries no incident data', () => {
     const refusal = JSON.stringify(refusalMessage());
-    expect(refusal).not.toMatch(/pdr-|#12|Checkout|CACME/);
+    expect(refusal).not.toMatch(/pdr-|#3|Checkout|U1ABC/);
+  });
+
+  it('builders take a customer view, never a PagerDuty incident (their parameters say so)', () => {
+    // The view's fields are all a builder can render; an incident object has none of these names.
+    const builders = [confirmationMessage, incidentUpdateMessage, handledTogetherMessage, statusMessage];
+    for (const builder of builders) expect(builder.length).toBeLessThanOrEqual(2);
+    expect(Object.keys(messages).filter((name) => /incident/i.test(name))).toEqual(['incidentUpdateMessage']);
+  });
+});
+
+describe('escaping, as a property over arbitrary text with Slack control sequences', () => {
+  const controls = ['<!channel>', '<!here>', '<!everyone>', '<!subteam^S123|@ops>', '<@U999>', '<#C999|general>', '<https://evil.test|Check Status>', '<mailto:x@y.z>', '&', '&lt;', '&amp;lt;', '<', '>', '*', '`', '\n'];
+  const text = fc.array(fc.oneof(fc.string(), fc.constantFrom(...controls), fc.string({ unit: 'grapheme' })), { maxLength: 12 }).map((parts) => parts.join(''));
+
+  it('no customer text or name ever yields Slack markup in anything pd-router posts', () => {
+    fc.assert(
+      fc.property(text, text, fc.integer({ min: 1, max: 9999 }), (words, name, ref) => {
+        const customer = { ...view, ref, words };
+        const rendered = [
+          confirmationMessage(customer),
+          incidentUpdateMessage(customer, { kind: 'acknowledged', by: name }),
+          incidentUpdateMessage(customer, { kind: 'reassigned', to: [name, undefined] }),
+          handledTogetherMessage(customer),
+          statusMessage(customer, { status: 'acknowledged', urgency: 'high', handledBy: [name] }),
+        ].flatMap(renderedTexts);
+        for (const out of rendered) {
+          const withoutOwn = out.replace(OWN_MARKUP, '');
+          // Slack markup needs an unescaped '<'; escaped text has none left.
+          expect(withoutOwn).not.toContain('<');
+          expect(withoutOwn).not.toContain('>');
+          // Every '&' starts one of the three entities escaping produced.
+          expect(withoutOwn.replace(/&(amp|lt|gt);/g, '')).not.toContain('&');
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('escaping is reversible, so the customer reads exactly their own words', () => {
+    fc.assert(
+      fc.property(text, (words) => {
+        const unescaped = escapeMrkdwn(words).replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+        expect(unescaped).toBe(words);
+      }),
+    );
   });
 });

@@ -1,13 +1,13 @@
-import type { PagerDutyEventType, IncidentStatus } from '../events';
-import type { IncidentLink } from '../store/incident-links';
-import type { IncidentState } from '../pagerduty/api';
+import type { IncidentStatus } from '../events';
+import type { CustomerView, Happening, LiveStatus, ShownPerson } from '../tenancy/customer-view';
 import type { Blocks, SlackMessage } from './web-api';
 import { CHECK_STATUS_ACTION_ID } from './normalize';
 
 /**
- * Everything pd-router says in a customer channel is written here, from the incident link and
- * the event, on purpose: titles, numbers, status, urgency and responder names (optional), never
- * e-mail addresses, notes, or anything about another service or customer.
+ * Everything pd-router says in a customer channel is written here, from a CustomerView (the
+ * channel's own link) and pd-router's own vocabulary. The builders never receive PagerDuty's
+ * incident: no title, URL, number, service, escalation policy, team or note can reach a customer.
+ * Every piece of text we did not write is escaped, in blocks and in the top-level `text` alike.
  */
 
 const STATUS_LABEL: Record<IncidentStatus, string> = {
@@ -16,7 +16,10 @@ const STATUS_LABEL: Record<IncidentStatus, string> = {
   resolved: ':large_green_circle: Resolved',
 };
 
-/** Slack mrkdwn control characters in text we did not write (a customer's description, a name). */
+/**
+ * Slack's control characters in text we did not write (a customer's words, a name): with `&`,
+ * `<` and `>` escaped, no `<!channel>`, `<@U…>`, `<!subteam^…>` or labelled link survives.
+ */
 export function escapeMrkdwn(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
@@ -28,75 +31,81 @@ function checkStatusButton(dedupKey: string) {
   } as const;
 }
 
-function incidentTitle(link: IncidentLink, fallbackTitle?: string, url?: string): string {
-  const title = escapeMrkdwn(link.incidentTitle ?? fallbackTitle ?? link.summary);
-  const href = url ?? link.incidentUrl;
-  return href ? `<${href}|${title}>` : title;
+/** "Escalation #3": the channel's own number, never PagerDuty's. */
+function reference(view: CustomerView): string {
+  return view.ref !== undefined ? `Escalation #${view.ref}` : 'Your escalation';
 }
+
+const person = (who: ShownPerson) => (who ? escapeMrkdwn(who) : 'the on-call team');
 
 /** The confirmation in the escalation's thread; later kept current with chat.update. */
-export function confirmationMessage(link: IncidentLink): SlackMessage {
-  const status = link.status ? STATUS_LABEL[link.status] : STATUS_LABEL.triggered;
-  const number = link.incidentNumber ? ` #${link.incidentNumber}` : '';
-  const text = `On-call has been paged${number} (${link.status ?? 'triggered'}): ${link.summary}`;
+export function confirmationMessage(view: CustomerView): SlackMessage {
+  const words = escapeMrkdwn(view.words.slice(0, 2800));
+  const ref = view.ref !== undefined ? ` (escalation #${view.ref})` : '';
+  const raisedBy = view.requester ? `  ·  raised by <@${view.requester}>` : '';
   const blocks: Blocks = [
-    { type: 'section', text: { type: 'mrkdwn', text: `:rotating_light: *On-call has been paged*${number}\n>${escapeMrkdwn(link.summary).slice(0, 2800)}` } },
-    { type: 'context', elements: [{ type: 'mrkdwn', text: `*Status:* ${status}  ·  raised by <@${link.requester}>` }] },
-    checkStatusButton(link.dedupKey),
+    { type: 'section', text: { type: 'mrkdwn', text: `:rotating_light: *On-call has been paged*${ref}\n>${words.replace(/\n/g, "\n>")}` } },
+    { type: 'context', elements: [{ type: 'mrkdwn', text: `*Status:* ${STATUS_LABEL[view.status]}${raisedBy}` }] },
+    checkStatusButton(view.dedupKey),
   ];
-  return { text, blocks };
+  return { text: `On-call has been paged${ref} (${view.status}): ${words}`, blocks };
 }
 
-const WHAT_HAPPENED: Record<PagerDutyEventType, string> = {
-  'incident.triggered': 'Incident triggered',
-  'incident.acknowledged': 'Acknowledged',
-  'incident.unacknowledged': 'Acknowledgement timed out; back to triggered',
-  'incident.reassigned': 'Reassigned',
-  'incident.escalated': 'Escalated',
-  'incident.reopened': 'Reopened',
-  'incident.resolved': 'Resolved',
-  'incident.priority_updated': 'Priority changed',
-};
-
-export interface IncidentUpdate {
-  eventType: PagerDutyEventType;
-  occurredAt: string;
-  agentName: string | null;
-  incident: { number?: number; title?: string; urgency?: string; htmlUrl?: string; assignees: string[]; priority?: string };
-}
-
-/** A thread message for one PagerDuty event; its status is the newest known, never an older one. */
-export function incidentUpdateMessage(link: IncidentLink, update: IncidentUpdate, shownStatus: IncidentStatus | undefined, showNames: boolean): SlackMessage {
-  let what = WHAT_HAPPENED[update.eventType];
-  if (showNames && update.agentName) what += ` by ${escapeMrkdwn(update.agentName)}`;
-  if (update.eventType === 'incident.reassigned' && showNames && update.incident.assignees.length) {
-    what += ` to ${update.incident.assignees.map(escapeMrkdwn).join(', ')}`;
+/** One line for what happened, in pd-router's words. */
+export function describeHappening(happening: Happening): string {
+  switch (happening.kind) {
+    case 'opened':
+      return 'Incident opened';
+    case 'acknowledged':
+      return `Acknowledged by ${person(happening.by)}`;
+    case 'unacknowledged':
+      return 'Acknowledgement timed out; back to triggered';
+    case 'reassigned':
+      return happening.to.some(Boolean) ? `Reassigned to ${happening.to.filter(Boolean).map(person).join(', ')}` : 'Reassigned to another on-call responder';
+    case 'escalated':
+      return 'Escalated to the next on-call responder';
+    case 'delegated':
+      return 'Handed to another team';
+    case 'reopened':
+      return `Reopened by ${person(happening.by)}`;
+    case 'resolved':
+      return `Resolved by ${person(happening.by)}`;
   }
-  if (update.eventType === 'incident.priority_updated' && update.incident.priority) what += ` to ${escapeMrkdwn(update.incident.priority)}`;
-  const number = update.incident.number ?? link.incidentNumber;
-  const fields = [
-    number ? `*Incident:* #${number}` : undefined,
-    update.incident.urgency ? `*Urgency:* ${escapeMrkdwn(update.incident.urgency)}` : undefined,
-    shownStatus ? `*Status:* ${STATUS_LABEL[shownStatus]}` : undefined,
-  ].filter((f): f is string => Boolean(f));
+}
+
+function threadUpdate(view: CustomerView, headline: string): SlackMessage {
   const blocks: Blocks = [
-    { type: 'section', text: { type: 'mrkdwn', text: `*${incidentTitle(link, update.incident.title, update.incident.htmlUrl)}*\n${what}` } },
-    ...(fields.length ? [{ type: 'context' as const, elements: fields.map((f) => ({ type: 'mrkdwn' as const, text: f })) }] : []),
-    checkStatusButton(link.dedupKey),
+    { type: 'section', text: { type: 'mrkdwn', text: `*${reference(view)}*\n${headline}` } },
+    { type: 'context', elements: [{ type: 'mrkdwn', text: `*Status:* ${STATUS_LABEL[view.status]}` }] },
+    checkStatusButton(view.dedupKey),
   ];
-  return { text: `${what}${number ? ` (#${number})` : ''}`, blocks };
+  return { text: `${reference(view)}: ${headline} (${view.status})`, blocks };
+}
+
+/** A thread message for one change of the incident; its status is the newest known, never an older one. */
+export function incidentUpdateMessage(view: CustomerView, happening: Happening): SlackMessage {
+  return threadUpdate(view, describeHappening(happening));
+}
+
+/**
+ * The escalation is now held by an incident that is not its own (on-call merged it, or PagerDuty
+ * grouped its alert into one): said plainly, with nothing about the other incident.
+ */
+export function handledTogetherMessage(view: CustomerView): SlackMessage {
+  return threadUpdate(view, 'Your escalation is now handled together with a related incident; updates continue here.');
 }
 
 /** The live state, shown only to the person who clicked Check Status. */
-export function statusMessage(link: IncidentLink, state: IncidentState, showNames: boolean): SlackMessage {
+export function statusMessage(view: CustomerView, live: LiveStatus): SlackMessage {
+  const handledBy = live.handledBy.filter((who): who is string => Boolean(who));
   const lines = [
-    `*${incidentTitle(link, state.title, state.url)}*${state.number ? ` (#${state.number})` : ''}`,
-    `*Status:* ${state.status ? STATUS_LABEL[state.status] : 'unknown'}`,
-    state.urgency ? `*Urgency:* ${escapeMrkdwn(state.urgency)}` : undefined,
-    showNames && state.assignees.length ? `*Assigned to:* ${state.assignees.map(escapeMrkdwn).join(', ')}` : undefined,
-    state.lastStatusChangeAt ? `*Last change:* <!date^${Math.floor(new Date(state.lastStatusChangeAt).getTime() / 1000)}^{date_short_pretty} {time}|${state.lastStatusChangeAt}>` : undefined,
+    `*${reference(view)}*`,
+    `>${escapeMrkdwn(view.words.slice(0, 500))}`,
+    `*Status:* ${live.status ? STATUS_LABEL[live.status] : 'unknown'}`,
+    live.urgency ? `*Urgency:* ${live.urgency}` : undefined,
+    handledBy.length ? `*Handled by:* ${handledBy.map(escapeMrkdwn).join(', ')}` : undefined,
   ].filter((l): l is string => Boolean(l));
-  return { text: `Status: ${state.status ?? 'unknown'}`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }] };
+  return { text: `${reference(view)}: ${live.status ?? 'status unknown'}`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }] };
 }
 
 /** The answer to a Check Status click from a channel the incident does not belong to: no data at all. */

@@ -21,11 +21,16 @@ export interface IncidentLink {
   createdAt: string;
   state: LinkState;
   rejectedReason?: string;
+  /** The channel's own number for this escalation (its first is 1): shown instead of PagerDuty's. */
+  ref?: number;
+  /**
+   * The PagerDuty incident that holds this escalation's alert, set only from evidence (see
+   * lib/tenancy/ownership.ts). `heldBy` says which: its own incident, or another one its alert
+   * was grouped or merged into.
+   */
   incidentId?: string;
-  incidentNumber?: number;
-  incidentUrl?: string;
-  incidentTitle?: string;
-  /** The newest status we know and the time PagerDuty says it happened. */
+  heldBy?: 'own' | 'grouped' | 'merged';
+  /** The newest status we know of the incident that holds it, and when PagerDuty says it happened. */
   status?: IncidentStatus;
   statusAt?: string;
   confirmationTs?: string;
@@ -33,21 +38,29 @@ export interface IncidentLink {
 
 export type NewIncidentLink = Pick<IncidentLink, 'dedupKey' | 'team' | 'channel' | 'threadTs' | 'requester' | 'summary'>;
 
-/** The store of links, keyed by dedup_key, with a pointer from each PagerDuty incident id. */
+/** How a link came to be held by an incident: the evidence ownership found. */
+export type Evidence = 'own-key' | 'alert' | 'merge';
+
+/** The store of links, keyed by dedup_key, and for each PagerDuty incident the links it holds. */
 export interface IncidentLinks {
   /** Create the link, or return the one an earlier attempt created. */
   create(link: NewIncidentLink): Promise<{ link: IncidentLink; created: boolean }>;
   get(dedupKey: string): Promise<IncidentLink | undefined>;
-  findByIncidentId(incidentId: string): Promise<IncidentLink | undefined>;
+  /** Every link an incident has ever held, in one read (the caller checks which it still holds). */
+  followersOf(incidentId: string): Promise<IncidentLink[]>;
   /** pending → triggered or rejected; returns the link as stored afterwards. */
   settle(dedupKey: string, state: Exclude<LinkState, 'pending'>, reason?: string): Promise<IncidentLink>;
   setThread(dedupKey: string, threadTs: string): Promise<IncidentLink>;
   setConfirmation(dedupKey: string, ts: string): Promise<IncidentLink>;
-  /** Remember the incident behind a link, and point its id at the link; returns the link as stored. */
-  attachIncident(
-    dedupKey: string,
-    incident: { id: string; number?: number; url?: string; title?: string },
-  ): Promise<IncidentLink>;
+  /** Give the link its per-channel reference, once (a second call keeps the first number). */
+  setRef(dedupKey: string, ref: number): Promise<IncidentLink>;
+  /**
+   * Bind the link to the incident that holds it. `own-key` and `alert` evidence bind only a link
+   * that no incident holds yet; `merge` evidence moves a link from `from` (the merged incident)
+   * to `incidentId`. Idempotent: binding again to the same incident changes nothing. Returns the
+   * link as stored and whether this call bound it.
+   */
+  bind(dedupKey: string, incidentId: string, evidence: Evidence, from?: string): Promise<{ link: IncidentLink; bound: boolean }>;
   /**
    * Record a status if it is newer than the one stored (by PagerDuty's occurred_at); an older
    * event never moves the status back. Returns the link as stored and whether it moved.
@@ -57,11 +70,17 @@ export interface IncidentLinks {
 
 
 
+/** Attributes earlier versions stored from PagerDuty's incident: never read back, never shown. */
+const RETIRED_ATTRIBUTES = ['incidentNumber', 'incidentUrl', 'incidentTitle'];
+
 function toLink(item: Record<string, unknown> | undefined): IncidentLink | undefined {
   if (!item) return undefined;
   const { pk: _pk, [TTL]: _ttl, ...rest } = item;
+  for (const retired of RETIRED_ATTRIBUTES) delete rest[retired];
   return rest as unknown as IncidentLink;
 }
+
+const HELD_BY: Record<Evidence, NonNullable<IncidentLink['heldBy']>> = { 'own-key': 'own', alert: 'grouped', merge: 'merged' };
 
 
 export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string, options: { ttlDays: number; now?: () => Date }): IncidentLinks {
@@ -112,11 +131,14 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
         return { link: existing, created: false };
       }
     },
-    async findByIncidentId(incidentId) {
-      const pointer = (
+    async followersOf(incidentId) {
+      const holder = (
         await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: incidentKey(incidentId), ConsistentRead: true })))
       ).Item;
-      return typeof pointer?.dedupKey === 'string' ? get(pointer.dedupKey) : undefined;
+      // `dedupKey` is the single pointer earlier versions wrote; `links` is the set written now.
+      const keys = new Set<string>([...((holder?.links as Set<string> | undefined) ?? []), ...(typeof holder?.dedupKey === 'string' ? [holder.dedupKey] : [])]);
+      const links = await Promise.all([...keys].sort().map(get));
+      return links.filter((link): link is IncidentLink => link !== undefined);
     },
     async settle(dedupKey, state, reason) {
       try {
@@ -142,33 +164,44 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
     async setConfirmation(dedupKey, ts) {
       return update(dedupKey, 'SET confirmationTs = :ts', { ':ts': ts });
     },
-    async attachIncident(dedupKey, incident) {
-      const values: Record<string, unknown> = { ':id': incident.id };
-      const sets = ['incidentId = :id'];
-      const optional = { incidentNumber: incident.number, incidentUrl: incident.url, incidentTitle: incident.title };
-      for (const [attribute, value] of Object.entries(optional)) {
-        if (value === undefined) continue;
-        sets.push(`${attribute} = :${attribute}`);
-        values[`:${attribute}`] = value;
+    async setRef(dedupKey, ref) {
+      try {
+        return await update(dedupKey, 'SET #ref = :ref', { ':ref': ref }, 'attribute_not_exists(#ref)');
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        return (await get(dedupKey))!;
       }
-      const pointer = async () => {
-        try {
-          await storeCall('put', () =>
-            db.send(
-              new PutCommand({
-                TableName: tableName,
-                Item: { ...incidentKey(incident.id), dedupKey, [TTL]: expiresAt() },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              }),
-            ),
-          );
-        } catch (error) {
-          if (!isConditionFailure(error)) throw error;
-        }
-      };
-      // Two independent items: written side by side, one round trip instead of two.
-      const [link] = await Promise.all([update(dedupKey, `SET ${sets.join(', ')}`, values), pointer()]);
-      return link;
+    },
+    async bind(dedupKey, incidentId, evidence, from) {
+      // The incident's set of links first: a set add is idempotent, and a member whose link is
+      // held elsewhere is skipped by every reader, so a failed bind below leaves nothing wrong.
+      await storeCall('update', () =>
+        db.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: incidentKey(incidentId),
+            UpdateExpression: `ADD links :key SET ${TTL} = :expires`,
+            ExpressionAttributeValues: { ':key': new Set([dedupKey]), ':expires': expiresAt() },
+          }),
+        ),
+      );
+      const condition = evidence === 'merge' ? 'incidentId = :from OR incidentId = :id' : 'attribute_not_exists(incidentId) OR incidentId = :id';
+      try {
+        const before = await get(dedupKey);
+        if (before?.incidentId === incidentId) return { link: before, bound: false };
+        const link = await update(
+          dedupKey,
+          'SET incidentId = :id, heldBy = :heldBy',
+          { ':id': incidentId, ':heldBy': HELD_BY[evidence], ...(evidence === 'merge' ? { ':from': from ?? '' } : {}) },
+          condition,
+        );
+        return { link, bound: true };
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        const link = await get(dedupKey);
+        if (!link) throw new TransientError('link vanished while binding it to an incident');
+        return { link, bound: false };
+      }
     },
     async advanceStatus(dedupKey, status, occurredAt) {
       try {

@@ -14,9 +14,20 @@ export interface StandInIncident {
   createdAt: string;
   lastStatusChangeAt: string;
   alertKeys: string[];
-  /** The trigger's payload as it arrived, for assertions about what PagerDuty was told. */
+  /** The trigger's payload as it arrived (none for an incident on-call opened by hand). */
   payload: Record<string, unknown>;
+  /** Set when on-call merged this incident into another one. */
+  mergedInto?: string;
 }
+
+/**
+ * Who acted, as PagerDuty says in a webhook's `agent`: a person (a user reference), a service or
+ * an integration (automation acting as an agent), or nobody (`null`, for automated changes).
+ */
+export type Agent = string | { service: string } | { integration: string } | null;
+
+/** What PagerDuty refuses (acknowledging or resolving a resolved incident), as the REST API's 400. */
+export class StandInRefusal extends Error {}
 
 export interface PagerDutyStandInOptions {
   routingKey: string;
@@ -30,6 +41,13 @@ export interface PagerDutyStandInOptions {
   /** Leave incident_key out of webhooks, as for incidents with several alerts. */
   omitIncidentKey?: boolean;
   onCall?: string;
+  /**
+   * Content-based alert grouping on the service: a new alert joins the newest open incident
+   * instead of opening its own (PD_SANDBOX_GROUPING=on in the local stack).
+   */
+  grouping?: boolean;
+  /** The first incident number (PagerDuty's numbers are account-wide: a new account does not start at 1). */
+  firstNumber?: number;
   print?: (line: string) => void;
 }
 
@@ -57,12 +75,17 @@ export class PagerDutyStandIn {
   readonly faults = new FaultPlan();
   latencyMs: number;
   private server?: RunningServer;
-  private nextNumber = 1;
+  private nextNumber: number;
   private pendingDeliveries = new Set<Promise<void>>();
   private readonly listeners = new Set<() => void>();
 
   constructor(private readonly options: PagerDutyStandInOptions) {
     this.latencyMs = options.latencyMs ?? 0;
+    this.nextNumber = options.firstNumber ?? 1;
+  }
+
+  set grouping(on: boolean) {
+    this.options.grouping = on;
   }
 
   get url(): string {
@@ -94,34 +117,112 @@ export class PagerDutyStandIn {
     while (this.pendingDeliveries.size) await Promise.allSettled([...this.pendingDeliveries]);
   }
 
+  /** The incident that holds an alert with this key now (after a merge, the target). */
   byKey(dedupKey: string): StandInIncident | undefined {
     return [...this.incidents.values()].find((i) => i.alertKeys.includes(dedupKey));
   }
 
-  acknowledge(id: string, by = 'Sandbox On-Call'): StandInIncident {
-    return this.change(id, 'incident.acknowledged', by, (i) => (i.status = 'acknowledged'));
+  /** An incident by id, by number or by `#number`, as on-call would name it. */
+  find(reference: string): StandInIncident | undefined {
+    const number = /^#?(\d+)$/.exec(reference.trim())?.[1];
+    if (number) return [...this.incidents.values()].find((i) => i.number === Number(number));
+    return this.incidents.get(reference.trim());
   }
 
-  reassign(id: string, to: string, by = 'Sandbox On-Call'): StandInIncident {
+  acknowledge(id: string, by: Agent = 'Sandbox On-Call'): StandInIncident {
+    return this.change(id, 'incident.acknowledged', by, (i) => {
+      if (i.status === 'resolved') throw new StandInRefusal(`#${i.number} is resolved; PagerDuty does not acknowledge a resolved incident`);
+      i.status = 'acknowledged';
+    });
+  }
+
+  reassign(id: string, to: string, by: Agent = 'Sandbox On-Call'): StandInIncident {
     return this.change(id, 'incident.reassigned', by, (i) => {
+      if (i.status === 'resolved') throw new StandInRefusal(`#${i.number} is resolved; PagerDuty does not reassign a resolved incident`);
       i.assignees = [to];
       i.status = 'triggered';
     });
   }
 
-  resolve(id: string, by = 'Sandbox On-Call'): StandInIncident {
-    return this.change(id, 'incident.resolved', by, (i) => (i.status = 'resolved'));
+  /** Move the incident to another escalation policy ("another team"). */
+  delegate(id: string, by: Agent = 'Sandbox On-Call'): StandInIncident {
+    return this.change(id, 'incident.delegated', by, (i) => {
+      if (i.status === 'resolved') throw new StandInRefusal(`#${i.number} is resolved; PagerDuty does not delegate a resolved incident`);
+      i.assignees = ['Second Team On-Call'];
+      i.status = 'triggered';
+    });
+  }
+
+  resolve(id: string, by: Agent = 'Sandbox On-Call'): StandInIncident {
+    return this.change(id, 'incident.resolved', by, (i) => {
+      if (i.status === 'resolved') throw new StandInRefusal(`#${i.number} is already resolved`);
+      i.status = 'resolved';
+    });
+  }
+
+  /** On-call edits the title; PagerDuty sends no webhook for it, later ones carry the new title. */
+  retitle(id: string, title: string): StandInIncident {
+    const incident = this.incidents.get(id);
+    if (!incident) throw new StandInRefusal(`no sandbox incident ${id}`);
+    incident.title = title;
+    this.options.print?.(`[pagerduty] #${incident.number} retitled: ${title}`);
+    for (const listener of this.listeners) listener();
+    return incident;
+  }
+
+  /**
+   * On-call merges `fromId` into `intoId`, as PagerDuty does: the alerts move to the target, and the
+   * merged incident resolves with a merge `resolve_reason` naming the target.
+   */
+  merge(fromId: string, intoId: string, by: Agent = 'Sandbox On-Call'): StandInIncident {
+    const from = this.incidents.get(fromId);
+    const into = this.incidents.get(intoId);
+    if (!from || !into) throw new StandInRefusal(`no sandbox incident ${from ? intoId : fromId}`);
+    if (from === into) throw new StandInRefusal('an incident cannot be merged into itself');
+    if (from.status === 'resolved' || into.status === 'resolved') throw new StandInRefusal('PagerDuty merges open incidents only');
+    into.alertKeys.push(...from.alertKeys);
+    from.alertKeys = [];
+    from.mergedInto = into.id;
+    this.change(from.id, 'incident.resolved', by, (i) => (i.status = 'resolved'));
+    return into;
+  }
+
+  /** An incident on-call opens by hand (no customer behind it), e.g. "INTERNAL: pg-shared-3 disk full". */
+  openInternal(title: string, by: Agent = 'Sandbox On-Call'): StandInIncident {
+    const incident = this.open(title, randomBytes(16).toString('hex'), {}, 'high');
+    this.options.print?.(`[pagerduty] #${incident.number} opened by hand: ${incident.title}`);
+    this.emit(incident, 'incident.triggered', by);
+    return incident;
+  }
+
+  private open(title: string, alertKey: string, payload: Record<string, unknown>, urgency: 'high' | 'low'): StandInIncident {
+    const now = new Date().toISOString();
+    const incident: StandInIncident = {
+      id: `Q${randomBytes(6).toString('hex').toUpperCase()}`,
+      number: this.nextNumber++,
+      title,
+      status: 'triggered',
+      urgency,
+      incidentKey: alertKey,
+      assignees: [this.options.onCall ?? 'Sandbox On-Call'],
+      createdAt: now,
+      lastStatusChangeAt: now,
+      alertKeys: [alertKey],
+      payload,
+    };
+    this.incidents.set(incident.id, incident);
+    return incident;
   }
 
   /** A v3 webhook body for an incident, as PagerDuty would send it. */
-  webhookBody(incident: StandInIncident, eventType: string, by: string | null, occurredAt = new Date().toISOString(), eventId = `E${randomBytes(8).toString('hex').toUpperCase()}`) {
+  webhookBody(incident: StandInIncident, eventType: string, by: Agent, occurredAt = new Date().toISOString(), eventId = `E${randomBytes(8).toString('hex').toUpperCase()}`) {
     return {
       event: {
         id: eventId,
         event_type: eventType,
         resource_type: 'incident',
         occurred_at: occurredAt,
-        agent: by ? { id: 'PUSER01', type: 'user_reference', summary: by, html_url: `${this.url}/users/PUSER01` } : null,
+        agent: this.agentReference(by),
         client: null,
         data: {
           id: incident.id,
@@ -140,23 +241,31 @@ export class PagerDutyStandIn {
           priority: null,
           urgency: incident.urgency,
           conference_bridge: null,
-          resolve_reason: null,
+          resolve_reason: incident.mergedInto ? { type: 'merge_resolve_reason', incident: { id: incident.mergedInto, type: 'incident_reference' } } : null,
         },
       },
     };
   }
 
-  private change(id: string, eventType: string, by: string, apply: (incident: StandInIncident) => void): StandInIncident {
+  private agentReference(by: Agent) {
+    if (by === null) return null;
+    if (typeof by === 'string') return { id: 'PUSER01', type: 'user_reference', summary: by, html_url: `${this.url}/users/PUSER01` };
+    if ('service' in by) return { id: 'PSVC01', type: 'service_reference', summary: by.service, html_url: `${this.url}/services/PSVC01` };
+    return { id: 'PINT01', type: 'generic_events_api_inbound_integration_reference', summary: by.integration, html_url: `${this.url}/services/PSVC01/integrations/PINT01` };
+  }
+
+  private change(id: string, eventType: string, by: Agent, apply: (incident: StandInIncident) => void): StandInIncident {
     const incident = this.incidents.get(id);
-    if (!incident) throw new Error(`no sandbox incident ${id}`);
+    if (!incident) throw new StandInRefusal(`no sandbox incident ${id}`);
     apply(incident);
     incident.lastStatusChangeAt = new Date().toISOString();
-    this.options.print?.(`[pagerduty] #${incident.number} ${eventType.replace('incident.', '')} by ${by}`);
+    const who = by === null ? 'PagerDuty' : typeof by === 'string' ? by : 'service' in by ? by.service : by.integration;
+    this.options.print?.(`[pagerduty] #${incident.number} ${eventType.replace('incident.', '')}${incident.mergedInto && eventType === 'incident.resolved' ? ' (merged)' : ''} by ${who}`);
     this.emit(incident, eventType, by);
     return incident;
   }
 
-  private emit(incident: StandInIncident, eventType: string, by: string | null) {
+  private emit(incident: StandInIncident, eventType: string, by: Agent) {
     for (const listener of this.listeners) listener();
     const target = this.options.webhook;
     if (!target) return;
@@ -239,22 +348,14 @@ export class PagerDutyStandIn {
     this.triggers.push({ dedupKey, payload });
     this.eventsCalls.push({ status: 202, body });
     const open = [...this.incidents.values()].find((i) => i.alertKeys.includes(dedupKey) && i.status !== 'resolved');
-    if (!open) {
-      const now = new Date().toISOString();
-      const incident: StandInIncident = {
-        id: `Q${randomBytes(6).toString('hex').toUpperCase()}`,
-        number: this.nextNumber++,
-        title: payload.summary,
-        status: 'triggered',
-        urgency: payload.severity === 'critical' || payload.severity === 'error' ? 'high' : 'low',
-        incidentKey: dedupKey,
-        assignees: [this.options.onCall ?? 'Sandbox On-Call'],
-        createdAt: now,
-        lastStatusChangeAt: now,
-        alertKeys: [dedupKey],
-        payload,
-      };
-      this.incidents.set(incident.id, incident);
+    const groupInto = this.options.grouping ? [...this.incidents.values()].filter((i) => i.status !== 'resolved').at(-1) : undefined;
+    if (!open && groupInto) {
+      // Grouped: the alert joins an open incident; PagerDuty sends no incident webhook for that.
+      groupInto.alertKeys.push(dedupKey);
+      this.options.print?.(`[pagerduty] alert grouped into #${groupInto.number}`);
+      for (const listener of this.listeners) listener();
+    } else if (!open) {
+      const incident = this.open(payload.summary, dedupKey, payload, payload.severity === 'critical' || payload.severity === 'error' ? 'high' : 'low');
       this.options.print?.(`[pagerduty] #${incident.number} triggered: ${incident.title}`);
       this.emit(incident, 'incident.triggered', null);
     }
@@ -271,7 +372,9 @@ export class PagerDutyStandIn {
     const parts = url.pathname.split('/').filter(Boolean);
     if (req.method === 'GET' && parts[0] === 'incidents' && parts.length === 1) {
       const key = url.searchParams.get('incident_key');
-      const found = [...this.incidents.values()].filter((i) => !key || i.incidentKey === key);
+      // Like PagerDuty: the filter matches alert keys as well as the incident's own key, and an
+      // empty one is no filter at all.
+      const found = [...this.incidents.values()].filter((i) => !key || i.incidentKey === key || i.alertKeys.includes(key));
       record(200);
       return sendJson(res, 200, { incidents: found.map((i) => this.restIncident(i)), limit: 25, offset: 0, more: false });
     }
@@ -284,7 +387,10 @@ export class PagerDutyStandIn {
     if (req.method === 'GET' && parts[0] === 'incidents' && parts[2] === 'alerts') {
       if (!incident) return (record(404), sendJson(res, 404, { error: { message: 'Not Found', code: 2100 } }));
       record(200);
-      return sendJson(res, 200, { alerts: incident.alertKeys.map((key, n) => ({ id: `A${n}${incident.id}`, type: 'alert', alert_key: key, status: incident.status })) });
+      const limit = Math.min(Number(url.searchParams.get('limit') ?? 25) || 25, 100);
+      const offset = Number(url.searchParams.get('offset') ?? 0) || 0;
+      const alerts = incident.alertKeys.map((key, n) => ({ id: `A${n}${incident.id}`, type: 'alert', alert_key: key, status: incident.status }));
+      return sendJson(res, 200, { alerts: alerts.slice(offset, offset + limit), limit, offset, more: offset + limit < alerts.length });
     }
     if (req.method === 'POST' && url.pathname === '/webhook_subscriptions') {
       const body = JSON.parse(raw || '{}') as { webhook_subscription?: Record<string, unknown> };
@@ -322,20 +428,52 @@ export class PagerDutyStandIn {
       incident_key: i.incidentKey,
       created_at: i.createdAt,
       last_status_change_at: i.lastStatusChangeAt,
+      resolve_reason: i.mergedInto ? { type: 'merge_resolve_reason', incident: { id: i.mergedInto, type: 'incident_reference' } } : null,
       assignments: i.assignees.map((name, n) => ({ at: i.lastStatusChangeAt, assignee: { id: `PUSER${n}`, type: 'user_reference', summary: name, email: `${name.replace(/\W+/g, '.').toLowerCase()}@provider.test` } })),
     };
   }
 
-  /** The sandbox's own controls: POST /sandbox/incidents/{id}/{acknowledge|reassign|resolve}. */
+  /**
+   * The sandbox's own controls, as on-call would act in PagerDuty: POST
+   * /sandbox/incidents/{ref}/{acknowledge|reassign|delegate|resolve|retitle|merge} (ref: id, 4 or #4)
+   * and POST /sandbox/incidents to open an incident by hand.
+   */
   private sandboxAction(method: string, pathname: string, raw: string, res: ServerResponse) {
-    const [, , id, action] = pathname.split('/').filter(Boolean).length === 4 ? pathname.split('/').filter(Boolean) : [];
+    const parts = pathname.split('/').filter(Boolean);
     if (method === 'GET' && pathname === '/sandbox/incidents') return sendJson(res, 200, { incidents: [...this.incidents.values()] });
-    if (method !== 'POST' || !id || !action) return sendJson(res, 404, { error: 'unknown sandbox action' });
-    const body = raw ? (JSON.parse(raw) as { by?: string; to?: string }) : {};
-    if (!this.incidents.has(id)) return sendJson(res, 404, { error: `no sandbox incident ${id}` });
-    if (action === 'acknowledge') return sendJson(res, 200, { incident: this.acknowledge(id, body.by) });
-    if (action === 'resolve') return sendJson(res, 200, { incident: this.resolve(id, body.by) });
-    if (action === 'reassign') return sendJson(res, 200, { incident: this.reassign(id, body.to ?? 'Second On-Call', body.by) });
-    return sendJson(res, 404, { error: `unknown sandbox action ${action}` });
+    let body: { by?: string; to?: string; title?: string; into?: string };
+    try {
+      body = raw ? (JSON.parse(raw) as typeof body) : {};
+    } catch {
+      return sendJson(res, 400, { error: 'the body is not JSON' });
+    }
+    try {
+      if (method === 'POST' && pathname === '/sandbox/incidents') {
+        if (!body.title?.trim()) return sendJson(res, 400, { error: 'a title is needed' });
+        return sendJson(res, 201, { incident: this.openInternal(body.title.trim(), body.by) });
+      }
+      const [, , reference, action] = parts.length === 4 ? parts : [];
+      if (method !== 'POST' || !reference || !action) return sendJson(res, 404, { error: 'unknown sandbox action' });
+      const incident = this.find(decodeURIComponent(reference));
+      if (!incident) return sendJson(res, 404, { error: `no sandbox incident ${decodeURIComponent(reference)}` });
+      const id = incident.id;
+      if (action === 'acknowledge') return sendJson(res, 200, { incident: this.acknowledge(id, body.by) });
+      if (action === 'resolve') return sendJson(res, 200, { incident: this.resolve(id, body.by) });
+      if (action === 'reassign') return sendJson(res, 200, { incident: this.reassign(id, body.to ?? 'Second On-Call', body.by) });
+      if (action === 'delegate') return sendJson(res, 200, { incident: this.delegate(id, body.by) });
+      if (action === 'retitle') {
+        if (!body.title?.trim()) return sendJson(res, 400, { error: 'a title is needed' });
+        return sendJson(res, 200, { incident: this.retitle(id, body.title.trim()) });
+      }
+      if (action === 'merge') {
+        const into = body.into ? this.find(body.into) : undefined;
+        if (!into) return sendJson(res, 404, { error: `no sandbox incident ${body.into ?? '(none given)'} to merge into` });
+        return sendJson(res, 200, { incident: this.merge(id, into.id, body.by) });
+      }
+      return sendJson(res, 404, { error: `unknown sandbox action ${action}` });
+    } catch (error) {
+      if (error instanceof StandInRefusal) return sendJson(res, 400, { error: error.message });
+      throw error;
+    }
   }
 }

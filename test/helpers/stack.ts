@@ -3,9 +3,12 @@ import { STAND_IN_BOT_USER_ID } from '../../local/stand-ins/slack';
 import type { StandInIncident } from '../../local/stand-ins/pagerduty';
 import { checkStatusPayload, mentionEnvelope, post, signedSlackForm, signedSlackJson, signedWebhook } from '../../local/requests';
 
-/** A sandbox stack tuned for tests: fast retries, quiet logs. */
+/**
+ * A sandbox stack tuned for tests: fast retries, quiet logs, and PagerDuty numbers far from the
+ * channels' own references (as in a real account), so a leaked number cannot pass for a reference.
+ */
 export function startTestStack(options: StackOptions = {}): Promise<LocalStack> {
-  return startStack({ env: {}, visibilityTimeoutSeconds: 1, retryBaseSeconds: 0, logLevel: 'silent', ...options });
+  return startStack({ env: {}, visibilityTimeoutSeconds: 1, retryBaseSeconds: 0, logLevel: 'silent', ...options, standIns: { firstIncidentNumber: 1001, ...options.standIns } });
 }
 
 /** A customer mentions the bot in a channel: the message lands in the stand-in, then Slack's signed event reaches the router. */

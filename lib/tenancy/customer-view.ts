@@ -1,0 +1,69 @@
+import type { IncidentStatus } from '../events';
+import type { IncidentLink } from '../store/incident-links';
+
+/**
+ * What a customer may be shown about their escalation, and nothing else: their own words, who
+ * raised it, the channel's own reference, and a status word. Every message builder in
+ * lib/slack/messages.ts takes this view (plus pd-router's own vocabulary), never PagerDuty's
+ * incident, so no later change can render a title, URL, number, service or note by accident.
+ */
+export interface CustomerView {
+  /** Opaque: carried by the Check Status button and checked against the clicking channel. */
+  readonly dedupKey: string;
+  /** The channel's own number for this escalation (absent until it was paged). */
+  readonly ref?: number;
+  /** The customer's own words, as stored (already stripped of invisible characters). */
+  readonly words: string;
+  /** The Slack user who raised it, when it looks like a user id (it is rendered as a mention). */
+  readonly requester?: string;
+  /** PagerDuty's status word for the incident that holds the escalation. */
+  readonly status: IncidentStatus;
+}
+
+/** Someone, as a customer may read it: a person's name under the names rule, or no one in particular. */
+export type ShownPerson = string | undefined;
+
+/** What happened to the incident, in pd-router's words. PagerDuty's event types map onto these. */
+export type Happening =
+  | { kind: 'opened' }
+  | { kind: 'acknowledged'; by: ShownPerson }
+  | { kind: 'unacknowledged' }
+  | { kind: 'reassigned'; to: ShownPerson[] }
+  | { kind: 'escalated' }
+  | { kind: 'delegated' }
+  | { kind: 'reopened'; by: ShownPerson }
+  | { kind: 'resolved'; by: ShownPerson };
+
+/** The live state a Check Status click shows the clicker: status, urgency, who is handling it. */
+export interface LiveStatus {
+  readonly status?: IncidentStatus;
+  readonly urgency?: 'high' | 'low';
+  readonly handledBy: ShownPerson[];
+}
+
+const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
+
+/** The view of one link: built from that link alone. */
+export function customerView(link: IncidentLink): CustomerView {
+  return {
+    dedupKey: link.dedupKey,
+    ...(link.ref !== undefined ? { ref: link.ref } : {}),
+    words: link.summary,
+    ...(SLACK_USER_ID.test(link.requester) ? { requester: link.requester } : {}),
+    status: link.status ?? 'triggered',
+  };
+}
+
+/**
+ * The names rule: a responder is named only when the provider allows names and PagerDuty says the
+ * agent is a person (normalization keeps user references only). Services, integrations and
+ * automations act as agents too; to a customer they are "the on-call team".
+ */
+export function shownPerson(name: string | null | undefined, showNames: boolean): ShownPerson {
+  return showNames && name ? name : undefined;
+}
+
+/** PagerDuty's urgency, when it is one of the two PagerDuty defines (anything else is not shown). */
+export function shownUrgency(urgency: string | undefined): LiveStatus['urgency'] {
+  return urgency === 'high' || urgency === 'low' ? urgency : undefined;
+}

@@ -1,0 +1,109 @@
+import { isDedupKey } from '../dedup-key';
+import type { IncidentState, PagerDutyApi } from '../pagerduty/api';
+import type { Logger } from '../runtime/log';
+import type { IncidentLink, IncidentLinks } from '../store/incident-links';
+
+/**
+ * Which escalations (links) a PagerDuty incident holds. This module is the only writer of that
+ * relation, and it binds a link to an incident only on evidence no one else can produce:
+ *
+ * - own key: the incident's `incident_key` is the link's dedup key (our trigger opened it);
+ * - own alert: the link's alert is among the incident's alerts (`alert_key` equal to the dedup key),
+ *   which is how PagerDuty's alert grouping and a trigger folded into an open incident show;
+ * - merge: PagerDuty resolved the link's incident with a merge `resolve_reason` naming the target.
+ *
+ * Own key and own alert bind only a link no incident holds yet; a bound link moves only on merge
+ * evidence. Never "the first incident a search returns", never an empty key: PagerDuty's
+ * `incident_key` filter matches alert keys too, and an empty one matches every open incident.
+ */
+export interface Ownership {
+  /** The links an incident holds, for one of its webhooks (binding any its alerts reveal). */
+  heldBy(incident: IncidentRef, logger: Logger): Promise<HeldLink[]>;
+  /** Follow a merge: every link the merged incident held moves to the target. */
+  moveOnMerge(merged: string, into: string, logger: Logger): Promise<IncidentLink[]>;
+  /** The incident that holds one link now, found and bound from evidence (Check Status, the reconciler). */
+  locate(link: IncidentLink, logger: Logger): Promise<{ link: IncidentLink; incident?: IncidentState }>;
+}
+
+export interface IncidentRef {
+  id: string;
+  incidentKey?: string;
+}
+
+export interface HeldLink {
+  link: IncidentLink;
+  /** True when this call found and bound it. */
+  newlyBound: boolean;
+}
+
+/** Merges can chain (A into B, B into C); a loop or an absurd chain stops here. */
+const MAX_MERGE_HOPS = 5;
+/** Candidates a key search may return are checked one by one; PagerDuty returns few. */
+const MAX_CANDIDATES = 10;
+
+export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDutyApi }): Ownership {
+  const { links, pagerDuty } = deps;
+
+  /** Bind one link to an incident from own-key or own-alert evidence; undefined when the link is held elsewhere. */
+  async function bindFromEvidence(link: IncidentLink, incidentId: string, ownKey: boolean, logger: Logger): Promise<HeldLink | undefined> {
+    if (link.incidentId === incidentId) return { link, newlyBound: false };
+    if (link.incidentId) return undefined;
+    const result = await links.bind(link.dedupKey, incidentId, ownKey ? 'own-key' : 'alert');
+    if (result.link.incidentId !== incidentId) return undefined;
+    if (result.bound) logger.info(ownKey ? 'escalation bound to its own incident' : 'escalation found grouped into an incident', { dedupKey: link.dedupKey });
+    return { link: result.link, newlyBound: result.bound };
+  }
+
+  async function heldBy(incident: IncidentRef, logger: Logger): Promise<HeldLink[]> {
+    const found = new Map<string, HeldLink>();
+    const [followers, alertKeys] = await Promise.all([links.followersOf(incident.id), pagerDuty.alertKeys(incident.id)]);
+    for (const link of followers) if (link.incidentId === incident.id) found.set(link.dedupKey, { link, newlyBound: false });
+
+    const candidateKeys = new Set(alertKeys.filter(isDedupKey));
+    if (incident.incidentKey && isDedupKey(incident.incidentKey)) candidateKeys.add(incident.incidentKey);
+    for (const key of found.keys()) candidateKeys.delete(key);
+    const candidates = await Promise.all([...candidateKeys].map((key) => links.get(key)));
+    for (const link of candidates) {
+      if (!link || link.state === 'rejected') continue;
+      const held = await bindFromEvidence(link, incident.id, link.dedupKey === incident.incidentKey, logger);
+      if (held) found.set(link.dedupKey, held);
+    }
+    return [...found.values()].sort((a, b) => a.link.dedupKey.localeCompare(b.link.dedupKey));
+  }
+
+  async function moveOnMerge(merged: string, into: string, logger: Logger): Promise<IncidentLink[]> {
+    const followers = await links.followersOf(merged);
+    // Links already moved by an earlier delivery of this merge are part of the answer too.
+    const affected = followers.filter((link) => link.incidentId === merged || (link.incidentId === into && link.heldBy === 'merged'));
+    const moved = await Promise.all(affected.map((link) => links.bind(link.dedupKey, into, 'merge', merged)));
+    for (const result of moved) if (result.bound) logger.info('escalation moved with a merge', { dedupKey: result.link.dedupKey });
+    return moved.map((result) => result.link).filter((link) => link.incidentId === into);
+  }
+
+  async function locate(start: IncidentLink, logger: Logger): Promise<{ link: IncidentLink; incident?: IncidentState }> {
+    let link = start;
+    if (!link.incidentId) {
+      const candidates = (await pagerDuty.findIncidentsByKey(link.dedupKey)).slice(0, MAX_CANDIDATES);
+      for (const candidate of candidates) {
+        const ownKey = candidate.incidentKey === link.dedupKey;
+        if (!ownKey && !(await pagerDuty.alertKeys(candidate.id)).includes(link.dedupKey)) continue;
+        const held = await bindFromEvidence(link, candidate.id, ownKey, logger);
+        link = held?.link ?? (await links.get(link.dedupKey)) ?? link;
+        break;
+      }
+      if (!link.incidentId) return { link };
+    }
+    for (let hop = 0; hop < MAX_MERGE_HOPS; hop++) {
+      const incident = await pagerDuty.getIncident(link.incidentId!);
+      if (!incident) return { link };
+      if (!incident.mergedInto || incident.mergedInto === incident.id) return { link, incident };
+      const result = await links.bind(link.dedupKey, incident.mergedInto, 'merge', incident.id);
+      if (result.bound) logger.info('escalation moved with a merge found on read', { dedupKey: link.dedupKey });
+      link = result.link;
+      if (link.incidentId !== incident.mergedInto) return { link };
+    }
+    return { link };
+  }
+
+  return { heldBy, moveOnMerge, locate };
+}
