@@ -18,9 +18,9 @@ function healthy(): ChannelTranscript[] {
       name: 'customer-acme',
       messages: [
         mention('UACME', 'Acme: checkout is down', [
-          bot('On-call has been paged #1 (resolved): Acme: checkout is down', { edits: 2, blocks: [{ type: 'actions', elements: [{ type: 'button', value: 'pdr-acme' }] }] }),
-          bot('Incident triggered (#1)'),
-          bot('Resolved by Sandbox On-Call (#1)'),
+          bot('On-call has been paged (escalation #1) (resolved): Acme: checkout is down', { edits: 2, blocks: [{ type: 'actions', elements: [{ type: 'button', value: 'pdr-acme' }] }] }),
+          bot('Escalation #1: Incident opened (triggered)'),
+          bot('Escalation #1: Resolved by Sandbox On-Call (resolved)'),
         ]),
       ],
     },
@@ -28,7 +28,7 @@ function healthy(): ChannelTranscript[] {
       id: 'CGLOBEX',
       name: 'customer-globex',
       messages: [
-        mention('UGLOBEX', 'Globex: login fails', [bot('On-call has been paged #2 (resolved): Globex: login fails', { edits: 2 }), bot('Incident triggered (#2)'), bot('Resolved by Sandbox On-Call (#2)')]),
+        mention('UGLOBEX', 'Globex: login fails', [bot('On-call has been paged (escalation #1) (resolved): Globex: login fails', { edits: 2 }), bot('Escalation #1: Incident opened (triggered)'), bot('Escalation #1: Resolved by the on-call team (resolved)')]),
         bot("Sorry, that status button doesn't belong to this channel, so I can't show anything for it here.", { onlyVisibleTo: 'UGLOBEX' }),
       ],
     },
@@ -67,13 +67,13 @@ describe('the demo verdict', () => {
 
   it('fails when the confirmation still shows an older status', () => {
     const transcripts = healthy();
-    transcripts[0]!.messages[0]!.replies[0]!.text = 'On-call has been paged #1 (acknowledged): Acme: checkout is down';
+    transcripts[0]!.messages[0]!.replies[0]!.text = 'On-call has been paged (escalation #1) (acknowledged): Acme: checkout is down';
     expect(judge(transcripts, tenants).lost.map((f) => f.detail)).toEqual([expect.stringContaining('does not show "resolved"')]);
   });
 
   it('fails when an update is posted twice, or a refusal turns up where none was expected', () => {
     const transcripts = healthy();
-    transcripts[0]!.messages[0]!.replies.push(bot('Resolved by Sandbox On-Call (#1)'));
+    transcripts[0]!.messages[0]!.replies.push(bot('Escalation #1: Resolved by Sandbox On-Call (resolved)'));
     transcripts[0]!.messages.push(bot("Sorry, that status button doesn't belong to this channel, so I can't show anything for it here."));
     const verdict = judge(transcripts, tenants);
     expect(verdict.ok).toBe(false);
@@ -81,10 +81,11 @@ describe('the demo verdict', () => {
   });
 
   it('tells pd-router’s messages apart by their wording, and a customer’s escalation from other talk', () => {
-    expect(classify(bot('Acknowledged by Sandbox On-Call (#1)'))).toBe('acknowledged');
-    expect(classify(bot('Acknowledgement timed out; back to triggered (#1)'))).toBe('other');
-    expect(classify(bot('Reassigned by Sandbox On-Call to Second On-Call (#2)'))).toBe('reassigned');
-    expect(classify(bot('Status: acknowledged'))).toBe('status');
+    expect(classify(bot('Escalation #1: Acknowledged by Sandbox On-Call (acknowledged)'))).toBe('acknowledged');
+    expect(classify(bot('Escalation #1: Acknowledgement timed out; back to triggered (triggered)'))).toBe('other');
+    expect(classify(bot('Escalation #2: Reassigned to Second On-Call (triggered)'))).toBe('reassigned');
+    expect(classify(bot('Escalation #2: Your escalation is now handled together with a related incident; updates continue here. (triggered)'))).toBe('together');
+    expect(classify(bot('Status of escalation #1: acknowledged'))).toBe('status');
     expect(classify({ ...bot('is anyone there?'), user: 'UACME' })).toBe('other');
   });
 });
@@ -99,9 +100,16 @@ describe('npm run demo’s scenario, in-process', () => {
       expect(result.verdict.line).toMatch(/^VERDICT PASS /);
       expect(result.verdict.messagesPerChannel).toEqual([
         { channel: 'CACME', name: 'customer-acme', messages: 6 },
-        { channel: 'CGLOBEX', name: 'customer-globex', messages: 6 },
-        { channel: 'CINITECH', name: 'customer-initech', messages: 4 },
+        { channel: 'CGLOBEX', name: 'customer-globex', messages: 7 },
+        { channel: 'CINITECH', name: 'customer-initech', messages: 5 },
       ]);
+      // Globex and Initech followed the provider's internal incident to its resolution, each seeing only its own words.
+      for (const [channel, own] of [['CGLOBEX', 'Globex: login page'], ['CINITECH', 'Initech: single sign-on']] as const) {
+        const everything = JSON.stringify(result.transcripts.find((c) => c.id === channel));
+        expect(everything).toContain(own);
+        expect(everything).toContain('handled together with a related incident');
+        expect(everything).not.toMatch(/INTERNAL|auth-shared-2|Globex.*Initech|Initech.*Globex/);
+      }
       // Everything went through the router: three triggers, and every webhook answered 2xx.
       expect(stack.pagerDuty!.triggers).toHaveLength(3);
       expect(stack.pagerDuty!.deliveries.every((d) => d.status >= 200 && d.status < 300)).toBe(true);

@@ -8,7 +8,7 @@ import { channelScope, type SlackApi } from '../../lib/slack/web-api';
 import type { Effects } from '../../lib/store/effects';
 import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
 import { customerView, shownPerson, type Happening } from '../../lib/tenancy/customer-view';
-import { makeOwnership } from '../../lib/tenancy/ownership';
+import { incidentTag, makeOwnership } from '../../lib/tenancy/ownership';
 
 export interface PagerDutyWorkerDeps {
   links: IncidentLinks;
@@ -83,14 +83,14 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
     if (incident.mergedInto) {
       // Merged away: the escalation is not resolved, it goes on in the target incident, whose
       // own status (not this one's "resolved") is what the channel is shown from now on.
-      const moved = await ownership.moveOnMerge(incident.id, incident.mergedInto, logger);
+      const moved = await ownership.moveOnMerge({ id: incident.id, ...(incident.incidentKey ? { incidentKey: incident.incidentKey } : {}) }, incident.mergedInto, logger);
       if (!moved.length) return unlinked(logger);
       const target = await deps.pagerDuty.getIncident(incident.mergedInto);
       checkpoint('incident-attached');
       for (const link of moved) {
         const channelLogger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });
         const status = target?.status ? { value: target.status, at: event.occurredAt } : undefined;
-        tasks.push(tellChannel(link, event, [{ effectKey: `joined:${link.dedupKey}:${incident.mergedInto}`, build: (l) => handledTogetherMessage(customerView(l)) }], status, channelLogger));
+        tasks.push(tellChannel(link, event, [{ effectKey: `joined:${link.dedupKey}:${incidentTag(incident.mergedInto)}`, build: (l) => handledTogetherMessage(customerView(l)) }], status, channelLogger));
       }
     } else {
       const held = await ownership.heldBy({ id: incident.id, ...(incident.incidentKey ? { incidentKey: incident.incidentKey } : {}) }, logger);
@@ -101,9 +101,11 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
       for (const { link } of held) {
         const channelLogger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });
         const posts = [];
-        // Held by an incident that is not its own (grouped or merged): said once, on the first event seen.
-        if (link.heldBy === 'grouped' || link.heldBy === 'merged') {
-          posts.push({ effectKey: `joined:${link.dedupKey}:${incident.id}`, build: (l: IncidentLink) => handledTogetherMessage(customerView(l)) });
+        // Grouped into an incident that is not its own: said once, on the first of its events seen.
+        // (A merge is told by the merge event itself, in the merged incident's queue group; telling it
+        // here too would race that group for the same message.)
+        if (link.heldBy === 'grouped') {
+          posts.push({ effectKey: `joined:${link.dedupKey}:${incidentTag(incident.id)}`, build: (l: IncidentLink) => handledTogetherMessage(customerView(l)) });
         }
         if (happening) posts.push({ effectKey: `pd:${event.id}:${link.dedupKey}`, build: (l: IncidentLink) => incidentUpdateMessage(customerView(l), happening) });
         tasks.push(tellChannel(link, event, posts, eventStatus ? { value: eventStatus, at: event.occurredAt } : undefined, channelLogger));

@@ -105,7 +105,7 @@ export function statusMessage(view: CustomerView, live: LiveStatus): SlackMessag
     live.urgency ? `*Urgency:* ${live.urgency}` : undefined,
     handledBy.length ? `*Handled by:* ${handledBy.map(escapeMrkdwn).join(', ')}` : undefined,
   ].filter((l): l is string => Boolean(l));
-  return { text: `${reference(view)}: ${live.status ?? 'status unknown'}`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }] };
+  return { text: `Status of ${reference(view).toLowerCase()}: ${live.status ?? 'unknown'}`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }] };
 }
 
 /** The answer to a Check Status click from a channel the incident does not belong to: no data at all. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isDedupKey } from '../dedup-key';
 import type { IncidentState, PagerDutyApi } from '../pagerduty/api';
 import type { Logger } from '../runtime/log';
@@ -19,8 +20,12 @@ import type { IncidentLink, IncidentLinks } from '../store/incident-links';
 export interface Ownership {
   /** The links an incident holds, for one of its webhooks (binding any its alerts reveal). */
   heldBy(incident: IncidentRef, logger: Logger): Promise<HeldLink[]>;
-  /** Follow a merge: every link the merged incident held moves to the target. */
-  moveOnMerge(merged: string, into: string, logger: Logger): Promise<IncidentLink[]>;
+  /**
+   * Follow a merge: every link the merged incident held moves to the target, including its own
+   * link when no earlier webhook had bound it. Returns the links the target holds because of this
+   * merge. (Other alerts now in the target are found by the target's own webhooks, as grouping is.)
+   */
+  moveOnMerge(merged: IncidentRef, into: string, logger: Logger): Promise<IncidentLink[]>;
   /** The incident that holds one link now, found and bound from evidence (Check Status, the reconciler). */
   locate(link: IncidentLink, logger: Logger): Promise<{ link: IncidentLink; incident?: IncidentState }>;
 }
@@ -54,6 +59,16 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
     return { link: result.link, newlyBound: result.bound };
   }
 
+  /**
+   * The incident's own key: from the webhook, or when PagerDuty left it out (it does for incidents
+   * with several alerts), from the REST API, so that a link's own incident is never mistaken for
+   * one its alert was grouped into.
+   */
+  async function ownKeyOf(incident: IncidentRef): Promise<string | undefined> {
+    if (incident.incidentKey) return incident.incidentKey;
+    return (await pagerDuty.getIncident(incident.id))?.incidentKey;
+  }
+
   async function heldBy(incident: IncidentRef, logger: Logger): Promise<HeldLink[]> {
     const found = new Map<string, HeldLink>();
     const [followers, alertKeys] = await Promise.all([links.followersOf(incident.id), pagerDuty.alertKeys(incident.id)]);
@@ -62,20 +77,31 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
     const candidateKeys = new Set(alertKeys.filter(isDedupKey));
     if (incident.incidentKey && isDedupKey(incident.incidentKey)) candidateKeys.add(incident.incidentKey);
     for (const key of found.keys()) candidateKeys.delete(key);
-    const candidates = await Promise.all([...candidateKeys].map((key) => links.get(key)));
+    const candidates = (await Promise.all([...candidateKeys].map((key) => links.get(key)))).filter((link): link is IncidentLink => link !== undefined && link.state !== 'rejected');
+    const unbound = candidates.filter((link) => !link.incidentId);
+    const ownKey = unbound.length ? await ownKeyOf(incident) : incident.incidentKey;
     for (const link of candidates) {
-      if (!link || link.state === 'rejected') continue;
-      const held = await bindFromEvidence(link, incident.id, link.dedupKey === incident.incidentKey, logger);
+      const held = await bindFromEvidence(link, incident.id, link.dedupKey === ownKey, logger);
       if (held) found.set(link.dedupKey, held);
     }
     return [...found.values()].sort((a, b) => a.link.dedupKey.localeCompare(b.link.dedupKey));
   }
 
-  async function moveOnMerge(merged: string, into: string, logger: Logger): Promise<IncidentLink[]> {
-    const followers = await links.followersOf(merged);
+  async function moveOnMerge(merged: IncidentRef, into: string, logger: Logger): Promise<IncidentLink[]> {
+    const followers = await links.followersOf(merged.id);
+    const candidates = new Map(followers.map((link) => [link.dedupKey, link]));
+    // Its own incident's webhooks may all have been lost: the merged incident's own key is evidence enough.
+    if (!followers.some((link) => link.incidentId === merged.id || link.heldBy === 'merged')) {
+      const ownKey = await ownKeyOf(merged);
+      const ownKeyLink = ownKey && isDedupKey(ownKey) ? await links.get(ownKey) : undefined;
+      if (ownKeyLink && !ownKeyLink.incidentId) {
+        const held = await bindFromEvidence(ownKeyLink, merged.id, true, logger);
+        if (held) candidates.set(held.link.dedupKey, held.link);
+      }
+    }
     // Links already moved by an earlier delivery of this merge are part of the answer too.
-    const affected = followers.filter((link) => link.incidentId === merged || (link.incidentId === into && link.heldBy === 'merged'));
-    const moved = await Promise.all(affected.map((link) => links.bind(link.dedupKey, into, 'merge', merged)));
+    const affected = [...candidates.values()].filter((link) => link.incidentId === merged.id || (link.incidentId === into && link.heldBy === 'merged'));
+    const moved = await Promise.all(affected.map((link) => links.bind(link.dedupKey, into, 'merge', merged.id)));
     for (const result of moved) if (result.bound) logger.info('escalation moved with a merge', { dedupKey: result.link.dedupKey });
     return moved.map((result) => result.link).filter((link) => link.incidentId === into);
   }
@@ -106,4 +132,12 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
   }
 
   return { heldBy, moveOnMerge, locate };
+}
+
+/**
+ * A stand-in for an incident id where one must be named in something a channel can read (the
+ * effect key travels as Slack message metadata, which apps in a shared channel can read).
+ */
+export function incidentTag(incidentId: string): string {
+  return createHash('sha256').update(incidentId).digest('hex').slice(0, 12);
 }

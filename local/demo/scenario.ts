@@ -15,14 +15,17 @@ export const DEMO_TENANTS = [
   {
     channel: 'CGLOBEX',
     description: 'Globex: login page times out for every user',
-    expected: { escalation: 1, confirmation: 1, triggered: 1, reassigned: 1, resolved: 1, refusal: 1 },
+    expected: { escalation: 1, confirmation: 1, triggered: 1, reassigned: 1, together: 1, resolved: 1, refusal: 1 },
   },
   {
     channel: 'CINITECH',
-    description: 'Initech: TPS report exports come back empty',
-    expected: { escalation: 1, confirmation: 1, triggered: 1, resolved: 1 },
+    description: 'Initech: single sign-on hangs after the password step',
+    expected: { escalation: 1, confirmation: 1, triggered: 1, together: 1, resolved: 1 },
   },
 ] as const satisfies readonly { channel: string; description: string; expected: Partial<Record<MessageKind, number>> }[];
+
+/** Not a channel: the provider's own markers, which every customer channel is checked against. */
+export const PROVIDER = 'PROVIDER';
 
 export interface DemoResult {
   transcripts: ChannelTranscript[];
@@ -46,10 +49,15 @@ function checkStatusButton(channel: ChannelTranscript | undefined): { value: str
   return undefined;
 }
 
+/** The provider's own incident for the shared outage: no customer may ever read its title. */
+export const INTERNAL_TITLE = 'INTERNAL: auth-shared-2 overloaded; tenants Globex, Initech';
+
 /**
  * Play the scripted scenario against a running sandbox: three customers escalate in the same
- * second, on-call acknowledges, reassigns and resolves, an Acme user clicks Check Status and a
- * Globex user pastes Acme's button. Only what this run added to the sandbox is judged.
+ * second; on-call acknowledges Acme's incident and reassigns Globex's; Globex and Initech turn out
+ * to report the same outage, so on-call opens an internal incident and merges both into it, and
+ * both channels follow it to resolution; an Acme user clicks Check Status and a Globex user
+ * pastes Acme's button. Only what this run added to the sandbox is judged.
  */
 export async function playDemo(driver: SandboxDriver, options: { channels: ChannelInfo[]; log?: (line: string) => void; stepTimeoutMs?: number }): Promise<DemoResult> {
   const log = options.log ?? (() => undefined);
@@ -98,11 +106,16 @@ export async function playDemo(driver: SandboxDriver, options: { channels: Chann
   if (globexIncident) await driver.incidentAction(globexIncident.id, 'reassign', 'Second On-Call');
   await waitFor('the acknowledgement and the reassignment', (o) => count(o, acme.channel, 'acknowledged') > 0 && count(o, globex.channel, 'reassigned') > 0);
 
-  step('on-call resolves all three');
-  for (const tenant of DEMO_TENANTS) {
-    const incident = incidentOf(seen, tenant.channel);
-    if (incident) await driver.incidentAction(incident.id, 'resolve');
-  }
+  step('Globex and Initech report the same outage: on-call merges both into one internal incident');
+  const initech = DEMO_TENANTS[2];
+  const initechIncident = incidentOf(seen, initech.channel);
+  const internal = await driver.openInternalIncident(INTERNAL_TITLE);
+  for (const incident of [globexIncident, initechIncident]) if (incident) await driver.mergeIncident(incident.id, internal.id);
+  await waitFor('both channels told', (o) => count(o, globex.channel, 'together') > 0 && count(o, initech.channel, 'together') > 0);
+
+  step('on-call resolves Acme’s incident and the internal one');
+  if (acmeIncident) await driver.incidentAction(acmeIncident.id, 'resolve');
+  await driver.incidentAction(internal.id, 'resolve');
   seen = await waitFor('three resolutions', (o) => DEMO_TENANTS.every((t) => count(o, t.channel, 'resolved') > 0 && allEntries(channelOf(o, t.channel)!).some((e) => e.text.includes('(resolved)'))));
 
   step('an Acme user clicks Check Status');
@@ -134,5 +147,7 @@ export async function playDemo(driver: SandboxDriver, options: { channels: Chann
       finalStatus: 'resolved',
     };
   });
+  // The provider's side: nothing of its internal incident may show in any customer channel.
+  tenants.push({ channel: PROVIDER, markers: [INTERNAL_TITLE, 'auth-shared-2', internal.id, internal.incidentKey], expected: {} });
   return { transcripts: final.transcripts, tenants, verdict: judge(final.transcripts, tenants) };
 }

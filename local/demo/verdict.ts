@@ -2,15 +2,18 @@ import { STAND_IN_BOT_USER_ID } from '../stand-ins/slack';
 import type { ChannelTranscript, TranscriptEntry } from '../sandbox-console/transcript';
 
 /** What a message in a transcript is, told by how pd-router words it (lib/slack/messages.ts). */
-export type MessageKind = 'escalation' | 'confirmation' | 'triggered' | 'acknowledged' | 'reassigned' | 'resolved' | 'status' | 'refusal' | 'other';
+export type MessageKind = 'escalation' | 'confirmation' | 'triggered' | 'acknowledged' | 'reassigned' | 'together' | 'resolved' | 'status' | 'refusal' | 'other';
 
+/** Thread updates start with the channel's own reference: "Escalation #2: Acknowledged by …". */
+const UPDATE = String.raw`^(?:Escalation #\d+|Your escalation): `;
 const BOT_KINDS: [RegExp, MessageKind][] = [
   [/^On-call has been paged/, 'confirmation'],
-  [/^Incident triggered/, 'triggered'],
-  [/^Acknowledged\b/, 'acknowledged'],
-  [/^Reassigned\b/, 'reassigned'],
-  [/^Resolved\b/, 'resolved'],
-  [/^Status: /, 'status'],
+  [new RegExp(`${UPDATE}Incident opened`), 'triggered'],
+  [new RegExp(`${UPDATE}Acknowledged by`), 'acknowledged'],
+  [new RegExp(`${UPDATE}Reassigned to`), 'reassigned'],
+  [new RegExp(`${UPDATE}Your escalation is now handled together`), 'together'],
+  [new RegExp(`${UPDATE}Resolved by`), 'resolved'],
+  [/^Status of /, 'status'],
   [/^Sorry, that status button doesn't belong to this channel/, 'refusal'],
 ];
 

@@ -78,6 +78,21 @@ export class SandboxDriver {
     return result.incident;
   }
 
+  /** On-call merges one incident into another, as in PagerDuty (the merged one resolves with a merge reason). */
+  async mergeIncident(from: string, into: string): Promise<StandInIncident> {
+    return (await this.json<{ incident: StandInIncident }>(`${this.target.pagerDutyUrl}/sandbox/incidents/${encodeURIComponent(from)}/merge`, { into })).incident;
+  }
+
+  /** On-call edits an incident's title (PagerDuty sends no webhook for it). */
+  async retitleIncident(id: string, title: string): Promise<StandInIncident> {
+    return (await this.json<{ incident: StandInIncident }>(`${this.target.pagerDutyUrl}/sandbox/incidents/${encodeURIComponent(id)}/retitle`, { title })).incident;
+  }
+
+  /** On-call opens an incident by hand, with no customer behind it. */
+  async openInternalIncident(title: string): Promise<StandInIncident> {
+    return (await this.json<{ incident: StandInIncident }>(`${this.target.pagerDutyUrl}/sandbox/incidents`, { title })).incident;
+  }
+
   async incidents(): Promise<StandInIncident[]> {
     return (await this.json<{ incidents: StandInIncident[] }>(`${this.target.pagerDutyUrl}/sandbox/incidents`)).incidents;
   }

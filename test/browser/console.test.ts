@@ -60,8 +60,8 @@ describe('the sandbox console, in Chromium', () => {
     await page.getByRole('textbox', { name: 'Message #customer-acme' }).press('Enter');
     await page.getByRole('textbox', { name: 'Message #customer-globex' }).fill(`@bot escalate ${GLOBEX}`);
     await page.getByRole('textbox', { name: 'Message #customer-globex' }).press('Enter');
-    await shows('CACME', 'Incident triggered');
-    await shows('CGLOBEX', 'Incident triggered');
+    await shows('CACME', 'Incident opened');
+    await shows('CGLOBEX', 'Incident opened');
 
     // On-call works Acme's incident from the panel; the updates come back through the webhook path.
     await incident(ACME).getByRole('button', { name: 'Acknowledge' }).click();
@@ -76,7 +76,7 @@ describe('the sandbox console, in Chromium', () => {
 
     const acme = await column('CACME').innerText();
     expect(acme).toContain(`@pd-router escalate ${ACME}`);
-    expect(acme).toMatch(/On-call has been paged #\d/);
+    expect(acme).toContain('On-call has been paged (escalation #1)');
     expect(acme).toContain('Status: 🟢 Resolved'); // the confirmation, kept current, and the Check Status answer
     expect(acme).not.toContain(GLOBEX);
     expect(await column('CACME').locator('.message').count()).toBe(6); // mention, confirmation, triggered, acknowledged, resolved, status

@@ -7,7 +7,7 @@ import { normalizeEventCallback, normalizeSlashCommand } from '../../lib/slack/n
 import { startStack, type LocalStack } from '../../local/stack';
 import { STAND_IN_BOT_USER_ID } from '../../local/stand-ins/slack';
 import { mentionEnvelope } from '../../local/requests';
-import { audit, crashPlan, pool, SLASH_COMMAND, TEAM, World } from './support/world';
+import { audit, crashPlan, FIRST_INCIDENT_NUMBER, pool, SLASH_COMMAND, TEAM, World } from './support/world';
 
 /**
  * Duplicates from every side at once: Slack delivers each event three times, SQS delivers
@@ -27,7 +27,7 @@ describe('duplicates from every side at once', () => {
       visibilityTimeoutSeconds: 5,
       retryBaseSeconds: 0,
       logLevel: 'silent',
-      standIns: { duplicateWebhooks: true },
+      standIns: { firstIncidentNumber: FIRST_INCIDENT_NUMBER, duplicateWebhooks: true },
       checkpoint: { slack: slackCrashes.hook, pagerDuty: pagerDutyCrashes.hook },
     });
   });
@@ -94,7 +94,10 @@ describe('duplicates from every side at once', () => {
       const posted = stack.slack!.channelMessages(channel).filter((m) => m.user === STAND_IN_BOT_USER_ID);
       const keys = posted.map((m) => String(m.metadata?.event_payload.key));
       const escalations = sent.filter((s) => s.channel === channel);
-      const events = new Set(stack.pagerDuty!.deliveries.filter((d) => escalations.some((s) => world.incidentOf(s)!.id === d.incidentId)).map((d) => d.eventId));
+      // Each post names the event and the escalation it tells: `pd:<event id>:<dedup key>`.
+      const events = new Set(
+        stack.pagerDuty!.deliveries.filter((d) => escalations.some((s) => world.incidentOf(s)!.id === d.incidentId)).map((d) => `${d.eventId}:${stack.pagerDuty!.incidents.get(d.incidentId)!.incidentKey}`),
+      );
       // Exactly: one confirmation per escalation and one post per distinct PagerDuty event, nothing else.
       expect(keys.filter((k) => k.startsWith('confirm:')).sort()).toEqual(escalations.map((s) => `confirm:${s.dedupKey}`).sort());
       expect(keys.filter((k) => k.startsWith('pd:')).sort()).toEqual([...events].map((id) => `pd:${id}`).sort());

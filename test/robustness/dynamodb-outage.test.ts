@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startStack, type LocalStack } from '../../local/stack';
 import { STAND_IN_BOT_USER_ID } from '../../local/stand-ins/slack';
-import { audit, captureOutput, World } from './support/world';
+import { audit, captureOutput, FIRST_INCIDENT_NUMBER, World } from './support/world';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -23,7 +23,7 @@ describe('DynamoDB unreachable for a while', () => {
   it('shorter than the retries: escalations, updates and clicks that came meanwhile all complete once, after it', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'pd-router-outage-'));
     // Retries 1, 2, 4, 8 s apart: a 2.5 s outage is well inside them.
-    const stack: LocalStack = await startStack({ env: {}, dataDir, visibilityTimeoutSeconds: 5, retryBaseSeconds: 1, logLevel: 'info' });
+    const stack: LocalStack = await startStack({ env: {}, dataDir, visibilityTimeoutSeconds: 5, retryBaseSeconds: 1, logLevel: 'info', standIns: { firstIncidentNumber: FIRST_INCIDENT_NUMBER } });
     try {
       const world = new World(stack);
       const before = await world.escalate('CDBBEFORE');
@@ -63,7 +63,7 @@ describe('DynamoDB unreachable for a while', () => {
   });
 
   it('longer than the retries: the escalation is in the DLQ with a logged reason, and the customer is told', async () => {
-    const stack = await startStack({ env: {}, visibilityTimeoutSeconds: 5, retryBaseSeconds: 0, logLevel: 'info' });
+    const stack = await startStack({ env: {}, visibilityTimeoutSeconds: 5, retryBaseSeconds: 0, logLevel: 'info', standIns: { firstIncidentNumber: FIRST_INCIDENT_NUMBER } });
     try {
       const world = new World(stack);
       const logFrom = output.records().length;

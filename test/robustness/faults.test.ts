@@ -1,7 +1,7 @@
 import type { Fault } from '../../local/stand-ins/http-util';
 import { startStack, type LocalStack } from '../../local/stack';
 import { STAND_IN_BOT_USER_ID } from '../../local/stand-ins/slack';
-import { audit, captureOutput, World, type SentEscalation } from './support/world';
+import { audit, captureOutput, FIRST_INCIDENT_NUMBER, World, type SentEscalation } from './support/world';
 
 /**
  * Fault injection: PagerDuty and Slack answering 500, 429 with Retry-After, ok:false or not in
@@ -82,7 +82,7 @@ describe('fault injection through the local stack', () => {
       const events = new Set(stack.pagerDuty!.deliveries.filter((d) => d.incidentId === incident.id).map((d) => d.eventId));
       expect(events.size).toBe(expected.pagerDutyEvents);
       // Exactly one thread message per PagerDuty event, and nothing else besides the confirmation.
-      expect(keys.filter((k) => k.startsWith('pd:')).sort()).toEqual([...events].map((id) => `pd:${id}`).sort());
+      expect(keys.filter((k) => k.startsWith('pd:')).sort()).toEqual([...events].map((id) => `pd:${id}:${escalation.dedupKey}`).sort());
       expect(keys).toHaveLength(1 + events.size);
     }
     return report;
@@ -194,7 +194,7 @@ describe('fault injection through the local stack', () => {
 
     it('failing while an update without incident_key is routed through the alerts: retried, then posted once', async () => {
       // PagerDuty leaves incident_key out for incidents with several alerts; the link is found through the REST API.
-      const alertsStack = await startStack({ env: { HTTP_TIMEOUT_MS: '300' }, visibilityTimeoutSeconds: 5, retryBaseSeconds: 0, logLevel: 'silent', standIns: { omitIncidentKey: true } });
+      const alertsStack = await startStack({ env: { HTTP_TIMEOUT_MS: '300' }, visibilityTimeoutSeconds: 5, retryBaseSeconds: 0, logLevel: 'silent', standIns: { firstIncidentNumber: FIRST_INCIDENT_NUMBER, omitIncidentKey: true } });
       try {
         alertsStack.pagerDuty!.faults.failNext('rest', 3, { kind: 'status', status: 500 });
         const world = new World(alertsStack);
@@ -205,7 +205,8 @@ describe('fault injection through the local stack', () => {
         await alertsStack.waitForIdle(60_000);
         alertsStack.pagerDuty!.resolve(incident.id, 'Dana Scully');
         await alertsStack.waitForIdle(60_000);
-        expect(alertsStack.pagerDuty!.restCalls.filter((c) => c.path.endsWith('/alerts')).map((c) => c.status)).toEqual([500, 500, 500, 200]);
+        // Every webhook reads the incident's alerts (that is how grouping is discovered): three failures, then one answer per event.
+        expect(alertsStack.pagerDuty!.restCalls.filter((c) => c.path.includes('/alerts')).map((c) => c.status)).toEqual([500, 500, 500, 200, 200, 200]);
         const report = await audit(world);
         expect(report).toMatchObject({ duplicates: [], misroutes: [], lost: [], dlq: { slack: [], pagerduty: [] }, incidentsTriggered: 1, pagerDutyEventsAccepted: 3 });
         const posts = alertsStack.slack!.channelMessages('CALERTS').filter((m) => String(m.metadata?.event_payload.key).startsWith('pd:'));
@@ -263,7 +264,7 @@ describe('fault injection through the local stack', () => {
       ['chat.postMessage at the top of the channel (slash command)', 'CLATETOP', 'command', [['chat.postMessage', 1, 'timeout']]],
       ['chat.postMessage, then the lookup that looks for it', 'CLATELOOKUP', 'mention', [['chat.postMessage', 1, 'timeout'], ['conversations.replies', 1, 'error']]],
     ] as const)('%s: posted once', async (_name, channel, via, faults) => {
-      const slow = await startStack({ env: { HTTP_TIMEOUT_MS: '300' }, visibilityTimeoutSeconds: 5, retryBaseSeconds: 1, logLevel: 'silent' });
+      const slow = await startStack({ env: { HTTP_TIMEOUT_MS: '300' }, visibilityTimeoutSeconds: 5, retryBaseSeconds: 1, logLevel: 'silent', standIns: { firstIncidentNumber: FIRST_INCIDENT_NUMBER } });
       try {
         for (const [method, count, kind] of faults) slow.slack!.faults.failNext(method, count, kind === 'timeout' ? { kind: 'timeout', ms: 600 } : { kind: 'slack-error', error: 'internal_error' });
         const world = new World(slow);

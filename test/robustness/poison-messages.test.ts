@@ -9,7 +9,7 @@ import type { QueueControl } from '../../lib/runtime/queue';
 import { processFifoBatch } from '../../lib/runtime/sqs-batch';
 import { startStack, type LocalStack } from '../../local/stack';
 import { STAND_IN_BOT_USER_ID } from '../../local/stand-ins/slack';
-import { captureOutput, World } from './support/world';
+import { captureOutput, FIRST_INCIDENT_NUMBER, World } from './support/world';
 
 /**
  * Malformed and unknown-version queue messages: each is parked in the DLQ at once with a logged
@@ -142,7 +142,7 @@ describe('malformed queue messages through the local stack', () => {
   let output: ReturnType<typeof captureOutput>;
   beforeAll(async () => {
     output = captureOutput();
-    stack = await startStack({ env: {}, visibilityTimeoutSeconds: 30, retryBaseSeconds: 0, logLevel: 'info' });
+    stack = await startStack({ env: {}, visibilityTimeoutSeconds: 30, retryBaseSeconds: 0, logLevel: 'info', standIns: { firstIncidentNumber: FIRST_INCIDENT_NUMBER } });
   });
   afterAll(async () => {
     await stack.stop();
@@ -176,7 +176,7 @@ describe('malformed queue messages through the local stack', () => {
     const keys = stack.slack!.channelMessages('CPOISON').filter((m) => m.user === STAND_IN_BOT_USER_ID).map((m) => String(m.metadata?.event_payload.key));
     expect(keys.filter((k) => k === `confirm:${second.dedupKey}`)).toHaveLength(1);
     const ack = stack.pagerDuty!.deliveries.find((d) => d.incidentId === incident.id && d.eventType === 'incident.acknowledged')!;
-    expect(keys).toContain(`pd:${ack.eventId}`);
+    expect(keys).toContain(`pd:${ack.eventId}:${incident.incidentKey}`);
 
     for (const queue of ['slack', 'pagerduty'] as const) {
       const dlq = await stack.dlq(queue);

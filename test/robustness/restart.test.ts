@@ -165,8 +165,8 @@ describe('crash safety of the data across restarts', () => {
       const confirmation = external.slack.channelMessages(e.channel).find((m) => m.metadata?.event_payload.key === `confirm:${e.dedupKey}`)!;
       expect(confirmation.text).toContain('(resolved)');
     }
-    expect(botKeys('CRESTART1').filter((k) => k === 'pd:ERESOLVE1')).toHaveLength(1);
-    const resolvedPost = external.slack.channelMessages('CRESTART2').filter((m) => m.metadata?.event_payload.key === 'pd:ERESOLVE2');
+    expect(botKeys('CRESTART1').filter((k) => k === `pd:ERESOLVE1:${mention.dedupKey}`)).toHaveLength(1);
+    const resolvedPost = external.slack.channelMessages('CRESTART2').filter((m) => m.metadata?.event_payload.key === `pd:ERESOLVE2:${command.dedupKey}`);
     expect(resolvedPost).toHaveLength(1);
     expect(resolvedPost[0]!.threadTs).toBe(external.slack.channelMessages('CRESTART2').find((m) => m.metadata?.event_payload.key === `confirm:${command.dedupKey}`)!.ts);
   });

@@ -4,6 +4,7 @@ import { startStack, type LocalStack, type StackOptions } from '../../../local/s
 import { listen, readBody, type RunningServer } from '../../../local/stand-ins/http-util';
 import { PagerDutyStandIn } from '../../../local/stand-ins/pagerduty';
 import { SlackStandIn } from '../../../local/stand-ins/slack';
+import { FIRST_INCIDENT_NUMBER } from './world';
 
 /**
  * The router configured like production (the five secrets and the three API URLs in its
@@ -53,7 +54,7 @@ async function recordingProxy(target: RecordedRequest['target'], upstream: () =>
 
 export async function startExternalWorld(secrets: ExternalWorld['secrets'], options: { record?: boolean } = {}): Promise<ExternalWorld> {
   const slack = await new SlackStandIn({ botToken: secrets.SLACK_BOT_TOKEN }).start();
-  const pagerDuty = await new PagerDutyStandIn({ routingKey: secrets.PAGER_DUTY_EVENTS_API_KEY, restToken: secrets.PAGER_DUTY_REST_API_KEY }).start();
+  const pagerDuty = await new PagerDutyStandIn({ routingKey: secrets.PAGER_DUTY_EVENTS_API_KEY, restToken: secrets.PAGER_DUTY_REST_API_KEY, firstNumber: FIRST_INCIDENT_NUMBER }).start();
   const requests: RecordedRequest[] = [];
   const proxies = options.record ? [await recordingProxy('slack', () => slack.url, requests), await recordingProxy('pagerduty', () => pagerDuty.url, requests)] : [];
   const slackBase = proxies[0]?.url ?? slack.url;

@@ -1,5 +1,5 @@
 import { startStack } from '../../../local/stack';
-import { captureOutput, audit, pool, World, type SentEscalation } from './world';
+import { captureOutput, audit, FIRST_INCIDENT_NUMBER, pool, World, type SentEscalation } from './world';
 
 /**
  * The soak run, shared by `npm run soak` (scripts/soak.ts) and its short version in npm test:
@@ -80,7 +80,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     retryBaseSeconds: 1,
     logLevel: 'warn',
     concurrency: 4,
-    standIns: { duplicateWebhooks: options.duplicateWebhooks ?? true },
+    standIns: { firstIncidentNumber: FIRST_INCIDENT_NUMBER, duplicateWebhooks: options.duplicateWebhooks ?? true },
   });
   try {
     let slackFaults = 0;

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { dedupKeyFor } from '../../../lib/dedup-key';
 import { refusalMessage } from '../../../lib/slack/messages';
+import { incidentTag } from '../../../lib/tenancy/ownership';
 import { signPagerDutyWebhook } from '../../../lib/pagerduty/signature';
 import type { LocalStack } from '../../../local/stack';
-import type { StandInIncident } from '../../../local/stand-ins/pagerduty';
+import type { Agent, StandInIncident } from '../../../local/stand-ins/pagerduty';
 import { STAND_IN_BOT_USER_ID, type RecordedMessage } from '../../../local/stand-ins/slack';
 import { checkStatusPayload, mentionEnvelope, signedSlackForm, signedSlackJson, type SignedRequest } from '../../../local/requests';
 
@@ -52,6 +53,13 @@ const DEDUP_KEY_PATTERN = /pdr-[0-9a-f]{32}/g;
 const INCIDENT_ID_PATTERN = /Q[0-9A-F]{12}/g;
 /** `#12` or `(#12)`, never a prefix of a longer number. */
 const INCIDENT_NUMBER_PATTERN = /#(\d+)(?!\d)/g;
+/**
+ * PagerDuty's numbers are account-wide and the test stacks start them here, far above any
+ * channel's own references (1, 2, 3…): a `#1001` in a customer channel can only be a leak.
+ */
+export const FIRST_INCIDENT_NUMBER = 1001;
+/** PagerDuty event types that tell a customer nothing (a priority is the provider's business). */
+const NOT_POSTED = new Set(['incident.priority_updated']);
 
 /** Run `work` over `items` with at most `limit` in flight. */
 export async function pool<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
@@ -78,7 +86,7 @@ export class World {
   /** Every answer the router gave, with what was sent: the secrets test scans these. */
   readonly answers: { route: string; status: number; body: string }[] = [];
   /** Webhooks sent by hand (not by the stand-in), by event id. */
-  readonly handWebhooks = new Map<string, { incidentId: string; status: number }>();
+  readonly handWebhooks = new Map<string, { incidentId: string; status: number; eventType: string }>();
   slackRequests = 0;
   webhookRequests = 0;
 
@@ -161,7 +169,7 @@ export class World {
   }
 
   /** PagerDuty's webhook for an incident event, sent by hand (order, time and duplicates chosen by the caller). */
-  async webhook(incident: StandInIncident, eventType: string, occurredAt: string, eventId: string, options: { webhookId?: string; by?: string | null; withoutIncidentKey?: boolean } = {}): Promise<HttpAnswer> {
+  async webhook(incident: StandInIncident, eventType: string, occurredAt: string, eventId: string, options: { webhookId?: string; by?: Agent; withoutIncidentKey?: boolean } = {}): Promise<HttpAnswer> {
     const payload = this.stack.pagerDuty!.webhookBody(incident, eventType, options.by === undefined ? 'Dana Scully' : options.by, occurredAt, eventId);
     if (options.withoutIncidentKey) (payload.event.data as { incident_key: string | null }).incident_key = null;
     const body = JSON.stringify(payload);
@@ -169,7 +177,7 @@ export class World {
     const answer = await postRaw(`${this.stack.url}/pagerduty/webhooks`, { body, headers });
     this.webhookRequests++;
     this.answers.push({ route: 'pagerduty', ...answer });
-    if (answer.status >= 200 && answer.status < 300) this.handWebhooks.set(eventId, { incidentId: incident.id, status: answer.status });
+    if (answer.status >= 200 && answer.status < 300) this.handWebhooks.set(eventId, { incidentId: incident.id, status: answer.status, eventType });
     return answer;
   }
 
@@ -187,7 +195,9 @@ export class World {
       }
       this.indexed = incidents.size;
     }
-    return this.incidentIndex.get(typeof escalation === 'string' ? escalation : escalation.dedupKey);
+    const key = typeof escalation === 'string' ? escalation : escalation.dedupKey;
+    // A grouped alert joins an incident already indexed: look it up the slow way.
+    return this.incidentIndex.get(key) ?? this.stack.pagerDuty!.byKey(key);
   }
 
   /** Wait until every escalation sent so far has its incident (or `timeoutMs` passes). */
@@ -212,6 +222,8 @@ export interface AuditOptions {
   fromCall?: number;
   /** Only these escalations are checked for completeness (default: all the world knows). */
   escalations?: readonly SentEscalation[];
+  /** Words of the provider's that no customer may ever read (internal service and integration names). */
+  forbidden?: readonly string[];
 }
 
 export interface AuditReport {
@@ -241,8 +253,9 @@ function callContent(args: Record<string, unknown>): string {
  * Check the end state (call after stack.waitForIdle()).
  *
  * - duplicates: an effect key posted twice, a dedup_key with two incidents, a click answered twice;
- * - misroutes: a Slack call to channel X carrying a dedup_key, incident id/URL, number or
- *   description marker of an escalation owned by another channel;
+ * - misroutes: a Slack call to channel X carrying a dedup_key or description marker of an
+ *   escalation owned by another channel, or any of PagerDuty's internals: an incident id, URL,
+ *   title or account-wide number, whoever's incident it is;
  * - lost: an escalation with neither (incident + confirmation) nor (DLQ + failure told in its
  *   thread); a PagerDuty event accepted by the router for a linked incident with neither a post
  *   in its thread nor a DLQ entry; a click with no answer.
@@ -267,19 +280,18 @@ export async function audit(world: World, options: AuditOptions = {}): Promise<A
     ownerByKey.set(e.dedupKey, e.channel);
     ownerByMarker.set(e.marker, e.channel);
   }
-  const ownerById = new Map<string, string>();
-  const ownerByNumber = new Map<number, string>();
   const incidentsByKey = new Map<string, StandInIncident[]>();
+  const incidentNumbers = new Set<number>();
+  const internalTitles = new Set<string>();
   for (const incident of pagerDuty.incidents.values()) {
-    for (const key of incident.alertKeys) incidentsByKey.set(key, [...(incidentsByKey.get(key) ?? []), incident]);
-    const owner = ownerByKey.get(incident.incidentKey);
-    if (owner) {
-      ownerById.set(incident.id, owner);
-      ownerByNumber.set(incident.number, owner);
-    }
+    // Incidents are found by the key they were opened with: a merge moves alerts, it opens nothing.
+    incidentsByKey.set(incident.incidentKey, [...(incidentsByKey.get(incident.incidentKey) ?? []), incident]);
+    incidentNumbers.add(incident.number);
+    // A title is PagerDuty's once it carries no customer's words (on-call retitled it, or opened it by hand).
+    if (!incident.title.match(MARKER_PATTERN)) internalTitles.add(incident.title);
   }
 
-  // Misroutes: every Slack call is checked against the owner of everything it carries.
+  // Misroutes: every Slack call is checked against the owner of everything it carries, and for PagerDuty's internals.
   const calls = slack.calls.slice(options.fromCall ?? 0);
   for (const call of calls) {
     if (!call.channel) continue;
@@ -288,10 +300,16 @@ export async function audit(world: World, options: AuditOptions = {}): Promise<A
       if (owner && owner !== call.channel) misroutes.push(`${call.method} to ${call.channel} carries ${kind} ${token} of ${owner}`);
     };
     for (const m of content.matchAll(DEDUP_KEY_PATTERN)) foreign('dedup_key', m[0], ownerByKey.get(m[0]));
-    for (const m of content.matchAll(MARKER_PATTERN)) foreign('title', m[0], ownerByMarker.get(m[0]));
-    for (const m of content.matchAll(INCIDENT_ID_PATTERN)) foreign('incident', m[0], ownerById.get(m[0]));
-    // A number is only an incident's when the call is about incidents (our messages put it after `#`).
-    if (call.method.startsWith('chat.')) for (const m of content.matchAll(INCIDENT_NUMBER_PATTERN)) foreign('number', m[0], ownerByNumber.get(Number(m[1])));
+    for (const m of content.matchAll(MARKER_PATTERN)) foreign('words', m[0], ownerByMarker.get(m[0]));
+    if (!call.method.startsWith('chat.')) continue;
+    for (const m of content.matchAll(INCIDENT_ID_PATTERN)) misroutes.push(`${call.method} to ${call.channel} carries PagerDuty's incident id ${m[0]}`);
+    if (content.includes(pagerDuty.url)) misroutes.push(`${call.method} to ${call.channel} carries a PagerDuty URL`);
+    for (const m of content.matchAll(INCIDENT_NUMBER_PATTERN)) {
+      const n = Number(m[1]);
+      if (n >= FIRST_INCIDENT_NUMBER && incidentNumbers.has(n)) misroutes.push(`${call.method} to ${call.channel} carries PagerDuty's incident number ${m[0]}`);
+    }
+    for (const word of options.forbidden ?? []) if (content.includes(word)) misroutes.push(`${call.method} to ${call.channel} carries the provider's "${word}"`);
+    for (const title of internalTitles) if (title.length >= 8 && content.includes(JSON.stringify(title).slice(1, -1))) misroutes.push(`${call.method} to ${call.channel} carries PagerDuty's title "${title}"`);
   }
 
   // Clicks: one answer each, to the clicking user in the clicking channel; a foreign one is the bare refusal.
@@ -342,6 +360,8 @@ export async function audit(world: World, options: AuditOptions = {}): Promise<A
       if (e.ts && c.threadTs !== e.ts) misroutes.push(`confirmation of ${e.dedupKey} is not in the thread of its mention`);
     }
     if (incidents.length === 1 && confirmations.length === 1) continue;
+    // Grouped: PagerDuty put its alert into another incident instead of opening one; it was still paged and confirmed.
+    if (incidents.length === 0 && pagerDuty.byKey(e.dedupKey) && confirmations.length === 1) continue;
     const failure = byEffect.get(`failed:${e.dedupKey}`) ?? [];
     const parked = dlqBodies.some((body) => body.includes(`"id":${JSON.stringify(e.id)}`));
     if (incidents.length === 0 && failure.length === 1 && failure[0]!.channel === e.channel && parked) {
@@ -352,23 +372,40 @@ export async function audit(world: World, options: AuditOptions = {}): Promise<A
     else if (incidents.length === 0) lost.push(`${e.dedupKey} (${e.channel}) never reached PagerDuty${parked ? ' (in the DLQ)' : ''}${failure.length ? '' : ' and the channel was not told'}`);
   }
 
-  // PagerDuty events the router accepted: one post each, in the thread of the escalation they belong to.
-  const accepted = new Map<string, string>();
-  for (const d of pagerDuty.deliveries) if (d.status >= 200 && d.status < 300) accepted.set(d.eventId, d.incidentId);
-  for (const [eventId, h] of world.handWebhooks) accepted.set(eventId, h.incidentId);
+  // Every post about an incident names the escalation it is for: it must be in that escalation's channel and thread.
+  for (const [key, messages] of byEffect) {
+    const [kind, , dedupKey] = key.split(':');
+    const named = kind === 'pd' ? dedupKey : kind === 'joined' ? key.split(':')[1] : undefined;
+    const escalation = named ? world.escalations.get(named) : undefined;
+    if (!named || !escalation) continue;
+    for (const p of messages) {
+      if (p.channel !== escalation.channel) misroutes.push(`${key} for ${escalation.channel} went to ${p.channel}`);
+      else if (threadOf.has(escalation.dedupKey) && p.threadTs !== threadOf.get(escalation.dedupKey)) misroutes.push(`${key} is not in the thread of its escalation`);
+    }
+  }
+
+  // PagerDuty events the router accepted: each reaches the escalation its incident was opened for, once.
+  const accepted = new Map<string, { incidentId: string; eventType: string }>();
+  for (const d of pagerDuty.deliveries) if (d.status >= 200 && d.status < 300) accepted.set(d.eventId, { incidentId: d.incidentId, eventType: d.eventType });
+  for (const [eventId, h] of world.handWebhooks) accepted.set(eventId, h);
   const pdDlq = dlq.pagerduty.map((d) => d.body);
   const wanted = new Set(escalations.map((e) => e.dedupKey));
   let pagerDutyEventsAccepted = 0;
-  for (const [eventId, incidentId] of accepted) {
+  for (const [eventId, { incidentId, eventType }] of accepted) {
     const incident = pagerDuty.incidents.get(incidentId);
     const escalation = incident ? world.escalations.get(incident.incidentKey) : undefined;
-    if (!escalation || !wanted.has(escalation.dedupKey)) continue;
+    if (!incident || !escalation || !wanted.has(escalation.dedupKey)) continue;
     pagerDutyEventsAccepted++;
-    const posts = byEffect.get(`pd:${eventId}`) ?? [];
-    for (const p of posts) {
-      if (p.channel !== escalation.channel) misroutes.push(`update ${eventId} of ${escalation.channel}'s incident went to ${p.channel}`);
-      else if (p.threadTs !== threadOf.get(escalation.dedupKey)) misroutes.push(`update ${eventId} is not in the thread of its escalation`);
+    // Once merged away, the escalation follows the target: events of the merged incident that
+    // arrive after the merge are rightly not told, and the merge itself is told as "together".
+    if (incident.mergedInto) {
+      if (eventType === 'incident.resolved' && !(byEffect.get(`joined:${escalation.dedupKey}:${incidentTag(incident.mergedInto)}`) ?? []).length && !failedAndTold.includes(escalation.dedupKey)) {
+        lost.push(`the merge of ${escalation.channel}'s incident was never told`);
+      }
+      continue;
     }
+    if (NOT_POSTED.has(eventType)) continue;
+    const posts = byEffect.get(`pd:${eventId}:${escalation.dedupKey}`) ?? [];
     if (posts.length === 0 && !pdDlq.some((body) => body.includes(`"id":${JSON.stringify(eventId)}`)) && !failedAndTold.includes(escalation.dedupKey)) {
       lost.push(`PagerDuty event ${eventId} for ${escalation.channel} was accepted but never posted`);
     }
