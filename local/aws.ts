@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTableCommand, type GlobalSecondaryIndex } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
 import { LAYOUT, queueNames, tableName, type QueueName } from '../lib/layout/layout';
@@ -26,6 +26,16 @@ export interface LocalDynamo {
   stop(): Promise<void>;
 }
 
+const customerIndex = LAYOUT.table.customerIndex;
+const customerIndexSpec: GlobalSecondaryIndex = {
+  IndexName: customerIndex.name,
+  KeySchema: [
+    { AttributeName: customerIndex.partitionKey, KeyType: 'HASH' },
+    { AttributeName: customerIndex.sortKey, KeyType: 'RANGE' },
+  ],
+  Projection: { ProjectionType: 'ALL' },
+};
+
 /** dynalite on 127.0.0.1 with the table serverless.yml declares (TTL is not emulated by dynalite). */
 export async function startLocalDynamo(options: { stage: string; path?: string; port?: number }): Promise<LocalDynamo> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.path ? { path: options.path } : {}) });
@@ -41,13 +51,28 @@ export async function startLocalDynamo(options: { stage: string; path?: string; 
       new CreateTableCommand({
         TableName: name,
         BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [{ AttributeName: LAYOUT.table.partitionKey, AttributeType: 'S' }],
+        AttributeDefinitions: [
+          { AttributeName: LAYOUT.table.partitionKey, AttributeType: 'S' },
+          { AttributeName: customerIndex.partitionKey, AttributeType: 'S' },
+        ],
         KeySchema: [{ AttributeName: LAYOUT.table.partitionKey, KeyType: 'HASH' }],
+        GlobalSecondaryIndexes: [customerIndexSpec],
       }),
     );
   } catch (error) {
     // A table kept on disk from an earlier run is the point of `path`.
     if ((error as { name?: string }).name !== 'ResourceInUseException') throw error;
+    // A table kept from before the customer registry lacks its index: add it.
+    const table = await client.send(new DescribeTableCommand({ TableName: name }));
+    if (!table.Table?.GlobalSecondaryIndexes?.some((index) => index.IndexName === customerIndex.name)) {
+      await client.send(
+        new UpdateTableCommand({
+          TableName: name,
+          AttributeDefinitions: [{ AttributeName: customerIndex.partitionKey, AttributeType: 'S' }],
+          GlobalSecondaryIndexUpdates: [{ Create: customerIndexSpec }],
+        }),
+      );
+    }
   } finally {
     client.destroy();
   }
