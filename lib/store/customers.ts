@@ -73,8 +73,7 @@ const NewCustomerSchema = v.object({
 export type NewCustomer = v.InferInput<typeof NewCustomerSchema>;
 
 /** Settings that may be cleared back to the deployment's default with `null`. */
-const CLEARABLE = ['routingKey', 'severity', 'contact', 'showResponderNames'] as const;
-type Clearable = (typeof CLEARABLE)[number];
+type Clearable = 'routingKey' | 'severity' | 'contact' | 'showResponderNames';
 
 const ChangesSchema = v.object({
   name: v.optional(SettingsEntries.name),
