@@ -32,6 +32,7 @@ async function main() {
       pagerDutyUrl: stack.pagerDuty!.url,
       slackSigningSecret: stack.secrets.SLACK_SIGNING_SECRET,
       pagerDutySigningKey: stack.secrets.PAGER_DUTY_SIGNING_KEY,
+      adminToken: stack.adminToken,
     });
     lines.push(
       '  Sandbox mode: no Slack or PagerDuty configuration, so local stand-ins play both.',

@@ -72,6 +72,16 @@ const NewCustomerSchema = v.object({
 /** What `add` takes: the channel, its name, and any settings (the rest take their defaults). */
 export type NewCustomer = v.InferInput<typeof NewCustomerSchema>;
 
+/**
+ * Check a new customer without storing it (an import checks every entry before it writes any).
+ * @throws InvalidInputError naming the first problem
+ */
+export function parseNewCustomer(input: unknown): v.InferOutput<typeof NewCustomerSchema> {
+  const channel = (input as { channel?: unknown } | undefined)?.channel;
+  if (typeof channel === 'string') checkChannelId(channel);
+  return parseOrThrow(NewCustomerSchema, input);
+}
+
 /** Settings that may be cleared back to the deployment's default with `null`. */
 type Clearable = 'routingKey' | 'severity' | 'contact' | 'showResponderNames';
 
@@ -270,8 +280,7 @@ export function makeCustomers(db: DynamoDBDocumentClient, tableName: string, opt
       return customers;
     },
     async add(input) {
-      const { orgs, ...settings } = parseOrThrow(NewCustomerSchema, input);
-      checkChannelId(settings.channel);
+      const { orgs, ...settings } = parseNewCustomer(input);
       const at = now().toISOString();
       const customer: Customer = { ...settings, sharedWith: orgs, approvedOrgs: orgs, createdAt: at, updatedAt: at };
       try {
@@ -318,5 +327,39 @@ export function makeCustomers(db: DynamoDBDocumentClient, tableName: string, opt
     async recordSharedWith(channel, orgs) {
       return update(channel, { sharedWith: [...new Set(parseOrThrow(v.array(TeamIdSchema), orgs))] });
     },
+  };
+}
+
+/**
+ * The registry as the provider's tools use it (the `customers` command, the local stack's admin
+ * route): customers come out masked, and `approve` approves the organizations the channel is
+ * shared with now.
+ */
+export interface CustomerAdmin {
+  get(channel: string): Promise<CustomerView | undefined>;
+  add(input: NewCustomer): Promise<CustomerView>;
+  update(channel: string, changes: CustomerChanges): Promise<CustomerView>;
+  remove(channel: string): Promise<CustomerView>;
+  all(): Promise<CustomerView[]>;
+  approve(channel: string): Promise<CustomerView>;
+}
+
+/** {@link CustomerAdmin} over the registry itself (a deployed table, or the local stack's). */
+export function makeCustomerAdmin(customers: Customers): CustomerAdmin {
+  const known = async (channel: string) => {
+    const customer = await customers.get(checkChannelId(channel));
+    if (!customer) throw new UnknownCustomerError(channel);
+    return customer;
+  };
+  return {
+    async get(channel) {
+      const customer = await customers.get(checkChannelId(channel));
+      return customer && customerView(customer);
+    },
+    add: async (input) => customerView(await customers.add(input)),
+    update: async (channel, changes) => customerView(await customers.update(checkChannelId(channel), changes)),
+    remove: async (channel) => customerView(await customers.remove(checkChannelId(channel))),
+    all: async () => (await customers.all()).map(customerView),
+    approve: async (channel) => customerView(await customers.approve(channel, (await known(channel)).sharedWith)),
   };
 }
