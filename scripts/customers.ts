@@ -37,7 +37,8 @@ commands:
 
 settings:
   --name "<name>"                   the customer's display name
-  --routing-key <key>               its own PagerDuty Events routing key ("default": the deployment's key)
+  --routing-key <key>               its own PagerDuty Events routing key ("default": the deployment's key;
+                                    "-": read it from stdin, so it stays out of the shell's history)
   --severity ${SEVERITIES.join('|')}  ("default": the deployment's severity)
   --contact "<text>"                support contact named in its failure messages ("default": the deployment's)
   --pages-per-hour <n>              page budget per rolling hour (default ${DEFAULT_PAGES_PER_HOUR})
@@ -310,6 +311,8 @@ export function planImport(text: string, file: string, existing: CustomerView[])
 
 export interface CustomersIo extends CliOutput {
   env: Record<string, string | undefined>;
+  /** Everything piped to stdin (for `--routing-key -`). */
+  readStdin: () => Promise<string>;
   readFile: (path: string) => Promise<string>;
   readHandOff: () => SandboxState | undefined;
   admin: (target: Target) => CustomerAdmin;
@@ -362,6 +365,12 @@ export async function runCustomers(argv: readonly string[], io: CustomersIo): Pr
   const { values } = parsed;
 
   try {
+    if (values['routing-key'] === '-') {
+      const key = (await io.readStdin()).trim().split(/\r?\n/)[0] ?? '';
+      if (!key) throw new CliError('--routing-key - reads the key from stdin, and stdin was empty', 2);
+      if (key.length >= 8) secrets.push(key);
+      values['routing-key'] = key;
+    }
     const channel = spec.args[0] === 'channel-id' ? checkChannelId(positionals[0]!) : undefined;
     const settings = command === 'add' || command === 'update' ? settingsFromFlags(values, command === 'add') : undefined;
     const target = resolveTarget(values, io.env, io.readHandOff());
@@ -433,6 +442,12 @@ if (require.main === module) {
   void runCustomers(process.argv.slice(2), {
     env: process.env,
     readFile: (path) => readFile(path, 'utf8'),
+    readStdin: async () => {
+      if (process.stdin.isTTY) throw new CliError('--routing-key - reads the key from stdin: pipe it in');
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
     readHandOff: readSandboxState,
     admin: (target) => (target.kind === 'http' ? httpCustomerAdmin(target.url, target.token) : tableCustomerAdmin(target.stage, target.region)),
     stdout: (line) => process.stdout.write(`${line}\n`),

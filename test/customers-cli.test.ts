@@ -27,14 +27,15 @@ describe('npm run customers, as a process, against a local stack', () => {
   let dir: string;
 
   /** The command as a person runs it, pointed at the test's stack (never at a sandbox running on this machine). */
-  const run = (args: string[], env: Record<string, string> = {}) =>
+  const run = (args: string[], env: Record<string, string> = {}, stdin = '') =>
     new Promise<Run>((resolve) => {
       const childEnv: NodeJS.ProcessEnv = { ...process.env, PD_ROUTER_URL: stack.url, PD_ROUTER_ADMIN_TOKEN: stack.adminToken, ...env };
       delete childEnv.PORT;
-      execFile(process.execPath, [TSX, 'scripts/customers.ts', ...args], { cwd: ROOT, env: childEnv, timeout: 30_000 }, (error, stdout, stderr) => {
+      const child = execFile(process.execPath, [TSX, 'scripts/customers.ts', ...args], { cwd: ROOT, env: childEnv, timeout: 30_000 }, (error, stdout, stderr) => {
         outputs.push(stdout, stderr);
         resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
       });
+      child.stdin?.end(stdin);
     });
 
   /** A failure: non-zero, nothing on stdout, exactly one line on stderr. */
@@ -82,6 +83,14 @@ describe('npm run customers, as a process, against a local stack', () => {
 
     expectOneLineFailure(await run(['add', 'C0UMBRELLA1', '--name', 'Again']), /^channel C0UMBRELLA1 is already a customer$/);
     expect((await stack.customers.get('C0UMBRELLA1'))?.name).toBe('Umbrella Corp');
+  });
+
+  it('reads a routing key from stdin with --routing-key -, so that it stays out of the shell history', async () => {
+    const updated = await run(['update', 'C0UMBRELLA1', '--routing-key', '-'], {}, `${OTHER_KEY}\n`);
+    expect(updated.code).toBe(0);
+    expect(updated.stdout).toMatch(/routing key:\s+Zq…cd/);
+    expect((await stack.customers.get('C0UMBRELLA1'))?.routingKey).toBe(OTHER_KEY);
+    expectOneLineFailure(await run(['update', 'C0UMBRELLA1', '--routing-key', '-'], {}, ''), /stdin was empty/);
   });
 
   it('updates only what it is given, and "default" clears a setting', async () => {
