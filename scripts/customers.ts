@@ -26,7 +26,9 @@ import { parseCommandLine, type CliOutput } from './cli';
 const USAGE = `usage: npm run customers -- <command> [options]
 
 commands:
-  add <channel-id> --name "<name>" [settings]   register a customer channel
+  add <channel-id> --name "<name>" [settings] [--org <team-id>]...
+                                                register a customer channel (--org: each Slack organization
+                                                it is shared with now, approved from the start)
   update <channel-id> [settings]                change a customer's settings
   remove <channel-id>                           unregister a customer channel
   list                                          every customer (routing keys masked)
@@ -64,10 +66,13 @@ const SETTING_OPTIONS = {
   'no-names': { type: 'boolean' },
 } as const;
 
-type Values = Partial<Record<keyof typeof SETTING_OPTIONS | keyof typeof TARGET_OPTIONS, string | boolean>>;
+/** Only at registration: later changes of the organizations go through the guard and `approve`. */
+const ORG_OPTION = { org: { type: 'string', multiple: true } } as const;
 
-const COMMANDS: Record<string, { args: string[]; options: Record<string, { type: 'string' | 'boolean' }> }> = {
-  add: { args: ['channel-id'], options: { ...SETTING_OPTIONS, ...TARGET_OPTIONS } },
+type Values = Partial<Record<keyof typeof SETTING_OPTIONS | keyof typeof TARGET_OPTIONS, string | boolean>> & { org?: string[] };
+
+const COMMANDS: Record<string, { args: string[]; options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> }> = {
+  add: { args: ['channel-id'], options: { ...SETTING_OPTIONS, ...ORG_OPTION, ...TARGET_OPTIONS } },
   update: { args: ['channel-id'], options: { ...SETTING_OPTIONS, ...TARGET_OPTIONS } },
   remove: { args: ['channel-id'], options: TARGET_OPTIONS },
   list: { args: [], options: TARGET_OPTIONS },
@@ -377,7 +382,7 @@ export async function runCustomers(argv: readonly string[], io: CustomersIo): Pr
     const admin = io.admin(target);
     switch (command) {
       case 'add': {
-        const added = await admin.add({ ...(settings as NewCustomer), channel: channel! });
+        const added = await admin.add({ ...(settings as NewCustomer), channel: channel!, ...(values.org ? { orgs: values.org } : {}) });
         out(`Added ${added.channel} (${added.name}).`);
         describe(added).forEach((line) => out(line));
         break;

@@ -67,11 +67,15 @@ describe('npm run customers, as a process, against a local stack', () => {
   });
 
   it('adds a customer with every setting; show and list mask its routing key; a second add is refused', async () => {
-    const added = await run(['add', 'C0UMBRELLA1', '--name', 'Umbrella Corp', '--routing-key', KEY, '--severity', 'warning', '--contact', 'umbrella@provider.example', '--pages-per-hour', '5', '--confirm', '--no-names']);
+    const added = await run([
+      'add', 'C0UMBRELLA1', '--name', 'Umbrella Corp', '--routing-key', KEY, '--severity', 'warning', '--contact', 'umbrella@provider.example',
+      '--pages-per-hour', '5', '--confirm', '--no-names', '--org', 'T0PROVIDER', '--org', 'T0UMBRELLA',
+    ]);
     expect(added.code).toBe(0);
     expect(added.stdout).toContain('Added C0UMBRELLA1 (Umbrella Corp).');
     const stored = await stack.customers.get('C0UMBRELLA1');
     expect(stored).toMatchObject({ name: 'Umbrella Corp', routingKey: KEY, severity: 'warning', contact: 'umbrella@provider.example', pagesPerHour: 5, confirm: true, showResponderNames: false });
+    expect(stored).toMatchObject({ sharedWith: ['T0PROVIDER', 'T0UMBRELLA'], approvedOrgs: ['T0PROVIDER', 'T0UMBRELLA'] });
 
     const shown = await run(['show', 'C0UMBRELLA1']);
     expect(shown.code).toBe(0);
@@ -104,7 +108,8 @@ describe('npm run customers, as a process, against a local stack', () => {
   it('approves the organizations a channel is shared with now', async () => {
     await stack.customers.recordSharedWith('C0UMBRELLA1', ['T0PROVIDER', 'T0UMBRELLA', 'T0STRANGER']);
     const shown = await run(['show', 'C0UMBRELLA1']);
-    expect(shown.stdout).toMatch(/NOT APPROVED:\s+T0PROVIDER, T0UMBRELLA, T0STRANGER/);
+    expect(shown.stdout).toMatch(/organizations:\s+T0PROVIDER, T0UMBRELLA$/m);
+    expect(shown.stdout).toMatch(/NOT APPROVED:\s+T0STRANGER /);
     const approved = await run(['approve', 'C0UMBRELLA1']);
     expect(approved.code).toBe(0);
     expect(approved.stdout).toContain('T0PROVIDER, T0UMBRELLA, T0STRANGER');
@@ -161,6 +166,8 @@ describe('npm run customers, as a process, against a local stack', () => {
       [['add', 'C0BOGUS0001', '--name', 'Bogus', '--severity', 'urgent'], /--severity is one of critical, error, warning, info/],
       [['add', 'C0BOGUS0001', '--name', 'Bogus', '--pages-per-hour', 'lots'], /--pages-per-hour is a whole number/],
       [['add', 'C0BOGUS0001', '--name', 'Bogus', '--routing-key', 'short'], /routingKey: a routing key is/],
+      [['add', 'C0BOGUS0001', '--name', 'Bogus', '--org', 'not-a-team'], /orgs\.0: an organization id is/],
+      [['update', 'CACME', '--org', 'T0PROVIDER'], /Unknown option '--org'/],
       [['update', 'C0NOBODY001', '--name', 'Ghost'], /^channel C0NOBODY001 is not a customer$/],
       [['update', 'CACME'], /update needs at least one setting/],
       [['show', 'C0NOBODY001'], /^channel C0NOBODY001 is not a customer$/],
