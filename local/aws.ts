@@ -2,7 +2,17 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DeleteTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  ScanCommand,
+  type AttributeValue,
+  type CreateTableCommandInput,
+  type GlobalSecondaryIndex,
+} from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
 import { LAYOUT, queueNames, tableName, type QueueName } from '../lib/layout/layout';
@@ -26,6 +36,43 @@ export interface LocalDynamo {
   stop(): Promise<void>;
 }
 
+const customerIndex = LAYOUT.table.customerIndex;
+const customerIndexSpec: GlobalSecondaryIndex = {
+  IndexName: customerIndex.name,
+  KeySchema: [
+    { AttributeName: customerIndex.partitionKey, KeyType: 'HASH' },
+    { AttributeName: customerIndex.sortKey, KeyType: 'RANGE' },
+  ],
+  Projection: { ProjectionType: 'ALL' },
+};
+
+function tableDefinition(name: string): CreateTableCommandInput {
+  return {
+    TableName: name,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: LAYOUT.table.partitionKey, AttributeType: 'S' },
+      { AttributeName: customerIndex.partitionKey, AttributeType: 'S' },
+    ],
+    KeySchema: [{ AttributeName: LAYOUT.table.partitionKey, KeyType: 'HASH' }],
+    GlobalSecondaryIndexes: [customerIndexSpec],
+  };
+}
+
+/** Copy every item out, recreate the table as layout.json defines it, and put the items back. */
+async function rebuildWithIndexes(client: DynamoDBClient, name: string): Promise<void> {
+  const items: Record<string, AttributeValue>[] = [];
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(new ScanCommand({ TableName: name, ConsistentRead: true, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }));
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  await client.send(new DeleteTableCommand({ TableName: name }));
+  await client.send(new CreateTableCommand(tableDefinition(name)));
+  for (const item of items) await client.send(new PutItemCommand({ TableName: name, Item: item }));
+}
+
 /** dynalite on 127.0.0.1 with the table serverless.yml declares (TTL is not emulated by dynalite). */
 export async function startLocalDynamo(options: { stage: string; path?: string; port?: number }): Promise<LocalDynamo> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.path ? { path: options.path } : {}) });
@@ -37,17 +84,14 @@ export async function startLocalDynamo(options: { stage: string; path?: string; 
   const name = tableName(options.stage);
   const client = new DynamoDBClient({ endpoint, region: LOCAL_AWS_ENV.AWS_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: name,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [{ AttributeName: LAYOUT.table.partitionKey, AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: LAYOUT.table.partitionKey, KeyType: 'HASH' }],
-      }),
-    );
+    await client.send(new CreateTableCommand(tableDefinition(name)));
   } catch (error) {
     // A table kept on disk from an earlier run is the point of `path`.
     if ((error as { name?: string }).name !== 'ResourceInUseException') throw error;
+    // A table kept from before the customer registry lacks its index, and dynalite cannot add
+    // one to an existing table: rebuild it with the index and the same items.
+    const table = await client.send(new DescribeTableCommand({ TableName: name }));
+    if (!table.Table?.GlobalSecondaryIndexes?.some((index) => index.IndexName === customerIndex.name)) await rebuildWithIndexes(client, name);
   } finally {
     client.destroy();
   }

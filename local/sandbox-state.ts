@@ -13,6 +13,8 @@ export interface SandboxState {
   pagerDutyUrl: string;
   slackSigningSecret: string;
   pagerDutySigningKey: string;
+  /** The stack's own admin token, for `npm run customers` (made up at start, like the secrets above). */
+  adminToken?: string;
 }
 
 export function writeSandboxState(state: SandboxState): void {

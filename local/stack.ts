@@ -14,6 +14,11 @@ import { EventSource } from './event-source';
 import { PagerDutyStandIn, type PagerDutyStandInOptions } from './stand-ins/pagerduty';
 import { listen, readBody, sendJson, sleep, type RunningServer } from './stand-ins/http-util';
 import { SlackStandIn } from './stand-ins/slack';
+import { makeDocumentClient } from '../lib/store/dynamo';
+import { CustomerExistsError, makeCustomerAdmin, makeCustomers, type Customers, type NewCustomer } from '../lib/store/customers';
+import { makePageBudget, type PageBudget } from '../lib/store/page-budget';
+import { adminRoutes } from './admin-routes';
+import { SANDBOX_CUSTOMERS } from './sandbox-console/channels';
 
 /** The variables whose presence means "talk to real Slack and PagerDuty". */
 const EXTERNAL_CONFIG = [...SECRET_NAMES, 'SECRETS_MANAGER_SECRET_ID', 'SLACK_API_URL', 'PAGER_DUTY_EVENTS_URL', 'PAGER_DUTY_API_URL'];
@@ -38,6 +43,10 @@ export interface StackOptions {
   routes?: (request: IncomingMessage, response: ServerResponse, stack: LocalStack) => Promise<boolean>;
   /** Worker pollers per queue. */
   concurrency?: number;
+  /** Customers registered at start when absent (default: the sandbox's three in sandbox mode, none otherwise). */
+  customers?: NewCustomer[];
+  /** The token `/admin/…` requires (default: PD_ROUTER_ADMIN_TOKEN, else a random one). */
+  adminToken?: string;
 }
 
 export interface LocalStack {
@@ -49,6 +58,12 @@ export interface LocalStack {
   pagerDuty?: PagerDutyStandIn;
   sqs: LocalSqs;
   dynamo: LocalDynamo;
+  /** The customer registry in the stack's table. */
+  customers: Customers;
+  /** The customers' page budgets in the stack's table. */
+  pageBudget: PageBudget;
+  /** What `npm run customers` sends to reach `/admin/customers` (written to the sandbox hand-off, never printed). */
+  adminToken: string;
   /** Wait until no message is queued or in flight and every webhook has been answered. */
   waitForIdle(timeoutMs?: number): Promise<void>;
   /** The messages parked in a DLQ, with the reason when the worker gave one (taken out of it: read them once). */
@@ -186,6 +201,17 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     ...(options.logLevel ? { LOG_LEVEL: options.logLevel } : {}),
   };
 
+  const db = makeDocumentClient(env);
+  const customers = makeCustomers(db, dynamo.tableName);
+  const pageBudget = makePageBudget(db, dynamo.tableName, { ttlDays: 90 });
+  const adminToken = options.adminToken ?? (baseEnv.PD_ROUTER_ADMIN_TOKEN?.trim() || randomBytes(24).toString('base64url'));
+  for (const customer of options.customers ?? (sandbox ? SANDBOX_CUSTOMERS : [])) {
+    // A stack restarted on its kept data keeps the provider's changes to these customers.
+    await customers.add(customer).catch((error: unknown) => {
+      if (!(error instanceof CustomerExistsError)) throw error;
+    });
+  }
+
   const slackIngress = createSlackIngressHandler(env);
   const pagerDutyIngress = createPagerDutyIngressHandler(env);
   const slackWorker = createSlackWorkerHandler(env, options.checkpoint?.slack ? { checkpoint: options.checkpoint.slack } : {});
@@ -206,6 +232,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     if (request.method === 'POST' && path === '/slack/events') return invokeHttp(slackIngress, 'slack-ingress', request, response);
     if (request.method === 'POST' && path === '/pagerduty/webhooks') return invokeHttp(pagerDutyIngress, 'pagerduty-ingress', request, response);
     if (request.method === 'GET' && path === '/health') return sendJson(response, 200, { ok: true, sandbox });
+    if (await adminRoutes(request, response, { token: adminToken, customers: makeCustomerAdmin(customers) })) return;
     if (options.routes && (await options.routes(request, response, stack))) return;
     sendJson(response, 404, { error: `no route for ${request.method} ${path}` });
   }, options.port ?? 0);
@@ -241,6 +268,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     ...(pagerDuty ? { pagerDuty } : {}),
     sqs,
     dynamo,
+    customers,
+    pageBudget,
+    adminToken,
     async waitForIdle(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       let quietChecks = 0;
@@ -272,6 +302,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       await slack?.stop();
       await server.close();
       await sqs.stop();
+      db.destroy();
       await dynamo.stop();
     },
   };

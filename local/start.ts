@@ -32,6 +32,7 @@ async function main() {
       pagerDutyUrl: stack.pagerDuty!.url,
       slackSigningSecret: stack.secrets.SLACK_SIGNING_SECRET,
       pagerDutySigningKey: stack.secrets.PAGER_DUTY_SIGNING_KEY,
+      adminToken: stack.adminToken,
     });
     lines.push(
       '  Sandbox mode: no Slack or PagerDuty configuration, so local stand-ins play both.',
@@ -41,6 +42,7 @@ async function main() {
     );
   } else {
     lines.push(`  Slack: ${stack.env.SLACK_API_URL ?? 'https://slack.com/api/'}   PagerDuty: ${stack.env.PAGER_DUTY_EVENTS_URL ?? 'https://events.pagerduty.com'}`);
+    if (!process.env.PD_ROUTER_ADMIN_TOKEN?.trim()) lines.push('  npm run customers: start with PD_ROUTER_ADMIN_TOKEN set, and give the command the same value, to manage this stack\'s customers');
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 

@@ -18,6 +18,11 @@ const INGRESS_BY_QUEUE = { slack: 'slack-ingress', pagerduty: 'pagerduty-ingress
 const sub = (template) => ({ 'Fn::Sub': template });
 const arnOf = (logicalId) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
 
+/** The customer index's ARN: Query on an index is granted on the index, not on its table. */
+function customerIndexArn() {
+  return { 'Fn::Join': ['/', [arnOf(layout.table.logicalId), 'index', layout.table.customerIndex.name]] };
+}
+
 function queueNames(stage, queue) {
   const base = `${layout.service}-${stage}-${layout.queues[queue].nameSuffix}`;
   return { queue: `${base}.fifo`, dlq: `${base}-dlq.fifo` };
@@ -122,8 +127,22 @@ function tableResource(stage, protect) {
       Properties: {
         TableName: `${layout.service}-${stage}-${t.nameSuffix}`,
         BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [{ AttributeName: t.partitionKey, AttributeType: 'S' }],
+        AttributeDefinitions: [
+          { AttributeName: t.partitionKey, AttributeType: 'S' },
+          { AttributeName: t.customerIndex.partitionKey, AttributeType: 'S' },
+        ],
         KeySchema: [{ AttributeName: t.partitionKey, KeyType: 'HASH' }],
+        // Sparse: only customer items carry its key, so listing customers reads customers only.
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: t.customerIndex.name,
+            KeySchema: [
+              { AttributeName: t.customerIndex.partitionKey, KeyType: 'HASH' },
+              { AttributeName: t.customerIndex.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
         TimeToLiveSpecification: { AttributeName: t.ttlAttribute, Enabled: true },
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         DeletionProtectionEnabled: protect,
@@ -152,8 +171,14 @@ function roleResources(stage, secretId) {
       {
         Sid: 'IncidentLinks',
         Effect: 'Allow',
-        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
         Resource: arnOf(layout.table.logicalId),
+      },
+      {
+        Sid: 'ListCustomers',
+        Effect: 'Allow',
+        Action: 'dynamodb:Query',
+        Resource: customerIndexArn(),
       },
     ]);
   }

@@ -1,3 +1,4 @@
+import type { NewCustomer } from '../../lib/store/customers';
 import type { ChannelInfo } from './transcript';
 
 /** The sandbox's customer channels (`npm start` and `npm run demo`): one console column each. */
@@ -8,3 +9,10 @@ export const SANDBOX_CHANNELS: ChannelInfo[] = [
 ];
 
 export const SANDBOX_CHANNEL_NAMES: Record<string, string> = Object.fromEntries(SANDBOX_CHANNELS.map((c) => [c.id, c.name]));
+
+/** The sandbox's customers, registered at start: paging without a confirmation, the default budget. */
+export const SANDBOX_CUSTOMERS: NewCustomer[] = [
+  { channel: 'CACME', name: 'Acme Corp' },
+  { channel: 'CGLOBEX', name: 'Globex' },
+  { channel: 'CINITECH', name: 'Initech' },
+];

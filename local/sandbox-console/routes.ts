@@ -6,7 +6,7 @@ import type { LocalStack, StackOptions } from '../stack';
 import { readBody, sendJson } from '../stand-ins/http-util';
 import { STAND_IN_BOT_USER_ID } from '../stand-ins/slack';
 import { SandboxDriver, type IncidentAction } from './driver';
-import { buildTranscripts, customerUserId, incidentViews, userNames, type ChannelInfo, type ConsoleSnapshot } from './transcript';
+import { buildTranscripts, customerUserId, incidentViews, userNames, type ChannelInfo, type ConsoleSnapshot, type CustomerCard } from './transcript';
 
 const HERE = __dirname;
 const ACTIONS: IncidentAction[] = ['acknowledge', 'reassign', 'resolve'];
@@ -27,18 +27,43 @@ async function buildScript(): Promise<string> {
   return result.outputFiles[0]!.text;
 }
 
-function snapshotOf(stack: LocalStack, channels: ChannelInfo[]): ConsoleSnapshot {
+async function snapshotOf(stack: LocalStack, channels: ChannelInfo[]): Promise<ConsoleSnapshot> {
   const transcripts = buildTranscripts({ messages: stack.slack!.messages, ephemerals: stack.slack!.ephemerals }, channels);
-  return { botUserId: STAND_IN_BOT_USER_ID, users: userNames(transcripts), channels: transcripts, incidents: incidentViews([...stack.pagerDuty!.incidents.values()]) };
+  return {
+    botUserId: STAND_IN_BOT_USER_ID,
+    users: userNames(transcripts),
+    channels: transcripts,
+    incidents: incidentViews([...stack.pagerDuty!.incidents.values()]),
+    customers: await customerCards(stack, channels),
+  };
+}
+
+/** Each console channel's customer card: name, pages left in the rolling hour, confirmation. */
+async function customerCards(stack: LocalStack, channels: ChannelInfo[]): Promise<Record<string, CustomerCard>> {
+  const now = Date.now();
+  const cards = await Promise.all(
+    channels.map(async ({ id }) => {
+      const customer = await stack.customers.get(id);
+      if (!customer) return undefined;
+      const used = await stack.pageBudget.used(id, now);
+      return [id, { name: customer.name, pagesPerHour: customer.pagesPerHour, budgetLeft: Math.max(0, customer.pagesPerHour - used), confirm: customer.confirm }] as const;
+    }),
+  );
+  return Object.fromEntries(cards.filter((card) => card !== undefined));
 }
 
 /** Server-sent events: the whole snapshot on connect and after each change, coalesced. */
 function stream(request: IncomingMessage, response: ServerResponse, stack: LocalStack, channels: ChannelInfo[]) {
   response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
   let timer: NodeJS.Timeout | undefined;
+  // One snapshot at a time, so that an older one never arrives after a newer one.
+  let sending = Promise.resolve();
   const send = () => {
     timer = undefined;
-    response.write(`data: ${JSON.stringify(snapshotOf(stack, channels))}\n\n`);
+    sending = sending
+      .then(() => snapshotOf(stack, channels))
+      // A snapshot the store could not complete is skipped: the next change sends a whole one.
+      .then((snapshot) => void response.write(`data: ${JSON.stringify(snapshot)}\n\n`), () => undefined);
   };
   const schedule = () => (timer ??= setTimeout(send, 25));
   const unsubscribe = [stack.slack!.onChange(schedule), stack.pagerDuty!.onChange(schedule)];
@@ -93,7 +118,7 @@ export function sandboxConsole(options: { channels: ChannelInfo[] }): NonNullabl
       response.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' });
       response.end(await script);
     } else if (route === 'GET /state') {
-      sendJson(response, 200, snapshotOf(stack, options.channels));
+      sendJson(response, 200, await snapshotOf(stack, options.channels));
     } else if (route === 'GET /events') {
       stream(request, response, stack, options.channels);
     } else if (route === 'POST /channels' && parts[3] === 'messages') {

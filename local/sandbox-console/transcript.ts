@@ -40,12 +40,23 @@ export interface IncidentView {
   source?: string;
 }
 
+/** A channel's customer, as its console column's card shows it. */
+export interface CustomerCard {
+  name: string;
+  pagesPerHour: number;
+  /** Pages left in the rolling hour. */
+  budgetLeft: number;
+  confirm: boolean;
+}
+
 /** Everything the console page draws, sent on each change. */
 export interface ConsoleSnapshot {
   botUserId: string;
   users: Record<string, string>;
   channels: ChannelTranscript[];
   incidents: IncidentView[];
+  /** The registered customers by channel id (a channel absent here is not a customer). */
+  customers?: Record<string, CustomerCard>;
 }
 
 export interface StandInRecords {

@@ -54,6 +54,10 @@ describe('the sandbox console, in Chromium', () => {
     await page.goto(`${stack.url}/sandbox`);
     await page.locator('#connection.live').waitFor();
     expect(await page.locator('.channel-header h2').allInnerTexts()).toEqual(['# customer-acme', '# customer-globex', '# customer-initech']);
+    // Each demo channel is a registered customer, and its card says so.
+    expect(await page.locator('.customer-card').allInnerTexts()).toEqual(
+      ['Acme Corp', 'Globex', 'Initech'].map((name) => expect.stringMatching(new RegExp(`^${name}\\s+3 of 3 pages left this hour\\s+confirmation off$`))),
+    );
 
     // Two customers type, as they would in Slack.
     await page.getByRole('textbox', { name: 'Message #customer-acme' }).fill(`@bot escalate ${ACME}`);

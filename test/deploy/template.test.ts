@@ -208,7 +208,7 @@ describe('the CloudFormation template `sls package` generates, offline and witho
     expect(mapping.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
   });
 
-  it('has an on-demand table with TTL on the attribute the code writes, PITR, and deletion protection on production only', () => {
+  it('has an on-demand table with TTL on the attribute the code writes, the customer index, PITR, and deletion protection on production only', () => {
     for (const [p, protect] of [[dev, false], [prod, true]] as const) {
       const table = p.template.Resources[LAYOUT.table.logicalId]!;
       expect(table.Type).toBe('AWS::DynamoDB::Table');
@@ -220,6 +220,18 @@ describe('the CloudFormation template `sls package` generates, offline and witho
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         DeletionProtectionEnabled: protect,
       });
+      const index = LAYOUT.table.customerIndex;
+      expect(table.Properties.AttributeDefinitions).toContainEqual({ AttributeName: index.partitionKey, AttributeType: 'S' });
+      expect(table.Properties.GlobalSecondaryIndexes).toEqual([
+        {
+          IndexName: index.name,
+          KeySchema: [
+            { AttributeName: index.partitionKey, KeyType: 'HASH' },
+            { AttributeName: index.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ]);
       expect(table.DeletionPolicy).toBe(protect ? 'Retain' : 'Delete');
     }
   });
@@ -237,7 +249,9 @@ describe('the CloudFormation template `sls package` generates, offline and witho
           expectedGrants(p, layout.worker, secret, [
             [['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'], getAtt(layout.logicalId)],
             [['sqs:SendMessage'], getAtt(layout.dlqLogicalId)],
-            [dynamoActionsInCode(), getAtt(LAYOUT.table.logicalId)],
+            [dynamoActionsInCode().filter((action) => action !== 'dynamodb:Query'), getAtt(LAYOUT.table.logicalId)],
+            // The only query the code makes is the customer list, on its index.
+            [['dynamodb:Query'], { 'Fn::Join': ['/', [getAtt(LAYOUT.table.logicalId), 'index', LAYOUT.table.customerIndex.name]] }],
           ]),
         );
       }

@@ -1,5 +1,5 @@
 import type { ChannelTranscript, ConsoleSnapshot } from '../transcript';
-import { escapeHtml, renderChannelMessages, renderIncident } from './render';
+import { escapeHtml, renderChannelMessages, renderCustomerCard, renderIncident } from './render';
 
 /**
  * The sandbox console in the browser: draws each snapshot the server streams, and turns the
@@ -42,6 +42,7 @@ function column(channel: ChannelTranscript): HTMLElement {
   section.dataset.channel = channel.id;
   section.innerHTML = `
     <header class="channel-header"><h2># ${escapeHtml(channel.name)}</h2><span class="channel-id">${escapeHtml(channel.id)}</span></header>
+    <div class="customer"></div>
     <div class="messages"><div class="messages-inner" aria-live="polite"></div></div>
     <form class="composer">
       <input name="text" autocomplete="off" aria-label="Message #${escapeHtml(channel.name)}" placeholder="Message #${escapeHtml(channel.name)}">
@@ -78,6 +79,11 @@ function draw(snapshot: ConsoleSnapshot) {
   // All columns first: their widths, and so each list's height, are final before anything is drawn.
   snapshot.channels.forEach(column);
   for (const channel of snapshot.channels) {
+    const card = renderCustomerCard(snapshot.customers?.[channel.id]);
+    if (drawn.get(`card:${channel.id}`) !== card) {
+      column(channel).querySelector<HTMLElement>('.customer')!.innerHTML = card;
+      drawn.set(`card:${channel.id}`, card);
+    }
     const list = column(channel).querySelector<HTMLElement>('.messages')!;
     const html = renderChannelMessages(channel, snapshot.users, snapshot.botUserId);
     if (drawn.get(channel.id) === html) continue;

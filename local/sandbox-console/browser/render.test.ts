@@ -1,4 +1,4 @@
-import { renderChannelMessages, renderMrkdwn } from './render';
+import { renderChannelMessages, renderCustomerCard, renderMrkdwn } from './render';
 
 const users = { UPDROUTERBOT: 'pd-router', UACME: 'Acme customer' };
 
@@ -26,5 +26,14 @@ describe('the console’s Slack rendering', () => {
     );
     expect(html).toContain('<div class="thread-label">1 reply</div>');
     expect(html).toContain('Only visible to you');
+  });
+
+  it('shows each channel’s customer: name, pages left this hour, confirmation; or that it is not one', () => {
+    const card = renderCustomerCard({ name: 'Acme <Corp>', pagesPerHour: 3, budgetLeft: 1, confirm: false });
+    expect(card).toContain('Acme &lt;Corp&gt;');
+    expect(card).toContain('1 of 3 pages left this hour');
+    expect(card).toContain('confirmation off');
+    expect(renderCustomerCard({ name: 'Globex', pagesPerHour: 3, budgetLeft: 0, confirm: true })).toMatch(/over-budget.*confirmation on/);
+    expect(renderCustomerCard(undefined)).toContain('Not a customer');
   });
 });

@@ -1,4 +1,4 @@
-import type { ChannelTranscript, IncidentView, TranscriptEntry } from '../transcript';
+import type { ChannelTranscript, CustomerCard, IncidentView, TranscriptEntry } from '../transcript';
 
 /** HTML for the console, as strings: Slack's mrkdwn and Block Kit drawn roughly as Slack draws them. */
 
@@ -189,4 +189,14 @@ export function renderIncident(incident: IncidentView): string {
         ${button('resolve', 'Resolve', open)}
       </div>
     </article>`;
+}
+
+/** The customer card in a channel's header: who the customer is, pages left this hour, confirmation. */
+export function renderCustomerCard(card: CustomerCard | undefined): string {
+  if (!card) return '<div class="customer-card not-customer">Not a customer: escalations from here are refused</div>';
+  const left = `${card.budgetLeft} of ${card.pagesPerHour} ${card.pagesPerHour === 1 ? 'page' : 'pages'} left this hour`;
+  return (
+    `<div class="customer-card${card.budgetLeft === 0 ? ' over-budget' : ''}"><span class="customer-name">${escapeHtml(card.name)}</span>` +
+    `<span class="customer-budget">${left}</span><span class="customer-confirm">confirmation ${card.confirm ? 'on' : 'off'}</span></div>`
+  );
 }

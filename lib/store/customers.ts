@@ -1,0 +1,385 @@
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import * as v from 'valibot';
+import { LAYOUT } from '../layout/layout';
+import { InvalidInputError, PermanentError } from '../runtime/errors';
+import { attributeNames, isConditionFailure, storeCall } from './dynamo';
+
+/**
+ * The customer registry: one item per customer channel (the channel id is the tenant key), in
+ * the one table, under its own `customer#` prefix and in the sparse customer index so that a
+ * list reads customers only.
+ */
+
+export const SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
+export type CustomerSeverity = (typeof SEVERITIES)[number];
+
+export const DEFAULT_PAGES_PER_HOUR = 3;
+
+/**
+ * Slack channel ids: C (public or Slack Connect) or G (private), then uppercase letters and
+ * digits. Real ids have 8 to 11 after the prefix; the lower bound is 4 so that the sandbox's
+ * readable demo ids (CACME) are customers like any other.
+ */
+const CHANNEL_ID = /^[CG][A-Z0-9]{4,11}$/;
+/** Slack organizations: workspaces (T…) and Enterprise Grid organizations (E…). */
+const TEAM_ID = /^[TE][A-Z0-9]{2,15}$/;
+/** PagerDuty Events API v2 routing (integration) keys are 32 characters; stay a little lenient. */
+const ROUTING_KEY = /^[A-Za-z0-9_-]{20,64}$/;
+
+const ChannelIdSchema = v.pipe(v.string(), v.regex(CHANNEL_ID, 'a channel id is C or G and 4–11 uppercase letters or digits'));
+const TeamIdSchema = v.pipe(v.string(), v.regex(TEAM_ID, 'an organization id is T or E and uppercase letters or digits'));
+const RoutingKeySchema = v.pipe(v.string(), v.regex(ROUTING_KEY, 'a routing key is 20–64 letters, digits, - or _'));
+
+/** What a provider may set on a customer (add and update take these). */
+const SettingsEntries = {
+  name: v.pipe(v.string(), v.trim(), v.minLength(1, 'the name is empty'), v.maxLength(200, 'the name is longer than 200 characters')),
+  /** The customer's own PagerDuty Events routing key; absent: the deployment's PAGER_DUTY_EVENTS_API_KEY. A credential. */
+  routingKey: v.optional(RoutingKeySchema),
+  /** Absent: the deployment's PAGER_DUTY_SEVERITY. */
+  severity: v.optional(v.picklist(SEVERITIES, `severity is one of ${SEVERITIES.join(', ')}`)),
+  /** Named in the customer's failure messages; absent: the deployment's SUPPORT_CONTACT. */
+  contact: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1, 'the contact is empty'), v.maxLength(500, 'the contact is longer than 500 characters'))),
+  /** Absent: the deployment's SHOW_RESPONDER_NAMES. */
+  showResponderNames: v.optional(v.boolean()),
+  pagesPerHour: v.optional(
+    v.pipe(v.number(), v.integer('pages per hour is a whole number'), v.minValue(1, 'pages per hour is at least 1'), v.maxValue(1000, 'pages per hour is at most 1000')),
+    DEFAULT_PAGES_PER_HOUR,
+  ),
+  /** Paging needs a click on Page on-call first. */
+  confirm: v.optional(v.boolean(), false),
+};
+
+/** The one definition of a stored customer. */
+export const CustomerSchema = v.object({
+  channel: ChannelIdSchema,
+  ...SettingsEntries,
+  /** The organizations the channel is shared with, as pd-router last learned (at registration, then from channel_shared/unshared). */
+  sharedWith: v.optional(v.array(TeamIdSchema), []),
+  /** The organizations approved to see the channel: those at registration, then what `approve` recorded. */
+  approvedOrgs: v.optional(v.array(TeamIdSchema), []),
+  createdAt: v.pipe(v.string(), v.isoTimestamp()),
+  updatedAt: v.pipe(v.string(), v.isoTimestamp()),
+});
+
+export type Customer = v.InferOutput<typeof CustomerSchema>;
+
+const NewCustomerSchema = v.object({
+  channel: ChannelIdSchema,
+  ...SettingsEntries,
+  /** The organizations the channel is shared with at registration; they are approved. */
+  orgs: v.optional(v.array(TeamIdSchema), []),
+});
+/** What `add` takes: the channel, its name, and any settings (the rest take their defaults). */
+export type NewCustomer = v.InferInput<typeof NewCustomerSchema>;
+
+/**
+ * Check a new customer without storing it (an import checks every entry before it writes any).
+ * @throws InvalidInputError naming the first problem
+ */
+export function parseNewCustomer(input: unknown): v.InferOutput<typeof NewCustomerSchema> {
+  const channel = (input as { channel?: unknown } | undefined)?.channel;
+  if (typeof channel === 'string') checkChannelId(channel);
+  return parseOrThrow(NewCustomerSchema, input);
+}
+
+/** Settings that may be cleared back to the deployment's default with `null`. */
+type Clearable = 'routingKey' | 'severity' | 'contact' | 'showResponderNames';
+
+const ChangesSchema = v.object({
+  name: v.optional(SettingsEntries.name),
+  routingKey: v.optional(v.nullable(RoutingKeySchema)),
+  severity: v.optional(v.nullable(v.picklist(SEVERITIES, `severity is one of ${SEVERITIES.join(', ')}`))),
+  contact: v.optional(v.nullable(v.unwrap(SettingsEntries.contact))),
+  showResponderNames: v.optional(v.nullable(v.boolean())),
+  pagesPerHour: v.optional(v.unwrap(SettingsEntries.pagesPerHour)),
+  confirm: v.optional(v.boolean()),
+});
+/** What `update` takes: only the settings to change; `null` puts a setting back to the deployment's default. */
+export type CustomerChanges = v.InferInput<typeof ChangesSchema>;
+
+/** The channel is registered already (add). */
+export class CustomerExistsError extends InvalidInputError {
+  constructor(channel: string) {
+    super(`channel ${channel} is already a customer`, 409);
+  }
+}
+
+/** The channel is not a customer (get-or-fail, update, remove, approve). */
+export class UnknownCustomerError extends InvalidInputError {
+  constructor(channel: string) {
+    super(`channel ${channel} is not a customer`, 404);
+  }
+}
+
+/** One line naming the first problem of a failed validation, never the offending value (it may be a key). */
+function firstIssue(issues: readonly v.BaseIssue<unknown>[]): string {
+  const issue = issues[0]!;
+  const path = issue.path?.map((item) => String(item.key)).join('.');
+  // valibot's own type messages quote the value received, which may be a key: say what was expected instead.
+  const message = issue.kind === 'schema' ? `expected ${issue.expected ?? 'another type'}` : issue.message;
+  return path ? `${path}: ${message}` : message;
+}
+
+function parseOrThrow<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
+  const result = v.safeParse(schema, input);
+  if (!result.success) throw new InvalidInputError(firstIssue(result.issues));
+  return result.output;
+}
+
+/**
+ * Check a channel id a person typed. A DM is refused by name: it can never be a customer channel.
+ * @throws InvalidInputError with one line saying what is wrong
+ */
+export function checkChannelId(channel: string): string {
+  if (/^D[A-Z0-9]{4,11}$/.test(channel)) throw new InvalidInputError(`${channel} is a direct message, which cannot be a customer channel`);
+  if (!CHANNEL_ID.test(channel)) throw new InvalidInputError(`malformed channel id "${channel.slice(0, 40)}": Slack channel ids look like C0123ABCD45`);
+  return channel;
+}
+
+/** A routing key as any person may see it: enough to tell two apart, never enough to use. */
+export function maskRoutingKey(key: string): string {
+  return `${key.slice(0, 2)}…${key.slice(-2)}`;
+}
+
+/** True when a value is a masked key (as `list` and `export` show it) rather than a key. */
+export function isMaskedRoutingKey(value: string): boolean {
+  return value.includes('…');
+}
+
+/** A customer as commands and the console show it: the routing key masked. */
+export type CustomerView = Omit<Customer, 'routingKey'> & { routingKey?: string };
+
+/** The customer with its routing key masked: the only shape that leaves the store towards a person. */
+export function customerView(customer: Customer): CustomerView {
+  const { routingKey, ...rest } = customer;
+  return routingKey === undefined ? rest : { ...rest, routingKey: maskRoutingKey(routingKey) };
+}
+
+/** Organizations the channel is shared with that nobody approved: the shared-channel guard pauses while any remain. */
+export function unapprovedOrgs(customer: Pick<Customer, 'sharedWith' | 'approvedOrgs'>): string[] {
+  return customer.sharedWith.filter((org) => !customer.approvedOrgs.includes(org));
+}
+
+/** The registry of customer channels. */
+export interface Customers {
+  get(channel: string): Promise<Customer | undefined>;
+  /** Register a channel; fails with {@link CustomerExistsError} if it is registered. */
+  add(input: NewCustomer): Promise<Customer>;
+  /** Change settings of a registered channel; fails with {@link UnknownCustomerError} if it is not. */
+  update(channel: string, changes: CustomerChanges): Promise<Customer>;
+  /** Unregister a channel; returns what was stored; fails with {@link UnknownCustomerError} if it is not registered. */
+  remove(channel: string): Promise<Customer>;
+  /** One page of customers by channel id; pass `cursor` back for the next page. */
+  list(options?: { limit?: number; cursor?: string }): Promise<{ customers: Customer[]; cursor?: string }>;
+  /** Every customer, page after page. */
+  all(): Promise<Customer[]>;
+  /** Approve these organizations (the shared-channel guard resumes when all it sees are approved). */
+  approve(channel: string, orgs: readonly string[]): Promise<Customer>;
+  /** Record the organizations the channel is shared with now (from channel_shared / channel_unshared). */
+  recordSharedWith(channel: string, orgs: readonly string[]): Promise<Customer>;
+}
+
+const INDEX = LAYOUT.table.customerIndex;
+/** The one value of the index's partition key: every customer item carries it, nothing else does. */
+const LISTED = 'customer';
+const key = (channel: string) => ({ pk: `customer#${channel}` });
+
+function toCustomer(item: Record<string, unknown> | undefined): Customer | undefined {
+  if (!item) return undefined;
+  const { pk: _pk, [INDEX.partitionKey]: _listed, ...rest } = item;
+  const result = v.safeParse(CustomerSchema, rest);
+  // A stored item that no longer fits is a data problem to fix, not something a retry solves.
+  if (!result.success) throw new PermanentError('corrupt_customer', `stored customer ${String(rest.channel)} is invalid: ${firstIssue(result.issues)}`);
+  return result.output;
+}
+
+function encodeCursor(lastKey: Record<string, unknown> | undefined): string | undefined {
+  return lastKey ? Buffer.from(JSON.stringify(lastKey)).toString('base64url') : undefined;
+}
+
+function decodeCursor(cursor: string): Record<string, unknown> {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
+    if (typeof parsed.pk === 'string' && parsed.pk.startsWith('customer#') && parsed[INDEX.partitionKey] === LISTED) return { pk: parsed.pk, [INDEX.partitionKey]: LISTED };
+  } catch {
+    // fall through to the one error below
+  }
+  throw new InvalidInputError('the list cursor is not one this registry gave out');
+}
+
+/**
+ * The registry on the DynamoDB table. Every write is one conditional single-item write.
+ * @param options.now the clock (tests pass their own)
+ */
+export function makeCustomers(db: DynamoDBDocumentClient, tableName: string, options: { now?: () => Date } = {}): Customers {
+  const now = options.now ?? (() => new Date());
+
+  const get = async (channel: string) =>
+    toCustomer((await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key(channel), ConsistentRead: true })))).Item);
+
+  /** One conditional update of an existing customer; a missing one is {@link UnknownCustomerError}. */
+  const update = async (channel: string, sets: Record<string, unknown>, removes: readonly string[] = []) => {
+    const values: Record<string, unknown> = { ':updatedAt': now().toISOString() };
+    const assignments = ['#updatedAt = :updatedAt'];
+    for (const [attribute, value] of Object.entries(sets)) {
+      assignments.push(`#${attribute} = :${attribute}`);
+      values[`:${attribute}`] = value;
+    }
+    const expression = `SET ${assignments.join(', ')}${removes.length ? ` REMOVE ${removes.map((a) => `#${a}`).join(', ')}` : ''}`;
+    try {
+      const result = await storeCall('update', () =>
+        db.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: key(channel),
+            UpdateExpression: expression,
+            ExpressionAttributeValues: values,
+            ...attributeNames(expression),
+            ConditionExpression: 'attribute_exists(pk)',
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+      return toCustomer(result.Attributes)!;
+    } catch (error) {
+      if (isConditionFailure(error)) throw new UnknownCustomerError(channel);
+      throw error;
+    }
+  };
+
+  const list: Customers['list'] = async ({ limit = 100, cursor } = {}) => {
+    const startKey = cursor ? decodeCursor(cursor) : undefined;
+    const result = await storeCall('query', () =>
+      db.send(
+        new QueryCommand({
+          TableName: tableName,
+          IndexName: INDEX.name,
+          KeyConditionExpression: '#list = :listed',
+          ExpressionAttributeNames: { '#list': INDEX.partitionKey },
+          ExpressionAttributeValues: { ':listed': LISTED },
+          Limit: Math.max(1, Math.min(limit, 1000)),
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      ),
+    );
+    const next = encodeCursor(result.LastEvaluatedKey);
+    return { customers: (result.Items ?? []).map((item) => toCustomer(item)!), ...(next ? { cursor: next } : {}) };
+  };
+
+  return {
+    get,
+    list,
+    async all() {
+      const customers: Customer[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await list({ limit: 1000, ...(cursor ? { cursor } : {}) });
+        customers.push(...page.customers);
+        cursor = page.cursor;
+      } while (cursor);
+      return customers;
+    },
+    async add(input) {
+      const { orgs, ...settings } = parseNewCustomer(input);
+      const at = now().toISOString();
+      const customer: Customer = { ...settings, sharedWith: orgs, approvedOrgs: orgs, createdAt: at, updatedAt: at };
+      try {
+        await storeCall('put', () =>
+          db.send(
+            new PutCommand({
+              TableName: tableName,
+              Item: { ...key(customer.channel), [INDEX.partitionKey]: LISTED, ...customer },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            }),
+          ),
+        );
+      } catch (error) {
+        if (isConditionFailure(error)) throw new CustomerExistsError(customer.channel);
+        throw error;
+      }
+      return customer;
+    },
+    async update(channel, changes) {
+      const parsed = parseOrThrow(ChangesSchema, changes);
+      const sets: Record<string, unknown> = {};
+      const removes: Clearable[] = [];
+      for (const [attribute, value] of Object.entries(parsed)) {
+        if (value === undefined) continue;
+        if (value === null) removes.push(attribute as Clearable);
+        else sets[attribute] = value;
+      }
+      return update(channel, sets, removes);
+    },
+    async remove(channel) {
+      try {
+        const result = await storeCall('delete', () =>
+          db.send(new DeleteCommand({ TableName: tableName, Key: key(channel), ConditionExpression: 'attribute_exists(pk)', ReturnValues: 'ALL_OLD' })),
+        );
+        return toCustomer(result.Attributes)!;
+      } catch (error) {
+        if (isConditionFailure(error)) throw new UnknownCustomerError(channel);
+        throw error;
+      }
+    },
+    async approve(channel, orgs) {
+      return update(channel, { approvedOrgs: [...new Set(parseOrThrow(v.array(TeamIdSchema), orgs))] });
+    },
+    async recordSharedWith(channel, orgs) {
+      return update(channel, { sharedWith: [...new Set(parseOrThrow(v.array(TeamIdSchema), orgs))] });
+    },
+  };
+}
+
+/**
+ * The registry as the provider's tools use it (the `customers` command, the local stack's admin
+ * route): customers come out masked, and `approve` approves the organizations the channel is
+ * shared with now.
+ */
+export interface CustomerAdmin {
+  get(channel: string): Promise<CustomerView | undefined>;
+  add(input: NewCustomer): Promise<CustomerView>;
+  update(channel: string, changes: CustomerChanges): Promise<CustomerView>;
+  remove(channel: string): Promise<CustomerView>;
+  all(): Promise<CustomerView[]>;
+  approve(channel: string): Promise<CustomerView>;
+}
+
+/** {@link CustomerAdmin} over the registry itself (a deployed table, or the local stack's). */
+export function makeCustomerAdmin(customers: Customers): CustomerAdmin {
+  const known = async (channel: string) => {
+    const customer = await customers.get(checkChannelId(channel));
+    if (!customer) throw new UnknownCustomerError(channel);
+    return customer;
+  };
+  return {
+    async get(channel) {
+      const customer = await customers.get(checkChannelId(channel));
+      return customer && customerView(customer);
+    },
+    add: async (input) => customerView(await customers.add(input)),
+    update: async (channel, changes) => customerView(await customers.update(checkChannelId(channel), changes)),
+    remove: async (channel) => customerView(await customers.remove(checkChannelId(channel))),
+    all: async () => (await customers.all()).map(customerView),
+    approve: async (channel) => customerView(await customers.approve(channel, (await known(channel)).sharedWith)),
+  };
+}
+
+/** The deployment's settings, which a customer's own settings override. */
+export interface DeploymentDefaults {
+  routingKey: string;
+  severity: CustomerSeverity;
+  contact: string;
+  showResponderNames: boolean;
+}
+
+/** What an escalation from this customer uses: its own settings where it has them, the deployment's otherwise. */
+export function customerSettings(customer: Customer, defaults: DeploymentDefaults): DeploymentDefaults & Pick<Customer, 'pagesPerHour' | 'confirm'> {
+  return {
+    routingKey: customer.routingKey ?? defaults.routingKey,
+    severity: customer.severity ?? defaults.severity,
+    contact: customer.contact ?? defaults.contact,
+    showResponderNames: customer.showResponderNames ?? defaults.showResponderNames,
+    pagesPerHour: customer.pagesPerHour,
+    confirm: customer.confirm,
+  };
+}

@@ -1,0 +1,112 @@
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { LAYOUT } from '../layout/layout';
+import { TransientError } from '../runtime/errors';
+import { expiryEpoch, isConditionFailure, storeCall } from './dynamo';
+
+/** The budget's window: a page counts against the channel for one rolling hour. */
+export const BUDGET_WINDOW_MS = 60 * 60 * 1000;
+
+/** How many times one take re-reads after losing a race before it gives up (as a retryable error). */
+const MAX_ATTEMPTS = 25;
+
+export interface BudgetAnswer {
+  /** True when the page fits the budget (and now counts against it). */
+  granted: boolean;
+  /** Pages counted in the rolling hour, this one included when granted. */
+  used: number;
+}
+
+/** Each customer channel's rolling-hour page budget. */
+export interface PageBudget {
+  /**
+   * Count one page for `escalationId` if fewer than `limit` were counted in the hour before
+   * `nowMs`. The first answer for an escalation is its answer for good: a Slack retry or SQS
+   * redelivery with the same id gets it again and is never counted a second time.
+   */
+  take(channel: string, escalationId: string, nowMs: number, limit: number): Promise<BudgetAnswer>;
+  /** Pages counted in the hour before `nowMs` (for showing how much budget is left). */
+  used(channel: string, nowMs: number): Promise<number>;
+}
+
+interface BudgetItem {
+  /** escalation id → when its page was counted (epoch ms); entries older than the window are dropped on the next write. */
+  grants: Record<string, number>;
+  /** Bumped by every write: the condition that makes concurrent takes count exactly. */
+  version: number;
+}
+
+const live = (grants: Record<string, number>, nowMs: number) => Object.entries(grants).filter(([, at]) => at > nowMs - BUDGET_WINDOW_MS);
+
+/**
+ * The budget on the DynamoDB table: one item per channel holding the hour's grants, written
+ * only with a condition on the version read (optimistic concurrency: a lost race re-reads), and
+ * one answer item per escalation, written once, so that repeats get the first answer.
+ */
+export function makePageBudget(db: DynamoDBDocumentClient, tableName: string, options: { ttlDays: number }): PageBudget {
+  const budgetKey = (channel: string) => ({ pk: `budget#${channel}` });
+  const answerKey = (channel: string, escalationId: string) => ({ pk: `budget#${channel}#answer#${escalationId}` });
+  const read = async (pk: { pk: string }) => (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: pk, ConsistentRead: true })))).Item;
+
+  const readBudget = async (channel: string): Promise<BudgetItem | undefined> => {
+    const item = await read(budgetKey(channel));
+    return item ? { grants: (item.grants ?? {}) as Record<string, number>, version: Number(item.version ?? 0) } : undefined;
+  };
+
+  /** Count the page, or find that it was counted or does not fit; loops only on lost races. */
+  const decide = async (channel: string, escalationId: string, nowMs: number, limit: number): Promise<BudgetAnswer> => {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const budget = await readBudget(channel);
+      const current = live(budget?.grants ?? {}, nowMs);
+      // Counted by an earlier attempt that stopped before it recorded its answer.
+      if (budget && escalationId in budget.grants) return { granted: true, used: current.length };
+      // Grants leave the window only with time, so a full window read now is full now.
+      if (current.length >= limit) return { granted: false, used: current.length };
+      const grants = Object.fromEntries([...current, [escalationId, nowMs]]);
+      try {
+        await storeCall('put', () =>
+          db.send(
+            new PutCommand({
+              TableName: tableName,
+              Item: { ...budgetKey(channel), grants, version: (budget?.version ?? 0) + 1 },
+              ...(budget
+                ? { ConditionExpression: '#version = :version', ExpressionAttributeNames: { '#version': 'version' }, ExpressionAttributeValues: { ':version': budget.version } }
+                : { ConditionExpression: 'attribute_not_exists(pk)' }),
+            }),
+          ),
+        );
+        return { granted: true, used: current.length + 1 };
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
+    }
+    throw new TransientError(`page budget of ${channel} stayed contended`);
+  };
+
+  return {
+    async take(channel, escalationId, nowMs, limit) {
+      const recorded = await read(answerKey(channel, escalationId));
+      if (recorded) return { granted: Boolean(recorded.granted), used: Number(recorded.used) };
+      const answer = await decide(channel, escalationId, nowMs, limit);
+      try {
+        await storeCall('put', () =>
+          db.send(
+            new PutCommand({
+              TableName: tableName,
+              Item: { ...answerKey(channel, escalationId), ...answer, [LAYOUT.table.ttlAttribute]: expiryEpoch(new Date(nowMs), options.ttlDays) },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            }),
+          ),
+        );
+        return answer;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        // A concurrent attempt for the same escalation answered first: its answer is the answer.
+        const first = await read(answerKey(channel, escalationId));
+        return { granted: Boolean(first?.granted), used: Number(first?.used) };
+      }
+    },
+    async used(channel, nowMs) {
+      return live((await readBudget(channel))?.grants ?? {}, nowMs).length;
+    },
+  };
+}

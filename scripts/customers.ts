@@ -1,0 +1,463 @@
+import { readFile } from 'node:fs/promises';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import YAML from 'yaml';
+import { tableName } from '../lib/layout/layout';
+import { PdRouterError } from '../lib/runtime/errors';
+import {
+  checkChannelId,
+  isMaskedRoutingKey,
+  makeCustomerAdmin,
+  makeCustomers,
+  maskRoutingKey,
+  parseNewCustomer,
+  SEVERITIES,
+  unapprovedOrgs,
+  DEFAULT_PAGES_PER_HOUR,
+  type CustomerAdmin,
+  type CustomerChanges,
+  type CustomerView,
+  type NewCustomer,
+} from '../lib/store/customers';
+import { ADMIN_TOKEN_HEADER } from '../local/admin-routes';
+import { readSandboxState, type SandboxState } from '../local/sandbox-state';
+import { parseCommandLine, type CliOutput } from './cli';
+
+const USAGE = `usage: npm run customers -- <command> [options]
+
+commands:
+  add <channel-id> --name "<name>" [settings] [--org <team-id>]...
+                                                register a customer channel (--org: each Slack organization
+                                                it is shared with now, approved from the start)
+  update <channel-id> [settings]                change a customer's settings
+  remove <channel-id>                           unregister a customer channel
+  list                                          every customer (routing keys masked)
+  show <channel-id>                             one customer (routing key masked)
+  approve <channel-id>                          approve the organizations the channel is shared with now
+  export                                        every customer as YAML (routing keys masked)
+  import <file.yaml>                            add or update the customers in the file (as export writes it)
+
+settings:
+  --name "<name>"                   the customer's display name
+  --routing-key <key>               its own PagerDuty Events routing key ("default": the deployment's key;
+                                    "-": read it from stdin, so it stays out of the shell's history)
+  --severity ${SEVERITIES.join('|')}  ("default": the deployment's severity)
+  --contact "<text>"                support contact named in its failure messages ("default": the deployment's)
+  --pages-per-hour <n>              page budget per rolling hour (default ${DEFAULT_PAGES_PER_HOUR})
+  --confirm | --no-confirm          ask "Page on-call?" before paging (default: no)
+  --no-names | --names              hide or show responders' names (default: the deployment's setting)
+
+target (default: the running \`npm start\`, found through .local-data/sandbox.json, PORT or PD_ROUTER_URL
+with PD_ROUTER_ADMIN_TOKEN):
+  --stage <stage> --region <region> a deployed stack's table, with your AWS credentials`;
+
+const HINT = 'see npm run customers -- --help';
+
+const TARGET_OPTIONS = { stage: { type: 'string' }, region: { type: 'string' } } as const;
+const SETTING_OPTIONS = {
+  name: { type: 'string' },
+  'routing-key': { type: 'string' },
+  severity: { type: 'string' },
+  contact: { type: 'string' },
+  'pages-per-hour': { type: 'string' },
+  confirm: { type: 'boolean' },
+  'no-confirm': { type: 'boolean' },
+  names: { type: 'boolean' },
+  'no-names': { type: 'boolean' },
+} as const;
+
+/** Only at registration: later changes of the organizations go through the guard and `approve`. */
+const ORG_OPTION = { org: { type: 'string', multiple: true } } as const;
+
+type Values = Partial<Record<keyof typeof SETTING_OPTIONS | keyof typeof TARGET_OPTIONS, string | boolean>> & { org?: string[] };
+
+const COMMANDS: Record<string, { args: string[]; options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> }> = {
+  add: { args: ['channel-id'], options: { ...SETTING_OPTIONS, ...ORG_OPTION, ...TARGET_OPTIONS } },
+  update: { args: ['channel-id'], options: { ...SETTING_OPTIONS, ...TARGET_OPTIONS } },
+  remove: { args: ['channel-id'], options: TARGET_OPTIONS },
+  list: { args: [], options: TARGET_OPTIONS },
+  show: { args: ['channel-id'], options: TARGET_OPTIONS },
+  approve: { args: ['channel-id'], options: TARGET_OPTIONS },
+  export: { args: [], options: TARGET_OPTIONS },
+  import: { args: ['file.yaml'], options: TARGET_OPTIONS },
+};
+
+/** A problem with what the person typed or asked for: one line, exit code 1 (2 for usage). */
+class CliError extends PdRouterError {
+  readonly exitCode: number;
+  constructor(message: string, exitCode = 1) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+/** Where the command acts: the running local stack over HTTP, or a deployed stack's table. */
+export type Target = { kind: 'http'; url: string; token: string } | { kind: 'table'; stage: string; region: string };
+
+/**
+ * The target from the flags and the environment, as the sandbox helpers find the stack:
+ * `--stage`/`--region`, else PD_ROUTER_URL, else PORT, else the hand-off `npm start` wrote.
+ */
+export function resolveTarget(values: Values, env: Record<string, string | undefined>, handOff: SandboxState | undefined): Target {
+  const stage = typeof values.stage === 'string' ? values.stage.trim() : undefined;
+  const region = typeof values.region === 'string' ? values.region.trim() : undefined;
+  if (stage !== undefined || region !== undefined) {
+    if (!stage || !region) throw new CliError('--stage and --region go together: give both to reach a deployed stack', 2);
+    if (!/^[a-zA-Z0-9-]+$/.test(stage)) throw new CliError(`malformed stage "${stage.slice(0, 40)}"`, 2);
+    return { kind: 'table', stage, region };
+  }
+  const port = env.PORT?.trim();
+  const url = env.PD_ROUTER_URL?.trim() || (port ? `http://127.0.0.1:${port}` : handOff?.url);
+  if (!url) throw new CliError('no running pd-router found: start one with `npm start`, set PD_ROUTER_URL, or give --stage and --region');
+  const sameStack = handOff !== undefined && new URL(handOff.url).port === new URL(url).port;
+  const token = env.PD_ROUTER_ADMIN_TOKEN?.trim() || (sameStack ? handOff.adminToken : undefined);
+  if (!token) throw new CliError(`no admin token for ${url}: set PD_ROUTER_ADMIN_TOKEN to the one \`npm start\` was given`);
+  return { kind: 'http', url: url.replace(/\/+$/, ''), token };
+}
+
+/** The registry of the running local stack, through its `/admin/customers` route. */
+export function httpCustomerAdmin(url: string, token: string): CustomerAdmin {
+  const call = async (method: string, path: string, body?: unknown): Promise<{ customer?: CustomerView | null; customers?: CustomerView[] }> => {
+    let response: Response;
+    try {
+      response = await fetch(`${url}/admin/customers${path}`, {
+        method,
+        headers: { [ADMIN_TOKEN_HEADER]: token, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(15_000),
+      });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+      throw new CliError(`could not reach pd-router at ${url} (${cause}): is \`npm start\` running?`);
+    }
+    const payload = (await response.json().catch(() => ({}))) as { error?: string; customer?: CustomerView | null; customers?: CustomerView[] };
+    if (!response.ok) throw new CliError(payload.error ?? `pd-router at ${url} answered HTTP ${response.status}`);
+    return payload;
+  };
+  const one = async (method: string, path: string, body?: unknown) => {
+    const { customer } = await call(method, path, body);
+    if (!customer) throw new CliError(`pd-router at ${url} answered without the customer`);
+    return customer;
+  };
+  const at = (channel: string) => `/${encodeURIComponent(channel)}`;
+  return {
+    get: async (channel) => (await call('GET', at(channel))).customer ?? undefined,
+    add: (input) => one('POST', '', input),
+    update: (channel, changes) => one('PATCH', at(channel), changes),
+    remove: (channel) => one('DELETE', at(channel)),
+    all: async () => (await call('GET', '')).customers ?? [],
+    approve: (channel) => one('POST', `${at(channel)}/approve`),
+  };
+}
+
+/** The registry of a deployed stack: its table, reached with the caller's AWS credentials. */
+export function tableCustomerAdmin(stage: string, region: string): CustomerAdmin {
+  const db = DynamoDBDocumentClient.from(new DynamoDBClient({ region }), { marshallOptions: { removeUndefinedValues: true } });
+  return makeCustomerAdmin(makeCustomers(db, tableName(stage)));
+}
+
+function flag(values: Values, name: keyof Values): string | undefined {
+  const value = values[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** The settings the flags give; "default" clears a setting back to the deployment's (update only). */
+function settingsFromFlags(values: Values, forAdd: boolean): CustomerChanges {
+  const changes: CustomerChanges = {};
+  const clearable = (raw: string | undefined) => (raw === undefined ? undefined : raw.trim() === 'default' ? null : raw);
+  const name = flag(values, 'name');
+  if (name !== undefined) changes.name = name;
+  const routingKey = clearable(flag(values, 'routing-key'));
+  if (routingKey !== undefined) changes.routingKey = routingKey;
+  const severity = clearable(flag(values, 'severity'));
+  if (severity !== undefined) {
+    if (severity !== null && !(SEVERITIES as readonly string[]).includes(severity)) throw new CliError(`--severity is one of ${SEVERITIES.join(', ')} (or default)`, 2);
+    changes.severity = severity as CustomerChanges['severity'];
+  }
+  const contact = clearable(flag(values, 'contact'));
+  if (contact !== undefined) changes.contact = contact;
+  const pages = flag(values, 'pages-per-hour');
+  if (pages !== undefined) {
+    if (!/^\d{1,4}$/.test(pages.trim())) throw new CliError('--pages-per-hour is a whole number from 1 to 1000', 2);
+    changes.pagesPerHour = Number(pages);
+  }
+  if (values.confirm && values['no-confirm']) throw new CliError('--confirm and --no-confirm contradict each other', 2);
+  if (values.confirm || values['no-confirm']) changes.confirm = Boolean(values.confirm);
+  if (values.names && values['no-names']) throw new CliError('--names and --no-names contradict each other', 2);
+  if (values.names || values['no-names']) changes.showResponderNames = Boolean(values.names);
+  if (forAdd) {
+    if (changes.name === undefined) throw new CliError('add needs --name "<name>"', 2);
+    // Nothing to clear on a new customer: "default" simply leaves the setting out.
+    for (const [key, value] of Object.entries(changes)) if (value === null) delete (changes as Record<string, unknown>)[key];
+  } else if (Object.keys(changes).length === 0) {
+    throw new CliError(`update needs at least one setting to change; ${HINT}`, 2);
+  }
+  return changes;
+}
+
+/** How `show`, `add` and `update` describe a customer. */
+function describe(customer: CustomerView): string[] {
+  const unapproved = unapprovedOrgs(customer);
+  return [
+    `${customer.channel}  ${customer.name}`,
+    `  routing key:      ${customer.routingKey ?? "the deployment's"}`,
+    `  severity:         ${customer.severity ?? "the deployment's"}`,
+    `  support contact:  ${customer.contact ?? "the deployment's"}`,
+    `  responder names:  ${customer.showResponderNames === undefined ? "the deployment's setting" : customer.showResponderNames ? 'shown' : 'hidden'}`,
+    `  pages per hour:   ${customer.pagesPerHour}`,
+    `  confirmation:     ${customer.confirm ? 'on (Page on-call button first)' : 'off'}`,
+    `  organizations:    ${customer.approvedOrgs.join(', ') || '(none recorded)'}`,
+    ...(unapproved.length ? [`  NOT APPROVED:     ${unapproved.join(', ')} (paused; \`npm run customers -- approve ${customer.channel}\` after checking)`] : []),
+  ];
+}
+
+function listLine(customer: CustomerView): string {
+  const paused = unapprovedOrgs(customer).length ? '  PAUSED (unapproved organization)' : '';
+  return [
+    customer.channel.padEnd(12),
+    customer.name.padEnd(24),
+    `key ${customer.routingKey ?? 'default'}`.padEnd(12),
+    `${customer.severity ?? 'default'}`.padEnd(9),
+    `${customer.pagesPerHour}/h`.padEnd(6),
+    `confirm ${customer.confirm ? 'on' : 'off'}`,
+  ].join('  ') + paused;
+}
+
+/** The fields export writes and import reads, in that order. */
+const FILE_FIELDS = ['channel', 'name', 'routingKey', 'severity', 'contact', 'showResponderNames', 'pagesPerHour', 'confirm', 'orgs'] as const;
+
+function exportYaml(customers: CustomerView[]): string {
+  const entries = customers.map((c) => {
+    const entry: Record<string, unknown> = { channel: c.channel, name: c.name };
+    for (const key of ['routingKey', 'severity', 'contact', 'showResponderNames'] as const) if (c[key] !== undefined) entry[key] = c[key];
+    entry.pagesPerHour = c.pagesPerHour;
+    entry.confirm = c.confirm;
+    if (c.approvedOrgs.length) entry.orgs = c.approvedOrgs;
+    return entry;
+  });
+  return [
+    '# pd-router customers. Routing keys are masked: on import a masked key keeps the key stored for',
+    '# that channel; write a full key to change it, or leave routingKey out for the deployment\'s key.',
+    YAML.stringify({ customers: entries }).trimEnd(),
+  ].join('\n');
+}
+
+interface ImportPlan {
+  add: NewCustomer[];
+  update: { channel: string; changes: CustomerChanges }[];
+  unchanged: string[];
+  notInFile: string[];
+}
+
+/**
+ * What an import will do, decided before anything is written: every entry is checked first, so
+ * a bad file changes nothing. The file describes each customer it lists completely (a setting
+ * left out goes back to its default); customers it does not list are left alone.
+ */
+export function planImport(text: string, file: string, existing: CustomerView[]): ImportPlan {
+  let document: unknown;
+  try {
+    document = YAML.parse(text);
+  } catch (error) {
+    throw new CliError(`${file}: not YAML (${(error as Error).message.split('\n')[0]})`);
+  }
+  const list = (document as { customers?: unknown } | null)?.customers;
+  if (!Array.isArray(list)) throw new CliError(`${file}: expected a top-level "customers:" list, as export writes`);
+  const byChannel = new Map(existing.map((c) => [c.channel, c]));
+  const seen = new Set<string>();
+  const plan: ImportPlan = { add: [], update: [], unchanged: [], notInFile: [] };
+  list.forEach((raw: unknown, index) => {
+    const where = `${file}: customer ${index + 1}`;
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new CliError(`${where}: expected a mapping with channel and name`);
+    const entry = raw as Record<string, unknown>;
+    const unknown = Object.keys(entry).filter((key) => !(FILE_FIELDS as readonly string[]).includes(key));
+    if (unknown.length) throw new CliError(`${where}: unknown field ${unknown[0]}; the fields are ${FILE_FIELDS.join(', ')}`);
+    const channel = typeof entry.channel === 'string' ? entry.channel : '';
+    if (seen.has(channel)) throw new CliError(`${where}: channel ${channel} is listed twice`);
+    seen.add(channel);
+    const stored = byChannel.get(channel);
+    const key = typeof entry.routingKey === 'string' ? entry.routingKey : undefined;
+    const masked = key !== undefined && isMaskedRoutingKey(key);
+    if (masked && !stored?.routingKey) throw new CliError(`${where}: the routing key of ${channel} is masked and none is stored for it: give the full key`);
+    if (masked && stored?.routingKey !== key) throw new CliError(`${where}: the masked routing key of ${channel} is not the stored one's (${stored?.routingKey}): give the full key`);
+    let parsed;
+    try {
+      parsed = parseNewCustomer({ ...entry, ...(masked ? { routingKey: undefined } : {}) });
+    } catch (error) {
+      throw new CliError(`${where}${channel ? ` (${channel})` : ''}: ${(error as Error).message}`);
+    }
+    if (!stored) {
+      plan.add.push(parsed);
+      return;
+    }
+    const changes: CustomerChanges = {
+      name: parsed.name,
+      severity: parsed.severity ?? null,
+      contact: parsed.contact ?? null,
+      showResponderNames: parsed.showResponderNames ?? null,
+      pagesPerHour: parsed.pagesPerHour,
+      confirm: parsed.confirm,
+      ...(masked ? {} : { routingKey: parsed.routingKey ?? null }),
+    };
+    const same =
+      stored.name === parsed.name &&
+      stored.severity === parsed.severity &&
+      stored.contact === parsed.contact &&
+      stored.showResponderNames === parsed.showResponderNames &&
+      stored.pagesPerHour === parsed.pagesPerHour &&
+      stored.confirm === parsed.confirm &&
+      (masked || (stored.routingKey === undefined && parsed.routingKey === undefined));
+    if (same) plan.unchanged.push(channel);
+    else plan.update.push({ channel, changes });
+  });
+  plan.notInFile = existing.map((c) => c.channel).filter((channel) => !seen.has(channel));
+  return plan;
+}
+
+export interface CustomersIo extends CliOutput {
+  env: Record<string, string | undefined>;
+  /** Everything piped to stdin (for `--routing-key -`). */
+  readStdin: () => Promise<string>;
+  readFile: (path: string) => Promise<string>;
+  readHandOff: () => SandboxState | undefined;
+  admin: (target: Target) => CustomerAdmin;
+}
+
+/** One line for any failure; the usage text only on --help. */
+function oneLineError(error: unknown): string {
+  if (error instanceof PdRouterError) {
+    const cause = (error as { cause?: { name?: string; message?: string } }).cause;
+    if (cause?.name === 'ResourceNotFoundException') return `${error.message}: the table does not exist there (is pd-router deployed with this --stage and --region?)`;
+    return cause?.name ? `${error.message}: ${cause.name}: ${String(cause.message ?? '').split('\n')[0]}` : error.message;
+  }
+  return `${(error as Error)?.name ?? 'Error'}: ${String((error as Error)?.message ?? error).split('\n')[0]}`;
+}
+
+/** `npm run customers -- <command>`: the provider's tool for the customer registry. Returns the exit code. */
+export async function runCustomers(argv: readonly string[], io: CustomersIo): Promise<number> {
+  // A routing key typed on the command line is never written back in full, whatever fails.
+  const secrets = argv.filter((arg, i) => argv[i - 1] === '--routing-key' || arg.startsWith('--routing-key=')).map((arg) => arg.replace(/^--routing-key=/, '')).filter((key) => key.length >= 8);
+  const scrub = (text: string) => secrets.reduce((out, key) => out.split(key).join(maskRoutingKey(key)), text);
+  const out = (line: string) => io.stdout(scrub(line));
+  const err = (line: string) => io.stderr(scrub(line));
+  // The shared parser follows its error with the usage; here the error line is the answer.
+  const parserIo: CliOutput = { stdout: out, stderr: (text) => err(`${text.split('\n')[0]}; ${HINT}`) };
+
+  const [command, ...rest] = argv;
+  if (command === undefined || command.startsWith('-')) {
+    const parsed = parseCommandLine(argv, {}, USAGE, parserIo);
+    if ('exitCode' in parsed) return parsed.exitCode;
+    err(`no command given; ${HINT}`);
+    return 2;
+  }
+  const spec = COMMANDS[command];
+  if (!spec) {
+    err(`unknown command "${command.slice(0, 40)}"; the commands are ${Object.keys(COMMANDS).join(', ')}`);
+    return 2;
+  }
+  // Help wins over everything else on the line: a command never acts on --help.
+  if (rest.includes('--help') || rest.includes('-h')) {
+    out(USAGE);
+    return 0;
+  }
+  const positionals = rest.slice(0, spec.args.length);
+  if (positionals.length < spec.args.length || positionals.some((arg) => arg.startsWith('-'))) {
+    err(`${command} needs <${spec.args.join('> <')}>; ${HINT}`);
+    return 2;
+  }
+  const parsed = parseCommandLine<Values>(rest.slice(spec.args.length), spec.options, USAGE, parserIo);
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const { values } = parsed;
+
+  try {
+    if (values['routing-key'] === '-') {
+      const key = (await io.readStdin()).trim().split(/\r?\n/)[0] ?? '';
+      if (!key) throw new CliError('--routing-key - reads the key from stdin, and stdin was empty', 2);
+      if (key.length >= 8) secrets.push(key);
+      values['routing-key'] = key;
+    }
+    const channel = spec.args[0] === 'channel-id' ? checkChannelId(positionals[0]!) : undefined;
+    const settings = command === 'add' || command === 'update' ? settingsFromFlags(values, command === 'add') : undefined;
+    const target = resolveTarget(values, io.env, io.readHandOff());
+    const admin = io.admin(target);
+    switch (command) {
+      case 'add': {
+        const added = await admin.add({ ...(settings as NewCustomer), channel: channel!, ...(values.org ? { orgs: values.org } : {}) });
+        out(`Added ${added.channel} (${added.name}).`);
+        describe(added).forEach((line) => out(line));
+        break;
+      }
+      case 'update': {
+        const updated = await admin.update(channel!, settings!);
+        out(`Updated ${updated.channel} (${updated.name}).`);
+        describe(updated).forEach((line) => out(line));
+        break;
+      }
+      case 'remove': {
+        const removed = await admin.remove(channel!);
+        out(`Removed ${removed.channel} (${removed.name}): it can no longer page on-call.`);
+        break;
+      }
+      case 'show': {
+        const customer = await admin.get(channel!);
+        if (!customer) throw new CliError(`channel ${channel} is not a customer`);
+        describe(customer).forEach((line) => out(line));
+        break;
+      }
+      case 'list': {
+        const customers = await admin.all();
+        if (!customers.length) out('No customers yet: npm run customers -- add <channel-id> --name "<name>"');
+        customers.forEach((customer) => out(listLine(customer)));
+        break;
+      }
+      case 'approve': {
+        const approved = await admin.approve(channel!);
+        out(`Approved for ${approved.channel} (${approved.name}): ${approved.approvedOrgs.join(', ') || '(no organizations recorded)'}.`);
+        break;
+      }
+      case 'export':
+        out(exportYaml(await admin.all()));
+        break;
+      case 'import': {
+        const file = positionals[0]!;
+        let text: string;
+        try {
+          text = await io.readFile(file);
+        } catch (error) {
+          throw new CliError(`cannot read ${file}: ${(error as { code?: string }).code ?? (error as Error).message}`);
+        }
+        const plan = planImport(text, file, await admin.all());
+        for (const customer of plan.add) await admin.add(customer);
+        for (const { channel: ch, changes } of plan.update) await admin.update(ch, changes);
+        out(`Imported ${file}: ${plan.add.length} added, ${plan.update.length} updated, ${plan.unchanged.length} unchanged.`);
+        if (plan.add.length) out(`  added:     ${plan.add.map((c) => c.channel).join(', ')}`);
+        if (plan.update.length) out(`  updated:   ${plan.update.map((u) => u.channel).join(', ')}`);
+        if (plan.notInFile.length) out(`  not in the file, left as they are: ${plan.notInFile.join(', ')}`);
+        break;
+      }
+    }
+    return 0;
+  } catch (error) {
+    err(oneLineError(error));
+    return error instanceof CliError ? error.exitCode : 1;
+  }
+}
+
+if (require.main === module) {
+  void runCustomers(process.argv.slice(2), {
+    env: process.env,
+    readFile: (path) => readFile(path, 'utf8'),
+    readStdin: async () => {
+      if (process.stdin.isTTY) throw new CliError('--routing-key - reads the key from stdin: pipe it in');
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+    readHandOff: readSandboxState,
+    admin: (target) => (target.kind === 'http' ? httpCustomerAdmin(target.url, target.token) : tableCustomerAdmin(target.stage, target.region)),
+    stdout: (line) => process.stdout.write(`${line}\n`),
+    stderr: (line) => process.stderr.write(`${line}\n`),
+  }).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,44 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import dynalite from 'dynalite';
+import { LOCAL_AWS_ENV, startLocalDynamo } from '../local/aws';
+import { tableName } from '../lib/layout/layout';
+import { makeCustomers } from '../lib/store/customers';
+import { makeDocumentClient } from '../lib/store/dynamo';
+
+describe('the local table kept on disk (PD_ROUTER_DATA_DIR)', () => {
+  let dir: string;
+  beforeAll(() => {
+    for (const [name, value] of Object.entries(LOCAL_AWS_ENV)) process.env[name] ??= value;
+    dir = mkdtempSync(path.join(tmpdir(), 'pd-router-old-table-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('gets the customer index when it was made before the registry, and keeps its items', async () => {
+    // The table as earlier versions created it: no index, one link in it.
+    const old = dynalite({ createTableMs: 0, path: dir });
+    await new Promise<void>((resolve) => old.listen(0, '127.0.0.1', () => resolve()));
+    const client = new DynamoDBClient({ endpoint: `http://127.0.0.1:${(old.address() as AddressInfo).port}`, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const name = tableName('local');
+    await client.send(new CreateTableCommand({ TableName: name, BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] }));
+    await client.send(new PutItemCommand({ TableName: name, Item: { pk: { S: 'link#kept' }, channel: { S: 'CACME' } } }));
+    client.destroy();
+    await new Promise<void>((resolve) => old.close(() => resolve()));
+
+    const dynamo = await startLocalDynamo({ stage: 'local', path: dir });
+    const db = makeDocumentClient({ AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint });
+    try {
+      const customers = makeCustomers(db, dynamo.tableName);
+      await customers.add({ channel: 'CACME', name: 'Acme' });
+      expect((await customers.all()).map((c) => c.channel)).toEqual(['CACME']);
+      expect((await db.send(new GetCommand({ TableName: name, Key: { pk: 'link#kept' } }))).Item).toEqual({ pk: 'link#kept', channel: 'CACME' });
+    } finally {
+      db.destroy();
+      await dynamo.stop();
+    }
+  });
+});
