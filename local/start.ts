@@ -67,6 +67,22 @@ export async function runLocalRouter(env: Env, out: { stdout: (line: string) => 
     out.stderr(`pd-router did not start: ${describeStartFailure(error, settings)}`);
     return 1;
   }
+  // Before the banner: whoever reads it may stop the stack at once.
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    out.stdout('Stopping pd-router…');
+    if (stack.sandbox) clearSandboxState(stack.url);
+    const failure = await stack.stop().then(
+      () => undefined,
+      (error: unknown) => (error instanceof Error ? error.message : String(error)),
+    );
+    if (failure) out.stderr(`pd-router did not stop cleanly: ${failure}`);
+    process.exit(failure ? 1 : 0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
   const lines = [
     `pd-router is listening on ${stack.url}`,
     `  POST ${stack.url}/slack/events`,
@@ -97,16 +113,5 @@ export async function runLocalRouter(env: Env, out: { stdout: (line: string) => 
   }
   out.stdout(lines.join('\n'));
 
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    out.stdout('Stopping pd-router…');
-    if (stack.sandbox) clearSandboxState(stack.url);
-    await stack.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
   return undefined;
 }
