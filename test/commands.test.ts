@@ -293,29 +293,39 @@ describe('npm run escalate pages only what it was clearly asked to', () => {
   });
 });
 
-/** `npm start` in `cwd`, resolved with its URL once it says it is listening. */
-async function startRouter(env: NodeJS.ProcessEnv, cwd: string): Promise<{ child: ChildProcess; url: string; port: number; exited: Promise<number | null> }> {
-  const child = spawnScript('start', [], env, cwd);
+interface Spawned {
+  child: ChildProcess;
+  /** Everything it wrote so far, stdout and stderr apart. */
+  output: { stdout: string; stderr: string };
+  exited: Promise<number | null>;
+}
+
+/** Spawn a script and resolve once its output matches `pattern` (killed after SPAWN_TIMEOUT_MS). */
+async function spawnUntil(script: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd: string, pattern: RegExp): Promise<Spawned & { match: RegExpExecArray }> {
+  const child = spawnScript(script, args, env, cwd);
+  const output = { stdout: '', stderr: '' };
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm start did not come up: ${output}`)), SPAWN_TIMEOUT_MS);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
+  const killer = setTimeout(() => child.kill('SIGKILL'), SPAWN_TIMEOUT_MS);
+  void exited.then(() => clearTimeout(killer));
+  const match = await new Promise<RegExpExecArray>((resolve, reject) => {
+    const check = () => {
+      const found = pattern.exec(output.stdout);
+      if (found) resolve(found);
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`npm start exited: ${output}`));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output.stdout += chunk.toString('utf8');
+      check();
     });
+    child.stderr!.on('data', (chunk: Buffer) => (output.stderr += chunk.toString('utf8')));
+    void exited.then(() => reject(new Error(`npm run ${script} ended before printing ${pattern}: ${output.stdout}${output.stderr}`)));
   });
-  return { child, url, port: Number(new URL(url).port), exited };
+  return { child, output, exited, match };
+}
+
+/** `npm start` in `cwd`, once it says it is listening. */
+async function startRouter(env: NodeJS.ProcessEnv, cwd: string): Promise<Spawned & { url: string; port: number }> {
+  const started = await spawnUntil('start', [], env, cwd, /listening on (http:\/\/127\.0\.0\.1:\d+)/);
+  return { ...started, url: started.match[1]!, port: Number(new URL(started.match[1]!).port) };
 }
 
 describe('npm start refuses what it cannot run, in one line', () => {
@@ -373,10 +383,14 @@ describe('npm start refuses what it cannot run, in one line', () => {
     const listed = await run('sandbox', ['list'], cleanEnv({ PORT: String(first.port) }), cwd);
     expect({ code: listed.code, stdout: listed.stdout, stderr: listed.stderr }).toEqual({ code: 0, stdout: expect.stringMatching(/^no incidents yet/), stderr: '' });
 
-    // The stack dies without cleaning up: the helpers say so in one line.
+    // The stack dies under a running demo, then without cleaning up: the helpers say so in one line.
+    const demo = await spawnUntil('demo', [], cleanEnv({ PORT: String(first.port) }), cwd, /Using the sandbox running at/);
+    children.push(demo.child);
     first.child.kill('SIGKILL');
     await first.exited;
     const gone = new RegExp(`^the pd-router stack at ${first.url} is not answering; is \`npm start\` running\\?$`);
+    expect(await demo.exited).toBe(1);
+    expectOneLineFailure({ code: 1, timedOut: false, ...demo.output }, new RegExp(`^demo failed: ${gone.source.slice(1)}`));
     const [list, escalate] = await Promise.all([
       run('sandbox', ['list'], cleanEnv({ PORT: String(first.port) }), cwd),
       run('escalate', ['CACME', 'checkout is down'], cleanEnv({ PORT: String(first.port) }), cwd),
