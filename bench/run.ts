@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
-import { buildBundles, BUILD_DIR, DeploySettingsMissing, readDeployBuild, ROOT, type BundleResult } from './bundles';
+import { buildBundles, BUILD_DIR, readDeployBuild, ROOT, type BundleResult } from './bundles';
 import { measureColdInit, type FunctionName } from './cold-init';
 import type { EndToEndOptions, EndToEndResult, OperationCounts } from './end-to-end';
 import { measureIngress } from './ingress-latency';
@@ -85,7 +85,7 @@ async function timed<T>(results: BenchResults, phase: string, run: () => Promise
   try {
     return await run();
   } catch (error) {
-    const reason = error instanceof DeploySettingsMissing ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    const reason = error instanceof Error ? error.message : String(error);
     results.skipped.push({ phase, reason: reason.split('\n')[0]! });
     say(`${phase} failed: ${reason}`);
     return undefined;
