@@ -59,6 +59,20 @@ export function writeSandboxState(state: SandboxState): void {
 }
 
 /**
+ * What is wrong with the variables a helper command picks its sandbox by (PORT, PD_ROUTER_URL),
+ * as one line naming the variable, or undefined when they are fine.
+ */
+export function helperEnvProblem(env: Record<string, string | undefined> = process.env): string | undefined {
+  const port = env.PORT?.trim();
+  if (port && (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535)) {
+    return `environment variable PORT must be the port of a running \`npm start\` (1 to 65535), not ${JSON.stringify(env.PORT)}`;
+  }
+  const url = env.PD_ROUTER_URL?.trim();
+  if (url && (!/^https?:\/\/[^/]/.test(url) || portOf(url) === undefined)) return `environment variable PD_ROUTER_URL must be an http(s) URL, not ${JSON.stringify(env.PD_ROUTER_URL)}`;
+  return undefined;
+}
+
+/**
  * The sandbox a helper command should talk to: the one at PD_ROUTER_URL when that is set, else
  * the one on PORT, else the one on the default port, else the only one running.
  */

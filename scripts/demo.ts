@@ -1,10 +1,10 @@
 import { playDemo } from '../local/demo/scenario';
-import { isUnreachable, readSandboxState, stackGoneMessage, type SandboxState } from '../local/sandbox-state';
+import { helperEnvProblem, isUnreachable, readSandboxState, stackGoneMessage, type SandboxState } from '../local/sandbox-state';
 import { SANDBOX_CHANNELS, SANDBOX_CHANNEL_NAMES } from '../local/sandbox-console/channels';
 import { SandboxDriver } from '../local/sandbox-console/driver';
 import { userNames, formatTranscript } from '../local/sandbox-console/transcript';
 import { startStack, type LocalStack } from '../local/stack';
-import { parseCommandLine, processOutput } from './cli';
+import { parseCommandLine, processOutput, usageError } from './cli';
 
 const USAGE = `usage: npm run demo
 
@@ -33,6 +33,11 @@ async function main() {
   const parsed = parseCommandLine(process.argv.slice(2), {}, USAGE, processOutput);
   if ('exitCode' in parsed) {
     process.exitCode = parsed.exitCode;
+    return;
+  }
+  const envProblem = helperEnvProblem();
+  if (envProblem) {
+    process.exitCode = usageError(processOutput, USAGE, envProblem);
     return;
   }
   let stack: LocalStack | undefined;

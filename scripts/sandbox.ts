@@ -1,4 +1,4 @@
-import { isUnreachable, readSandboxState, stackGoneMessage, type SandboxState } from '../local/sandbox-state';
+import { helperEnvProblem, isUnreachable, readSandboxState, stackGoneMessage, type SandboxState } from '../local/sandbox-state';
 import { parseCommandLine, processOutput, usageError, type CliOutput } from './cli';
 
 const USAGE = `usage: npm run sandbox -- <command>
@@ -42,6 +42,8 @@ export async function runSandbox(argv: readonly string[], io: CliOutput & { env:
   if (action && !ref?.trim()) return usageError(io, USAGE, `${command} needs an incident: its number (e.g. 1) or its id`);
   if (action !== 'reassign' && rest.length) return usageError(io, USAGE, `unexpected argument ${JSON.stringify(rest[0])}`);
 
+  const envProblem = helperEnvProblem(io.env);
+  if (envProblem) return usageError(io, USAGE, envProblem);
   const state = readSandboxState(io.env);
   if (!state) {
     const where = io.env.PD_ROUTER_URL?.trim() ? ` at PD_ROUTER_URL=${io.env.PD_ROUTER_URL.trim()}` : io.env.PORT?.trim() ? ` on PORT=${io.env.PORT.trim()}` : '';

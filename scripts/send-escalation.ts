@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { signSlackRequest } from '../lib/slack/signature';
-import { isUnreachable, readSandboxState, stackGoneMessage, type SandboxState } from '../local/sandbox-state';
+import { helperEnvProblem, isUnreachable, readSandboxState, stackGoneMessage, type SandboxState } from '../local/sandbox-state';
 import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
 import { parseCommandLine, processOutput, usageError, type CliOutput } from './cli';
 
@@ -62,8 +62,9 @@ export async function runEscalate(argv: readonly string[], io: EscalateIo): Prom
   const description = words.join(' ').trim();
   if (!description) return usageError(io, USAGE, 'a description of what is wrong is required (e.g. "checkout API returns 500 errors")');
 
+  const envProblem = helperEnvProblem(io.env);
+  if (envProblem) return usageError(io, USAGE, envProblem);
   const routerUrl = io.env.PD_ROUTER_URL?.trim();
-  if (routerUrl !== undefined && routerUrl !== '' && !/^https?:\/\/[^/]/.test(routerUrl)) return usageError(io, USAGE, `PD_ROUTER_URL is not an http(s) URL: ${routerUrl}`);
   const sandbox: SandboxState | undefined = readSandboxState(io.env);
   let url: string;
   let secret: string;

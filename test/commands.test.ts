@@ -35,6 +35,8 @@ interface Refusal {
   args: string[];
   /** What the one line must say. */
   says: RegExp;
+  /** Variables set (over the shared ones) for this row only. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -46,7 +48,10 @@ interface Refusal {
  */
 const REFUSALS: Record<string, Refusal[]> = {
   start: [{ args: ['now'], says: /^unexpected argument 'now'/ }],
-  demo: [{ args: ['quickly'], says: /^unexpected argument 'quickly'/ }],
+  demo: [
+    { args: ['quickly'], says: /^unexpected argument 'quickly'/ },
+    { args: [], env: { PD_ROUTER_URL: 'localhost:3000' }, says: /^environment variable PD_ROUTER_URL must be an http\(s\) URL, not "localhost:3000"$/ },
+  ],
   escalate: [
     { args: ['--yes'], says: /^a channel id is required$/ },
     { args: ['--yes', '', 'API is down'], says: /^a channel id is required$/ },
@@ -56,12 +61,14 @@ const REFUSALS: Record<string, Refusal[]> = {
     { args: ['--yes', 'C0123ABC'], says: /^a description of what is wrong is required/ },
     { args: ['--yes', 'C0123ABC', '   '], says: /^a description of what is wrong is required/ },
     { args: ['--stage', 'prod'], says: /^unknown option --stage$/ },
+    { args: ['--yes', 'C0123ABC', 'API is down'], env: { PORT: 'abc' }, says: /^environment variable PORT must be the port of a running `npm start`/ },
   ],
   sandbox: [
     { args: ['ack'], says: /^ack needs an incident/ },
     { args: ['resolve', ''], says: /^resolve needs an incident/ },
     { args: ['frobnicate', '1'], says: /^unknown command "frobnicate"$/ },
     { args: ['list', 'all'], says: /^list takes no arguments$/ },
+    { args: ['list'], env: { PORT: 'abc' }, says: /^environment variable PORT must be the port of a running `npm start` \(1 to 65535\), not "abc"$/ },
   ],
   soak: [
     { args: ['--channels', 'many'], says: /^--channels must be a whole number of at least 1, not "many"$/ },
@@ -189,7 +196,7 @@ describe('every npm script explains itself and refuses a wrong command line with
   let silent: Awaited<ReturnType<typeof receiver>>;
   let cwd: string;
   const results = new Map<string, Run>();
-  const key = (script: string, args: readonly string[]) => `${script} ${JSON.stringify(args)}`;
+  const key = (script: string, args: readonly string[], env: Record<string, string> = {}) => `${script} ${JSON.stringify(args)} ${JSON.stringify(env)}`;
 
   beforeAll(async () => {
     silent = await receiver();
@@ -208,16 +215,16 @@ describe('every npm script explains itself and refuses a wrong command line with
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
     });
-    const lines: [string, string[]][] = [];
+    const lines: [string, string[], Record<string, string>][] = [];
     for (const script of Object.keys(SCRIPTS)) {
-      lines.push([script, ['--help']], [script, ['--no-such-flag']]);
-      for (const refusal of REFUSALS[script] ?? []) lines.push([script, refusal.args]);
+      lines.push([script, ['--help'], {}], [script, ['--no-such-flag'], {}]);
+      for (const refusal of REFUSALS[script] ?? []) lines.push([script, refusal.args, refusal.env ?? {}]);
     }
     const runs = await pooled(
-      lines.map(([script, args]) => () => run(script, args, env, cwd)),
+      lines.map(([script, args, extra]) => () => run(script, args, { ...env, ...extra }, cwd)),
       POOL_SIZE,
     );
-    lines.forEach(([script, args], i) => results.set(key(script, args), runs[i]!));
+    lines.forEach(([script, args, extra], i) => results.set(key(script, args, extra), runs[i]!));
   }, 120_000);
 
   afterAll(async () => {
@@ -242,9 +249,9 @@ describe('every npm script explains itself and refuses a wrong command line with
     expectRefusal(script, results.get(key(script, ['--no-such-flag']))!, /^unknown option --no-such-flag$/);
   });
 
-  const refusals = Object.entries(REFUSALS).flatMap(([script, rows]) => rows.map((row) => [script, JSON.stringify(row.args), row] as const));
-  it.each(refusals)('npm run %s -- %s is refused in one line, then the usage', (script, _args, row) => {
-    expectRefusal(script, results.get(key(script, row.args))!, row.says);
+  const refusals = Object.entries(REFUSALS).flatMap(([script, rows]) => rows.map((row) => [script, JSON.stringify(row.args), row.env ? ` with ${JSON.stringify(row.env)}` : '', row] as const));
+  it.each(refusals)('npm run %s -- %s%s is refused in one line, then the usage', (script, _args, _env, row) => {
+    expectRefusal(script, results.get(key(script, row.args, row.env))!, row.says);
   });
 
   it('none of them did anything: no request reached any address they were given, and they wrote no file', () => {
