@@ -387,8 +387,12 @@ describe('npm start refuses what it cannot run, in one line', () => {
     other.child.kill('SIGTERM');
     expect(await other.exited).toBe(0);
     expect([existsSync(handOff(first.port)), existsSync(handOff(other.port))]).toEqual([true, false]);
-    const listed = await run('sandbox', ['list'], cleanEnv({ PORT: String(first.port) }), cwd);
-    expect({ code: listed.code, stdout: listed.stdout, stderr: listed.stderr }).toEqual({ code: 0, stdout: expect.stringMatching(/^no incidents yet/), stderr: '' });
+    // Helpers find it by PORT, or by PD_ROUTER_URL (any loopback name for the host).
+    const listed = await Promise.all([
+      run('sandbox', ['list'], cleanEnv({ PORT: String(first.port) }), cwd),
+      run('sandbox', ['list'], cleanEnv({ PD_ROUTER_URL: first.url.replace('127.0.0.1', 'localhost') }), cwd),
+    ]);
+    for (const result of listed) expect({ code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({ code: 0, stdout: expect.stringMatching(/^no incidents yet/), stderr: '' });
 
     // The stack dies under a running demo, then without cleaning up: the helpers say so in one line.
     const demo = await spawnUntil('demo', [], cleanEnv({ PORT: String(first.port) }), cwd, /Using the sandbox running at/);
