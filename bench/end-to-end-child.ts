@@ -14,6 +14,6 @@ async function main() {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`end-to-end run failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.stderr.write(`end-to-end run failed: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });

@@ -2,13 +2,14 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
-import { buildBundles, BUILD_DIR, DeploySettingsMissing, readDeployBuild, ROOT, type BundleResult } from './bundles';
+import { buildBundles, BUILD_DIR, readDeployBuild, ROOT, type BundleResult } from './bundles';
 import { measureColdInit, type FunctionName } from './cold-init';
 import type { EndToEndOptions, EndToEndResult, OperationCounts } from './end-to-end';
 import { measureIngress } from './ingress-latency';
 import { evaluateTargets, renderMarkdown } from './report';
 import type { BenchResults } from './results-types';
 import { round } from './lib/stats';
+import { parseCommandLine, processOutput } from '../scripts/cli';
 
 /**
  * `npm run bench` (2–3 minutes) and `npm run bench -- --quick` (under 30 s, run by CI so the
@@ -16,7 +17,16 @@ import { round } from './lib/stats';
  * ingress answer time and the whole stack end to end next to the baseline, prints the tables and
  * writes bench/results/latest.json and latest.md (quick mode: bench/results/quick.json.tmp).
  */
-const quick = process.argv.includes('--quick');
+const USAGE = `usage: npm run bench [-- --quick]
+
+Builds the four functions as the deploy does and measures bundle sizes, cold starts, ingress
+answer times and the whole stack end to end next to the single-function baseline (2–3 minutes).
+Prints the tables and writes bench/results/latest.json and latest.md.
+  --quick   the same code on small numbers, under 30 s; writes bench/results/quick.json.tmp only`;
+
+const parsed = parseCommandLine<{ quick?: boolean }>(process.argv.slice(2), { quick: { type: 'boolean' } }, USAGE, processOutput);
+if ('exitCode' in parsed) process.exit(parsed.exitCode);
+const quick = parsed.values.quick === true;
 
 const PLAN = quick
   ? {
@@ -75,7 +85,7 @@ async function timed<T>(results: BenchResults, phase: string, run: () => Promise
   try {
     return await run();
   } catch (error) {
-    const reason = error instanceof DeploySettingsMissing ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    const reason = error instanceof Error ? error.message : String(error);
     results.skipped.push({ phase, reason: reason.split('\n')[0]! });
     say(`${phase} failed: ${reason}`);
     return undefined;
@@ -160,6 +170,6 @@ async function main() {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.stderr.write(`bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });

@@ -10,6 +10,7 @@ import { ENV, type Env } from '../lib/runtime/config';
 import { LAYOUT, type QueueName } from '../lib/layout/layout';
 import { SECRET_NAMES, type Secrets } from '../lib/runtime/secrets';
 import { LOCAL_AWS_ENV, startLocalDynamo, startLocalSqs, type LocalDynamo, type LocalSqs } from './aws';
+import { lockDataDir } from './data-dir';
 import { EventSource } from './event-source';
 import { PagerDutyStandIn, type PagerDutyStandInOptions } from './stand-ins/pagerduty';
 import { listen, readBody, sendJson, sleep, type RunningServer } from './stand-ins/http-util';
@@ -144,6 +145,23 @@ export function toApiGatewayEvent(request: IncomingMessage, body: Buffer): APIGa
  * configuration) local stand-ins for both.
  */
 export async function startStack(options: StackOptions = {}): Promise<LocalStack> {
+  // One stack per data folder: dynalite would otherwise fail later, mid-run, with "Database is closed".
+  const lock = options.dataDir ? lockDataDir(options.dataDir) : undefined;
+  try {
+    const stack = await startUnlockedStack(options);
+    const stop = stack.stop;
+    stack.stop = async () => {
+      await stop();
+      lock?.release();
+    };
+    return stack;
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+}
+
+async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
   const baseEnv = options.env ?? process.env;
   const stage = options.stage ?? 'local';
   const sandbox = isSandbox(baseEnv);

@@ -1,28 +1,94 @@
+import { checkSettings, type Env } from '../lib/runtime/config';
+import { ConfigError } from '../lib/runtime/errors';
+import { DataDirError } from './data-dir';
 import { startStack } from './stack';
-import { clearSandboxState, writeSandboxState } from './sandbox-state';
+import { clearSandboxState, DEFAULT_PORT, writeSandboxState } from './sandbox-state';
 import { SANDBOX_CHANNELS, SANDBOX_CHANNEL_NAMES } from './sandbox-console/channels';
 import { sandboxConsole } from './sandbox-console/routes';
 
-/** `npm start`: the whole router on this machine, in sandbox mode when nothing is configured. */
-async function main() {
-  const port = Number(process.env.PORT ?? 3000);
-  const stack = await startStack({
-    port,
-    ...(process.env.PD_ROUTER_DATA_DIR ? { dataDir: process.env.PD_ROUTER_DATA_DIR } : {}),
-    retryBaseSeconds: Number(process.env.RETRY_BASE_SECONDS ?? 2),
-    visibilityTimeoutSeconds: 30,
+export interface StartSettings {
+  port: number;
+  dataDir?: string;
+  logLevel: string;
+  retryBaseSeconds: number;
+}
+
+/**
+ * The settings `npm start` reads from the environment, checked before anything starts: a bad
+ * value is a ConfigError naming its variable.
+ */
+export function readStartSettings(env: Env): StartSettings {
+  const rawPort = env.PORT?.trim();
+  if (rawPort !== undefined && (!/^\d+$/.test(rawPort) || Number(rawPort) > 65535)) {
+    throw new ConfigError(`environment variable PORT must be a port number from 0 to 65535, not ${JSON.stringify(env.PORT)}`);
+  }
+  checkSettings(env);
+  const dataDir = env.PD_ROUTER_DATA_DIR?.trim();
+  return {
+    port: rawPort ? Number(rawPort) : DEFAULT_PORT,
+    ...(dataDir ? { dataDir } : {}),
     // In sandbox mode the transcript is the point; set LOG_LEVEL=info to see the JSON logs too.
-    logLevel: process.env.LOG_LEVEL ?? 'warn',
-    standIns: { print: (line) => process.stdout.write(`  ${line}\n`), channelNames: SANDBOX_CHANNEL_NAMES },
-    // Served only in sandbox mode: the console answers nothing when real Slack is configured.
-    routes: sandboxConsole({ channels: SANDBOX_CHANNELS }),
-  });
+    logLevel: env.LOG_LEVEL?.trim() || 'warn',
+    retryBaseSeconds: Number(env.RETRY_BASE_SECONDS?.trim() || 2),
+  };
+}
+
+/** One line for a failure to start: the cause and what to do, never a stack trace. */
+export function describeStartFailure(error: unknown, settings: StartSettings | undefined): string {
+  if (error instanceof ConfigError || error instanceof DataDirError) return error.message;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EADDRINUSE') return `port ${settings?.port} is in use (another pd-router or another program): stop it, or set PORT to a free port`;
+  if (code === 'EACCES' && (error as NodeJS.ErrnoException).syscall === 'listen') return `port ${settings?.port} needs privileges this user lacks: set PORT to a port above 1023`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * `npm start`: the whole router on this machine, in sandbox mode when nothing is configured.
+ * Prints what it started and runs until SIGINT or SIGTERM. Returns an exit code when it could
+ * not start (after printing why on one line).
+ */
+export async function runLocalRouter(env: Env, out: { stdout: (line: string) => void; stderr: (line: string) => void }): Promise<number | undefined> {
+  let settings: StartSettings | undefined;
+  let stack: Awaited<ReturnType<typeof startStack>>;
+  try {
+    settings = readStartSettings(env);
+    stack = await startStack({
+      port: settings.port,
+      env,
+      ...(settings.dataDir ? { dataDir: settings.dataDir } : {}),
+      retryBaseSeconds: settings.retryBaseSeconds,
+      visibilityTimeoutSeconds: 30,
+      logLevel: settings.logLevel,
+      standIns: { print: (line) => out.stdout(`  ${line}`), channelNames: SANDBOX_CHANNEL_NAMES },
+      // Served only in sandbox mode: the console answers nothing when real Slack is configured.
+      routes: sandboxConsole({ channels: SANDBOX_CHANNELS }),
+    });
+  } catch (error) {
+    out.stderr(`pd-router did not start: ${describeStartFailure(error, settings)}`);
+    return 1;
+  }
+  // Before the banner: whoever reads it may stop the stack at once.
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    out.stdout('Stopping pd-router…');
+    if (stack.sandbox) clearSandboxState(stack.url);
+    const failure = await stack.stop().then(
+      () => undefined,
+      (error: unknown) => (error instanceof Error ? error.message : String(error)),
+    );
+    if (failure) out.stderr(`pd-router did not stop cleanly: ${failure}`);
+    process.exit(failure ? 1 : 0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
   const lines = [
     `pd-router is listening on ${stack.url}`,
     `  POST ${stack.url}/slack/events`,
     `  POST ${stack.url}/pagerduty/webhooks`,
     `  GET  ${stack.url}/health`,
-    `  DynamoDB (dynalite): ${stack.dynamo.endpoint}, table ${stack.dynamo.tableName}`,
+    `  DynamoDB (dynalite): ${stack.dynamo.endpoint}, table ${stack.dynamo.tableName}, ${settings.dataDir ? `kept in ${settings.dataDir}` : 'in memory (set PD_ROUTER_DATA_DIR to keep it)'}`,
     `  SQS (fauxqs): ${stack.sqs.endpoint}, queues ${Object.values(stack.sqs.queues).map((q) => q.url.split('/').pop()).join(', ')}`,
   ];
   if (stack.sandbox) {
@@ -34,32 +100,20 @@ async function main() {
       pagerDutySigningKey: stack.secrets.PAGER_DUTY_SIGNING_KEY,
       adminToken: stack.adminToken,
     });
+    const port = new URL(stack.url).port;
+    // Helpers find this stack by PORT when it is not on the default port.
+    const prefix = Number(port) === DEFAULT_PORT ? '' : `PORT=${port} `;
     lines.push(
       '  Sandbox mode: no Slack or PagerDuty configuration, so local stand-ins play both.',
       `  Slack stand-in: ${stack.slack!.apiUrl}   PagerDuty stand-in: ${stack.pagerDuty!.url}`,
       `  Sandbox console: ${stack.url}/sandbox`,
-      '  Try: npm run escalate -- CACME "API is returning 500 errors"   then   npm run sandbox -- ack 1',
+      `  Try: ${prefix}npm run escalate -- CACME "API is returning 500 errors"   then   ${prefix}npm run sandbox -- ack 1`,
     );
   } else {
     lines.push(`  Slack: ${stack.env.SLACK_API_URL ?? 'https://slack.com/api/'}   PagerDuty: ${stack.env.PAGER_DUTY_EVENTS_URL ?? 'https://events.pagerduty.com'}`);
     if (!process.env.PD_ROUTER_ADMIN_TOKEN?.trim()) lines.push('  npm run customers: start with PD_ROUTER_ADMIN_TOKEN set, and give the command the same value, to manage this stack\'s customers');
   }
-  process.stdout.write(`${lines.join('\n')}\n`);
+  out.stdout(lines.join('\n'));
 
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write('Stopping pd-router…\n');
-    if (stack.sandbox) clearSandboxState();
-    await stack.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
+  return undefined;
 }
-
-main().catch((error: unknown) => {
-  process.stderr.write(`pd-router failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});

@@ -1,6 +1,6 @@
 import { PdRouterError } from '../lib/runtime/errors';
 import { PAGERDUTY_HANDLED_EVENT_TYPES } from '../lib/events';
-import { parseCommandLine } from './cli';
+import { parseCommandLine, usageError } from './cli';
 
 /** The path the deployed stack serves PagerDuty webhooks on (serverless.yml custom.routes). */
 export const PAGERDUTY_WEBHOOK_PATH = '/pagerduty/webhooks';
@@ -156,12 +156,15 @@ export async function runCreateWebhookSubscription(argv: readonly string[], io: 
   if ('exitCode' in parsed) return parsed.exitCode;
   const { values } = parsed;
   const services = values.service ?? [];
-  if (!values.url || services.length + (values.team ? 1 : 0) !== 1) {
+  if (!values.url?.trim()) return usageError(io, USAGE, '--url is required (the stack\'s PagerDutyWebhookUrl output)');
+  if (services.some((s) => !s.trim()) || values.team?.trim() === '') return usageError(io, USAGE, '--service and --team need an id');
+  if (services.length + (values.team ? 1 : 0) !== 1) {
     // Each subscription has its own signing secret and pd-router verifies with one key, so one
     // subscription it is: a team covers several services.
-    const why = services.length > 1 ? 'PagerDuty gives every subscription its own signing secret and pd-router verifies one key: subscribe the team that owns these services instead.\n\n' : '';
-    io.stderr(`${why}${USAGE}`);
-    return 2;
+    const why = services.length > 1
+      ? 'PagerDuty gives every subscription its own signing secret and pd-router verifies one key: subscribe the team that owns these services instead'
+      : 'give exactly one of --service <id> or --team <id>';
+    return usageError(io, USAGE, why);
   }
   const token = io.env.PAGER_DUTY_REST_API_KEY?.trim();
   if (!token) {

@@ -1,9 +1,18 @@
 import { playDemo } from '../local/demo/scenario';
-import { readSandboxState, type SandboxState } from '../local/sandbox-state';
+import { helperEnvProblem, isUnreachable, readSandboxState, stackGoneMessage, type SandboxState } from '../local/sandbox-state';
 import { SANDBOX_CHANNELS, SANDBOX_CHANNEL_NAMES } from '../local/sandbox-console/channels';
 import { SandboxDriver } from '../local/sandbox-console/driver';
 import { userNames, formatTranscript } from '../local/sandbox-console/transcript';
 import { startStack, type LocalStack } from '../local/stack';
+import { parseCommandLine, processOutput, usageError } from './cli';
+
+const USAGE = `usage: npm run demo
+
+Plays a scripted scenario: three customers escalate in the same second, on-call acknowledges,
+reassigns and resolves, a customer checks the status and another pastes someone else's button.
+Prints each channel's transcript and a verdict; exits 1 if anything crossed channels, was lost
+or was doubled. It plays on the sandbox \`npm start\` runs (the one on PORT, default 3000) when
+one answers, and otherwise starts its own in this process. It takes no arguments.`;
 
 const print = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -21,6 +30,16 @@ async function runningSandbox(): Promise<SandboxState | undefined> {
  * crossed channels, was lost or was doubled.
  */
 async function main() {
+  const parsed = parseCommandLine(process.argv.slice(2), {}, USAGE, processOutput);
+  if ('exitCode' in parsed) {
+    process.exitCode = parsed.exitCode;
+    return;
+  }
+  const envProblem = helperEnvProblem();
+  if (envProblem) {
+    process.exitCode = usageError(processOutput, USAGE, envProblem);
+    return;
+  }
   let stack: LocalStack | undefined;
   let target = await runningSandbox();
   if (target) {
@@ -32,6 +51,7 @@ async function main() {
     print(`Started a sandbox stack in this process at ${stack.url}`);
   }
   print();
+  const url = target.url;
   try {
     const result = await playDemo(new SandboxDriver(target), { channels: SANDBOX_CHANNELS, log: print });
     const users = userNames(result.transcripts);
@@ -43,12 +63,16 @@ async function main() {
     for (const finding of [...result.verdict.crossed, ...result.verdict.lost, ...result.verdict.doubled]) print(`  ! ${finding.detail}`);
     print(result.verdict.line);
     process.exitCode = result.verdict.ok ? 0 : 1;
+  } catch (error) {
+    // Only a sandbox of another process can go away mid-run; one started here stops with us.
+    if (isUnreachable(error)) throw new Error(stackGoneMessage(url));
+    throw error;
   } finally {
     await stack?.stop();
   }
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`demo failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });

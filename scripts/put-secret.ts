@@ -1,7 +1,7 @@
 import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PdRouterError } from '../lib/runtime/errors';
 import { SECRET_NAMES, type SecretName } from '../lib/runtime/secrets';
-import { parseCommandLine } from './cli';
+import { parseCommandLine, usageError } from './cli';
 
 export type SecretValues = Partial<Record<SecretName, string>>;
 
@@ -140,10 +140,7 @@ export async function runPutSecret(argv: readonly string[], io: PutSecretIo): Pr
   if ('exitCode' in parsed) return parsed.exitCode;
   const { values } = parsed;
   const secretId = values['secret-id']?.trim();
-  if (!secretId) {
-    io.stderr(USAGE);
-    return 2;
-  }
+  if (!secretId) return usageError(io, USAGE, '--secret-id is required (the secret\'s name, e.g. pd-router/prod, or its ARN)');
   try {
     // Local runs keep sandbox values in these variables: they are read only when asked for.
     const given: SecretValues = values['from-env'] ? secretValuesFromEnv(io.env) : {};

@@ -1,10 +1,15 @@
-import { readSandboxState } from '../local/sandbox-state';
+import { helperEnvProblem, isUnreachable, readSandboxState, stackGoneMessage, type SandboxState } from '../local/sandbox-state';
+import { parseCommandLine, processOutput, usageError, type CliOutput } from './cli';
 
 const USAGE = `usage: npm run sandbox -- <command>
-  list                         the sandbox's PagerDuty incidents
-  ack <incident>               acknowledge (number, e.g. 1, or id)
-  reassign <incident> [name]   reassign to someone else
-  resolve <incident>           resolve`;
+  list                         the sandbox's PagerDuty incidents (the default)
+  ack <incident>               acknowledge (its number, e.g. 1, or its id)
+  reassign <incident> [name]   reassign to someone else (default "Second On-Call")
+  resolve <incident>           resolve
+
+It works the sandbox \`npm start\` runs: the one on PORT (default 3000), or at PD_ROUTER_URL.`;
+
+const ACTIONS: Record<string, string> = { ack: 'acknowledge', acknowledge: 'acknowledge', reassign: 'reassign', resolve: 'resolve' };
 
 interface Incident {
   id: string;
@@ -14,31 +19,77 @@ interface Incident {
   assignees: string[];
 }
 
-/** `npm run sandbox -- ack 1`: move a sandbox incident along, as on-call would in PagerDuty. */
-async function main() {
-  const [command, ref, ...rest] = process.argv.slice(2);
-  const state = readSandboxState();
-  if (!state) throw new Error('no running sandbox found: start one with `npm start`');
-  const incidents = ((await (await fetch(`${state.pagerDutyUrl}/sandbox/incidents`)).json()) as { incidents: Incident[] }).incidents;
-  if (!command || command === 'list') {
-    for (const i of incidents) process.stdout.write(`#${i.number}  ${i.id}  ${i.status.padEnd(12)}  ${i.assignees.join(', ')}  ${i.title}\n`);
-    if (!incidents.length) process.stdout.write('no incidents yet: npm run escalate -- CACME "something is broken"\n');
-    return;
+/** A failure the user can act on: printed as one line. */
+class SandboxCommandError extends Error {}
+
+async function call<T>(state: SandboxState, path: string, init?: RequestInit): Promise<{ status: number; ok: boolean; body: T }> {
+  try {
+    const response = await fetch(`${state.pagerDutyUrl}${path}`, { ...init, signal: AbortSignal.timeout(10_000) });
+    return { status: response.status, ok: response.ok, body: (await response.json()) as T };
+  } catch (error) {
+    throw new SandboxCommandError(isUnreachable(error) ? stackGoneMessage(state.url) : `the sandbox answered oddly: ${(error as Error).message}`);
   }
-  const action = { ack: 'acknowledge', acknowledge: 'acknowledge', reassign: 'reassign', resolve: 'resolve' }[command];
-  const incident = incidents.find((i) => i.id === ref || String(i.number) === ref);
-  if (!action || !incident) throw new Error(action ? `no sandbox incident ${ref ?? ''}` : USAGE);
-  const response = await fetch(`${state.pagerDutyUrl}/sandbox/incidents/${incident.id}/${action}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(action === 'reassign' ? { to: rest.join(' ') || 'Second On-Call' } : {}),
-  });
-  const result = (await response.json()) as { incident?: Incident; error?: string };
-  if (!response.ok || !result.incident) throw new Error(result.error ?? `sandbox answered ${response.status}`);
-  process.stdout.write(`#${result.incident.number} is now ${result.incident.status} (${result.incident.assignees.join(', ')})\n`);
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+/** `npm run sandbox -- ack 1`: move a sandbox incident along, as on-call would in PagerDuty. Returns the exit code. */
+export async function runSandbox(argv: readonly string[], io: CliOutput & { env: Record<string, string | undefined> }): Promise<number> {
+  const parsed = parseCommandLine(argv, {}, USAGE, io, { allowPositionals: true });
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const [command = 'list', ref, ...rest] = parsed.positionals;
+  const action = ACTIONS[command];
+  if (command !== 'list' && !action) return usageError(io, USAGE, `unknown command ${JSON.stringify(command)}`);
+  if (command === 'list' && ref !== undefined) return usageError(io, USAGE, 'list takes no arguments');
+  if (action && !ref?.trim()) return usageError(io, USAGE, `${command} needs an incident: its number (e.g. 1) or its id`);
+  if (action !== 'reassign' && rest.length) return usageError(io, USAGE, `unexpected argument ${JSON.stringify(rest[0])}`);
+
+  const envProblem = helperEnvProblem(io.env);
+  if (envProblem) return usageError(io, USAGE, envProblem);
+  const state = readSandboxState(io.env);
+  if (!state) {
+    const where = io.env.PD_ROUTER_URL?.trim() ? ` at PD_ROUTER_URL=${io.env.PD_ROUTER_URL.trim()}` : io.env.PORT?.trim() ? ` on PORT=${io.env.PORT.trim()}` : '';
+    io.stderr(`no running sandbox found${where}: start one with \`npm start\``);
+    return 1;
+  }
+  try {
+    const { incidents } = (await call<{ incidents: Incident[] }>(state, '/sandbox/incidents')).body;
+    if (!action) {
+      for (const i of incidents) io.stdout(`#${i.number}  ${i.id}  ${i.status.padEnd(12)}  ${i.assignees.join(', ')}  ${i.title}`);
+      if (!incidents.length) io.stdout('no incidents yet: npm run escalate -- CACME "something is broken"');
+      return 0;
+    }
+    const wanted = ref!.replace(/^#/, '');
+    const incident = incidents.find((i) => i.id === wanted || String(i.number) === wanted);
+    if (!incident) {
+      io.stderr(`no sandbox incident ${ref}: npm run sandbox -- list shows them`);
+      return 1;
+    }
+    const result = await call<{ incident?: Incident; error?: string }>(state, `/sandbox/incidents/${incident.id}/${action}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(action === 'reassign' ? { to: rest.join(' ').trim() || 'Second On-Call' } : {}),
+    });
+    if (!result.ok || !result.body.incident) {
+      io.stderr(result.body.error ?? `the sandbox answered ${result.status}`);
+      return 1;
+    }
+    const changed = result.body.incident;
+    io.stdout(`#${changed.number} is now ${changed.status} (${changed.assignees.join(', ')})`);
+    return 0;
+  } catch (error) {
+    if (error instanceof SandboxCommandError) {
+      io.stderr(error.message);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+if (require.main === module) {
+  runSandbox(process.argv.slice(2), { ...processOutput, env: process.env }).then(
+    (code) => (process.exitCode = code),
+    (error: unknown) => {
+      process.stderr.write(`sandbox command failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,49 +1,148 @@
+import { createInterface } from 'node:readline/promises';
 import { signSlackRequest } from '../lib/slack/signature';
-import { readSandboxState } from '../local/sandbox-state';
+import { helperEnvProblem, isUnreachable, readSandboxState, stackGoneMessage, type SandboxState } from '../local/sandbox-state';
 import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
+import { parseCommandLine, processOutput, usageError, type CliOutput } from './cli';
 
-/**
- * `npm run escalate -- <channel> "<description>"`: send a signed `app_mention` to a running
- * pd-router, as Slack would. With a sandbox running it signs with the sandbox's secret;
- * otherwise set PD_ROUTER_URL and SLACK_SIGNING_SECRET.
- */
-async function main() {
-  const [channel = 'CACME', ...words] = process.argv.slice(2);
-  const description = words.join(' ') || 'API is returning 500 errors';
-  const sandbox = readSandboxState();
-  const url = process.env.PD_ROUTER_URL ?? sandbox?.url ?? 'http://127.0.0.1:3000';
-  const secret = process.env.SLACK_SIGNING_SECRET ?? sandbox?.slackSigningSecret;
-  if (!secret) throw new Error('no running sandbox found: start one with `npm start`, or set SLACK_SIGNING_SECRET');
-  const now = Math.floor(Date.now() / 1000);
-  let ts = `${now}.000100`;
-  if (sandbox) {
-    // Give the mention a place in the stand-in's channel, so the thread has a parent.
-    const response = await fetch(`${sandbox.slackApiUrl.replace(/\/api\/$/, '')}/sandbox/customer-message`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ channel, user: 'UCUSTOMER', text: `<@${STAND_IN_BOT_USER_ID}> escalate ${description}` }),
-    }).catch(() => undefined);
-    if (response?.ok) ts = ((await response.json()) as { ts: string }).ts;
+const USAGE = `usage: npm run escalate -- <channel id> <what is wrong> [--yes]
+
+Sends a signed app_mention "@bot escalate <what is wrong>" to a running pd-router, as Slack would.
+  <channel id>   the Slack channel's id: C… (or G… for an old private channel), never its name;
+                 the sandbox's channels are CACME, CGLOBEX and CINITECH
+  <what is wrong> the escalation's description (the rest of the line)
+  --yes, -y      page a router that is not the local sandbox without asking first
+
+It talks to the sandbox \`npm start\` runs (the one on PORT, default 3000). PD_ROUTER_URL (with
+SLACK_SIGNING_SECRET) points it at another router instead: that pages real on-call, so it asks
+for confirmation on a terminal and otherwise requires --yes.`;
+
+/** Slack channel ids: C for channels, G for private channels created before 2021. */
+const CHANNEL_ID = /^[CG][A-Z0-9]{2,}$/;
+
+export interface EscalateIo extends CliOutput {
+  env: Record<string, string | undefined>;
+  /** Ask a yes/no question on the terminal; undefined when there is no terminal to ask on. */
+  confirm: (question: string) => Promise<boolean | undefined>;
+}
+
+/** Why `channel` cannot be a channel id, or undefined when it can. */
+function channelProblem(channel: string): string | undefined {
+  if (CHANNEL_ID.test(channel)) return undefined;
+  if (channel.startsWith('#') || /[a-z]/.test(channel)) {
+    return `${JSON.stringify(channel)} is a channel name; give the channel's id (like C0123ABC: in Slack, the channel's details → About → Channel ID)`;
   }
-  const body = JSON.stringify({
+  return `${JSON.stringify(channel)} is not a Slack channel id (C… or G…, capital letters and digits, like C0123ABC)`;
+}
+
+/** The signed `app_mention` envelope Slack would send for `text` in `channel`. */
+function mentionEnvelope(channel: string, text: string, ts: string, now: number): string {
+  return JSON.stringify({
     type: 'event_callback',
     team_id: 'TSANDBOX',
     api_app_id: 'ASANDBOX',
     event_id: `Ev${Date.now().toString(36)}`,
     event_time: now,
     authorizations: [{ team_id: 'TSANDBOX', user_id: STAND_IN_BOT_USER_ID, is_bot: true }],
-    event: { type: 'app_mention', user: 'UCUSTOMER', text: `<@${STAND_IN_BOT_USER_ID}> escalate ${description}`, ts, channel, team: 'TSANDBOX', event_ts: ts },
+    event: { type: 'app_mention', user: 'UCUSTOMER', text, ts, channel, team: 'TSANDBOX', event_ts: ts },
   });
-  const response = await fetch(`${url}/slack/events`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(signSlackRequest(secret, body, now) as Record<string, string>) },
-    body,
-  });
-  process.stdout.write(`POST ${url}/slack/events → ${response.status} ${await response.text()}\n`);
-  if (!response.ok) process.exitCode = 1;
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+/**
+ * `npm run escalate -- <channel id> "<description>"`: check the command line completely, decide
+ * the target (the local sandbox, or PD_ROUTER_URL after confirmation), then send one signed
+ * `app_mention`. Nothing is sent unless every check passed. Returns the exit code.
+ */
+export async function runEscalate(argv: readonly string[], io: EscalateIo): Promise<number> {
+  const parsed = parseCommandLine<{ yes?: boolean }>(argv, { yes: { type: 'boolean', short: 'y' } }, USAGE, io, { allowPositionals: true });
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const [channel = '', ...words] = parsed.positionals;
+  if (!channel.trim()) return usageError(io, USAGE, 'a channel id is required');
+  const problem = channelProblem(channel);
+  if (problem) return usageError(io, USAGE, problem);
+  const description = words.join(' ').trim();
+  if (!description) return usageError(io, USAGE, 'a description of what is wrong is required (e.g. "checkout API returns 500 errors")');
+
+  const envProblem = helperEnvProblem(io.env);
+  if (envProblem) return usageError(io, USAGE, envProblem);
+  const routerUrl = io.env.PD_ROUTER_URL?.trim();
+  const sandbox: SandboxState | undefined = readSandboxState(io.env);
+  let url: string;
+  let secret: string;
+  if (routerUrl && !sandbox) {
+    url = routerUrl.replace(/\/+$/, '');
+    const given = io.env.SLACK_SIGNING_SECRET?.trim();
+    if (!given) {
+      io.stderr(`SLACK_SIGNING_SECRET is not set: it signs the request for the pd-router at ${url} (the Slack app's Signing Secret)`);
+      return 2;
+    }
+    secret = given;
+    if (!parsed.values.yes) {
+      const answer = await io.confirm(`This pages the real on-call through the pd-router at ${url} (channel ${channel}: "${description}"). Send it? [y/N] `);
+      if (answer === undefined) {
+        io.stderr(`not sent: ${url} is not the local sandbox, so this would page real on-call; add --yes to send it without a terminal to confirm on`);
+        return 2;
+      }
+      if (!answer) {
+        io.stderr('not sent');
+        return 1;
+      }
+    }
+    io.stderr(`Paging through the pd-router at ${url}`);
+  } else if (sandbox) {
+    url = sandbox.url;
+    secret = sandbox.slackSigningSecret;
+  } else {
+    const port = io.env.PORT?.trim();
+    io.stderr(`no running sandbox found${port ? ` on PORT=${port}` : ''}: start one with \`npm start\`, or set PD_ROUTER_URL and SLACK_SIGNING_SECRET to page another router`);
+    return 1;
+  }
+
+  const text = `<@${STAND_IN_BOT_USER_ID}> escalate ${description.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}`;
+  const now = Math.floor(Date.now() / 1000);
+  try {
+    let ts = `${now}.000100`;
+    if (sandbox) {
+      // Give the mention a place in the stand-in's channel, so the thread has a parent.
+      const response = await fetch(`${sandbox.slackApiUrl.replace(/\/api\/$/, '')}/sandbox/customer-message`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ channel, user: 'UCUSTOMER', text }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (response.ok) ts = ((await response.json()) as { ts: string }).ts;
+    }
+    const body = mentionEnvelope(channel, text, ts, now);
+    const response = await fetch(`${url}/slack/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(signSlackRequest(secret, body, now) as Record<string, string>) },
+      body,
+      signal: AbortSignal.timeout(15_000),
+    });
+    io.stdout(`POST ${url}/slack/events → ${response.status} ${await response.text()}`);
+    return response.ok ? 0 : 1;
+  } catch (error) {
+    if (isUnreachable(error)) {
+      io.stderr(sandbox ? stackGoneMessage(url) : `the pd-router at ${url} is not answering: check PD_ROUTER_URL`);
+      return 1;
+    }
+    io.stderr(`escalation not sent: ${(error as Error).message}`);
+    return 1;
+  }
+}
+
+/** A y/N question on the terminal; undefined when stdin is not one. */
+async function confirmOnTerminal(question: string): Promise<boolean | undefined> {
+  if (!process.stdin.isTTY) return undefined;
+  const terminal = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await terminal.question(question)).trim());
+  } finally {
+    terminal.close();
+  }
+}
+
+if (require.main === module) {
+  void runEscalate(process.argv.slice(2), { ...processOutput, env: process.env, confirm: confirmOnTerminal }).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -67,7 +67,8 @@ const ALLOWED_IMPORTS: Record<string, string[]> = {
   functions: ['functions', 'lib'],
   local: ['local', 'functions', 'lib'],
   scripts: ['scripts', 'local', 'functions', 'lib'],
-  bench: ['bench', 'local', 'functions', 'lib'],
+  // The benchmark is a command too: it reads its command line with the scripts' shared parser.
+  bench: ['bench', 'scripts', 'local', 'functions', 'lib'],
 };
 
 describe('the import graph points one way: functions → lib; local, scripts, bench → functions and lib', () => {

@@ -1,4 +1,5 @@
 import { ConfigError } from './errors';
+import { LOG_LEVELS } from './log';
 
 export type Env = Record<string, string | undefined>;
 
@@ -109,4 +110,19 @@ export function loadWorkerConfig(env: Env, queue: { dlqEnv: string; maxReceiveCo
     maxReceiveCount: numberEnv(env, 'MAX_RECEIVE_COUNT', queue.maxReceiveCount),
     httpTimeoutMs: numberEnv(env, 'HTTP_TIMEOUT_MS', 8000),
   };
+}
+
+/**
+ * Check the settings a person sets by hand (not the queue and table names the deploy sets), so a
+ * typo is refused at start with the variable named instead of surfacing on the first request.
+ * Throws a ConfigError naming the first bad variable.
+ */
+export function checkSettings(env: Env): void {
+  const level = env.LOG_LEVEL?.trim();
+  if (level && !(LOG_LEVELS as string[]).includes(level)) {
+    throw new ConfigError(`environment variable LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(level)}`);
+  }
+  for (const name of ['LINK_TTL_DAYS', 'RETRY_BASE_SECONDS', 'MAX_RECEIVE_COUNT', 'HTTP_TIMEOUT_MS']) numberEnv(env, name, 0);
+  booleanEnv(env, 'SHOW_RESPONDER_NAMES', true);
+  for (const name of ['SLACK_API_URL', 'PAGER_DUTY_EVENTS_URL', 'PAGER_DUTY_API_URL']) baseUrl(env, name, 'https://example.invalid/');
 }

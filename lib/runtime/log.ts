@@ -23,6 +23,9 @@ export type LogSink = (line: string) => void;
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
+/** Every level LOG_LEVEL may name, most verbose first. */
+export const LOG_LEVELS = Object.keys(LEVELS) as LogLevel[];
+
 export interface LoggerOptions {
   service?: string;
   level?: LogLevel;

@@ -1,0 +1,52 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { parseCommandLine, processOutput, usageError } from './cli';
+
+const USAGE = `usage: npm run package -- [--stage <stage>] [--region <region>] [--param <name=value>]… [--package <dir>]
+
+Builds the four function bundles and the CloudFormation template into .serverless/ (or --package)
+with osls, offline and without AWS credentials: what \`npx osls deploy\` would upload.
+  --stage    the stage to build for (default dev)
+  --region   the AWS region (default: serverless.yml's, us-east-1)
+  --param    a serverless.yml parameter, name=value (repeatable), as the deploy takes it
+  --package  the folder to write to (default .serverless)`;
+
+const ROOT = path.join(__dirname, '..');
+
+/** `npm run package`: check the command line, then run `osls package` with it. */
+async function main(): Promise<number> {
+  const parsed = parseCommandLine<{ stage?: string; region?: string; param?: string[]; package?: string }>(
+    process.argv.slice(2),
+    { stage: { type: 'string' }, region: { type: 'string' }, param: { type: 'string', multiple: true }, package: { type: 'string' } },
+    USAGE,
+    processOutput,
+  );
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const { stage = 'dev', region, param = [], package: dir } = parsed.values;
+  if (!/^[a-zA-Z0-9-]+$/.test(stage)) return usageError(processOutput, USAGE, `--stage must be letters, digits and dashes, not ${JSON.stringify(stage)}`);
+  if (region !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) return usageError(processOutput, USAGE, `--region must be an AWS region like eu-west-1, not ${JSON.stringify(region)}`);
+  const badParam = param.find((p) => !/^[A-Za-z0-9]+=/.test(p));
+  if (badParam !== undefined) return usageError(processOutput, USAGE, `--param must be name=value, not ${JSON.stringify(badParam)}`);
+  if (dir !== undefined && !dir.trim()) return usageError(processOutput, USAGE, '--package needs a folder');
+
+  const args = [
+    require.resolve('osls/bin/serverless.js'),
+    'package',
+    '--stage',
+    stage,
+    ...(region ? ['--region', region] : []),
+    ...(dir ? ['--package', path.resolve(dir)] : []),
+    ...param.map((p) => `--param=${p}`),
+  ];
+  processOutput.stderr(`osls package --stage ${stage}${region ? ` --region ${region}` : ''}${param.map((p) => ` --param=${p}`).join('')}`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: 'inherit' });
+    child.on('error', (error) => {
+      processOutput.stderr(`could not run osls: ${error.message}`);
+      resolve(1);
+    });
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+void main().then((code) => process.exit(code));
