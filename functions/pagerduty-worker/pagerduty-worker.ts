@@ -3,6 +3,7 @@ import { PermanentError, TransientError } from '../../lib/runtime/errors';
 import type { PagerDutyIncidentEvent } from '../../lib/events';
 import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
 import type { Logger } from '../../lib/runtime/log';
+import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { confirmationMessage, incidentUpdateMessage } from '../../lib/slack/messages';
 import type { PagerDutyApi } from '../../lib/pagerduty/api';
 import { statusOf } from '../../lib/pagerduty/normalize';
@@ -87,7 +88,7 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
     const effectKey = `pd:${event.id}`;
     let current = found;
     try {
-      await Promise.all([
+      const [posted] = await Promise.all([
         deps.effects.once(
           effectKey,
           async () => {
@@ -99,6 +100,7 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
         // Re-rendering the confirmation is idempotent, so it runs on every attempt.
         recorded.then((latest) => (latest.confirmationTs ? scope.update(latest.confirmationTs, confirmationMessage(latest)) : undefined)),
       ]);
+      if (posted.performed) logger.metric(METRIC_NAMES.updatesPosted[event.eventType], 1, { eventType: event.eventType });
     } catch (error) {
       if (error instanceof PermanentError) {
         logger.warn('Slack refused our message to this channel; dropped', { reason: error.code });

@@ -1,6 +1,6 @@
 import { api } from '@pagerduty/pdjs';
 import type { IncidentStatus } from '../events';
-import { PermanentError, TransientError } from '../runtime/errors';
+import { PermanentError, RateLimitedError, TransientError } from '../runtime/errors';
 
 export type Severity = 'critical' | 'error' | 'warning' | 'info';
 
@@ -40,7 +40,8 @@ function retryAfter(headers: Headers | { get(name: string): string | null }): nu
 }
 
 function failure(what: string, status: number, detail: string, headers?: { get(name: string): string | null }): Error {
-  if (status === 429 || status >= 500) return new TransientError(`PagerDuty ${what} answered ${status}`, undefined, headers ? retryAfter(headers) : undefined);
+  if (status === 429) return new RateLimitedError('pagerduty', `PagerDuty ${what} answered 429`, undefined, headers ? retryAfter(headers) : undefined);
+  if (status >= 500) return new TransientError(`PagerDuty ${what} answered ${status}`, undefined, headers ? retryAfter(headers) : undefined);
   return new PermanentError(`pagerduty_${status}`, `PagerDuty ${what} answered ${status}${detail ? `: ${detail}` : ''}`);
 }
 

@@ -7,6 +7,7 @@ import { makeLogger, makeSqsClient, sqsHandler } from './lambda';
 import { LAYOUT, type QueueName } from '../layout/layout';
 import type { LogContext, Logger } from './log';
 import { makePagerDutyApi, type PagerDutyApi } from '../pagerduty/api';
+import { makeMetricEmitter } from './metrics';
 import { makeQueueControl } from './queue';
 import type { Secrets } from './secrets';
 
@@ -48,7 +49,7 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
   const config = loadWorkerConfig(env, { dlqEnv: definition.dlqEnv, maxReceiveCount: queueLayout.maxReceiveCount });
   const queueUrl = env[definition.queueEnv] ?? '';
   let secretValues: readonly string[] = [];
-  const logger = makeLogger(env, definition.name, () => secretValues);
+  const logger = makeLogger(env, definition.name, () => secretValues, (write) => makeMetricEmitter({ fn: definition.name, stage: env.STAGE?.trim() || 'local', write }));
   const db = makeDocumentClient(env);
   const sqs = makeSqsClient(env);
   const store = { ttlDays: config.linkTtlDays };
