@@ -202,7 +202,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (request.method === 'POST' && path === '/slack/events') return invokeHttp(slackIngress, 'slack-ingress', request, response);
     if (request.method === 'POST' && path === '/pagerduty/webhooks') return invokeHttp(pagerDutyIngress, 'pagerduty-ingress', request, response);
-    if (request.method === 'GET' && path === '/health') return sendJson(response, 200, { ok: true, sandbox });
+    if (request.method === 'GET' && path === '/health') return sendJson(response, 200, { ok: true, sandbox, stage, sqsEndpoint: sqs.endpoint });
     if (options.routes && (await options.routes(request, response, stack))) return;
     sendJson(response, 404, { error: `no route for ${request.method} ${path}` });
   }, options.port ?? 0);
