@@ -9,10 +9,10 @@ import type { LogContext, Logger } from './log';
 import { makePagerDutyApi, type PagerDutyApi } from '../pagerduty/api';
 import { makeMetricEmitter } from './metrics';
 import { makeQueueControl } from './queue';
-import type { Secrets } from './secrets';
+import { API_TOKEN_NAMES, type Secrets } from './secrets';
 
 /** The workers call Slack and PagerDuty; the signing secrets are the ingress functions' alone. */
-const WORKER_SECRETS = ['SLACK_BOT_TOKEN', 'PAGER_DUTY_EVENTS_API_KEY', 'PAGER_DUTY_REST_API_KEY'] as const;
+const WORKER_SECRETS = API_TOKEN_NAMES;
 type WorkerSecrets = Secrets<(typeof WORKER_SECRETS)[number]>;
 import { makeSlackApi, type SlackApi } from '../slack/web-api';
 import { processFifoBatch } from './sqs-batch';
