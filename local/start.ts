@@ -1,3 +1,4 @@
+import { PAGERDUTY_HANDLED_EVENT_TYPES } from '../lib/events';
 import { startStack } from './stack';
 import { clearSandboxState, writeSandboxState } from './sandbox-state';
 import { SANDBOX_CHANNELS, SANDBOX_CHANNEL_NAMES } from './sandbox-console/channels';
@@ -26,6 +27,8 @@ async function main() {
     `  SQS (fauxqs): ${stack.sqs.endpoint}, queues ${Object.values(stack.sqs.queues).map((q) => q.url.split('/').pop()).join(', ')}`,
   ];
   if (stack.sandbox) {
+    // As if `npm run pd:subscribe` had been run against the stand-in: the doctor finds it.
+    stack.pagerDuty!.subscribe(`${stack.url}/pagerduty/webhooks`, PAGERDUTY_HANDLED_EVENT_TYPES);
     writeSandboxState({
       url: stack.url,
       slackApiUrl: stack.slack!.apiUrl,
