@@ -295,6 +295,13 @@ function alarmTarget(stage, topicArn, email) {
   };
 }
 
+/** A param mistake: osls prints a rejection's stack, and a stack of our own frames says nothing more than the message. */
+function paramError(message) {
+  const error = new Error(message);
+  error.stack = message;
+  return error;
+}
+
 async function optionalParam(resolveVariable, name) {
   const value = await resolveVariable(`param:${name}, ''`);
   return value === undefined || value === null ? '' : String(value).trim();
@@ -308,13 +315,13 @@ async function optionalParam(resolveVariable, name) {
 async function secretLayout(resolveVariable) {
   const signing = await optionalParam(resolveVariable, 'signingSecretId');
   const apiTokens = await optionalParam(resolveVariable, 'apiTokenSecretId');
-  if (Boolean(signing) !== Boolean(apiTokens)) throw new Error('split secrets need both params signingSecretId and apiTokenSecretId (or neither, for the single secretId)');
+  if (Boolean(signing) !== Boolean(apiTokens)) throw paramError('split secrets need both params signingSecretId and apiTokenSecretId (or neither, for the single secretId)');
   if (signing) {
-    if (signing === apiTokens) throw new Error('params signingSecretId and apiTokenSecretId must name two different secrets');
+    if (signing === apiTokens) throw paramError('params signingSecretId and apiTokenSecretId must name two different secrets');
     return { split: true, ingress: signing, worker: apiTokens };
   }
   const secretId = await optionalParam(resolveVariable, 'secretId');
-  if (!secretId) throw new Error('param secretId (the Secrets Manager secret name or ARN) is required');
+  if (!secretId) throw paramError('param secretId (the Secrets Manager secret name or ARN) is required');
   return { split: false, ingress: secretId, worker: secretId };
 }
 
@@ -324,7 +331,7 @@ async function integerParam(resolveVariable, name, { min, max, allowNone = false
   if (allowNone && raw === 'none') return undefined;
   const value = Number(raw);
   if (!raw || !Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`param ${name} must be a whole number from ${min} to ${max}${allowNone ? ", or 'none'" : ''} (got '${raw}')`);
+    throw paramError(`param ${name} must be a whole number from ${min} to ${max}${allowNone ? ", or 'none'" : ''} (got '${raw}')`);
   }
   return value;
 }
