@@ -3,9 +3,9 @@ import { PermanentError, TransientError } from '../../lib/runtime/errors';
 import type { PagerDutyIncidentEvent } from '../../lib/events';
 import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
 import type { Logger } from '../../lib/runtime/log';
-import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { confirmationMessage, incidentUpdateMessage } from '../../lib/slack/messages';
 import type { PagerDutyApi } from '../../lib/pagerduty/api';
+import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { statusOf } from '../../lib/pagerduty/normalize';
 import { channelScope, type SlackApi } from '../../lib/slack/web-api';
 

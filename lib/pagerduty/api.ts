@@ -1,6 +1,7 @@
 import { api } from '@pagerduty/pdjs';
+import { RateLimitedError } from '../runtime/errors';
 import type { IncidentStatus } from '../events';
-import { PermanentError, RateLimitedError, TransientError } from '../runtime/errors';
+import { PermanentError, TransientError } from '../runtime/errors';
 
 export type Severity = 'critical' | 'error' | 'warning' | 'info';
 
