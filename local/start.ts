@@ -1,6 +1,7 @@
 import { checkSettings, type Env } from '../lib/runtime/config';
 import { ConfigError } from '../lib/runtime/errors';
 import { DataDirError } from './data-dir';
+import { PAGERDUTY_HANDLED_EVENT_TYPES } from '../lib/events';
 import { startStack } from './stack';
 import { clearSandboxState, DEFAULT_PORT, writeSandboxState } from './sandbox-state';
 import { SANDBOX_CHANNELS, SANDBOX_CHANNEL_NAMES } from './sandbox-console/channels';
@@ -92,6 +93,8 @@ export async function runLocalRouter(env: Env, out: { stdout: (line: string) => 
     `  SQS (fauxqs): ${stack.sqs.endpoint}, queues ${Object.values(stack.sqs.queues).map((q) => q.url.split('/').pop()).join(', ')}`,
   ];
   if (stack.sandbox) {
+    // As if `npm run pd:subscribe` had been run against the stand-in: the doctor finds it.
+    stack.pagerDuty!.subscribe(`${stack.url}/pagerduty/webhooks`, PAGERDUTY_HANDLED_EVENT_TYPES);
     writeSandboxState({
       url: stack.url,
       slackApiUrl: stack.slack!.apiUrl,

@@ -1,6 +1,6 @@
 import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PdRouterError } from '../lib/runtime/errors';
-import { SECRET_NAMES, type SecretName } from '../lib/runtime/secrets';
+import { API_TOKEN_NAMES, SECRET_NAMES, SIGNING_SECRET_NAMES, type SecretName } from '../lib/runtime/secrets';
 import { parseCommandLine, usageError } from './cli';
 
 export type SecretValues = Partial<Record<SecretName, string>>;
@@ -67,6 +67,8 @@ export function checkSecretValues(values: SecretValues): void {
 
 export interface PutSecretResult {
   action: 'created' | 'updated' | 'unchanged';
+  /** Keys of the other half taken out of a split secret (left from a single-secret layout). */
+  removed?: SecretName[];
   /** Keys given this time. */
   written: SecretName[];
   /** Keys taken over unchanged from the secret's current value. */
@@ -88,36 +90,70 @@ async function currentValue(client: SecretsClient, secretId: string): Promise<Re
 }
 
 /**
- * Create the secret, or put a new version of it, with all five keys: those given, and for an
- * existing secret the current values of those not given. Any other keys in it are preserved.
+ * Create the secret, or put a new version of it, with all its keys (the five by default, one
+ * half of them in a split layout): those given, and for an existing secret the current values of
+ * those not given. Other keys in it are preserved, except the other half's keys in a split
+ * secret: those are taken out, so that a function reading this secret cannot read them.
  */
-export async function putSecret(input: { client: SecretsClient; secretId: string; values: SecretValues }): Promise<PutSecretResult> {
-  checkSecretValues(input.values);
+export async function putSecret(input: { client: SecretsClient; secretId: string; values: SecretValues; keys?: readonly SecretName[] }): Promise<PutSecretResult> {
+  return applySecretPlan(input.client, await planSecret(input));
+}
+
+/** What putSecret will write, worked out and checked before anything is written. */
+export interface SecretPlan {
+  secretId: string;
+  result: PutSecretResult;
+  /** The new value, when there is one to write; never printed. */
+  secretString?: string;
+}
+
+/** Read the secret and work out its new value; throws SecretInputError (naming keys only) when it would be incomplete. */
+export async function planSecret(input: { client: SecretsClient; secretId: string; values: SecretValues; keys?: readonly SecretName[] }): Promise<SecretPlan> {
+  const keys = input.keys ?? SECRET_NAMES;
+  const values: SecretValues = {};
+  for (const key of keys) if (input.values[key] !== undefined) values[key] = input.values[key];
+  checkSecretValues(values);
   const existing = await currentValue(input.client, input.secretId);
-  const merged: Record<string, unknown> = { ...(existing ?? {}), ...input.values };
-  const missing = SECRET_NAMES.filter((name) => typeof merged[name] !== 'string' || !merged[name]);
-  if (missing.length) throw new SecretInputError(`missing ${missing.join(', ')}: the secret must hold all five keys`);
-  const written = SECRET_NAMES.filter((name) => input.values[name] !== undefined);
-  const kept = SECRET_NAMES.filter((name) => input.values[name] === undefined);
-  if (existing && written.every((name) => existing[name] === input.values[name])) return { action: 'unchanged', written: [], kept: [...SECRET_NAMES] };
-  const secretString = JSON.stringify(merged);
-  if (!existing) {
-    if (input.secretId.startsWith('arn:')) throw new SecretInputError(`no secret ${input.secretId}: give a name to create one`);
-    const created = await input.client.send(
-      new CreateSecretCommand({ Name: input.secretId, Description: 'pd-router: Slack and PagerDuty keys', SecretString: secretString }),
-    );
-    return { action: 'created', written, kept, ...(created.VersionId ? { versionId: created.VersionId } : {}) };
+  const merged: Record<string, unknown> = { ...(existing ?? {}), ...values };
+  const removed = SECRET_NAMES.filter((name) => !keys.includes(name) && name in merged);
+  for (const name of removed) delete merged[name];
+  const missing = keys.filter((name) => typeof merged[name] !== 'string' || !merged[name]);
+  if (missing.length) throw new SecretInputError(`missing ${missing.join(', ')}: secret ${input.secretId} must hold ${keys.length === SECRET_NAMES.length ? 'all five keys' : keys.join(', ')}`);
+  if (!existing && input.secretId.startsWith('arn:')) throw new SecretInputError(`no secret ${input.secretId}: give a name to create one`);
+  const written = keys.filter((name) => values[name] !== undefined);
+  const kept = keys.filter((name) => values[name] === undefined);
+  if (existing && !removed.length && written.every((name) => existing[name] === values[name])) {
+    return { secretId: input.secretId, result: { action: 'unchanged', written: [], kept: [...keys] } };
   }
-  const updated = await input.client.send(new PutSecretValueCommand({ SecretId: input.secretId, SecretString: secretString }));
-  return { action: 'updated', written, kept, ...(updated.VersionId ? { versionId: updated.VersionId } : {}) };
+  return {
+    secretId: input.secretId,
+    result: { action: existing ? 'updated' : 'created', written, kept, ...(removed.length ? { removed } : {}) },
+    secretString: JSON.stringify(merged),
+  };
+}
+
+/** Write what planSecret worked out. */
+export async function applySecretPlan(client: SecretsClient, plan: SecretPlan): Promise<PutSecretResult> {
+  if (plan.secretString === undefined) return plan.result;
+  if (plan.result.action === 'created') {
+    const created = await client.send(new CreateSecretCommand({ Name: plan.secretId, Description: 'pd-router: Slack and PagerDuty keys', SecretString: plan.secretString }));
+    return { ...plan.result, ...(created.VersionId ? { versionId: created.VersionId } : {}) };
+  }
+  const updated = await client.send(new PutSecretValueCommand({ SecretId: plan.secretId, SecretString: plan.secretString }));
+  return { ...plan.result, ...(updated.VersionId ? { versionId: updated.VersionId } : {}) };
 }
 
 const USAGE = `usage: npm run secrets:put -- --secret-id <name or ARN> [--region <region>] [--from-env]
+       npm run secrets:put -- --signing-secret-id <name or ARN> --api-token-secret-id <name or ARN> [--region <region>] [--from-env]
 
 Reads the keys (${SECRET_NAMES.join(', ')})
 from stdin when it is piped (KEY=VALUE lines or a JSON object), with --from-env from environment
 variables of those names, and otherwise asks for each one without echoing it (Enter keeps the
-current value). Creates the secret or puts a new version; prints key names only, never values.`;
+current value). Creates the secret or puts a new version; prints key names only, never values.
+
+With the split layout (the stage deployed with params signingSecretId and apiTokenSecretId), the
+signing secrets (${SIGNING_SECRET_NAMES.join(', ')}) go to the first secret and the API tokens
+(${API_TOKEN_NAMES.join(', ')}) to the second; keys of the other half are taken out of each.`;
 
 export interface PutSecretIo {
   env: Record<string, string | undefined>;
@@ -131,16 +167,39 @@ export interface PutSecretIo {
 }
 
 export async function runPutSecret(argv: readonly string[], io: PutSecretIo): Promise<number> {
-  const parsed = parseCommandLine<{ 'secret-id'?: string; region?: string; 'from-env'?: boolean }>(
+  const parsed = parseCommandLine<{ 'secret-id'?: string; 'signing-secret-id'?: string; 'api-token-secret-id'?: string; region?: string; 'from-env'?: boolean }>(
     argv,
-    { 'secret-id': { type: 'string' }, region: { type: 'string' }, 'from-env': { type: 'boolean' } },
+    {
+      'secret-id': { type: 'string' },
+      'signing-secret-id': { type: 'string' },
+      'api-token-secret-id': { type: 'string' },
+      region: { type: 'string' },
+      'from-env': { type: 'boolean' },
+    },
     USAGE,
     io,
   );
   if ('exitCode' in parsed) return parsed.exitCode;
   const { values } = parsed;
   const secretId = values['secret-id']?.trim();
-  if (!secretId) return usageError(io, USAGE, '--secret-id is required (the secret\'s name, e.g. pd-router/prod, or its ARN)');
+  const signingId = values['signing-secret-id']?.trim();
+  const apiTokenId = values['api-token-secret-id']?.trim();
+  const usage = (problem: string) => usageError(io, USAGE, problem);
+  let targets: { secretId: string; keys: readonly SecretName[] }[];
+  if (secretId) {
+    if (signingId || apiTokenId) return usage('give either --secret-id or the two split ids, not both');
+    targets = [{ secretId, keys: SECRET_NAMES }];
+  } else if (signingId && apiTokenId) {
+    if (signingId === apiTokenId) return usage('--signing-secret-id and --api-token-secret-id must name two different secrets');
+    targets = [
+      { secretId: signingId, keys: SIGNING_SECRET_NAMES },
+      { secretId: apiTokenId, keys: API_TOKEN_NAMES },
+    ];
+  } else if (signingId || apiTokenId) {
+    return usage('the split layout needs both --signing-secret-id and --api-token-secret-id');
+  } else {
+    return usage('say which secret: --secret-id, or --signing-secret-id with --api-token-secret-id');
+  }
   try {
     // Local runs keep sandbox values in these variables: they are read only when asked for.
     const given: SecretValues = values['from-env'] ? secretValuesFromEnv(io.env) : {};
@@ -152,14 +211,25 @@ export async function runPutSecret(argv: readonly string[], io: PutSecretIo): Pr
         if (answer) given[name] = answer;
       }
     }
-    const result = await putSecret({ client: io.client(values.region), secretId, values: given });
-    if (result.action === 'unchanged') io.stdout(`Secret ${secretId} already holds these values; nothing written.`);
-    else {
-      io.stdout(`Secret ${secretId} ${result.action}${result.versionId ? ` (version ${result.versionId})` : ''}.`);
+    const client = io.client(values.region);
+    // Every secret is read and checked before any is written: a split write never stops half-way on bad input.
+    checkSecretValues(given);
+    const plans: SecretPlan[] = [];
+    for (const target of targets) plans.push(await planSecret({ client, secretId: target.secretId, values: given, keys: target.keys }));
+    let changed = false;
+    for (const plan of plans) {
+      const result = await applySecretPlan(client, plan);
+      if (result.action === 'unchanged') {
+        io.stdout(`Secret ${plan.secretId} already holds these values; nothing written.`);
+        continue;
+      }
+      changed = true;
+      io.stdout(`Secret ${plan.secretId} ${result.action}${result.versionId ? ` (version ${result.versionId})` : ''}.`);
       io.stdout(`  written: ${result.written.join(', ') || '(none)'}`);
       if (result.kept.length) io.stdout(`  kept:    ${result.kept.join(', ')}`);
-      io.stdout('Running functions pick the new values up within 15 minutes (their secret cache), or at once after the next deploy.');
+      if (result.removed?.length) io.stdout(`  removed: ${result.removed.join(', ')} (the other half's keys, which this secret's readers must not see)`);
     }
+    if (changed) io.stdout('Running functions pick the new values up within 15 minutes (their secret cache), or at once after the next deploy.');
     return 0;
   } catch (error) {
     io.stderr(error instanceof PdRouterError ? error.message : `could not write the secret: ${(error as Error).name}: ${(error as Error).message}`);

@@ -1,5 +1,6 @@
 import type { IncidentStatus, PagerDutyEventType, PagerDutyIncidentEvent } from '../../lib/events';
 import type { PagerDutyApi } from '../../lib/pagerduty/api';
+import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { statusOf } from '../../lib/pagerduty/normalize';
 import { PermanentError, TransientError } from '../../lib/runtime/errors';
 import type { Logger } from '../../lib/runtime/log';
@@ -67,7 +68,8 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
     await Promise.all([
       (async () => {
         for (const message of post) {
-          await deps.effects.once(message.effectKey, () => scope.post(message.build(latest), { threadTs, effectKey: message.effectKey }), (since) => scope.findByEffectKey(message.effectKey, since, threadTs));
+          const { performed } = await deps.effects.once(message.effectKey, () => scope.post(message.build(latest), { threadTs, effectKey: message.effectKey }), (since) => scope.findByEffectKey(message.effectKey, since, threadTs));
+          if (performed && message.effectKey.startsWith('pd:')) logger.metric(METRIC_NAMES.updatesPosted[event.eventType], 1, { eventType: event.eventType });
         }
       })(),
       // Re-rendering the confirmation is idempotent, so it runs on every attempt.

@@ -5,6 +5,7 @@ import { PermanentError } from '../../lib/runtime/errors';
 import type { SlackActionEvent, SlackMessageEvent, SlackQueueEvent } from '../../lib/events';
 import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
 import type { Logger } from '../../lib/runtime/log';
+import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import {
   confirmationMessage,
   escalationFailedMessage,
@@ -79,6 +80,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     const tellFailed = async (error: unknown) => {
       if (!context.finalAttempt) return;
       logger.error('escalation failed for good; telling the channel', { error });
+      logger.metric(METRIC_NAMES.escalationsFailed);
       const message = escalationFailedMessage(deps.config.supportContact);
       try {
         await postOnce(deps.effects, scope, `failed:${dedupKey}`, message, threadTs);
@@ -105,6 +107,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
       throw error;
     }
     logger.info(created ? 'escalation recorded' : 'escalation resumed', { state: link.state });
+    if (created) logger.metric(METRIC_NAMES.escalationsReceived);
     checkpoint('link-created');
 
     if (link.state === 'pending') {
@@ -132,12 +135,14 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
           throw error;
         }
         logger.error('PagerDuty refused the escalation', { reason: error.message });
+        logger.metric(METRIC_NAMES.escalationsRejected);
         link = await deps.links.settle(dedupKey, 'rejected', error.message);
       }
       // Outside the try: once PagerDuty has accepted, a failure here must not say "not paged".
       if (link.state === 'pending') {
         link = await deps.links.settle(dedupKey, 'triggered');
         logger.info('PagerDuty triggered');
+        logger.metric(METRIC_NAMES.escalationsPaged);
       }
       checkpoint('triggered');
     }

@@ -8,6 +8,7 @@
  * variables, before anything compiles TypeScript.
  */
 const layout = require('./layout.json');
+const metrics = require('./metrics.json');
 
 /** AWS's guidance for Lambda consumers of SQS: visibility at least 6 × the function timeout. */
 const VISIBILITY_PER_TIMEOUT = 6;
@@ -151,14 +152,14 @@ function tableResource(stage, protect) {
   };
 }
 
-function roleResources(stage, secretId) {
+function roleResources(stage, secrets) {
   const resources = {};
   for (const [name, q] of Object.entries(layout.queues)) {
     const ingress = INGRESS_BY_QUEUE[name];
-    resources[roleLogicalId(ingress)] = role(stage, ingress, secretId, [
+    resources[roleLogicalId(ingress)] = role(stage, ingress, secrets.ingress, [
       { Sid: 'EnqueueOnOwnQueue', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: arnOf(q.logicalId) },
     ]);
-    resources[roleLogicalId(q.worker)] = role(stage, q.worker, secretId, [
+    resources[roleLogicalId(q.worker)] = role(stage, q.worker, secrets.worker, [
       // Receive, delete and attributes are what the event source mapping polls with; the
       // worker itself changes visibility to back a failed message off.
       {
@@ -201,11 +202,23 @@ function alarm(description, metric, actions) {
   };
 }
 
+/** The dimensions every pd-router metric carries (lib/runtime/metrics.ts): service, stage, function. */
+function metricDimensions(stage, fn) {
+  const values = { service: metrics.namespace, stage, function: fn };
+  return metrics.dimensions.map((name) => ({ Name: name, Value: values[name] }));
+}
+
+/** Where a stage's operator looks first; every alarm description ends with it. */
+function whatToRun(stage) {
+  return `Run \`npm run doctor -- --stage ${stage} --region <region>\` and \`npm run dlq -- list --stage ${stage} --region <region>\` (docs/operating.md).`;
+}
+
 function alarmResources(stage, actions) {
   const resources = {};
+  const run = whatToRun(stage);
   for (const q of Object.values(layout.queues)) {
     resources[`${q.dlqLogicalId}DepthAlarm`] = alarm(
-      `pd-router ${stage}: messages in ${q.dlqLogicalId}. Each one is an event that was not delivered; read its reason attribute, fix, then redrive.`,
+      `pd-router ${stage}: messages in ${q.dlqLogicalId}. Each one is an event that was not delivered. \`npm run dlq -- list --stage ${stage} --region <region>\` shows why; fix the cause, then \`npm run dlq -- redrive --all\` (same options). ${run}`,
       {
         Namespace: 'AWS/SQS',
         MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -217,7 +230,7 @@ function alarmResources(stage, actions) {
     );
     const workerId = roleLogicalId(q.worker).replace(/Role$/, '');
     resources[`${workerId}ErrorsAlarm`] = alarm(
-      `pd-router ${stage}: ${q.worker} invocations failed (crash or timeout), so whole batches went back to the queue.`,
+      `pd-router ${stage}: ${q.worker} invocations failed (crash or timeout), so whole batches went back to the queue. Read the function's error logs. ${run}`,
       {
         Namespace: 'AWS/Lambda',
         MetricName: 'Errors',
@@ -229,7 +242,7 @@ function alarmResources(stage, actions) {
     );
   }
   resources.HttpApi5xxAlarm = alarm(
-    `pd-router ${stage}: the HTTP API answered 5xx. Slack and PagerDuty retry those, but their events are late or, after PagerDuty's retries, lost.`,
+    `pd-router ${stage}: the ingress (HTTP API) answered 5xx. Slack and PagerDuty retry those, but their events are late or, after PagerDuty's retries, lost, and PagerDuty disables a webhook subscription that keeps failing. Read the ingress functions' error logs (a missing secret key is the usual cause). ${run}`,
     {
       Namespace: 'AWS/ApiGateway',
       MetricName: '5xx',
@@ -239,7 +252,59 @@ function alarmResources(stage, actions) {
     },
     actions,
   );
+  resources.EscalationsFailedAlarm = alarm(
+    `pd-router ${stage}: an escalation failed for good: every attempt to reach PagerDuty failed, and the customer's channel was told to contact support. Page on-call for that customer by hand (the channel is in the metric's log line and the DLQ message). ${run}`,
+    { Namespace: metrics.namespace, MetricName: metrics.names.escalationsFailed, Dimensions: metricDimensions(stage, 'slack-worker'), Statistic: 'Sum', Period: 300 },
+    actions,
+  );
+  resources.WebhooksQuietAlarm = alarm(
+    `pd-router ${stage}: PagerDuty's webhooks went quiet: the reconciler found incident changes that no webhook delivered. PagerDuty disables a webhook subscription after repeated failed deliveries; the doctor checks it, and \`npm run pd:subscribe\` creates a new one. ${run}`,
+    { Namespace: metrics.namespace, MetricName: metrics.names.reconcilerCatchUps, Dimensions: metricDimensions(stage, 'reconciler'), Statistic: 'Sum', Period: 900 },
+    actions,
+  );
   return resources;
+}
+
+const WORKERS = Object.values(layout.queues).map((q) => q.worker);
+const FUNCTIONS = [...Object.values(INGRESS_BY_QUEUE), ...WORKERS];
+
+/** A CloudWatch metric-widget line for one pd-router metric of one function. */
+function ownMetric(stage, name, fn) {
+  return [metrics.namespace, name, ...metrics.dimensions.flatMap((d) => [d, { service: metrics.namespace, stage, function: fn }[d]]), { label: `${name} (${fn})` }];
+}
+
+function widget(title, metricLines, extra = {}) {
+  return { type: 'metric', width: 12, height: 6, properties: { title, region: '${AWS::Region}', stat: 'Sum', period: 300, view: 'timeSeries', metrics: metricLines, ...extra } };
+}
+
+/**
+ * The stage's dashboard: pd-router's own counts, the queues' ages and DLQ depths, the functions'
+ * errors and durations, and the HTTP API's 4xx/5xx. The body is JSON under Fn::Sub, so only
+ * `${AWS::Region}` and `${HttpApi}` are substituted.
+ */
+function dashboardResource(stage) {
+  const emitted = (fn) => metrics.emittedBy[fn] || [];
+  const names = metrics.names;
+  const escalations = [names.escalationsReceived, names.escalationsPaged, names.escalationsRejected, names.escalationsRefused, names.escalationsFolded, names.escalationsFailed];
+  const trouble = [names.slackRateLimited, names.pagerDutyRateLimited, names.messagesParked, names.messagesExhausted, names.slackChannelUnavailable, names.unlinkedIncidentEvents];
+  const queues = Object.keys(layout.queues).map((name) => queueNames(stage, name));
+  const widgets = [
+    widget('Escalations', escalations.map((n) => ownMetric(stage, n, 'slack-worker'))),
+    widget('Updates posted, by PagerDuty event type', Object.values(metrics.updatesPosted).map((n) => ownMetric(stage, n, 'pagerduty-worker'))),
+    widget('429s, parked and failed messages', WORKERS.flatMap((fn) => trouble.filter((n) => emitted(fn).includes(n)).map((n) => ownMetric(stage, n, fn)))),
+    widget('Reconciler catch-ups (webhooks that never came)', [ownMetric(stage, names.reconcilerCatchUps, 'reconciler')]),
+    widget('Age of the oldest queued message (s)', queues.map((n) => ['AWS/SQS', 'ApproximateAgeOfOldestMessage', 'QueueName', n.queue]), { stat: 'Maximum', period: 60 }),
+    widget('Messages waiting in the DLQs', queues.map((n) => ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', n.dlq]), { stat: 'Maximum', period: 60 }),
+    widget('Function errors and throttles', FUNCTIONS.flatMap((fn) => ['Errors', 'Throttles'].map((m) => ['AWS/Lambda', m, 'FunctionName', functionName(stage, fn), { label: `${m} (${fn})` }]))),
+    widget('Function duration, p99 (ms)', FUNCTIONS.map((fn) => ['AWS/Lambda', 'Duration', 'FunctionName', functionName(stage, fn), { label: fn }]), { stat: 'p99' }),
+    widget('HTTP API requests, 4xx and 5xx', ['Count', '4xx', '5xx'].map((m) => ['AWS/ApiGateway', m, 'ApiId', '${HttpApi}'])),
+  ];
+  return {
+    Dashboard: {
+      Type: 'AWS::CloudWatch::Dashboard',
+      Properties: { DashboardName: `${layout.service}-${stage}`, DashboardBody: sub(JSON.stringify({ widgets })) },
+    },
+  };
 }
 
 /** Where alarms go: an existing topic, a new topic mailing one address, or nowhere (console only). */
@@ -255,27 +320,111 @@ function alarmTarget(stage, topicArn, email) {
   };
 }
 
+/** A param mistake: osls prints a rejection's stack, and a stack of our own frames says nothing more than the message. */
+function paramError(message) {
+  const error = new Error(message);
+  error.stack = message;
+  return error;
+}
+
 async function optionalParam(resolveVariable, name) {
   const value = await resolveVariable(`param:${name}, ''`);
   return value === undefined || value === null ? '' : String(value).trim();
 }
 
+/**
+ * Which secret each side reads. By default one secret holds all five keys; with both
+ * `signingSecretId` and `apiTokenSecretId` set, the ingress functions read only the signing
+ * secrets and the workers only the API tokens, and IAM lets each read nothing else.
+ */
+async function secretLayout(resolveVariable) {
+  const signing = await optionalParam(resolveVariable, 'signingSecretId');
+  const apiTokens = await optionalParam(resolveVariable, 'apiTokenSecretId');
+  if (Boolean(signing) !== Boolean(apiTokens)) throw paramError('split secrets need both params signingSecretId and apiTokenSecretId (or neither, for the single secretId)');
+  if (signing) {
+    if (signing === apiTokens) throw paramError('params signingSecretId and apiTokenSecretId must name two different secrets');
+    return { split: true, ingress: signing, worker: apiTokens };
+  }
+  const secretId = await optionalParam(resolveVariable, 'secretId');
+  if (!secretId) throw paramError('param secretId (the Secrets Manager secret name or ARN) is required');
+  return { split: false, ingress: secretId, worker: secretId };
+}
+
+/** A whole number param within [min, max]; `none` (when allowed) turns the setting off. */
+async function integerParam(resolveVariable, name, { min, max, allowNone = false }) {
+  const raw = await optionalParam(resolveVariable, name);
+  if (allowNone && raw === 'none') return undefined;
+  const value = Number(raw);
+  if (!raw || !Number.isInteger(value) || value < min || value > max) {
+    throw paramError(`param ${name} must be a whole number from ${min} to ${max}${allowNone ? ", or 'none'" : ''} (got '${raw}')`);
+  }
+  return value;
+}
+
+/** `slack-ingress` → `SlackDashingressLambdaFunction`, the logical id the framework gives a function. */
+function functionLogicalId(fn) {
+  return `${fn[0].toUpperCase()}${fn.slice(1).replace(/-/g, 'Dash')}LambdaFunction`;
+}
+
+/** `/slack/events` → `HttpApiRoutePostSlackEvents`, the framework's logical id of a POST route. */
+function routeLogicalId(path) {
+  return `HttpApiRoutePost${path.split('/').filter(Boolean).map((part) => part[0].toUpperCase() + part.slice(1).replace(/-/g, 'Dash')).join('')}`;
+}
+
+/**
+ * Changes to resources the framework generates: per-route throttling on the HTTP API's stage
+ * (a flood on one route cannot starve the other) and reserved concurrency on the ingress
+ * functions (a flood cannot take the account's concurrency from the workers, nor grow past it).
+ */
+async function throttlingExtensions(resolveVariable) {
+  const rate = await integerParam(resolveVariable, 'routeRateLimit', { min: 1, max: 10000 });
+  const burst = await integerParam(resolveVariable, 'routeBurstLimit', { min: 1, max: 5000 });
+  const reserved = await integerParam(resolveVariable, 'ingressReservedConcurrency', { min: 1, max: 1000, allowNone: true });
+  const paths = [await resolveVariable('self:custom.routes.slack'), await resolveVariable('self:custom.routes.pagerDuty')];
+  const limits = { ThrottlingRateLimit: rate, ThrottlingBurstLimit: burst };
+  const extensions = {
+    HttpApiStage: {
+      Properties: {
+        DefaultRouteSettings: { DetailedMetricsEnabled: false, ...limits },
+        RouteSettings: Object.fromEntries(paths.map((path) => [`POST ${path}`, limits])),
+      },
+      // Route settings name routes that must exist before the stage is updated.
+      DependsOn: paths.map(routeLogicalId),
+    },
+  };
+  if (reserved !== undefined) {
+    for (const fn of Object.values(INGRESS_BY_QUEUE)) extensions[functionLogicalId(fn)] = { Properties: { ReservedConcurrentExecutions: reserved } };
+  }
+  return extensions;
+}
+
 /** `${file(./lib/layout/cloudformation.js):resources}`: everything above, for the resolved stage and params. */
 async function resources({ resolveVariable }) {
   const stage = await resolveVariable('sls:stage');
-  const secretId = await optionalParam(resolveVariable, 'secretId');
-  if (!secretId) throw new Error('param secretId (the Secrets Manager secret name or ARN) is required');
+  const secrets = await secretLayout(resolveVariable);
   const protect = (await optionalParam(resolveVariable, 'deletionProtection')) === 'true';
   const target = alarmTarget(stage, await optionalParam(resolveVariable, 'alarmTopicArn'), await optionalParam(resolveVariable, 'alarmEmail'));
   return {
     Resources: {
       ...Object.assign({}, ...Object.keys(layout.queues).map((name) => queueResources(stage, name))),
       ...tableResource(stage, protect),
-      ...roleResources(stage, secretId),
+      ...roleResources(stage, secrets),
       ...target.resources,
       ...alarmResources(stage, target.actions),
+      ...dashboardResource(stage),
     },
+    extensions: await throttlingExtensions(resolveVariable),
   };
 }
 
-module.exports = { resources };
+/** `${file(./lib/layout/cloudformation.js):ingressSecretId}`: the secret the ingress functions read. */
+async function ingressSecretId({ resolveVariable }) {
+  return (await secretLayout(resolveVariable)).ingress;
+}
+
+/** `${file(./lib/layout/cloudformation.js):workerSecretId}`: the secret the workers read. */
+async function workerSecretId({ resolveVariable }) {
+  return (await secretLayout(resolveVariable)).worker;
+}
+
+module.exports = { resources, ingressSecretId, workerSecretId };

@@ -1,4 +1,5 @@
 import { api } from '@pagerduty/pdjs';
+import { RateLimitedError } from '../runtime/errors';
 import type { IncidentStatus } from '../events';
 import { PermanentError, TransientError } from '../runtime/errors';
 import { mergeTarget } from './normalize';
@@ -51,7 +52,8 @@ function retryAfter(headers: Headers | { get(name: string): string | null }): nu
 }
 
 function failure(what: string, status: number, detail: string, headers?: { get(name: string): string | null }): Error {
-  if (status === 429 || status >= 500) return new TransientError(`PagerDuty ${what} answered ${status}`, undefined, headers ? retryAfter(headers) : undefined);
+  if (status === 429) return new RateLimitedError('pagerduty', `PagerDuty ${what} answered 429`, undefined, headers ? retryAfter(headers) : undefined);
+  if (status >= 500) return new TransientError(`PagerDuty ${what} answered ${status}`, undefined, headers ? retryAfter(headers) : undefined);
   return new PermanentError(`pagerduty_${status}`, `PagerDuty ${what} answered ${status}${detail ? `: ${detail}` : ''}`);
 }
 

@@ -48,6 +48,15 @@ export class TransientError extends PdRouterError {
   }
 }
 
+/** Slack or PagerDuty answered 429: retried like any transient failure, and counted apart. */
+export class RateLimitedError extends TransientError {
+  readonly service: 'slack' | 'pagerduty';
+  constructor(service: 'slack' | 'pagerduty', message: string, cause?: unknown, retryAfterSeconds?: number) {
+    super(message, cause, retryAfterSeconds);
+    this.service = service;
+  }
+}
+
 /** An outside API refused the request for good (PagerDuty 400, Slack channel gone). */
 export class PermanentError extends PdRouterError {
   readonly code: string;

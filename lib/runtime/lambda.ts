@@ -3,7 +3,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { Env } from './config';
 import { fromApiGateway, type IngressRequest, type IngressResponse } from './http';
-import { createLogger, type Logger, type LogLevel } from './log';
+import { createLogger, type Logger, type LoggerOptions, type LogLevel } from './log';
 import { secretsMiddleware, type SecretName, type Secrets } from './secrets';
 
 /** Clients are built once per cold start and shared by every invocation of that container. */
@@ -14,8 +14,13 @@ export function makeSqsClient(env: Env): SQSClient {
   return new SQSClient({ useQueueUrlAsEndpoint: false, ...(endpoint ? { endpoint } : {}) });
 }
 
-export function makeLogger(env: Env, fn: string, secrets?: () => readonly string[]): Logger {
-  return createLogger({ service: `pd-router.${fn}`, level: (env.LOG_LEVEL as LogLevel | undefined) ?? 'info', ...(secrets ? { redact: secrets } : {}) });
+export function makeLogger(env: Env, fn: string, secrets?: () => readonly string[], metrics?: LoggerOptions['metrics']): Logger {
+  return createLogger({
+    service: `pd-router.${fn}`,
+    level: (env.LOG_LEVEL as LogLevel | undefined) ?? 'info',
+    ...(secrets ? { redact: secrets } : {}),
+    ...(metrics ? { metrics } : {}),
+  });
 }
 
 /**

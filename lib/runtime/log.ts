@@ -1,3 +1,5 @@
+import type { MetricEmitter, MetricName } from './metrics';
+
 /** Fields that every line of one request carries, so one grep follows an event end to end. */
 export interface LogContext {
   eventId?: string;
@@ -15,8 +17,11 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
   /** A logger whose lines also carry `context`. */
   child(context: LogContext): Logger;
-  /** A CloudWatch embedded-metric line: a count that alarms and dashboards can use. */
-  metric(name: string, value?: number, fields?: Record<string, unknown>): void;
+  /**
+   * A count that alarms and dashboards can use (a CloudWatch EMF line, through the logger's
+   * `metrics` emitter), with this logger's channel and incident as properties.
+   */
+  metric(name: MetricName, value?: number, fields?: Record<string, unknown>): void;
 }
 
 export type LogSink = (line: string) => void;
@@ -32,6 +37,8 @@ export interface LoggerOptions {
   sink?: LogSink;
   /** Values scrubbed from every line before it is written: a second line of defence for secrets. */
   redact?: () => readonly string[];
+  /** Where `metric()` goes (lib/runtime/metrics.ts); without it metrics are not written, as in the ingress functions. */
+  metrics?: (write: LogSink) => MetricEmitter;
 }
 
 function serializeError(error: unknown): unknown {
@@ -53,6 +60,12 @@ function scrub(line: string, secrets: readonly string[]): string {
 export function createLogger(options: LoggerOptions = {}, context: LogContext = {}): Logger {
   const sink = options.sink ?? ((line: string) => process.stdout.write(`${line}\n`));
   const threshold = LEVELS[options.level ?? 'info'] ?? LEVELS.info;
+  // Metrics are not log lines: a quieter level keeps them; only `silent` drops them.
+  const emit = options.metrics && threshold < LEVELS.silent ? options.metrics((line) => sink(scrub(line, options.redact?.() ?? []))) : undefined;
+  return buildLogger(options, context, sink, threshold, emit);
+}
+
+function buildLogger(options: LoggerOptions, context: LogContext, sink: LogSink, threshold: number, emit: MetricEmitter | undefined): Logger {
   const write = (level: Exclude<LogLevel, 'silent'>, message: string, fields: Record<string, unknown> = {}) => {
     if (LEVELS[level] < threshold) return;
     const entry: Record<string, unknown> = {
@@ -71,15 +84,8 @@ export function createLogger(options: LoggerOptions = {}, context: LogContext = 
     info: (m, f) => write('info', m, f),
     warn: (m, f) => write('warn', m, f),
     error: (m, f) => write('error', m, f),
-    child: (extra) => createLogger(options, { ...context, ...extra }),
-    metric: (name, value = 1, fields = {}) =>
-      write('info', `metric ${name}`, {
-        ...fields,
-        [name]: value,
-        _aws: {
-          Timestamp: Date.now(),
-          CloudWatchMetrics: [{ Namespace: 'pd-router', Dimensions: [[]], Metrics: [{ Name: name, Unit: 'Count' }] }],
-        },
-      }),
+    // Children share the parent's emitter: one Powertools instance per logger tree, not per message.
+    child: (extra) => buildLogger(options, { ...context, ...extra }, sink, threshold, emit),
+    metric: (name, value = 1, fields = {}) => emit?.(name, value, { ...context, ...fields }),
   };
 }

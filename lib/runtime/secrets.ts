@@ -13,6 +13,14 @@ export const SECRET_NAMES = [
 ] as const;
 
 export type SecretName = (typeof SECRET_NAMES)[number];
+
+/**
+ * The two halves of a split layout: what the public-facing ingress functions need (to check
+ * requests) and what the workers need (to call Slack and PagerDuty). With split secrets each
+ * half is its own secret, and IAM lets each function read only its half.
+ */
+export const SIGNING_SECRET_NAMES = ['SLACK_SIGNING_SECRET', 'PAGER_DUTY_SIGNING_KEY'] as const satisfies readonly SecretName[];
+export const API_TOKEN_NAMES = ['SLACK_BOT_TOKEN', 'PAGER_DUTY_EVENTS_API_KEY', 'PAGER_DUTY_REST_API_KEY'] as const satisfies readonly SecretName[];
 export type Secrets<K extends SecretName = SecretName> = Readonly<Record<K, string>>;
 
 /** The context property the secrets middleware fills. */

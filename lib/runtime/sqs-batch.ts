@@ -1,5 +1,6 @@
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
-import { InvalidInputError, isRetryable, TransientError } from './errors';
+import { InvalidInputError, isRetryable, RateLimitedError, TransientError } from './errors';
+import { METRIC_NAMES } from './metrics';
 import type { Logger } from './log';
 import type { QueueControl } from './queue';
 
@@ -87,7 +88,7 @@ async function processRecord(
     const logger = options.logger.child({ ...options.logContext?.(record), messageId: record.messageId, attempt });
     if (error instanceof InvalidInputError) {
       logger.error('message parked in the DLQ: it can never be processed', { reason: error.message });
-      logger.metric('MessagesParked');
+      logger.metric(METRIC_NAMES.messagesParked);
       try {
         await options.queue.park(
           record.body,
@@ -101,6 +102,8 @@ async function processRecord(
         return false;
       }
     }
+    if (error instanceof RateLimitedError) logger.metric(error.service === 'slack' ? METRIC_NAMES.slackRateLimited : METRIC_NAMES.pagerDutyRateLimited);
+    if (attempt >= options.maxReceiveCount) logger.metric(METRIC_NAMES.messagesExhausted);
     const retryable = isRetryable(error);
     const asked = error instanceof TransientError ? (error.retryAfterSeconds ?? 0) : 0;
     const delay = Math.min(options.retryMaxSeconds, Math.max(asked, retryDelaySeconds(attempt, options.retryBaseSeconds, options.retryMaxSeconds)));

@@ -8,11 +8,12 @@ import { makeLogger, makeSqsClient, sqsHandler } from './lambda';
 import { LAYOUT, type QueueName } from '../layout/layout';
 import type { LogContext, Logger } from './log';
 import { makePagerDutyApi, type PagerDutyApi } from '../pagerduty/api';
+import { makeMetricEmitter } from './metrics';
 import { makeQueueControl } from './queue';
-import type { Secrets } from './secrets';
+import { API_TOKEN_NAMES, type Secrets } from './secrets';
 
 /** The workers call Slack and PagerDuty; the signing secrets are the ingress functions' alone. */
-const WORKER_SECRETS = ['SLACK_BOT_TOKEN', 'PAGER_DUTY_EVENTS_API_KEY', 'PAGER_DUTY_REST_API_KEY'] as const;
+const WORKER_SECRETS = API_TOKEN_NAMES;
 type WorkerSecrets = Secrets<(typeof WORKER_SECRETS)[number]>;
 import { makeSlackApi, type SlackApi } from '../slack/web-api';
 import { processFifoBatch } from './sqs-batch';
@@ -50,7 +51,7 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
   const config = loadWorkerConfig(env, { dlqEnv: definition.dlqEnv, maxReceiveCount: queueLayout.maxReceiveCount });
   const queueUrl = env[definition.queueEnv] ?? '';
   let secretValues: readonly string[] = [];
-  const logger = makeLogger(env, definition.name, () => secretValues);
+  const logger = makeLogger(env, definition.name, () => secretValues, (write) => makeMetricEmitter({ fn: definition.name, stage: env.STAGE?.trim() || 'local', write }));
   const db = makeDocumentClient(env);
   const sqs = makeSqsClient(env);
   const store = { ttlDays: config.linkTtlDays };

@@ -1,5 +1,5 @@
 import { ErrorCode, LogLevel, WebClient, type Block, type KnownBlock } from '@slack/web-api';
-import { PermanentError, TransientError } from '../runtime/errors';
+import { PermanentError, RateLimitedError, TransientError } from '../runtime/errors';
 
 export type Blocks = (KnownBlock | Block)[];
 
@@ -41,7 +41,7 @@ export function classifySlackError(error: unknown, method: string): Error {
   }
   if (code === ErrorCode.RateLimitedError) {
     const retryAfter = Number((error as { retryAfter?: number }).retryAfter);
-    return new TransientError(`Slack ${method} was rate limited`, error, Number.isFinite(retryAfter) ? retryAfter : undefined);
+    return new RateLimitedError('slack', `Slack ${method} was rate limited`, error, Number.isFinite(retryAfter) ? retryAfter : undefined);
   }
   if (code === ErrorCode.HTTPError) {
     return new TransientError(`Slack ${method} answered HTTP ${(error as { statusCode?: number }).statusCode ?? '?'}`, error);

@@ -72,6 +72,8 @@ export class PagerDutyStandIn {
   readonly restCalls: { path: string; status: number }[] = [];
   readonly deliveries: WebhookDelivery[] = [];
   readonly subscriptions: Record<string, unknown>[] = [];
+  /** Dropped deliveries in a row, per URL: PagerDuty disables a subscription after three. */
+  private readonly drops = new Map<string, number>();
   readonly faults = new FaultPlan();
   latencyMs: number;
   private server?: RunningServer;
@@ -214,6 +216,29 @@ export class PagerDutyStandIn {
     return incident;
   }
 
+  /**
+   * A webhook subscription for `url`, as `npm run pd:subscribe` makes one: the sandbox's own, so
+   * that its webhook URL is subscribed, active and listed like a deployed stack's.
+   */
+  subscribe(url: string, events: readonly string[]): Record<string, unknown> {
+    const subscription = {
+      id: `PSUB${this.subscriptions.length + 1}`,
+      type: 'webhook_subscription',
+      active: true,
+      events: [...events],
+      filter: { type: 'account_reference' },
+      delivery_method: { type: 'http_delivery_method', url, secret: null, temporarily_disabled: false },
+    };
+    this.subscriptions.push(subscription);
+    return subscription;
+  }
+
+  /** The subscription of a delivery URL, when there is one; without one, deliveries are not gated. */
+  private subscriptionFor(url: string): { active?: boolean; delivery_method: { temporarily_disabled?: boolean } } | undefined {
+    const found = this.subscriptions.find((s) => (s.delivery_method as { url?: string } | undefined)?.url === url);
+    return found as { active?: boolean; delivery_method: { temporarily_disabled?: boolean } } | undefined;
+  }
+
   /** A v3 webhook body for an incident, as PagerDuty would send it. */
   webhookBody(incident: StandInIncident, eventType: string, by: Agent, occurredAt = new Date().toISOString(), eventId = `E${randomBytes(8).toString('hex').toUpperCase()}`) {
     return {
@@ -282,6 +307,8 @@ export class PagerDutyStandIn {
   /** Deliver like PagerDuty: retry timeouts, 429 and 5xx a few times; give up on other 4xx. */
   private async deliver(target: { url: string; signingKey: string }, body: string, webhookId: string, eventType: string, incidentId: string) {
     const eventId = (JSON.parse(body) as { event: { id: string } }).event.id;
+    const subscription = this.subscriptionFor(target.url);
+    if (subscription && (subscription.active === false || subscription.delivery_method.temporarily_disabled)) return;
     for (let attempt = 0; attempt < 5; attempt++) {
       let status = 0;
       try {
@@ -297,8 +324,13 @@ export class PagerDutyStandIn {
         status = 0;
       }
       this.deliveries.push({ webhookId, eventId, eventType, incidentId, status });
-      if (status >= 200 && status < 300) return;
-      if (status >= 400 && status < 500 && status !== 429) return;
+      if (status >= 200 && status < 300) return void this.drops.set(target.url, 0);
+      if (status >= 400 && status < 500 && status !== 429) {
+        const drops = (this.drops.get(target.url) ?? 0) + 1;
+        this.drops.set(target.url, drops);
+        if (drops >= 3 && subscription) subscription.delivery_method.temporarily_disabled = true;
+        return;
+      }
       await sleep(100 * 2 ** attempt);
     }
   }
@@ -394,11 +426,18 @@ export class PagerDutyStandIn {
     }
     if (req.method === 'POST' && url.pathname === '/webhook_subscriptions') {
       const body = JSON.parse(raw || '{}') as { webhook_subscription?: Record<string, unknown> };
-      const subscription: Record<string, unknown> = { ...(body.webhook_subscription ?? {}), id: `PSUB${this.subscriptions.length + 1}` };
-      const delivery = { ...((subscription.delivery_method as Record<string, unknown>) ?? {}), secret: randomBytes(24).toString('base64') };
+      const subscription: Record<string, unknown> = { active: true, ...(body.webhook_subscription ?? {}), id: `PSUB${this.subscriptions.length + 1}` };
+      const delivery = { temporarily_disabled: false, ...((subscription.delivery_method as Record<string, unknown>) ?? {}), secret: randomBytes(24).toString('base64') };
       this.subscriptions.push({ ...subscription, delivery_method: delivery });
       record(201);
       return sendJson(res, 201, { webhook_subscription: { ...subscription, delivery_method: delivery } });
+    }
+    const subscriptionId = /^\/webhook_subscriptions\/([^/]+)$/.exec(url.pathname)?.[1];
+    if (req.method === 'GET' && subscriptionId) {
+      const found = this.subscriptions.find((s) => s.id === subscriptionId);
+      if (!found) return (record(404), sendJson(res, 404, { error: { message: 'Not Found', code: 2100 } }));
+      record(200);
+      return sendJson(res, 200, { webhook_subscription: { ...found, delivery_method: { ...(found.delivery_method as Record<string, unknown>), secret: null } } });
     }
     if (req.method === 'GET' && url.pathname === '/webhook_subscriptions') {
       const type = url.searchParams.get('filter_type');

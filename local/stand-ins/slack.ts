@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import YAML from 'yaml';
 import { FaultPlan, listen, readBody, sendJson, sleep, type RunningServer } from './http-util';
 
 /** One message as the stand-in stores it, with every version chat.update gave it. */
@@ -45,6 +48,12 @@ export interface SlackStandInOptions {
 
 export const STAND_IN_BOT_USER_ID = 'UPDROUTERBOT';
 
+/** The bot scopes the app manifest asks for: what an installed app's token holds. */
+export function manifestBotScopes(): string[] {
+  const manifest = YAML.parse(readFileSync(path.join(__dirname, '..', '..', 'slack-app-manifest.yaml'), 'utf8')) as { oauth_config: { scopes: { bot: string[] } } };
+  return manifest.oauth_config.scopes.bot;
+}
+
 /**
  * A local stand-in for the Slack Web API methods pd-router calls. It records each message per
  * channel, answers like Slack (HTTP 200 with ok:false for errors, 429 with Retry-After), and
@@ -56,6 +65,10 @@ export class SlackStandIn {
   readonly calls: RecordedCall[] = [];
   readonly faults = new FaultPlan();
   readonly archived = new Set<string>();
+  /** Channels the bot is not a member of: Slack refuses its posts there with not_in_channel. */
+  readonly notMember = new Set<string>();
+  /** The token's scopes, sent like Slack in the x-oauth-scopes header of every answer (the manifest's by default). */
+  scopes: string[] = manifestBotScopes();
   latencyMs: number;
   private server?: RunningServer;
   private clock = 0;
@@ -141,7 +154,8 @@ export class SlackStandIn {
     }
     if (fault?.kind === 'slack-error') return sendJson(res, 200, { ok: false, error: fault.error });
     if (channel && this.archived.has(channel) && method.startsWith('chat.')) return sendJson(res, 200, { ok: false, error: 'is_archived' });
-    sendJson(res, 200, this.answer(method, args, channel));
+    if (channel && this.notMember.has(channel) && method.startsWith('chat.')) return sendJson(res, 200, { ok: false, error: 'not_in_channel' });
+    sendJson(res, 200, this.answer(method, args, channel), { 'x-oauth-scopes': this.scopes.join(',') });
   }
 
   private answer(method: string, args: Record<string, unknown>, channel: string | undefined): Record<string, unknown> {
@@ -205,7 +219,7 @@ export class SlackStandIn {
       }
       case 'conversations.info': {
         if (!channel) return { ok: false, error: 'channel_not_found' };
-        return { ok: true, channel: { id: channel, name: this.options.channelNames?.[channel] ?? channel.toLowerCase() } };
+        return { ok: true, channel: { id: channel, name: this.options.channelNames?.[channel] ?? channel.toLowerCase(), is_member: !this.notMember.has(channel) } };
       }
       default:
         return { ok: false, error: 'unknown_method' };

@@ -5,7 +5,7 @@ import {
   ResourceNotFoundException,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { SECRET_NAMES } from '../../lib/runtime/secrets';
+import { API_TOKEN_NAMES, SECRET_NAMES, SIGNING_SECRET_NAMES } from '../../lib/runtime/secrets';
 import { parseSecretInput, putSecret, runPutSecret, SecretInputError, type PutSecretIo } from '../../scripts/put-secret';
 
 const VALUES = {
@@ -126,6 +126,57 @@ describe('secrets:put', () => {
       expect(await runPutSecret(['--secret-id', 'pd-router/prod'], run.streams)).toBe(0);
       expect(JSON.parse(aws.secrets.get('pd-router/prod')!)).toEqual({ ...VALUES, SLACK_SIGNING_SECRET: 'value-rotated-signing' });
       expect(run.lines.join('\n')).not.toContain('value-rotated-signing');
+    });
+
+    describe('with split secrets', () => {
+      const SPLIT = ['--signing-secret-id', 'pd-router/prod/signing', '--api-token-secret-id', 'pd-router/prod/api-tokens'];
+      const half = (names: readonly string[]) => Object.fromEntries(names.map((n) => [n, VALUES[n as keyof typeof VALUES]]));
+
+      it('writes the signing secrets to one secret and the API tokens to the other, nothing of one half in the other', async () => {
+        const aws = new FakeSecretsManager();
+        const run = io(aws, { readPipedStdin: async () => JSON.stringify(VALUES) });
+        expect(await runPutSecret(SPLIT, run.streams)).toBe(0);
+        expect(JSON.parse(aws.secrets.get('pd-router/prod/signing')!)).toEqual(half(SIGNING_SECRET_NAMES));
+        expect(JSON.parse(aws.secrets.get('pd-router/prod/api-tokens')!)).toEqual(half(API_TOKEN_NAMES));
+        expect([...SIGNING_SECRET_NAMES, ...API_TOKEN_NAMES].sort()).toEqual([...SECRET_NAMES].sort());
+        const output = run.lines.join('\n');
+        expect(output).toContain('Secret pd-router/prod/signing created');
+        expect(output).toContain('Secret pd-router/prod/api-tokens created');
+        for (const value of Object.values(VALUES)) expect(output).not.toContain(value);
+      });
+
+      it('takes the other half out of a secret that still holds all five (moving from the single layout)', async () => {
+        const aws = new FakeSecretsManager();
+        aws.secrets.set('pd-router/prod/signing', JSON.stringify({ ...VALUES, NOTE: 'kept' }));
+        aws.secrets.set('pd-router/prod/api-tokens', JSON.stringify(half(API_TOKEN_NAMES)));
+        const run = io(aws);
+        expect(await runPutSecret(SPLIT, run.streams)).toBe(0); // Enter at every prompt: values kept
+        expect(JSON.parse(aws.secrets.get('pd-router/prod/signing')!)).toEqual({ ...half(SIGNING_SECRET_NAMES), NOTE: 'kept' });
+        expect(run.lines.join('\n')).toContain(`removed: ${API_TOKEN_NAMES.join(', ')}`);
+        expect(run.lines.join('\n')).toContain('Secret pd-router/prod/api-tokens already holds these values; nothing written.');
+      });
+
+      it('writes neither secret when one half would be incomplete', async () => {
+        const aws = new FakeSecretsManager();
+        const run = io(aws, { readPipedStdin: async () => JSON.stringify(half(SIGNING_SECRET_NAMES)) });
+        expect(await runPutSecret(SPLIT, run.streams)).toBe(1);
+        expect(run.lines.join('\n')).toContain(`missing ${API_TOKEN_NAMES.join(', ')}: secret pd-router/prod/api-tokens must hold`);
+        expect(aws.secrets.size).toBe(0);
+        expect(aws.calls).not.toContain('CreateSecret');
+      });
+
+      it.each([
+        [['--signing-secret-id', 'a'], 'the split layout needs both'],
+        [['--secret-id', 's', '--signing-secret-id', 'a', '--api-token-secret-id', 'b'], 'either --secret-id or the two split ids'],
+        [['--signing-secret-id', 'a', '--api-token-secret-id', 'a'], 'two different secrets'],
+        [[], 'say which secret'],
+      ])('%j: a usage error, nothing read or written', async (argv, message) => {
+        const aws = new FakeSecretsManager();
+        const run = io(aws);
+        expect(await runPutSecret(argv, run.streams)).toBe(2);
+        expect(run.lines[0]).toContain(message);
+        expect(aws.calls).toEqual([]);
+      });
     });
   });
 });

@@ -9,6 +9,7 @@ import YAML from 'yaml';
 import { ENV, loadWorkerConfig } from '../../lib/runtime/config';
 import { LAYOUT, queueNames, tableName, type QueueName } from '../../lib/layout/layout';
 import { SECRET_NAMES } from '../../lib/runtime/secrets';
+import metricDefinitions from '../../lib/layout/metrics.json';
 import { readZip } from './read-zip';
 
 // CloudFormation is untyped JSON: properties stay `any` and each assertion states the shape it expects.
@@ -40,6 +41,8 @@ const QUEUE_URL_ENV: Record<QueueName, { queue: string; dlq: string }> = {
   pagerduty: { queue: ENV.pagerDutyQueueUrl, dlq: ENV.pagerDutyDlqUrl },
 };
 const PROD_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pd-router/prod-AbCdEf';
+const SPLIT_SIGNING_SECRET = 'pd-router/split/signing';
+const SPLIT_API_TOKEN_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pd-router/split/api-tokens-XyZ123';
 
 // Values the packager's environment holds under the secrets' names. If serverless.yml ever
 // wired a secret in (`${env:SLACK_BOT_TOKEN}`), one of these would land in the output.
@@ -123,15 +126,23 @@ function dynamoActionsInCode(): string[] {
 describe('the CloudFormation template `sls package` generates, offline and without AWS credentials', () => {
   let dev: Packaged;
   let prod: Packaged;
+  let split: Packaged;
 
   beforeAll(async () => {
     // One after the other: serverless-esbuild builds in the service's own .esbuild folder.
     dev = await packageStack('test', []);
     prod = await packageStack('prod', ['alarmEmail=oncall@provider.example', `secretId=${PROD_SECRET_ARN}`]);
-  }, 130_000);
+    split = await packageStack('split', [
+      `signingSecretId=${SPLIT_SIGNING_SECRET}`,
+      `apiTokenSecretId=${SPLIT_API_TOKEN_ARN}`,
+      'routeRateLimit=7',
+      'routeBurstLimit=9',
+      'ingressReservedConcurrency=none',
+    ]);
+  }, 180_000);
 
   afterAll(() => {
-    for (const p of [dev, prod]) if (p) rmSync(p.dir, { recursive: true, force: true });
+    for (const p of [dev, prod, split]) if (p) rmSync(p.dir, { recursive: true, force: true });
   });
 
   it('runs every function on nodejs22.x arm64 with JSON logs, its own memory and a timeout chosen for its caller', () => {
@@ -325,6 +336,93 @@ describe('the CloudFormation template `sls package` generates, offline and witho
       }
     }
   });
+
+  it('has a dashboard of every pd-router metric, the queue ages and DLQ depths, function errors and durations, and the API 4xx/5xx', () => {
+    const dashboards = resourcesOfType(dev.template, 'AWS::CloudWatch::Dashboard');
+    expect(dashboards).toHaveLength(1);
+    const [, dashboard] = dashboards[0]!;
+    expect(dashboard.Properties.DashboardName).toBe(`${LAYOUT.service}-${dev.stage}`);
+    const body = dashboard.Properties.DashboardBody['Fn::Sub'] as string;
+    // Only the region and the API id are substituted; anything else in ${…} would fail the deploy.
+    expect([...new Set([...body.matchAll(/\$\{([^}]+)\}/g)].map((m) => m[1]))].sort()).toEqual(['AWS::Region', 'HttpApi']);
+    const widgets = (JSON.parse(body) as { widgets: { properties: { metrics: unknown[][] } }[] }).widgets;
+    const lines = widgets.flatMap((w) => w.properties.metrics.map((m) => m.filter((part) => typeof part === 'string').join(' ')));
+    const own = (name: string, fn: string) => `pd-router ${name} service pd-router stage ${dev.stage} function ${fn}`;
+    for (const [fn, names] of Object.entries(metricDefinitions.emittedBy)) for (const name of names) expect(lines).toContain(own(name, fn));
+    for (const name of Object.values(metricDefinitions.updatesPosted)) expect(lines).toContain(own(name, 'pagerduty-worker'));
+    for (const q of QUEUES) {
+      expect(lines).toContain(`AWS/SQS ApproximateAgeOfOldestMessage QueueName ${queueNames(dev.stage, q).queue}`);
+      expect(lines).toContain(`AWS/SQS ApproximateNumberOfMessagesVisible QueueName ${queueNames(dev.stage, q).dlq}`);
+    }
+    for (const fn of ['slack-ingress', 'pagerduty-ingress', 'slack-worker', 'pagerduty-worker']) {
+      for (const metric of ['Errors', 'Duration']) expect(lines).toContain(`AWS/Lambda ${metric} FunctionName ${LAYOUT.service}-${dev.stage}-${fn}`);
+    }
+    for (const metric of ['4xx', '5xx']) expect(lines).toContain(`AWS/ApiGateway ${metric} ApiId \${HttpApi}`);
+  });
+
+  it('alarms when escalations fail for good and when webhooks go quiet, on the metrics the code emits, each saying what to run', () => {
+    for (const p of [dev, prod]) {
+      const alarms = resourcesOfType(p.template, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+      const own = (name: string, fn: string) => alarms.find((a) => a.Namespace === metricDefinitions.namespace && a.MetricName === name && a.Dimensions.find((d: { Name: string }) => d.Name === 'function')?.Value === fn);
+      const dimensions = (fn: string) => expect.arrayContaining([{ Name: 'service', Value: 'pd-router' }, { Name: 'stage', Value: p.stage }, { Name: 'function', Value: fn }]);
+      expect(own(metricDefinitions.names.escalationsFailed, 'slack-worker')).toMatchObject({ Statistic: 'Sum', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', Dimensions: dimensions('slack-worker') });
+      expect(own('ReconcilerCatchUps', 'reconciler')).toMatchObject({ Statistic: 'Sum', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', Dimensions: dimensions('reconciler') });
+      for (const a of [own(metricDefinitions.names.escalationsFailed, 'slack-worker'), own('ReconcilerCatchUps', 'reconciler')]) expect(a?.Dimensions).toHaveLength(3);
+      expect(alarms.length).toBe(2 * QUEUES.length + 3);
+      for (const a of alarms) {
+        expect(a.AlarmDescription).toContain(`npm run doctor -- --stage ${p.stage}`);
+        expect(a.AlarmDescription).toContain(`npm run dlq -- list --stage ${p.stage}`);
+        expect(a.AlarmDescription.length).toBeLessThanOrEqual(1024);
+        expect(a.AlarmActions).toEqual(p === prod ? [{ Ref: 'AlarmTopic' }] : undefined);
+      }
+    }
+  });
+
+  it('throttles both routes on the HTTP API stage, with the defaults of serverless.yml or the params given', () => {
+    const defaults = (YAML.parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as { params: { default: Record<string, unknown> } }).params.default;
+    for (const [p, rate, burst] of [[dev, defaults.routeRateLimit, defaults.routeBurstLimit], [split, 7, 9]] as const) {
+      const stage = p.template.Resources.HttpApiStage!;
+      const routes = resourcesOfType(p.template, 'AWS::ApiGatewayV2::Route');
+      const limits = { ThrottlingRateLimit: rate, ThrottlingBurstLimit: burst };
+      expect(Object.keys(stage.Properties.RouteSettings).sort()).toEqual(routes.map(([, r]) => r.Properties.RouteKey).sort());
+      for (const settings of Object.values(stage.Properties.RouteSettings)) expect(settings).toEqual(limits);
+      expect(stage.Properties.DefaultRouteSettings).toMatchObject(limits);
+      // CloudFormation refuses route settings for a route it has not created yet.
+      for (const [id] of routes) expect(stage.DependsOn).toContain(id);
+    }
+    expect(defaults.routeRateLimit).toEqual(expect.any(Number));
+    expect(defaults.routeBurstLimit).toBeGreaterThanOrEqual(defaults.routeRateLimit as number);
+  });
+
+  it('reserves concurrency for the ingress functions only, unless the param says none', () => {
+    const defaults = (YAML.parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as { params: { default: Record<string, unknown> } }).params.default;
+    for (const q of QUEUES) {
+      expect(lambda(dev, INGRESS[q]).resource.Properties.ReservedConcurrentExecutions).toBe(defaults.ingressReservedConcurrency);
+      expect(lambda(prod, INGRESS[q]).resource.Properties.ReservedConcurrentExecutions).toBe(defaults.ingressReservedConcurrency);
+      expect(lambda(split, INGRESS[q]).resource.Properties.ReservedConcurrentExecutions).toBeUndefined();
+      // Workers scale with their queue's message groups, not with the ingress's cap.
+      expect(lambda(dev, LAYOUT.queues[q].worker).resource.Properties.ReservedConcurrentExecutions).toBeUndefined();
+    }
+  });
+
+  it('with split secrets, no ingress role can read the API-token secret and no worker the signing secret', () => {
+    const signing = { 'Fn::Sub': `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${SPLIT_SIGNING_SECRET}-??????` };
+    const secretGrants = (fn: string) => grants(roleOf(split, fn)).filter((line) => line.startsWith('secretsmanager:'));
+    for (const q of QUEUES) {
+      expect(secretGrants(INGRESS[q])).toEqual([`secretsmanager:GetSecretValue on ${JSON.stringify(signing)}`]);
+      expect(secretGrants(LAYOUT.queues[q].worker)).toEqual([`secretsmanager:GetSecretValue on ${JSON.stringify(SPLIT_API_TOKEN_ARN)}`]);
+      expect(JSON.stringify(roleOf(split, INGRESS[q]))).not.toContain('api-tokens');
+      expect(lambda(split, INGRESS[q]).resource.Properties.Environment.Variables.SECRETS_MANAGER_SECRET_ID).toBe(SPLIT_SIGNING_SECRET);
+      expect(lambda(split, LAYOUT.queues[q].worker).resource.Properties.Environment.Variables.SECRETS_MANAGER_SECRET_ID).toBe(SPLIT_API_TOKEN_ARN);
+    }
+    // Nothing else in the stack may read a secret either.
+    const readers = resourcesOfType(split.template, 'AWS::IAM::Role').filter(([, r]) => JSON.stringify(r).includes('secretsmanager'));
+    expect(readers).toHaveLength(4);
+  });
+
+  it('tells every function its stage, the metrics\' stage dimension', () => {
+    for (const p of [dev, prod]) for (const [, fn] of resourcesOfType(p.template, 'AWS::Lambda::Function')) expect(fn.Properties.Environment.Variables.STAGE).toBe(p.stage);
+  });
 });
 
 describe('serverless.yml as a plain YAML file', () => {
@@ -354,5 +452,35 @@ describe('serverless.yml as a plain YAML file', () => {
 
   it('stays valid for Serverless v4, whose own esbuild must stand aside for the plugin', () => {
     expect(config.build).toEqual({ esbuild: false });
+  });
+});
+
+describe('lib/layout/cloudformation.js refuses params that would deploy a half-configured stack', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const generator = require('../../lib/layout/cloudformation.js') as { resources: (input: { resolveVariable: (v: string) => Promise<unknown> }) => Promise<unknown> };
+  const DEFAULTS: Record<string, string> = { secretId: 'pd-router/t', routeRateLimit: '50', routeBurstLimit: '100', ingressReservedConcurrency: '50' };
+  const resolveWith = (params: Record<string, string>) => async (variable: string) => {
+    if (variable === 'sls:stage') return 't';
+    if (variable === 'self:custom.routes.slack') return '/slack/events';
+    if (variable === 'self:custom.routes.pagerDuty') return '/pagerduty/webhooks';
+    const name = /^param:(\w+)/.exec(variable)?.[1] ?? '';
+    return { ...DEFAULTS, ...params }[name] ?? '';
+  };
+
+  it.each([
+    [{ signingSecretId: 'a' }, /both params signingSecretId and apiTokenSecretId/],
+    [{ apiTokenSecretId: 'b' }, /both params signingSecretId and apiTokenSecretId/],
+    [{ signingSecretId: 'same', apiTokenSecretId: 'same' }, /two different secrets/],
+    [{ secretId: '' }, /param secretId .* is required/],
+    [{ routeRateLimit: 'lots' }, /param routeRateLimit must be a whole number from 1/],
+    [{ routeBurstLimit: '0' }, /param routeBurstLimit must be a whole number from 1/],
+    [{ ingressReservedConcurrency: '0' }, /param ingressReservedConcurrency must be a whole number from 1 to 1000, or 'none'/],
+  ])('%j: a one-line error naming the param', async (params, message) => {
+    await expect(generator.resources({ resolveVariable: resolveWith(params) })).rejects.toThrow(message);
+  });
+
+  it('accepts the defaults, and split secrets without secretId', async () => {
+    await expect(generator.resources({ resolveVariable: resolveWith({}) })).resolves.toHaveProperty('Resources');
+    await expect(generator.resources({ resolveVariable: resolveWith({ secretId: '', signingSecretId: 'a', apiTokenSecretId: 'b' }) })).resolves.toHaveProperty('extensions');
   });
 });
