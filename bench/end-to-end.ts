@@ -98,8 +98,11 @@ function safeJson(text: string): unknown {
  * log (`at`, taken after its simulated latency). The stand-ins are not modified.
  */
 export async function runEndToEnd(options: EndToEndOptions): Promise<EndToEndResult> {
+  const channels = Array.from({ length: options.channels }, (_, i) => `CE2E${String(i).padStart(3, '0')}`);
   const stack = await startStack({
     env: {},
+    // Registered customers with room to page every time: the budget is not what this measures.
+    customers: channels.map((channel) => ({ channel, name: channel, pagesPerHour: 1000 })),
     logLevel: 'warn',
     visibilityTimeoutSeconds: 30,
     retryBaseSeconds: 1,
@@ -109,7 +112,6 @@ export async function runEndToEnd(options: EndToEndOptions): Promise<EndToEndRes
   const slack = stack.slack!;
   const pagerDuty = stack.pagerDuty!;
   const secret = stack.secrets.SLACK_SIGNING_SECRET;
-  const channels = Array.from({ length: options.channels }, (_, i) => `CE2E${String(i).padStart(3, '0')}`);
   if (options.warmUp) {
     await Promise.all(
       channels.map(async (channel) => {
@@ -328,7 +330,7 @@ const BACKGROUND = ['SQS.ReceiveMessage', 'SQS.GetQueueAttributes'];
  */
 export async function measureOperations(): Promise<OperationCounts> {
   const counter = countAwsRequests();
-  const stack = await startStack({ env: {}, logLevel: 'warn', visibilityTimeoutSeconds: 30, retryBaseSeconds: 1, standIns: { latencyMs: 0 } });
+  const stack = await startStack({ env: {}, logLevel: 'warn', visibilityTimeoutSeconds: 30, retryBaseSeconds: 1, standIns: { latencyMs: 0 }, customers: [{ channel: 'COPS', name: 'COPS', pagesPerHour: 1000 }] });
   try {
     const slack = stack.slack!;
     const pagerDuty = stack.pagerDuty!;

@@ -35,6 +35,21 @@ export function parseCommand(words: string, pingPhrase: string): Command {
 }
 
 /**
+ * The slash command's words: the command itself means "page on-call", so its text is the
+ * description (`/piiano-pd-trigger database is down`). `escalate <desc>` still works as with a
+ * mention; `help` or nothing gives help; the ping phrase pongs.
+ */
+export function parseSlashCommand(words: string, pingPhrase: string): Command {
+  const trimmed = words.trim();
+  if (!trimmed || trimmed.toLowerCase() === 'help') return { type: 'help' };
+  const parsed = parseCommand(trimmed, pingPhrase);
+  if (parsed.type !== 'help') return parsed;
+  // `escalate` with nothing after it is a question, not a page.
+  if (trimmed.toLowerCase() === 'escalate') return { type: 'help' };
+  return { type: 'escalate', description: trimmed };
+}
+
+/**
  * Slack's markup made readable for PagerDuty, where it is shown as plain text:
  * `<@U1>` → `@U1`, `<#C1|ops>` → `#ops`, `<https://x|label>` → `label (https://x)`.
  */

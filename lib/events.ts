@@ -49,6 +49,23 @@ export const SlackActionEventSchema = v.object({
   receivedAt: isoTime,
 });
 
+/**
+ * The channel was shared with another organization, or stopped being shared (Slack's
+ * `channel_shared` / `channel_unshared`): a registered customer channel that gains an
+ * organization nobody approved stops receiving updates until the provider approves it.
+ */
+export const SlackChannelEventSchema = v.object({
+  v: v.literal(EVENT_CONTRACT_VERSION),
+  kind: v.literal('slack.channel'),
+  id: nonEmpty,
+  change: v.picklist(['shared', 'unshared']),
+  team: nonEmpty,
+  channel: nonEmpty,
+  /** The organization that joined or left. */
+  org: nonEmpty,
+  receivedAt: isoTime,
+});
+
 export const PAGERDUTY_HANDLED_EVENT_TYPES = [
   'incident.triggered',
   'incident.acknowledged',
@@ -98,9 +115,10 @@ export const PagerDutyIncidentEventSchema = v.object({
 export type SlackMessageEvent = v.InferOutput<typeof SlackMessageEventSchema>;
 export type SlackActionEvent = v.InferOutput<typeof SlackActionEventSchema>;
 export type PagerDutyIncidentEvent = v.InferOutput<typeof PagerDutyIncidentEventSchema>;
-export type SlackQueueEvent = SlackMessageEvent | SlackActionEvent;
+export type SlackChannelEvent = v.InferOutput<typeof SlackChannelEventSchema>;
+export type SlackQueueEvent = SlackMessageEvent | SlackActionEvent | SlackChannelEvent;
 
-const SlackQueueEventSchema = v.variant('kind', [SlackMessageEventSchema, SlackActionEventSchema]);
+const SlackQueueEventSchema = v.variant('kind', [SlackMessageEventSchema, SlackActionEventSchema, SlackChannelEventSchema]);
 
 function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
   return issues

@@ -340,8 +340,8 @@ export async function runCustomers(argv: readonly string[], io: CustomersIo): Pr
   const scrub = (text: string) => secrets.reduce((out, key) => out.split(key).join(maskRoutingKey(key)), text);
   const out = (line: string) => io.stdout(scrub(line));
   const err = (line: string) => io.stderr(scrub(line));
-  // The shared parser follows its error with the usage; here the error line is the answer.
-  const parserIo: CliOutput = { stdout: out, stderr: (text) => err(`${text.split('\n')[0]}; ${HINT}`) };
+  // The shared parser says what is wrong on one line, then gives the usage, as every command does.
+  const parserIo: CliOutput = { stdout: out, stderr: err };
 
   const [command, ...rest] = argv;
   if (command === undefined || command.startsWith('-')) {

@@ -88,8 +88,8 @@ const REFUSALS: Record<string, Refusal[]> = {
     { args: ['--url', 'https://x.example/pagerduty/webhooks', '--service', ' '], says: /^--service and --team need an id$/ },
   ],
   'secrets:put': [
-    { args: [], says: /^--secret-id is required/ },
-    { args: ['--secret-id', '  '], says: /^--secret-id is required/ },
+    { args: [], says: /^say which secret: --secret-id, or --signing-secret-id with --api-token-secret-id$/ },
+    { args: ['--secret-id', '  '], says: /^say which secret: --secret-id, or --signing-secret-id with --api-token-secret-id$/ },
   ],
 };
 

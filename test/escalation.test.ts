@@ -48,14 +48,14 @@ describe('the escalation path, through the local stack', () => {
   });
 
   it('the same event delivered three times by Slack and redelivered by SQS still gives one incident and one confirmation', async () => {
-    const { envelope } = await mention(stack, 'CDUP', 'escalate checkout is down', { retries: 2 });
+    const { envelope } = await mention(stack, 'CDUPES', 'escalate checkout is down', { retries: 2 });
     // SQS is at-least-once: the same event may come again under another de-duplication id.
-    const queued = { v: 1, kind: 'slack.message', id: envelope.event_id, via: 'mention', team: envelope.team_id, channel: 'CDUP', user: 'UCUSTOMER1', text: envelope.event.text, ts: envelope.event.ts, botUserId: envelope.authorizations[0]!.user_id, receivedAt: new Date().toISOString() };
-    await stack.sqs.client.send(new SendMessageCommand({ QueueUrl: stack.sqs.queues.slack.url, MessageBody: JSON.stringify(queued), MessageGroupId: 'CDUP', MessageDeduplicationId: createHash('sha256').update('redelivery').digest('hex') }));
+    const queued = { v: 1, kind: 'slack.message', id: envelope.event_id, via: 'mention', team: envelope.team_id, channel: 'CDUPES', user: 'UCUSTOMER1', text: envelope.event.text, ts: envelope.event.ts, botUserId: envelope.authorizations[0]!.user_id, receivedAt: new Date().toISOString() };
+    await stack.sqs.client.send(new SendMessageCommand({ QueueUrl: stack.sqs.queues.slack.url, MessageBody: JSON.stringify(queued), MessageGroupId: 'CDUPES', MessageDeduplicationId: createHash('sha256').update('redelivery').digest('hex') }));
     await stack.waitForIdle();
-    expect(triggersFor('CDUP')).toHaveLength(1);
+    expect(triggersFor('CDUPES')).toHaveLength(1);
     expect(stack.pagerDuty!.incidents.size).toBeGreaterThan(0);
-    expect(confirmationOf(stack, 'CDUP')).toHaveLength(1);
+    expect(confirmationOf(stack, 'CDUPES')).toHaveLength(1);
   });
 
   it('PagerDuty answering 500 then 202 gives one incident and one confirmation', async () => {

@@ -8,11 +8,13 @@ import { confirmationMessage, handledTogetherMessage, incidentUpdateMessage } fr
 import { channelScope, type SlackApi } from '../../lib/slack/web-api';
 import type { Effects } from '../../lib/store/effects';
 import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
+import { unapprovedOrgs, type Customers } from '../../lib/store/customers';
 import { customerView, shownPerson, type Happening } from '../../lib/tenancy/customer-view';
 import { incidentTag, makeOwnership } from '../../lib/tenancy/ownership';
 
 export interface PagerDutyWorkerDeps {
   links: IncidentLinks;
+  customers: Customers;
   effects: Effects;
   slack: SlackApi;
   pagerDuty: PagerDutyApi;
@@ -48,8 +50,20 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
   const checkpoint = (step: string) => deps.checkpoint?.(step);
   const ownership = makeOwnership(deps);
 
+  /**
+   * A customer channel shared with an organization nobody approved hears nothing until the
+   * provider approves it (`npm run customers -- approve`); the reconciler catches it up after.
+   */
+  async function paused(link: IncidentLink, logger: Logger): Promise<boolean> {
+    const customer = await deps.customers.get(link.channel);
+    if (!customer || !unapprovedOrgs(customer).length) return false;
+    logger.warn('update held: the channel is shared with an organization nobody approved', { organizations: unapprovedOrgs(customer) });
+    return true;
+  }
+
   /** Record the status and post, once each, what one channel should read about this event. */
   async function tellChannel(link: IncidentLink, event: PagerDutyIncidentEvent, post: { effectKey: string; build: (link: IncidentLink) => ReturnType<typeof incidentUpdateMessage> }[], status: { value: IncidentStatus; at: string } | undefined, logger: Logger) {
+    if (await paused(link, logger)) return;
     if (!link.threadTs) {
       // The confirmation that starts the thread is being posted: wait for it rather than spend every
       // attempt in the next milliseconds (RETRY_BASE_SECONDS may be small).
@@ -98,9 +112,10 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
       const held = await ownership.heldBy({ id: incident.id, ...(incident.incidentKey ? { incidentKey: incident.incidentKey } : {}) }, logger);
       if (!held.length) return unlinked(logger);
       checkpoint('incident-attached');
-      const happening = happeningOf(event, deps.config.showResponderNames);
       const eventStatus = statusOf(event);
       for (const { link } of held) {
+        // Each channel's own names rule, as its customer had it when it escalated.
+        const happening = happeningOf(event, link.showNames ?? deps.config.showResponderNames);
         const channelLogger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });
         const posts = [];
         // Grouped into an incident that is not its own: said once, on the first of its events seen.
@@ -119,7 +134,7 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
     for (const failure of failures) {
       if (failure instanceof PermanentError) {
         logger.warn('Slack refused our message to a channel; dropped', { reason: failure.code });
-        logger.metric('SlackChannelUnavailable');
+        logger.metric(METRIC_NAMES.slackChannelUnavailable);
       }
     }
     const retryable = failures.find((failure) => !(failure instanceof PermanentError));
@@ -128,7 +143,7 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
 
   function unlinked(logger: Logger) {
     logger.info('incident holds no escalation from Slack; nothing posted');
-    logger.metric('UnlinkedIncidentEvents');
+    logger.metric(METRIC_NAMES.unlinkedIncidentEvents);
   }
 
   return async function handlePagerDutyEvent(event: PagerDutyIncidentEvent, context: { logger: Logger; finalAttempt: boolean }): Promise<void> {
@@ -139,7 +154,7 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
       // same on every retry: log it and let the message go instead of walking it to the DLQ.
       if (error instanceof PermanentError) {
         context.logger.warn('PagerDuty or Slack refused for good; the event is dropped', { reason: error.code });
-        context.logger.metric('PermanentlyRefusedEvents');
+        context.logger.metric(METRIC_NAMES.permanentlyRefusedEvents);
         return;
       }
       throw error;

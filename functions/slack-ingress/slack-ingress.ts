@@ -1,4 +1,4 @@
-import { parseCommand } from '../../lib/commands';
+import { parseSlashCommand } from '../../lib/commands';
 import { InvalidInputError } from '../../lib/runtime/errors';
 import { slackRouting, type SlackQueueEvent } from '../../lib/events';
 import { json, mediaType, rejection, rejectUnverified, text, type IngressRequest, type IngressResponse } from '../../lib/runtime/http';
@@ -79,7 +79,7 @@ export function makeSlackIngress(deps: SlackIngressDeps) {
             return json(200, { response_type: 'ephemeral', text: `pd-router does not handle ${form.get('command')}.` });
           }
           event = normalizeSlashCommand(form, receivedAt);
-          const escalating = parseCommand(event.text, deps.pingPhrase).type === 'escalate';
+          const escalating = parseSlashCommand(event.text, deps.pingPhrase).type === 'escalate';
           // Slack shows this body to the person who typed the command, and only to them.
           answer = json(200, { response_type: 'ephemeral', text: escalating ? 'Escalating…' : 'Working on it…' });
         } else {

@@ -1,8 +1,8 @@
-import { parseCommand, slackMarkupToPlainText, stripInvisible, textAfterBotMention, trimSummary } from '../../lib/commands';
+import { parseCommand, parseSlashCommand, slackMarkupToPlainText, stripInvisible, textAfterBotMention, trimSummary } from '../../lib/commands';
 import { dedupKeyFor, isDedupKey } from '../../lib/dedup-key';
 import type { Effects } from '../../lib/store/effects';
 import { PermanentError } from '../../lib/runtime/errors';
-import type { SlackActionEvent, SlackMessageEvent, SlackQueueEvent } from '../../lib/events';
+import type { SlackActionEvent, SlackChannelEvent, SlackMessageEvent, SlackQueueEvent } from '../../lib/events';
 import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
 import type { Logger } from '../../lib/runtime/log';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
@@ -10,7 +10,9 @@ import {
   confirmationMessage,
   escalationFailedMessage,
   escalationRejectedMessage,
+  foldedMessage,
   helpMessage,
+  notSetUpMessage,
   pongMessage,
   refusalMessage,
   statusMessage,
@@ -18,6 +20,8 @@ import {
 } from '../../lib/slack/messages';
 import type { PagerDutyApi, Severity } from '../../lib/pagerduty/api';
 import type { ChannelReferences } from '../../lib/store/channel-references';
+import { unapprovedOrgs, type Customer, type Customers } from '../../lib/store/customers';
+import type { PageBudget } from '../../lib/store/page-budget';
 import { customerView, shownPerson, shownUrgency } from '../../lib/tenancy/customer-view';
 import { makeOwnership } from '../../lib/tenancy/ownership';
 import { channelScope, type ChannelScope, type SlackApi, type SlackMessage } from '../../lib/slack/web-api';
@@ -25,12 +29,15 @@ import { channelScope, type ChannelScope, type SlackApi, type SlackMessage } fro
 export interface SlackWorkerDeps {
   links: IncidentLinks;
   references: ChannelReferences;
+  customers: Customers;
+  budget: PageBudget;
   effects: Effects;
   slack: SlackApi;
   pagerDuty: PagerDutyApi;
   config: { pingPhrase: string; slashCommand: string; supportContact: string; showResponderNames: boolean; severity: Severity };
   /** Called after each step that changes something; tests throw here to simulate a crash. */
   checkpoint?: (step: string) => void;
+  now?: () => Date;
 }
 
 export interface HandleContext {
@@ -52,6 +59,7 @@ async function postOnce(effects: Effects, scope: ChannelScope, effectKey: string
 export function makeSlackWorker(deps: SlackWorkerDeps) {
   const checkpoint = (step: string) => deps.checkpoint?.(step);
   const ownership = makeOwnership(deps);
+  const now = deps.now ?? (() => new Date());
 
   async function reply(event: SlackMessageEvent, message: SlackMessage, threadTs: string | undefined) {
     const scope = channelScope(deps.slack, event.channel);
@@ -63,7 +71,37 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     await postOnce(deps.effects, scope, `reply:${event.id}`, message, threadTs);
   }
 
+  /**
+   * Nothing goes to PagerDuty from a channel that is not a registered customer's (or that became
+   * shared with an organization nobody approved): the person gets a data-free answer, the
+   * provider a log line and a metric.
+   */
+  async function refuse(event: SlackMessageEvent, reason: 'unregistered' | 'unapproved-organization', context: HandleContext, orgs: string[] = []) {
+    if (reason === 'unregistered') context.logger.warn('escalation refused: the channel is not a registered customer', { reason });
+    else context.logger.error('escalation refused: the channel is shared with an organization nobody approved', { reason, organizations: orgs });
+    context.logger.metric(METRIC_NAMES.escalationsRefused, 1, { reason });
+    const message = notSetUpMessage();
+    if (event.via === 'command') {
+      // A DM or a channel the bot is not in has no room for chat.postEphemeral: answer through the command's own URL.
+      if (event.responseUrl) await deps.effects.once(`refused:${event.id}`, async () => (await deps.slack.respond(event.responseUrl!, message), 'responded'), async () => undefined);
+      return;
+    }
+    await postOnce(deps.effects, channelScope(deps.slack, event.channel), `refused:${event.id}`, message, event.threadTs ?? event.ts);
+  }
+
+  /** The registered customer an escalation comes from, or the reason it may not page. */
+  async function customerOf(channel: string): Promise<{ customer: Customer } | { refused: 'unregistered' | 'unapproved-organization'; orgs?: string[] }> {
+    const customer = await deps.customers.get(channel);
+    if (!customer) return { refused: 'unregistered' };
+    const unapproved = unapprovedOrgs(customer);
+    return unapproved.length ? { refused: 'unapproved-organization', orgs: unapproved } : { customer };
+  }
+
   async function escalate(event: SlackMessageEvent, description: string, context: HandleContext) {
+    const registration = await customerOf(event.channel);
+    if ('refused' in registration) return refuse(event, registration.refused, context, registration.orgs);
+    const { customer } = registration;
+    const supportContact = customer.contact ?? deps.config.supportContact;
     const dedupKey = dedupKeyFor(event);
     const logger = context.logger.child({ dedupKey });
     const scope = channelScope(deps.slack, event.channel);
@@ -81,7 +119,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
       if (!context.finalAttempt) return;
       logger.error('escalation failed for good; telling the channel', { error });
       logger.metric(METRIC_NAMES.escalationsFailed);
-      const message = escalationFailedMessage(deps.config.supportContact);
+      const message = escalationFailedMessage(supportContact);
       try {
         await postOnce(deps.effects, scope, `failed:${dedupKey}`, message, threadTs);
       } catch (postError) {
@@ -101,6 +139,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
         ...(threadTs ? { threadTs } : {}),
         requester: event.user,
         summary,
+        showNames: customer.showResponderNames ?? deps.config.showResponderNames,
       }));
     } catch (error) {
       await tellFailed(error);
@@ -112,20 +151,37 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
 
     if (link.state === 'pending') {
       const [channelName, permalink] = await lookups;
+      // The customer's budget: counted once per escalation, whatever retries and redeliveries come.
+      const budget = await deps.budget.take(event.channel, dedupKey, now().getTime(), customer.pagesPerHour);
+      let foldInto: IncidentLink | undefined;
+      if (!budget.granted) {
+        const latest = await deps.references.latest(event.channel);
+        const open = latest && latest.dedupKey !== dedupKey ? await deps.links.get(latest.dedupKey) : undefined;
+        if (open && open.state === 'triggered' && open.status !== 'resolved') foldInto = open;
+        else {
+          // A customer in trouble must still be able to page: over budget with nothing open, it pages.
+          logger.warn('over the page budget with nothing open: paging anyway', { used: budget.used, pagesPerHour: customer.pagesPerHour });
+          logger.metric(METRIC_NAMES.escalationsOverBudget);
+        }
+      }
       try {
         await deps.pagerDuty.trigger({
-          dedupKey,
+          ...(customer.routingKey ? { routingKey: customer.routingKey } : {}),
+          // Folded: the trigger carries the open escalation's key, which PagerDuty adds to its open alert without paging again.
+          dedupKey: foldInto?.dedupKey ?? dedupKey,
           summary,
           source: channelName ? `#${channelName}` : event.channel,
-          severity: deps.config.severity,
+          severity: customer.severity ?? deps.config.severity,
           customDetails: {
             team: event.team,
             channel_id: event.channel,
             channel_name: channelName ?? null,
+            customer: customer.name,
             requested_by: event.user,
             permalink: permalink ?? null,
             message: stripInvisible(slackMarkupToPlainText(event.text)).slice(0, 4000),
             via: event.via === 'mention' ? 'app_mention' : deps.config.slashCommand,
+            ...(foldInto ? { added_to: foldInto.dedupKey } : {}),
           },
           ...(permalink ? { links: [{ href: permalink, text: 'Slack message' }] } : {}),
         });
@@ -135,11 +191,15 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
           throw error;
         }
         logger.error('PagerDuty refused the escalation', { reason: error.message });
-        logger.metric(METRIC_NAMES.escalationsRejected);
         link = await deps.links.settle(dedupKey, 'rejected', error.message);
+        logger.metric(METRIC_NAMES.escalationsRejected);
       }
       // Outside the try: once PagerDuty has accepted, a failure here must not say "not paged".
-      if (link.state === 'pending') {
+      if (link.state === 'pending' && foldInto) {
+        link = await deps.links.fold(dedupKey, foldInto.dedupKey);
+        logger.info('over the page budget: added to the channel\'s open escalation', { foldedInto: foldInto.dedupKey });
+        logger.metric(METRIC_NAMES.escalationsFolded);
+      } else if (link.state === 'pending') {
         link = await deps.links.settle(dedupKey, 'triggered');
         logger.info('PagerDuty triggered');
         logger.metric(METRIC_NAMES.escalationsPaged);
@@ -147,8 +207,14 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
       checkpoint('triggered');
     }
 
+    if (link.state === 'folded') {
+      const open = await deps.links.get(link.foldedInto!);
+      await postOnce(deps.effects, scope, `folded:${dedupKey}`, foldedMessage(customerView(open ?? link)), link.threadTs);
+      return;
+    }
+
     if (link.state === 'rejected') {
-      await postOnce(deps.effects, scope, `rejected:${dedupKey}`, escalationRejectedMessage(deps.config.supportContact), link.threadTs);
+      await postOnce(deps.effects, scope, `rejected:${dedupKey}`, escalationRejectedMessage(supportContact), link.threadTs);
       return;
     }
 
@@ -186,7 +252,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
         ? statusMessage(view, {
             ...(incident.status ? { status: incident.status } : {}),
             ...(shownUrgency(incident.urgency) ? { urgency: shownUrgency(incident.urgency)! } : {}),
-            handledBy: incident.assignees.map((name) => shownPerson(name, deps.config.showResponderNames)),
+            handledBy: incident.assignees.map((name) => shownPerson(name, located.link.showNames ?? deps.config.showResponderNames)),
           })
         : confirmationMessage(view);
     } catch (error) {
@@ -198,18 +264,33 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     logger.info('Check Status answered');
   }
 
+  /** Who the channel is shared with changed: recorded, so the guard pauses it until `customers approve`. */
+  async function channelChanged(event: SlackChannelEvent, context: HandleContext) {
+    const customer = await deps.customers.get(event.channel);
+    if (!customer) return context.logger.info('a channel that is not a customer changed who it is shared with; nothing to do');
+    const orgs = event.change === 'shared' ? [...new Set([...customer.sharedWith, event.org])] : customer.sharedWith.filter((org) => org !== event.org);
+    const updated = await deps.customers.recordSharedWith(event.channel, orgs);
+    const unapproved = unapprovedOrgs(updated);
+    if (unapproved.length) {
+      context.logger.error('a customer channel is now shared with an organization nobody approved: updates and escalations are paused until `npm run customers -- approve`', { organizations: unapproved });
+      context.logger.metric(METRIC_NAMES.sharedChannelPaused);
+    } else context.logger.info('who the channel is shared with changed; nothing unapproved', { change: event.change });
+  }
+
   return async function handleSlackEvent(event: SlackQueueEvent, context: HandleContext): Promise<void> {
     try {
       if (event.kind === 'slack.action') return await checkStatus(event, context);
-      const words = event.via === 'mention' ? textAfterBotMention(event.text, event.botUserId) : event.text;
-      const command = parseCommand(words, deps.config.pingPhrase);
+      if (event.kind === 'slack.channel') return await channelChanged(event, context);
+      // Our own id from auth.test: in a Slack Connect channel the event's authorizations may be another organization's.
+      const botUserId = event.via === 'mention' ? ((await deps.slack.botUserId()) ?? event.botUserId) : undefined;
+      const command = event.via === 'mention' ? parseCommand(textAfterBotMention(event.text, botUserId), deps.config.pingPhrase) : parseSlashCommand(event.text, deps.config.pingPhrase);
       const threadTs = event.threadTs ?? event.ts;
       if (command.type === 'escalate') return await escalate(event, command.description, context);
       return await reply(event, command.type === 'ping' ? pongMessage() : helpMessage(deps.config.slashCommand), threadTs);
     } catch (error) {
       if (error instanceof PermanentError) {
         context.logger.warn('Slack refused our message to this channel; dropped', { reason: error.code });
-        context.logger.metric('SlackChannelUnavailable');
+        context.logger.metric(METRIC_NAMES.slackChannelUnavailable);
         return;
       }
       throw error;

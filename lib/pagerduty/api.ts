@@ -7,6 +7,8 @@ import { mergeTarget } from './normalize';
 export type Severity = 'critical' | 'error' | 'warning' | 'info';
 
 export interface TriggerEvent {
+  /** The customer's own Events API routing key (a credential); absent: the deployment's. */
+  routingKey?: string;
   dedupKey: string;
   summary: string;
   source: string;
@@ -109,7 +111,7 @@ export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; r
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({
-            routing_key: options.routingKey,
+            routing_key: event.routingKey ?? options.routingKey,
             event_action: 'trigger',
             dedup_key: event.dedupKey,
             payload: { summary: event.summary, source: event.source, severity: event.severity, custom_details: event.customDetails },

@@ -4,6 +4,8 @@ import { makeDocumentClient } from '../store/dynamo';
 import { makeEffects, type Effects } from '../store/effects';
 import { makeIncidentLinks, type IncidentLinks } from '../store/incident-links';
 import { makeChannelReferences, type ChannelReferences } from '../store/channel-references';
+import { makeCustomers, type Customers } from '../store/customers';
+import { makePageBudget, type PageBudget } from '../store/page-budget';
 import { makeLogger, makeSqsClient, sqsHandler } from './lambda';
 import { LAYOUT, type QueueName } from '../layout/layout';
 import type { LogContext, Logger } from './log';
@@ -23,6 +25,8 @@ export interface WorkerParts {
   config: WorkerConfig;
   links: IncidentLinks;
   references: ChannelReferences;
+  customers: Customers;
+  budget: PageBudget;
   effects: Effects;
   slack: SlackApi;
   pagerDuty: PagerDutyApi;
@@ -58,6 +62,8 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
   const links = makeIncidentLinks(db, config.tableName, store);
   const effects = makeEffects(db, config.tableName, store);
   const references = makeChannelReferences(db, config.tableName);
+  const customers = makeCustomers(db, config.tableName);
+  const budget = makePageBudget(db, config.tableName, store);
   const queue = makeQueueControl(sqs, queueUrl, config.dlqUrl);
   let built: { key: string; handle: ReturnType<WorkerDefinition<E>['build']> } | undefined;
 
@@ -75,7 +81,7 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
           restToken: secrets.PAGER_DUTY_REST_API_KEY,
           timeoutMs: config.httpTimeoutMs,
         });
-      built = { key, handle: definition.build({ config, links, references, effects, slack, pagerDuty, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
+      built = { key, handle: definition.build({ config, links, references, customers, budget, effects, slack, pagerDuty, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
     }
     return built.handle;
   };

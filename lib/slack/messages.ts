@@ -108,6 +108,20 @@ export function statusMessage(view: CustomerView, live: LiveStatus): SlackMessag
   return { text: `Status of ${reference(view).toLowerCase()}: ${live.status ?? 'unknown'}`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }] };
 }
 
+/**
+ * The answer to an escalation from anywhere but a registered customer channel (another channel, a
+ * DM, a channel shared with an organization nobody approved): it says nothing about anyone.
+ */
+export function notSetUpMessage(): SlackMessage {
+  return { text: "This channel isn't set up for escalations, so I can't page on-call from here. Please ask your account team." };
+}
+
+/** Over the page budget while the channel's last escalation is still open: added to it, no new page. */
+export function foldedMessage(open: CustomerView): SlackMessage {
+  const which = open.ref !== undefined ? `escalation #${open.ref}` : 'your open escalation';
+  return { text: `On-call is already working on ${which}; I've added this to it, so they see it there.` };
+}
+
 /** The answer to a Check Status click from a channel the incident does not belong to: no data at all. */
 export function refusalMessage(): SlackMessage {
   return { text: "Sorry, that status button doesn't belong to this channel, so I can't show anything for it here." };
@@ -125,7 +139,7 @@ export function helpMessage(slashCommand: string): SlackMessage {
   const text = [
     'Here is what I can do:',
     '• `@me escalate <what is wrong>` pages our on-call engineer and links the incident to this channel.',
-    `• \`${slashCommand} escalate <what is wrong>\` does the same.`,
+    `• \`${slashCommand} <what is wrong>\` does the same.`,
     '• *Check Status* on any incident message shows its live status.',
   ].join('\n');
   return { text };

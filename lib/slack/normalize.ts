@@ -1,4 +1,4 @@
-import { EVENT_CONTRACT_VERSION, type SlackActionEvent, type SlackMessageEvent } from '../events';
+import { EVENT_CONTRACT_VERSION, type SlackActionEvent, type SlackChannelEvent, type SlackMessageEvent } from '../events';
 import { InvalidInputError } from '../runtime/errors';
 
 /** The action id of the Check Status button, shared by the renderer and the ingress. */
@@ -19,11 +19,38 @@ function optionalString(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-/** An Events API `event_callback` envelope with an `app_mention` inside → our event, or undefined for other event types. */
-export function normalizeEventCallback(envelope: Json, receivedAt: Date): SlackMessageEvent | undefined {
+/**
+ * A message another app, a bot or a workflow posted: it never pages and gets no answer (an app
+ * that mentions the bot is not a customer asking for help).
+ */
+function isFromBot(event: Json): boolean {
+  return event.bot_id !== undefined || event.subtype === 'bot_message' || event.bot_profile !== undefined || event.app_id !== undefined;
+}
+
+/** `channel_shared` / `channel_unshared` → our event. */
+function normalizeChannelChange(envelope: Json, event: Json, receivedAt: Date): SlackChannelEvent {
+  const shared = event.type === 'channel_shared';
+  return {
+    v: EVENT_CONTRACT_VERSION,
+    kind: 'slack.channel',
+    id: requireString(envelope.event_id, 'event_id'),
+    change: shared ? 'shared' : 'unshared',
+    team: requireString(envelope.team_id, 'team_id'),
+    channel: requireString(event.channel, 'event.channel'),
+    org: requireString(shared ? event.connected_team_id : event.previously_connected_team_id, shared ? 'event.connected_team_id' : 'event.previously_connected_team_id'),
+    receivedAt: receivedAt.toISOString(),
+  };
+}
+
+/**
+ * An Events API `event_callback` envelope → our event: an `app_mention` by a person, or a change of
+ * who the channel is shared with; undefined for everything else (bots' messages included).
+ */
+export function normalizeEventCallback(envelope: Json, receivedAt: Date): SlackMessageEvent | SlackChannelEvent | undefined {
   const event = asObject(envelope.event);
   if (!event) throw new InvalidInputError('event_callback has no event object');
-  if (event.type !== 'app_mention') return undefined;
+  if (event.type === 'channel_shared' || event.type === 'channel_unshared') return normalizeChannelChange(envelope, event, receivedAt);
+  if (event.type !== 'app_mention' || isFromBot(event)) return undefined;
   const authorizations = Array.isArray(envelope.authorizations) ? envelope.authorizations : [];
   const botUserId = optionalString(asObject(authorizations[0])?.user_id);
   const threadTs = optionalString(event.thread_ts);

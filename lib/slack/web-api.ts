@@ -29,6 +29,16 @@ export interface SlackApi {
   channelName(channel: string): Promise<string | undefined>;
   /** A link to a message; undefined when Slack cannot tell us the workspace's address. */
   permalink(channel: string, ts: string): Promise<string | undefined>;
+  /**
+   * The bot's own user id, from `auth.test` with our token (cached per container). The event's
+   * `authorizations[0]` may describe another organization's installation in a Slack Connect channel.
+   */
+  botUserId(): Promise<string | undefined>;
+  /**
+   * Answer a slash command or click through its `response_url`, visible to that person only: the
+   * one way to answer in a DM or a channel the bot is not in, where `chat.postEphemeral` fails.
+   */
+  respond(responseUrl: string, message: SlackMessage): Promise<void>;
 }
 
 /** Translate the SDK's errors into ours: dead channels are permanent, everything else is retried. */
@@ -85,9 +95,19 @@ export function makeSlackApi(options: { token: string; apiUrl: string; timeoutMs
       throw classifySlackError(error, method);
     }
   };
-  // Cached per warm Lambda: names rarely change and the workspace address never does.
+  // Cached per warm Lambda: names rarely change, and the workspace address and our own id never do.
   const channelNames = new Map<string, { name: string | undefined; at: number }>();
-  let workspaceUrl: Promise<string | undefined> | undefined;
+  let identity: Promise<{ url?: string; userId?: string } | undefined> | undefined;
+  const whoAmI = () =>
+    (identity ??= client.auth
+      .test()
+      .then((r) => ({ ...(r.url ? { url: r.url } : {}), ...(r.user_id ? { userId: r.user_id } : {}) }))
+      .catch(() => {
+        identity = undefined; // asked again next time
+        return undefined;
+      }));
+  // Slack's response URLs live on hooks.slack.com; the API's own origin serves them for local stand-ins.
+  const responseOrigins = new Set(['https://hooks.slack.com', new URL(options.apiUrl).origin]);
 
   return {
     async postMessage({ channel, message, threadTs, effectKey }) {
@@ -136,15 +156,36 @@ export function makeSlackApi(options: { token: string; apiUrl: string; timeoutMs
       return name;
     },
     async permalink(channel, ts) {
-      workspaceUrl ??= client.auth
-        .test()
-        .then((r) => r.url)
-        .catch(() => {
-          workspaceUrl = undefined;
-          return undefined;
-        });
-      const base = await workspaceUrl;
+      const base = (await whoAmI())?.url;
       return base ? `${base.replace(/\/?$/, '/')}archives/${channel}/p${ts.replace('.', '')}` : undefined;
+    },
+    async botUserId() {
+      return (await whoAmI())?.userId;
+    },
+    async respond(responseUrl, message) {
+      let url: URL;
+      try {
+        url = new URL(responseUrl);
+      } catch {
+        throw new PermanentError('bad_response_url', 'the response URL is not a URL');
+      }
+      // Signed by Slack, but never a reason to send our words anywhere but Slack.
+      if (!responseOrigins.has(url.origin)) throw new PermanentError('bad_response_url', `refusing to answer through ${url.origin}`);
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}) }),
+          signal: AbortSignal.timeout(options.timeoutMs),
+        });
+      } catch (error) {
+        throw new TransientError('Slack response_url could not be reached', error);
+      }
+      await response.arrayBuffer();
+      // Slack answers 404 once a response URL is used up or older than 30 minutes: nothing to retry.
+      if (response.status === 404 || response.status === 410) throw new PermanentError('expired_url', `Slack response_url answered ${response.status}`);
+      if (!response.ok) throw new TransientError(`Slack response_url answered ${response.status}`);
     },
   };
 }

@@ -10,12 +10,18 @@ import { TransientError } from '../runtime/errors';
 export interface ChannelReferences {
   /** The next number of the channel, taken once per escalation (a retry gets the same one). */
   take(channel: string, dedupKey: string): Promise<number>;
+  /** The channel's most recent paged escalation, if any. */
+  latest(channel: string): Promise<{ dedupKey: string; ref: number } | undefined>;
 }
 
 /** Stored as `channel#<id>` with the last number given and the escalation it went to. */
 export function makeChannelReferences(db: DynamoDBDocumentClient, tableName: string): ChannelReferences {
   const key = (channel: string) => ({ pk: `channel#${channel}` });
   return {
+    async latest(channel) {
+      const item = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key(channel), ConsistentRead: true })))).Item;
+      return typeof item?.lastKey === 'string' ? { dedupKey: item.lastKey, ref: Number(item.lastRef) } : undefined;
+    },
     async take(channel, dedupKey) {
       try {
         // A channel's escalations are handled one at a time (its FIFO group), so "the last taker

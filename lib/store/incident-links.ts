@@ -7,7 +7,7 @@ import { LAYOUT } from '../layout/layout';
 const TTL = LAYOUT.table.ttlAttribute;
 
 /** Where an escalation stands. Each step moves forward only, with a conditional write. */
-export type LinkState = 'pending' | 'triggered' | 'rejected';
+export type LinkState = 'pending' | 'triggered' | 'rejected' | 'folded';
 
 /** The link between one escalation (dedup_key) and the Slack channel that raised it. */
 export interface IncidentLink {
@@ -21,6 +21,10 @@ export interface IncidentLink {
   createdAt: string;
   state: LinkState;
   rejectedReason?: string;
+  /** Over the channel's page budget: added to this open escalation of the channel instead of paging again. */
+  foldedInto?: string;
+  /** The customer's names rule when it escalated (`SHOW_RESPONDER_NAMES` or the customer's own). */
+  showNames?: boolean;
   /** The channel's own number for this escalation (its first is 1): shown instead of PagerDuty's. */
   ref?: number;
   /**
@@ -36,7 +40,7 @@ export interface IncidentLink {
   confirmationTs?: string;
 }
 
-export type NewIncidentLink = Pick<IncidentLink, 'dedupKey' | 'team' | 'channel' | 'threadTs' | 'requester' | 'summary'>;
+export type NewIncidentLink = Pick<IncidentLink, 'dedupKey' | 'team' | 'channel' | 'threadTs' | 'requester' | 'summary' | 'showNames'>;
 
 /** How a link came to be held by an incident: the evidence ownership found. */
 export type Evidence = 'own-key' | 'alert' | 'merge';
@@ -49,7 +53,9 @@ export interface IncidentLinks {
   /** Every link an incident has ever held, in one read (the caller checks which it still holds). */
   followersOf(incidentId: string): Promise<IncidentLink[]>;
   /** pending → triggered or rejected; returns the link as stored afterwards. */
-  settle(dedupKey: string, state: Exclude<LinkState, 'pending'>, reason?: string): Promise<IncidentLink>;
+  settle(dedupKey: string, state: 'triggered' | 'rejected', reason?: string): Promise<IncidentLink>;
+  /** pending → folded into another open escalation of the channel; returns the link as stored. */
+  fold(dedupKey: string, into: string): Promise<IncidentLink>;
   setThread(dedupKey: string, threadTs: string): Promise<IncidentLink>;
   setConfirmation(dedupKey: string, ts: string): Promise<IncidentLink>;
   /** Give the link its per-channel reference, once (a second call keeps the first number). */
@@ -148,6 +154,14 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
           { ':state': state, ':pending': 'pending', ...(reason === undefined ? {} : { ':reason': reason }) },
           '#state = :pending',
         );
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        return (await get(dedupKey))!;
+      }
+    },
+    async fold(dedupKey, into) {
+      try {
+        return await update(dedupKey, 'SET #state = :folded, foldedInto = :into', { ':folded': 'folded', ':into': into, ':pending': 'pending' }, '#state = :pending');
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
         return (await get(dedupKey))!;

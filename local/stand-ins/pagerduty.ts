@@ -355,8 +355,20 @@ export class PagerDutyStandIn {
     return false;
   }
 
+  /** Routing keys of other services (one per customer) that the Events API accepts besides the default. */
+  readonly routingKeys = new Set<string>();
+
+  private routingKeyOf(raw: string): string {
+    try {
+      return String((JSON.parse(raw) as { routing_key?: unknown }).routing_key ?? '');
+    } catch {
+      return '';
+    }
+  }
+
   private async enqueue(raw: string, res: ServerResponse) {
-    if (await this.applyFault('events', res)) return void this.eventsCalls.push({ status: res.statusCode, body: raw });
+    // Faults may target one routing key (`events:<key>`): PagerDuty limits each integration on its own.
+    if ((await this.applyFault(`events:${this.routingKeyOf(raw)}`, res)) || (await this.applyFault('events', res))) return void this.eventsCalls.push({ status: res.statusCode, body: raw });
     const reject = (message: string) => {
       this.eventsCalls.push({ status: 400, body: raw });
       sendJson(res, 400, { status: 'invalid event', message: 'Event object is invalid', errors: [message] });
@@ -367,7 +379,7 @@ export class PagerDutyStandIn {
     } catch {
       return reject('Invalid JSON');
     }
-    if (body.routing_key !== this.options.routingKey) return reject('Invalid routing key');
+    if (body.routing_key !== this.options.routingKey && !this.routingKeys.has(String(body.routing_key))) return reject('Invalid routing key');
     const payload = body.payload as Record<string, unknown> | undefined;
     if (body.event_action !== 'trigger') return reject("'event_action' must be trigger");
     if (!payload || typeof payload.summary !== 'string' || !payload.summary || payload.summary.length > 1024) return reject("'payload.summary' is missing or too long");

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
@@ -25,6 +26,8 @@ export interface RecordedEphemeral {
   text: string;
   blocks?: unknown[];
   threadTs?: string;
+  /** Answered through a slash command's or click's response_url rather than chat.postEphemeral. */
+  viaResponseUrl?: boolean;
 }
 
 /** Every call the stand-in answered: what the isolation checks read. */
@@ -115,6 +118,15 @@ export class SlackStandIn {
     return message;
   }
 
+  private readonly responseUrls = new Map<string, { channel: string; user: string; uses: number }>();
+
+  /** A `response_url` for a slash command or click by `user` in `channel`, as Slack hands one out. */
+  responseUrl(channel: string, user: string): string {
+    const id = randomBytes(9).toString('hex');
+    this.responseUrls.set(id, { channel, user, uses: 0 });
+    return `${this.url}/response/${id}`;
+  }
+
   private changed() {
     for (const listener of this.listeners) listener();
   }
@@ -123,6 +135,26 @@ export class SlackStandIn {
     const seconds = Math.floor(Date.now() / 1000);
     this.clock += 1;
     return `${seconds}.${String(this.clock).padStart(6, '0')}`;
+  }
+
+  /** A post to a response URL: shown to its person only, at most 5 times, as Slack allows. */
+  private response(id: string, raw: string, res: ServerResponse) {
+    const target = this.responseUrls.get(id);
+    if (!target || target.uses >= 5) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('used_url');
+      return;
+    }
+    let body: { text?: string; blocks?: unknown[] };
+    try {
+      body = JSON.parse(raw) as typeof body;
+    } catch {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('invalid_payload');
+      return;
+    }
+    target.uses++;
+    this.ephemerals.push({ channel: target.channel, ts: this.nextTs(), user: target.user, text: String(body.text ?? ''), ...(body.blocks ? { blocks: body.blocks } : {}), viaResponseUrl: true });
+    this.changed();
+    res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse) {
@@ -136,6 +168,7 @@ export class SlackStandIn {
       return sendJson(res, 200, { ts: message.ts });
     }
     if (url.pathname === '/sandbox/messages' && req.method === 'GET') return sendJson(res, 200, { messages: this.messages, ephemerals: this.ephemerals });
+    if (url.pathname.startsWith('/response/') && req.method === 'POST') return this.response(url.pathname.slice('/response/'.length), raw, res);
     const method = url.pathname.replace(/^\/api\//, '');
     const args = parseArgs(req.headers['content-type'] ?? '', raw, url.searchParams);
     if (this.latencyMs) await sleep(this.latencyMs);

@@ -1,6 +1,7 @@
 import { startStack, type LocalStack, type StackOptions } from '../../local/stack';
 import { STAND_IN_BOT_USER_ID } from '../../local/stand-ins/slack';
 import type { StandInIncident } from '../../local/stand-ins/pagerduty';
+import { ensureCustomer } from './customers';
 import { checkStatusPayload, mentionEnvelope, post, signedSlackForm, signedSlackJson, signedWebhook } from '../../local/requests';
 
 /**
@@ -12,7 +13,8 @@ export function startTestStack(options: StackOptions = {}): Promise<LocalStack> 
 }
 
 /** A customer mentions the bot in a channel: the message lands in the stand-in, then Slack's signed event reaches the router. */
-export async function mention(stack: LocalStack, channel: string, text: string, extra: { user?: string; retries?: number } = {}) {
+export async function mention(stack: LocalStack, channel: string, text: string, extra: { user?: string; retries?: number; unregistered?: boolean } = {}) {
+  if (!extra.unregistered) await ensureCustomer(stack, channel);
   const message = stack.slack!.recordCustomerMessage(channel, extra.user ?? 'UCUSTOMER1', `<@${STAND_IN_BOT_USER_ID}> ${text}`);
   const envelope = mentionEnvelope({ channel, text, ts: message.ts, ...(extra.user ? { user: extra.user } : {}) });
   const request = signedSlackJson(stack.secrets.SLACK_SIGNING_SECRET, envelope);
@@ -27,7 +29,8 @@ export function clickCheckStatus(stack: LocalStack, channel: string, value: stri
   return post(`${stack.url}/slack/events`, signedSlackForm(stack.secrets.SLACK_SIGNING_SECRET, { payload: JSON.stringify(checkStatusPayload({ channel, value, user })) }));
 }
 
-export function slashCommand(stack: LocalStack, channel: string, text: string, triggerId: string) {
+export async function slashCommand(stack: LocalStack, channel: string, text: string, triggerId: string, extra: { unregistered?: boolean; user?: string } = {}) {
+  if (!extra.unregistered) await ensureCustomer(stack, channel);
   return post(
     `${stack.url}/slack/events`,
     signedSlackForm(stack.secrets.SLACK_SIGNING_SECRET, {

@@ -4,6 +4,7 @@ import { refusalMessage } from '../../../lib/slack/messages';
 import { incidentTag } from '../../../lib/tenancy/ownership';
 import { signPagerDutyWebhook } from '../../../lib/pagerduty/signature';
 import type { LocalStack } from '../../../local/stack';
+import { ensureCustomer } from '../../helpers/customers';
 import type { Agent, StandInIncident } from '../../../local/stand-ins/pagerduty';
 import { STAND_IN_BOT_USER_ID, type RecordedMessage } from '../../../local/stand-ins/slack';
 import { checkStatusPayload, mentionEnvelope, signedSlackForm, signedSlackJson, type SignedRequest } from '../../../local/requests';
@@ -116,6 +117,7 @@ export class World {
   /** A customer escalates in `channel` (mention or slash command), delivered `deliveries` times. */
   async escalate(channel: string, options: { via?: 'mention' | 'command'; deliveries?: number; description?: string } = {}): Promise<SentEscalation & { answers: HttpAnswer[] }> {
     const via = options.via ?? 'mention';
+    await ensureCustomer(this.stack, channel);
     const marker = newMarker();
     // Emoji and U+FFFF: text every queue and store on the way must carry unchanged.
     const description = `${options.description ?? 'the API answers 500 🔥\uFFFF'} ${marker}`;
