@@ -10,7 +10,6 @@ const config: Config = {
   testTimeout: 60_000,
   // The integration suites wait on local I/O as much as they compute: two at a time fits two cores.
   maxWorkers: 2,
-  setupFiles: ['<rootDir>/test/setup-env.ts'],
   reporters: ['default', '<rootDir>/test/plain-summary-reporter.cjs'],
 };
 

@@ -10,7 +10,7 @@ async function inputsOf(fn: string): Promise<string[]> {
     entryPoints: [path.join(root, 'functions', fn, 'handler.ts')],
     bundle: true,
     platform: 'node',
-    target: 'node20',
+    target: 'node24',
     write: false,
     metafile: true,
     logLevel: 'silent',

@@ -134,14 +134,14 @@ describe('the CloudFormation template `sls package` generates, offline and witho
     for (const p of [dev, prod]) if (p) rmSync(p.dir, { recursive: true, force: true });
   });
 
-  it('runs every function on nodejs22.x arm64 with JSON logs, its own memory and a timeout chosen for its caller', () => {
+  it('runs every function on nodejs24.x arm64 with JSON logs, its own memory and a timeout chosen for its caller', () => {
     for (const p of [dev, prod]) {
       const functions = resourcesOfType(p.template, 'AWS::Lambda::Function');
       expect(functions.map(([, r]) => r.Properties.FunctionName).sort()).toEqual(
         ['pagerduty-ingress', 'pagerduty-worker', 'slack-ingress', 'slack-worker'].map((fn) => `${LAYOUT.service}-${p.stage}-${fn}`),
       );
       for (const [, fn] of functions) {
-        expect(fn.Properties.Runtime).toBe('nodejs22.x');
+        expect(fn.Properties.Runtime).toBe('nodejs24.x');
         expect(fn.Properties.Architectures).toEqual(['arm64']);
         expect(fn.Properties.LoggingConfig).toEqual({ LogFormat: 'JSON' });
         expect(fn.Properties.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps');
@@ -324,13 +324,13 @@ describe('serverless.yml as a plain YAML file', () => {
     expect(config.service).toBe(LAYOUT.service);
   });
 
-  it('keeps the esbuild options as plain literals: bundled, minified, source-mapped, node22, the SDK included', () => {
+  it('keeps the esbuild options as plain literals: bundled, minified, source-mapped, node24, the SDK included', () => {
     expect(config.custom.esbuild).toEqual({
       bundle: true,
       minify: true,
       keepNames: true,
       sourcemap: true,
-      target: 'node22',
+      target: 'node24',
       platform: 'node',
       exclude: [],
       mainFields: ['module', 'main'],
