@@ -34,13 +34,22 @@ export interface PagerDutyApi {
   alertKeys(incidentId: string): Promise<string[]>;
 }
 
-function retryAfter(headers: Headers | { get(name: string): string | null }): number | undefined {
-  const value = Number(headers.get('retry-after'));
-  return Number.isFinite(value) && value > 0 ? value : undefined;
+/**
+ * The wait PagerDuty asked for, in seconds: `Retry-After`, else the REST API's `ratelimit-reset`
+ * (seconds until its window resets). The Events API documents neither on its 429: undefined,
+ * and the queue's exponential backoff decides.
+ */
+export function retryAfterSeconds(headers: { get(name: string): string | null }): number | undefined {
+  for (const name of ['retry-after', 'ratelimit-reset']) {
+    const raw = headers.get(name);
+    const value = raw === null || raw.trim() === '' ? NaN : Number(raw);
+    if (Number.isFinite(value) && value > 0) return value;
+  }
+  return undefined;
 }
 
 function failure(what: string, status: number, detail: string, headers?: { get(name: string): string | null }): Error {
-  if (status === 429 || status >= 500) return new TransientError(`PagerDuty ${what} answered ${status}`, undefined, headers ? retryAfter(headers) : undefined);
+  if (status === 429 || status >= 500) return new TransientError(`PagerDuty ${what} answered ${status}`, undefined, headers ? retryAfterSeconds(headers) : undefined);
   return new PermanentError(`pagerduty_${status}`, `PagerDuty ${what} answered ${status}${detail ? `: ${detail}` : ''}`);
 }
 
@@ -65,13 +74,14 @@ export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; r
     for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, value);
     let response: { ok: boolean; status: number; data?: unknown; headers: { get(name: string): string | null } };
     try {
-      // pdjs waits 20 s between its own 429 retries by default; a second keeps us inside the Lambda timeout.
-      // Its own requestTimeout only starts a 30 s timer that nothing clears after a failed call (our
-      // signal is the deadline), which holds the process open: 0 turns it off.
-      response = await api({ url: url.toString(), token: options.restToken, method: 'GET', retryTimeout: 1000, requestTimeout: 0, signal: AbortSignal.timeout(options.timeoutMs) } as never);
+      // pdjs's own requestTimeout only starts a 30 s timer that nothing clears after a failed call
+      // (our signal is the deadline), which holds the process open: 0 turns it off. Its own 429
+      // retries never run: its fetch (lib/pagerduty/pdjs-fetch.ts) rejects a 429 with its headers.
+      response = await api({ url: url.toString(), token: options.restToken, method: 'GET', requestTimeout: 0, signal: AbortSignal.timeout(options.timeoutMs) } as never);
     } catch (error) {
       const status = (error as { status?: number })?.status;
-      if (typeof status === 'number') throw failure(what, status, '');
+      const headers = (error as { headers?: { get(name: string): string | null } })?.headers;
+      if (typeof status === 'number') throw failure(what, status, '', typeof headers?.get === 'function' ? headers : undefined);
       throw new TransientError(`PagerDuty ${what} could not be reached`, error);
     }
     if (!response.ok) throw failure(what, response.status, '', response.headers);
