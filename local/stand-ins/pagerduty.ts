@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { signPagerDutyWebhook } from '../../lib/pagerduty/signature';
 import { FaultPlan, listen, readBody, sendJson, sleep, type RunningServer } from './http-util';
+import { pagerDutyLimited, rateLimiterFor, type RateLimiter, type RateLimitSetting } from './rate-limits';
 
 export interface StandInIncident {
   id: string;
@@ -31,6 +32,8 @@ export interface PagerDutyStandInOptions {
   omitIncidentKey?: boolean;
   onCall?: string;
   print?: (line: string) => void;
+  /** Enforce PagerDuty's rate limits (`./rate-limits.ts`): off by default. */
+  rateLimits?: RateLimitSetting;
 }
 
 export interface WebhookDelivery {
@@ -55,6 +58,8 @@ export class PagerDutyStandIn {
   readonly deliveries: WebhookDelivery[] = [];
   readonly subscriptions: Record<string, unknown>[] = [];
   readonly faults = new FaultPlan();
+  /** PagerDuty's rate limits, when enforced; its counts say how many calls got a 429. */
+  readonly rateLimits: RateLimiter | undefined;
   latencyMs: number;
   private server?: RunningServer;
   private nextNumber = 1;
@@ -63,6 +68,7 @@ export class PagerDutyStandIn {
 
   constructor(private readonly options: PagerDutyStandInOptions) {
     this.latencyMs = options.latencyMs ?? 0;
+    this.rateLimits = rateLimiterFor(options.rateLimits);
   }
 
   get url(): string {
@@ -216,6 +222,7 @@ export class PagerDutyStandIn {
 
   private async enqueue(raw: string, res: ServerResponse) {
     if (await this.applyFault('events', res)) return void this.eventsCalls.push({ status: res.statusCode, body: raw });
+    if (pagerDutyLimited(this.rateLimits, 'events', raw, res)) return void this.eventsCalls.push({ status: 429, body: raw });
     const reject = (message: string) => {
       this.eventsCalls.push({ status: 400, body: raw });
       sendJson(res, 400, { status: 'invalid event', message: 'Event object is invalid', errors: [message] });
@@ -268,6 +275,7 @@ export class PagerDutyStandIn {
       return sendJson(res, 401, { error: { message: 'Unauthorized', code: 2006 } });
     }
     if (await this.applyFault('rest', res)) return record(res.statusCode);
+    if (pagerDutyLimited(this.rateLimits, 'rest', this.options.restToken, res)) return record(429);
     const parts = url.pathname.split('/').filter(Boolean);
     if (req.method === 'GET' && parts[0] === 'incidents' && parts.length === 1) {
       const key = url.searchParams.get('incident_key');
