@@ -77,7 +77,9 @@ export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; r
       // pdjs's own requestTimeout only starts a 30 s timer that nothing clears after a failed call
       // (our signal is the deadline), which holds the process open: 0 turns it off. Its own 429
       // retries never run: its fetch (lib/pagerduty/pdjs-fetch.ts) rejects a 429 with its headers.
-      response = await api({ url: url.toString(), token: options.restToken, method: 'GET', requestTimeout: 0, signal: AbortSignal.timeout(options.timeoutMs) } as never);
+      // Should that alias ever be missing, retryTimeout keeps pdjs's pause (20 s by default) short
+      // of the Lambda timeout.
+      response = await api({ url: url.toString(), token: options.restToken, method: 'GET', retryTimeout: 1000, requestTimeout: 0, signal: AbortSignal.timeout(options.timeoutMs) } as never);
     } catch (error) {
       const status = (error as { status?: number })?.status;
       const headers = (error as { headers?: { get(name: string): string | null } })?.headers;
