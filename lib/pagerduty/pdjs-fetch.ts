@@ -28,6 +28,19 @@ export async function runtimeFetch(input: string | URL | Request, init?: Request
 
 export default runtimeFetch;
 export { runtimeFetch as fetch };
-export const Headers = globalThis.Headers;
-export const Request = globalThis.Request;
-export const Response = globalThis.Response;
+
+// Constructors that reach for the runtime's classes only when called: reading `globalThis.Headers`
+// at load would load undici (~20 ms) on every cold start, even where pdjs is never called. `new`
+// on a function that returns an object yields that object.
+/** The runtime's Headers, looked up when first constructed. */
+export function Headers(init?: HeadersInit): Headers {
+  return new globalThis.Headers(init);
+}
+/** The runtime's Request, looked up when first constructed. */
+export function Request(input: string | URL | Request, init?: RequestInit): Request {
+  return new globalThis.Request(input, init);
+}
+/** The runtime's Response, looked up when first constructed. */
+export function Response(body?: BodyInit | null, init?: ResponseInit): Response {
+  return new globalThis.Response(body, init);
+}
