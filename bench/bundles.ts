@@ -65,7 +65,7 @@ export function readDeployBuild(root = ROOT): DeployBuild {
   }
 
   const runtime: string | undefined = doc?.provider?.runtime;
-  // serverless-esbuild's runtime → target table: nodejs22.x → node22, and node18 when unknown.
+  // serverless-esbuild's runtime → target table: nodejs24.x → node24, and node18 when unknown.
   const runtimeTarget = /^nodejs(\d+)(\.x)?$/.exec(runtime ?? '')?.[1];
   const merged: Record<string, unknown> = {
     bundle: true,

@@ -11,6 +11,8 @@ import { mentionEnvelope } from '../local/requests';
 import { startBenchEnvironment, type BenchEnvironment } from './lib/environment';
 import { apiGatewayEvent, benchContext, signedSlackJson, signedWebhook } from './lib/requests';
 import { startSecretsManagerStandIn } from './lib/secrets-manager-stand-in';
+import { startTlsFronts } from './lib/tls-front';
+import { BUILD_DIR } from './bundles';
 import { median, round } from './lib/stats';
 import { profileColdInit, type ColdInitProfile } from './profile-cold-init';
 
@@ -147,16 +149,19 @@ export async function measureColdInit(options: {
   const environment = await startBenchEnvironment({ latencyMs: 0 });
   const secretId = 'pd-router/bench';
   const secretsManager = await startSecretsManagerStandIn(secretId, { ...environment.secrets });
+  const { env, secrets } = environment;
+  const tls = await startTlsFronts([env.AWS_ENDPOINT_URL_SQS!, env.AWS_ENDPOINT_URL_DYNAMODB!, secretsManager.url], BUILD_DIR);
+  const [sqsOverTls, dynamoOverTls, secretsManagerOverTls] = tls.urls as [string, string, string];
   try {
-    const { env, secrets } = environment;
-    const base: Env = { ...env, PATH: process.env.PATH ?? '' };
+    // AWS over TLS, as in Lambda (see bench/lib/tls-front.ts); Slack and PagerDuty stay plain HTTP.
+    const base: Env = { ...env, AWS_ENDPOINT_URL_SQS: sqsOverTls, AWS_ENDPOINT_URL_DYNAMODB: dynamoOverTls, NODE_EXTRA_CA_CERTS: tls.caFile, PATH: process.env.PATH ?? '' };
     const withoutSecrets = Object.fromEntries(Object.entries(base).filter(([key]) => !(key in secrets)));
     const deployed: Env = {
       ...withoutSecrets,
       ...options.deployedEnvironment,
       LOG_LEVEL: options.deployedEnvironment.LOG_LEVEL ?? 'info',
       SECRETS_MANAGER_SECRET_ID: secretId,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.url,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManagerOverTls,
     };
     const slackRequest = () => apiGatewayEvent('/slack/events', signedSlackJson(secrets.SLACK_SIGNING_SECRET, mentionEnvelope({ channel: 'CCOLD', text: 'escalate cold start' })));
     const webhookRequest = () =>
@@ -241,6 +246,7 @@ export async function measureColdInit(options: {
       }),
     };
   } finally {
+    await tls.close();
     await secretsManager.close();
     await environment.stop();
   }

@@ -13,17 +13,25 @@ export const ISSUE_BASELINE = {
   webhookAnswerMedianMs: 315,
 } as const;
 
+/**
+ * Issue 7's targets, with issue 16's for cold starts and workers. The local end-to-end rate has no
+ * target any more (it measures the one-process harness, not Lambda): the burst and light runs are
+ * regression numbers.
+ */
 export const TARGETS = {
   ingressBundleBytes: 300_000,
-  ingressColdInitMs: 35,
+  ingressColdInitMs: 50,
+  ingressColdInitDeployedMs: 70,
+  workerBundleBytes: 350_000,
+  workerColdInitMs: 120,
   ingressP99Ms: 10,
   floorRatio: 1.5,
-  escalationsPerSecond: 200,
   workerMarginMs: 50,
   peakRssMb: 256,
 } as const;
 
 const INGRESS = ['slack-ingress', 'pagerduty-ingress'] as const;
+const WORKERS = ['slack-worker', 'pagerduty-worker'] as const;
 
 export const kb = (bytes: number) => `${(bytes / 1000).toFixed(bytes < 10_000 ? 1 : 0)} KB`;
 const ms = (value: number) => (Number.isFinite(value) ? `${value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : value.toFixed(0)} ms` : 'n/a');
@@ -39,7 +47,7 @@ function coldInit(results: BenchResults, fn: string, variant: 'env' | 'deployed'
   return results.coldInit?.results.find((r) => r.function === fn && r.variant === variant);
 }
 
-/** Each target of issue 7 against what this run measured. */
+/** Each target of issues 7 and 16 against what this run measured. */
 export function evaluateTargets(results: BenchResults): TargetCheck[] {
   const checks: TargetCheck[] = [];
   const bundles = new Map((results.bundles ?? []).map((b) => [b.name, b]));
@@ -51,14 +59,34 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
       met: bundle ? bundle.minifiedBytes <= TARGETS.ingressBundleBytes && bundle.sdkBundled : null,
     });
   }
+  for (const name of WORKERS) {
+    const bundle = bundles.get(name);
+    checks.push({
+      target: `${name} bundle ≤ ${kb(TARGETS.workerBundleBytes)} minified`,
+      measured: bundle ? kb(bundle.minifiedBytes) : 'not built',
+      met: bundle ? bundle.minifiedBytes <= TARGETS.workerBundleBytes : null,
+    });
+  }
   for (const name of INGRESS) {
     const result = coldInit(results, name);
     const deployed = coldInit(results, name, 'deployed');
     checks.push({
-      target: `${name} cold init ≤ ${TARGETS.ingressColdInitMs} ms over bare node`,
-      measured: result ? `${ms(result.overBareMs)}${deployed ? ` (as deployed: ${ms(deployed.overBareMs)})` : ''}` : 'not measured',
+      target: `${name} cold init (require + first request) ≤ ${TARGETS.ingressColdInitMs} ms over bare node`,
+      measured: result ? ms(result.overBareMs) : 'not measured',
       met: result ? result.overBareMs <= TARGETS.ingressColdInitMs : null,
     });
+    if (deployed) {
+      checks.push({
+        target: `${name} cold init as deployed ≤ ${TARGETS.ingressColdInitDeployedMs} ms over bare node`,
+        measured: ms(deployed.overBareMs),
+        met: deployed.overBareMs <= TARGETS.ingressColdInitDeployedMs,
+      });
+    }
+  }
+  for (const name of WORKERS) {
+    const result = coldInit(results, name);
+    if (!result) continue;
+    checks.push({ target: `${name} cold init ≤ ${TARGETS.workerColdInitMs} ms over bare node`, measured: ms(result.overBareMs), met: result.overBareMs <= TARGETS.workerColdInitMs });
   }
   for (const name of INGRESS) {
     for (const latency of [0, 100]) {
@@ -92,13 +120,6 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
   }
   const burst = results.endToEnd?.burst;
   const light = results.endToEnd?.light;
-  if (burst) {
-    checks.push({
-      target: `end to end ≥ ${TARGETS.escalationsPerSecond} escalations/s (${burst.options.channels} channels × ${burst.options.escalationsPerChannel})`,
-      measured: `${burst.escalationsPerSecond}/s confirmed (${burst.triggersPerSecond}/s triggered), ${burst.cpuCoreShare} of a core busy`,
-      met: burst.escalationsPerSecond >= TARGETS.escalationsPerSecond,
-    });
-  }
   const runs = [burst, light].filter((r): r is EndToEndResult => !!r);
   if (runs.length) {
     const duplicates = runs.reduce((sum, r) => sum + r.checks.duplicateIncidents + r.checks.duplicateConfirmations + r.checks.duplicateUpdates, 0);
@@ -158,7 +179,7 @@ export function renderMarkdown(results: BenchResults): string {
       lines.push(`| ${r.name} | ${ms(r.overBareMs)} | ${ms(r.loadMs)} | ${ms(r.firstRequestMs)} | ${deployed ? ms(deployed.overBareMs) : ''} |`);
     }
     lines.push(`| baseline as issue 7 records it | ${ISSUE_BASELINE.coldInitMs} ms | | | |`, '');
-    lines.push('"As deployed": the secret fetched from Secrets Manager (a local stand-in) and serverless.yml\'s `NODE_OPTIONS` (`--enable-source-maps`); otherwise the secrets come from environment variables. Measured to the moment the request is handled (Lambda freezes the process there; it does not exit it).', '');
+    lines.push('"As deployed": the secret fetched from Secrets Manager (a local stand-in) and serverless.yml\'s environment; otherwise the secrets come from environment variables. SQS, DynamoDB and Secrets Manager are reached over HTTPS, as in Lambda (bench/lib/tls-front.ts); Slack and PagerDuty over plain HTTP. Measured to the moment the request is handled (Lambda freezes the process there; it does not exit it).', '');
     if (c.profile) {
       const top = c.profile.byCategory.filter((x) => x.ms >= 1).map((x) => `${x.category} ${ms(x.ms)}`).join('; ');
       lines.push(`Where a slack-ingress cold start's CPU goes (\`--cpu-prof\`, ${c.profile.runs} runs, bundle frames mapped through its source map): ${top}.`, '');
@@ -229,7 +250,7 @@ export function renderMarkdown(results: BenchResults): string {
     lines.push('');
   }
 
-  lines.push('**Targets** (issue 7)', '', '| target | measured | met |', '|---|---|---|');
+  lines.push('**Targets** (issues 7 and 16)', '', '| target | measured | met |', '|---|---|---|');
   for (const t of results.targets) lines.push(`| ${t.target} | ${t.measured} | ${yes(t.met)} |`);
   if (results.skipped.length) {
     lines.push('', ...results.skipped.map((s) => `Skipped ${s.phase}: ${s.reason}`));

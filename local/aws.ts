@@ -17,9 +17,6 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-s
 import dynalite from 'dynalite';
 import { LAYOUT, queueNames, tableName, type QueueName } from '../lib/layout/layout';
 
-// These machines run Node 20 while Lambda runs 22; the SDK's warning about that is noise here.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 /** Credentials the emulators accept; real AWS is never reached from a local run. */
 export const LOCAL_AWS_ENV = { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' } as const;
 

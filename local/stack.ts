@@ -1,3 +1,4 @@
+import './pdjs-fetch-alias';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
@@ -14,6 +15,7 @@ import { lockDataDir } from './data-dir';
 import { EventSource } from './event-source';
 import { PagerDutyStandIn, type PagerDutyStandInOptions } from './stand-ins/pagerduty';
 import { listen, readBody, sendJson, sleep, type RunningServer } from './stand-ins/http-util';
+import type { RateLimitSetting } from './stand-ins/rate-limits';
 import { SlackStandIn } from './stand-ins/slack';
 import { makeDocumentClient } from '../lib/store/dynamo';
 import { CustomerExistsError, makeCustomerAdmin, makeCustomers, type Customers, type NewCustomer } from '../lib/store/customers';
@@ -37,7 +39,7 @@ export interface StackOptions {
   retryBaseSeconds?: number;
   logLevel?: string;
   /** Stand-in behaviour in sandbox mode. */
-  standIns?: { latencyMs?: number; duplicateWebhooks?: boolean; omitIncidentKey?: boolean; grouping?: boolean; firstIncidentNumber?: number; print?: (line: string) => void; channelNames?: Record<string, string> };
+  standIns?: { latencyMs?: number; duplicateWebhooks?: boolean; omitIncidentKey?: boolean; grouping?: boolean; firstIncidentNumber?: number; print?: (line: string) => void; channelNames?: Record<string, string>; rateLimits?: RateLimitSetting };
   /** Crash injection: called after each step of each worker. */
   checkpoint?: { slack?: (step: string) => void; pagerDuty?: (step: string) => void };
   /** Extra routes (the sandbox console); return true when handled. */
@@ -184,11 +186,14 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
       PAGER_DUTY_REST_API_KEY: secret(),
     };
     const standIns = options.standIns ?? {};
+    // Off unless asked for, by option or PD_ROUTER_RATE_LIMITS=on: waiting on them slows every run.
+    const rateLimits = standIns.rateLimits ?? (baseEnv.PD_ROUTER_RATE_LIMITS === 'on' || undefined);
     slack = await new SlackStandIn({
       botToken: secrets.SLACK_BOT_TOKEN,
       ...(standIns.latencyMs !== undefined ? { latencyMs: standIns.latencyMs } : {}),
       ...(standIns.print ? { print: standIns.print } : {}),
       ...(standIns.channelNames ? { channelNames: standIns.channelNames } : {}),
+      rateLimits,
     }).start();
     const pdOptions: PagerDutyStandInOptions = {
       routingKey: secrets.PAGER_DUTY_EVENTS_API_KEY,
@@ -200,6 +205,7 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
       ...(standIns.grouping || baseEnv.PD_SANDBOX_GROUPING === 'on' ? { grouping: true } : {}),
       ...(standIns.firstIncidentNumber !== undefined ? { firstNumber: standIns.firstIncidentNumber } : {}),
       ...(standIns.print ? { print: standIns.print } : {}),
+      rateLimits,
     };
     pagerDuty = await new PagerDutyStandIn(pdOptions).start();
     Object.assign(sandboxEnv, secrets, { SLACK_API_URL: slack.apiUrl, PAGER_DUTY_EVENTS_URL: pagerDuty.url, PAGER_DUTY_API_URL: pagerDuty.url });

@@ -1,6 +1,7 @@
 import { build } from 'esbuild';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { readDeployBuild } from '../bench/bundles';
 
 const root = path.join(__dirname, '..');
 
@@ -10,7 +11,7 @@ async function inputsOf(fn: string): Promise<string[]> {
     entryPoints: [path.join(root, 'functions', fn, 'handler.ts')],
     bundle: true,
     platform: 'node',
-    target: 'node20',
+    target: 'node24',
     write: false,
     metafile: true,
     logLevel: 'silent',
@@ -30,6 +31,51 @@ describe('what each function imports', () => {
     const inputs = await inputsOf(fn);
     expect(inputs.filter((file) => file.startsWith('local/') || file.includes('/local/'))).toEqual([]);
     expect(inputs.filter((file) => /node_modules\/(dynalite|fauxqs)\//.test(file))).toEqual([]);
+  });
+});
+
+/** Every input of a function's bundle built exactly as the deploy builds it (serverless.yml's esbuild settings, aliases included). */
+async function deployedInputsOf(fn: string): Promise<string[]> {
+  const deploy = readDeployBuild(root);
+  const result = await build({
+    ...deploy.options,
+    entryPoints: [path.join(root, deploy.entries[fn]!)],
+    absWorkingDir: root,
+    write: false,
+    outdir: path.join(root, 'bench', '.build', 'architecture-test'),
+    metafile: true,
+    logLevel: 'silent',
+  });
+  return Object.keys(result.metafile.inputs);
+}
+
+describe('the deployed worker bundles carry one HTTP stack', () => {
+  it.each(['slack-worker', 'pagerduty-worker'])('%s bundles pdjs on the runtime fetch, without node-fetch, whatwg-url or tr46', async (fn) => {
+    const inputs = await deployedInputsOf(fn);
+    expect(inputs.some((file) => file.includes('node_modules/@pagerduty/pdjs/'))).toBe(true);
+    expect(inputs).toContain('lib/pagerduty/pdjs-fetch.ts');
+    expect(inputs.filter((file) => /node_modules\/(node-fetch|whatwg-url|tr46|cross-fetch)\//.test(file))).toEqual([]);
+  });
+});
+
+describe('errors keep their names in the minified deploy bundle', () => {
+  it('logs name each error by its class, though the bundle does not keep class names', async () => {
+    const deploy = readDeployBuild(root);
+    const result = await build({
+      ...deploy.options,
+      entryPoints: [path.join(root, 'lib/runtime/errors.ts')],
+      absWorkingDir: root,
+      format: 'cjs',
+      sourcemap: false,
+      write: false,
+      outdir: path.join(root, 'bench', '.build', 'architecture-test'),
+      logLevel: 'silent',
+    });
+    const module = { exports: {} as Record<string, new (...args: string[]) => Error> };
+    new Function('module', 'exports', result.outputFiles[0]!.text)(module, module.exports);
+    const classes = Object.entries(module.exports).filter(([exported, value]) => typeof value === 'function' && exported.endsWith('Error'));
+    expect(classes.length).toBeGreaterThanOrEqual(7);
+    for (const [exported, ErrorClass] of classes) expect(new ErrorClass('x', 'y').name).toBe(exported);
   });
 });
 

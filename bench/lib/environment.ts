@@ -29,8 +29,8 @@ export function makeSecrets(): Secrets {
   };
 }
 
-/** The AWS variables every process of the benchmark uses: fake credentials, a region, and no Node-20-only SDK warning (Lambda runs Node 22). */
-export const BENCH_AWS_ENV = { ...LOCAL_AWS_ENV, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } as const;
+/** The AWS variables every process of the benchmark uses: fake credentials and a region. */
+export const BENCH_AWS_ENV = { ...LOCAL_AWS_ENV } as const;
 
 export async function startBenchEnvironment(options: { latencyMs: number; stage?: string }): Promise<BenchEnvironment> {
   for (const [key, value] of Object.entries(BENCH_AWS_ENV)) process.env[key] ??= value;

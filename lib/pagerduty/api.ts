@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { api } from '@pagerduty/pdjs';
 import { RateLimitedError } from '../runtime/errors';
 import type { IncidentStatus } from '../events';
@@ -48,14 +50,23 @@ export interface PagerDutyApi {
   alertKeys(incidentId: string): Promise<string[]>;
 }
 
-function retryAfter(headers: Headers | { get(name: string): string | null }): number | undefined {
-  const value = Number(headers.get('retry-after'));
-  return Number.isFinite(value) && value > 0 ? value : undefined;
+/**
+ * The wait PagerDuty asked for, in seconds: `Retry-After`, else the REST API's `ratelimit-reset`
+ * (seconds until its window resets). The Events API documents neither on its 429: undefined,
+ * and the queue's exponential backoff decides.
+ */
+export function retryAfterSeconds(headers: { get(name: string): string | null }): number | undefined {
+  for (const name of ['retry-after', 'ratelimit-reset']) {
+    const raw = headers.get(name);
+    const value = raw === null || raw.trim() === '' ? NaN : Number(raw);
+    if (Number.isFinite(value) && value > 0) return value;
+  }
+  return undefined;
 }
 
 function failure(what: string, status: number, detail: string, headers?: { get(name: string): string | null }): Error {
-  if (status === 429) return new RateLimitedError('pagerduty', `PagerDuty ${what} answered 429`, undefined, headers ? retryAfter(headers) : undefined);
-  if (status >= 500) return new TransientError(`PagerDuty ${what} answered ${status}`, undefined, headers ? retryAfter(headers) : undefined);
+  if (status === 429) return new RateLimitedError('pagerduty', `PagerDuty ${what} answered 429`, undefined, headers ? retryAfterSeconds(headers) : undefined);
+  if (status >= 500) return new TransientError(`PagerDuty ${what} answered ${status}`, undefined, headers ? retryAfterSeconds(headers) : undefined);
   return new PermanentError(`pagerduty_${status}`, `PagerDuty ${what} answered ${status}${detail ? `: ${detail}` : ''}`);
 }
 
@@ -84,19 +95,60 @@ const MAX_ALERT_PAGES = 10;
 
 const isNotFound = (error: unknown) => error instanceof PermanentError && error.code === 'pagerduty_404';
 
+interface PostAnswer {
+  status: number;
+  headers: { get(name: string): string | null };
+  body: string;
+}
+
+/**
+ * POST a JSON body and read the whole answer, through `node:https`, which the AWS SDK has already
+ * loaded. The runtime's fetch would do, but its first call loads undici (30–60 ms here), and a
+ * trigger is on every escalation's path, cold starts included; pdjs's REST reads, off that path,
+ * keep the runtime's fetch.
+ */
+function postJson(url: URL, body: unknown, timeoutMs: number): Promise<PostAnswer> {
+  const payload = Buffer.from(JSON.stringify(body), 'utf8');
+  const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
+  return new Promise((resolve, reject) => {
+    const request = send(
+      url,
+      { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': payload.length }, signal: AbortSignal.timeout(timeoutMs) },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () => {
+          const headers = response.headers;
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: { get: (name) => [headers[name.toLowerCase()] ?? null].flat()[0] ?? null },
+            body: Buffer.concat(chunks).toString('utf8'),
+          });
+        });
+      },
+    );
+    request.on('error', reject);
+    request.end(payload);
+  });
+}
+
 export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; routingKey: string; restToken: string; timeoutMs: number }): PagerDutyApi {
   const rest = async (what: string, path: string, query?: Record<string, string>): Promise<Record<string, unknown>> => {
     const url = new URL(path, options.apiUrl);
     for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, value);
     let response: { ok: boolean; status: number; data?: unknown; headers: { get(name: string): string | null } };
     try {
-      // pdjs waits 20 s between its own 429 retries by default; a second keeps us inside the Lambda timeout.
-      // Its own requestTimeout only starts a 30 s timer that nothing clears after a failed call (our
-      // signal is the deadline), which holds the process open: 0 turns it off.
+      // pdjs's own requestTimeout only starts a 30 s timer that nothing clears after a failed call
+      // (our signal is the deadline), which holds the process open: 0 turns it off. Its own 429
+      // retries never run: its fetch (lib/pagerduty/pdjs-fetch.ts) rejects a 429 with its headers.
+      // Should that alias ever be missing, retryTimeout keeps pdjs's pause (20 s by default) short
+      // of the Lambda timeout.
       response = await api({ url: url.toString(), token: options.restToken, method: 'GET', retryTimeout: 1000, requestTimeout: 0, signal: AbortSignal.timeout(options.timeoutMs) } as never);
     } catch (error) {
       const status = (error as { status?: number })?.status;
-      if (typeof status === 'number') throw failure(what, status, '');
+      const headers = (error as { headers?: { get(name: string): string | null } })?.headers;
+      if (typeof status === 'number') throw failure(what, status, '', typeof headers?.get === 'function' ? headers : undefined);
       throw new TransientError(`PagerDuty ${what} could not be reached`, error);
     }
     if (!response.ok) throw failure(what, response.status, '', response.headers);
@@ -105,28 +157,27 @@ export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; r
 
   return {
     async trigger(event) {
-      let response: Response;
+      let response: PostAnswer;
       try {
-        response = await fetch(new URL('v2/enqueue', options.eventsUrl), {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
+        response = await postJson(
+          new URL('v2/enqueue', options.eventsUrl),
+          {
             routing_key: event.routingKey ?? options.routingKey,
             event_action: 'trigger',
             dedup_key: event.dedupKey,
             payload: { summary: event.summary, source: event.source, severity: event.severity, custom_details: event.customDetails },
             client: 'pd-router',
             ...(event.links?.length ? { links: event.links } : {}),
-          }),
-          signal: AbortSignal.timeout(options.timeoutMs),
-        });
+          },
+          options.timeoutMs,
+        );
       } catch (error) {
         throw new TransientError('PagerDuty Events API could not be reached', error);
       }
-      if (response.status === 202 || response.ok) return;
+      if (response.status >= 200 && response.status < 300) return;
       let detail = '';
       try {
-        const body = (await response.json()) as { message?: string; errors?: string[] };
+        const body = JSON.parse(response.body) as { message?: string; errors?: string[] };
         detail = [body.message, ...(body.errors ?? [])].filter(Boolean).join('; ');
       } catch {
         detail = '';

@@ -1,4 +1,6 @@
 import type { MetricEmitter, MetricName } from './metrics';
+import { PdRouterError } from './errors';
+import { mappedStack } from './stack-trace';
 
 /** Fields that every line of one request carries, so one grep follows an event end to end. */
 export interface LogContext {
@@ -45,7 +47,10 @@ function serializeError(error: unknown): unknown {
   if (!(error instanceof Error)) return error;
   const { name, message } = error;
   const code = (error as { code?: unknown }).code;
-  return { name, message, ...(code === undefined ? {} : { code }) };
+  // pd-router's own errors are expected conditions, named and explained; anything else is a bug
+  // or a library failing, and its stack says where.
+  const stack = error instanceof PdRouterError ? undefined : mappedStack(error);
+  return { name, message, ...(code === undefined ? {} : { code }), ...(stack ? { stack } : {}) };
 }
 
 function scrub(line: string, secrets: readonly string[]): string {

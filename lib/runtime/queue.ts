@@ -61,7 +61,7 @@ export function makeQueueControl(sqs: SQSClient, queueUrl: string, dlqUrl: strin
   return {
     async retryAfter(receiptHandle, seconds) {
       await sqs.send(
-        new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: Math.round(seconds) }),
+        new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: Math.ceil(seconds) }),
       );
     },
     async park(body, groupId, deduplicationId, reason) {

@@ -2,7 +2,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { InvalidInputError, TransientError } from './errors';
 import { createLogger } from './log';
 import { makeQueueControl } from './queue';
-import { processFifoBatch, retryDelaySeconds } from './sqs-batch';
+import { processFifoBatch, retryDelayFor, retryDelaySeconds, SQS_MAX_VISIBILITY_SECONDS } from './sqs-batch';
 import { startLocalSqs, type LocalSqs } from '../../local/aws';
 import { drainQueue } from '../../test/helpers/queue';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -103,5 +103,26 @@ describe('processFifoBatch', () => {
 describe('retryDelaySeconds', () => {
   it('doubles per attempt up to the cap', () => {
     expect([1, 2, 3, 4, 5, 10].map((n) => retryDelaySeconds(n, 10, 360))).toEqual([10, 20, 40, 80, 160, 360]);
+  });
+});
+
+describe('retryDelayFor', () => {
+  const options = { retryBaseSeconds: 10, retryMaxSeconds: 360 };
+  const rateLimited = (seconds: number) => new TransientError('Slack chat.postMessage was rate limited', undefined, seconds);
+
+  it('waits exactly what a 429 asked for, rounded up to SQS’s whole seconds, whatever the attempt', () => {
+    expect(retryDelayFor(rateLimited(1), 1, options)).toBe(1);
+    expect(retryDelayFor(rateLimited(1), 4, options)).toBe(1);
+    expect(retryDelayFor(rateLimited(1.2), 1, options)).toBe(2);
+  });
+
+  it('never retries earlier than asked, even past the queue’s own visibility timeout (up to SQS’s 12 hours)', () => {
+    expect(retryDelayFor(rateLimited(900), 1, options)).toBe(900);
+    expect(retryDelayFor(rateLimited(86_400), 1, options)).toBe(SQS_MAX_VISIBILITY_SECONDS);
+  });
+
+  it('backs off exponentially when the API did not say (PagerDuty’s Events API 429, a 5xx, a crash)', () => {
+    expect([1, 2, 3].map((attempt) => retryDelayFor(new TransientError('PagerDuty Events API answered 429'), attempt, options))).toEqual([10, 20, 40]);
+    expect(retryDelayFor(new Error('boom'), 2, options)).toBe(20);
   });
 });

@@ -30,6 +30,21 @@ export function retryDelaySeconds(attempt: number, baseSeconds: number, maxSecon
   return Math.min(maxSeconds, baseSeconds * 2 ** Math.max(0, attempt - 1));
 }
 
+/** The longest visibility timeout SQS accepts (12 hours). */
+export const SQS_MAX_VISIBILITY_SECONDS = 43_200;
+
+/**
+ * Whole seconds until a failed message is retried. When the API said how long to wait (a 429's
+ * `Retry-After`), exactly that, rounded up: never sooner, and no later than asked, since only
+ * this message's group waits. Otherwise exponential backoff. The message is invisible from the
+ * moment it is handed back, after the refusal arrived, so the retry cannot come early.
+ */
+export function retryDelayFor(error: unknown, attempt: number, options: Pick<BatchOptions, 'retryBaseSeconds' | 'retryMaxSeconds'>): number {
+  const asked = error instanceof TransientError ? error.retryAfterSeconds : undefined;
+  if (asked !== undefined && asked > 0) return Math.min(SQS_MAX_VISIBILITY_SECONDS, Math.ceil(asked));
+  return Math.ceil(retryDelaySeconds(attempt, options.retryBaseSeconds, options.retryMaxSeconds));
+}
+
 /**
  * Process one SQS batch the way a FIFO consumer must: message groups run concurrently, the
  * messages of one group in order, and a failure stops its group (the failed message and every
@@ -105,8 +120,7 @@ async function processRecord(
     if (error instanceof RateLimitedError) logger.metric(error.service === 'slack' ? METRIC_NAMES.slackRateLimited : METRIC_NAMES.pagerDutyRateLimited);
     if (attempt >= options.maxReceiveCount) logger.metric(METRIC_NAMES.messagesExhausted);
     const retryable = isRetryable(error);
-    const asked = error instanceof TransientError ? (error.retryAfterSeconds ?? 0) : 0;
-    const delay = Math.min(options.retryMaxSeconds, Math.max(asked, retryDelaySeconds(attempt, options.retryBaseSeconds, options.retryMaxSeconds)));
+    const delay = retryDelayFor(error, attempt, options);
     logger.warn(attempt >= options.maxReceiveCount ? 'message failed for the last time; SQS moves it to the DLQ' : 'message failed; it will be retried', {
       error,
       retryable,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { signPagerDutyWebhook } from '../../lib/pagerduty/signature';
 import { FaultPlan, listen, readBody, sendJson, sleep, type RunningServer } from './http-util';
+import { pagerDutyLimited, rateLimiterFor, type RateLimiter, type RateLimitSetting } from './rate-limits';
 
 export interface StandInIncident {
   id: string;
@@ -49,6 +50,8 @@ export interface PagerDutyStandInOptions {
   /** The first incident number (PagerDuty's numbers are account-wide: a new account does not start at 1). */
   firstNumber?: number;
   print?: (line: string) => void;
+  /** Enforce PagerDuty's rate limits (`./rate-limits.ts`): off by default. */
+  rateLimits?: RateLimitSetting;
 }
 
 export interface WebhookDelivery {
@@ -75,6 +78,8 @@ export class PagerDutyStandIn {
   /** Dropped deliveries in a row, per URL: PagerDuty disables a subscription after three. */
   private readonly drops = new Map<string, number>();
   readonly faults = new FaultPlan();
+  /** PagerDuty's rate limits, when enforced; its counts say how many calls got a 429. */
+  readonly rateLimits: RateLimiter | undefined;
   latencyMs: number;
   private server?: RunningServer;
   private nextNumber: number;
@@ -84,6 +89,7 @@ export class PagerDutyStandIn {
   constructor(private readonly options: PagerDutyStandInOptions) {
     this.latencyMs = options.latencyMs ?? 0;
     this.nextNumber = options.firstNumber ?? 1;
+    this.rateLimits = rateLimiterFor(options.rateLimits);
   }
 
   set grouping(on: boolean) {
@@ -369,6 +375,7 @@ export class PagerDutyStandIn {
   private async enqueue(raw: string, res: ServerResponse) {
     // Faults may target one routing key (`events:<key>`): PagerDuty limits each integration on its own.
     if ((await this.applyFault(`events:${this.routingKeyOf(raw)}`, res)) || (await this.applyFault('events', res))) return void this.eventsCalls.push({ status: res.statusCode, body: raw });
+    if (pagerDutyLimited(this.rateLimits, 'events', raw, res)) return void this.eventsCalls.push({ status: 429, body: raw });
     const reject = (message: string) => {
       this.eventsCalls.push({ status: 400, body: raw });
       sendJson(res, 400, { status: 'invalid event', message: 'Event object is invalid', errors: [message] });
@@ -413,6 +420,7 @@ export class PagerDutyStandIn {
       return sendJson(res, 401, { error: { message: 'Unauthorized', code: 2006 } });
     }
     if (await this.applyFault('rest', res)) return record(res.statusCode);
+    if (pagerDutyLimited(this.rateLimits, 'rest', this.options.restToken, res)) return record(429);
     const parts = url.pathname.split('/').filter(Boolean);
     if (req.method === 'GET' && parts[0] === 'incidents' && parts.length === 1) {
       const key = url.searchParams.get('incident_key');

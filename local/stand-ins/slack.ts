@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import YAML from 'yaml';
 import { FaultPlan, listen, readBody, sendJson, sleep, type RunningServer } from './http-util';
+import { rateLimiterFor, retryAfterHeader, slackLimitKeys, type RateLimiter, type RateLimitSetting } from './rate-limits';
 
 /** One message as the stand-in stores it, with every version chat.update gave it. */
 export interface RecordedMessage {
@@ -36,6 +37,8 @@ export interface RecordedCall {
   channel?: string;
   args: Record<string, unknown>;
   at: number;
+  /** Set when the call was refused by a rate limit: the Retry-After it was told. */
+  retryAfterSeconds?: number;
 }
 
 export interface SlackStandInOptions {
@@ -47,6 +50,8 @@ export interface SlackStandInOptions {
   /** Print each message as it is posted (sandbox mode). */
   print?: (line: string) => void;
   channelNames?: Record<string, string>;
+  /** Enforce Slack's rate limits (`./rate-limits.ts`): off by default. */
+  rateLimits?: RateLimitSetting;
 }
 
 export const STAND_IN_BOT_USER_ID = 'UPDROUTERBOT';
@@ -72,6 +77,8 @@ export class SlackStandIn {
   readonly notMember = new Set<string>();
   /** The token's scopes, sent like Slack in the x-oauth-scopes header of every answer (the manifest's by default). */
   scopes: string[] = manifestBotScopes();
+  /** Slack's rate limits, when enforced; its counts say how many calls got a 429. */
+  readonly rateLimits: RateLimiter | undefined;
   latencyMs: number;
   private server?: RunningServer;
   private clock = 0;
@@ -79,6 +86,7 @@ export class SlackStandIn {
 
   constructor(private readonly options: SlackStandInOptions) {
     this.latencyMs = options.latencyMs ?? 0;
+    this.rateLimits = rateLimiterFor(options.rateLimits);
   }
 
   get url(): string {
@@ -175,7 +183,8 @@ export class SlackStandIn {
     const token = (req.headers.authorization ?? '').replace(/^Bearer /, '') || String(args.token ?? '');
     if (token !== this.options.botToken) return sendJson(res, 200, { ok: false, error: 'invalid_auth' });
     const channel = typeof args.channel === 'string' ? args.channel : undefined;
-    this.calls.push({ method, ...(channel ? { channel } : {}), args, at: Date.now() });
+    const call: RecordedCall = { method, ...(channel ? { channel } : {}), args, at: Date.now() };
+    this.calls.push(call);
 
     const fault = this.faults.take(method);
     if (fault?.kind === 'status') {
@@ -186,6 +195,11 @@ export class SlackStandIn {
       await sleep(fault.ms);
     }
     if (fault?.kind === 'slack-error') return sendJson(res, 200, { ok: false, error: fault.error });
+    const limited = this.rateLimits?.take(slackLimitKeys(method, channel));
+    if (limited && !limited.allowed) {
+      call.retryAfterSeconds = Number(retryAfterHeader(limited.waitSeconds));
+      return sendJson(res, 429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(call.retryAfterSeconds) });
+    }
     if (channel && this.archived.has(channel) && method.startsWith('chat.')) return sendJson(res, 200, { ok: false, error: 'is_archived' });
     if (channel && this.notMember.has(channel) && method.startsWith('chat.')) return sendJson(res, 200, { ok: false, error: 'not_in_channel' });
     sendJson(res, 200, this.answer(method, args, channel), { 'x-oauth-scopes': this.scopes.join(',') });

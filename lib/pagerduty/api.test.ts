@@ -1,0 +1,39 @@
+import { PagerDutyStandIn } from '../../local/stand-ins/pagerduty';
+import { TransientError } from '../runtime/errors';
+import { makePagerDutyApi, retryAfterSeconds } from './api';
+
+describe('the PagerDuty adapter under rate limits', () => {
+  let pagerDuty: PagerDutyStandIn;
+  beforeAll(async () => {
+    pagerDuty = await new PagerDutyStandIn({
+      routingKey: 'R'.repeat(32),
+      restToken: 'rest-token',
+      // One REST call a minute: the second is refused with the window's reset.
+      rateLimits: { 'pagerduty.rest.token': { kind: 'window', limit: 1, windowSeconds: 60 } },
+    }).start();
+  });
+  afterAll(() => pagerDuty.stop());
+
+  it('hands a REST 429 back with PagerDuty’s ratelimit-reset, without pdjs retrying it on its own', async () => {
+    const api = makePagerDutyApi({ eventsUrl: pagerDuty.url, apiUrl: pagerDuty.url, routingKey: 'R'.repeat(32), restToken: 'rest-token', timeoutMs: 5000 });
+    await expect(api.findIncidentsByKey('pdr-none')).resolves.toEqual([]);
+    const refused = await api.findIncidentsByKey('pdr-none').then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(TransientError);
+    expect((refused as TransientError).retryAfterSeconds).toBe(60);
+    // pdjs alone would have tried three more times, a fixed pause apart.
+    expect(pagerDuty.restCalls.map((c) => c.status)).toEqual([200, 429]);
+  });
+
+  it('reads the wait from Retry-After, else from ratelimit-reset, and ignores what is not a positive number of seconds', () => {
+    const headers = (values: Record<string, string>) => new Headers(values);
+    expect(retryAfterSeconds(headers({ 'retry-after': '3' }))).toBe(3);
+    expect(retryAfterSeconds(headers({ 'ratelimit-reset': '42' }))).toBe(42);
+    expect(retryAfterSeconds(headers({ 'retry-after': '2', 'ratelimit-reset': '42' }))).toBe(2);
+    expect(retryAfterSeconds(headers({ 'retry-after': 'soon' }))).toBeUndefined();
+    expect(retryAfterSeconds(headers({ 'retry-after': '0' }))).toBeUndefined();
+    expect(retryAfterSeconds(headers({}))).toBeUndefined();
+  });
+});

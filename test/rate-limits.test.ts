@@ -1,0 +1,152 @@
+import { startStack, type LocalStack } from '../local/stack';
+import type { RecordedCall } from '../local/stand-ins/slack';
+import { audit, World } from './robustness/support/world';
+
+/**
+ * Rate limits through the local stack: the stand-ins answer 429 as Slack and PagerDuty do, and
+ * pd-router must retry each refused call no earlier than it was told, delaying only that
+ * channel's (FIFO group's) message while the other channels go on.
+ */
+
+/** The effect key pd-router stamps on a post (what makes a retry recognisable as the same post). */
+const effectKeyOf = (call: RecordedCall): string | undefined => {
+  const raw = call.args.metadata;
+  const metadata = (typeof raw === 'string' ? JSON.parse(raw) : raw) as { event_payload?: { key?: string } } | undefined;
+  return metadata?.event_payload?.key;
+};
+
+async function expectNothingLostOrDoubled(world: World) {
+  const report = await audit(world);
+  expect(report.duplicates).toEqual([]);
+  expect(report.misroutes).toEqual([]);
+  expect(report.lost).toEqual([]);
+  expect(report.dlq).toEqual({ slack: [], pagerduty: [] });
+}
+
+describe('Slack answering 429 with Retry-After (per-channel chat.postMessage limit)', () => {
+  let stack: LocalStack;
+  beforeAll(async () => {
+    stack = await startStack({
+      visibilityTimeoutSeconds: 10,
+      // No backoff of our own: any wait below comes from Slack's Retry-After.
+      retryBaseSeconds: 0,
+      logLevel: 'silent',
+      // Two posts at once per channel, then one every 2 s: Retry-After 2 for the third.
+      standIns: { rateLimits: { 'slack.chat.postMessage.channel': { kind: 'bucket', burst: 2, perSecond: 0.5 } } },
+    });
+  });
+  afterAll(() => stack.stop());
+
+  it('retries a refused post no earlier than Retry-After, while a quiet channel is served at once', async () => {
+    const world = new World(stack);
+    const started = Date.now();
+    // The busy channel escalates twice (two confirmations and two incident.triggered posts: four
+    // posts in a moment); the quiet one once (two posts, within its burst).
+    await Promise.all([world.escalate('CBUSY'), world.escalate('CBUSY'), world.escalate('CQUIET')]);
+    await stack.waitForIdle(60_000);
+
+    const posts = (channel: string) => stack.slack!.calls.filter((c) => c.method === 'chat.postMessage' && c.channel === channel);
+    const refused = posts('CBUSY').filter((c) => c.retryAfterSeconds !== undefined);
+    expect(refused.length).toBeGreaterThanOrEqual(2);
+    for (const call of refused) {
+      expect(call.retryAfterSeconds).toBe(2);
+      const key = effectKeyOf(call);
+      expect(key).toBeDefined();
+      const retry = posts('CBUSY').find((c) => c.at > call.at && effectKeyOf(c) === key);
+      expect(retry).toBeDefined();
+      expect(retry!.at - call.at).toBeGreaterThanOrEqual(call.retryAfterSeconds! * 1000);
+    }
+
+    // The quiet channel was never refused and never waited for the busy one: both its posts
+    // landed before the busy channel's first retry could.
+    expect(posts('CQUIET').filter((c) => c.retryAfterSeconds !== undefined)).toEqual([]);
+    expect(posts('CQUIET')).toHaveLength(2);
+    const firstRefusal = Math.min(...refused.map((c) => c.at));
+    expect(Math.max(...posts('CQUIET').map((c) => c.at))).toBeLessThan(firstRefusal + 2000);
+    expect(Math.max(...posts('CQUIET').map((c) => c.at)) - started).toBeLessThan(2000);
+
+    expect(stack.slack!.rateLimits!.totals['slack.chat.postMessage.channel'].refused).toBe(refused.length);
+    await expectNothingLostOrDoubled(world);
+  });
+});
+
+/** A stack whose Events API calls are timed (every call asks the fault plan first, faulted or not). */
+async function timedPagerDutyStack(options: Parameters<typeof startStack>[0]) {
+  const stack = await startStack(options);
+  const times: number[] = [];
+  const faults = stack.pagerDuty!.faults;
+  const take = faults.take.bind(faults);
+  faults.take = (target) => {
+    if (target === 'events') times.push(Date.now());
+    return take(target);
+  };
+  const dedupKeyOf = (body: unknown) => (typeof body === 'string' ? (JSON.parse(body) as { dedup_key: string }).dedup_key : (body as { dedup_key: string }).dedup_key);
+  /** Every Events API call so far: its answer, its time and its dedup_key. */
+  const eventsCalls = () => stack.pagerDuty!.eventsCalls.map((call, i) => ({ status: call.status, at: times[i]!, dedupKey: dedupKeyOf(call.body) }));
+  /** Each refused call with its retry (the next call with the same dedup_key). */
+  const refusalsAndRetries = () => {
+    const calls = eventsCalls();
+    return calls.filter((c) => c.status === 429).map((refused) => ({ refused, retry: calls.find((c) => c.at > refused.at && c.dedupKey === refused.dedupKey) }));
+  };
+  return { stack, eventsCalls, refusalsAndRetries };
+}
+
+describe('PagerDuty answering 429 with Retry-After', () => {
+  let timed: Awaited<ReturnType<typeof timedPagerDutyStack>>;
+  beforeAll(async () => {
+    timed = await timedPagerDutyStack({ visibilityTimeoutSeconds: 10, retryBaseSeconds: 0, logLevel: 'silent' });
+  });
+  afterAll(() => timed.stack.stop());
+
+  it('the trigger is retried no earlier than asked, and the other channel is paged meanwhile', async () => {
+    const { stack } = timed;
+    stack.pagerDuty!.faults.failNext('events', 1, { kind: 'status', status: 429, retryAfterSeconds: 3 });
+    const world = new World(stack);
+    const escalations = await Promise.all(['CPDA', 'CPDB'].map((channel) => world.escalate(channel)));
+    await stack.waitForIdle(60_000);
+
+    const refusals = timed.refusalsAndRetries();
+    expect(refusals).toHaveLength(1);
+    const { refused, retry } = refusals[0]!;
+    expect(retry?.status).toBe(202);
+    expect(retry!.at - refused.at).toBeGreaterThanOrEqual(3000);
+    // The other channel's trigger was accepted at once, not after the refused one's wait.
+    const other = escalations.find((e) => e.dedupKey !== refused.dedupKey)!;
+    const otherCall = timed.eventsCalls().find((c) => c.status === 202 && c.dedupKey === other.dedupKey)!;
+    expect(otherCall.at).toBeLessThan(refused.at + 1000);
+    await expectNothingLostOrDoubled(world);
+  });
+});
+
+describe('PagerDuty at its Events API limit (429 without Retry-After, as documented)', () => {
+  let timed: Awaited<ReturnType<typeof timedPagerDutyStack>>;
+  beforeAll(async () => {
+    timed = await timedPagerDutyStack({
+      visibilityTimeoutSeconds: 10,
+      retryBaseSeconds: 2,
+      logLevel: 'silent',
+      // Two events per routing key in any 5 s: the third of a burst is refused.
+      standIns: { rateLimits: { 'pagerduty.events.routingKey': { kind: 'window', limit: 2, windowSeconds: 5 } } },
+    });
+  });
+  afterAll(() => timed.stack.stop());
+
+  it('the refused trigger backs off and is retried until accepted, each channel on its own, nothing lost', async () => {
+    const { stack } = timed;
+    const world = new World(stack);
+    await Promise.all(['CLIMA', 'CLIMB', 'CLIMC'].map((channel) => world.escalate(channel)));
+    await stack.waitForIdle(60_000);
+
+    const refusals = timed.refusalsAndRetries();
+    expect(refusals.length).toBeGreaterThanOrEqual(1);
+    expect(stack.pagerDuty!.rateLimits!.totals['pagerduty.events.routingKey'].refused).toBe(refusals.length);
+    // Only one channel was refused; the two others were paged at once.
+    expect(new Set(refusals.map((r) => r.refused.dedupKey)).size).toBe(1);
+    for (const { refused, retry } of refusals) {
+      expect(retry).toBeDefined();
+      // No Retry-After: the queue's backoff (2 s, then 4 s) is the least wait.
+      expect(retry!.at - refused.at).toBeGreaterThanOrEqual(2000);
+    }
+    await expectNothingLostOrDoubled(world);
+  });
+});
