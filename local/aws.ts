@@ -56,6 +56,25 @@ function tableDefinition(name: string): CreateTableCommandInput {
   };
 }
 
+/**
+ * dynalite changes a table's state on a timer, even with createTableMs 0: on a busy machine a
+ * request can arrive before the table is ACTIVE (or gone), and be refused.
+ */
+async function waitForTable(client: DynamoDBClient, name: string, want: 'ACTIVE' | 'GONE'): Promise<void> {
+  for (let tries = 0; tries < 500; tries++) {
+    const status = await client.send(new DescribeTableCommand({ TableName: name })).then(
+      (answer) => answer.Table?.TableStatus,
+      (error: { name?: string }) => {
+        if (error.name === 'ResourceNotFoundException') return 'GONE';
+        throw error;
+      },
+    );
+    if (status === want) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`the local table ${name} did not become ${want}`);
+}
+
 /** Copy every item out, recreate the table as layout.json defines it, and put the items back. */
 async function rebuildWithIndexes(client: DynamoDBClient, name: string): Promise<void> {
   const items: Record<string, AttributeValue>[] = [];
@@ -66,7 +85,9 @@ async function rebuildWithIndexes(client: DynamoDBClient, name: string): Promise
     startKey = page.LastEvaluatedKey;
   } while (startKey);
   await client.send(new DeleteTableCommand({ TableName: name }));
+  await waitForTable(client, name, 'GONE');
   await client.send(new CreateTableCommand(tableDefinition(name)));
+  await waitForTable(client, name, 'ACTIVE');
   for (const item of items) await client.send(new PutItemCommand({ TableName: name, Item: item }));
 }
 
@@ -82,6 +103,7 @@ export async function startLocalDynamo(options: { stage: string; path?: string; 
   const client = new DynamoDBClient({ endpoint, region: LOCAL_AWS_ENV.AWS_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   try {
     await client.send(new CreateTableCommand(tableDefinition(name)));
+    await waitForTable(client, name, 'ACTIVE');
   } catch (error) {
     // A table kept on disk from an earlier run is the point of `path`.
     if ((error as { name?: string }).name !== 'ResourceInUseException') throw error;

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient, PutItemCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, DescribeTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import { LOCAL_AWS_ENV, startLocalDynamo } from '../local/aws';
@@ -26,7 +26,7 @@ describe('the local table kept on disk (PD_ROUTER_DATA_DIR)', () => {
     const name = tableName('local');
     await client.send(new CreateTableCommand({ TableName: name, BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] }));
     // dynalite makes a table ACTIVE on a timer, even at createTableMs 0: a busy machine can put first.
-    await waitUntilTableExists({ client, maxWaitTime: 10 }, { TableName: name });
+    for (let tries = 0; (await client.send(new DescribeTableCommand({ TableName: name }))).Table?.TableStatus !== 'ACTIVE' && tries < 200; tries++) await new Promise((r) => setTimeout(r, 10));
     await client.send(new PutItemCommand({ TableName: name, Item: { pk: { S: 'link#kept' }, channel: { S: 'CACME' } } }));
     client.destroy();
     await new Promise<void>((resolve) => old.close(() => resolve()));

@@ -102,7 +102,7 @@ describe('PagerDuty answering 429 with Retry-After', () => {
     const { stack } = timed;
     stack.pagerDuty!.faults.failNext('events', 1, { kind: 'status', status: 429, retryAfterSeconds: 3 });
     const world = new World(stack);
-    const escalations = await Promise.all(['CPDA', 'CPDB'].map((channel) => world.escalate(channel)));
+    const escalations = await Promise.all(['CPDALPHA', 'CPDBRAVO'].map((channel) => world.escalate(channel)));
     await stack.waitForIdle(60_000);
 
     const refusals = timed.refusalsAndRetries();

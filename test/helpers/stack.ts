@@ -37,11 +37,11 @@ export async function slashCommand(stack: LocalStack, channel: string, text: str
       team_id: 'T0PROVIDER',
       channel_id: channel,
       channel_name: channel.toLowerCase(),
-      user_id: 'UCUSTOMER1',
+      user_id: extra.user ?? 'UCUSTOMER1',
       command: '/piiano-pd-trigger',
       text,
       trigger_id: triggerId,
-      response_url: 'https://hooks.slack.test/commands/1',
+      response_url: stack.slack!.responseUrl(channel, extra.user ?? 'UCUSTOMER1'),
     }),
   );
 }
