@@ -29,7 +29,7 @@ export function mentionEnvelope(input: { channel: string; text: string; user?: s
   };
 }
 
-export function checkStatusPayload(input: { channel: string; value: string; user?: string; team?: string }) {
+export function checkStatusPayload(input: { channel: string; value: string; user?: string; team?: string; actionId?: string }) {
   return {
     type: 'block_actions',
     trigger_id: `trig${unique()}`,
@@ -38,7 +38,7 @@ export function checkStatusPayload(input: { channel: string; value: string; user
     channel: { id: input.channel, name: input.channel.toLowerCase() },
     container: { type: 'message', channel_id: input.channel, message_ts: '1700000000.000100' },
     response_url: 'https://hooks.slack.test/actions/x',
-    actions: [{ action_id: 'check_status', block_id: 'b', value: input.value, type: 'button', action_ts: String(Date.now() / 1000) }],
+    actions: [{ action_id: input.actionId ?? 'check_status', block_id: 'b', value: input.value, type: 'button', action_ts: String(Date.now() / 1000) }],
   };
 }
 

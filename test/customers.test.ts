@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LocalStack } from '../local/stack';
-import { mentionEnvelope, post, signedSlackJson } from '../local/requests';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { checkStatusPayload, mentionEnvelope, post, signedSlackForm, signedSlackJson } from '../local/requests';
+import { makeDocumentClient } from '../lib/store/dynamo';
 import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
 import { drainQueue } from './helpers/queue';
 import { ensureCustomer } from './helpers/customers';
@@ -148,6 +150,54 @@ describe('customers, through the local stack', () => {
       await stack.waitForIdle();
       expect([...stack.pagerDuty!.incidents.values()].filter((i) => (i.payload.custom_details as { channel_id?: string } | undefined)?.channel_id === channel)).toHaveLength(4);
       expect(output.records().slice(logFrom).filter((l) => l.message === 'over the page budget with nothing open: paging anyway')).toHaveLength(1);
+    });
+  });
+
+  describe('paging after a confirmation click, for a customer who asked for it', () => {
+    const click = (channel: string, value: string, actionId: string, user = 'UCLICKER1') =>
+      post(`${stack.url}/slack/events`, signedSlackForm(stack.secrets.SLACK_SIGNING_SECRET, { payload: JSON.stringify(checkStatusPayload({ channel, value, user, actionId })) }));
+    const promptOf = (channel: string) => botMessages(stack, channel).find((m) => String(m.metadata?.event_payload.key).startsWith('prompt:'))!;
+
+    it('asks first; a click from the same channel pages once, whoever clicks and however often; a click from another channel is refused', async () => {
+      const channel = 'CCONFIRM01';
+      await ensureCustomer(stack, channel, { confirm: true });
+      await mention(stack, channel, 'escalate payments are failing <!channel>', { retries: 1 });
+      await stack.waitForIdle();
+      expect(triggersFrom(channel)).toEqual([]);
+      const prompt = promptOf(channel);
+      expect(prompt.text).toBe('Page on-call about: payments are failing @channel?');
+      const dedupKey = String(prompt.metadata!.event_payload.key).slice('prompt:'.length);
+
+      await click('CINTRUDER2', dedupKey, 'page_oncall', 'UOTHER');
+      await stack.waitForIdle();
+      expect(triggersFrom(channel)).toEqual([]);
+      expect(stack.slack!.ephemerals.filter((e) => e.channel === 'CINTRUDER2').map((e) => e.text)).toEqual([expect.stringMatching(/doesn't belong to this channel/)]);
+
+      await Promise.all([click(channel, dedupKey, 'page_oncall', 'UCLICKER1'), click(channel, dedupKey, 'page_oncall', 'UCLICKER2'), click(channel, dedupKey, 'page_oncall', 'UCLICKER1')]);
+      await stack.waitForIdle();
+      expect(triggersFrom(channel)).toHaveLength(1);
+      expect(keysIn(channel).filter((k) => k.startsWith('confirm:'))).toHaveLength(1);
+      expect(promptOf(channel).text).toMatch(/^:white_check_mark: Paging on-call \(confirmed by <@UCLICKER[12]>\)\. payments are failing/);
+    });
+
+    it('Cancel, or a click after 15 minutes of silence, ends it without paging and says so on the prompt', async () => {
+      const channel = 'CCONFIRM02';
+      await ensureCustomer(stack, channel, { confirm: true });
+      await mention(stack, channel, 'escalate never mind');
+      await mention(stack, channel, 'escalate nobody answered');
+      await stack.waitForIdle();
+      const prompts = botMessages(stack, channel).filter((m) => String(m.metadata?.event_payload.key).startsWith('prompt:'));
+      const [cancelled, silent] = prompts.map((m) => String(m.metadata!.event_payload.key).slice('prompt:'.length));
+      await click(channel, cancelled!, 'cancel_page');
+      // Fifteen minutes pass: the escalation was recorded 16 minutes ago.
+      const db = makeDocumentClient({ AWS_ENDPOINT_URL_DYNAMODB: stack.dynamo.endpoint });
+      await db.send(new UpdateCommand({ TableName: stack.dynamo.tableName, Key: { pk: `link#${silent}` }, UpdateExpression: 'SET createdAt = :at', ExpressionAttributeValues: { ':at': new Date(Date.now() - 16 * 60_000).toISOString() } }));
+      await click(channel, silent!, 'page_oncall');
+      await click(channel, cancelled!, 'page_oncall'); // a late click on a cancelled prompt changes nothing
+      await stack.waitForIdle();
+      expect(triggersFrom(channel)).toEqual([]);
+      const texts = botMessages(stack, channel).filter((m) => String(m.metadata?.event_payload.key).startsWith('prompt:')).map((m) => m.text);
+      expect(texts).toEqual([expect.stringMatching(/^:no_entry_sign: Cancelled by <@UCLICKER1>: on-call was not paged\./), expect.stringMatching(/^:hourglass: Nobody confirmed within 15 minutes/)]);
     });
   });
 

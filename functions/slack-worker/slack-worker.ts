@@ -5,12 +5,15 @@ import { PermanentError } from '../../lib/runtime/errors';
 import type { SlackActionEvent, SlackChannelEvent, SlackMessageEvent, SlackQueueEvent } from '../../lib/events';
 import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
 import type { Logger } from '../../lib/runtime/log';
+import { CANCEL_PAGE_ACTION_ID, CHECK_STATUS_ACTION_ID } from '../../lib/slack/normalize';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import {
   confirmationMessage,
   escalationFailedMessage,
+  confirmPromptMessage,
   escalationRejectedMessage,
   foldedMessage,
+  promptDecidedMessage,
   helpMessage,
   notSetUpMessage,
   pongMessage,
@@ -97,38 +100,59 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     return unapproved.length ? { refused: 'unapproved-organization', orgs: unapproved } : { customer };
   }
 
-  async function escalate(event: SlackMessageEvent, description: string, context: HandleContext) {
-    const registration = await customerOf(event.channel);
-    if ('refused' in registration) return refuse(event, registration.refused, context, registration.orgs);
-    const { customer } = registration;
-    const supportContact = customer.contact ?? deps.config.supportContact;
-    const dedupKey = dedupKeyFor(event);
-    const logger = context.logger.child({ dedupKey });
-    const scope = channelScope(deps.slack, event.channel);
-    const threadTs = event.via === 'mention' ? (event.threadTs ?? event.ts) : undefined;
-    // Started now so that they overlap the DynamoDB write; neither ever rejects (a missing name
-    // or link only makes the incident's details less readable).
-    const lookups = Promise.all([
-      event.channelName ?? deps.slack.channelName(event.channel),
-      event.ts ? deps.slack.permalink(event.channel, event.ts) : undefined,
-    ]);
-    const summary = trimSummary(stripInvisible(slackMarkupToPlainText(description)));
+  /** What the escalation's PagerDuty event says about where it came from (looked up, never failing). */
+  interface Origin {
+    team: string;
+    text: string;
+    via: 'mention' | 'command';
+    lookups: Promise<[string | undefined, string | undefined]>;
+  }
+
+  /** The once-only notice that an escalation failed for good, on its last attempt. */
+  function failureNotice(link: Pick<IncidentLink, 'dedupKey' | 'channel' | 'threadTs'>, supportContact: string, context: HandleContext, logger: Logger) {
+    const scope = channelScope(deps.slack, link.channel);
     // On the last attempt, before PagerDuty has the escalation: the customer must hear that it
     // failed, whatever failed (PagerDuty, or DynamoDB, which the once-only post itself needs).
-    const tellFailed = async (error: unknown) => {
+    return async (error: unknown) => {
       if (!context.finalAttempt) return;
       logger.error('escalation failed for good; telling the channel', { error });
       logger.metric(METRIC_NAMES.escalationsFailed);
       const message = escalationFailedMessage(supportContact);
       try {
-        await postOnce(deps.effects, scope, `failed:${dedupKey}`, message, threadTs);
+        await postOnce(deps.effects, scope, `failed:${link.dedupKey}`, message, link.threadTs);
       } catch (postError) {
         logger.warn('could not post the failure notice once-only; posting it directly', { error: postError });
-        await scope.post(message, { effectKey: `failed:${dedupKey}`, ...(threadTs ? { threadTs } : {}) }).catch((directError: unknown) => {
+        await scope.post(message, { effectKey: `failed:${link.dedupKey}`, ...(link.threadTs ? { threadTs: link.threadTs } : {}) }).catch((directError: unknown) => {
           logger.error('could not tell the channel that the escalation failed', { error: directError });
         });
       }
     };
+  }
+
+  async function escalate(event: SlackMessageEvent, description: string, context: HandleContext) {
+    const dedupKey = dedupKeyFor(event);
+    const logger = context.logger.child({ dedupKey });
+    const threadTs = event.via === 'mention' ? (event.threadTs ?? event.ts) : undefined;
+    let registration: Awaited<ReturnType<typeof customerOf>>;
+    try {
+      registration = await customerOf(event.channel);
+    } catch (error) {
+      // The registry cannot be read (DynamoDB is down): on the last attempt the person still hears
+      // that nobody was paged, in words that say nothing about any customer.
+      await failureNotice({ dedupKey, channel: event.channel, ...(threadTs ? { threadTs } : {}) }, deps.config.supportContact, context, logger)(error);
+      throw error;
+    }
+    if ('refused' in registration) return refuse(event, registration.refused, context, registration.orgs);
+    const { customer } = registration;
+    // Started now so that they overlap the DynamoDB write; neither ever rejects (a missing name
+    // or link only makes the incident's details less readable).
+    const origin: Origin = {
+      team: event.team,
+      text: event.text,
+      via: event.via,
+      lookups: Promise.all([event.channelName ?? deps.slack.channelName(event.channel), event.ts ? deps.slack.permalink(event.channel, event.ts) : undefined]),
+    };
+    const summary = trimSummary(stripInvisible(slackMarkupToPlainText(description)));
     let link: IncidentLink;
     let created: boolean;
     try {
@@ -139,23 +163,45 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
         ...(threadTs ? { threadTs } : {}),
         requester: event.user,
         summary,
+        via: event.via,
         showNames: customer.showResponderNames ?? deps.config.showResponderNames,
       }));
     } catch (error) {
-      await tellFailed(error);
+      await failureNotice({ dedupKey, channel: event.channel, ...(threadTs ? { threadTs } : {}) }, customer.contact ?? deps.config.supportContact, context, logger)(error);
       throw error;
     }
     logger.info(created ? 'escalation recorded' : 'escalation resumed', { state: link.state });
     if (created) logger.metric(METRIC_NAMES.escalationsReceived);
     checkpoint('link-created');
 
+    // The customer asked that paging needs a click: ask, once, and wait for it.
+    if (customer.confirm && link.state === 'pending' && link.confirmation !== 'confirmed') {
+      if (link.confirmation) return; // cancelled or expired: nothing pages
+      const scope = channelScope(deps.slack, event.channel);
+      const promptTs = await postOnce(deps.effects, scope, `prompt:${dedupKey}`, confirmPromptMessage(customerView(link)), link.threadTs);
+      link = await deps.links.askConfirmation(dedupKey, promptTs);
+      if (!link.threadTs) await deps.links.setThread(dedupKey, promptTs);
+      logger.info('asked the channel to confirm before paging');
+      return;
+    }
+    await page(link, customer, origin, context, logger);
+  }
+
+  /** Page (or fold) an escalation that may page, and confirm it in its thread. */
+  async function page(start: IncidentLink, customer: Customer, origin: Origin, context: HandleContext, logger: Logger) {
+    let link = start;
+    const { dedupKey } = link;
+    const supportContact = customer.contact ?? deps.config.supportContact;
+    const scope = channelScope(deps.slack, link.channel);
+    const tellFailed = failureNotice(link, supportContact, context, logger);
+
     if (link.state === 'pending') {
-      const [channelName, permalink] = await lookups;
+      const [channelName, permalink] = await origin.lookups;
       // The customer's budget: counted once per escalation, whatever retries and redeliveries come.
-      const budget = await deps.budget.take(event.channel, dedupKey, now().getTime(), customer.pagesPerHour);
+      const budget = await deps.budget.take(link.channel, dedupKey, now().getTime(), customer.pagesPerHour);
       let foldInto: IncidentLink | undefined;
       if (!budget.granted) {
-        const latest = await deps.references.latest(event.channel);
+        const latest = await deps.references.latest(link.channel);
         const open = latest && latest.dedupKey !== dedupKey ? await deps.links.get(latest.dedupKey) : undefined;
         if (open && open.state === 'triggered' && open.status !== 'resolved') foldInto = open;
         else {
@@ -169,18 +215,19 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
           ...(customer.routingKey ? { routingKey: customer.routingKey } : {}),
           // Folded: the trigger carries the open escalation's key, which PagerDuty adds to its open alert without paging again.
           dedupKey: foldInto?.dedupKey ?? dedupKey,
-          summary,
-          source: channelName ? `#${channelName}` : event.channel,
+          summary: link.summary,
+          source: channelName ? `#${channelName}` : link.channel,
           severity: customer.severity ?? deps.config.severity,
           customDetails: {
-            team: event.team,
-            channel_id: event.channel,
+            team: origin.team,
+            channel_id: link.channel,
             channel_name: channelName ?? null,
             customer: customer.name,
-            requested_by: event.user,
+            requested_by: link.requester,
             permalink: permalink ?? null,
-            message: stripInvisible(slackMarkupToPlainText(event.text)).slice(0, 4000),
-            via: event.via === 'mention' ? 'app_mention' : deps.config.slashCommand,
+            message: stripInvisible(slackMarkupToPlainText(origin.text)).slice(0, 4000),
+            via: origin.via === 'mention' ? 'app_mention' : deps.config.slashCommand,
+            ...(link.decidedBy ? { confirmed_by: link.decidedBy } : {}),
             ...(foldInto ? { added_to: foldInto.dedupKey } : {}),
           },
           ...(permalink ? { links: [{ href: permalink, text: 'Slack message' }] } : {}),
@@ -219,7 +266,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     }
 
     // The channel's own number for it, taken before the confirmation that shows it.
-    if (link.ref === undefined) link = await deps.links.setRef(dedupKey, await deps.references.take(event.channel, dedupKey));
+    if (link.ref === undefined) link = await deps.links.setRef(dedupKey, await deps.references.take(link.channel, dedupKey));
     const confirmationTs = await postOnce(deps.effects, scope, `confirm:${dedupKey}`, confirmationMessage(customerView(link)), link.threadTs);
     checkpoint('confirmed');
     if (link.confirmationTs !== confirmationTs) link = await deps.links.setConfirmation(dedupKey, confirmationTs);
@@ -228,6 +275,39 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     // An update may have arrived while we were posting: show it.
     if (link.status && link.status !== 'triggered') await scope.update(confirmationTs, confirmationMessage(customerView(link)));
     logger.info('escalation confirmed');
+  }
+
+  /** How long a confirmation prompt waits for its click. */
+  const PROMPT_LIFETIME_MS = 15 * 60 * 1000;
+
+  /**
+   * A click on Page on-call or Cancel: only from the escalation's own channel, decided once
+   * whoever clicks and however often; a prompt older than 15 minutes pages no one.
+   */
+  async function confirmationClick(event: SlackActionEvent, context: HandleContext) {
+    const link = isDedupKey(event.value) ? await deps.links.get(event.value) : undefined;
+    if (!link || link.channel !== event.channel || !link.confirmation) {
+      context.logger.warn('confirmation click refused: the escalation does not belong to this channel');
+      await deps.effects.once(`click:${event.id}`, async () => (await channelScope(deps.slack, event.channel).ephemeral(event.user, refusalMessage()), 'refused'), async () => undefined);
+      return;
+    }
+    const logger = context.logger.child({ dedupKey: link.dedupKey });
+    const wanted = event.actionId === CANCEL_PAGE_ACTION_ID ? 'cancelled' : now().getTime() - Date.parse(link.createdAt) > PROMPT_LIFETIME_MS ? 'expired' : 'confirmed';
+    const decided = await deps.links.decide(link.dedupKey, wanted, event.user);
+    const scope = channelScope(deps.slack, link.channel);
+    if (decided.promptTs && decided.confirmation && decided.confirmation !== 'asked') {
+      await scope.update(decided.promptTs, promptDecidedMessage(customerView(decided), decided.confirmation, decided.decidedBy));
+    }
+    logger.info('confirmation decided', { decision: decided.confirmation });
+    if (decided.confirmation !== 'confirmed') return;
+    // Registration is checked again at the click: the channel may have been removed or shared meanwhile.
+    const registration = await customerOf(link.channel);
+    if ('refused' in registration) {
+      logger.warn('confirmed, but the channel may no longer page', { reason: registration.refused });
+      context.logger.metric(METRIC_NAMES.escalationsRefused, 1, { reason: registration.refused });
+      return;
+    }
+    await page(decided, registration.customer, { team: decided.team, text: decided.summary, via: decided.via ?? 'mention', lookups: Promise.all([deps.slack.channelName(decided.channel), decided.threadTs ? deps.slack.permalink(decided.channel, decided.threadTs) : undefined]) }, context, logger);
   }
 
   async function checkStatus(event: SlackActionEvent, context: HandleContext) {
@@ -279,7 +359,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
 
   return async function handleSlackEvent(event: SlackQueueEvent, context: HandleContext): Promise<void> {
     try {
-      if (event.kind === 'slack.action') return await checkStatus(event, context);
+      if (event.kind === 'slack.action') return await (event.actionId === CHECK_STATUS_ACTION_ID ? checkStatus(event, context) : confirmationClick(event, context));
       if (event.kind === 'slack.channel') return await channelChanged(event, context);
       // Our own id from auth.test: in a Slack Connect channel the event's authorizations may be another organization's.
       const botUserId = event.via === 'mention' ? ((await deps.slack.botUserId()) ?? event.botUserId) : undefined;

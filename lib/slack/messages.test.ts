@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { Happening } from '../tenancy/customer-view';
 import type { SlackMessage } from './web-api';
 import * as messages from './messages';
-import { confirmationMessage, escapeMrkdwn, handledTogetherMessage, incidentUpdateMessage, refusalMessage, statusMessage } from './messages';
+import { confirmationMessage, confirmPromptMessage, escapeMrkdwn, foldedMessage, handledTogetherMessage, incidentUpdateMessage, promptDecidedMessage, refusalMessage, statusMessage } from './messages';
 
 const view = {
   dedupKey: 'pdr-0123456789abcdef0123456789abcdef',
@@ -96,6 +96,10 @@ describe('escaping, as a property over arbitrary text with Slack control sequenc
           incidentUpdateMessage(customer, { kind: 'reassigned', to: [name, undefined] }),
           handledTogetherMessage(customer),
           statusMessage(customer, { status: 'acknowledged', urgency: 'high', handledBy: [name] }),
+          confirmPromptMessage(customer),
+          promptDecidedMessage(customer, 'confirmed', 'U1ABC'),
+          promptDecidedMessage(customer, 'cancelled', name),
+          foldedMessage(customer),
         ].flatMap(renderedTexts);
         for (const out of rendered) {
           const withoutOwn = out.replace(OWN_MARKUP, '');

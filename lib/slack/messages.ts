@@ -1,7 +1,7 @@
 import type { IncidentStatus } from '../events';
 import type { CustomerView, Happening, LiveStatus, ShownPerson } from '../tenancy/customer-view';
 import type { Blocks, SlackMessage } from './web-api';
-import { CHECK_STATUS_ACTION_ID } from './normalize';
+import { CANCEL_PAGE_ACTION_ID, CHECK_STATUS_ACTION_ID, PAGE_ONCALL_ACTION_ID } from './normalize';
 
 /**
  * Everything pd-router says in a customer channel is written here, from a CustomerView (the
@@ -49,6 +49,36 @@ export function confirmationMessage(view: CustomerView): SlackMessage {
     checkStatusButton(view.dedupKey),
   ];
   return { text: `On-call has been paged${ref} (${view.status}): ${words}`, blocks };
+}
+
+/** For a customer who asked for it: nothing pages until someone in the channel clicks Page on-call. */
+export function confirmPromptMessage(view: CustomerView): SlackMessage {
+  const words = escapeMrkdwn(view.words.slice(0, 2800));
+  return {
+    text: `Page on-call about: ${words}?`,
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text: `:question: *Page on-call about:*\n>${words.replace(/\n/g, '\n>')}` } },
+      {
+        type: 'actions',
+        elements: [
+          { type: 'button', action_id: PAGE_ONCALL_ACTION_ID, style: 'danger', text: { type: 'plain_text', text: 'Page on-call' }, value: view.dedupKey },
+          { type: 'button', action_id: CANCEL_PAGE_ACTION_ID, text: { type: 'plain_text', text: 'Cancel' }, value: view.dedupKey },
+        ],
+      },
+    ],
+  };
+}
+
+/** The prompt, once decided: the buttons go, the outcome stays. */
+export function promptDecidedMessage(view: CustomerView, decision: 'confirmed' | 'cancelled' | 'expired', by?: string): SlackMessage {
+  const who = by && /^[UW][A-Z0-9]{2,}$/.test(by) ? ` by <@${by}>` : '';
+  const outcome = {
+    confirmed: `:white_check_mark: Paging on-call (confirmed${who}).`,
+    cancelled: `:no_entry_sign: Cancelled${who}: on-call was not paged.`,
+    expired: ':hourglass: Nobody confirmed within 15 minutes: on-call was not paged.',
+  }[decision];
+  const words = escapeMrkdwn(view.words.slice(0, 2800));
+  return { text: `${outcome} ${words}`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `${outcome}\n>${words.replace(/\n/g, '\n>')}` } }] };
 }
 
 /** One line for what happened, in pd-router's words. */

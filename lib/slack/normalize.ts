@@ -3,6 +3,10 @@ import { InvalidInputError } from '../runtime/errors';
 
 /** The action id of the Check Status button, shared by the renderer and the ingress. */
 export const CHECK_STATUS_ACTION_ID = 'check_status';
+/** The buttons of the confirmation a customer may ask for before paging. */
+export const PAGE_ONCALL_ACTION_ID = 'page_oncall';
+export const CANCEL_PAGE_ACTION_ID = 'cancel_page';
+const OUR_ACTIONS = new Set([CHECK_STATUS_ACTION_ID, PAGE_ONCALL_ACTION_ID, CANCEL_PAGE_ACTION_ID]);
 
 type Json = Record<string, unknown>;
 
@@ -92,7 +96,7 @@ export function normalizeSlashCommand(form: URLSearchParams, receivedAt: Date): 
 /** A `block_actions` payload → our event for the first of our actions in it, or undefined. */
 export function normalizeBlockActions(payload: Json, receivedAt: Date): SlackActionEvent | undefined {
   const actions = Array.isArray(payload.actions) ? payload.actions.map(asObject) : [];
-  const action = actions.find((a) => a?.action_id === CHECK_STATUS_ACTION_ID);
+  const action = actions.find((a) => typeof a?.action_id === 'string' && OUR_ACTIONS.has(a.action_id));
   if (!action) return undefined;
   const container = asObject(payload.container) ?? {};
   const channel = optionalString(asObject(payload.channel)?.id) ?? optionalString(container.channel_id);
@@ -102,7 +106,7 @@ export function normalizeBlockActions(payload: Json, receivedAt: Date): SlackAct
     v: EVENT_CONTRACT_VERSION,
     kind: 'slack.action',
     id: requireString(payload.trigger_id ?? action.action_ts, 'trigger_id'),
-    actionId: CHECK_STATUS_ACTION_ID,
+    actionId: String(action.action_id),
     value: typeof action.value === 'string' ? action.value.slice(0, 2000) : '',
     team: requireString(asObject(payload.team)?.id ?? asObject(payload.user)?.team_id, 'team.id'),
     channel: requireString(channel, 'channel.id'),

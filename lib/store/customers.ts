@@ -17,16 +17,16 @@ export const DEFAULT_PAGES_PER_HOUR = 3;
 
 /**
  * Slack channel ids: C (public or Slack Connect) or G (private), then uppercase letters and
- * digits. Real ids have 8 to 11 after the prefix; the lower bound is 4 so that the sandbox's
- * readable demo ids (CACME) are customers like any other.
+ * digits. Real ids have 8 to 11 after the prefix today, and Slack says they may grow; the lower
+ * bound is 4 so that the sandbox's readable demo ids (CACME) are customers like any other.
  */
-const CHANNEL_ID = /^[CG][A-Z0-9]{4,11}$/;
+const CHANNEL_ID = /^[CG][A-Z0-9]{4,20}$/;
 /** Slack organizations: workspaces (T…) and Enterprise Grid organizations (E…). */
 const TEAM_ID = /^[TE][A-Z0-9]{2,15}$/;
 /** PagerDuty Events API v2 routing (integration) keys are 32 characters; stay a little lenient. */
 const ROUTING_KEY = /^[A-Za-z0-9_-]{20,64}$/;
 
-const ChannelIdSchema = v.pipe(v.string(), v.regex(CHANNEL_ID, 'a channel id is C or G and 4–11 uppercase letters or digits'));
+const ChannelIdSchema = v.pipe(v.string(), v.regex(CHANNEL_ID, 'a channel id is C or G and 4–20 uppercase letters or digits'));
 const TeamIdSchema = v.pipe(v.string(), v.regex(TEAM_ID, 'an organization id is T or E and uppercase letters or digits'));
 const RoutingKeySchema = v.pipe(v.string(), v.regex(ROUTING_KEY, 'a routing key is 20–64 letters, digits, - or _'));
 
@@ -131,7 +131,7 @@ function parseOrThrow<S extends v.GenericSchema>(schema: S, input: unknown): v.I
  * @throws InvalidInputError with one line saying what is wrong
  */
 export function checkChannelId(channel: string): string {
-  if (/^D[A-Z0-9]{4,11}$/.test(channel)) throw new InvalidInputError(`${channel} is a direct message, which cannot be a customer channel`);
+  if (/^D[A-Z0-9]{4,20}$/.test(channel)) throw new InvalidInputError(`${channel} is a direct message, which cannot be a customer channel`);
   if (!CHANNEL_ID.test(channel)) throw new InvalidInputError(`malformed channel id "${channel.slice(0, 40)}": Slack channel ids look like C0123ABCD45`);
   return channel;
 }

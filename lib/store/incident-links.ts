@@ -23,6 +23,15 @@ export interface IncidentLink {
   rejectedReason?: string;
   /** Over the channel's page budget: added to this open escalation of the channel instead of paging again. */
   foldedInto?: string;
+  /** How it was raised: a mention or the slash command. */
+  via?: 'mention' | 'command';
+  /**
+   * For a customer whose paging needs a click: asked (the prompt is posted), then confirmed,
+   * cancelled or expired. Only a confirmed escalation pages.
+   */
+  confirmation?: 'asked' | 'confirmed' | 'cancelled' | 'expired';
+  promptTs?: string;
+  decidedBy?: string;
   /** The customer's names rule when it escalated (`SHOW_RESPONDER_NAMES` or the customer's own). */
   showNames?: boolean;
   /** The channel's own number for this escalation (its first is 1): shown instead of PagerDuty's. */
@@ -40,7 +49,7 @@ export interface IncidentLink {
   confirmationTs?: string;
 }
 
-export type NewIncidentLink = Pick<IncidentLink, 'dedupKey' | 'team' | 'channel' | 'threadTs' | 'requester' | 'summary' | 'showNames'>;
+export type NewIncidentLink = Pick<IncidentLink, 'dedupKey' | 'team' | 'channel' | 'threadTs' | 'requester' | 'summary' | 'showNames' | 'via'>;
 
 /** How a link came to be held by an incident: the evidence ownership found. */
 export type Evidence = 'own-key' | 'alert' | 'merge';
@@ -58,6 +67,13 @@ export interface IncidentLinks {
   fold(dedupKey: string, into: string): Promise<IncidentLink>;
   setThread(dedupKey: string, threadTs: string): Promise<IncidentLink>;
   setConfirmation(dedupKey: string, ts: string): Promise<IncidentLink>;
+  /** The confirmation prompt is posted (asked, once). */
+  askConfirmation(dedupKey: string, promptTs: string): Promise<IncidentLink>;
+  /**
+   * The click's decision, once: asked → confirmed, cancelled or expired, whoever clicks first.
+   * Returns the link as stored (a later click finds the first decision).
+   */
+  decide(dedupKey: string, decision: 'confirmed' | 'cancelled' | 'expired', by: string): Promise<IncidentLink>;
   /** Give the link its per-channel reference, once (a second call keeps the first number). */
   setRef(dedupKey: string, ref: number): Promise<IncidentLink>;
   /**
@@ -177,6 +193,22 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
     },
     async setConfirmation(dedupKey, ts) {
       return update(dedupKey, 'SET confirmationTs = :ts', { ':ts': ts });
+    },
+    async askConfirmation(dedupKey, promptTs) {
+      try {
+        return await update(dedupKey, 'SET confirmation = :asked, promptTs = :ts', { ':asked': 'asked', ':ts': promptTs }, 'attribute_not_exists(confirmation)');
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        return (await get(dedupKey))!;
+      }
+    },
+    async decide(dedupKey, decision, by) {
+      try {
+        return await update(dedupKey, 'SET confirmation = :decision, decidedBy = :by', { ':decision': decision, ':by': by, ':asked': 'asked' }, 'confirmation = :asked');
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        return (await get(dedupKey))!;
+      }
     },
     async setRef(dedupKey, ref) {
       try {

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startStack, type LocalStack } from '../../local/stack';
+import { ensureCustomer } from '../helpers/customers';
 import { STAND_IN_BOT_USER_ID } from '../../local/stand-ins/slack';
 import { audit, captureOutput, FIRST_INCIDENT_NUMBER, World } from './support/world';
 
@@ -31,6 +32,8 @@ describe('DynamoDB unreachable for a while', () => {
       const incident = world.incidentOf(before)!;
       const logFrom = output.records().length;
 
+      // Customers are registered before the outage: escalating is what happens during it.
+      for (const channel of ['CDBMENTION', 'CDBCOMMAND']) await ensureCustomer(stack, channel);
       await stack.dynamo.suspend();
       const during = [await world.escalate('CDBMENTION'), await world.escalate('CDBCOMMAND', { via: 'command' })];
       // The ingress only needs SQS: Slack and PagerDuty are answered as usual.
@@ -67,6 +70,7 @@ describe('DynamoDB unreachable for a while', () => {
     try {
       const world = new World(stack);
       const logFrom = output.records().length;
+      await ensureCustomer(stack, 'CDBLONG');
       await stack.dynamo.suspend();
       const escalation = await world.escalate('CDBLONG');
       await stack.waitForIdle(60_000);
