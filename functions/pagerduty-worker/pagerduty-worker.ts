@@ -99,9 +99,17 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
     if (incident.mergedInto) {
       // Merged away: the escalation is not resolved, it goes on in the target incident, whose
       // own status (not this one's "resolved") is what the channel is shown from now on.
-      const moved = await ownership.moveOnMerge({ id: incident.id, ...(incident.incidentKey ? { incidentKey: incident.incidentKey } : {}) }, incident.mergedInto, logger);
+      let moved = await ownership.moveOnMerge({ id: incident.id, ...(incident.incidentKey ? { incidentKey: incident.incidentKey } : {}) }, incident.mergedInto, logger);
       if (!moved.length) return unlinked(logger);
-      const target = await deps.pagerDuty.getIncident(incident.mergedInto);
+      let target = await deps.pagerDuty.getIncident(incident.mergedInto);
+      // The target may itself have been merged on (its merge event processed first, in its own
+      // queue group): carry the links along the chain to the incident that is still worked on.
+      for (let hop = 0; target?.mergedInto && target.mergedInto !== target.id && hop < 5; hop++) {
+        const carried = await ownership.moveOnMerge({ id: target.id }, target.mergedInto, logger);
+        const ids = new Set(carried.map((link) => link.dedupKey));
+        moved = [...carried, ...moved.filter((link) => !ids.has(link.dedupKey))];
+        target = await deps.pagerDuty.getIncident(target.mergedInto);
+      }
       checkpoint('incident-attached');
       for (const link of moved) {
         const channelLogger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });

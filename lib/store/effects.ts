@@ -1,6 +1,7 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { attributeNames, expiryEpoch, isConditionFailure, storeCall } from './dynamo';
 import { LAYOUT } from '../layout/layout';
+import { TransientError } from '../runtime/errors';
 
 /**
  * Effects that must happen once (a Slack message posted) although the work that causes them
@@ -17,7 +18,15 @@ export interface Effects {
 
 
 
-export function makeEffects(db: DynamoDBDocumentClient, tableName: string, options: { ttlDays: number; now?: () => Date }): Effects {
+/**
+ * How long a claim without a result means "another attempt is performing it now" rather than "an
+ * attempt crashed": longer than one post, its timeout included. Two handlers may want the same
+ * effect at once (a merge and the target's own webhook each tell a channel "handled together").
+ */
+export const EFFECT_LEASE_MS = 15_000;
+
+export function makeEffects(db: DynamoDBDocumentClient, tableName: string, options: { ttlDays: number; now?: () => Date; leaseMs?: number }): Effects {
+  const leaseMs = options.leaseMs ?? EFFECT_LEASE_MS;
   const now = options.now ?? (() => new Date());
   const key = (effect: string) => ({ pk: `effect#${effect}` });
   const record = (effect: string, result: string) =>
@@ -42,13 +51,27 @@ export function makeEffects(db: DynamoDBDocumentClient, tableName: string, optio
         if (!isConditionFailure(error)) throw error;
         const existing = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key(effect), ConsistentRead: true })))).Item;
         if (typeof existing?.result === 'string') return { result: existing.result, performed: false };
+        // Claimed moments ago, and its attempt has not failed: it is being performed right now.
+        const age = now().getTime() - Date.parse(String(existing?.claimedAt ?? claimedAt));
+        if (existing && existing.failedAt === undefined && age >= 0 && age < leaseMs) {
+          throw new TransientError('another attempt is performing this effect now', undefined, Math.max(1, Math.ceil((leaseMs - age) / 1000)));
+        }
         const found = await find(String(existing?.claimedAt ?? claimedAt));
         if (found !== undefined) {
           await record(effect, found);
           return { result: found, performed: false };
         }
       }
-      const result = await perform();
+      let result: string;
+      try {
+        result = await perform();
+      } catch (error) {
+        // Not a crash: the next attempt may look (find) and perform again at once, without waiting out the lease.
+        await storeCall('update', () =>
+          db.send(new UpdateCommand({ TableName: tableName, Key: key(effect), UpdateExpression: 'SET failedAt = :at', ExpressionAttributeValues: { ':at': now().toISOString() } })),
+        ).catch(() => undefined);
+        throw error;
+      }
       await record(effect, result);
       return { result, performed: true };
     },

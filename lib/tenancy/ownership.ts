@@ -90,17 +90,19 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
   async function moveOnMerge(merged: IncidentRef, into: string, logger: Logger): Promise<IncidentLink[]> {
     const followers = await links.followersOf(merged.id);
     const candidates = new Map(followers.map((link) => [link.dedupKey, link]));
-    // Its own incident's webhooks may all have been lost: the merged incident's own key is evidence enough.
-    if (!followers.some((link) => link.incidentId === merged.id || link.heldBy === 'merged')) {
-      const ownKey = await ownKeyOf(merged);
-      const ownKeyLink = ownKey && isDedupKey(ownKey) ? await links.get(ownKey) : undefined;
-      if (ownKeyLink && !ownKeyLink.incidentId) {
-        const held = await bindFromEvidence(ownKeyLink, merged.id, true, logger);
-        if (held) candidates.set(held.link.dedupKey, held.link);
-      }
+    // Its own incident's webhooks may all have been lost: the merged incident's own key is evidence
+    // enough. (Links merged into it from elsewhere say nothing about whether its own is bound.)
+    const ownKey = merged.incidentKey ?? (followers.some((link) => link.incidentId === merged.id && link.heldBy === 'own') ? undefined : await ownKeyOf(merged));
+    const ownKeyLink = ownKey && isDedupKey(ownKey) && !candidates.has(ownKey) ? await links.get(ownKey) : undefined;
+    if (ownKeyLink && !ownKeyLink.incidentId) {
+      const held = await bindFromEvidence(ownKeyLink, merged.id, true, logger);
+      if (held) candidates.set(held.link.dedupKey, held.link);
     }
-    // Links already moved by an earlier delivery of this merge are part of the answer too.
-    const affected = [...candidates.values()].filter((link) => link.incidentId === merged.id || (link.incidentId === into && link.heldBy === 'merged'));
+    // Links already moved by an earlier delivery of this merge are part of the answer too, and so is
+    // its own link when something else (a Check Status click, the target's webhook) already found
+    // its alert in the target.
+    if (ownKeyLink?.incidentId === into) candidates.set(ownKeyLink.dedupKey, ownKeyLink);
+    const affected = [...candidates.values()].filter((link) => link.incidentId === merged.id || (link.incidentId === into && (link.heldBy === 'merged' || link.dedupKey === ownKey)));
     const moved = await Promise.all(affected.map((link) => links.bind(link.dedupKey, into, 'merge', merged.id)));
     for (const result of moved) if (result.bound) logger.info('escalation moved with a merge', { dedupKey: result.link.dedupKey });
     return moved.map((result) => result.link).filter((link) => link.incidentId === into);

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { dedupKeyFor } from '../../../lib/dedup-key';
 import { refusalMessage } from '../../../lib/slack/messages';
-import { incidentTag } from '../../../lib/tenancy/ownership';
 import { signPagerDutyWebhook } from '../../../lib/pagerduty/signature';
 import type { LocalStack } from '../../../local/stack';
 import { ensureCustomer } from '../../helpers/customers';
@@ -401,7 +400,9 @@ export async function audit(world: World, options: AuditOptions = {}): Promise<A
     // Once merged away, the escalation follows the target: events of the merged incident that
     // arrive after the merge are rightly not told, and the merge itself is told as "together".
     if (incident.mergedInto) {
-      if (eventType === 'incident.resolved' && !(byEffect.get(`joined:${escalation.dedupKey}:${incidentTag(incident.mergedInto)}`) ?? []).length && !failedAndTold.includes(escalation.dedupKey)) {
+      // Told once the escalation is held elsewhere, by this merge or by a later hop of a chain of merges.
+      const told = [...byEffect.keys()].some((key) => key.startsWith(`joined:${escalation.dedupKey}:`));
+      if (eventType === 'incident.resolved' && !told && !failedAndTold.includes(escalation.dedupKey)) {
         lost.push(`the merge of ${escalation.channel}'s incident was never told`);
       }
       continue;
