@@ -6,7 +6,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { WebClient } from '@slack/web-api';
+import { LogLevel, WebClient } from '@slack/web-api';
 import { LAYOUT, queueNames, tableName, type QueueName } from '../lib/layout/layout';
 import { PdRouterError } from '../lib/runtime/errors';
 import { API_TOKEN_NAMES, SECRET_NAMES, SIGNING_SECRET_NAMES, type SecretName } from '../lib/runtime/secrets';
@@ -63,7 +63,7 @@ const DEFAULT_TIMEOUT_SECONDS = 10;
 
 /** The Slack probe: auth.test (scopes from its x-oauth-scopes header) and conversations.info. */
 export function slackProbe(token: string, apiUrl: string, timeoutMs: number): ReturnType<DoctorDeps['slack']> {
-  const client = new WebClient(token, { slackApiUrl: apiUrl, timeout: timeoutMs, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true });
+  const client = new WebClient(token, { slackApiUrl: apiUrl, timeout: timeoutMs, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, logLevel: LogLevel.ERROR });
   return {
     async authTest() {
       const answer = await client.auth.test();
