@@ -173,7 +173,7 @@ export async function runChecks(deps: DoctorDeps): Promise<NamedResult[]> {
       const who = await slack.authTest();
       scopes = who.scopes;
       slackWorks = true;
-      return ok(`the token works: bot ${who.user ?? '?'} in workspace ${who.team ?? '?'}`);
+      return ok(`the token works${who.user ? `: bot ${who.user}` : ''}${who.team ? ` in workspace ${who.team}` : ''}`);
     } catch (error) {
       return fail(
         `Slack refused the bot token: ${describeError(error)}`,

@@ -67,7 +67,7 @@ describe('npm run doctor, against the local stack', () => {
   });
   afterAll(() => stack.stop());
 
-  const subscription = () => stack.pagerDuty!.subscriptions.find((s) => (s.delivery_method as { url: string }).url === webhookUrl) as { active: boolean; events: string[]; delivery_method: { temporarily_disabled: boolean } };
+  const subscription = () => stack.pagerDuty!.subscriptions.find((s) => (s.delivery_method as { url: string }).url === webhookUrl) as { active: boolean; events: string[]; delivery_method: { url: string; temporarily_disabled: boolean } };
 
   it('a well-wired sandbox: every check ✓, the alarm topic skipped with its reason, exit 0, no secret printed, nothing written', async () => {
     const before = stack.pagerDuty!.restCalls.length;
@@ -172,7 +172,7 @@ describe('npm run doctor, against the local stack', () => {
   });
 
   it('no subscription for this stack\'s webhook URL: ✗ with the pd:subscribe command for it, exit 1', async () => {
-    const delivery = subscription().delivery_method as { url: string };
+    const delivery = subscription().delivery_method;
     delivery.url = 'https://elsewhere.example/pagerduty/webhooks';
     try {
       const result = await doctor([], viaHandOff());
