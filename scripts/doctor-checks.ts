@@ -1,5 +1,6 @@
 import { PAGERDUTY_HANDLED_EVENT_TYPES } from '../lib/events';
 import type { QueueName } from '../lib/layout/layout';
+import { PdRouterError } from '../lib/runtime/errors';
 import type { SecretName } from '../lib/runtime/secrets';
 import { isWellFormedRoutingKey } from '../lib/store/customers';
 
@@ -99,7 +100,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 /** An error as one line, without anything but its name, code and message. */
 export function describeError(error: unknown): string {
-  if (error instanceof CheckTimeout) return error.message;
+  // pd-router's own messages say what happened in full; a name in front would only add noise.
+  if (error instanceof CheckTimeout || error instanceof PdRouterError) return error.message;
   const e = error as { name?: string; code?: string; message?: string; data?: { error?: string } };
   const slackError = e?.data?.error;
   if (slackError) return `Slack answered ${slackError}`;

@@ -20,7 +20,9 @@ import { sqsClientFor, type DlqTarget } from './dlq';
 import { formatResults, redact, runChecks, type AlarmTopic, type DlqState, type DoctorDeps, type SecretSource, type WebhookSubscription } from './doctor-checks';
 
 /** A problem that stops the doctor before any check, told in one line. */
-export class DoctorError extends PdRouterError {}
+export class DoctorError extends PdRouterError {
+  override name = 'DoctorError';
+}
 
 const USAGE = `usage: npm run doctor [-- --stage <stage> --region <region>] [--timeout <seconds>]
   Checks that a pd-router stack is wired correctly and prints one line per check (✓, ✗ or skipped),
@@ -184,7 +186,7 @@ async function localDeps(io: DoctorIo, timeoutMs: number): Promise<{ deps: Omit<
  * The secret(s) a deployed stage's functions read, as their SECRETS_MANAGER_SECRET_ID says: one
  * id for all five keys (the single layout), or the signing secrets apart from the API tokens (split).
  */
-async function deployedSecrets(lambda: LambdaClient, secretsManager: SecretsManagerClient, stage: string, region: string): Promise<SecretSource[]> {
+export async function deployedSecrets(lambda: Pick<LambdaClient, 'send'>, secretsManager: Pick<SecretsManagerClient, 'send'>, stage: string, region: string): Promise<SecretSource[]> {
   const idOf = async (fn: string) => {
     const name = `${LAYOUT.service}-${stage}-${fn}`;
     let id: string | undefined;
@@ -247,7 +249,7 @@ export async function deployedDeps(stage: string, region: string, timeoutMs: num
 }
 
 /** The SNS topics the stack's alarms notify, with their confirmed and pending subscriptions. */
-async function alarmTopics(cloudFormation: CloudFormationClient, cloudWatch: CloudWatchClient, sns: SNSClient, stackName: string): Promise<AlarmTopic[]> {
+export async function alarmTopics(cloudFormation: Pick<CloudFormationClient, 'send'>, cloudWatch: Pick<CloudWatchClient, 'send'>, sns: Pick<SNSClient, 'send'>, stackName: string): Promise<AlarmTopic[]> {
   const alarmNames: string[] = [];
   let next: string | undefined;
   do {

@@ -4,7 +4,12 @@ import { SECRET_NAMES } from '../lib/runtime/secrets';
 import type { SandboxState } from '../local/sandbox-state';
 import type { LocalStack } from '../local/stack';
 import { manifestBotScopes } from '../local/stand-ins/slack';
-import { runDoctor, type DoctorIo } from '../scripts/doctor';
+import { DescribeStacksCommand, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
+import { GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { ListSubscriptionsByTopicCommand } from '@aws-sdk/client-sns';
+import { alarmTopics, deployedSecrets, runDoctor, type DoctorIo } from '../scripts/doctor';
 import type { DoctorDeps } from '../scripts/doctor-checks';
 import { ensureCustomer } from './helpers/customers';
 import { startTestStack } from './helpers/stack';
@@ -124,6 +129,16 @@ describe('npm run doctor, against the local stack', () => {
     expect(result.out).not.toContain('xoxb-revoked-token-of-the-test');
   });
 
+  it('a refused PagerDuty REST key: ✗ with what to do, and the subscription check skipped', async () => {
+    const result = await doctor([], viaHandOff({ pagerDutyRestApiKey: 'rest-key-pagerduty-does-not-know' }));
+    expect(result.code).toBe(1);
+    const rest = check(result.out, 'PagerDuty REST key');
+    expect(rest.line).toBe('✗ PagerDuty REST key: PagerDuty refused the REST API key: HTTP 401 for GET /incidents');
+    expect(rest.fix).toMatch(/API Access Keys/);
+    expect(check(result.out, 'PagerDuty webhook subscription').line).toBe('- PagerDuty webhook subscription: skipped (needs a working REST key (see PagerDuty REST key))');
+    expect(result.out).not.toContain('rest-key-pagerduty-does-not-know');
+  });
+
   it('the bot is not in a registered channel: ✗ naming that channel only, how to fix, exit 1', async () => {
     await ensureCustomer(stack, 'CNOBOT01');
     stack.slack!.notMember.add('CNOBOT01');
@@ -199,7 +214,7 @@ describe('npm run doctor, against the local stack', () => {
   });
 
   it('each check has a timeout: a Slack that does not answer fails its check, not the doctor', async () => {
-    stack.slack!.latencyMs = 3000;
+    stack.slack!.latencyMs = 1500;
     try {
       const result = await doctor(['--timeout', '0.5'], viaHandOff());
       expect(result.code).toBe(1);
@@ -300,5 +315,78 @@ describe('npm run doctor: bad input gets one clear line and nothing is reached',
     const result = await doctor(['--stage', 'prod', '--help'], untouchable);
     expect(result).toMatchObject({ code: 0, err: '' });
     expect(result.out).toMatch(/^usage: npm run doctor/);
+  });
+});
+
+/** An AWS client that answers each command class with the function given for it, and records what it was sent. */
+function fakeClient(answers: [new (...args: never[]) => unknown, (input: Record<string, unknown>) => unknown][]) {
+  const sent: { command: string; input: Record<string, unknown> }[] = [];
+  return {
+    sent,
+    send: (async (command: { input: Record<string, unknown> }) => {
+      const answer = answers.find(([type]) => command instanceof type);
+      if (!answer) throw new Error(`unexpected ${command.constructor.name}`);
+      sent.push({ command: command.constructor.name, input: command.input });
+      return answer[1](command.input);
+    }) as never,
+  };
+}
+
+describe('npm run doctor --stage: what it reads from AWS (clients played here)', () => {
+  const lambdaWith = (ids: Record<string, string>) =>
+    fakeClient([[GetFunctionConfigurationCommand, (input) => ({ Environment: { Variables: { SECRETS_MANAGER_SECRET_ID: ids[String(input.FunctionName)] } } })]]);
+  const secretsWith = (values: Record<string, string>) => fakeClient([[GetSecretValueCommand, (input) => ({ SecretString: values[String(input.SecretId)] })]]);
+
+  it('reads the layout the functions run: one secret for all five keys, or each half in its own', async () => {
+    const five = JSON.stringify({ SLACK_SIGNING_SECRET: 'a', PAGER_DUTY_SIGNING_KEY: 'b', SLACK_BOT_TOKEN: 'c', PAGER_DUTY_EVENTS_API_KEY: 'd', PAGER_DUTY_REST_API_KEY: 'e' });
+    const single = await deployedSecrets(lambdaWith({ 'pd-router-prod-slack-ingress': 'pd-router/prod', 'pd-router-prod-slack-worker': 'pd-router/prod' }), secretsWith({ 'pd-router/prod': five }), 'prod', 'eu-west-1');
+    expect(single.map((s) => ({ where: s.where, names: s.names, fix: s.fix }))).toEqual([{ where: 'secret pd-router/prod', names: SECRET_NAMES, fix: 'npm run secrets:put -- --secret-id pd-router/prod --region eu-west-1' }]);
+    expect(await single[0]!.read()).toEqual(JSON.parse(five));
+
+    const split = await deployedSecrets(
+      lambdaWith({ 'pd-router-prod-slack-ingress': 'prod/signing', 'pd-router-prod-slack-worker': 'prod/api-tokens' }),
+      secretsWith({ 'prod/signing': JSON.stringify({ SLACK_SIGNING_SECRET: 'a' }), 'prod/api-tokens': 'not json' }),
+      'prod',
+      'eu-west-1',
+    );
+    expect(split.map((s) => [s.where, s.names])).toEqual([
+      ['secret prod/signing', ['SLACK_SIGNING_SECRET', 'PAGER_DUTY_SIGNING_KEY']],
+      ['secret prod/api-tokens', ['SLACK_BOT_TOKEN', 'PAGER_DUTY_EVENTS_API_KEY', 'PAGER_DUTY_REST_API_KEY']],
+    ]);
+    expect(split[0]!.fix).toBe('npm run secrets:put -- --signing-secret-id prod/signing --api-token-secret-id prod/api-tokens --region eu-west-1');
+    // A secret that is not JSON is said so, without its value.
+    await expect(split[1]!.read()).rejects.toThrow(/^it is not a JSON object of keys$/);
+  });
+
+  it('a function without a secret id, or one it cannot read: one line naming the function', async () => {
+    await expect(deployedSecrets(lambdaWith({}), secretsWith({}), 'prod', 'eu-west-1')).rejects.toThrow('pd-router-prod-slack-ingress has no SECRETS_MANAGER_SECRET_ID: deploy the stage again with this version');
+    const denied = { send: (async () => Promise.reject(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }))) as never };
+    await expect(deployedSecrets(denied, secretsWith({}), 'prod', 'eu-west-1')).rejects.toThrow(/^could not read the configuration of pd-router-prod-slack-ingress in eu-west-1 \(AccessDeniedException\)/);
+  });
+
+  it("the alarm topic: every SNS action of the stack's alarms, page after page, confirmed and pending subscriptions counted", async () => {
+    const cloudFormation = fakeClient([
+      [
+        ListStackResourcesCommand,
+        (input) =>
+          input.NextToken
+            ? { StackResourceSummaries: [{ ResourceType: 'AWS::CloudWatch::Alarm', PhysicalResourceId: 'pd-router-prod-HttpApi5xx' }] }
+            : { StackResourceSummaries: [{ ResourceType: 'AWS::CloudWatch::Alarm', PhysicalResourceId: 'pd-router-prod-SlackDlq' }, { ResourceType: 'AWS::SQS::Queue', PhysicalResourceId: 'q' }], NextToken: 'more' },
+      ],
+      [DescribeStacksCommand, () => ({})],
+    ]);
+    const topic = 'arn:aws:sns:eu-west-1:123456789012:pd-router-prod-alarms';
+    const cloudWatch = fakeClient([[DescribeAlarmsCommand, () => ({ MetricAlarms: [{ AlarmActions: [topic] }, { AlarmActions: [topic, 'arn:aws:automate:eu-west-1:ec2:stop'] }] })]]);
+    const sns = fakeClient([
+      [
+        ListSubscriptionsByTopicCommand,
+        (input) =>
+          input.NextToken
+            ? { Subscriptions: [{ SubscriptionArn: `${topic}:abc` }] }
+            : { Subscriptions: [{ SubscriptionArn: 'PendingConfirmation' }, { SubscriptionArn: 'PendingConfirmation' }], NextToken: 'next' },
+      ],
+    ]);
+    expect(await alarmTopics(cloudFormation, cloudWatch, sns, 'pd-router-prod')).toEqual([{ arn: topic, confirmed: 1, pending: 2 }]);
+    expect(cloudWatch.sent).toEqual([{ command: 'DescribeAlarmsCommand', input: { AlarmNames: ['pd-router-prod-SlackDlq', 'pd-router-prod-HttpApi5xx'] } }]);
   });
 });
