@@ -134,7 +134,7 @@ export async function runChecks(deps: DoctorDeps): Promise<NamedResult[]> {
     try {
       result = await withTimeout(check(), deps.timeoutMs);
     } catch (error) {
-      result = fail(`could not check: ${describeError(error)}`, 'make sure the service is reachable with these credentials, then run the doctor again');
+      result = fail(`could not check: ${describeError(error)}`, 'make sure the service is reachable from here (and these credentials may read it), then run the doctor again');
     }
     results.push({ name, ...result });
   };
@@ -177,6 +177,8 @@ export async function runChecks(deps: DoctorDeps): Promise<NamedResult[]> {
       slackWorks = true;
       return ok(`the token works${who.user ? `: bot ${who.user}` : ''}${who.team ? ` in workspace ${who.team}` : ''}`);
     } catch (error) {
+      // Only an answer from Slack says the token is bad; a 429, a timeout or no answer says nothing about it.
+      if (!(error as { data?: { error?: string } })?.data?.error) throw error;
       return fail(
         `Slack refused the bot token: ${describeError(error)}`,
         "put the app's Bot User OAuth Token (xoxb-…, OAuth & Permissions page) into SLACK_BOT_TOKEN with `npm run secrets:put`; reinstall the app if it was revoked",
@@ -241,6 +243,7 @@ export async function runChecks(deps: DoctorDeps): Promise<NamedResult[]> {
       restWorks = true;
       return ok('the key works');
     } catch (error) {
+      if (!(error as { status?: number }).status || ![401, 403].includes((error as { status: number }).status)) throw error;
       return fail(
         `PagerDuty refused the REST API key: ${describeError(error)}`,
         'create a REST API key (PagerDuty: Integrations → API Access Keys; read-only is enough for the workers) and put it into PAGER_DUTY_REST_API_KEY with `npm run secrets:put`',

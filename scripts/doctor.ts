@@ -88,7 +88,7 @@ export function pagerDutyProbe(restKey: string, apiUrl: string, timeoutMs: numbe
       headers: { authorization: `Token token=${restKey}`, accept: 'application/vnd.pagerduty+json;version=2' },
       signal: AbortSignal.timeout(timeoutMs),
     });
-    if (!response.ok) throw new DoctorError(`HTTP ${response.status} for GET /${path.split('?')[0]}`);
+    if (!response.ok) throw Object.assign(new DoctorError(`HTTP ${response.status} for GET /${path.split('?')[0]}`), { status: response.status });
     return (await response.json()) as Record<string, unknown>;
   };
   return {

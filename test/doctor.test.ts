@@ -139,6 +139,20 @@ describe('npm run doctor, against the local stack', () => {
     expect(result.out).not.toContain('rest-key-pagerduty-does-not-know');
   });
 
+  it('a Slack 429 or a PagerDuty 503 is not a bad key: ✗ "could not check", and run it again', async () => {
+    stack.slack!.faults.failNext('auth.test', 1, { kind: 'status', status: 429, retryAfterSeconds: 30 });
+    stack.pagerDuty!.faults.failNext('rest', 1, { kind: 'status', status: 503 });
+    try {
+      const result = await doctor([], viaHandOff());
+      expect(result.code).toBe(1);
+      expect(check(result.out, 'Slack auth.test')).toEqual({ line: expect.stringMatching(/^✗ Slack auth.test: could not check: WebAPIRateLimitedError: A rate-limit has been reached/), fix: expect.stringMatching(/run the doctor again$/) });
+      expect(check(result.out, 'PagerDuty REST key')).toEqual({ line: '✗ PagerDuty REST key: could not check: HTTP 503 for GET /incidents', fix: expect.stringMatching(/run the doctor again$/) });
+    } finally {
+      stack.slack!.faults.clear();
+      stack.pagerDuty!.faults.clear();
+    }
+  });
+
   it('the bot is not in a registered channel: ✗ naming that channel only, how to fix, exit 1', async () => {
     await ensureCustomer(stack, 'CNOBOT01');
     stack.slack!.notMember.add('CNOBOT01');
