@@ -90,7 +90,8 @@ export interface NamedResult extends CheckResult {
 
 class CheckTimeout extends Error {}
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+/** `promise`, or a rejection saying it did not answer within `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new CheckTimeout(`no answer within ${Math.round(ms / 100) / 10}s`)), ms);

@@ -17,7 +17,7 @@ import { manifestBotScopes } from '../local/stand-ins/slack';
 import { parseCommandLine, usageError, type CliOutput } from './cli';
 import { PAGERDUTY_WEBHOOK_PATH } from './create-webhook-subscription';
 import { sqsClientFor, type DlqTarget } from './dlq';
-import { formatResults, redact, runChecks, type AlarmTopic, type DlqState, type DoctorDeps, type SecretSource, type WebhookSubscription } from './doctor-checks';
+import { describeError, formatResults, redact, runChecks, withTimeout, type AlarmTopic, type DlqState, type DoctorDeps, type SecretSource, type WebhookSubscription } from './doctor-checks';
 
 /** A problem that stops the doctor before any check, told in one line. */
 export class DoctorError extends PdRouterError {
@@ -161,8 +161,8 @@ async function localDeps(io: DoctorIo, timeoutMs: number): Promise<{ deps: Omit<
         read: async () => Object.fromEntries(SECRET_NAMES.map((name) => [name, io.env[name]])),
         fix: 'set the missing variables in this shell, the same values `npm start` was given',
       };
-  const slackApiUrl = state?.slackApiUrl ?? io.env.SLACK_API_URL?.trim() ?? 'https://slack.com/api/';
-  const pagerDutyApiUrl = state?.pagerDutyUrl ?? io.env.PAGER_DUTY_API_URL?.trim() ?? 'https://api.pagerduty.com';
+  const slackApiUrl = state?.slackApiUrl || io.env.SLACK_API_URL?.trim() || 'https://slack.com/api/';
+  const pagerDutyApiUrl = state?.pagerDutyUrl || io.env.PAGER_DUTY_API_URL?.trim() || 'https://api.pagerduty.com';
   const target: DlqTarget = { stage, endpoint: health.sqsEndpoint };
   const db = DynamoDBDocumentClient.from(
     new DynamoDBClient({ endpoint: health.dynamoEndpoint, region: LOCAL_AWS_ENV.AWS_REGION, credentials: { accessKeyId: LOCAL_AWS_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: LOCAL_AWS_ENV.AWS_SECRET_ACCESS_KEY } }),
@@ -310,7 +310,9 @@ export async function runDoctor(argv: readonly string[], io: DoctorIo): Promise<
     let deps: Omit<DoctorDeps, 'timeoutMs'>;
     let label: string;
     if (stage !== undefined) {
-      deps = await (io.deployed ?? deployedDeps)(stage, region!, timeoutMs, io.now);
+      deps = await withTimeout((io.deployed ?? deployedDeps)(stage, region!, timeoutMs, io.now), timeoutMs).catch((error: unknown) => {
+        throw error instanceof PdRouterError ? error : new DoctorError(`could not find stage ${stage} in ${region}: ${describeError(error)}`);
+      });
       label = `stage ${stage} in ${region}`;
     } else ({ deps, label } = await localDeps(io, timeoutMs));
     // Remember every secret value read, so that no line can print one.
