@@ -3,7 +3,7 @@ import path from 'node:path';
 
 /**
  * Where a running sandbox tells the helper commands how to reach it: one file per port, so two
- * stacks side by side never read or delete each other's. The signing secret in it is the
+ * stacks side by side never read or delete each other's. The signing secret and keys in it are the
  * sandbox's own, made up at start; real secrets are never written here.
  */
 export const SANDBOX_STATE_DIR = path.join(process.cwd(), '.local-data');
@@ -17,6 +17,10 @@ export interface SandboxState {
   pagerDutyUrl: string;
   slackSigningSecret: string;
   pagerDutySigningKey: string;
+  /** The sandbox's other made-up keys, for `npm run doctor` (which checks them as a deployed stage's secret). */
+  slackBotToken?: string;
+  pagerDutyEventsApiKey?: string;
+  pagerDutyRestApiKey?: string;
   /** The stack's own admin token, for `npm run customers` (made up at start, like the secrets above). */
   adminToken?: string;
   /** The process that wrote it: only that one removes it. */

@@ -255,7 +255,7 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (request.method === 'POST' && path === '/slack/events') return invokeHttp(slackIngress, 'slack-ingress', request, response);
     if (request.method === 'POST' && path === '/pagerduty/webhooks') return invokeHttp(pagerDutyIngress, 'pagerduty-ingress', request, response);
-    if (request.method === 'GET' && path === '/health') return sendJson(response, 200, { ok: true, sandbox, stage, sqsEndpoint: sqs.endpoint });
+    if (request.method === 'GET' && path === '/health') return sendJson(response, 200, { ok: true, sandbox, stage, sqsEndpoint: sqs.endpoint, dynamoEndpoint: dynamo.endpoint, tableName: dynamo.tableName });
     if (await adminRoutes(request, response, { token: adminToken, customers: makeCustomerAdmin(customers) })) return;
     if (options.routes && (await options.routes(request, response, stack))) return;
     sendJson(response, 404, { error: `no route for ${request.method} ${path}` });

@@ -101,6 +101,9 @@ export async function runLocalRouter(env: Env, out: { stdout: (line: string) => 
       pagerDutyUrl: stack.pagerDuty!.url,
       slackSigningSecret: stack.secrets.SLACK_SIGNING_SECRET,
       pagerDutySigningKey: stack.secrets.PAGER_DUTY_SIGNING_KEY,
+      slackBotToken: stack.secrets.SLACK_BOT_TOKEN,
+      pagerDutyEventsApiKey: stack.secrets.PAGER_DUTY_EVENTS_API_KEY,
+      pagerDutyRestApiKey: stack.secrets.PAGER_DUTY_REST_API_KEY,
       adminToken: stack.adminToken,
     });
     const port = new URL(stack.url).port;

@@ -91,6 +91,14 @@ const REFUSALS: Record<string, Refusal[]> = {
     { args: [], says: /^say which secret: --secret-id, or --signing-secret-id with --api-token-secret-id$/ },
     { args: ['--secret-id', '  '], says: /^say which secret: --secret-id, or --signing-secret-id with --api-token-secret-id$/ },
   ],
+  doctor: [
+    { args: ['--region', 'eu-west-1'], says: /^--region goes with --stage \(a deployed stage\)$/ },
+    { args: ['--stage', ''], says: /^--stage must be a stage name/ },
+    { args: ['--stage', 'prod', '--region', 'Ireland'], says: /^--region must be an AWS region like eu-west-1/ },
+    { args: ['--timeout', 'soon'], says: /^--timeout must be a number of seconds from 0 to 300, not "soon"$/ },
+    { args: ['now'], says: /^unexpected argument 'now'/ },
+    { args: [], env: { PORT: 'abc' }, says: /^environment variable PORT must be the port of a running `npm start`/ },
+  ],
 };
 
 interface Run {
@@ -391,6 +399,9 @@ describe('npm start refuses what it cannot run, in one line', () => {
       run('sandbox', ['list'], cleanEnv({ PD_ROUTER_URL: first.url.replace('127.0.0.1', 'localhost') }), cwd),
     ]);
     for (const result of listed) expect({ code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({ code: 0, stdout: expect.stringMatching(/^no incidents yet/), stderr: '' });
+    // The doctor finds it the same way, and the sandbox `npm start` made is wired as a deployed stage should be.
+    const doctor = await run('doctor', [], cleanEnv({ PORT: String(first.port) }), cwd);
+    expect({ code: doctor.code, stderr: doctor.stderr, last: doctor.stdout.trimEnd().split('\n').pop() }).toEqual({ code: 0, stderr: '', last: 'all checks passed (some skipped)' });
 
     // The stack dies under a running demo, then without cleaning up: the helpers say so in one line.
     const demo = await spawnUntil('demo', [], cleanEnv({ PORT: String(first.port) }), cwd, /Using the sandbox running at/);

@@ -28,6 +28,11 @@ const ROUTING_KEY = /^[A-Za-z0-9_-]{20,64}$/;
 
 const ChannelIdSchema = v.pipe(v.string(), v.regex(CHANNEL_ID, 'a channel id is C or G and 4–20 uppercase letters or digits'));
 const TeamIdSchema = v.pipe(v.string(), v.regex(TEAM_ID, 'an organization id is T or E and uppercase letters or digits'));
+/** True when `key` has the shape of a PagerDuty Events API v2 routing key (the doctor checks stored ones). */
+export function isWellFormedRoutingKey(key: unknown): boolean {
+  return typeof key === 'string' && ROUTING_KEY.test(key);
+}
+
 const RoutingKeySchema = v.pipe(v.string(), v.regex(ROUTING_KEY, 'a routing key is 20–64 letters, digits, - or _'));
 
 /** What a provider may set on a customer (add and update take these). */
