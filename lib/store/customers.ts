@@ -104,6 +104,7 @@ export type CustomerChanges = v.InferInput<typeof ChangesSchema>;
 
 /** The channel is registered already (add). */
 export class CustomerExistsError extends InvalidInputError {
+  override name = 'CustomerExistsError';
   constructor(channel: string) {
     super(`channel ${channel} is already a customer`, 409);
   }
@@ -111,6 +112,7 @@ export class CustomerExistsError extends InvalidInputError {
 
 /** The channel is not a customer (get-or-fail, update, remove, approve). */
 export class UnknownCustomerError extends InvalidInputError {
+  override name = 'UnknownCustomerError';
   constructor(channel: string) {
     super(`channel ${channel} is not a customer`, 404);
   }
