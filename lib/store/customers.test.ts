@@ -145,7 +145,7 @@ describe('what a person may see of a customer', () => {
 
   it('accepts channel ids as Slack writes them and refuses others with one line', () => {
     for (const id of ['C024BE91L', 'C0123456789', 'G0123ABCDEF', 'CACME']) expect(checkChannelId(id)).toBe(id);
-    for (const id of ['acme', 'C12', 'X0123456789', 'C0123456789ABCD', 'c0123456789', 'D0123456789']) {
+    for (const id of ['acme', 'C12', 'X0123456789', 'C0123456789ABCDEFGHIJKL', 'c0123456789', 'D0123456789']) {
       expect(() => checkChannelId(id)).toThrow(InvalidInputError);
     }
     expect(() => checkChannelId('D0123456789')).toThrow(/direct message/);
