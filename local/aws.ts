@@ -36,15 +36,15 @@ export interface LocalDynamo {
   stop(): Promise<void>;
 }
 
-const customerIndex = LAYOUT.table.customerIndex;
-const customerIndexSpec: GlobalSecondaryIndex = {
-  IndexName: customerIndex.name,
+const INDEXES = [LAYOUT.table.customerIndex, LAYOUT.table.openLinkIndex];
+const indexSpec = (index: (typeof INDEXES)[number]): GlobalSecondaryIndex => ({
+  IndexName: index.name,
   KeySchema: [
-    { AttributeName: customerIndex.partitionKey, KeyType: 'HASH' },
-    { AttributeName: customerIndex.sortKey, KeyType: 'RANGE' },
+    { AttributeName: index.partitionKey, KeyType: 'HASH' },
+    { AttributeName: index.sortKey, KeyType: 'RANGE' },
   ],
   Projection: { ProjectionType: 'ALL' },
-};
+});
 
 function tableDefinition(name: string): CreateTableCommandInput {
   return {
@@ -52,10 +52,10 @@ function tableDefinition(name: string): CreateTableCommandInput {
     BillingMode: 'PAY_PER_REQUEST',
     AttributeDefinitions: [
       { AttributeName: LAYOUT.table.partitionKey, AttributeType: 'S' },
-      { AttributeName: customerIndex.partitionKey, AttributeType: 'S' },
+      ...INDEXES.map((index) => ({ AttributeName: index.partitionKey, AttributeType: 'S' as const })),
     ],
     KeySchema: [{ AttributeName: LAYOUT.table.partitionKey, KeyType: 'HASH' }],
-    GlobalSecondaryIndexes: [customerIndexSpec],
+    GlobalSecondaryIndexes: INDEXES.map(indexSpec),
   };
 }
 
@@ -69,6 +69,17 @@ async function rebuildWithIndexes(client: DynamoDBClient, name: string): Promise
     startKey = page.LastEvaluatedKey;
   } while (startKey);
   await client.send(new DeleteTableCommand({ TableName: name }));
+  // dynalite finishes a delete after answering it (later with more indexes): wait until it is gone.
+  for (let tries = 0; ; tries++) {
+    try {
+      await client.send(new DescribeTableCommand({ TableName: name }));
+    } catch (error) {
+      if ((error as { name?: string }).name === 'ResourceNotFoundException') break;
+      throw error;
+    }
+    if (tries > 200) throw new Error(`the local table ${name} was not deleted`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
   await client.send(new CreateTableCommand(tableDefinition(name)));
   for (const item of items) await client.send(new PutItemCommand({ TableName: name, Item: item }));
 }
@@ -88,10 +99,11 @@ export async function startLocalDynamo(options: { stage: string; path?: string; 
   } catch (error) {
     // A table kept on disk from an earlier run is the point of `path`.
     if ((error as { name?: string }).name !== 'ResourceInUseException') throw error;
-    // A table kept from before the customer registry lacks its index, and dynalite cannot add
-    // one to an existing table: rebuild it with the index and the same items.
+    // A table kept from before the customer registry or the reconciler lacks an index, and dynalite
+    // cannot add one to an existing table: rebuild it with the indexes and the same items.
     const table = await client.send(new DescribeTableCommand({ TableName: name }));
-    if (!table.Table?.GlobalSecondaryIndexes?.some((index) => index.IndexName === customerIndex.name)) await rebuildWithIndexes(client, name);
+    const present = new Set((table.Table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+    if (INDEXES.some((index) => !present.has(index.name))) await rebuildWithIndexes(client, name);
   } finally {
     client.destroy();
   }

@@ -19,9 +19,25 @@ const INGRESS_BY_QUEUE = { slack: 'slack-ingress', pagerduty: 'pagerduty-ingress
 const sub = (template) => ({ 'Fn::Sub': template });
 const arnOf = (logicalId) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
 
-/** The customer index's ARN: Query on an index is granted on the index, not on its table. */
+/** An index's ARN: Query on an index is granted on the index, not on its table. */
+function indexArn(index) {
+  return { 'Fn::Join': ['/', [arnOf(layout.table.logicalId), 'index', index.name]] };
+}
+
 function customerIndexArn() {
-  return { 'Fn::Join': ['/', [arnOf(layout.table.logicalId), 'index', layout.table.customerIndex.name]] };
+  return indexArn(layout.table.customerIndex);
+}
+
+/** The sparse indexes of the table, as layout.json names them. */
+function indexSpec(index) {
+  return {
+    IndexName: index.name,
+    KeySchema: [
+      { AttributeName: index.partitionKey, KeyType: 'HASH' },
+      { AttributeName: index.sortKey, KeyType: 'RANGE' },
+    ],
+    Projection: { ProjectionType: 'ALL' },
+  };
 }
 
 function queueNames(stage, queue) {
@@ -131,19 +147,13 @@ function tableResource(stage, protect) {
         AttributeDefinitions: [
           { AttributeName: t.partitionKey, AttributeType: 'S' },
           { AttributeName: t.customerIndex.partitionKey, AttributeType: 'S' },
+          { AttributeName: t.openLinkIndex.partitionKey, AttributeType: 'S' },
         ],
         KeySchema: [{ AttributeName: t.partitionKey, KeyType: 'HASH' }],
-        // Sparse: only customer items carry its key, so listing customers reads customers only.
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: t.customerIndex.name,
-            KeySchema: [
-              { AttributeName: t.customerIndex.partitionKey, KeyType: 'HASH' },
-              { AttributeName: t.customerIndex.sortKey, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
+        // Sparse: only customer items carry the first index's key, so listing customers reads
+        // customers only; only links not yet resolved carry the second's, so the reconciler reads
+        // open links only (and nothing at all when none is open).
+        GlobalSecondaryIndexes: [indexSpec(t.customerIndex), indexSpec(t.openLinkIndex)],
         TimeToLiveSpecification: { AttributeName: t.ttlAttribute, Enabled: true },
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         DeletionProtectionEnabled: protect,

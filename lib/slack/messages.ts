@@ -95,6 +95,20 @@ export function handledTogetherMessage(view: CustomerView): SlackMessage {
   return threadUpdate(view, 'Your escalation is now handled together with a related incident; updates continue here.');
 }
 
+/**
+ * A status update on-call published for stakeholders, in the escalation's thread: their text
+ * (escaped, quoted), attributed to the person under the names rule or to the on-call team.
+ */
+export function statusUpdateMessage(view: CustomerView, update: string, by: ShownPerson): SlackMessage {
+  const text = escapeMrkdwn(update.slice(0, 2800));
+  const blocks: Blocks = [
+    { type: 'section', text: { type: 'mrkdwn', text: `*${reference(view)}*: status update from ${person(by)}\n>${text.replace(/\n/g, '\n>')}` } },
+    { type: 'context', elements: [{ type: 'mrkdwn', text: `*Status:* ${STATUS_LABEL[view.status]}` }] },
+    checkStatusButton(view.dedupKey),
+  ];
+  return { text: `${reference(view)}: status update from ${person(by)}: ${text} (${view.status})`, blocks };
+}
+
 /** The live state, shown only to the person who clicked Check Status. */
 export function statusMessage(view: CustomerView, live: LiveStatus): SlackMessage {
   const handledBy = live.handledBy.filter((who): who is string => Boolean(who));

@@ -231,18 +231,19 @@ describe('the CloudFormation template `sls package` generates, offline and witho
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         DeletionProtectionEnabled: protect,
       });
-      const index = LAYOUT.table.customerIndex;
-      expect(table.Properties.AttributeDefinitions).toContainEqual({ AttributeName: index.partitionKey, AttributeType: 'S' });
-      expect(table.Properties.GlobalSecondaryIndexes).toEqual([
-        {
+      // Two sparse indexes: customers, and links whose incident is not resolved (the reconciler's).
+      const indexes = [LAYOUT.table.customerIndex, LAYOUT.table.openLinkIndex];
+      for (const index of indexes) expect(table.Properties.AttributeDefinitions).toContainEqual({ AttributeName: index.partitionKey, AttributeType: 'S' });
+      expect(table.Properties.GlobalSecondaryIndexes).toEqual(
+        indexes.map((index) => ({
           IndexName: index.name,
           KeySchema: [
             { AttributeName: index.partitionKey, KeyType: 'HASH' },
             { AttributeName: index.sortKey, KeyType: 'RANGE' },
           ],
           Projection: { ProjectionType: 'ALL' },
-        },
-      ]);
+        })),
+      );
       expect(table.DeletionPolicy).toBe(protect ? 'Retain' : 'Delete');
     }
   });
