@@ -149,6 +149,15 @@ export function escalationRejectedMessage(supportContact: string): SlackMessage 
   return { text: `:warning: I could not page on-call: PagerDuty refused the escalation. Please contact ${escapeMrkdwn(supportContact)} directly.` };
 }
 
+/**
+ * PagerDuty accepted the escalation but no incident holds it (a maintenance window, an event
+ * rule that suppresses it, a disabled service): said plainly, with whom to contact.
+ */
+export function noIncidentMessage(view: CustomerView, supportContact: string): SlackMessage {
+  const headline = `:warning: PagerDuty received ${reference(view).toLowerCase()} but has not opened an incident for it, so on-call may not have been paged. Please contact ${escapeMrkdwn(supportContact)} directly. If an incident opens later, you will see it here.`;
+  return { text: headline, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: headline } }] };
+}
+
 export function escalationFailedMessage(supportContact: string): SlackMessage {
   return { text: `:warning: I could not reach PagerDuty after several tries, so on-call has *not* been paged. Please contact ${escapeMrkdwn(supportContact)} directly.` };
 }

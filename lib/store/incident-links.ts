@@ -95,12 +95,13 @@ export interface IncidentLinks {
   /**
    * The reconciler's record of a status read from the REST API (at the incident's
    * last_status_change_at): only when it differs from the status stored and is newer, and never
-   * over a webhook's record of the same status. Returns the link as stored and whether it moved.
+   * over a webhook's record of the same status. A resolved link stays in the open-link index until
+   * `close`. Returns the link as stored and whether it moved.
    */
   recordReconciledStatus(dedupKey: string, status: IncidentStatus, at: string): Promise<{ link: IncidentLink; advanced: boolean }>;
   /** One page of the links whose incident is not resolved (the sparse open-link index); pass `cursor` back for the next. */
   listOpen(options?: { limit?: number; cursor?: Record<string, unknown> }): Promise<{ links: IncidentLink[]; cursor?: Record<string, unknown> }>;
-  /** Take a link out of the open-link index (the reconciler gave up on it). */
+  /** Take a link out of the open-link index (the reconciler told its resolution, or gave up on it). */
   close(dedupKey: string): Promise<void>;
 }
 
@@ -268,7 +269,8 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
       try {
         const link = await update(
           dedupKey,
-          `SET #status = :status, statusAt = :at, statusSource = :reconciler ${openIndexUpdate(status)}`,
+          // A resolved link stays listed until the reconciler has told it (then `close`).
+          `SET #status = :status, statusAt = :at, statusSource = :reconciler${status === 'resolved' ? '' : openIndexUpdate(status)}`,
           { ':status': status, ':at': at, ':reconciler': 'reconciler', ...openIndexValues(status) },
           '(attribute_not_exists(statusAt) OR statusAt < :at) AND (attribute_not_exists(#status) OR #status <> :status)',
         );
