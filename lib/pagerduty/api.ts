@@ -46,13 +46,9 @@ export interface PagerDutyApi {
   alertKeys(incidentId: string): Promise<string[]>;
 }
 
-/** The wait PagerDuty asks for: Retry-After, else its rate limit's reset (both in seconds). */
 function retryAfter(headers: Headers | { get(name: string): string | null }): number | undefined {
-  for (const name of ['retry-after', 'ratelimit-reset']) {
-    const value = Number(headers.get(name));
-    if (Number.isFinite(value) && value > 0) return value;
-  }
-  return undefined;
+  const value = Number(headers.get('retry-after'));
+  return Number.isFinite(value) && value > 0 ? value : undefined;
 }
 
 function failure(what: string, status: number, detail: string, headers?: { get(name: string): string | null }): Error {
