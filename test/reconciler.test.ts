@@ -1,4 +1,5 @@
-import type { LocalStack } from '../local/stack';
+import { createReconcilerHandler } from '../functions/reconciler/wiring';
+import { lambdaContext, type LocalStack } from '../local/stack';
 import type { RecordedMessage } from '../local/stand-ins/slack';
 import { startTestStack } from './helpers/stack';
 import { audit, captureOutput, crashPlan, shownStatus, World, type SentEscalation } from './robustness/support/world';
@@ -108,6 +109,38 @@ describe('the reconciler: what the webhooks did not deliver reaches each channel
     const report = await audit(world, { escalations: [first, second] });
     expect(report.duplicates).toEqual([]);
     expect(report.lost).toEqual([]);
+  });
+});
+
+describe('the reconciler within PagerDuty\'s rate limit and the Lambda\'s time', () => {
+  it('waits as a 429 asks (Retry-After), then goes on; and stops before the function would time out, leaving the rest for the next run', async () => {
+    const stack = await startTestStack({ reconcileEverySeconds: 3600, logLevel: 'info' });
+    const output = captureOutput();
+    try {
+      const world = new World(stack);
+      const e = await world.escalate('CREC429');
+      await world.waitForIncidents([e.dedupKey]);
+      await stack.waitForIdle();
+      stack.pagerDuty!.setWebhooks(false);
+      stack.pagerDuty!.acknowledge(world.incidentOf(e)!.id, 'Dana Scully');
+
+      // Too little time left for one link's calls: nothing is read, nothing posted, the run says it stopped.
+      const reconciler = createReconcilerHandler(stack.env);
+      const restBefore = stack.pagerDuty!.restCalls.length;
+      await expect(reconciler.handler({} as never, lambdaContext('reconciler', 1_000))).resolves.toMatchObject({ examined: 0, stoppedEarly: true });
+      expect(stack.pagerDuty!.restCalls.length).toBe(restBefore);
+
+      // PagerDuty answers 429 (past its client's own retries): the reconciler waits the second it was told, then reads again.
+      stack.pagerDuty!.faults.failNext('rest', 4, { kind: 'status', status: 429, retryAfterSeconds: 1 });
+      await expect(reconciler.handler({} as never, lambdaContext('reconciler', 60_000))).resolves.toMatchObject({ examined: 1, caughtUp: 1, stoppedEarly: false });
+      expect(statusPosts(stack, 'CREC429', e.dedupKey, /Acknowledged/)).toHaveLength(1);
+      const records = output.records();
+      expect(records.some((r) => r.message === 'PagerDuty rate limit: waiting as it asked' && r.waitMs === 1000)).toBe(true);
+      expect(records.some((r) => JSON.stringify(r._aws ?? {}).includes('PagerDutyRateLimited'))).toBe(true);
+    } finally {
+      output.restore();
+      await stack.stop();
+    }
   });
 });
 
