@@ -238,6 +238,11 @@ export class PagerDutyStandIn {
     };
   }
 
+  /** The service's switches and what they hold back, for the sandbox's tools. */
+  serviceState() {
+    return { webhooks: this.webhooksOff ? 'off' : 'on', lostWebhooks: this.lostWebhooks.length, maintenance: this.maintenance, suppressedAlerts: this.suppressed.size };
+  }
+
   /** Turn webhook delivery off (changes still happen, nothing is sent) or back on. */
   setWebhooks(on: boolean): void {
     this.webhooksOff = !on;
@@ -565,13 +570,15 @@ export class PagerDutyStandIn {
 
   /**
    * The sandbox's own controls, as on-call would act in PagerDuty: POST
-   * /sandbox/incidents/{ref}/{acknowledge|reassign|delegate|resolve|retitle|merge} (ref: id, 4 or #4)
-   * and POST /sandbox/incidents to open an incident by hand.
+   * /sandbox/incidents/{ref}/{acknowledge|reassign|delegate|resolve|retitle|merge|status-update} (ref: id, 4 or #4),
+   * POST /sandbox/incidents to open an incident by hand, POST /sandbox/webhooks and
+   * /sandbox/maintenance with {"on": boolean}, and GET /sandbox/service for those switches.
    */
   private sandboxAction(method: string, pathname: string, raw: string, res: ServerResponse) {
     const parts = pathname.split('/').filter(Boolean);
     if (method === 'GET' && pathname === '/sandbox/incidents') return sendJson(res, 200, { incidents: [...this.incidents.values()] });
-    let body: { by?: string; to?: string; title?: string; into?: string };
+    if (method === 'GET' && pathname === '/sandbox/service') return sendJson(res, 200, this.serviceState());
+    let body: { by?: string; to?: string; title?: string; into?: string; message?: string; on?: unknown };
     try {
       body = raw ? (JSON.parse(raw) as typeof body) : {};
     } catch {
@@ -581,6 +588,13 @@ export class PagerDutyStandIn {
       if (method === 'POST' && pathname === '/sandbox/incidents') {
         if (!body.title?.trim()) return sendJson(res, 400, { error: 'a title is needed' });
         return sendJson(res, 201, { incident: this.openInternal(body.title.trim(), body.by) });
+      }
+      // The service's switches: webhook delivery, and a maintenance window.
+      if (method === 'POST' && (pathname === '/sandbox/webhooks' || pathname === '/sandbox/maintenance')) {
+        if (typeof body.on !== 'boolean') return sendJson(res, 400, { error: 'say {"on": true} or {"on": false}' });
+        if (pathname === '/sandbox/webhooks') this.setWebhooks(body.on);
+        else this.setMaintenance(body.on);
+        return sendJson(res, 200, this.serviceState());
       }
       const [, , reference, action] = parts.length === 4 ? parts : [];
       if (method !== 'POST' || !reference || !action) return sendJson(res, 404, { error: 'unknown sandbox action' });
@@ -594,6 +608,10 @@ export class PagerDutyStandIn {
       if (action === 'retitle') {
         if (!body.title?.trim()) return sendJson(res, 400, { error: 'a title is needed' });
         return sendJson(res, 200, { incident: this.retitle(id, body.title.trim()) });
+      }
+      if (action === 'status-update') {
+        if (!body.message?.trim()) return sendJson(res, 400, { error: 'a status update needs a message' });
+        return sendJson(res, 200, { incident: this.publishStatusUpdate(id, body.message.trim(), body.by) });
       }
       if (action === 'merge') {
         const into = body.into ? this.find(body.into) : undefined;
