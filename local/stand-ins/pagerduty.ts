@@ -239,7 +239,7 @@ export class PagerDutyStandIn {
   }
 
   /** The service's switches and what they hold back, for the sandbox's tools. */
-  serviceState() {
+  serviceState(): { webhooks: 'on' | 'off'; lostWebhooks: number; maintenance: boolean; suppressedAlerts: number } {
     return { webhooks: this.webhooksOff ? 'off' : 'on', lostWebhooks: this.lostWebhooks.length, maintenance: this.maintenance, suppressedAlerts: this.suppressed.size };
   }
 
