@@ -81,6 +81,10 @@ async function rebuildWithIndexes(client: DynamoDBClient, name: string): Promise
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   await client.send(new CreateTableCommand(tableDefinition(name)));
+  for (let tries = 0; (await client.send(new DescribeTableCommand({ TableName: name }))).Table?.TableStatus !== 'ACTIVE'; tries++) {
+    if (tries > 200) throw new Error(`the local table ${name} did not become active`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
   for (const item of items) await client.send(new PutItemCommand({ TableName: name, Item: item }));
 }
 

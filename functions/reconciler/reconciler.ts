@@ -3,7 +3,7 @@ import type { IncidentState, PagerDutyApi } from '../../lib/pagerduty/api';
 import { PdRouterError, PermanentError, RateLimitedError } from '../../lib/runtime/errors';
 import type { Logger } from '../../lib/runtime/log';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
-import { confirmationMessage, handledTogetherMessage, incidentUpdateMessage, noIncidentMessage } from '../../lib/slack/messages';
+import { confirmationMessage, handledTogetherMessage, incidentUpdateMessage, escalationNotOpenedMessage } from '../../lib/slack/messages';
 import { channelScope, DEAD_CHANNEL_ERRORS, type SlackApi, type SlackMessage } from '../../lib/slack/web-api';
 import type { Effects } from '../../lib/store/effects';
 import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
@@ -85,7 +85,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
     const acceptedAt = Date.parse(link.acceptedAt ?? link.createdAt);
     const waited = now().getTime() - acceptedAt;
     if (waited < deps.config.noIncidentAfterSeconds * 1000) return 0;
-    const told = await postOnce(link, `noincident:${link.dedupKey}`, noIncidentMessage(customerView(link), deps.config.supportContact));
+    const told = await postOnce(link, `noincident:${link.dedupKey}`, escalationNotOpenedMessage(customerView(link), deps.config.supportContact));
     if (told) {
       // The provider's part: someone must page on-call by hand, or fix the service's rules.
       logger.error('PagerDuty accepted an escalation but no incident holds it; the channel was told to contact support', { waitedSeconds: Math.round(waited / 1000) });

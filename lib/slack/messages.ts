@@ -153,7 +153,7 @@ export function escalationRejectedMessage(supportContact: string): SlackMessage 
  * PagerDuty accepted the escalation but no incident holds it (a maintenance window, an event
  * rule that suppresses it, a disabled service): said plainly, with whom to contact.
  */
-export function noIncidentMessage(view: CustomerView, supportContact: string): SlackMessage {
+export function escalationNotOpenedMessage(view: CustomerView, supportContact: string): SlackMessage {
   const headline = `:warning: PagerDuty received ${reference(view).toLowerCase()} but has not opened an incident for it, so on-call may not have been paged. Please contact ${escapeMrkdwn(supportContact)} directly. If an incident opens later, you will see it here.`;
   return { text: headline, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: headline } }] };
 }
