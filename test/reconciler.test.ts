@@ -97,7 +97,7 @@ describe('the reconciler: what the webhooks did not deliver reaches each channel
 
     stack.pagerDuty!.setWebhooks(false);
     stack.pagerDuty!.merge(b.id, a.id);
-    await waitFor('the merge is told', () => stack.slack!.channelMessages('CRECMERGEB').some((m) => keyOf(m).startsWith(`joined:${second.dedupKey}:`)), 2 * INTERVAL_SECONDS * 1000 + 1500);
+    await waitFor('the merge is told', () => stack.slack!.channelMessages('CRECMERGEB').some((m) => keyOf(m).startsWith(`joined:${second.dedupKey}:`)), 10_000);
     stack.pagerDuty!.setWebhooks(true);
     stack.pagerDuty!.redeliverLost();
     await stack.waitForIdle();
@@ -200,7 +200,7 @@ describe('an escalation PagerDuty accepts but opens no incident for (maintenance
       stack.pagerDuty!.setMaintenance(false);
       stack.pagerDuty!.setWebhooks(false);
       stack.pagerDuty!.openSuppressed(e.dedupKey);
-      await waitFor('the incident is told', () => statusPosts(stack, 'CRECMAINT', e.dedupKey, /Incident opened/).length > 0, 2 * INTERVAL_SECONDS * 1000 + 1500);
+      await waitFor('the incident is told', () => statusPosts(stack, 'CRECMAINT', e.dedupKey, /Incident opened/).length > 0, 10_000);
       stack.pagerDuty!.setWebhooks(true);
       stack.pagerDuty!.redeliverLost();
       await stack.waitForIdle();
