@@ -41,7 +41,12 @@ export interface StackOptions {
   standIns?: { latencyMs?: number; duplicateWebhooks?: boolean; omitIncidentKey?: boolean; grouping?: boolean; firstIncidentNumber?: number; print?: (line: string) => void; channelNames?: Record<string, string> };
   /** Crash injection: called after each step of each worker. */
   checkpoint?: { slack?: (step: string) => void; pagerDuty?: (step: string) => void; reconciler?: (step: string) => void };
-  /** The reconciler's interval (default: RECONCILE_EVERY_SECONDS, else 300 s, as deployed). */
+  /**
+   * Run the reconciler on a timer, every this many seconds (`npm start` passes
+   * RECONCILE_EVERY_SECONDS, default 300). Without it (nor RECONCILE_EVERY_SECONDS in `env`) it runs
+   * only through `reconcile()`: tests that send webhooks by hand, at times of their choosing, get no
+   * reconciler reading the stand-in's live state behind their backs.
+   */
   reconcileEverySeconds?: number;
   /** How long an accepted escalation may go without an incident before its channel is told (default: NO_INCIDENT_AFTER_SECONDS, else 300 s). */
   noIncidentAfterSeconds?: number;
@@ -261,8 +266,9 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
     })();
     return reconcileRun;
   };
+  const timed = options.reconcileEverySeconds !== undefined || Boolean(baseEnv.RECONCILE_EVERY_SECONDS?.trim());
   const scheduleReconcile = () => {
-    if (stopped) return;
+    if (stopped || !timed) return;
     reconcileTimer = setTimeout(() => void reconcile().then(scheduleReconcile), reconciler.config.reconcileEverySeconds * 1000);
     reconcileTimer.unref();
   };
