@@ -8,6 +8,9 @@ import { InvalidInputError } from './runtime/errors';
  */
 export const EVENT_CONTRACT_VERSION = 1;
 
+/** The longest status update text kept (Slack's section text takes 3000 characters). */
+export const STATUS_UPDATE_MAX_LENGTH = 2800;
+
 const nonEmpty = v.pipe(v.string(), v.minLength(1), v.maxLength(4000));
 const optionalText = v.optional(v.pipe(v.string(), v.maxLength(4000)));
 const isoTime = v.pipe(v.string(), v.isoTimestamp());
@@ -76,6 +79,7 @@ export const PAGERDUTY_HANDLED_EVENT_TYPES = [
   'incident.reopened',
   'incident.resolved',
   'incident.priority_updated',
+  'incident.status_update_published',
 ] as const;
 export type PagerDutyEventType = (typeof PAGERDUTY_HANDLED_EVENT_TYPES)[number];
 
@@ -109,6 +113,12 @@ export const PagerDutyIncidentEventSchema = v.object({
     /** Set when PagerDuty resolved this incident by merging it into another one. */
     mergedInto: optionalText,
   }),
+  /**
+   * A status update's message (`incident.status_update_published`): the text on-call wrote for
+   * stakeholders, the one piece of a note-type payload that is kept. Bounded like Slack's own
+   * section text, so a long update cannot make a post Slack refuses.
+   */
+  statusUpdate: v.optional(v.pipe(v.string(), v.maxLength(STATUS_UPDATE_MAX_LENGTH))),
   receivedAt: isoTime,
 });
 

@@ -33,15 +33,15 @@ export interface LocalDynamo {
   stop(): Promise<void>;
 }
 
-const customerIndex = LAYOUT.table.customerIndex;
-const customerIndexSpec: GlobalSecondaryIndex = {
-  IndexName: customerIndex.name,
+const INDEXES = [LAYOUT.table.customerIndex, LAYOUT.table.openLinkIndex];
+const indexSpec = (index: (typeof INDEXES)[number]): GlobalSecondaryIndex => ({
+  IndexName: index.name,
   KeySchema: [
-    { AttributeName: customerIndex.partitionKey, KeyType: 'HASH' },
-    { AttributeName: customerIndex.sortKey, KeyType: 'RANGE' },
+    { AttributeName: index.partitionKey, KeyType: 'HASH' },
+    { AttributeName: index.sortKey, KeyType: 'RANGE' },
   ],
   Projection: { ProjectionType: 'ALL' },
-};
+});
 
 function tableDefinition(name: string): CreateTableCommandInput {
   return {
@@ -49,10 +49,10 @@ function tableDefinition(name: string): CreateTableCommandInput {
     BillingMode: 'PAY_PER_REQUEST',
     AttributeDefinitions: [
       { AttributeName: LAYOUT.table.partitionKey, AttributeType: 'S' },
-      { AttributeName: customerIndex.partitionKey, AttributeType: 'S' },
+      ...INDEXES.map((index) => ({ AttributeName: index.partitionKey, AttributeType: 'S' as const })),
     ],
     KeySchema: [{ AttributeName: LAYOUT.table.partitionKey, KeyType: 'HASH' }],
-    GlobalSecondaryIndexes: [customerIndexSpec],
+    GlobalSecondaryIndexes: INDEXES.map(indexSpec),
   };
 }
 
@@ -107,10 +107,11 @@ export async function startLocalDynamo(options: { stage: string; path?: string; 
   } catch (error) {
     // A table kept on disk from an earlier run is the point of `path`.
     if ((error as { name?: string }).name !== 'ResourceInUseException') throw error;
-    // A table kept from before the customer registry lacks its index, and dynalite cannot add
-    // one to an existing table: rebuild it with the index and the same items.
+    // A table kept from before the customer registry or the reconciler lacks an index, and dynalite
+    // cannot add one to an existing table: rebuild it with the indexes and the same items.
     const table = await client.send(new DescribeTableCommand({ TableName: name }));
-    if (!table.Table?.GlobalSecondaryIndexes?.some((index) => index.IndexName === customerIndex.name)) await rebuildWithIndexes(client, name);
+    const present = new Set((table.Table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+    if (INDEXES.some((index) => !present.has(index.name))) await rebuildWithIndexes(client, name);
   } finally {
     client.destroy();
   }

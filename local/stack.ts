@@ -7,6 +7,7 @@ import { createPagerDutyIngressHandler } from '../functions/pagerduty-ingress/wi
 import { createPagerDutyWorkerHandler } from '../functions/pagerduty-worker/wiring';
 import { createSlackIngressHandler } from '../functions/slack-ingress/wiring';
 import { createSlackWorkerHandler } from '../functions/slack-worker/wiring';
+import { createReconcilerHandler } from '../functions/reconciler/wiring';
 import { ENV, type Env } from '../lib/runtime/config';
 import { LAYOUT, type QueueName } from '../lib/layout/layout';
 import { SECRET_NAMES, type Secrets } from '../lib/runtime/secrets';
@@ -41,7 +42,16 @@ export interface StackOptions {
   /** Stand-in behaviour in sandbox mode. */
   standIns?: { latencyMs?: number; duplicateWebhooks?: boolean; omitIncidentKey?: boolean; grouping?: boolean; firstIncidentNumber?: number; print?: (line: string) => void; channelNames?: Record<string, string>; rateLimits?: RateLimitSetting };
   /** Crash injection: called after each step of each worker. */
-  checkpoint?: { slack?: (step: string) => void; pagerDuty?: (step: string) => void };
+  checkpoint?: { slack?: (step: string) => void; pagerDuty?: (step: string) => void; reconciler?: (step: string) => void };
+  /**
+   * Run the reconciler on a timer, every this many seconds (`npm start` passes
+   * RECONCILE_EVERY_SECONDS, default 300). Without it (nor RECONCILE_EVERY_SECONDS in `env`) it runs
+   * only through `reconcile()`: tests that send webhooks by hand, at times of their choosing, get no
+   * reconciler reading the stand-in's live state behind their backs.
+   */
+  reconcileEverySeconds?: number;
+  /** How long an accepted escalation may go without an incident before its channel is told (default: NO_INCIDENT_AFTER_SECONDS, else 300 s). */
+  noIncidentAfterSeconds?: number;
   /** Extra routes (the sandbox console); return true when handled. */
   routes?: (request: IncomingMessage, response: ServerResponse, stack: LocalStack) => Promise<boolean>;
   /** Worker pollers per queue. */
@@ -67,6 +77,8 @@ export interface LocalStack {
   pageBudget: PageBudget;
   /** What `npm run customers` sends to reach `/admin/customers` (written to the sandbox hand-off, never printed). */
   adminToken: string;
+  /** Run the reconciler once now (the timer runs it every RECONCILE_EVERY_SECONDS too); resolves when the run ends. */
+  reconcile(): Promise<void>;
   /** Wait until no message is queued or in flight and every webhook has been answered. */
   waitForIdle(timeoutMs?: number): Promise<void>;
   /** The messages parked in a DLQ, with the reason when the worker gave one (taken out of it: read them once). */
@@ -223,6 +235,8 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
     ...localAwsEnv(sqs, dynamo),
     ...(options.retryBaseSeconds !== undefined ? { RETRY_BASE_SECONDS: String(options.retryBaseSeconds) } : {}),
     ...(options.logLevel ? { LOG_LEVEL: options.logLevel } : {}),
+    ...(options.reconcileEverySeconds !== undefined ? { RECONCILE_EVERY_SECONDS: String(options.reconcileEverySeconds) } : {}),
+    ...(options.noIncidentAfterSeconds !== undefined ? { NO_INCIDENT_AFTER_SECONDS: String(options.noIncidentAfterSeconds) } : {}),
   };
 
   const db = makeDocumentClient(env);
@@ -240,6 +254,31 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
   const pagerDutyIngress = createPagerDutyIngressHandler(env);
   const slackWorker = createSlackWorkerHandler(env, options.checkpoint?.slack ? { checkpoint: options.checkpoint.slack } : {});
   const pagerDutyWorker = createPagerDutyWorkerHandler(env, options.checkpoint?.pagerDuty ? { checkpoint: options.checkpoint.pagerDuty } : {});
+
+  const reconciler = createReconcilerHandler(env, options.checkpoint?.reconciler ? { checkpoint: options.checkpoint.reconciler } : {});
+  // EventBridge's schedule, locally: one run at a time, the next one interval after the last ended.
+  let reconcileRun: Promise<void> | undefined;
+  let reconcileTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const reconcile = (): Promise<void> => {
+    reconcileRun ??= (async () => {
+      try {
+        await reconciler.handler({} as never, lambdaContext('reconciler', 60_000));
+      } catch (error) {
+        process.stderr.write(`${JSON.stringify({ level: 'error', message: 'reconciler invocation failed', error: String(error) })}\n`);
+      } finally {
+        reconcileRun = undefined;
+      }
+    })();
+    return reconcileRun;
+  };
+  const timed = options.reconcileEverySeconds !== undefined || Boolean(baseEnv.RECONCILE_EVERY_SECONDS?.trim());
+  const scheduleReconcile = () => {
+    if (stopped || !timed) return;
+    reconcileTimer = setTimeout(() => void reconcile().then(scheduleReconcile), reconciler.config.reconcileEverySeconds * 1000);
+    reconcileTimer.unref();
+  };
+  scheduleReconcile();
 
   const invokeHttp = async (handler: typeof slackIngress, name: string, request: IncomingMessage, response: ServerResponse) => {
     const body = await readBody(request, 10 * 1024 * 1024);
@@ -295,6 +334,7 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
     customers,
     pageBudget,
     adminToken,
+    reconcile,
     async waitForIdle(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       let quietChecks = 0;
@@ -302,7 +342,7 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
         if (Date.now() > deadline) throw new Error('the local stack did not become idle in time');
         await pagerDuty?.deliveriesSettled();
         const depth = (await queueDepth(sqs.queues.slack.url)) + (await queueDepth(sqs.queues.pagerduty.url));
-        const busy = sources.some((s) => s.busy);
+        const busy = sources.some((s) => s.busy) || reconcileRun !== undefined;
         quietChecks = depth === 0 && !busy ? quietChecks + 1 : 0;
         await sleep(40);
       }
@@ -321,6 +361,9 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
       }
     },
     async stop() {
+      stopped = true;
+      clearTimeout(reconcileTimer);
+      await reconcileRun;
       await Promise.all(sources.map((s) => s.stop()));
       await pagerDuty?.stop();
       await slack?.stop();

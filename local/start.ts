@@ -12,6 +12,8 @@ export interface StartSettings {
   dataDir?: string;
   logLevel: string;
   retryBaseSeconds: number;
+  /** The reconciler's timer, as the deploy's schedule (default 300 s). */
+  reconcileEverySeconds: number;
 }
 
 /**
@@ -31,6 +33,7 @@ export function readStartSettings(env: Env): StartSettings {
     // In sandbox mode the transcript is the point; set LOG_LEVEL=info to see the JSON logs too.
     logLevel: env.LOG_LEVEL?.trim() || 'warn',
     retryBaseSeconds: Number(env.RETRY_BASE_SECONDS?.trim() || 2),
+    reconcileEverySeconds: Number(env.RECONCILE_EVERY_SECONDS?.trim() || 300),
   };
 }
 
@@ -58,6 +61,7 @@ export async function runLocalRouter(env: Env, out: { stdout: (line: string) => 
       env,
       ...(settings.dataDir ? { dataDir: settings.dataDir } : {}),
       retryBaseSeconds: settings.retryBaseSeconds,
+      reconcileEverySeconds: settings.reconcileEverySeconds,
       visibilityTimeoutSeconds: 30,
       logLevel: settings.logLevel,
       standIns: { print: (line) => out.stdout(`  ${line}`), channelNames: SANDBOX_CHANNEL_NAMES },

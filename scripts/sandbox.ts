@@ -6,10 +6,14 @@ const USAGE = `usage: npm run sandbox -- <command>
   ack <incident>               acknowledge (its number, e.g. 1, or its id)
   reassign <incident> [name]   reassign to someone else (default "Second On-Call")
   resolve <incident>           resolve
+  update <incident> <message>  publish a status update (customers read it in their threads)
+  webhooks off|on              lose every webhook from now on (changes still happen), or deliver again
+  maintenance on|off           put the service in maintenance: escalations are accepted, no incident opens
+  service                      show those two switches
 
 It works the sandbox \`npm start\` runs: the one on PORT (default 3000), or at PD_ROUTER_URL.`;
 
-const ACTIONS: Record<string, string> = { ack: 'acknowledge', acknowledge: 'acknowledge', reassign: 'reassign', resolve: 'resolve' };
+const ACTIONS: Record<string, string> = { ack: 'acknowledge', acknowledge: 'acknowledge', reassign: 'reassign', resolve: 'resolve', update: 'status-update' };
 
 interface Incident {
   id: string;
@@ -36,11 +40,13 @@ export async function runSandbox(argv: readonly string[], io: CliOutput & { env:
   const parsed = parseCommandLine(argv, {}, USAGE, io, { allowPositionals: true });
   if ('exitCode' in parsed) return parsed.exitCode;
   const [command = 'list', ref, ...rest] = parsed.positionals;
+  if (command === 'webhooks' || command === 'maintenance' || command === 'service') return runSwitch(command, ref, rest, io);
   const action = ACTIONS[command];
   if (command !== 'list' && !action) return usageError(io, USAGE, `unknown command ${JSON.stringify(command)}`);
   if (command === 'list' && ref !== undefined) return usageError(io, USAGE, 'list takes no arguments');
   if (action && !ref?.trim()) return usageError(io, USAGE, `${command} needs an incident: its number (e.g. 1) or its id`);
-  if (action !== 'reassign' && rest.length) return usageError(io, USAGE, `unexpected argument ${JSON.stringify(rest[0])}`);
+  if (action === 'status-update' && !rest.join(' ').trim()) return usageError(io, USAGE, 'update needs a message: npm run sandbox -- update 1 "Fix rolling out, next update in 30 min"');
+  if (action !== 'reassign' && action !== 'status-update' && rest.length) return usageError(io, USAGE, `unexpected argument ${JSON.stringify(rest[0])}`);
 
   const envProblem = helperEnvProblem(io.env);
   if (envProblem) return usageError(io, USAGE, envProblem);
@@ -66,14 +72,60 @@ export async function runSandbox(argv: readonly string[], io: CliOutput & { env:
     const result = await call<{ incident?: Incident; error?: string }>(state, `/sandbox/incidents/${incident.id}/${action}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(action === 'reassign' ? { to: rest.join(' ').trim() || 'Second On-Call' } : {}),
+      body: JSON.stringify(action === 'reassign' ? { to: rest.join(' ').trim() || 'Second On-Call' } : action === 'status-update' ? { message: rest.join(' ').trim() } : {}),
     });
     if (!result.ok || !result.body.incident) {
       io.stderr(result.body.error ?? `the sandbox answered ${result.status}`);
       return 1;
     }
     const changed = result.body.incident;
-    io.stdout(`#${changed.number} is now ${changed.status} (${changed.assignees.join(', ')})`);
+    if (action === 'status-update') io.stdout(`#${changed.number}: status update published`);
+    else io.stdout(`#${changed.number} is now ${changed.status} (${changed.assignees.join(', ')})`);
+    return 0;
+  } catch (error) {
+    if (error instanceof SandboxCommandError) {
+      io.stderr(error.message);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+interface ServiceState {
+  webhooks: 'on' | 'off';
+  lostWebhooks: number;
+  maintenance: boolean;
+  suppressedAlerts: number;
+}
+
+function describeService(service: ServiceState): string {
+  const webhooks = service.webhooks === 'on' ? 'webhooks on' : `webhooks OFF (${service.lostWebhooks} lost so far)`;
+  const maintenance = service.maintenance ? `maintenance ON (${service.suppressedAlerts} escalations accepted without an incident)` : 'maintenance off';
+  return `${webhooks}; ${maintenance}`;
+}
+
+/** `webhooks off|on`, `maintenance on|off`, `service`: the sandbox PagerDuty service's switches. */
+async function runSwitch(command: 'webhooks' | 'maintenance' | 'service', value: string | undefined, rest: readonly string[], io: CliOutput & { env: Record<string, string | undefined> }): Promise<number> {
+  if (command === 'service' && value !== undefined) return usageError(io, USAGE, 'service takes no arguments');
+  if (command !== 'service' && value !== 'on' && value !== 'off') return usageError(io, USAGE, `${command} needs on or off`);
+  if (rest.length) return usageError(io, USAGE, `unexpected argument ${JSON.stringify(rest[0])}`);
+  const envProblem = helperEnvProblem(io.env);
+  if (envProblem) return usageError(io, USAGE, envProblem);
+  const state = readSandboxState(io.env);
+  if (!state) {
+    io.stderr('no running sandbox found: start one with `npm start`');
+    return 1;
+  }
+  try {
+    const result =
+      command === 'service'
+        ? await call<ServiceState>(state, '/sandbox/service')
+        : await call<ServiceState & { error?: string }>(state, `/sandbox/${command}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ on: value === 'on' }) });
+    if (!result.ok) {
+      io.stderr((result.body as { error?: string }).error ?? `the sandbox answered ${result.status}`);
+      return 1;
+    }
+    io.stdout(describeService(result.body));
     return 0;
   } catch (error) {
     if (error instanceof SandboxCommandError) {

@@ -67,6 +67,11 @@ const REFUSALS: Record<string, Refusal[]> = {
     { args: ['resolve', ''], says: /^resolve needs an incident/ },
     { args: ['frobnicate', '1'], says: /^unknown command "frobnicate"$/ },
     { args: ['list', 'all'], says: /^list takes no arguments$/ },
+    { args: ['update', '1'], says: /^update needs a message/ },
+    { args: ['webhooks'], says: /^webhooks needs on or off$/ },
+    { args: ['webhooks', 'maybe'], says: /^webhooks needs on or off$/ },
+    { args: ['maintenance', 'on', 'now'], says: /^unexpected argument "now"$/ },
+    { args: ['service', 'x'], says: /^service takes no arguments$/ },
     { args: ['list'], env: { PORT: 'abc' }, says: /^environment variable PORT must be the port of a running `npm start` \(1 to 65535\), not "abc"$/ },
   ],
   soak: [
@@ -402,6 +407,13 @@ describe('npm start refuses what it cannot run, in one line', () => {
     // The doctor finds it the same way, and the sandbox `npm start` made is wired as a deployed stage should be.
     const doctor = await run('doctor', [], cleanEnv({ PORT: String(first.port) }), cwd);
     expect({ code: doctor.code, stderr: doctor.stderr, last: doctor.stdout.trimEnd().split('\n').pop() }).toEqual({ code: 0, stderr: '', last: 'all checks passed (some skipped)' });
+    // The sandbox service's switches: lose webhooks, hold escalations in maintenance, and say so.
+    const env = cleanEnv({ PORT: String(first.port) });
+    expect(await run('sandbox', ['webhooks', 'off'], env, cwd)).toMatchObject({ code: 0, stdout: expect.stringMatching(/^webhooks OFF \(0 lost so far\); maintenance off\n?$/), stderr: '' });
+    expect(await run('sandbox', ['maintenance', 'on'], env, cwd)).toMatchObject({ code: 0, stdout: expect.stringMatching(/^webhooks OFF .*; maintenance ON \(0 escalations accepted without an incident\)\n?$/), stderr: '' });
+    expect((await run('sandbox', ['webhooks', 'on'], env, cwd)).stdout).toMatch(/^webhooks on; maintenance ON/);
+    expect((await run('sandbox', ['maintenance', 'off'], env, cwd)).stdout).toMatch(/^webhooks on; maintenance off/);
+    expect(await run('sandbox', ['update', '7', 'Fix', 'rolling', 'out'], env, cwd)).toMatchObject({ code: 1, stderr: expect.stringMatching(/^no sandbox incident 7: npm run sandbox -- list shows them\n?$/) });
 
     // The stack dies under a running demo, then without cleaning up: the helpers say so in one line.
     const demo = await spawnUntil('demo', [], cleanEnv({ PORT: String(first.port) }), cwd, /Using the sandbox running at/);

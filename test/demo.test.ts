@@ -1,4 +1,4 @@
-import { playDemo } from '../local/demo/scenario';
+import { playDemo, STATUS_UPDATE } from '../local/demo/scenario';
 import { classify, judge, type TenantExpectation } from '../local/demo/verdict';
 import { SANDBOX_CHANNELS, SANDBOX_CHANNEL_NAMES } from '../local/sandbox-console/channels';
 import { SandboxDriver } from '../local/sandbox-console/driver';
@@ -86,6 +86,7 @@ describe('the demo verdict', () => {
     expect(classify(bot('Escalation #2: Reassigned to Second On-Call (triggered)'))).toBe('reassigned');
     expect(classify(bot('Escalation #2: Your escalation is now handled together with a related incident; updates continue here. (triggered)'))).toBe('together');
     expect(classify(bot('Status of escalation #1: acknowledged'))).toBe('status');
+    expect(classify(bot('Escalation #2: status update from the on-call team: A fix is rolling out. (triggered)'))).toBe('update');
     expect(classify({ ...bot('is anyone there?'), user: 'UACME' })).toBe('other');
   });
 });
@@ -100,14 +101,17 @@ describe('npm run demo’s scenario, in-process', () => {
       expect(result.verdict.line).toMatch(/^VERDICT PASS /);
       expect(result.verdict.messagesPerChannel).toEqual([
         { channel: 'CACME', name: 'customer-acme', messages: 6 },
-        { channel: 'CGLOBEX', name: 'customer-globex', messages: 7 },
-        { channel: 'CINITECH', name: 'customer-initech', messages: 5 },
+        { channel: 'CGLOBEX', name: 'customer-globex', messages: 8 },
+        { channel: 'CINITECH', name: 'customer-initech', messages: 6 },
       ]);
       // Globex and Initech followed the provider's internal incident to its resolution, each seeing only its own words.
+      expect(JSON.stringify(result.transcripts.find((c) => c.id === 'CACME'))).not.toContain(STATUS_UPDATE);
       for (const [channel, own] of [['CGLOBEX', 'Globex: login page'], ['CINITECH', 'Initech: single sign-on']] as const) {
         const everything = JSON.stringify(result.transcripts.find((c) => c.id === channel));
         expect(everything).toContain(own);
         expect(everything).toContain('handled together with a related incident');
+        // The status update on-call wrote for stakeholders, and nothing else of the internal incident.
+        expect(everything).toContain(STATUS_UPDATE);
         expect(everything).not.toMatch(/INTERNAL|auth-shared-2|Globex.*Initech|Initech.*Globex/);
       }
       // Everything went through the router: three triggers, and every webhook answered 2xx.

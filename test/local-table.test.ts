@@ -6,7 +6,8 @@ import { CreateTableCommand, DynamoDBClient, DescribeTableCommand, PutItemComman
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import { LOCAL_AWS_ENV, startLocalDynamo } from '../local/aws';
-import { tableName } from '../lib/layout/layout';
+import { LAYOUT, tableName } from '../lib/layout/layout';
+import { makeIncidentLinks } from '../lib/store/incident-links';
 import { makeCustomers } from '../lib/store/customers';
 import { makeDocumentClient } from '../lib/store/dynamo';
 
@@ -41,6 +42,44 @@ describe('the local table kept on disk (PD_ROUTER_DATA_DIR)', () => {
     } finally {
       db.destroy();
       await dynamo.stop();
+    }
+  });
+
+  it('gets the open-link index when it was made before the reconciler (customer index only), and keeps its items', async () => {
+    const dir2 = mkdtempSync(path.join(tmpdir(), 'pd-router-pre-reconciler-'));
+    try {
+      const old = dynalite({ createTableMs: 0, path: dir2 });
+      await new Promise<void>((resolve) => old.listen(0, '127.0.0.1', () => resolve()));
+      const client = new DynamoDBClient({ endpoint: `http://127.0.0.1:${(old.address() as AddressInfo).port}`, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+      const name = tableName('local');
+      const index = LAYOUT.table.customerIndex;
+      await client.send(
+        new CreateTableCommand({
+          TableName: name,
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: [
+            { AttributeName: 'pk', AttributeType: 'S' },
+            { AttributeName: index.partitionKey, AttributeType: 'S' },
+          ],
+          KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+          GlobalSecondaryIndexes: [{ IndexName: index.name, KeySchema: [{ AttributeName: index.partitionKey, KeyType: 'HASH' }, { AttributeName: index.sortKey, KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } }],
+        }),
+      );
+      await client.send(new PutItemCommand({ TableName: name, Item: { pk: { S: 'link#kept' }, dedupKey: { S: 'kept' }, [LAYOUT.table.openLinkIndex.partitionKey]: { S: 'open' } } }));
+      client.destroy();
+      await new Promise<void>((resolve) => old.close(() => resolve()));
+
+      const dynamo = await startLocalDynamo({ stage: 'local', path: dir2 });
+      const db = makeDocumentClient({ AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint });
+      try {
+        const links = makeIncidentLinks(db, dynamo.tableName, { ttlDays: 1 });
+        expect((await links.listOpen()).links.map((l) => l.dedupKey)).toEqual(['kept']);
+      } finally {
+        db.destroy();
+        await dynamo.stop();
+      }
+    } finally {
+      rmSync(dir2, { recursive: true, force: true });
     }
   });
 });

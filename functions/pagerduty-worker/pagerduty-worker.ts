@@ -4,10 +4,10 @@ import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { statusOf } from '../../lib/pagerduty/normalize';
 import { PermanentError, TransientError } from '../../lib/runtime/errors';
 import type { Logger } from '../../lib/runtime/log';
-import { confirmationMessage, handledTogetherMessage, incidentUpdateMessage } from '../../lib/slack/messages';
+import { confirmationMessage, handledTogetherMessage, incidentUpdateMessage, statusUpdateMessage } from '../../lib/slack/messages';
 import { channelScope, type SlackApi } from '../../lib/slack/web-api';
 import type { Effects } from '../../lib/store/effects';
-import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
+import { toldByReconciler, type IncidentLink, type IncidentLinks } from '../../lib/store/incident-links';
 import { unapprovedOrgs, type Customers } from '../../lib/store/customers';
 import { customerView, shownPerson, type Happening } from '../../lib/tenancy/customer-view';
 import { incidentTag, makeOwnership } from '../../lib/tenancy/ownership';
@@ -38,6 +38,8 @@ function happeningOf(event: PagerDutyIncidentEvent, showNames: boolean): Happeni
     'incident.reopened': { kind: 'reopened', by },
     'incident.resolved': { kind: 'resolved', by },
     'incident.priority_updated': undefined,
+    // Told in its own words (statusUpdateMessage), not as a change of the incident.
+    'incident.status_update_published': undefined,
   };
   return kinds[event.eventType];
 }
@@ -62,7 +64,7 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
   }
 
   /** Record the status and post, once each, what one channel should read about this event. */
-  async function tellChannel(link: IncidentLink, event: PagerDutyIncidentEvent, post: { effectKey: string; build: (link: IncidentLink) => ReturnType<typeof incidentUpdateMessage> }[], status: { value: IncidentStatus; at: string } | undefined, logger: Logger) {
+  async function tellChannel(link: IncidentLink, event: PagerDutyIncidentEvent, candidates: { effectKey: string; build: (link: IncidentLink) => ReturnType<typeof incidentUpdateMessage> }[], status: { value: IncidentStatus; at: string } | undefined, logger: Logger) {
     if (await paused(link, logger)) return;
     if (!link.threadTs) {
       // The confirmation that starts the thread is being posted: wait for it rather than spend every
@@ -78,6 +80,12 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
       current = advanced.link;
       checkpoint('status-recorded');
     }
+    // The reconciler may have told this change already (webhooks were lost, then came back):
+    // the webhook and the reconciler post it once between them. The stored link decides, so a
+    // retry of this event decides the same way (see toldByReconciler).
+    const told = status !== undefined && toldByReconciler(current, status.value, status.at);
+    if (told) logger.info('the reconciler already told this change; not posted again', { eventStatus: status.value });
+    const post = told ? candidates.filter((message) => !message.effectKey.startsWith('pd:')) : candidates;
     const latest = current;
     await Promise.all([
       (async () => {
@@ -133,6 +141,11 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
           posts.push({ effectKey: `joined:${link.dedupKey}:${incidentTag(incident.id)}`, build: (l: IncidentLink) => handledTogetherMessage(customerView(l)) });
         }
         if (happening) posts.push({ effectKey: `pd:${event.id}:${link.dedupKey}`, build: (l: IncidentLink) => incidentUpdateMessage(customerView(l), happening) });
+        const update = event.statusUpdate;
+        if (update) {
+          const by = shownPerson(event.agentName, deps.config.showResponderNames);
+          posts.push({ effectKey: `pd:${event.id}:${link.dedupKey}`, build: (l: IncidentLink) => statusUpdateMessage(customerView(l), update, by) });
+        }
         tasks.push(tellChannel(link, event, posts, eventStatus ? { value: eventStatus, at: event.occurredAt } : undefined, channelLogger));
       }
     }

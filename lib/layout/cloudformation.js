@@ -13,15 +13,34 @@ const metrics = require('./metrics.json');
 /** AWS's guidance for Lambda consumers of SQS: visibility at least 6 × the function timeout. */
 const VISIBILITY_PER_TIMEOUT = 6;
 
+/** The scheduled function that catches up on what webhooks did not deliver. */
+const RECONCILER = 'reconciler';
+
 /** The ingress function that feeds each queue; workers are named in layout.json. */
 const INGRESS_BY_QUEUE = { slack: 'slack-ingress', pagerduty: 'pagerduty-ingress' };
 
 const sub = (template) => ({ 'Fn::Sub': template });
 const arnOf = (logicalId) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
 
-/** The customer index's ARN: Query on an index is granted on the index, not on its table. */
+/** An index's ARN: Query on an index is granted on the index, not on its table. */
+function indexArn(index) {
+  return { 'Fn::Join': ['/', [arnOf(layout.table.logicalId), 'index', index.name]] };
+}
+
 function customerIndexArn() {
-  return { 'Fn::Join': ['/', [arnOf(layout.table.logicalId), 'index', layout.table.customerIndex.name]] };
+  return indexArn(layout.table.customerIndex);
+}
+
+/** The sparse indexes of the table, as layout.json names them. */
+function indexSpec(index) {
+  return {
+    IndexName: index.name,
+    KeySchema: [
+      { AttributeName: index.partitionKey, KeyType: 'HASH' },
+      { AttributeName: index.sortKey, KeyType: 'RANGE' },
+    ],
+    Projection: { ProjectionType: 'ALL' },
+  };
 }
 
 function queueNames(stage, queue) {
@@ -131,19 +150,13 @@ function tableResource(stage, protect) {
         AttributeDefinitions: [
           { AttributeName: t.partitionKey, AttributeType: 'S' },
           { AttributeName: t.customerIndex.partitionKey, AttributeType: 'S' },
+          { AttributeName: t.openLinkIndex.partitionKey, AttributeType: 'S' },
         ],
         KeySchema: [{ AttributeName: t.partitionKey, KeyType: 'HASH' }],
-        // Sparse: only customer items carry its key, so listing customers reads customers only.
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: t.customerIndex.name,
-            KeySchema: [
-              { AttributeName: t.customerIndex.partitionKey, KeyType: 'HASH' },
-              { AttributeName: t.customerIndex.sortKey, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
+        // Sparse: only customer items carry the first index's key, so listing customers reads
+        // customers only; only links not yet resolved carry the second's, so the reconciler reads
+        // open links only (and nothing at all when none is open).
+        GlobalSecondaryIndexes: [indexSpec(t.customerIndex), indexSpec(t.openLinkIndex)],
         TimeToLiveSpecification: { AttributeName: t.ttlAttribute, Enabled: true },
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         DeletionProtectionEnabled: protect,
@@ -183,6 +196,17 @@ function roleResources(stage, secrets) {
       },
     ]);
   }
+  // The reconciler reads links (the open-link index, page by page, and single items), writes
+  // links and effect claims, and reads the worker secret (bot token, REST key). No queue at all.
+  resources[roleLogicalId(RECONCILER)] = role(stage, RECONCILER, secrets.worker, [
+    {
+      Sid: 'IncidentLinks',
+      Effect: 'Allow',
+      Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      Resource: arnOf(layout.table.logicalId),
+    },
+    { Sid: 'ListOpenLinks', Effect: 'Allow', Action: 'dynamodb:Query', Resource: indexArn(layout.table.openLinkIndex) },
+  ]);
   return resources;
 }
 
@@ -262,11 +286,16 @@ function alarmResources(stage, actions) {
     { Namespace: metrics.namespace, MetricName: metrics.names.reconcilerCatchUps, Dimensions: metricDimensions(stage, 'reconciler'), Statistic: 'Sum', Period: 900 },
     actions,
   );
+  resources.EscalationsWithoutIncidentAlarm = alarm(
+    `pd-router ${stage}: PagerDuty accepted an escalation but opened no incident for it (a maintenance window, an event rule or orchestration that suppresses it, a disabled service), and the customer's channel was told to contact support. Page on-call for that customer by hand (the channel is in the reconciler's error log line) and check the service's maintenance windows and rules. ${run}`,
+    { Namespace: metrics.namespace, MetricName: metrics.names.escalationsWithoutIncident, Dimensions: metricDimensions(stage, 'reconciler'), Statistic: 'Sum', Period: 300 },
+    actions,
+  );
   return resources;
 }
 
 const WORKERS = Object.values(layout.queues).map((q) => q.worker);
-const FUNCTIONS = [...Object.values(INGRESS_BY_QUEUE), ...WORKERS];
+const FUNCTIONS = [...Object.values(INGRESS_BY_QUEUE), ...WORKERS, RECONCILER];
 
 /** A CloudWatch metric-widget line for one pd-router metric of one function. */
 function ownMetric(stage, name, fn) {
@@ -292,7 +321,7 @@ function dashboardResource(stage) {
     widget('Escalations', escalations.map((n) => ownMetric(stage, n, 'slack-worker'))),
     widget('Updates posted, by PagerDuty event type', Object.values(metrics.updatesPosted).map((n) => ownMetric(stage, n, 'pagerduty-worker'))),
     widget('429s, parked and failed messages', WORKERS.flatMap((fn) => trouble.filter((n) => emitted(fn).includes(n)).map((n) => ownMetric(stage, n, fn)))),
-    widget('Reconciler catch-ups (webhooks that never came)', [ownMetric(stage, names.reconcilerCatchUps, 'reconciler')]),
+    widget('Reconciler: catch-ups (webhooks that never came), escalations with no incident, 429s', emitted('reconciler').map((n) => ownMetric(stage, n, 'reconciler'))),
     widget('Age of the oldest queued message (s)', queues.map((n) => ['AWS/SQS', 'ApproximateAgeOfOldestMessage', 'QueueName', n.queue]), { stat: 'Maximum', period: 60 }),
     widget('Messages waiting in the DLQs', queues.map((n) => ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', n.dlq]), { stat: 'Maximum', period: 60 }),
     widget('Function errors and throttles', FUNCTIONS.flatMap((fn) => ['Errors', 'Throttles'].map((m) => ['AWS/Lambda', m, 'FunctionName', functionName(stage, fn), { label: `${m} (${fn})` }]))),
@@ -427,4 +456,15 @@ async function workerSecretId({ resolveVariable }) {
   return (await secretLayout(resolveVariable)).worker;
 }
 
-module.exports = { resources, ingressSecretId, workerSecretId };
+/**
+ * `${file(./lib/layout/cloudformation.js):reconcileRate}`: param reconcileEverySeconds as
+ * EventBridge's rate expression (whole minutes, at least one).
+ */
+async function reconcileRate({ resolveVariable }) {
+  const seconds = await integerParam(resolveVariable, 'reconcileEverySeconds', { min: 60, max: 86400 });
+  if (seconds % 60 !== 0) throw paramError(`param reconcileEverySeconds must be a multiple of 60 (EventBridge schedules in whole minutes; got '${seconds}')`);
+  const minutes = seconds / 60;
+  return `rate(${minutes} ${minutes === 1 ? 'minute' : 'minutes'})`;
+}
+
+module.exports = { resources, ingressSecretId, workerSecretId, reconcileRate };

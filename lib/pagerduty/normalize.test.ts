@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PAGERDUTY_HANDLED_EVENT_TYPES, parsePagerDutyQueueEvent } from '../events';
 import { normalizePagerDutyWebhook, statusOf } from './normalize';
@@ -6,6 +6,14 @@ import { normalizePagerDutyWebhook, statusOf } from './normalize';
 const RECEIVED = new Date('2026-11-26T10:00:00.000Z');
 
 function webhook(eventType: string, overrides: { agent?: unknown; data?: Record<string, unknown>; resource_type?: string } = {}) {
+  const body = incidentWebhook(eventType, overrides);
+  if (eventType !== 'incident.status_update_published') return body;
+  // A note-type event: the incident by reference in data.incident, the note's own fields in data.
+  const { id, html_url, title } = body.event.data;
+  return { event: { ...body.event, data: { incident: { id, type: 'incident_reference', html_url, summary: title }, id: 'PSU1', message: 'Fix rolling out', type: 'incident_status_update' } } };
+}
+
+function incidentWebhook(eventType: string, overrides: { agent?: unknown; data?: Record<string, unknown>; resource_type?: string } = {}) {
   return {
     event: {
       id: 'EVT1',
@@ -43,7 +51,12 @@ describe('normalizePagerDutyWebhook', () => {
       eventType,
       occurredAt: '2026-11-26T09:59:58.123Z',
       agentName: 'Dana Scully',
-      incident: { id: 'PINC1', status: 'acknowledged', incidentKey: 'pdr-0123456789abcdef0123456789abcdef', assignees: ['Dana Scully'] },
+      // A status update's incident is a bare reference: its id, and its message beside it.
+      incident:
+        eventType === 'incident.status_update_published'
+          ? { id: 'PINC1', assignees: [] }
+          : { id: 'PINC1', status: 'acknowledged', incidentKey: 'pdr-0123456789abcdef0123456789abcdef', assignees: ['Dana Scully'] },
+      ...(eventType === 'incident.status_update_published' ? { statusUpdate: 'Fix rolling out' } : {}),
     });
     expect(parsePagerDutyQueueEvent(JSON.stringify(event))).toEqual(event);
   });
@@ -82,6 +95,11 @@ describe('normalizePagerDutyWebhook', () => {
     expect(normalizePagerDutyWebhook({ event: { id: 'P', event_type: 'pagey.ping' } }, undefined, RECEIVED)).toBe('ping');
     expect(normalizePagerDutyWebhook(webhook('service.updated', { resource_type: 'service' }), undefined, RECEIVED)).toBe('not an incident');
     expect(normalizePagerDutyWebhook(webhook('incident.annotated'), undefined, RECEIVED)).toBe('unhandled event type');
+    for (const type of ['incident.responder.added', 'incident.conference_bridge.updated', 'incident.workflow.started']) {
+      expect(normalizePagerDutyWebhook(webhook(type), undefined, RECEIVED)).toBe('unhandled event type');
+    }
+    const emptyUpdate = { event: { id: 'E1', event_type: 'incident.status_update_published', resource_type: 'incident', occurred_at: '2026-04-01T02:17:41Z', agent: null, data: { incident: { id: 'Q1' }, message: '  ' } } };
+    expect(normalizePagerDutyWebhook(emptyUpdate, undefined, RECEIVED)).toBe('empty status update');
   });
 
   it('rejects bodies without the fields routing needs', () => {
@@ -104,7 +122,8 @@ describe('statusOf', () => {
 });
 
 describe('real PagerDuty webhook captures (shared/corpus/pagerduty)', () => {
-  const corpus = path.join(__dirname, '..', '..', '..', 'shared', 'corpus', 'pagerduty');
+  // Beside the repository (a clone in /work/main) or beside its worktree folder (/work/wt/<name>).
+  const corpus = [path.join(__dirname, '..', '..', '..', 'shared'), path.join(__dirname, '..', '..', '..', '..', 'shared')].map((shared) => path.join(shared, 'corpus', 'pagerduty')).find(existsSync)!;
   const captures = readdirSync(corpus).filter((file) => /^incident\..+\.json$/.test(file));
   const read = (file: string) => JSON.parse(readFileSync(path.join(corpus, file), 'utf8')) as { event: Record<string, unknown> };
 
@@ -118,12 +137,21 @@ describe('real PagerDuty webhook captures (shared/corpus/pagerduty)', () => {
     const type = String(body.event.event_type);
     const event = normalizePagerDutyWebhook(body, 'WH-capture', RECEIVED);
     if (!(PAGERDUTY_HANDLED_EVENT_TYPES as readonly string[]).includes(type)) {
-      // Notes, responders, conference bridges, workflows, status updates: internal, answered 2xx.
+      // Notes, responders, conference bridges, workflows: internal, answered 2xx.
       expect(event).toBe('unhandled event type');
       return;
     }
     if (typeof event === 'string') throw new Error(`ignored: ${event}`);
-    const data = body.event.data as Record<string, unknown>;
+    const statusUpdate = type === 'incident.status_update_published';
+    // A note-type event names its incident by reference in data.incident; its own data is the note.
+    const note = body.event.data as Record<string, unknown>;
+    const data = statusUpdate ? (note.incident as Record<string, unknown>) : note;
+    // Of a status update, its message is all that is kept (no incident summary, no note id).
+    if (statusUpdate) {
+      expect(event.statusUpdate).toBe(note.message);
+      expect(JSON.stringify(event)).not.toContain(String(note.id));
+      expect(JSON.stringify(event)).not.toContain(String(data.summary));
+    } else expect(event.statusUpdate).toBeUndefined();
     // Both lengths of incident id PagerDuty uses (7-character P… and 14-character Q…) pass through.
     expect(event.incident.id).toBe(data.id);
     expect(parsePagerDutyQueueEvent(JSON.stringify(event))).toEqual(event);

@@ -1,4 +1,4 @@
-import { EVENT_CONTRACT_VERSION, INCIDENT_STATUSES, PAGERDUTY_HANDLED_EVENT_TYPES, type IncidentStatus, type PagerDutyEventType, type PagerDutyIncidentEvent } from '../events';
+import { EVENT_CONTRACT_VERSION, INCIDENT_STATUSES, STATUS_UPDATE_MAX_LENGTH, PAGERDUTY_HANDLED_EVENT_TYPES, type IncidentStatus, type PagerDutyEventType, type PagerDutyIncidentEvent } from '../events';
 import { InvalidInputError } from '../runtime/errors';
 
 type Json = Record<string, unknown>;
@@ -12,7 +12,7 @@ function text(value: unknown, max = 4000): string | undefined {
 }
 
 /** Why a genuine webhook was not turned into an event: each of these is answered 2xx. */
-export type IgnoredReason = 'ping' | 'not an incident' | 'unhandled event type';
+export type IgnoredReason = 'ping' | 'not an incident' | 'unhandled event type' | 'empty status update';
 
 /**
  * A v3 webhook body (already parsed, signature already checked) → our event, or the reason we
@@ -29,9 +29,15 @@ export function normalizePagerDutyWebhook(body: Json, webhookId: string | undefi
   if (!id) throw new InvalidInputError('event.id is missing');
   if (event.resource_type !== undefined && event.resource_type !== 'incident') return 'not an incident';
   if (!(PAGERDUTY_HANDLED_EVENT_TYPES as readonly string[]).includes(eventType)) return 'unhandled event type';
-  const data = asObject(event.data);
+  // Note-type events (status updates) carry the incident as a reference in data.incident and
+  // their own note in data; of the note only a status update's message is kept.
+  const isStatusUpdate = eventType === 'incident.status_update_published';
+  const data = isStatusUpdate ? asObject(asObject(event.data)?.incident) : asObject(event.data);
   const incidentId = text(data?.id);
-  if (!data || !incidentId) throw new InvalidInputError('event.data.id (the incident) is missing');
+  if (!data || !incidentId) throw new InvalidInputError(isStatusUpdate ? 'event.data.incident.id (the incident) is missing' : 'event.data.id (the incident) is missing');
+  const statusUpdate = isStatusUpdate ? text(asObject(event.data)?.message, STATUS_UPDATE_MAX_LENGTH) : undefined;
+  // Nothing to tell; answered 2xx like any genuine event we do not use (a 4xx would be dropped and count toward disabling the subscription).
+  if (isStatusUpdate && !statusUpdate?.trim()) return 'empty status update';
   const occurred = new Date(typeof event.occurred_at === 'string' ? event.occurred_at : NaN);
   if (Number.isNaN(occurred.getTime())) throw new InvalidInputError('event.occurred_at is not a time');
   const status = INCIDENT_STATUSES.find((s) => s === data.status);
@@ -59,6 +65,7 @@ export function normalizePagerDutyWebhook(body: Json, webhookId: string | undefi
       assignees,
       ...(mergedInto ? { mergedInto } : {}),
     },
+    ...(statusUpdate ? { statusUpdate } : {}),
     receivedAt: receivedAt.toISOString(),
   };
 }

@@ -112,6 +112,40 @@ export function loadWorkerConfig(env: Env, queue: { dlqEnv: string; maxReceiveCo
   };
 }
 
+export interface ReconcilerConfig {
+  tableName: string;
+  slackApiUrl: string;
+  pagerDutyApiUrl: string;
+  showResponderNames: boolean;
+  supportContact: string;
+  linkTtlDays: number;
+  httpTimeoutMs: number;
+  /** How often the reconciler runs (the schedule in serverless.yml, the timer of the local stack). */
+  reconcileEverySeconds: number;
+  /** How long after PagerDuty accepted an escalation with no incident holding it the channel is told so. */
+  noIncidentAfterSeconds: number;
+}
+
+export function loadReconcilerConfig(env: Env): ReconcilerConfig {
+  return {
+    tableName: requireEnv(env, ENV.tableName),
+    slackApiUrl: baseUrl(env, 'SLACK_API_URL', 'https://slack.com/api/'),
+    pagerDutyApiUrl: baseUrl(env, 'PAGER_DUTY_API_URL', 'https://api.pagerduty.com/'),
+    showResponderNames: booleanEnv(env, 'SHOW_RESPONDER_NAMES', true),
+    supportContact: optionalEnv(env, 'SUPPORT_CONTACT', 'your account team'),
+    linkTtlDays: numberEnv(env, 'LINK_TTL_DAYS', 90),
+    httpTimeoutMs: numberEnv(env, 'HTTP_TIMEOUT_MS', 8000),
+    reconcileEverySeconds: positiveEnv(env, 'RECONCILE_EVERY_SECONDS', 300),
+    noIncidentAfterSeconds: numberEnv(env, 'NO_INCIDENT_AFTER_SECONDS', 300),
+  };
+}
+
+function positiveEnv(env: Env, name: string, fallback: number): number {
+  const value = numberEnv(env, name, fallback);
+  if (value <= 0) throw new ConfigError(`environment variable ${name} must be a positive number`);
+  return value;
+}
+
 /**
  * Check the settings a person sets by hand (not the queue and table names the deploy sets), so a
  * typo is refused at start with the variable named instead of surfacing on the first request.
@@ -122,7 +156,8 @@ export function checkSettings(env: Env): void {
   if (level && !(LOG_LEVELS as string[]).includes(level)) {
     throw new ConfigError(`environment variable LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(level)}`);
   }
-  for (const name of ['LINK_TTL_DAYS', 'RETRY_BASE_SECONDS', 'MAX_RECEIVE_COUNT', 'HTTP_TIMEOUT_MS']) numberEnv(env, name, 0);
+  for (const name of ['LINK_TTL_DAYS', 'RETRY_BASE_SECONDS', 'MAX_RECEIVE_COUNT', 'HTTP_TIMEOUT_MS', 'NO_INCIDENT_AFTER_SECONDS']) numberEnv(env, name, 0);
+  positiveEnv(env, 'RECONCILE_EVERY_SECONDS', 300);
   booleanEnv(env, 'SHOW_RESPONDER_NAMES', true);
   for (const name of ['SLACK_API_URL', 'PAGER_DUTY_EVENTS_URL', 'PAGER_DUTY_API_URL']) baseUrl(env, name, 'https://example.invalid/');
 }

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { Happening } from '../tenancy/customer-view';
 import type { SlackMessage } from './web-api';
 import * as messages from './messages';
-import { confirmationMessage, confirmPromptMessage, escapeMrkdwn, foldedMessage, handledTogetherMessage, incidentUpdateMessage, promptDecidedMessage, refusalMessage, statusMessage } from './messages';
+import { confirmationMessage, confirmPromptMessage, escalationNotOpenedMessage, escapeMrkdwn, foldedMessage, handledTogetherMessage, incidentUpdateMessage, promptDecidedMessage, refusalMessage, statusMessage, statusUpdateMessage } from './messages';
 
 const view = {
   dedupKey: 'pdr-0123456789abcdef0123456789abcdef',
@@ -67,6 +67,22 @@ describe('customer-facing messages', () => {
       expect(button).toContain('"action_id":"check_status"');
       expect(button).toContain(`"value":"${view.dedupKey}"`);
     }
+  });
+
+  it('a status update: on-call\'s text escaped and quoted, from the person under the names rule or the on-call team, with the button', () => {
+    const update = statusUpdateMessage(view, 'DB lock <!channel> & <@U0X|x>\nnext update 08:15', 'Dana <Scully>');
+    expect(update.text).toBe('Escalation #3: status update from Dana &lt;Scully&gt;: DB lock &lt;!channel&gt; &amp; &lt;@U0X|x&gt;\nnext update 08:15 (acknowledged)');
+    const blocks = JSON.stringify(update.blocks);
+    expect(blocks).toContain('>DB lock &lt;!channel&gt; &amp; &lt;@U0X|x&gt;\\n>next update 08:15');
+    expect(blocks).not.toMatch(/<!channel>|<@U0X/);
+    expect(blocks).toContain(`"value":"${view.dedupKey}"`);
+    expect(statusUpdateMessage(view, 'Fixed.', undefined).text).toBe('Escalation #3: status update from the on-call team: Fixed. (acknowledged)');
+  });
+
+  it('no incident opened: says so plainly, names whom to contact (escaped), and nothing of PagerDuty', () => {
+    const message = escalationNotOpenedMessage(view, 'support <@U0ADMIN>');
+    expect(message.text).toBe(':warning: PagerDuty received escalation #3 but has not opened an incident for it, so on-call may not have been paged. Please contact support &lt;@U0ADMIN&gt; directly. If an incident opens later, you will see it here.');
+    expect(JSON.stringify(message)).not.toMatch(/Checkout|pdr-/);
   });
 
   it('the refusal carries no incident data', () => {

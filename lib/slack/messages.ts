@@ -125,6 +125,20 @@ export function handledTogetherMessage(view: CustomerView): SlackMessage {
   return threadUpdate(view, 'Your escalation is now handled together with a related incident; updates continue here.');
 }
 
+/**
+ * A status update on-call published for stakeholders, in the escalation's thread: their text
+ * (escaped, quoted), attributed to the person under the names rule or to the on-call team.
+ */
+export function statusUpdateMessage(view: CustomerView, update: string, by: ShownPerson): SlackMessage {
+  const text = escapeMrkdwn(update.slice(0, 2800));
+  const blocks: Blocks = [
+    { type: 'section', text: { type: 'mrkdwn', text: `*${reference(view)}*: status update from ${person(by)}\n>${text.replace(/\n/g, '\n>')}` } },
+    { type: 'context', elements: [{ type: 'mrkdwn', text: `*Status:* ${STATUS_LABEL[view.status]}` }] },
+    checkStatusButton(view.dedupKey),
+  ];
+  return { text: `${reference(view)}: status update from ${person(by)}: ${text} (${view.status})`, blocks };
+}
+
 /** The live state, shown only to the person who clicked Check Status. */
 export function statusMessage(view: CustomerView, live: LiveStatus): SlackMessage {
   const handledBy = live.handledBy.filter((who): who is string => Boolean(who));
@@ -177,6 +191,15 @@ export function helpMessage(slashCommand: string): SlackMessage {
 
 export function escalationRejectedMessage(supportContact: string): SlackMessage {
   return { text: `:warning: I could not page on-call: PagerDuty refused the escalation. Please contact ${escapeMrkdwn(supportContact)} directly.` };
+}
+
+/**
+ * PagerDuty accepted the escalation but no incident holds it (a maintenance window, an event
+ * rule that suppresses it, a disabled service): said plainly, with whom to contact.
+ */
+export function escalationNotOpenedMessage(view: CustomerView, supportContact: string): SlackMessage {
+  const headline = `:warning: PagerDuty received ${reference(view).toLowerCase()} but has not opened an incident for it, so on-call may not have been paged. Please contact ${escapeMrkdwn(supportContact)} directly. If an incident opens later, you will see it here.`;
+  return { text: headline, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: headline } }] };
 }
 
 export function escalationFailedMessage(supportContact: string): SlackMessage {

@@ -1,10 +1,32 @@
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { IncidentStatus } from '../events';
 import { attributeNames, expiryEpoch, isConditionFailure, storeCall } from './dynamo';
 import { TransientError } from '../runtime/errors';
 import { LAYOUT } from '../layout/layout';
 
 const TTL = LAYOUT.table.ttlAttribute;
+const OPEN_INDEX = LAYOUT.table.openLinkIndex;
+/** The one value of the open-link index's key: a link carries it while its incident is not resolved. */
+const OPEN = 'open';
+
+/**
+ * How far past the time the reconciler read a status (the incident's last_status_change_at) a
+ * webhook of the same status still counts as the same change: PagerDuty stamps the webhook's
+ * occurred_at and the incident's last_status_change_at separately.
+ */
+export const SAME_CHANGE_MS = 5_000;
+
+/**
+ * Whether the reconciler already told the channel what this webhook event says, so the webhook
+ * must post nothing: its status (at its time) is the one the reconciler recorded from the REST
+ * API, or it is older than that. Only the reconciler's records count: between webhooks, an older
+ * event is still told as history (with the newest status), as it always was.
+ */
+export function toldByReconciler(link: Pick<IncidentLink, 'status' | 'statusAt' | 'statusSource'>, status: IncidentStatus, occurredAt: string): boolean {
+  if (link.statusSource !== 'reconciler' || !link.statusAt) return false;
+  if (occurredAt <= link.statusAt) return true;
+  return status === link.status && Date.parse(occurredAt) - Date.parse(link.statusAt) <= SAME_CHANGE_MS;
+}
 
 /** Where an escalation stands. Each step moves forward only, with a conditional write. */
 export type LinkState = 'pending' | 'triggered' | 'rejected' | 'folded';
@@ -46,6 +68,10 @@ export interface IncidentLink {
   /** The newest status we know of the incident that holds it, and when PagerDuty says it happened. */
   status?: IncidentStatus;
   statusAt?: string;
+  /** Who recorded the status: a webhook, or the reconciler reading the REST API (which then told the channel). */
+  statusSource?: 'webhook' | 'reconciler';
+  /** When PagerDuty accepted the escalation's trigger (the no-incident answer counts from here). */
+  acceptedAt?: string;
   confirmationTs?: string;
 }
 
@@ -88,6 +114,17 @@ export interface IncidentLinks {
    * event never moves the status back. Returns the link as stored and whether it moved.
    */
   advanceStatus(dedupKey: string, status: IncidentStatus, occurredAt: string): Promise<{ link: IncidentLink; advanced: boolean }>;
+  /**
+   * The reconciler's record of a status read from the REST API (at the incident's
+   * last_status_change_at): only when it differs from the status stored and is newer, and never
+   * over a webhook's record of the same status. A resolved link stays in the open-link index until
+   * `close`. Returns the link as stored and whether it moved.
+   */
+  recordReconciledStatus(dedupKey: string, status: IncidentStatus, at: string): Promise<{ link: IncidentLink; advanced: boolean }>;
+  /** One page of the links whose incident is not resolved (the sparse open-link index); pass `cursor` back for the next. */
+  listOpen(options?: { limit?: number; cursor?: Record<string, unknown> }): Promise<{ links: IncidentLink[]; cursor?: Record<string, unknown> }>;
+  /** Take a link out of the open-link index (the reconciler told its resolution, or gave up on it). */
+  close(dedupKey: string): Promise<void>;
 }
 
 
@@ -97,7 +134,7 @@ const RETIRED_ATTRIBUTES = ['incidentNumber', 'incidentUrl', 'incidentTitle'];
 
 function toLink(item: Record<string, unknown> | undefined): IncidentLink | undefined {
   if (!item) return undefined;
-  const { pk: _pk, [TTL]: _ttl, ...rest } = item;
+  const { pk: _pk, [TTL]: _ttl, [OPEN_INDEX.partitionKey]: _open, ...rest } = item;
   for (const retired of RETIRED_ATTRIBUTES) delete rest[retired];
   return rest as unknown as IncidentLink;
 }
@@ -121,7 +158,7 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
           TableName: tableName,
           Key: linkKey(dedupKey),
           UpdateExpression: expression,
-          ExpressionAttributeValues: values,
+          ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
           ...attributeNames(`${expression} ${condition ?? ''}`),
           ConditionExpression: condition ? `attribute_exists(pk) AND (${condition})` : 'attribute_exists(pk)',
           ReturnValues: 'ALL_NEW',
@@ -140,7 +177,8 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
           db.send(
             new PutCommand({
               TableName: tableName,
-              Item: { ...linkKey(input.dedupKey), ...link, [TTL]: expiresAt() },
+              // Open from the start: the reconciler also looks after links no incident holds yet.
+              Item: { ...linkKey(input.dedupKey), ...link, [OPEN_INDEX.partitionKey]: OPEN, [TTL]: expiresAt() },
               ConditionExpression: 'attribute_not_exists(pk)',
             }),
           ),
@@ -164,10 +202,14 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
     },
     async settle(dedupKey, state, reason) {
       try {
+        const expression =
+          state === 'rejected'
+            ? `SET #state = :state${reason === undefined ? '' : ', rejectedReason = :reason'} REMOVE ${OPEN_INDEX.partitionKey}`
+            : 'SET #state = :state, acceptedAt = :now';
         return await update(
           dedupKey,
-          reason === undefined ? 'SET #state = :state' : 'SET #state = :state, rejectedReason = :reason',
-          { ':state': state, ':pending': 'pending', ...(reason === undefined ? {} : { ':reason': reason }) },
+          expression,
+          { ':state': state, ':pending': 'pending', ...(state === 'rejected' ? (reason === undefined ? {} : { ':reason': reason }) : { ':now': now().toISOString() }) },
           '#state = :pending',
         );
       } catch (error) {
@@ -251,11 +293,15 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
     },
     async advanceStatus(dedupKey, status, occurredAt) {
       try {
+        // The second half is toldByReconciler as a condition: a webhook never overwrites the
+        // reconciler's record of the same change, so deciding whether to post stays a function of
+        // the stored link however often the event is retried.
+        const sameChangeFrom = new Date(Date.parse(occurredAt) - SAME_CHANGE_MS).toISOString();
         const link = await update(
           dedupKey,
-          'SET #status = :status, statusAt = :at',
-          { ':status': status, ':at': occurredAt },
-          'attribute_not_exists(statusAt) OR statusAt < :at',
+          `SET #status = :status, statusAt = :at, statusSource = :webhook ${openIndexUpdate(status)}`,
+          { ':status': status, ':at': occurredAt, ':webhook': 'webhook', ':reconciler': 'reconciler', ':sameChangeFrom': sameChangeFrom, ...openIndexValues(status) },
+          '(attribute_not_exists(statusAt) OR statusAt < :at) AND (attribute_not_exists(statusSource) OR statusSource <> :reconciler OR #status <> :status OR statusAt < :sameChangeFrom)',
         );
         return { link, advanced: true };
       } catch (error) {
@@ -265,5 +311,53 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
         return { link, advanced: false };
       }
     },
+    async recordReconciledStatus(dedupKey, status, at) {
+      try {
+        const link = await update(
+          dedupKey,
+          // A resolved link stays listed until the reconciler has told it (then `close`).
+          `SET #status = :status, statusAt = :at, statusSource = :reconciler${status === 'resolved' ? '' : openIndexUpdate(status)}`,
+          { ':status': status, ':at': at, ':reconciler': 'reconciler', ...openIndexValues(status) },
+          '(attribute_not_exists(statusAt) OR statusAt < :at) AND (attribute_not_exists(#status) OR #status <> :status)',
+        );
+        return { link, advanced: true };
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        const link = await get(dedupKey);
+        if (!link) throw new TransientError('link vanished while recording its status');
+        return { link, advanced: false };
+      }
+    },
+    async listOpen({ limit = 100, cursor } = {}) {
+      const result = await storeCall('query', () =>
+        db.send(
+          new QueryCommand({
+            TableName: tableName,
+            IndexName: OPEN_INDEX.name,
+            KeyConditionExpression: '#open = :open',
+            ExpressionAttributeNames: { '#open': OPEN_INDEX.partitionKey },
+            ExpressionAttributeValues: { ':open': OPEN },
+            Limit: Math.max(1, Math.min(limit, 1000)),
+            ...(cursor ? { ExclusiveStartKey: cursor } : {}),
+          }),
+        ),
+      );
+      const links = (result.Items ?? []).map((item) => toLink(item)!);
+      return { links, ...(result.LastEvaluatedKey ? { cursor: result.LastEvaluatedKey } : {}) };
+    },
+    async close(dedupKey) {
+      await update(dedupKey, `REMOVE ${OPEN_INDEX.partitionKey}`, {}).catch((error: unknown) => {
+        if (!isConditionFailure(error)) throw error;
+      });
+    },
   };
+}
+
+/** A resolved link leaves the open-link index; any other status (a reopened incident too) puts it back. */
+function openIndexUpdate(status: IncidentStatus): string {
+  return status === 'resolved' ? `REMOVE ${OPEN_INDEX.partitionKey}` : `, ${OPEN_INDEX.partitionKey} = :open`;
+}
+
+function openIndexValues(status: IncidentStatus): Record<string, string> {
+  return status === 'resolved' ? {} : { ':open': OPEN };
 }

@@ -15,12 +15,12 @@ export const DEMO_TENANTS = [
   {
     channel: 'CGLOBEX',
     description: 'Globex: login page times out for every user',
-    expected: { escalation: 1, confirmation: 1, triggered: 1, reassigned: 1, together: 1, resolved: 1, refusal: 1 },
+    expected: { escalation: 1, confirmation: 1, triggered: 1, reassigned: 1, together: 1, update: 1, resolved: 1, refusal: 1 },
   },
   {
     channel: 'CINITECH',
     description: 'Initech: single sign-on hangs after the password step',
-    expected: { escalation: 1, confirmation: 1, triggered: 1, together: 1, resolved: 1 },
+    expected: { escalation: 1, confirmation: 1, triggered: 1, together: 1, update: 1, resolved: 1 },
   },
 ] as const satisfies readonly { channel: string; description: string; expected: Partial<Record<MessageKind, number>> }[];
 
@@ -52,11 +52,14 @@ function checkStatusButton(channel: ChannelTranscript | undefined): { value: str
 /** The provider's own incident for the shared outage: no customer may ever read its title. */
 export const INTERNAL_TITLE = 'INTERNAL: auth-shared-2 overloaded; tenants Globex, Initech';
 
+/** What on-call tells stakeholders of the shared outage: customers may read this, and only this, of it. */
+export const STATUS_UPDATE = 'Sign-in is slow for some customers; a fix is rolling out, next update in 30 minutes.';
+
 /**
  * Play the scripted scenario against a running sandbox: three customers escalate in the same
  * second; on-call acknowledges Acme's incident and reassigns Globex's; Globex and Initech turn out
- * to report the same outage, so on-call opens an internal incident and merges both into it, and
- * both channels follow it to resolution; an Acme user clicks Check Status and a Globex user
+ * to report the same outage, so on-call opens an internal incident and merges both into it,
+ * publishes a status update on it that both channels read, and both follow it to resolution; an Acme user clicks Check Status and a Globex user
  * pastes Acme's button. Only what this run added to the sandbox is judged.
  */
 export async function playDemo(driver: SandboxDriver, options: { channels: ChannelInfo[]; log?: (line: string) => void; stepTimeoutMs?: number }): Promise<DemoResult> {
@@ -112,6 +115,10 @@ export async function playDemo(driver: SandboxDriver, options: { channels: Chann
   const internal = await driver.openInternalIncident(INTERNAL_TITLE);
   for (const incident of [globexIncident, initechIncident]) if (incident) await driver.mergeIncident(incident.id, internal.id);
   await waitFor('both channels told', (o) => count(o, globex.channel, 'together') > 0 && count(o, initech.channel, 'together') > 0);
+
+  step('on-call publishes a status update on the internal incident: Globex and Initech read it, Acme does not');
+  await driver.publishStatusUpdate(internal.id, STATUS_UPDATE);
+  await waitFor('the status update in both channels', (o) => count(o, globex.channel, 'update') > 0 && count(o, initech.channel, 'update') > 0);
 
   step('on-call resolves Acme’s incident and the internal one');
   if (acmeIncident) await driver.incidentAction(acmeIncident.id, 'resolve');

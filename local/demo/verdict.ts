@@ -2,7 +2,7 @@ import { STAND_IN_BOT_USER_ID } from '../stand-ins/slack';
 import type { ChannelTranscript, TranscriptEntry } from '../sandbox-console/transcript';
 
 /** What a message in a transcript is, told by how pd-router words it (lib/slack/messages.ts). */
-export type MessageKind = 'escalation' | 'confirmation' | 'triggered' | 'acknowledged' | 'reassigned' | 'together' | 'resolved' | 'status' | 'refusal' | 'other';
+export type MessageKind = 'escalation' | 'confirmation' | 'triggered' | 'acknowledged' | 'reassigned' | 'together' | 'update' | 'resolved' | 'status' | 'refusal' | 'other';
 
 /** Thread updates start with the channel's own reference: "Escalation #2: Acknowledged by …". */
 const UPDATE = String.raw`^(?:Escalation #\d+|Your escalation): `;
@@ -12,6 +12,7 @@ const BOT_KINDS: [RegExp, MessageKind][] = [
   [new RegExp(`${UPDATE}Acknowledged by`), 'acknowledged'],
   [new RegExp(`${UPDATE}Reassigned to`), 'reassigned'],
   [new RegExp(`${UPDATE}Your escalation is now handled together`), 'together'],
+  [new RegExp(`${UPDATE}status update from`), 'update'],
   [new RegExp(`${UPDATE}Resolved by`), 'resolved'],
   [/^Status of /, 'status'],
   [/^Sorry, that status button doesn't belong to this channel/, 'refusal'],

@@ -88,6 +88,11 @@ export class SandboxDriver {
     return (await this.json<{ incident: StandInIncident }>(`${this.target.pagerDutyUrl}/sandbox/incidents/${encodeURIComponent(id)}/retitle`, { title })).incident;
   }
 
+  /** On-call publishes a status update for stakeholders (PagerDuty's incident.status_update_published). */
+  async publishStatusUpdate(id: string, message: string): Promise<StandInIncident> {
+    return (await this.json<{ incident: StandInIncident }>(`${this.target.pagerDutyUrl}/sandbox/incidents/${encodeURIComponent(id)}/status-update`, { message })).incident;
+  }
+
   /** On-call opens an incident by hand, with no customer behind it. */
   async openInternalIncident(title: string): Promise<StandInIncident> {
     return (await this.json<{ incident: StandInIncident }>(`${this.target.pagerDutyUrl}/sandbox/incidents`, { title })).incident;

@@ -35,6 +35,7 @@ async function snapshotOf(stack: LocalStack, channels: ChannelInfo[]): Promise<C
     channels: transcripts,
     incidents: incidentViews([...stack.pagerDuty!.incidents.values()]),
     customers: await customerCards(stack, channels),
+    service: stack.pagerDuty!.serviceState(),
   };
 }
 
@@ -130,6 +131,17 @@ export function sandboxConsole(options: { channels: ChannelInfo[] }): NonNullabl
       // POST /sandbox/channels/{channel}/clicks {value, messageTs}: a customer clicks Check Status.
       const body = await readJson(request);
       sendJson(response, 200, { status: await driver.clickCheckStatus(parts[2]!, customerUserId(parts[2]!), text(body.value), text(body.messageTs)) });
+    } else if (route === 'POST /incidents' && parts[3] === 'status-update') {
+      // POST /sandbox/incidents/{id}/status-update {message}: on-call publishes a status update.
+      const body = await readJson(request);
+      if (!text(body.message).trim()) throw httpError(400, 'a status update needs a message');
+      sendJson(response, 200, { incident: await driver.publishStatusUpdate(parts[2]!, text(body.message).trim()) });
+    } else if (route === 'POST /service') {
+      // POST /sandbox/service {webhooks?: boolean, maintenance?: boolean}: break the service as real ones break.
+      const body = await readJson(request);
+      if (typeof body.webhooks === 'boolean') stack.pagerDuty.setWebhooks(body.webhooks);
+      if (typeof body.maintenance === 'boolean') stack.pagerDuty.setMaintenance(body.maintenance);
+      sendJson(response, 200, stack.pagerDuty.serviceState());
     } else if (route === 'POST /incidents' && ACTIONS.includes(parts[3] as IncidentAction)) {
       // POST /sandbox/incidents/{id}/{acknowledge|reassign|resolve}: on-call works the incident.
       const incident = stack.pagerDuty.incidents.get(parts[2]!);

@@ -57,6 +57,15 @@ export interface ConsoleSnapshot {
   incidents: IncidentView[];
   /** The registered customers by channel id (a channel absent here is not a customer). */
   customers?: Record<string, CustomerCard>;
+  /** The sandbox PagerDuty service's switches: webhook delivery and a maintenance window. */
+  service?: ServiceSwitches;
+}
+
+export interface ServiceSwitches {
+  webhooks: 'on' | 'off';
+  lostWebhooks: number;
+  maintenance: boolean;
+  suppressedAlerts: number;
 }
 
 export interface StandInRecords {

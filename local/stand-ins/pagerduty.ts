@@ -84,6 +84,19 @@ export class PagerDutyStandIn {
   private server?: RunningServer;
   private nextNumber: number;
   private pendingDeliveries = new Set<Promise<void>>();
+  /** `webhooks off`: changes are accepted and nothing is delivered (a subscription disabled, an endpoint down). */
+  webhooksOff = false;
+  /** Webhooks that were not delivered while off, in order: `redeliverLost()` sends them late. */
+  readonly lostWebhooks: { body: string; webhookId: string; eventType: string; incidentId: string }[] = [];
+  /**
+   * The service is in a maintenance window: the Events API still answers 202, but PagerDuty opens
+   * no incident (the same as an event rule or orchestration that suppresses the alert).
+   */
+  maintenance = false;
+  /** Triggers accepted during maintenance, by dedup key: no incident holds them. */
+  readonly suppressed = new Map<string, Record<string, unknown>>();
+  /** Status updates on-call published, by incident id. */
+  readonly statusUpdates: { incidentId: string; message: string; at: string }[] = [];
   private readonly listeners = new Set<() => void>();
 
   constructor(private readonly options: PagerDutyStandInOptions) {
@@ -195,6 +208,79 @@ export class PagerDutyStandIn {
     return into;
   }
 
+  /**
+   * On-call publishes a status update for stakeholders: PagerDuty's `incident.status_update_published`,
+   * a note-type event whose incident is a reference in `data.incident` and whose text is `data.message`.
+   */
+  publishStatusUpdate(id: string, message: string, by: Agent = 'Sandbox On-Call'): StandInIncident {
+    const incident = this.incidents.get(id);
+    if (!incident) throw new StandInRefusal(`no sandbox incident ${id}`);
+    if (!message.trim()) throw new StandInRefusal('a status update needs a message');
+    const at = new Date().toISOString();
+    this.statusUpdates.push({ incidentId: id, message, at });
+    this.options.print?.(`[pagerduty] #${incident.number} status update published`);
+    this.send(JSON.stringify(this.statusUpdateBody(incident, message, by, at)), 'incident.status_update_published', incident.id);
+    return incident;
+  }
+
+  /** A status update's v3 webhook body, shaped like the real capture (shared/corpus/pagerduty). */
+  statusUpdateBody(incident: StandInIncident, message: string, by: Agent, occurredAt = new Date().toISOString(), eventId = `E${randomBytes(8).toString('hex').toUpperCase()}`) {
+    return {
+      event: {
+        id: eventId,
+        event_type: 'incident.status_update_published',
+        resource_type: 'incident',
+        occurred_at: occurredAt,
+        agent: this.agentReference(by),
+        client: null,
+        data: {
+          incident: { id: incident.id, type: 'incident_reference', self: `${this.url}/incidents/${incident.id}`, html_url: `${this.url}/incidents/${incident.id}`, summary: incident.title },
+          id: `PSU${randomBytes(4).toString('hex').toUpperCase()}`,
+          message,
+          trimmed: false,
+          type: 'incident_status_update',
+        },
+      },
+    };
+  }
+
+  /** The service's switches and what they hold back, for the sandbox's tools. */
+  serviceState(): { webhooks: 'on' | 'off'; lostWebhooks: number; maintenance: boolean; suppressedAlerts: number } {
+    return { webhooks: this.webhooksOff ? 'off' : 'on', lostWebhooks: this.lostWebhooks.length, maintenance: this.maintenance, suppressedAlerts: this.suppressed.size };
+  }
+
+  /** Turn webhook delivery off (changes still happen, nothing is sent) or back on. */
+  setWebhooks(on: boolean): void {
+    this.webhooksOff = !on;
+    this.options.print?.(`[pagerduty] webhooks ${on ? 'on' : 'off: changes are accepted, nothing is delivered'}`);
+    for (const listener of this.listeners) listener();
+  }
+
+  /** Send the webhooks lost while delivery was off, late and in order, as a re-enabled subscription's backlog would come. */
+  redeliverLost(): number {
+    const lost = this.lostWebhooks.splice(0);
+    for (const w of lost) this.send(w.body, w.eventType, w.incidentId, w.webhookId);
+    return lost.length;
+  }
+
+  /** Put the service in maintenance (triggers are accepted with 202 and open nothing) or take it out. */
+  setMaintenance(on: boolean): void {
+    this.maintenance = on;
+    this.options.print?.(`[pagerduty] service ${on ? 'in maintenance: events are accepted, no incident is opened' : 'out of maintenance'}`);
+    for (const listener of this.listeners) listener();
+  }
+
+  /** On-call opens an incident for an alert suppressed during maintenance, as they may from PagerDuty's alert list. */
+  openSuppressed(dedupKey: string, by: Agent = 'Sandbox On-Call'): StandInIncident {
+    const payload = this.suppressed.get(dedupKey);
+    if (!payload) throw new StandInRefusal(`no suppressed alert ${dedupKey}`);
+    this.suppressed.delete(dedupKey);
+    const incident = this.open(String(payload.summary ?? 'Suppressed alert'), dedupKey, payload, 'high');
+    this.options.print?.(`[pagerduty] #${incident.number} opened from a suppressed alert`);
+    this.emit(incident, 'incident.triggered', by);
+    return incident;
+  }
+
   /** An incident on-call opens by hand (no customer behind it), e.g. "INTERNAL: pg-shared-3 disk full". */
   openInternal(title: string, by: Agent = 'Sandbox On-Call'): StandInIncident {
     const incident = this.open(title, randomBytes(16).toString('hex'), {}, 'high');
@@ -297,14 +383,18 @@ export class PagerDutyStandIn {
   }
 
   private emit(incident: StandInIncident, eventType: string, by: Agent) {
+    // PagerDuty stamps a change once: the webhook's occurred_at is the incident's last_status_change_at.
+    this.send(JSON.stringify(this.webhookBody(incident, eventType, by, incident.lastStatusChangeAt)), eventType, incident.id);
+  }
+
+  private send(body: string, eventType: string, incidentId: string, webhookId = randomBytes(12).toString('hex')) {
     for (const listener of this.listeners) listener();
     const target = this.options.webhook;
     if (!target) return;
-    const body = JSON.stringify(this.webhookBody(incident, eventType, by));
+    if (this.webhooksOff) return void this.lostWebhooks.push({ body, webhookId, eventType, incidentId });
     const copies = this.options.duplicateWebhooks ? 2 : 1;
-    const webhookId = randomBytes(12).toString('hex');
     for (let i = 0; i < copies; i++) {
-      const delivery = this.deliver(target, body, webhookId, eventType, incident.id);
+      const delivery = this.deliver(target, body, webhookId, eventType, incidentId);
       this.pendingDeliveries.add(delivery);
       void delivery.finally(() => this.pendingDeliveries.delete(delivery));
     }
@@ -399,6 +489,12 @@ export class PagerDutyStandIn {
     this.triggers.push({ dedupKey, payload });
     this.eventsCalls.push({ status: 202, body });
     const open = [...this.incidents.values()].find((i) => i.alertKeys.includes(dedupKey) && i.status !== 'resolved');
+    if (!open && this.maintenance) {
+      this.suppressed.set(dedupKey, payload);
+      this.options.print?.('[pagerduty] event accepted during maintenance; no incident opened');
+      for (const listener of this.listeners) listener();
+      return sendJson(res, 202, { status: 'success', message: 'Event processed', dedup_key: dedupKey });
+    }
     const groupInto = this.options.grouping ? [...this.incidents.values()].filter((i) => i.status !== 'resolved').at(-1) : undefined;
     if (!open && groupInto) {
       // Grouped: the alert joins an open incident; PagerDuty sends no incident webhook for that.
@@ -494,13 +590,15 @@ export class PagerDutyStandIn {
 
   /**
    * The sandbox's own controls, as on-call would act in PagerDuty: POST
-   * /sandbox/incidents/{ref}/{acknowledge|reassign|delegate|resolve|retitle|merge} (ref: id, 4 or #4)
-   * and POST /sandbox/incidents to open an incident by hand.
+   * /sandbox/incidents/{ref}/{acknowledge|reassign|delegate|resolve|retitle|merge|status-update} (ref: id, 4 or #4),
+   * POST /sandbox/incidents to open an incident by hand, POST /sandbox/webhooks and
+   * /sandbox/maintenance with {"on": boolean}, and GET /sandbox/service for those switches.
    */
   private sandboxAction(method: string, pathname: string, raw: string, res: ServerResponse) {
     const parts = pathname.split('/').filter(Boolean);
     if (method === 'GET' && pathname === '/sandbox/incidents') return sendJson(res, 200, { incidents: [...this.incidents.values()] });
-    let body: { by?: string; to?: string; title?: string; into?: string };
+    if (method === 'GET' && pathname === '/sandbox/service') return sendJson(res, 200, this.serviceState());
+    let body: { by?: string; to?: string; title?: string; into?: string; message?: string; on?: unknown };
     try {
       body = raw ? (JSON.parse(raw) as typeof body) : {};
     } catch {
@@ -510,6 +608,13 @@ export class PagerDutyStandIn {
       if (method === 'POST' && pathname === '/sandbox/incidents') {
         if (!body.title?.trim()) return sendJson(res, 400, { error: 'a title is needed' });
         return sendJson(res, 201, { incident: this.openInternal(body.title.trim(), body.by) });
+      }
+      // The service's switches: webhook delivery, and a maintenance window.
+      if (method === 'POST' && (pathname === '/sandbox/webhooks' || pathname === '/sandbox/maintenance')) {
+        if (typeof body.on !== 'boolean') return sendJson(res, 400, { error: 'say {"on": true} or {"on": false}' });
+        if (pathname === '/sandbox/webhooks') this.setWebhooks(body.on);
+        else this.setMaintenance(body.on);
+        return sendJson(res, 200, this.serviceState());
       }
       const [, , reference, action] = parts.length === 4 ? parts : [];
       if (method !== 'POST' || !reference || !action) return sendJson(res, 404, { error: 'unknown sandbox action' });
@@ -523,6 +628,10 @@ export class PagerDutyStandIn {
       if (action === 'retitle') {
         if (!body.title?.trim()) return sendJson(res, 400, { error: 'a title is needed' });
         return sendJson(res, 200, { incident: this.retitle(id, body.title.trim()) });
+      }
+      if (action === 'status-update') {
+        if (!body.message?.trim()) return sendJson(res, 400, { error: 'a status update needs a message' });
+        return sendJson(res, 200, { incident: this.publishStatusUpdate(id, body.message.trim(), body.by) });
       }
       if (action === 'merge') {
         const into = body.into ? this.find(body.into) : undefined;

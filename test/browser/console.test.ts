@@ -105,5 +105,18 @@ describe('the sandbox console, in Chromium', () => {
     mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
     if (refreshReadmeScreenshot) copyFileSync(SCREENSHOT, README_SCREENSHOT);
+
+    // On-call publishes a status update on Globex's incident: Globex reads it, escaped, nobody else.
+    page.once('dialog', (dialog) => void dialog.accept('Fix rolling out <!channel>'));
+    await incident(GLOBEX).getByRole('button', { name: 'Status update' }).click();
+    await shows('CGLOBEX', 'status update from Sandbox On-Call');
+    expect(await column('CGLOBEX').innerText()).toContain('Fix rolling out <!channel>');
+    expect(await column('CACME').innerText()).not.toContain('Fix rolling out');
+    // The service's switches: webhooks off, then maintenance on, each shown on its button.
+    await page.getByRole('button', { name: 'Webhooks on' }).click();
+    await page.getByRole('button', { name: 'Webhooks OFF (0 lost)' }).waitFor();
+    await page.getByRole('button', { name: 'Maintenance off' }).click();
+    await page.getByRole('button', { name: 'Maintenance ON (0 without incident)' }).waitFor();
+    expect(stack.pagerDuty!.serviceState()).toEqual({ webhooks: 'off', lostWebhooks: 0, maintenance: true, suppressedAlerts: 0 });
   });
 });

@@ -149,7 +149,7 @@ describe('the CloudFormation template `sls package` generates, offline and witho
     for (const p of [dev, prod]) {
       const functions = resourcesOfType(p.template, 'AWS::Lambda::Function');
       expect(functions.map(([, r]) => r.Properties.FunctionName).sort()).toEqual(
-        ['pagerduty-ingress', 'pagerduty-worker', 'slack-ingress', 'slack-worker'].map((fn) => `${LAYOUT.service}-${p.stage}-${fn}`),
+        ['pagerduty-ingress', 'pagerduty-worker', 'reconciler', 'slack-ingress', 'slack-worker'].map((fn) => `${LAYOUT.service}-${p.stage}-${fn}`),
       );
       for (const [, fn] of functions) {
         expect(fn.Properties.Runtime).toBe('nodejs24.x');
@@ -169,13 +169,15 @@ describe('the CloudFormation template `sls package` generates, offline and witho
         expect(LAYOUT.queues[q].workerTimeoutSeconds * 1000).toBeGreaterThan(3 * httpTimeoutMs + 2 * 1000);
         expect(lambda(p, LAYOUT.queues[q].worker).resource.Properties.MemorySize).toBe(512);
       }
+      // Time for a page of open links; each link's calls are bounded, and a run stops before this.
+      expect(lambda(p, 'reconciler').resource.Properties.Timeout).toBe(120);
     }
   });
 
   it('keeps every log group for a set time, longer on production', () => {
     for (const [p, days] of [[dev, 30], [prod, 365]] as const) {
       const groups = resourcesOfType(p.template, 'AWS::Logs::LogGroup');
-      expect(groups.length).toBe(5); // four functions and the HTTP API's access log
+      expect(groups.length).toBe(6); // five functions and the HTTP API's access log
       for (const [, group] of groups) expect(group.Properties.RetentionInDays).toBe(days);
     }
   });
@@ -232,18 +234,19 @@ describe('the CloudFormation template `sls package` generates, offline and witho
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         DeletionProtectionEnabled: protect,
       });
-      const index = LAYOUT.table.customerIndex;
-      expect(table.Properties.AttributeDefinitions).toContainEqual({ AttributeName: index.partitionKey, AttributeType: 'S' });
-      expect(table.Properties.GlobalSecondaryIndexes).toEqual([
-        {
+      // Two sparse indexes: customers, and links whose incident is not resolved (the reconciler's).
+      const indexes = [LAYOUT.table.customerIndex, LAYOUT.table.openLinkIndex];
+      for (const index of indexes) expect(table.Properties.AttributeDefinitions).toContainEqual({ AttributeName: index.partitionKey, AttributeType: 'S' });
+      expect(table.Properties.GlobalSecondaryIndexes).toEqual(
+        indexes.map((index) => ({
           IndexName: index.name,
           KeySchema: [
             { AttributeName: index.partitionKey, KeyType: 'HASH' },
             { AttributeName: index.sortKey, KeyType: 'RANGE' },
           ],
           Projection: { ProjectionType: 'ALL' },
-        },
-      ]);
+        })),
+      );
       expect(table.DeletionPolicy).toBe(protect ? 'Retain' : 'Delete');
     }
   });
@@ -252,8 +255,8 @@ describe('the CloudFormation template `sls package` generates, offline and witho
     const devSecret = { 'Fn::Sub': `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:pd-router/${dev.stage}-??????` };
     for (const [p, secret] of [[dev, devSecret], [prod, PROD_SECRET_ARN]] as const) {
       const roleIds = resourcesOfType(p.template, 'AWS::Lambda::Function').map(([, f]) => f.Properties.Role['Fn::GetAtt'][0]);
-      expect(new Set(roleIds).size).toBe(4);
-      expect(resourcesOfType(p.template, 'AWS::IAM::Role')).toHaveLength(4); // no shared default role
+      expect(new Set(roleIds).size).toBe(5);
+      expect(resourcesOfType(p.template, 'AWS::IAM::Role')).toHaveLength(5); // no shared default role
       for (const q of QUEUES) {
         const layout = LAYOUT.queues[q];
         expect(grants(roleOf(p, INGRESS[q]))).toEqual(expectedGrants(p, INGRESS[q], secret, [[['sqs:SendMessage'], getAtt(layout.logicalId)]]));
@@ -262,11 +265,19 @@ describe('the CloudFormation template `sls package` generates, offline and witho
             [['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'], getAtt(layout.logicalId)],
             [['sqs:SendMessage'], getAtt(layout.dlqLogicalId)],
             [dynamoActionsInCode().filter((action) => action !== 'dynamodb:Query'), getAtt(LAYOUT.table.logicalId)],
-            // The only query the code makes is the customer list, on its index.
+            // The workers' only query is the customer list, on its index (the open-link list is the reconciler's).
             [['dynamodb:Query'], { 'Fn::Join': ['/', [getAtt(LAYOUT.table.logicalId), 'index', LAYOUT.table.customerIndex.name]] }],
           ]),
         );
       }
+      // The reconciler: reads and writes links and effect claims, lists open links on their index,
+      // reads the worker secret; never a queue, never a delete.
+      expect(grants(roleOf(p, 'reconciler'))).toEqual(
+        expectedGrants(p, 'reconciler', secret, [
+          [['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], getAtt(LAYOUT.table.logicalId)],
+          [['dynamodb:Query'], { 'Fn::Join': ['/', [getAtt(LAYOUT.table.logicalId), 'index', LAYOUT.table.openLinkIndex.name]] }],
+        ]),
+      );
       for (const [, role] of resourcesOfType(p.template, 'AWS::IAM::Role')) {
         expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
         for (const line of grants(role)) expect(line).not.toMatch(/^\S*\*|on "\*"$/);
@@ -355,7 +366,7 @@ describe('the CloudFormation template `sls package` generates, offline and witho
       expect(lines).toContain(`AWS/SQS ApproximateAgeOfOldestMessage QueueName ${queueNames(dev.stage, q).queue}`);
       expect(lines).toContain(`AWS/SQS ApproximateNumberOfMessagesVisible QueueName ${queueNames(dev.stage, q).dlq}`);
     }
-    for (const fn of ['slack-ingress', 'pagerduty-ingress', 'slack-worker', 'pagerduty-worker']) {
+    for (const fn of ['slack-ingress', 'pagerduty-ingress', 'slack-worker', 'pagerduty-worker', 'reconciler']) {
       for (const metric of ['Errors', 'Duration']) expect(lines).toContain(`AWS/Lambda ${metric} FunctionName ${LAYOUT.service}-${dev.stage}-${fn}`);
     }
     for (const metric of ['4xx', '5xx']) expect(lines).toContain(`AWS/ApiGateway ${metric} ApiId \${HttpApi}`);
@@ -369,7 +380,8 @@ describe('the CloudFormation template `sls package` generates, offline and witho
       expect(own(metricDefinitions.names.escalationsFailed, 'slack-worker')).toMatchObject({ Statistic: 'Sum', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', Dimensions: dimensions('slack-worker') });
       expect(own('ReconcilerCatchUps', 'reconciler')).toMatchObject({ Statistic: 'Sum', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', Dimensions: dimensions('reconciler') });
       for (const a of [own(metricDefinitions.names.escalationsFailed, 'slack-worker'), own('ReconcilerCatchUps', 'reconciler')]) expect(a?.Dimensions).toHaveLength(3);
-      expect(alarms.length).toBe(2 * QUEUES.length + 3);
+      expect(own(metricDefinitions.names.escalationsWithoutIncident, 'reconciler')).toMatchObject({ Statistic: 'Sum', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', Dimensions: dimensions('reconciler') });
+      expect(alarms.length).toBe(2 * QUEUES.length + 4);
       for (const a of alarms) {
         expect(a.AlarmDescription).toContain(`npm run doctor -- --stage ${p.stage}`);
         expect(a.AlarmDescription).toContain(`npm run dlq -- list --stage ${p.stage}`);
@@ -418,7 +430,27 @@ describe('the CloudFormation template `sls package` generates, offline and witho
     }
     // Nothing else in the stack may read a secret either.
     const readers = resourcesOfType(split.template, 'AWS::IAM::Role').filter(([, r]) => JSON.stringify(r).includes('secretsmanager'));
-    expect(readers).toHaveLength(4);
+    expect(readers).toHaveLength(5);
+    expect(secretGrants('reconciler')).toEqual([`secretsmanager:GetSecretValue on ${JSON.stringify(SPLIT_API_TOKEN_ARN)}`]);
+    expect(lambda(split, 'reconciler').resource.Properties.Environment.Variables.SECRETS_MANAGER_SECRET_ID).toBe(SPLIT_API_TOKEN_ARN);
+  });
+
+  it('runs the reconciler on an EventBridge schedule from param reconcileEverySeconds, one run at a time, with its table and intervals', () => {
+    const defaults = (YAML.parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as { params: { default: Record<string, unknown> } }).params.default;
+    expect(defaults.reconcileEverySeconds).toBe(300);
+    for (const p of [dev, prod]) {
+      const { id, resource } = lambda(p, 'reconciler');
+      const rules = resourcesOfType(p.template, 'AWS::Events::Rule').map(([, r]) => r.Properties);
+      expect(rules).toHaveLength(1);
+      expect(rules[0]).toMatchObject({ ScheduleExpression: 'rate(5 minutes)', State: 'ENABLED' });
+      expect(rules[0]!.Targets.map((t: { Arn: unknown }) => t.Arn)).toEqual([getAtt(id)]);
+      expect(resource.Properties.ReservedConcurrentExecutions).toBe(1);
+      const variables = resource.Properties.Environment.Variables;
+      expect(variables[ENV.tableName]).toEqual({ Ref: LAYOUT.table.logicalId });
+      expect(variables).toMatchObject({ RECONCILE_EVERY_SECONDS: '300', NO_INCIDENT_AFTER_SECONDS: '300' });
+      // No queue: the reconciler posts to Slack itself, through the same effect keys as the worker.
+      expect(Object.keys(variables).filter((name) => name.includes('QUEUE'))).toEqual([]);
+    }
   });
 
   it('tells every function its stage, the metrics\' stage dimension', () => {
@@ -482,6 +514,23 @@ describe('lib/layout/cloudformation.js refuses params that would deploy a half-c
     [{ ingressReservedConcurrency: '0' }, /param ingressReservedConcurrency must be a whole number from 1 to 1000, or 'none'/],
   ])('%j: a one-line error naming the param', async (params, message) => {
     await expect(generator.resources({ resolveVariable: resolveWith(params) })).rejects.toThrow(message);
+  });
+
+  it.each([
+    ['300', 'rate(5 minutes)'],
+    ['60', 'rate(1 minute)'],
+  ])('reconcileEverySeconds %s is the schedule %s', async (seconds, rate) => {
+    const reconciler = generator as unknown as { reconcileRate: (input: { resolveVariable: (v: string) => Promise<unknown> }) => Promise<string> };
+    await expect(reconciler.reconcileRate({ resolveVariable: resolveWith({ reconcileEverySeconds: seconds }) })).resolves.toBe(rate);
+  });
+
+  it.each([
+    ['90', /param reconcileEverySeconds must be a multiple of 60/],
+    ['30', /param reconcileEverySeconds must be a whole number from 60/],
+    ['often', /param reconcileEverySeconds must be a whole number from 60/],
+  ])('reconcileEverySeconds %s: a one-line error naming the param', async (seconds, message) => {
+    const reconciler = generator as unknown as { reconcileRate: (input: { resolveVariable: (v: string) => Promise<unknown> }) => Promise<string> };
+    await expect(reconciler.reconcileRate({ resolveVariable: resolveWith({ reconcileEverySeconds: seconds }) })).rejects.toThrow(message);
   });
 
   it('accepts the defaults, and split secrets without secretId', async () => {

@@ -1,5 +1,5 @@
 import type { ChannelTranscript, ConsoleSnapshot } from '../transcript';
-import { escapeHtml, renderChannelMessages, renderCustomerCard, renderIncident } from './render';
+import { escapeHtml, renderChannelMessages, renderCustomerCard, renderIncident, renderServiceSwitches } from './render';
 
 /**
  * The sandbox console in the browser: draws each snapshot the server streams, and turns the
@@ -8,6 +8,7 @@ import { escapeHtml, renderChannelMessages, renderCustomerCard, renderIncident }
 
 const columns = document.querySelector<HTMLElement>('#columns')!;
 const incidents = document.querySelector<HTMLElement>('#incident-list')!;
+const switches = document.querySelector<HTMLElement>('#service-switches')!;
 const connection = document.querySelector<HTMLElement>('#connection')!;
 const toast = document.querySelector<HTMLElement>('#toast')!;
 /** What each list last drew, so an unchanged column keeps its scroll position and selection. */
@@ -98,16 +99,26 @@ function draw(snapshot: ConsoleSnapshot) {
     incidents.innerHTML = html;
     drawn.set('incidents', html);
   }
+  const service = renderServiceSwitches(snapshot.service);
+  if (drawn.get('service') !== service) {
+    switches.innerHTML = service;
+    drawn.set('service', service);
+  }
 }
 
 document.addEventListener('click', (event) => {
-  const button = (event.target as HTMLElement).closest<HTMLButtonElement>('button[data-click], button[data-action]');
+  const button = (event.target as HTMLElement).closest<HTMLButtonElement>('button[data-click], button[data-action], button[data-switch]');
   if (!button) return;
-  button.disabled = true;
   const { click, value, channel, messageTs, incident, action } = button.dataset;
-  const request = click
-    ? post(`/sandbox/channels/${encodeURIComponent(channel ?? '')}/clicks`, { actionId: click, value, messageTs })
-    : post(`/sandbox/incidents/${encodeURIComponent(incident ?? '')}/${action ?? ''}`, {});
+  // A status update needs its text: what on-call writes for the customers to read.
+  const message = action === 'status-update' ? window.prompt('Status update (the linked customers read it in their threads):') : undefined;
+  if (action === 'status-update' && !message?.trim()) return;
+  button.disabled = true;
+  const request = button.dataset.switch
+    ? post('/sandbox/service', { [button.dataset.switch]: button.dataset.on === 'true' })
+    : click
+      ? post(`/sandbox/channels/${encodeURIComponent(channel ?? '')}/clicks`, { actionId: click, value, messageTs })
+      : post(`/sandbox/incidents/${encodeURIComponent(incident ?? '')}/${action ?? ''}`, message ? { message } : {});
   // A Check Status button stays usable; an incident button is redrawn from the next snapshot.
   request
     .catch((e: Error) => showError(e.message))

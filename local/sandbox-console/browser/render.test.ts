@@ -1,4 +1,4 @@
-import { renderChannelMessages, renderCustomerCard, renderMrkdwn } from './render';
+import { renderChannelMessages, renderCustomerCard, renderMrkdwn, renderServiceSwitches } from './render';
 
 const users = { UPDROUTERBOT: 'pd-router', UACME: 'Acme customer' };
 
@@ -35,5 +35,15 @@ describe('the console’s Slack rendering', () => {
     expect(card).toContain('confirmation off');
     expect(renderCustomerCard({ name: 'Globex', pagesPerHour: 3, budgetLeft: 0, confirm: true })).toMatch(/over-budget.*confirmation on/);
     expect(renderCustomerCard(undefined)).toContain('Not a customer');
+  });
+
+  it('shows the sandbox service’s switches, each button turning its switch the other way', () => {
+    const normal = renderServiceSwitches({ webhooks: 'on', lostWebhooks: 0, maintenance: false, suppressedAlerts: 0 });
+    expect(normal).toContain('data-switch="webhooks" data-on="false">Webhooks on');
+    expect(normal).toContain('data-switch="maintenance" data-on="true">Maintenance off');
+    const broken = renderServiceSwitches({ webhooks: 'off', lostWebhooks: 2, maintenance: true, suppressedAlerts: 1 });
+    expect(broken).toContain('data-on="true">Webhooks OFF (2 lost)');
+    expect(broken).toContain('data-on="false">Maintenance ON (1 without incident)');
+    expect(renderServiceSwitches(undefined)).toBe('');
   });
 });

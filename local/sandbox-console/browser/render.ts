@@ -1,4 +1,4 @@
-import type { ChannelTranscript, CustomerCard, IncidentView, TranscriptEntry } from '../transcript';
+import type { ChannelTranscript, CustomerCard, IncidentView, ServiceSwitches, TranscriptEntry } from '../transcript';
 
 /** HTML for the console, as strings: Slack's mrkdwn and Block Kit drawn roughly as Slack draws them. */
 
@@ -187,8 +187,20 @@ export function renderIncident(incident: IncidentView): string {
         ${button('acknowledge', 'Acknowledge', incident.status === 'triggered')}
         ${button('reassign', 'Reassign', open)}
         ${button('resolve', 'Resolve', open)}
+        ${button('status-update', 'Status update', open)}
       </div>
     </article>`;
+}
+
+/** The sandbox service's two switches, each a button that flips it. */
+export function renderServiceSwitches(service: ServiceSwitches | undefined): string {
+  if (!service) return '';
+  const webhooks = service.webhooks === 'on' ? 'Webhooks on' : `Webhooks OFF (${service.lostWebhooks} lost)`;
+  const maintenance = service.maintenance ? `Maintenance ON (${service.suppressedAlerts} without incident)` : 'Maintenance off';
+  return (
+    `<button type="button" class="service-switch${service.webhooks === 'off' ? ' tripped' : ''}" data-switch="webhooks" data-on="${service.webhooks === 'off'}">${webhooks}</button>` +
+    `<button type="button" class="service-switch${service.maintenance ? ' tripped' : ''}" data-switch="maintenance" data-on="${!service.maintenance}">${maintenance}</button>`
+  );
 }
 
 /** The customer card in a channel's header: who the customer is, pages left this hour, confirmation. */

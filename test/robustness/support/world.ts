@@ -363,6 +363,8 @@ export async function audit(world: World, options: AuditOptions = {}): Promise<A
     if (incidents.length === 1 && confirmations.length === 1) continue;
     // Grouped: PagerDuty put its alert into another incident instead of opening one; it was still paged and confirmed.
     if (incidents.length === 0 && pagerDuty.byKey(e.dedupKey) && confirmations.length === 1) continue;
+    // Accepted but no incident opened (maintenance, a suppressing rule): confirmed, then told so by the reconciler.
+    if (incidents.length === 0 && confirmations.length === 1 && (byEffect.get(`noincident:${e.dedupKey}`) ?? []).length === 1) continue;
     const failure = byEffect.get(`failed:${e.dedupKey}`) ?? [];
     const parked = dlqBodies.some((body) => body.includes(`"id":${JSON.stringify(e.id)}`));
     if (incidents.length === 0 && failure.length === 1 && failure[0]!.channel === e.channel && parked) {
@@ -376,7 +378,7 @@ export async function audit(world: World, options: AuditOptions = {}): Promise<A
   // Every post about an incident names the escalation it is for: it must be in that escalation's channel and thread.
   for (const [key, messages] of byEffect) {
     const [kind, , dedupKey] = key.split(':');
-    const named = kind === 'pd' ? dedupKey : kind === 'joined' ? key.split(':')[1] : undefined;
+    const named = kind === 'pd' ? dedupKey : kind === 'joined' || kind === 'caught' || kind === 'noincident' ? key.split(':')[1] : undefined;
     const escalation = named ? world.escalations.get(named) : undefined;
     if (!named || !escalation) continue;
     for (const p of messages) {
@@ -409,7 +411,10 @@ export async function audit(world: World, options: AuditOptions = {}): Promise<A
     }
     if (NOT_POSTED.has(eventType)) continue;
     const posts = byEffect.get(`pd:${eventId}:${escalation.dedupKey}`) ?? [];
-    if (posts.length === 0 && !pdDlq.some((body) => body.includes(`"id":${JSON.stringify(eventId)}`)) && !failedAndTold.includes(escalation.dedupKey)) {
+    // The reconciler told the channel what the webhooks had not (a `caught:` post): a webhook of the
+    // same change, or an older one, arriving later posts nothing (toldByReconciler).
+    const caughtUp = [...byEffect.keys()].some((key) => key.startsWith(`caught:${escalation.dedupKey}:`));
+    if (posts.length === 0 && !caughtUp && !pdDlq.some((body) => body.includes(`"id":${JSON.stringify(eventId)}`)) && !failedAndTold.includes(escalation.dedupKey)) {
       lost.push(`PagerDuty event ${eventId} for ${escalation.channel} was accepted but never posted`);
     }
   }

@@ -1,0 +1,3 @@
+import { createReconcilerHandler } from './wiring';
+
+export const handler = createReconcilerHandler(process.env).handler;

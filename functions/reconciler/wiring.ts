@@ -1,0 +1,63 @@
+import middy from '@middy/core';
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { loadReconcilerConfig, type Env } from '../../lib/runtime/config';
+import { makeLogger } from '../../lib/runtime/lambda';
+import { makeMetricEmitter } from '../../lib/runtime/metrics';
+import { secretsMiddleware, type Secrets } from '../../lib/runtime/secrets';
+import { makePagerDutyApi, type PagerDutyApi } from '../../lib/pagerduty/api';
+import { makeSlackApi, type SlackApi } from '../../lib/slack/web-api';
+import { makeDocumentClient } from '../../lib/store/dynamo';
+import { makeEffects } from '../../lib/store/effects';
+import { makeIncidentLinks } from '../../lib/store/incident-links';
+import { makeReconciler, type RunSummary } from './reconciler';
+
+/** The reconciler reads incidents and posts to Slack: the bot token and the REST key, nothing else. */
+const RECONCILER_SECRETS = ['SLACK_BOT_TOKEN', 'PAGER_DUTY_REST_API_KEY'] as const;
+type ReconcilerSecrets = Secrets<(typeof RECONCILER_SECRETS)[number]>;
+
+export interface ReconcilerOverrides {
+  slack?: SlackApi;
+  pagerDuty?: PagerDutyApi;
+  checkpoint?: (step: string) => void;
+}
+
+/**
+ * Wire the reconciler: store clients once per container, Slack and PagerDuty clients rebuilt only
+ * when a rotated secret changes them, one run per scheduled invocation.
+ */
+export function createReconcilerHandler(env: Env, overrides: ReconcilerOverrides = {}) {
+  const config = loadReconcilerConfig(env);
+  let secretValues: readonly string[] = [];
+  const logger = makeLogger(env, 'reconciler', () => secretValues, (write) => makeMetricEmitter({ fn: 'reconciler', stage: env.STAGE?.trim() || 'local', write }));
+  const db = makeDocumentClient(env);
+  const store = { ttlDays: config.linkTtlDays };
+  const links = makeIncidentLinks(db, config.tableName, store);
+  const effects = makeEffects(db, config.tableName, store);
+  let built: { key: string; run: ReturnType<typeof makeReconciler> } | undefined;
+
+  const runFor = (secrets: ReconcilerSecrets) => {
+    const key = RECONCILER_SECRETS.map((name) => secrets[name]).join('\n');
+    if (built?.key !== key) {
+      secretValues = RECONCILER_SECRETS.map((name) => secrets[name]);
+      const slack = overrides.slack ?? makeSlackApi({ token: secrets.SLACK_BOT_TOKEN, apiUrl: config.slackApiUrl, timeoutMs: config.httpTimeoutMs });
+      // The Events API is never called from here: no routing key is given to it.
+      const pagerDuty = overrides.pagerDuty ?? makePagerDutyApi({ eventsUrl: 'https://events.invalid/', apiUrl: config.pagerDutyApiUrl, routingKey: '', restToken: secrets.PAGER_DUTY_REST_API_KEY, timeoutMs: config.httpTimeoutMs });
+      const run = makeReconciler({ links, effects, slack, pagerDuty, config, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) });
+      built = { key, run };
+    }
+    return built.run;
+  };
+
+  const handler = middy<ScheduledEvent, RunSummary>()
+    .use(secretsMiddleware(env, RECONCILER_SECRETS))
+    .handler(async (_event, context: Context) => {
+      const secrets = (context as unknown as { secrets: ReconcilerSecrets }).secrets;
+      return runFor(secrets)({
+        logger,
+        remainingMs: () => context.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY,
+        // One link's calls (locate, record, post) with their retries.
+        reserveMs: 3 * config.httpTimeoutMs + 2000,
+      });
+    });
+  return { handler, config };
+}

@@ -1,0 +1,229 @@
+import { createReconcilerHandler } from '../functions/reconciler/wiring';
+import { lambdaContext, type LocalStack } from '../local/stack';
+import type { RecordedMessage } from '../local/stand-ins/slack';
+import { startTestStack } from './helpers/stack';
+import { audit, captureOutput, crashPlan, shownStatus, World, type SentEscalation } from './robustness/support/world';
+
+const INTERVAL_SECONDS = 1;
+
+const keyOf = (m: RecordedMessage) => String(m.metadata?.event_payload.key ?? '');
+/** The bot's thread posts about one escalation that tell a status change, whoever posted them (webhook `pd:` or reconciler `caught:`). */
+function statusPosts(stack: LocalStack, channel: string, dedupKey: string, word: RegExp) {
+  return stack.slack!.channelMessages(channel).filter((m) => (keyOf(m).startsWith(`caught:${dedupKey}:`) || (keyOf(m).startsWith('pd:') && keyOf(m).endsWith(`:${dedupKey}`))) && word.test(m.text ?? ''));
+}
+
+async function waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return Date.now() - started;
+}
+
+describe('the reconciler: what the webhooks did not deliver reaches each channel once', () => {
+  let stack: LocalStack;
+  let world: World;
+  const output = captureOutput();
+  beforeAll(async () => {
+    stack = await startTestStack({ reconcileEverySeconds: INTERVAL_SECONDS, logLevel: 'info' });
+    world = new World(stack);
+  });
+  afterAll(async () => {
+    await stack.stop();
+    output.restore();
+  });
+
+  it('with webhooks off, several customers see their final status within two intervals, once; redelivering every lost webhook later posts nothing more', async () => {
+    const channels = ['CRECACME', 'CRECGLOBEX', 'CRECINITECH'];
+    const escalations: SentEscalation[] = [];
+    for (const channel of channels) escalations.push(await world.escalate(channel));
+    await world.waitForIncidents(escalations.map((e) => e.dedupKey));
+    await stack.waitForIdle();
+
+    stack.pagerDuty!.setWebhooks(false);
+    const [acme, globex, initech] = escalations.map((e) => world.incidentOf(e)!);
+    stack.pagerDuty!.acknowledge(acme!.id, 'Dana Scully');
+    stack.pagerDuty!.resolve(acme!.id, 'Dana Scully');
+    stack.pagerDuty!.acknowledge(globex!.id, 'Fox Mulder');
+    stack.pagerDuty!.resolve(initech!.id, null);
+    const final = { CRECACME: /Resolved/, CRECGLOBEX: /Acknowledged/, CRECINITECH: /Resolved/ } as const;
+
+    const took = await waitFor(
+      'every channel shows its final status',
+      () => escalations.every((e) => statusPosts(stack, e.channel, e.dedupKey, final[e.channel as keyof typeof final]).length > 0),
+      2 * INTERVAL_SECONDS * 1000 + 1500,
+    );
+    expect(took).toBeLessThanOrEqual(2 * INTERVAL_SECONDS * 1000 + 1500);
+    await stack.waitForIdle();
+
+    // Webhooks back on, and everything they lost delivered late: nothing is told twice.
+    stack.pagerDuty!.setWebhooks(true);
+    expect(stack.pagerDuty!.redeliverLost()).toBe(4);
+    await stack.waitForIdle();
+    await stack.reconcile();
+    await stack.waitForIdle();
+
+    for (const e of escalations) {
+      const expected = final[e.channel as keyof typeof final];
+      expect(statusPosts(stack, e.channel, e.dedupKey, expected)).toHaveLength(1);
+      // Acme's acknowledgement happened before its resolution: the reconciler summed both up in
+      // "Resolved", and the late webhook of the acknowledgement is older than what the channel shows.
+      if (e.channel === 'CRECACME') expect(statusPosts(stack, e.channel, e.dedupKey, /Acknowledged by/)).toEqual([]);
+      const confirmation = stack.slack!.channelMessages(e.channel).find((m) => keyOf(m) === `confirm:${e.dedupKey}`)!;
+      expect(shownStatus(confirmation)).toBe(e.channel === 'CRECGLOBEX' ? 'acknowledged' : 'resolved');
+    }
+    const report = await audit(world, { escalations });
+    expect(report.duplicates).toEqual([]);
+    expect(report.misroutes).toEqual([]);
+    expect(report.lost).toEqual([]);
+    // Counted, so the WebhooksQuiet alarm can tell the provider the webhooks went quiet.
+    const catchUps = output.records().filter((r) => (r._aws as { CloudWatchMetrics?: { Metrics: { Name: string }[] }[] } | undefined)?.CloudWatchMetrics?.[0]?.Metrics.some((m) => m.Name === 'ReconcilerCatchUps'));
+    expect(catchUps.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a webhook that arrives first leaves the reconciler nothing to post; a merge it missed is told as "handled together", once', async () => {
+    const first = await world.escalate('CRECMERGEA');
+    const second = await world.escalate('CRECMERGEB');
+    await world.waitForIncidents([first.dedupKey, second.dedupKey]);
+    await stack.waitForIdle();
+    const a = world.incidentOf(first)!;
+    const b = world.incidentOf(second)!;
+    stack.pagerDuty!.acknowledge(a.id, 'Dana Scully');
+    await stack.waitForIdle();
+    await stack.reconcile();
+    expect(statusPosts(stack, 'CRECMERGEA', first.dedupKey, /Acknowledged/)).toHaveLength(1);
+    expect(stack.slack!.channelMessages('CRECMERGEA').filter((m) => keyOf(m).startsWith('caught:'))).toEqual([]);
+
+    stack.pagerDuty!.setWebhooks(false);
+    stack.pagerDuty!.merge(b.id, a.id);
+    await waitFor('the merge is told', () => stack.slack!.channelMessages('CRECMERGEB').some((m) => keyOf(m).startsWith(`joined:${second.dedupKey}:`)), 10_000);
+    stack.pagerDuty!.setWebhooks(true);
+    stack.pagerDuty!.redeliverLost();
+    await stack.waitForIdle();
+    await stack.reconcile();
+    const joined = stack.slack!.channelMessages('CRECMERGEB').filter((m) => /handled together/.test(m.text ?? ''));
+    expect(joined).toHaveLength(1);
+    // B now follows A's incident, which is acknowledged: told once.
+    expect(statusPosts(stack, 'CRECMERGEB', second.dedupKey, /Acknowledged/)).toHaveLength(1);
+    const report = await audit(world, { escalations: [first, second] });
+    expect(report.duplicates).toEqual([]);
+    expect(report.lost).toEqual([]);
+  });
+});
+
+describe('the reconciler within PagerDuty\'s rate limit and the Lambda\'s time', () => {
+  it('waits as a 429 asks (Retry-After), then goes on; and stops before the function would time out, leaving the rest for the next run', async () => {
+    const stack = await startTestStack({ reconcileEverySeconds: 3600, logLevel: 'info' });
+    const output = captureOutput();
+    try {
+      const world = new World(stack);
+      const e = await world.escalate('CREC429');
+      await world.waitForIncidents([e.dedupKey]);
+      await stack.waitForIdle();
+      stack.pagerDuty!.setWebhooks(false);
+      stack.pagerDuty!.acknowledge(world.incidentOf(e)!.id, 'Dana Scully');
+
+      // Too little time left for one link's calls: nothing is read, nothing posted, the run says it stopped.
+      const reconciler = createReconcilerHandler(stack.env);
+      const restBefore = stack.pagerDuty!.restCalls.length;
+      await expect(reconciler.handler({} as never, lambdaContext('reconciler', 1_000))).resolves.toMatchObject({ examined: 0, stoppedEarly: true });
+      expect(stack.pagerDuty!.restCalls.length).toBe(restBefore);
+
+      // PagerDuty answers 429 (past its client's own retries): the reconciler waits the second it was told, then reads again.
+      stack.pagerDuty!.faults.failNext('rest', 4, { kind: 'status', status: 429, retryAfterSeconds: 1 });
+      await expect(reconciler.handler({} as never, lambdaContext('reconciler', 60_000))).resolves.toMatchObject({ examined: 1, caughtUp: 1, stoppedEarly: false });
+      expect(statusPosts(stack, 'CREC429', e.dedupKey, /Acknowledged/)).toHaveLength(1);
+      const records = output.records();
+      expect(records.some((r) => r.message === 'PagerDuty rate limit: waiting as it asked' && r.waitMs === 1000)).toBe(true);
+      expect(records.some((r) => JSON.stringify(r._aws ?? {}).includes('PagerDutyRateLimited'))).toBe(true);
+    } finally {
+      output.restore();
+      await stack.stop();
+    }
+  });
+});
+
+describe('the reconciler crashing between its read and its post', () => {
+  it('loses nothing and posts nothing twice', async () => {
+    // Every first arrival at each step crashes the run (the process dies there); the next run goes on.
+    const plan = crashPlan({ read: [1], 'status-recorded': [1, 2], posted: [1] });
+    const stack = await startTestStack({ reconcileEverySeconds: 3600, checkpoint: { reconciler: (step) => plan.hook(step) } });
+    const errors = captureOutput();
+    try {
+      const world = new World(stack);
+      const e = await world.escalate('CRECCRASH');
+      await world.waitForIncidents([e.dedupKey]);
+      await stack.waitForIdle();
+      stack.pagerDuty!.setWebhooks(false);
+      stack.pagerDuty!.resolve(world.incidentOf(e)!.id, 'Dana Scully');
+      for (let run = 0; run < 5; run++) await stack.reconcile();
+      expect(plan.crashes).toEqual(['read#1', 'status-recorded#1', 'status-recorded#2', 'posted#1']);
+      await stack.waitForIdle();
+      stack.pagerDuty!.setWebhooks(true);
+      stack.pagerDuty!.redeliverLost();
+      await stack.waitForIdle();
+      expect(statusPosts(stack, 'CRECCRASH', e.dedupKey, /Resolved/)).toHaveLength(1);
+      const report = await audit(world, { escalations: [e] });
+      expect(report.duplicates).toEqual([]);
+      expect(report.lost).toEqual([]);
+    } finally {
+      errors.restore();
+      await stack.stop();
+    }
+  });
+});
+
+describe('an escalation PagerDuty accepts but opens no incident for (maintenance)', () => {
+  it('tells the channel within NO_INCIDENT_AFTER_SECONDS, once, logs an error and counts it; an incident that appears later still confirms', async () => {
+    const stack = await startTestStack({ reconcileEverySeconds: INTERVAL_SECONDS, noIncidentAfterSeconds: 2, logLevel: 'info', standIns: { } });
+    const output = captureOutput();
+    try {
+      const world = new World(stack);
+      stack.pagerDuty!.setMaintenance(true);
+      const e = await world.escalate('CRECMAINT');
+      await waitFor('the trigger is accepted', () => stack.pagerDuty!.suppressed.has(e.dedupKey), 10_000);
+      await stack.waitForIdle();
+      const told = () => stack.slack!.channelMessages('CRECMAINT').filter((m) => keyOf(m) === `noincident:${e.dedupKey}`);
+      const took = await waitFor('the channel is told', () => told().length > 0, 2_000 + 2 * INTERVAL_SECONDS * 1000 + 1500);
+      expect(took).toBeGreaterThan(1000);
+      expect(told()[0]!.text).toMatch(/PagerDuty received escalation #1 but has not opened an incident.*contact your account team/);
+      expect(told()[0]!.threadTs).toBe(e.ts);
+      await stack.reconcile();
+      await stack.reconcile();
+      expect(told()).toHaveLength(1);
+      const records = output.records();
+      expect(records.some((r) => r.level === 'error' && /no incident holds it/.test(String(r.message)) && !JSON.stringify(r).includes(stack.secrets.PAGER_DUTY_REST_API_KEY))).toBe(true);
+      expect(records.some((r) => JSON.stringify(r._aws ?? {}).includes('EscalationsWithoutIncident'))).toBe(true);
+
+      // On-call opens an incident for the suppressed alert later, with webhooks lost too: the reconciler confirms it.
+      stack.pagerDuty!.setMaintenance(false);
+      stack.pagerDuty!.setWebhooks(false);
+      stack.pagerDuty!.openSuppressed(e.dedupKey);
+      await waitFor('the incident is told', () => statusPosts(stack, 'CRECMAINT', e.dedupKey, /Incident opened/).length > 0, 10_000);
+      stack.pagerDuty!.setWebhooks(true);
+      stack.pagerDuty!.redeliverLost();
+      await stack.waitForIdle();
+      await stack.reconcile();
+      expect(statusPosts(stack, 'CRECMAINT', e.dedupKey, /Incident opened/)).toHaveLength(1);
+      const report = await audit(world, { escalations: [e] });
+      expect(report.duplicates).toEqual([]);
+      expect(report.lost).toEqual([]);
+    } finally {
+      output.restore();
+      await stack.stop();
+    }
+  });
+
+  it('calls neither PagerDuty nor Slack when nothing is open (one empty index query)', async () => {
+    const stack = await startTestStack({ reconcileEverySeconds: 3600 });
+    try {
+      const before = stack.pagerDuty!.restCalls.length;
+      await stack.reconcile();
+      expect(stack.pagerDuty!.restCalls.length).toBe(before);
+      expect(stack.slack!.calls.length).toBe(0);
+    } finally {
+      await stack.stop();
+    }
+  });
+});
