@@ -130,8 +130,8 @@ describe('the reconciler within PagerDuty\'s rate limit and the Lambda\'s time',
       await expect(reconciler.handler({} as never, lambdaContext('reconciler', 1_000))).resolves.toMatchObject({ examined: 0, stoppedEarly: true });
       expect(stack.pagerDuty!.restCalls.length).toBe(restBefore);
 
-      // PagerDuty answers 429 (past its client's own retries): the reconciler waits the second it was told, then reads again.
-      stack.pagerDuty!.faults.failNext('rest', 4, { kind: 'status', status: 429, retryAfterSeconds: 1 });
+      // PagerDuty answers 429 (its client hands a 429 straight back): the reconciler waits the second it was told, then reads again.
+      stack.pagerDuty!.faults.failNext('rest', 1, { kind: 'status', status: 429, retryAfterSeconds: 1 });
       await expect(reconciler.handler({} as never, lambdaContext('reconciler', 60_000))).resolves.toMatchObject({ examined: 1, caughtUp: 1, stoppedEarly: false });
       expect(statusPosts(stack, 'CREC429', e.dedupKey, /Acknowledged/)).toHaveLength(1);
       const records = output.records();
