@@ -12,6 +12,7 @@ import { LAYOUT, type QueueName } from '../lib/layout/layout';
 import { SECRET_NAMES, type Secrets } from '../lib/runtime/secrets';
 import { LOCAL_AWS_ENV, startLocalDynamo, startLocalSqs, type LocalDynamo, type LocalSqs } from './aws';
 import { lockDataDir } from './data-dir';
+import { keepStandIns } from './sandbox-keep';
 import { EventSource } from './event-source';
 import { PagerDutyStandIn, type PagerDutyStandInOptions } from './stand-ins/pagerduty';
 import { listen, readBody, sendJson, sleep, type RunningServer } from './stand-ins/http-util';
@@ -34,6 +35,11 @@ export interface StackOptions {
   stage?: string;
   /** Keep DynamoDB on disk here, so a restarted stack finds its data. */
   dataDir?: string;
+  /**
+   * With dataDir: how long stop() waits for the queues to deliver what they hold (fauxqs keeps
+   * them in memory only), default 10 s.
+   */
+  drainOnStopMs?: number;
   /** Local queues retry quickly; production's visibility timeout is minutes. */
   visibilityTimeoutSeconds?: number;
   retryBaseSeconds?: number;
@@ -69,6 +75,11 @@ export interface LocalStack {
   adminToken: string;
   /** Wait until no message is queued or in flight and every webhook has been answered. */
   waitForIdle(timeoutMs?: number): Promise<void>;
+  /**
+   * Let the workers deliver what the queues hold, up to `timeoutMs`; returns how many messages
+   * are still queued (0 when all were delivered).
+   */
+  drain(timeoutMs: number): Promise<number>;
   /** The messages parked in a DLQ, with the reason when the worker gave one (taken out of it: read them once). */
   dlq(queue: QueueName): Promise<{ body: string; reason?: string }[]>;
   stop(): Promise<void>;
@@ -175,6 +186,7 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
   let secrets: Secrets;
   let slack: SlackStandIn | undefined;
   let pagerDuty: PagerDutyStandIn | undefined;
+  let keeper: { close(): void } | undefined;
   const sandboxEnv: Env = {};
   if (sandbox) {
     const secret = () => randomBytes(18).toString('hex');
@@ -208,6 +220,8 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
       rateLimits,
     };
     pagerDuty = await new PagerDutyStandIn(pdOptions).start();
+    // The sandbox's incidents and transcripts live beside the kept table, so a restart shows them again.
+    if (options.dataDir) keeper = keepStandIns(options.dataDir, { slack, pagerDuty });
     Object.assign(sandboxEnv, secrets, { SLACK_API_URL: slack.apiUrl, PAGER_DUTY_EVENTS_URL: pagerDuty.url, PAGER_DUTY_API_URL: pagerDuty.url });
   } else {
     const missing = SECRET_NAMES.filter((name) => !baseEnv[name]?.trim());
@@ -307,6 +321,10 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
         await sleep(40);
       }
     },
+    async drain(timeoutMs) {
+      const left = async () => (await queueDepth(sqs.queues.slack.url)) + (await queueDepth(sqs.queues.pagerduty.url));
+      return stack.waitForIdle(timeoutMs).then(() => 0, left);
+    },
     async dlq(queue) {
       const out: { body: string; reason?: string }[] = [];
       for (;;) {
@@ -321,9 +339,12 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
       }
     },
     async stop() {
+      // fauxqs keeps its queues in memory: with kept data, deliver what they hold rather than lose it.
+      if (options.dataDir) await stack.drain(options.drainOnStopMs ?? 10_000);
       await Promise.all(sources.map((s) => s.stop()));
       await pagerDuty?.stop();
       await slack?.stop();
+      keeper?.close();
       await server.close();
       await sqs.stop();
       db.destroy();
