@@ -7,7 +7,7 @@ import type { SlackStandIn, SlackStandInSnapshot } from './stand-ins/slack';
 /** The stand-ins' state in the data folder, next to dynalite's files. */
 export const STAND_INS_FILE = 'sandbox-stand-ins.json';
 
-interface KeptStandIns {
+export interface KeptStandIns {
   version: 1;
   pagerDuty: PagerDutyStandInSnapshot;
   slack: SlackStandInSnapshot;
@@ -42,10 +42,10 @@ export function readKeptStandIns(dir: string): KeptStandIns | undefined {
 /**
  * Keep the sandbox stand-ins' state in `dir`: restore what an earlier run kept, then save after
  * every change (coalesced), so that even a killed stack loses at most the last few milliseconds.
+ * `kept` is what {@link readKeptStandIns} read, when the caller read it before starting anything.
  * Returns the function that saves a last time and stops listening.
  */
-export function keepStandIns(dir: string, standIns: { slack: SlackStandIn; pagerDuty: PagerDutyStandIn }): { close(): void } {
-  const kept = readKeptStandIns(dir);
+export function keepStandIns(dir: string, standIns: { slack: SlackStandIn; pagerDuty: PagerDutyStandIn }, kept = readKeptStandIns(dir)): { close(): void } {
   if (kept) {
     standIns.pagerDuty.restore(kept.pagerDuty);
     standIns.slack.restore(kept.slack);

@@ -12,7 +12,7 @@ import { LAYOUT, type QueueName } from '../lib/layout/layout';
 import { SECRET_NAMES, type Secrets } from '../lib/runtime/secrets';
 import { LOCAL_AWS_ENV, startLocalDynamo, startLocalSqs, type LocalDynamo, type LocalSqs } from './aws';
 import { lockDataDir } from './data-dir';
-import { keepStandIns } from './sandbox-keep';
+import { keepStandIns, readKeptStandIns } from './sandbox-keep';
 import { EventSource } from './event-source';
 import { PagerDutyStandIn, type PagerDutyStandInOptions } from './stand-ins/pagerduty';
 import { listen, readBody, sendJson, sleep, type RunningServer } from './stand-ins/http-util';
@@ -36,8 +36,8 @@ export interface StackOptions {
   /** Keep DynamoDB on disk here, so a restarted stack finds its data. */
   dataDir?: string;
   /**
-   * With dataDir: how long stop() waits for the queues to deliver what they hold (fauxqs keeps
-   * them in memory only), default 10 s.
+   * A sandbox with dataDir: how long stop() waits for the queues to deliver what they hold
+   * (fauxqs keeps them in memory only), default 10 s.
    */
   drainOnStopMs?: number;
   /** Local queues retry quickly; production's visibility timeout is minutes. */
@@ -179,6 +179,8 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
   const stage = options.stage ?? 'local';
   const sandbox = isSandbox(baseEnv);
   for (const [key, value] of Object.entries(LOCAL_AWS_ENV)) process.env[key] ??= value;
+  // Read first: a kept file that cannot be read stops the start before anything runs.
+  const keptStandIns = options.dataDir && sandbox ? readKeptStandIns(options.dataDir) : undefined;
 
   const dynamo = await startLocalDynamo({ stage, ...(options.dataDir ? { path: options.dataDir } : {}) });
   const sqs = await startLocalSqs({ stage, visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30 });
@@ -221,7 +223,7 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
     };
     pagerDuty = await new PagerDutyStandIn(pdOptions).start();
     // The sandbox's incidents and transcripts live beside the kept table, so a restart shows them again.
-    if (options.dataDir) keeper = keepStandIns(options.dataDir, { slack, pagerDuty });
+    if (options.dataDir) keeper = keepStandIns(options.dataDir, { slack, pagerDuty }, keptStandIns);
     Object.assign(sandboxEnv, secrets, { SLACK_API_URL: slack.apiUrl, PAGER_DUTY_EVENTS_URL: pagerDuty.url, PAGER_DUTY_API_URL: pagerDuty.url });
   } else {
     const missing = SECRET_NAMES.filter((name) => !baseEnv[name]?.trim());
@@ -340,7 +342,7 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
     },
     async stop() {
       // fauxqs keeps its queues in memory: with kept data, deliver what they hold rather than lose it.
-      if (options.dataDir) await stack.drain(options.drainOnStopMs ?? 10_000);
+      if (options.dataDir && sandbox) await stack.drain(options.drainOnStopMs ?? 10_000);
       await Promise.all(sources.map((s) => s.stop()));
       await pagerDuty?.stop();
       await slack?.stop();
