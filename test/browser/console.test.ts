@@ -128,6 +128,18 @@ describe('the sandbox console, in Chromium', () => {
     expect(await initech.innerText()).not.toMatch(/&lt;|&gt;|&amp;/);
     expect(await incident('db <down> & out').locator('h3').innerText()).toBe('db <down> & out');
 
+    // In a channel that is not a customer's, the router answers later through the response_url:
+    // the console shows that answer to the user who typed the command, and pages no one.
+    const incidentsBefore = stack.pagerDuty!.incidents.size;
+    const typed = await fetch(`${stack.url}/sandbox/channels/CNOTACUST1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: '/piiano-pd-trigger db down' }) });
+    expect(typed.status).toBe(200);
+    await stack.waitForIdle();
+    const answers = stack.slack!.ephemerals.filter((e) => e.channel === 'CNOTACUST1');
+    expect(answers.length).toBeGreaterThanOrEqual(2);
+    expect(answers.map((e) => [e.user, e.viaResponseUrl])).toEqual(answers.map(() => ['UNOTACUST1', true]));
+    expect(answers.slice(1).map((e) => e.text)).not.toContain('Escalating…');
+    expect(stack.pagerDuty!.incidents.size).toBe(incidentsBefore);
+
     // On-call opens an internal incident by hand, with a long unbroken title that must wrap.
     const long = `INTERNAL:${'x'.repeat(300)}`;
     await page.getByRole('textbox', { name: 'Title of an internal incident' }).fill(long);
