@@ -13,6 +13,7 @@ import { LAYOUT, type QueueName } from '../lib/layout/layout';
 import { SECRET_NAMES, type Secrets } from '../lib/runtime/secrets';
 import { LOCAL_AWS_ENV, startLocalDynamo, startLocalSqs, type LocalDynamo, type LocalSqs } from './aws';
 import { lockDataDir } from './data-dir';
+import { keepStandIns, readKeptStandIns } from './sandbox-keep';
 import { EventSource } from './event-source';
 import { PagerDutyStandIn, type PagerDutyStandInOptions } from './stand-ins/pagerduty';
 import { listen, readBody, sendJson, sleep, type RunningServer } from './stand-ins/http-util';
@@ -35,6 +36,11 @@ export interface StackOptions {
   stage?: string;
   /** Keep DynamoDB on disk here, so a restarted stack finds its data. */
   dataDir?: string;
+  /**
+   * A sandbox with dataDir: how long stop() waits for the queues to deliver what they hold
+   * (fauxqs keeps them in memory only), default 10 s.
+   */
+  drainOnStopMs?: number;
   /** Local queues retry quickly; production's visibility timeout is minutes. */
   visibilityTimeoutSeconds?: number;
   retryBaseSeconds?: number;
@@ -81,6 +87,11 @@ export interface LocalStack {
   reconcile(): Promise<void>;
   /** Wait until no message is queued or in flight and every webhook has been answered. */
   waitForIdle(timeoutMs?: number): Promise<void>;
+  /**
+   * Let the workers deliver what the queues hold, up to `timeoutMs`; returns how many messages
+   * are still queued (0 when all were delivered).
+   */
+  drain(timeoutMs: number): Promise<number>;
   /** The messages parked in a DLQ, with the reason when the worker gave one (taken out of it: read them once). */
   dlq(queue: QueueName): Promise<{ body: string; reason?: string }[]>;
   stop(): Promise<void>;
@@ -180,6 +191,8 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
   const stage = options.stage ?? 'local';
   const sandbox = isSandbox(baseEnv);
   for (const [key, value] of Object.entries(LOCAL_AWS_ENV)) process.env[key] ??= value;
+  // Read first: a kept file that cannot be read stops the start before anything runs.
+  const keptStandIns = options.dataDir && sandbox ? readKeptStandIns(options.dataDir) : undefined;
 
   const dynamo = await startLocalDynamo({ stage, ...(options.dataDir ? { path: options.dataDir } : {}) });
   const sqs = await startLocalSqs({ stage, visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30 });
@@ -187,6 +200,7 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
   let secrets: Secrets;
   let slack: SlackStandIn | undefined;
   let pagerDuty: PagerDutyStandIn | undefined;
+  let keeper: { close(): void } | undefined;
   const sandboxEnv: Env = {};
   if (sandbox) {
     const secret = () => randomBytes(18).toString('hex');
@@ -220,6 +234,8 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
       rateLimits,
     };
     pagerDuty = await new PagerDutyStandIn(pdOptions).start();
+    // The sandbox's incidents and transcripts live beside the kept table, so a restart shows them again.
+    if (options.dataDir) keeper = keepStandIns(options.dataDir, { slack, pagerDuty }, keptStandIns);
     Object.assign(sandboxEnv, secrets, { SLACK_API_URL: slack.apiUrl, PAGER_DUTY_EVENTS_URL: pagerDuty.url, PAGER_DUTY_API_URL: pagerDuty.url });
   } else {
     const missing = SECRET_NAMES.filter((name) => !baseEnv[name]?.trim());
@@ -347,6 +363,10 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
         await sleep(40);
       }
     },
+    async drain(timeoutMs) {
+      const left = async () => (await queueDepth(sqs.queues.slack.url)) + (await queueDepth(sqs.queues.pagerduty.url));
+      return stack.waitForIdle(timeoutMs).then(() => 0, left);
+    },
     async dlq(queue) {
       const out: { body: string; reason?: string }[] = [];
       for (;;) {
@@ -361,12 +381,15 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
       }
     },
     async stop() {
+      // fauxqs keeps its queues in memory: with kept data, deliver what they hold rather than lose it.
+      if (options.dataDir && sandbox) await stack.drain(options.drainOnStopMs ?? 10_000);
       stopped = true;
       clearTimeout(reconcileTimer);
       await reconcileRun;
       await Promise.all(sources.map((s) => s.stop()));
       await pagerDuty?.stop();
       await slack?.stop();
+      keeper?.close();
       await server.close();
       await sqs.stop();
       db.destroy();

@@ -7,6 +7,9 @@ import { clearSandboxState, DEFAULT_PORT, writeSandboxState } from './sandbox-st
 import { SANDBOX_CHANNELS, SANDBOX_CHANNEL_NAMES } from './sandbox-console/channels';
 import { sandboxConsole } from './sandbox-console/routes';
 
+/** How long a stop waits for the queues to deliver, with kept data. */
+const DRAIN_ON_STOP_MS = 10_000;
+
 export interface StartSettings {
   port: number;
   dataDir?: string;
@@ -77,8 +80,12 @@ export async function runLocalRouter(env: Env, out: { stdout: (line: string) => 
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    out.stdout('Stopping pd-router…');
+    out.stdout(settings?.dataDir ? `Stopping pd-router… delivering what the queues hold first (they are not kept in ${settings.dataDir})` : 'Stopping pd-router…');
     if (stack.sandbox) clearSandboxState(stack.url);
+    if (settings?.dataDir) {
+      const left = await stack.drain(DRAIN_ON_STOP_MS);
+      if (left) out.stderr(`pd-router: ${left} queued message(s) were not delivered within ${DRAIN_ON_STOP_MS / 1000} s and are lost`);
+    }
     const failure = await stack.stop().then(
       () => undefined,
       (error: unknown) => (error instanceof Error ? error.message : String(error)),
@@ -115,6 +122,9 @@ export async function runLocalRouter(env: Env, out: { stdout: (line: string) => 
     const prefix = Number(port) === DEFAULT_PORT ? '' : `PORT=${port} `;
     lines.push(
       '  Sandbox mode: no Slack or PagerDuty configuration, so local stand-ins play both.',
+      settings.dataDir
+        ? `  Sandbox data (incidents, numbering, transcripts, customers) kept in ${settings.dataDir}; queues are delivered before it stops. Clear it: npm run sandbox -- reset`
+        : '  Sandbox data is in memory: set PD_ROUTER_DATA_DIR to keep incidents, transcripts and customers across restarts.',
       `  Slack stand-in: ${stack.slack!.apiUrl}   PagerDuty stand-in: ${stack.pagerDuty!.url}`,
       `  Sandbox console: ${stack.url}/sandbox`,
       `  Try: ${prefix}npm run escalate -- CACME "API is returning 500 errors"   then   ${prefix}npm run sandbox -- ack 1`,

@@ -72,6 +72,16 @@ const REFUSALS: Record<string, Refusal[]> = {
     { args: ['webhooks', 'maybe'], says: /^webhooks needs on or off$/ },
     { args: ['maintenance', 'on', 'now'], says: /^unexpected argument "now"$/ },
     { args: ['service', 'x'], says: /^service takes no arguments$/ },
+    { args: ['delegate'], says: /^delegate needs an incident/ },
+    { args: ['merge'], says: /^merge needs an incident/ },
+    { args: ['merge', '#2'], says: /^merge needs the incident to merge into/ },
+    { args: ['merge', '2', '1', '3'], says: /^unexpected argument "3"$/ },
+    { args: ['retitle', '1'], says: /^retitle needs the new title/ },
+    { args: ['retitle', '1', '  '], says: /^retitle needs the new title/ },
+    { args: ['open'], says: /^open needs a title/ },
+    { args: ['open', ' '], says: /^open needs a title/ },
+    { args: ['reset', 'now'], says: /^reset takes no arguments$/ },
+    { args: ['reset'], says: /^reset clears the folder PD_ROUTER_DATA_DIR names, and it is not set/ },
     { args: ['list'], env: { PORT: 'abc' }, says: /^environment variable PORT must be the port of a running `npm start` \(1 to 65535\), not "abc"$/ },
   ],
   soak: [
@@ -439,4 +449,65 @@ describe('npm start refuses what it cannot run, in one line', () => {
     expect(existsSync(path.join(dataDir, 'pd-router.lock'))).toBe(false);
     expect(existsSync(handOff(next.port))).toBe(false);
   }, 60_000);
+});
+
+describe('npm run sandbox works a running sandbox as on-call would, and its data outlives a restart', () => {
+  let cwd: string;
+  const children: ChildProcess[] = [];
+
+  beforeAll(() => {
+    cwd = mkdtempSync(path.join(tmpdir(), 'pd-router-sandbox-'));
+  });
+  afterAll(() => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (cwd) rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it('opens, merges, retitles and delegates by 4, #4 or id; refuses what PagerDuty refuses; keeps it all across a kill and a restart; reset clears it', async () => {
+    const dataDir = path.join(cwd, 'data');
+    const env = (port: number | string) => cleanEnv({ PORT: String(port), PD_ROUTER_DATA_DIR: dataDir });
+    const sandbox = (args: string[], port: number) => run('sandbox', args, env(port), cwd);
+    const ok = (result: Run, stdout: RegExp) => expect({ code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({ code: 0, stdout: expect.stringMatching(stdout), stderr: '' });
+
+    let router = await startRouter(env(0), cwd);
+    children.push(router.child);
+    expect(router.output.stdout).toContain(`Sandbox data (incidents, numbering, transcripts, customers) kept in ${dataDir}`);
+    ok(await sandbox(['open', 'INTERNAL: pg-shared-3 disk full'], router.port), /^#1 opened: INTERNAL: pg-shared-3 disk full\n$/);
+    ok(await sandbox(['open', 'second'], router.port), /^#2 opened: second\n$/);
+    const listed = await sandbox(['list'], router.port);
+    const id = /^#2 {2}(Q[0-9A-F]+) /m.exec(listed.stdout)![1]!;
+    ok(await sandbox(['retitle', '#1', 'INTERNAL: disk full'], router.port), /^#1 is now titled: INTERNAL: disk full\n$/);
+    ok(await sandbox(['delegate', '1'], router.port), /^#1 is now triggered \(Second Team On-Call\)\n$/);
+    ok(await sandbox(['merge', id, '#1'], router.port), /^#2 merged into #1 \(triggered\)\n$/);
+    const [ackResolved, mergeSelf, unknown] = await Promise.all([
+      sandbox(['ack', '2'], router.port),
+      sandbox(['merge', '1', '#1'], router.port),
+      sandbox(['retitle', '#9', 'x'], router.port),
+    ]);
+    expectOneLineFailure(ackResolved, /^#2 is resolved; PagerDuty does not acknowledge a resolved incident$/);
+    expectOneLineFailure(mergeSelf, /^an incident cannot be merged into itself$/);
+    expectOneLineFailure(unknown, /^no sandbox incident #9: npm run sandbox -- list shows them$/);
+    const before = (await sandbox(['list'], router.port)).stdout;
+    expect(before).toMatch(/^#1 .* triggered .* INTERNAL: disk full\n#2 .* resolved .* second\n$/);
+
+    // Reset refuses a folder a stack is running on.
+    expectOneLineFailure(await sandbox(['reset'], router.port), new RegExp(`^the data folder ${dataDir} is in use by another pd-router \\(pid ${router.child.pid}\\)`));
+
+    // Killed, not stopped: what it shows was saved as it changed.
+    router.child.kill('SIGKILL');
+    await router.exited;
+    router = await startRouter(env(0), cwd);
+    children.push(router.child);
+    expect((await sandbox(['list'], router.port)).stdout).toBe(before);
+    ok(await sandbox(['open', 'after the restart'], router.port), /^#3 opened: after the restart\n$/);
+
+    router.child.kill('SIGTERM');
+    expect(await router.exited).toBe(0);
+    ok(await sandbox(['reset'], router.port), new RegExp(`^cleared the sandbox data in ${dataDir}: the next \`npm start\` begins afresh\n$`));
+    router = await startRouter(env(0), cwd);
+    children.push(router.child);
+    ok(await sandbox(['list'], router.port), /^no incidents yet/);
+    router.child.kill('SIGTERM');
+    expect(await router.exited).toBe(0);
+  }, 90_000);
 });

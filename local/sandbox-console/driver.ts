@@ -56,6 +56,39 @@ export class SandboxDriver {
     return { ts: recorded.ts, delivered: await this.postSlack(JSON.stringify(envelope), 'application/json') };
   }
 
+  /**
+   * A customer types a slash command (`/piiano-pd-trigger db down`): Slack's signed form post, with
+   * the `response_url` the router answers through later. Returns the router's immediate answer
+   * (Slack shows its text to that user only).
+   */
+  async slashCommand(channel: string, user: string, command: string, text: string, responseUrl: string): Promise<{ response_type?: string; text?: string }> {
+    const form = new URLSearchParams({
+      token: 'deprecated',
+      team_id: TEAM,
+      team_domain: 'sandbox',
+      channel_id: channel,
+      channel_name: channel.toLowerCase(),
+      user_id: user,
+      user_name: user.toLowerCase(),
+      command,
+      text,
+      api_app_id: 'ASANDBOX',
+      is_enterprise_install: 'false',
+      response_url: responseUrl,
+      trigger_id: `${Date.now()}.${randomBytes(6).toString('hex')}`,
+    }).toString();
+    const headers = { 'content-type': 'application/x-www-form-urlencoded', ...(signSlackRequest(this.target.slackSigningSecret, form, Math.floor(Date.now() / 1000)) as Record<string, string>) };
+    const response = await fetch(`${this.target.url}/slack/events`, { method: 'POST', headers, body: form });
+    const raw = await response.text();
+    if (!response.ok) throw new Error(`/slack/events answered ${response.status}`);
+    try {
+      return raw ? (JSON.parse(raw) as { response_type?: string; text?: string }) : {};
+    } catch {
+      // Slack shows a plain-text body as it is.
+      return { text: raw };
+    }
+  }
+
   /** A customer clicks a Check Status button carrying `value` on the message `messageTs` of `channel`. */
   async clickCheckStatus(channel: string, user: string, value: string, messageTs: string): Promise<number> {
     const payload = {

@@ -126,6 +126,15 @@ export function sandboxConsole(options: { channels: ChannelInfo[] }): NonNullabl
       // POST /sandbox/channels/{channel}/messages {text}: a customer types in the channel.
       const body = await readJson(request);
       if (!text(body.text).trim()) throw httpError(400, 'text is required');
+      const slash = /^(\/\S+)\s*([\s\S]*)$/.exec(text(body.text).trim());
+      if (slash) {
+        // As in Slack: the command itself is not posted; its answers are shown to its user only.
+        const [channel, user] = [parts[2]!, customerUserId(parts[2]!)];
+        const answer = await driver.slashCommand(channel, user, slash[1]!, slash[2]!, stack.slack.responseUrl(channel, user));
+        if (answer.text) await fetch(stack.slack.responseUrl(channel, user), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(answer) });
+        sendJson(response, 200, { answered: answer.text ?? '' });
+        return true;
+      }
       sendJson(response, 200, await driver.say(parts[2]!, customerUserId(parts[2]!), text(body.text).trim(), text(body.threadTs) || undefined));
     } else if (route === 'POST /channels' && parts[3] === 'clicks') {
       // POST /sandbox/channels/{channel}/clicks {value, messageTs}: a customer clicks Check Status.
@@ -142,6 +151,18 @@ export function sandboxConsole(options: { channels: ChannelInfo[] }): NonNullabl
       if (typeof body.webhooks === 'boolean') stack.pagerDuty.setWebhooks(body.webhooks);
       if (typeof body.maintenance === 'boolean') stack.pagerDuty.setMaintenance(body.maintenance);
       sendJson(response, 200, stack.pagerDuty.serviceState());
+    } else if (route === 'POST /incidents' && parts.length === 2) {
+      // POST /sandbox/incidents {title}: on-call opens an internal incident by hand.
+      const body = await readJson(request);
+      if (!text(body.title).trim()) throw httpError(400, 'a title is needed');
+      sendJson(response, 200, { incident: await driver.openInternalIncident(text(body.title).trim()) });
+    } else if (route === 'POST /incidents' && (parts[3] === 'merge' || parts[3] === 'retitle')) {
+      // POST /sandbox/incidents/{id}/merge {into} and /retitle {title}: as on-call does in PagerDuty.
+      const body = await readJson(request);
+      if (parts[3] === 'merge' && !text(body.into)) throw httpError(400, 'pick the incident to merge into');
+      if (parts[3] === 'retitle' && !text(body.title).trim()) throw httpError(400, 'type the new title first');
+      const incident = parts[3] === 'merge' ? await driver.mergeIncident(parts[2]!, text(body.into)) : await driver.retitleIncident(parts[2]!, text(body.title).trim());
+      sendJson(response, 200, { incident });
     } else if (route === 'POST /incidents' && ACTIONS.includes(parts[3] as IncidentAction)) {
       // POST /sandbox/incidents/{id}/{acknowledge|reassign|resolve}: on-call works the incident.
       const incident = stack.pagerDuty.incidents.get(parts[2]!);

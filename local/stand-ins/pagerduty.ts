@@ -54,6 +54,13 @@ export interface PagerDutyStandInOptions {
   rateLimits?: RateLimitSetting;
 }
 
+/** The stand-in's state as the sandbox keeps it on disk. */
+export interface PagerDutyStandInSnapshot {
+  incidents: StandInIncident[];
+  nextNumber: number;
+  routingKeys?: string[];
+}
+
 export interface WebhookDelivery {
   webhookId: string;
   eventId: string;
@@ -141,6 +148,20 @@ export class PagerDutyStandIn {
   /** The incident that holds an alert with this key now (after a merge, the target). */
   byKey(dedupKey: string): StandInIncident | undefined {
     return [...this.incidents.values()].find((i) => i.alertKeys.includes(dedupKey));
+  }
+
+  /** What the sandbox keeps across a restart (PD_ROUTER_DATA_DIR): its incidents and numbering. */
+  snapshot(): PagerDutyStandInSnapshot {
+    return { incidents: [...this.incidents.values()], nextNumber: this.nextNumber, routingKeys: [...this.routingKeys] };
+  }
+
+  /** Take back what {@link snapshot} kept; numbering goes on where it stopped. */
+  restore(kept: PagerDutyStandInSnapshot): void {
+    this.incidents.clear();
+    for (const incident of kept.incidents) this.incidents.set(incident.id, incident);
+    this.nextNumber = Math.max(this.nextNumber, kept.nextNumber);
+    for (const key of kept.routingKeys ?? []) this.routingKeys.add(key);
+    for (const listener of this.listeners) listener();
   }
 
   /** An incident by id, by number or by `#number`, as on-call would name it. */

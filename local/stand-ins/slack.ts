@@ -31,6 +31,13 @@ export interface RecordedEphemeral {
   viaResponseUrl?: boolean;
 }
 
+/** The stand-in's state as the sandbox keeps it on disk. */
+export interface SlackStandInSnapshot {
+  messages: RecordedMessage[];
+  ephemerals: RecordedEphemeral[];
+  clock: number;
+}
+
 /** Every call the stand-in answered: what the isolation checks read. */
 export interface RecordedCall {
   method: string;
@@ -112,6 +119,19 @@ export class SlackStandIn {
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** What the sandbox keeps across a restart (PD_ROUTER_DATA_DIR): every channel's transcript. */
+  snapshot(): SlackStandInSnapshot {
+    return { messages: this.messages, ephemerals: this.ephemerals, clock: this.clock };
+  }
+
+  /** Take back what {@link snapshot} kept; new messages' ts still sort after the kept ones. */
+  restore(kept: SlackStandInSnapshot): void {
+    this.messages.splice(0, this.messages.length, ...kept.messages);
+    this.ephemerals.splice(0, this.ephemerals.length, ...kept.ephemerals);
+    this.clock = Math.max(this.clock, kept.clock);
+    this.changed();
   }
 
   channelMessages(channel: string): RecordedMessage[] {

@@ -32,7 +32,8 @@ describe('the sandbox console, in Chromium', () => {
   let page: Page;
   let userDataDir: string;
   const column = (channel: string) => page.locator(`[data-channel="${channel}"] .messages`);
-  const incident = (title: string) => page.locator('.incident', { hasText: title });
+  // By its title: a card's merge picker names the other incidents too.
+  const incident = (title: string) => page.locator('.incident').filter({ has: page.locator('h3', { hasText: title }) });
   const shows = (channel: string, text: string) => column(channel).getByText(text).first().waitFor();
 
   beforeAll(async () => {
@@ -118,5 +119,78 @@ describe('the sandbox console, in Chromium', () => {
     await page.getByRole('button', { name: 'Maintenance off' }).click();
     await page.getByRole('button', { name: 'Maintenance ON (0 without incident)' }).waitFor();
     expect(stack.pagerDuty!.serviceState()).toEqual({ webhooks: 'off', lostWebhooks: 0, maintenance: true, suppressedAlerts: 0 });
+  });
+
+  (hasChromium ? it : it.skip)('answers a typed slash command as Slack would, and lets on-call open, retitle and merge incidents', async () => {
+    await page.goto(`${stack.url}/sandbox`);
+    await page.locator('#connection.live').waitFor();
+    const initechBox = page.getByRole('textbox', { name: 'Message #customer-initech' });
+    await initechBox.fill('/piiano-pd-trigger db <down> & out');
+    await initechBox.press('Enter');
+    // The router's immediate answer and its response_url answers, each shown to that user only.
+    await shows('CINITECH', 'Escalating…');
+    await incident('db <down> & out').waitFor();
+    await stack.waitForIdle();
+    await page.waitForTimeout(100);
+    const initech = column('CINITECH');
+    expect(await initech.locator('.message.ephemeral').allInnerTexts()).toEqual([expect.stringMatching(/Only visible to you\s+Escalating…$/)]);
+    // The command itself is not posted (Slack shows it to nobody); the router's confirmation is.
+    expect(await initech.locator('.message.from-customer').count()).toBe(0);
+    await shows('CINITECH', 'On-call has been paged');
+    expect(await initech.innerText()).toContain('db <down> & out');
+    expect(await initech.innerText()).not.toMatch(/&lt;|&gt;|&amp;/);
+    expect(await incident('db <down> & out').locator('h3').innerText()).toBe('db <down> & out');
+
+    // In a channel that is not a customer's, the router answers later through the response_url:
+    // the console shows that answer to the user who typed the command, and pages no one.
+    const incidentsBefore = stack.pagerDuty!.incidents.size;
+    const typed = await fetch(`${stack.url}/sandbox/channels/CNOTACUST1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: '/piiano-pd-trigger db down' }) });
+    expect(typed.status).toBe(200);
+    await stack.waitForIdle();
+    const answers = stack.slack!.ephemerals.filter((e) => e.channel === 'CNOTACUST1');
+    expect(answers.length).toBeGreaterThanOrEqual(2);
+    expect(answers.map((e) => [e.user, e.viaResponseUrl])).toEqual(answers.map(() => ['UNOTACUST1', true]));
+    expect(answers.slice(1).map((e) => e.text)).not.toContain('Escalating…');
+    expect(stack.pagerDuty!.incidents.size).toBe(incidentsBefore);
+
+    // On-call opens an internal incident by hand, with a long unbroken title that must wrap.
+    const long = `INTERNAL:${'x'.repeat(300)}`;
+    await page.getByRole('textbox', { name: 'Title of an internal incident' }).fill(long);
+    await page.getByRole('button', { name: 'Open', exact: true }).click();
+    await incident(long).waitFor();
+    const panel = page.locator('#incident-list');
+    expect(await panel.evaluate((list) => list.scrollWidth <= list.clientWidth)).toBe(true);
+
+    // Retitle it, then merge Globex's incident into it: Globex is told, without the target's details.
+    const card = incident(long);
+    await card.getByRole('textbox', { name: /^New title for #/ }).fill('INTERNAL: pg-shared-3 disk full');
+    await card.getByRole('button', { name: 'Retitle' }).click();
+    await incident('INTERNAL: pg-shared-3 disk full').waitFor();
+    const target = await incident('INTERNAL: pg-shared-3 disk full').getAttribute('data-incident-id');
+    const globexCard = incident(GLOBEX);
+    await globexCard.locator('select[name="into"]').selectOption(target!);
+    await globexCard.getByRole('button', { name: 'Merge' }).click();
+    await shows('CGLOBEX', 'handled together with a related incident');
+    expect(await incident(GLOBEX).locator('.pill').innerText()).toMatch(/resolved/i);
+    expect(await column('CGLOBEX').innerText()).not.toMatch(/INTERNAL|pg-shared/);
+  });
+
+  (hasChromium ? it : it.skip)('says clearly when the stack is gone, and recovers when it is back', async () => {
+    await page.goto(`${stack.url}/sandbox`);
+    await page.locator('#connection.live').waitFor();
+    const port = Number(new URL(stack.url).port);
+    await stack.stop();
+    const banner = page.locator('#stack-gone');
+    await banner.waitFor({ state: 'visible' });
+    expect(await banner.innerText()).toMatch(/^The pd-router stack is not answering: is `npm start` still running\?/);
+    // An action meanwhile says the same, not the browser's "Failed to fetch".
+    const box = page.getByRole('textbox', { name: 'Message #customer-acme' });
+    await box.fill('@bot escalate while it is gone');
+    await box.press('Enter');
+    expect(await page.locator('[data-channel="CACME"] .composer-error').innerText()).toMatch(/^Not sent: The pd-router stack is not answering/);
+
+    stack = await startStack({ env: {}, port, logLevel: 'silent', retryBaseSeconds: 0, visibilityTimeoutSeconds: 5, standIns: { channelNames: SANDBOX_CHANNEL_NAMES }, routes: sandboxConsole({ channels: SANDBOX_CHANNELS }) });
+    await page.locator('#connection.live').waitFor({ timeout: 15_000 });
+    expect(await banner.isHidden()).toBe(true);
   });
 });

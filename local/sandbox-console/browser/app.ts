@@ -11,6 +11,11 @@ const incidents = document.querySelector<HTMLElement>('#incident-list')!;
 const switches = document.querySelector<HTMLElement>('#service-switches')!;
 const connection = document.querySelector<HTMLElement>('#connection')!;
 const toast = document.querySelector<HTMLElement>('#toast')!;
+const stackGone = document.querySelector<HTMLElement>('#stack-gone')!;
+const openForm = document.querySelector<HTMLFormElement>('#open-incident')!;
+
+/** What the page says when the stack stops answering; it clears itself when the stack is back. */
+const STACK_GONE = 'The pd-router stack is not answering: is `npm start` still running? This page reconnects by itself when it is back.';
 /** What each list last drew, so an unchanged column keeps its scroll position and selection. */
 const drawn = new Map<string, string>();
 
@@ -25,7 +30,10 @@ function followNewest(list: HTMLElement) {
 }
 
 async function post(path: string, body: unknown): Promise<void> {
-  const response = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  // A fetch that reaches nothing rejects with the browser's own words ("Failed to fetch"): say what it means.
+  const response = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).catch(() => {
+    throw new Error(STACK_GONE);
+  });
   if (!response.ok) throw new Error(((await response.json().catch(() => ({}))) as { error?: string }).error ?? `HTTP ${response.status}`);
 }
 
@@ -93,7 +101,10 @@ function draw(snapshot: ConsoleSnapshot) {
     followNewest(list);
   }
   const html = snapshot.incidents.length
-    ? [...snapshot.incidents].reverse().map(renderIncident).join('')
+    ? [...snapshot.incidents]
+        .reverse()
+        .map((incident) => renderIncident(incident, snapshot.incidents))
+        .join('')
     : '<p class="empty">No incidents. When a customer escalates, PagerDuty’s incident shows up here.</p>';
   if (drawn.get('incidents') !== html) {
     incidents.innerHTML = html;
@@ -110,15 +121,25 @@ document.addEventListener('click', (event) => {
   const button = (event.target as HTMLElement).closest<HTMLButtonElement>('button[data-click], button[data-action], button[data-switch]');
   if (!button) return;
   const { click, value, channel, messageTs, incident, action } = button.dataset;
+  const card = button.closest('.incident');
   // A status update needs its text: what on-call writes for the customers to read.
   const message = action === 'status-update' ? window.prompt('Status update (the linked customers read it in their threads):') : undefined;
   if (action === 'status-update' && !message?.trim()) return;
+  // Merge names its target and retitle its title, from the card's own fields.
+  const details =
+    action === 'merge'
+      ? { into: card?.querySelector<HTMLSelectElement>('select[name="into"]')?.value ?? '' }
+      : action === 'retitle'
+        ? { title: card?.querySelector<HTMLInputElement>('input[name="title"]')?.value.trim() ?? '' }
+        : message
+          ? { message }
+          : {};
   button.disabled = true;
   const request = button.dataset.switch
     ? post('/sandbox/service', { [button.dataset.switch]: button.dataset.on === 'true' })
     : click
       ? post(`/sandbox/channels/${encodeURIComponent(channel ?? '')}/clicks`, { actionId: click, value, messageTs })
-      : post(`/sandbox/incidents/${encodeURIComponent(incident ?? '')}/${action ?? ''}`, message ? { message } : {});
+      : post(`/sandbox/incidents/${encodeURIComponent(incident ?? '')}/${action ?? ''}`, details);
   // A Check Status button stays usable; an incident button is redrawn from the next snapshot.
   request
     .catch((e: Error) => showError(e.message))
@@ -127,13 +148,33 @@ document.addEventListener('click', (event) => {
     });
 });
 
-const events = new EventSource('/sandbox/events');
-events.onmessage = (message) => {
-  connection.textContent = 'live';
-  connection.className = 'connection live';
-  draw(JSON.parse(message.data as string) as ConsoleSnapshot);
-};
-events.onerror = () => {
-  connection.textContent = 'reconnecting…';
-  connection.className = 'connection down';
-};
+openForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const input = openForm.elements.namedItem('title') as HTMLInputElement;
+  const title = input.value.trim();
+  if (!title) return;
+  post('/sandbox/incidents', { title }).then(
+    () => (input.value = ''),
+    (e: Error) => showError(e.message),
+  );
+});
+
+/** Follow the stack's stream; when the stack is gone, say so and keep trying until it is back. */
+function connect() {
+  const events = new EventSource('/sandbox/events');
+  events.onmessage = (message) => {
+    connection.textContent = 'live';
+    connection.className = 'connection live';
+    stackGone.hidden = true;
+    draw(JSON.parse(message.data as string) as ConsoleSnapshot);
+  };
+  events.onerror = () => {
+    connection.textContent = 'reconnecting…';
+    connection.className = 'connection down';
+    stackGone.textContent = STACK_GONE;
+    stackGone.hidden = false;
+    // The browser retries by itself unless the answer was not a stream (then it gives up): retry here.
+    if (events.readyState === EventSource.CLOSED) setTimeout(connect, 1000);
+  };
+}
+connect();

@@ -14,6 +14,13 @@ describe('the console’s Slack rendering', () => {
     expect(renderMrkdwn(':rotating_light: *Paged*\n>a &gt; b', users)).toBe('🚨 <strong>Paged</strong><br><blockquote>a &gt; b</blockquote>');
   });
 
+  it('draws a link title with `&<>` once unescaped, as Slack does, never as entities', () => {
+    const html = renderMrkdwn('*<https://pd.test/1?a=1&amp;b=2|db &lt;down&gt; &amp; out>*', users);
+    expect(html).toBe('<strong><a href="https://pd.test/1?a=1&amp;b=2" target="_blank" rel="noopener noreferrer">db &lt;down&gt; &amp; out</a></strong>');
+    expect(html).not.toMatch(/&amp;(lt|gt|amp);/);
+    expect(renderMrkdwn('<@UACME|a &lt;b&gt;>', users)).toBe('<span class="mention">@a &lt;b&gt;</span>');
+  });
+
   it('puts thread replies under their message and marks what only one user sees', () => {
     const html = renderChannelMessages(
       {

@@ -31,13 +31,14 @@ function formatSlackDate(target: string): string | undefined {
 
 /** One `<…>` token of Slack markup: a mention, a channel, a special, a date or a link. */
 function renderToken(token: string, users: Users): string {
-  const [target = '', label] = token.split('|', 2) as [string, string | undefined];
+  // Inside a token Slack keeps `&<>` escaped as in the rest of the text: decode once, escape once.
+  const [target = '', label] = decodeEntities(token).split('|', 2) as [string, string | undefined];
   if (target.startsWith('@')) return `<span class="mention">@${escapeHtml(label ?? users[target.slice(1)] ?? target.slice(1))}</span>`;
   if (target.startsWith('#')) return `<span class="mention">#${escapeHtml(label ?? target.slice(1))}</span>`;
   if (target.startsWith('!date^')) return escapeHtml(formatSlackDate(target) ?? label ?? '');
   if (target.startsWith('!')) return `<span class="mention">@${escapeHtml(target.slice(1).split('^')[0] ?? '')}</span>`;
   if (/^(https?:|mailto:)/.test(target)) return `<a href="${escapeHtml(target)}" target="_blank" rel="noopener noreferrer">${escapeHtml(label ?? target)}</a>`;
-  return escapeHtml(`<${token}>`);
+  return escapeHtml(`<${decodeEntities(token)}>`);
 }
 
 function decodeEntities(value: string): string {
@@ -170,8 +171,11 @@ export function renderChannelMessages(channel: ChannelTranscript, users: Users, 
 
 const STATUS_LABEL: Record<IncidentView['status'], string> = { triggered: 'Triggered', acknowledged: 'Acknowledged', resolved: 'Resolved' };
 
-/** One incident card in the on-call panel, with the buttons that make sense for its status. */
-export function renderIncident(incident: IncidentView): string {
+/**
+ * One incident card in the on-call panel, with the buttons that make sense for its status; an
+ * open one can be retitled, and merged into one of `others` (the other open incidents).
+ */
+export function renderIncident(incident: IncidentView, others: IncidentView[] = []): string {
   const open = incident.status !== 'resolved';
   const button = (action: string, label: string, enabled: boolean) =>
     `<button type="button" class="incident-button ${action}" data-incident="${escapeHtml(incident.id)}" data-action="${action}" ${enabled ? '' : 'disabled'}>${label}</button>`;
@@ -189,6 +193,19 @@ export function renderIncident(incident: IncidentView): string {
         ${button('resolve', 'Resolve', open)}
         ${button('status-update', 'Status update', open)}
       </div>
+      ${
+        open
+          ? `<div class="incident-edit">
+        <label><span>Merge into</span><select name="into" aria-label="Merge #${incident.number} into">${others
+          .filter((o) => o.id !== incident.id && o.status !== 'resolved')
+          .map((o) => `<option value="${escapeHtml(o.id)}">#${o.number} ${escapeHtml(o.title.slice(0, 60))}</option>`)
+          .join('')}</select></label>
+        ${button('merge', 'Merge', others.some((o) => o.id !== incident.id && o.status !== 'resolved'))}
+        <label><span>Title</span><input name="title" aria-label="New title for #${incident.number}" placeholder="New title"></label>
+        ${button('retitle', 'Retitle', true)}
+      </div>`
+          : ''
+      }
     </article>`;
 }
 
