@@ -119,6 +119,11 @@ describe('the sandbox console, in Chromium', () => {
     await page.getByRole('button', { name: 'Maintenance off' }).click();
     await page.getByRole('button', { name: 'Maintenance ON (0 without incident)' }).waitFor();
     expect(stack.pagerDuty!.serviceState()).toEqual({ webhooks: 'off', lostWebhooks: 0, maintenance: true, suppressedAlerts: 0 });
+    // And back, for the tests that follow on this stack.
+    await page.getByRole('button', { name: 'Webhooks OFF (0 lost)' }).click();
+    await page.getByRole('button', { name: 'Webhooks on' }).waitFor();
+    await page.getByRole('button', { name: 'Maintenance ON (0 without incident)' }).click();
+    await page.getByRole('button', { name: 'Maintenance off' }).waitFor();
   });
 
   (hasChromium ? it : it.skip)('answers a typed slash command as Slack would, and lets on-call open, retitle and merge incidents', async () => {
