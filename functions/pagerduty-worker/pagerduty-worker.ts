@@ -113,9 +113,10 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
       // The target may itself have been merged on (its merge event processed first, in its own
       // queue group): carry the links along the chain to the incident that is still worked on.
       for (let hop = 0; target?.mergedInto && target.mergedInto !== target.id && hop < 5; hop++) {
-        const carried = await ownership.moveOnMerge({ id: target.id }, target.mergedInto, logger);
-        const ids = new Set(carried.map((link) => link.dedupKey));
-        moved = [...carried, ...moved.filter((link) => !ids.has(link.dedupKey))];
+        // Only this merge's links are told here; the target's own were told by its own merge.
+        const ours = new Set(moved.map((link) => link.dedupKey));
+        const carried = new Map((await ownership.moveOnMerge({ id: target.id }, target.mergedInto, logger)).filter((link) => ours.has(link.dedupKey)).map((link) => [link.dedupKey, link]));
+        moved = moved.map((link) => carried.get(link.dedupKey) ?? link);
         target = await deps.pagerDuty.getIncident(target.mergedInto);
       }
       checkpoint('incident-attached');

@@ -22,8 +22,8 @@ export interface Ownership {
   heldBy(incident: IncidentRef, logger: Logger): Promise<HeldLink[]>;
   /**
    * Follow a merge: every link the merged incident held moves to the target, including its own
-   * link when no earlier webhook had bound it. Returns the links the target holds because of this
-   * merge. (Other alerts now in the target are found by the target's own webhooks, as grouping is.)
+   * link when no earlier webhook had bound it. Returns the links that left the merged incident
+   * with this merge (in the target, or further along a chain of merges). (Other alerts now in the target are found by the target's own webhooks, as grouping is.)
    */
   moveOnMerge(merged: IncidentRef, into: string, logger: Logger): Promise<IncidentLink[]>;
   /** The incident that holds one link now, found and bound from evidence (Check Status, the reconciler). */
@@ -105,7 +105,10 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
     const affected = [...candidates.values()].filter((link) => link.incidentId === merged.id || (link.incidentId === into && (link.heldBy === 'merged' || link.dedupKey === ownKey)));
     const moved = await Promise.all(affected.map((link) => links.bind(link.dedupKey, into, 'merge', merged.id)));
     for (const result of moved) if (result.bound) logger.info('escalation moved with a merge', { dedupKey: result.link.dedupKey });
-    return moved.map((result) => result.link).filter((link) => link.incidentId === into);
+    // A redelivery of this merge after its first attempt carried links further along a chain of
+    // merges (the target was merged on too): they left with this merge all the same.
+    const carriedOn = followers.filter((link) => link.heldBy === 'merged' && link.incidentId !== merged.id && link.incidentId !== into);
+    return [...moved.map((result) => result.link).filter((link) => link.incidentId === into), ...carriedOn];
   }
 
   async function locate(start: IncidentLink, logger: Logger): Promise<{ link: IncidentLink; incident?: IncidentState }> {
