@@ -2,7 +2,7 @@ import type { SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambd
 import { InvalidInputError, isRetryable, RateLimitedError, TransientError } from './errors';
 import { METRIC_NAMES } from './metrics';
 import type { Logger } from './log';
-import type { QueueControl } from './queue';
+import { NOT_BEFORE_ATTRIBUTE, type QueueControl } from './queue';
 
 export interface RecordContext {
   record: SQSRecord;
@@ -53,7 +53,8 @@ export function retryDelayFor(error: unknown, attempt: number, options: Pick<Bat
  * - A message that can never succeed (InvalidInputError) is parked in the DLQ with its reason
  *   at once, and its group goes on: one poison message blocks nothing behind it.
  * - Any other failure is retried with exponential backoff (the message's visibility is set to
- *   the delay), and after maxReceiveCount deliveries SQS's redrive moves it to the DLQ.
+ *   the delay, or to a 429's Retry-After), and after maxReceiveCount deliveries SQS's redrive
+ *   moves it to the DLQ; a rate-limited message is requeued with a fresh count instead.
  */
 export async function processFifoBatch(
   records: readonly SQSRecord[],
@@ -95,6 +96,13 @@ async function processRecord(
   options: BatchOptions,
 ): Promise<boolean> {
   const attempt = Number(record.attributes.ApproximateReceiveCount) || 1;
+  const notBefore = Number(record.messageAttributes[NOT_BEFORE_ATTRIBUTE]?.stringValue);
+  if (notBefore > Date.now()) {
+    // A requeued copy arrives at once (FIFO queues have no per-message delay): it waits out the
+    // rest of what the API asked before anything is called.
+    await options.queue.retryAfter(record.receiptHandle, Math.ceil((notBefore - Date.now()) / 1000)).catch(() => undefined);
+    return false;
+  }
   try {
     await handle({ record, attempt, finalAttempt: attempt >= options.maxReceiveCount });
     return true;
@@ -118,9 +126,22 @@ async function processRecord(
       }
     }
     if (error instanceof RateLimitedError) logger.metric(error.service === 'slack' ? METRIC_NAMES.slackRateLimited : METRIC_NAMES.pagerDutyRateLimited);
+    const delay = retryDelayFor(error, attempt, options);
+    // Every refusal is a receive, and SQS dead-letters after maxReceiveCount: a message that
+    // only waits its turn under a rate limit (a storm on one routing key, a fan-out to hundreds
+    // of channels) would be lost for being patient. Near that limit it goes back to the end of its
+    // group as a copy with a fresh count, still not retried before the wait it was told.
+    if (error instanceof RateLimitedError && options.queue.requeue && attempt >= options.maxReceiveCount - 1) {
+      try {
+        await options.queue.requeue(record.body, record.attributes.MessageGroupId ?? '', record.attributes.MessageDeduplicationId ?? record.messageId, Date.now() + delay * 1000);
+        logger.info('rate-limited near the receive limit; requeued with a fresh receive count', { retryInSeconds: delay });
+        return true;
+      } catch (requeueError) {
+        logger.warn('could not requeue the rate-limited message; SQS will retry it', { error: requeueError });
+      }
+    }
     if (attempt >= options.maxReceiveCount) logger.metric(METRIC_NAMES.messagesExhausted);
     const retryable = isRetryable(error);
-    const delay = retryDelayFor(error, attempt, options);
     logger.warn(attempt >= options.maxReceiveCount ? 'message failed for the last time; SQS moves it to the DLQ' : 'message failed; it will be retried', {
       error,
       retryable,
