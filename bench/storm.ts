@@ -16,6 +16,11 @@ export interface StormOptions {
   /** Worker pollers per queue (Lambda runs a FIFO queue's consumers up to one per active group). */
   concurrency: number;
   timeoutMs: number;
+  /**
+   * Wait for every queued message to be done before checking (chat.update's 50 a minute makes
+   * that minutes for 300 channels); otherwise stop once every channel shows the resolution.
+   */
+  settle: boolean;
 }
 
 export interface StormResult {
@@ -38,7 +43,7 @@ export interface StormResult {
   statusUpdate: 'not available in this build';
   rateLimits: { slack: RateLimitCounts; pagerDuty: RateLimitCounts };
   /** Refused Slack calls, and how many were retried no earlier than their Retry-After. */
-  slack429: { received: number; retried: number; honoured: number; earliestRetryOverAskedMs?: number };
+  slack429: { received: number; retried: number; honoured: number; earliestRetryOverAskedMs?: number; updatesRefused: number };
   /** Refused PagerDuty triggers (the Events API sends no Retry-After) and the shortest wait before a retry. */
   pagerDuty429: { received: number; shortestRetryGapMs?: number };
   checks: {
@@ -53,6 +58,8 @@ export interface StormResult {
     deadLettered: number;
   };
   durationMs: number;
+  /** False when the run stopped with messages still queued (confirmation re-renders waiting on chat.update's limit). */
+  settled: boolean;
   cpuMsPerEscalation: number;
   peakRssMb: number;
   loadAverage: number[];
@@ -167,7 +174,15 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
     return at;
   };
   while (resolutionPosts().size < channels.length && Date.now() < deadline + options.timeoutMs) await sleep(200);
-  await stack.waitForIdle(Math.max(30_000, deadline + options.timeoutMs - Date.now())).catch(() => undefined);
+  const settled = options.settle
+    ? await stack.waitForIdle(Math.max(30_000, deadline + options.timeoutMs - Date.now())).then(
+        () => true,
+        () => false,
+      )
+    : await stack.waitForIdle(1000).then(
+        () => true,
+        () => false,
+      );
   unsubscribe();
   const cpu = process.cpuUsage(cpuStart);
   const finished = Date.now();
@@ -213,13 +228,15 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
   const incidentsPerKey = new Map<string, number>();
   for (const incident of pagerDuty.incidents.values()) incidentsPerKey.set(incident.incidentKey, (incidentsPerKey.get(incident.incidentKey) ?? 0) + 1);
 
-  const slackRefused = slack.calls.filter((c) => c.retryAfterSeconds !== undefined);
+  // A post is recognisable by its effect key; a chat.update is not (every event of an incident
+  // re-renders the same message), so Retry-After is checked on posts and updates are counted.
+  const slackRefused = slack.calls.filter((c) => c.retryAfterSeconds !== undefined && c.method === 'chat.postMessage');
   let retried = 0;
   let honoured = 0;
   let earliest: number | undefined;
   for (const call of slackRefused) {
     const key = effectKeyOf(call.args.metadata);
-    const same = (c: RecordedCall) => c.at > call.at && c.method === call.method && c.channel === call.channel && (call.method === 'chat.update' ? c.args.ts === call.args.ts : effectKeyOf(c.args.metadata) === key);
+    const same = (c: RecordedCall) => c.at > call.at && c.method === call.method && c.channel === call.channel && effectKeyOf(c.args.metadata) === key;
     const retry = slack.calls.find(same);
     if (!retry) continue;
     retried++;
@@ -243,7 +260,7 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
     resolutionUpdated: summarize([...updatedAt.values()].map((at) => at - resolvedAt)),
     statusUpdate: 'not available in this build',
     rateLimits: { slack: slack.rateLimits!.totals, pagerDuty: pagerDuty.rateLimits!.totals },
-    slack429: { received: slackRefused.length, retried, honoured, ...(earliest !== undefined ? { earliestRetryOverAskedMs: earliest } : {}) },
+    slack429: { received: slackRefused.length, retried, honoured, updatesRefused: slack.calls.filter((c) => c.retryAfterSeconds !== undefined && c.method === 'chat.update').length, ...(earliest !== undefined ? { earliestRetryOverAskedMs: earliest } : {}) },
     pagerDuty429: { received: eventsRefused.length, ...shortestGap(pagerDuty.eventsCalls, eventsCallAt) },
     checks: {
       duplicateIncidents: [...dedupOf.values()].reduce((sum, key) => sum + Math.max(0, (incidentsPerKey.get(key) ?? 0) - 1), 0),
@@ -257,6 +274,7 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
       deadLettered,
     },
     durationMs: finished - started,
+    settled,
     cpuMsPerEscalation: round((cpu.user + cpu.system) / 1000 / channels.length, 1),
     peakRssMb: round((process.resourceUsage().maxRSS * 1024) / 2 ** 20, 1),
     loadAverage: loadavg().map((v) => round(v, 2)),
