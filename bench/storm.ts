@@ -36,7 +36,7 @@ export interface StormResult {
   allPagedMs: number;
   /** The least time PagerDuty's Events limit allows for all the triggers (shared key), in ms. */
   pagerDutyBoundMs?: number;
-  /** On-call's resolve of the internal incident → its resolution posted in each channel. */
+  /** On-call's resolve of the internal incident (once every channel was told of the merge) → its resolution posted in each channel. */
   resolutionShown: Summary;
   /** The same to each channel's confirmation re-rendered as resolved (chat.update, 50 a minute). */
   resolutionUpdated: Summary;
@@ -157,6 +157,10 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
     if (incident && incident.id !== internal.id && incident.status !== 'resolved') pagerDuty.merge(incident.id, internal.id, 'Storm On-Call');
   }
   await pagerDuty.deliveriesSettled();
+  // On-call resolves once every channel has been told its incident is handled with the others
+  // (the re-renders of the confirmations may still wait on chat.update's limit).
+  const joined = () => new Set(okPosts().filter((c) => effectKeyOf(c.args.metadata)?.startsWith('joined:')).map((c) => c.channel)).size;
+  while (joined() < confirmations.size && Date.now() < deadline + options.timeoutMs) await sleep(200);
   const callsBeforeResolve = slack.calls.length;
   const deliveriesBeforeResolve = pagerDuty.deliveries.length;
   const resolvedAt = Date.now();

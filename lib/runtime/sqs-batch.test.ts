@@ -171,4 +171,10 @@ describe('retryDelayFor', () => {
     expect([1, 2, 3].map((attempt) => retryDelayFor(new TransientError('PagerDuty Events API answered 429'), attempt, options))).toEqual([10, 20, 40]);
     expect(retryDelayFor(new Error('boom'), 2, options)).toBe(20);
   });
+
+  it('after a 429 that named no wait, backs off no further than a rate limit refills (20 s), not as for an outage', () => {
+    const throttled = new RateLimitedError('pagerduty', 'PagerDuty Events API answered 429');
+    expect([1, 2, 3, 4].map((attempt) => retryDelayFor(throttled, attempt, options))).toEqual([10, 20, 20, 20]);
+    expect(retryDelayFor(new TransientError('PagerDuty answered 503'), 4, options)).toBe(80);
+  });
 });

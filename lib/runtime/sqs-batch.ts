@@ -42,8 +42,14 @@ export const SQS_MAX_VISIBILITY_SECONDS = 43_200;
 export function retryDelayFor(error: unknown, attempt: number, options: Pick<BatchOptions, 'retryBaseSeconds' | 'retryMaxSeconds'>): number {
   const asked = error instanceof TransientError ? error.retryAfterSeconds : undefined;
   if (asked !== undefined && asked > 0) return Math.min(SQS_MAX_VISIBILITY_SECONDS, Math.ceil(asked));
-  return Math.ceil(retryDelaySeconds(attempt, options.retryBaseSeconds, options.retryMaxSeconds));
+  // A limit that gave no wait (PagerDuty's Events API: 120 in any 60 s) frees slots continuously:
+  // backing off further than this only leaves freed slots unused.
+  const max = error instanceof RateLimitedError ? Math.min(options.retryMaxSeconds, RATE_LIMIT_MAX_BACKOFF_SECONDS) : options.retryMaxSeconds;
+  return Math.ceil(retryDelaySeconds(attempt, options.retryBaseSeconds, max));
 }
+
+/** The longest backoff after a 429 that named no wait; a refused call costs the API nothing. */
+export const RATE_LIMIT_MAX_BACKOFF_SECONDS = 20;
 
 /**
  * Process one SQS batch the way a FIFO consumer must: message groups run concurrently, the
