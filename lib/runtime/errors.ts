@@ -59,6 +59,7 @@ export class TransientError extends PdRouterError {
 
 /** Slack or PagerDuty answered 429: retried like any transient failure, and counted apart. */
 export class RateLimitedError extends TransientError {
+  override name = 'RateLimitedError';
   readonly service: 'slack' | 'pagerduty';
   constructor(service: 'slack' | 'pagerduty', message: string, cause?: unknown, retryAfterSeconds?: number) {
     super(message, cause, retryAfterSeconds);
