@@ -78,6 +78,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 function effectKeyOf(metadata: unknown): string | undefined {
   const value = typeof metadata === 'string' ? safeJson(metadata) : metadata;
   const key = (value as { event_payload?: { key?: unknown } } | undefined)?.event_payload?.key;
+  // An update names its channel's escalation too (`pd:<event>:<dedup key>`, one event may reach
+  // several channels); the checks below go by the event.
+  if (typeof key === 'string' && key.startsWith('pd:')) return key.split(':').slice(0, 2).join(':');
   return typeof key === 'string' ? key : undefined;
 }
 
@@ -228,7 +231,7 @@ export async function runEndToEnd(options: EndToEndOptions): Promise<EndToEndRes
   const deliveredEvents = new Map<string, { incidentId: string; eventType: string }>();
   for (const delivery of deliveries) if (delivery.status >= 200 && delivery.status < 300) deliveredEvents.set(delivery.eventId, delivery);
 
-  // Every message of ours names its effect: `pd:<event>` for an update, `<step>:<dedup_key>` otherwise.
+  // Every message of ours names its effect: `pd:<event>` for an update (as read above), `<step>:<dedup_key>` otherwise.
   // Each must sit in the thread of the escalation it is about, in that escalation's channel.
   let misroutes = 0;
   let failureNotices = 0;

@@ -4,6 +4,7 @@ import type { EndToEndResult } from './end-to-end';
 import type { IngressSeries } from './ingress-latency';
 import type { BenchResults, TargetCheck } from './results-types';
 import type { Summary } from './lib/stats';
+import { renderStorm } from './storm-report';
 
 /** The system being replaced, as issue 7 records it (measured earlier on this kind of machine). */
 export const ISSUE_BASELINE = {
@@ -250,6 +251,7 @@ export function renderMarkdown(results: BenchResults): string {
     lines.push('');
   }
 
+  lines.push(...renderStorm(results.storm ?? {}));
   lines.push('**Targets** (issues 7 and 16)', '', '| target | measured | met |', '|---|---|---|');
   for (const t of results.targets) lines.push(`| ${t.target} | ${t.measured} | ${yes(t.met)} |`);
   if (results.skipped.length) {

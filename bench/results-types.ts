@@ -2,6 +2,7 @@ import type { BundleResult, DeployBuild } from './bundles';
 import type { ColdInitReport } from './cold-init';
 import type { EndToEndResult, OperationCounts } from './end-to-end';
 import type { IngressReport } from './ingress-latency';
+import type { StormResult } from './storm';
 
 /** Everything one `npm run bench` measured; written as bench/results/latest.json. */
 export interface BenchResults {
@@ -14,6 +15,8 @@ export interface BenchResults {
   ingress?: IngressReport;
   endToEnd?: { burst?: EndToEndResult; light?: EndToEndResult };
   operations?: OperationCounts;
+  /** The shared outage (`--storm`): customers on their own routing keys, and all on one. */
+  storm?: { own?: StormResult; shared?: StormResult };
   targets: TargetCheck[];
   /** Phases that could not run, and why. */
   skipped: { phase: string; reason: string }[];

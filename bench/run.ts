@@ -8,25 +8,42 @@ import type { EndToEndOptions, EndToEndResult, OperationCounts } from './end-to-
 import { measureIngress } from './ingress-latency';
 import { evaluateTargets, renderMarkdown } from './report';
 import type { BenchResults } from './results-types';
+import type { StormOptions, StormResult } from './storm';
+import { renderStorm, stormTargets } from './storm-report';
 import { round } from './lib/stats';
-import { parseCommandLine, processOutput } from '../scripts/cli';
+import { parseCommandLine, processOutput, usageError } from '../scripts/cli';
 
 /**
- * `npm run bench` (2–3 minutes) and `npm run bench -- --quick` (under 30 s, run by CI so the
- * benchmark never rots). Builds the bundles as the deploy does, measures size, cold init,
- * ingress answer time and the whole stack end to end next to the baseline, prints the tables and
- * writes bench/results/latest.json and latest.md (quick mode: bench/results/quick.json.tmp).
+ * `npm run bench` (about 15 minutes with the storm), `npm run bench -- --quick` (under 30 s, run by
+ * CI so the benchmark never rots) and `npm run bench -- --storm` (the storm alone). Builds the
+ * bundles as the deploy does, measures size, cold init, ingress answer time, the whole stack end
+ * to end next to the baseline and a 300-customer outage under Slack's and PagerDuty's rate limits,
+ * prints the tables and writes bench/results/latest.json and latest.md (quick mode:
+ * bench/results/quick.json.tmp).
  */
-const USAGE = `usage: npm run bench [-- --quick]
+const USAGE = `usage: npm run bench [-- --quick | --storm]
 
 Builds the four functions as the deploy does and measures bundle sizes, cold starts, ingress
-answer times and the whole stack end to end next to the single-function baseline (2–3 minutes).
+answer times and the whole stack end to end next to the single-function baseline, then a
+300-customer outage under Slack's and PagerDuty's rate limits (about 15 minutes in all).
 Prints the tables and writes bench/results/latest.json and latest.md.
-  --quick   the same code on small numbers, under 30 s; writes bench/results/quick.json.tmp only`;
+  --quick   the same code on small numbers, under 30 s; writes bench/results/quick.json.tmp only
+  --storm   only the storm (300 customers, own keys then one shared key, a few minutes); its
+            figures replace the storm's in bench/results/latest.json and latest.md`;
 
-const parsed = parseCommandLine<{ quick?: boolean }>(process.argv.slice(2), { quick: { type: 'boolean' } }, USAGE, processOutput);
+const parsed = parseCommandLine<{ quick?: boolean; storm?: boolean }>(process.argv.slice(2), { quick: { type: 'boolean' }, storm: { type: 'boolean' } }, USAGE, processOutput);
 if ('exitCode' in parsed) process.exit(parsed.exitCode);
 const quick = parsed.values.quick === true;
+const stormOnly = parsed.values.storm === true;
+if (quick && stormOnly) process.exit(usageError(processOutput, USAGE, '--quick and --storm exclude each other (--quick already runs a small storm)'));
+
+/** The storm runs: quick stops once every channel shows the resolution; full waits for every queue to drain. */
+const STORM: Record<'own' | 'shared', StormOptions | undefined> = quick
+  ? { own: { channels: 20, routingKeys: 'own', spreadMs: 2000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 20_000, settle: false }, shared: undefined }
+  : {
+      own: { channels: 300, routingKeys: 'own', spreadMs: 10_000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 240_000, settle: false },
+      shared: { channels: 300, routingKeys: 'shared', spreadMs: 10_000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 300_000, settle: false },
+    };
 
 const PLAN = quick
   ? {
@@ -63,10 +80,10 @@ const E2E_DEFAULTS: Omit<EndToEndOptions, 'channels' | 'escalationsPerChannel' |
 const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
 /** Run bench/end-to-end-child.ts in a fresh process, so the peak RSS it reports is the stack's alone. */
-function inChild<T>(what: string): Promise<T> {
+function inChild<T>(what: string, script = 'end-to-end-child.ts'): Promise<T> {
   const resultFile = path.join(BUILD_DIR, `e2e-${process.pid}-${Date.now()}.json`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'end-to-end-child.ts'), what, resultFile], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, script), what, resultFile], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-4000)));
     child.on('error', reject);
@@ -94,7 +111,35 @@ async function timed<T>(results: BenchResults, phase: string, run: () => Promise
   }
 }
 
+async function runStorms(results: BenchResults): Promise<NonNullable<BenchResults['storm']>> {
+  const storm: NonNullable<BenchResults['storm']> = {};
+  for (const keys of ['own', 'shared'] as const) {
+    const options = STORM[keys];
+    if (!options) continue;
+    const result = await timed(results, `storm (${options.channels} channels, ${keys} keys)`, () => inChild<StormResult>(JSON.stringify(options), 'storm-child.ts'));
+    if (result) storm[keys] = result;
+  }
+  return storm;
+}
+
+/** `--storm`: the storm alone, its figures put into the last full run's results. */
+async function stormOnlyMain() {
+  mkdirSync(BUILD_DIR, { recursive: true });
+  const dir = path.join(ROOT, 'bench', 'results');
+  const results = JSON.parse(readFileSync(path.join(dir, 'latest.json'), 'utf8')) as BenchResults;
+  results.skipped = results.skipped.filter((s) => !s.phase.startsWith('storm'));
+  results.storm = await runStorms(results);
+  results.targets = [...results.targets.filter((t) => !t.target.startsWith('storm')), ...stormTargets(results.storm)];
+  const markdown = renderMarkdown(results);
+  process.stdout.write(`\n${renderStorm(results.storm).join('\n')}\n`);
+  writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(path.join(dir, 'latest.md'), markdown);
+  say('storm done; results in bench/results/latest.json and latest.md');
+  process.exit(results.skipped.length ? 1 : 0);
+}
+
 async function main() {
+  if (stormOnly) return stormOnlyMain();
   mkdirSync(BUILD_DIR, { recursive: true });
   const results: BenchResults = {
     generatedAt: new Date().toISOString(),
@@ -148,10 +193,11 @@ async function main() {
   const light = await timed(results, 'end to end (light)', () => inChild<EndToEndResult>(JSON.stringify({ ...E2E_DEFAULTS, ...PLAN.light, mode: 'paced' })));
   if (light) endToEnd.light = light;
   results.endToEnd = endToEnd;
+  results.storm = await runStorms(results);
 
   results.machine.loadAverageAtEnd = loadavg().map((v) => round(v, 2));
   results.phaseSeconds.total = round((Date.now() - started) / 1000, 1);
-  results.targets = evaluateTargets(results);
+  results.targets = [...evaluateTargets(results), ...stormTargets(results.storm)];
   const markdown = renderMarkdown(results);
   process.stdout.write(`\n${markdown}`);
 

@@ -89,7 +89,10 @@ const REFUSALS: Record<string, Refusal[]> = {
     { args: ['--channels', ''], says: /^--channels must be a whole number/ },
     { args: ['--fault-rate', '2'], says: /^--fault-rate must be a number from 0 to 1/ },
   ],
-  bench: [{ args: ['--quick', 'now'], says: /^unexpected argument 'now'/ }],
+  bench: [
+    { args: ['--quick', 'now'], says: /^unexpected argument 'now'/ },
+    { args: ['--quick', '--storm'], says: /^--quick and --storm exclude each other/ },
+  ],
   package: [
     { args: ['--stage', ''], says: /^--stage must be letters, digits and dashes, not ""$/ },
     { args: ['--stage'], says: /^Option '--stage <value>' argument missing$/ },

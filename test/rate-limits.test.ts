@@ -150,3 +150,44 @@ describe('PagerDuty at its Events API limit (429 without Retry-After, as documen
     await expectNothingLostOrDoubled(world);
   });
 });
+
+describe('one incident fanned out to many channels, over chat.update\'s limit', () => {
+  let stack: LocalStack;
+  beforeAll(async () => {
+    stack = await startStack({
+      visibilityTimeoutSeconds: 10,
+      retryBaseSeconds: 0,
+      logLevel: 'silent',
+      // One re-render a second for the whole workspace: the resolve of an incident holding six
+      // channels needs more deliveries than maxReceiveCount (5) allows.
+      standIns: { rateLimits: { 'slack.chat.update.workspace': { kind: 'bucket', burst: 1, perSecond: 1 } } },
+    });
+  });
+  afterAll(() => stack.stop());
+
+  it('every channel is told and its confirmation shows the resolution; nothing dead-lettered, no update done twice for one event', async () => {
+    const slack = stack.slack!;
+    const pagerDuty = stack.pagerDuty!;
+    const world = new World(stack);
+    const channels = ['CFANA', 'CFANB', 'CFANC', 'CFAND', 'CFANE', 'CFANF'];
+    const escalations = await Promise.all(channels.map((channel) => world.escalate(channel)));
+    await stack.waitForIdle(120_000);
+
+    const internal = pagerDuty.openInternal('INTERNAL: shared cluster down');
+    for (const escalation of escalations) pagerDuty.merge(pagerDuty.byKey(escalation.dedupKey)!.id, internal.id);
+    await stack.waitForIdle(180_000);
+    const resolvedAt = Date.now();
+    pagerDuty.resolve(internal.id);
+    await stack.waitForIdle(180_000);
+
+    expect(slack.calls.some((c) => c.method === 'chat.update' && c.retryAfterSeconds !== undefined)).toBe(true);
+    for (const escalation of escalations) {
+      const confirmation = slack.channelMessages(escalation.channel).find((m) => m.metadata?.event_payload.key === `confirm:${escalation.dedupKey}`)!;
+      expect(JSON.stringify(confirmation.blocks ?? confirmation.text)).toContain('Resolved');
+      const updates = slack.calls.filter((c) => c.method === 'chat.update' && c.channel === escalation.channel && c.retryAfterSeconds === undefined && c.at >= resolvedAt);
+      // Once for the resolve: a retry of the fan-out does not re-render channels already done.
+      expect(updates).toHaveLength(1);
+    }
+    await expectNothingLostOrDoubled(world);
+  });
+});

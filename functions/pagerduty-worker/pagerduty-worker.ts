@@ -94,8 +94,9 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
           if (performed && message.effectKey.startsWith('pd:')) logger.metric(METRIC_NAMES.updatesPosted[event.eventType], 1, { eventType: event.eventType });
         }
       })(),
-      // Re-rendering the confirmation is idempotent, so it runs on every attempt.
-      latest.confirmationTs ? scope.update(latest.confirmationTs, confirmationMessage(customerView(latest))) : undefined,
+      // Re-rendered once per event and channel: when one event fans out to hundreds of channels,
+      // a retry after chat.update's 429 must not redo (and spend the limit on) those already done.
+      latest.confirmationTs ? deps.effects.once(`rendered:${event.id}:${latest.dedupKey}`, () => scope.update(latest.confirmationTs!, confirmationMessage(customerView(latest))).then(() => 'updated'), () => Promise.resolve(undefined)) : undefined,
     ]);
     checkpoint('posted');
     logger.info('update posted', { eventType: event.eventType, status: latest.status });

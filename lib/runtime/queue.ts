@@ -55,13 +55,36 @@ export interface QueueControl {
   retryAfter(receiptHandle: string, seconds: number): Promise<void>;
   /** Put a message that can never succeed straight into the DLQ, with the reason beside it. */
   park(body: string, groupId: string, deduplicationId: string, reason: string): Promise<void>;
+  /**
+   * Send a copy of a rate-limited message to the end of its group, not to be worked on before
+   * `notBefore` (epoch ms, in the `notBefore` attribute): the copy starts with a fresh receive count.
+   */
+  requeue?(body: string, groupId: string, deduplicationId: string, notBefore: number): Promise<void>;
 }
+
+/** The message attribute a requeued copy carries: the epoch ms before which it is not worked on. */
+export const NOT_BEFORE_ATTRIBUTE = 'notBefore';
 
 export function makeQueueControl(sqs: SQSClient, queueUrl: string, dlqUrl: string): QueueControl {
   return {
     async retryAfter(receiptHandle, seconds) {
       await sqs.send(
         new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: Math.ceil(seconds) }),
+      );
+    },
+    async requeue(body, groupId, deduplicationId, notBefore) {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: body,
+          MessageGroupId: fifoGroupId(groupId || 'unknown'),
+          // Unique per requeue: the original's id would be dropped as a duplicate for 5 minutes.
+          MessageDeduplicationId: fifoId(`requeued:${notBefore}:${deduplicationId}`),
+          MessageAttributes: {
+            contractVersion: { DataType: 'Number', StringValue: String(EVENT_CONTRACT_VERSION) },
+            [NOT_BEFORE_ATTRIBUTE]: { DataType: 'Number', StringValue: String(notBefore) },
+          },
+        }),
       );
     },
     async park(body, groupId, deduplicationId, reason) {

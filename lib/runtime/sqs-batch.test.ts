@@ -1,5 +1,5 @@
 import type { SQSRecord } from 'aws-lambda';
-import { InvalidInputError, TransientError } from './errors';
+import { InvalidInputError, RateLimitedError, TransientError } from './errors';
 import { createLogger } from './log';
 import { makeQueueControl } from './queue';
 import { processFifoBatch, retryDelayFor, retryDelaySeconds, SQS_MAX_VISIBILITY_SECONDS } from './sqs-batch';
@@ -98,6 +98,52 @@ describe('processFifoBatch', () => {
     const again = await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: sqs.queues.slack.url, WaitTimeSeconds: 1 }));
     expect(again.Messages?.[0]?.Body).toBe('retry-me');
   });
+  describe('a rate-limited message never walks into the DLQ for waiting its turn', () => {
+    it('near the receive limit, a 429 requeues a copy with a fresh count, not to be tried before Retry-After', async () => {
+      await drainQueue(sqs.client, sqs.queues.slack.url);
+      const body = JSON.stringify({ n: 1 });
+      const before = Date.now();
+      const result = await processFifoBatch(
+        [record('r1', 'RQ', body, 4)],
+        async () => {
+          throw new RateLimitedError('slack', 'chat.update answered 429', undefined, 7);
+        },
+        options(),
+      );
+      // The original is done with (deleted by the event source); its copy carries the wait.
+      expect(result.batchItemFailures).toEqual([]);
+      const copies = (await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: sqs.queues.slack.url, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'], MaxNumberOfMessages: 10, VisibilityTimeout: 300 }))).Messages ?? [];
+      expect(copies.map((m) => [m.Body, m.Attributes?.MessageGroupId, m.Attributes?.ApproximateReceiveCount])).toEqual([[body, 'RQ', '1']]);
+      const notBefore = Number(copies[0]!.MessageAttributes?.notBefore?.StringValue);
+      expect(notBefore).toBeGreaterThanOrEqual(before + 7000);
+      await drainQueue(sqs.client, sqs.queues.slack.url);
+    });
+
+    it('earlier in its life, a 429 is an ordinary retry (no copy); past the limit, other failures still go to the DLQ', async () => {
+      await drainQueue(sqs.client, sqs.queues.slack.url);
+      const rateLimited = await processFifoBatch([record('r2', 'RS', 'x', 2)], async () => {
+        throw new RateLimitedError('pagerduty', 'Events API answered 429');
+      }, options());
+      expect(rateLimited.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(['r2']);
+      const failing = await processFifoBatch([record('r3', 'RT', 'x', 5)], async () => {
+        throw new TransientError('PagerDuty answered 503');
+      }, options());
+      expect(failing.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(['r3']);
+      expect(await drainQueue(sqs.client, sqs.queues.slack.url)).toEqual([]);
+    });
+
+    it('a copy received before its time is handed back without being worked on, and worked on after it', async () => {
+      const handled: string[] = [];
+      const handle = async ({ record: r }: { record: SQSRecord }) => void handled.push(r.messageId);
+      const early = { ...record('c1', 'C'), messageAttributes: { notBefore: { dataType: 'Number', stringValue: String(Date.now() + 60_000) } } };
+      const result = await processFifoBatch([early, record('c2', 'C')], handle, { ...options(), queue: { ...options().queue, retryAfter: async () => undefined } });
+      expect(handled).toEqual([]);
+      expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(['c1', 'c2']);
+      const due = { ...record('c3', 'C'), messageAttributes: { notBefore: { dataType: 'Number', stringValue: String(Date.now() - 1) } } };
+      expect((await processFifoBatch([due], handle, options())).batchItemFailures).toEqual([]);
+      expect(handled).toEqual(['c3']);
+    });
+  });
 });
 
 describe('retryDelaySeconds', () => {
@@ -124,5 +170,11 @@ describe('retryDelayFor', () => {
   it('backs off exponentially when the API did not say (PagerDuty’s Events API 429, a 5xx, a crash)', () => {
     expect([1, 2, 3].map((attempt) => retryDelayFor(new TransientError('PagerDuty Events API answered 429'), attempt, options))).toEqual([10, 20, 40]);
     expect(retryDelayFor(new Error('boom'), 2, options)).toBe(20);
+  });
+
+  it('after a 429 that named no wait, backs off no further than a rate limit refills (20 s), not as for an outage', () => {
+    const throttled = new RateLimitedError('pagerduty', 'PagerDuty Events API answered 429');
+    expect([1, 2, 3, 4].map((attempt) => retryDelayFor(throttled, attempt, options))).toEqual([10, 20, 20, 20]);
+    expect(retryDelayFor(new TransientError('PagerDuty answered 503'), 4, options)).toBe(80);
   });
 });

@@ -2,7 +2,7 @@ import type { SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambd
 import { InvalidInputError, isRetryable, RateLimitedError, TransientError } from './errors';
 import { METRIC_NAMES } from './metrics';
 import type { Logger } from './log';
-import type { QueueControl } from './queue';
+import { NOT_BEFORE_ATTRIBUTE, type QueueControl } from './queue';
 
 export interface RecordContext {
   record: SQSRecord;
@@ -42,8 +42,14 @@ export const SQS_MAX_VISIBILITY_SECONDS = 43_200;
 export function retryDelayFor(error: unknown, attempt: number, options: Pick<BatchOptions, 'retryBaseSeconds' | 'retryMaxSeconds'>): number {
   const asked = error instanceof TransientError ? error.retryAfterSeconds : undefined;
   if (asked !== undefined && asked > 0) return Math.min(SQS_MAX_VISIBILITY_SECONDS, Math.ceil(asked));
-  return Math.ceil(retryDelaySeconds(attempt, options.retryBaseSeconds, options.retryMaxSeconds));
+  // A limit that gave no wait (PagerDuty's Events API: 120 in any 60 s) frees slots continuously:
+  // backing off further than this only leaves freed slots unused.
+  const max = error instanceof RateLimitedError ? Math.min(options.retryMaxSeconds, RATE_LIMIT_MAX_BACKOFF_SECONDS) : options.retryMaxSeconds;
+  return Math.ceil(retryDelaySeconds(attempt, options.retryBaseSeconds, max));
 }
+
+/** The longest backoff after a 429 that named no wait; a refused call costs the API nothing. */
+export const RATE_LIMIT_MAX_BACKOFF_SECONDS = 20;
 
 /**
  * Process one SQS batch the way a FIFO consumer must: message groups run concurrently, the
@@ -53,7 +59,8 @@ export function retryDelayFor(error: unknown, attempt: number, options: Pick<Bat
  * - A message that can never succeed (InvalidInputError) is parked in the DLQ with its reason
  *   at once, and its group goes on: one poison message blocks nothing behind it.
  * - Any other failure is retried with exponential backoff (the message's visibility is set to
- *   the delay), and after maxReceiveCount deliveries SQS's redrive moves it to the DLQ.
+ *   the delay, or to a 429's Retry-After), and after maxReceiveCount deliveries SQS's redrive
+ *   moves it to the DLQ; a rate-limited message is requeued with a fresh count instead.
  */
 export async function processFifoBatch(
   records: readonly SQSRecord[],
@@ -95,6 +102,13 @@ async function processRecord(
   options: BatchOptions,
 ): Promise<boolean> {
   const attempt = Number(record.attributes.ApproximateReceiveCount) || 1;
+  const notBefore = Number(record.messageAttributes[NOT_BEFORE_ATTRIBUTE]?.stringValue);
+  if (notBefore > Date.now()) {
+    // A requeued copy arrives at once (FIFO queues have no per-message delay): it waits out the
+    // rest of what the API asked before anything is called.
+    await options.queue.retryAfter(record.receiptHandle, Math.ceil((notBefore - Date.now()) / 1000)).catch(() => undefined);
+    return false;
+  }
   try {
     await handle({ record, attempt, finalAttempt: attempt >= options.maxReceiveCount });
     return true;
@@ -118,9 +132,22 @@ async function processRecord(
       }
     }
     if (error instanceof RateLimitedError) logger.metric(error.service === 'slack' ? METRIC_NAMES.slackRateLimited : METRIC_NAMES.pagerDutyRateLimited);
+    const delay = retryDelayFor(error, attempt, options);
+    // Every refusal is a receive, and SQS dead-letters after maxReceiveCount: a message that
+    // only waits its turn under a rate limit (a storm on one routing key, a fan-out to hundreds
+    // of channels) would be lost for being patient. Near that limit it goes back to the end of its
+    // group as a copy with a fresh count, still not retried before the wait it was told.
+    if (error instanceof RateLimitedError && options.queue.requeue && attempt >= options.maxReceiveCount - 1) {
+      try {
+        await options.queue.requeue(record.body, record.attributes.MessageGroupId ?? '', record.attributes.MessageDeduplicationId ?? record.messageId, Date.now() + delay * 1000);
+        logger.info('rate-limited near the receive limit; requeued with a fresh receive count', { retryInSeconds: delay });
+        return true;
+      } catch (requeueError) {
+        logger.warn('could not requeue the rate-limited message; SQS will retry it', { error: requeueError });
+      }
+    }
     if (attempt >= options.maxReceiveCount) logger.metric(METRIC_NAMES.messagesExhausted);
     const retryable = isRetryable(error);
-    const delay = retryDelayFor(error, attempt, options);
     logger.warn(attempt >= options.maxReceiveCount ? 'message failed for the last time; SQS moves it to the DLQ' : 'message failed; it will be retried', {
       error,
       retryable,
