@@ -199,6 +199,25 @@ describe('customers, through the local stack', () => {
       const texts = botMessages(stack, channel).filter((m) => String(m.metadata?.event_payload.key).startsWith('prompt:')).map((m) => m.text);
       expect(texts).toEqual([expect.stringMatching(/^:no_entry_sign: Cancelled by <@UCLICKER1>: on-call was not paged\./), expect.stringMatching(/^:hourglass: Nobody confirmed within 15 minutes/)]);
     });
+
+    it('15 minutes of silence, with no click at all: the reconciler ends it without paging and updates the prompt, once', async () => {
+      const channel = 'CCONFIRM03';
+      await ensureCustomer(stack, channel, { confirm: true });
+      await mention(stack, channel, 'escalate nobody is around');
+      await stack.waitForIdle();
+      const dedupKey = String(promptOf(channel).metadata!.event_payload.key).slice('prompt:'.length);
+      await stack.reconcile();
+      expect(promptOf(channel).text).toMatch(/^Page on-call about/); // not yet 15 minutes
+      const db = makeDocumentClient({ AWS_ENDPOINT_URL_DYNAMODB: stack.dynamo.endpoint });
+      await db.send(new UpdateCommand({ TableName: stack.dynamo.tableName, Key: { pk: `link#${dedupKey}` }, UpdateExpression: 'SET createdAt = :at', ExpressionAttributeValues: { ':at': new Date(Date.now() - 16 * 60_000).toISOString() } }));
+      await stack.reconcile();
+      await stack.reconcile();
+      await click(channel, dedupKey, 'page_oncall'); // too late: the prompt has expired
+      await stack.waitForIdle();
+      expect(triggersFrom(channel)).toEqual([]);
+      expect(promptOf(channel).text).toMatch(/^:hourglass: Nobody confirmed within 15 minutes: on-call was not paged\./);
+      expect(promptOf(channel).history).toHaveLength(1);
+    });
   });
 
   describe('the shared-channel guard', () => {
@@ -219,7 +238,12 @@ describe('customers, through the local stack', () => {
       expect(triggersFrom(channel)).toHaveLength(1);
       expect(botMessages(stack, channel).slice(before).map((m) => m.text)).toEqual([NOT_SET_UP]);
 
+      // Held while paused, even by the reconciler; approval lets its next run deliver what was missed.
+      await stack.reconcile();
+      expect(botMessages(stack, channel).slice(before).map((m) => m.text)).toEqual([NOT_SET_UP]);
       await stack.customers.approve(channel, ['T0CUSTOMER', 'T0THIRDORG']);
+      await stack.reconcile();
+      expect(botMessages(stack, channel).slice(before).filter((m) => /Acknowledged by the on-call team/.test(m.text))).toHaveLength(1);
       await mention(stack, channel, 'escalate after approval');
       await stack.waitForIdle();
       expect(triggersFrom(channel)).toHaveLength(2);

@@ -3,15 +3,17 @@ import type { IncidentState, PagerDutyApi } from '../../lib/pagerduty/api';
 import { PdRouterError, PermanentError, RateLimitedError } from '../../lib/runtime/errors';
 import type { Logger } from '../../lib/runtime/log';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
-import { confirmationMessage, handledTogetherMessage, incidentUpdateMessage, escalationNotOpenedMessage } from '../../lib/slack/messages';
+import { confirmationMessage, handledTogetherMessage, incidentUpdateMessage, escalationNotOpenedMessage, promptDecidedMessage } from '../../lib/slack/messages';
+import { unapprovedOrgs, type Customers } from '../../lib/store/customers';
 import { channelScope, DEAD_CHANNEL_ERRORS, type SlackApi, type SlackMessage } from '../../lib/slack/web-api';
 import type { Effects } from '../../lib/store/effects';
-import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
+import { CONFIRMATION_LIFETIME_MS, type IncidentLink, type IncidentLinks } from '../../lib/store/incident-links';
 import { customerView, type Happening } from '../../lib/tenancy/customer-view';
 import { incidentTag, makeOwnership } from '../../lib/tenancy/ownership';
 
 export interface ReconcilerDeps {
   links: IncidentLinks;
+  customers: Customers;
   effects: Effects;
   slack: SlackApi;
   pagerDuty: PagerDutyApi;
@@ -98,10 +100,32 @@ export function makeReconciler(deps: ReconcilerDeps) {
     return told ? 1 : 0;
   }
 
+  /**
+   * A confirmation prompt nobody clicked within its lifetime pages no one: the prompt says so, once
+   * (the same conditional decision a late click would make, so the two cannot disagree).
+   */
+  async function expirePrompt(link: IncidentLink, logger: Logger): Promise<number> {
+    if (now().getTime() - Date.parse(link.createdAt) <= CONFIRMATION_LIFETIME_MS) return 0;
+    const decided = await deps.links.decide(link.dedupKey, 'expired', 'pd-router');
+    if (decided.confirmation !== 'expired') return 0;
+    if (decided.promptTs) await channelScope(deps.slack, decided.channel).update(decided.promptTs, promptDecidedMessage(customerView(decided), 'expired'));
+    await deps.links.close(decided.dedupKey);
+    logger.info('a confirmation prompt expired unanswered; nobody was paged');
+    return 1;
+  }
+
   /** Tell one channel what it missed; returns the number of posts made (0 when nothing was missed). */
   async function reconcileLink(start: IncidentLink, logger: Logger): Promise<number> {
+    if (start.state === 'pending' && start.confirmation === 'asked') return expirePrompt(start, logger);
     // Pending: its trigger is in flight (the slack-worker owns it). No thread: its confirmation is being posted.
     if (start.state !== 'triggered' || !start.threadTs) return 0;
+    // A channel shared with an organization nobody approved hears nothing until it is approved;
+    // its link keeps its last shown status, so the first run after approval catches it up.
+    const customer = await deps.customers.get(start.channel);
+    if (customer && unapprovedOrgs(customer).length) {
+      logger.warn('catch-up held: the channel is shared with an organization nobody approved');
+      return 0;
+    }
     const { link, incident } = await ownership.locate(start, logger);
     checkpoint('read');
     if (!incident) return link.incidentId ? 0 : noIncidentYet(link, logger);

@@ -9,6 +9,7 @@ import { makeSlackApi, type SlackApi } from '../../lib/slack/web-api';
 import { makeDocumentClient } from '../../lib/store/dynamo';
 import { makeEffects } from '../../lib/store/effects';
 import { makeIncidentLinks } from '../../lib/store/incident-links';
+import { makeCustomers } from '../../lib/store/customers';
 import { makeReconciler, type RunSummary } from './reconciler';
 
 /** The reconciler reads incidents and posts to Slack: the bot token and the REST key, nothing else. */
@@ -33,6 +34,7 @@ export function createReconcilerHandler(env: Env, overrides: ReconcilerOverrides
   const store = { ttlDays: config.linkTtlDays };
   const links = makeIncidentLinks(db, config.tableName, store);
   const effects = makeEffects(db, config.tableName, store);
+  const customers = makeCustomers(db, config.tableName);
   let built: { key: string; run: ReturnType<typeof makeReconciler> } | undefined;
 
   const runFor = (secrets: ReconcilerSecrets) => {
@@ -42,7 +44,7 @@ export function createReconcilerHandler(env: Env, overrides: ReconcilerOverrides
       const slack = overrides.slack ?? makeSlackApi({ token: secrets.SLACK_BOT_TOKEN, apiUrl: config.slackApiUrl, timeoutMs: config.httpTimeoutMs });
       // The Events API is never called from here: no routing key is given to it.
       const pagerDuty = overrides.pagerDuty ?? makePagerDutyApi({ eventsUrl: 'https://events.invalid/', apiUrl: config.pagerDutyApiUrl, routingKey: '', restToken: secrets.PAGER_DUTY_REST_API_KEY, timeoutMs: config.httpTimeoutMs });
-      const run = makeReconciler({ links, effects, slack, pagerDuty, config, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) });
+      const run = makeReconciler({ links, customers, effects, slack, pagerDuty, config, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) });
       built = { key, run };
     }
     return built.run;

@@ -3,7 +3,7 @@ import { dedupKeyFor, isDedupKey } from '../../lib/dedup-key';
 import type { Effects } from '../../lib/store/effects';
 import { PermanentError } from '../../lib/runtime/errors';
 import type { SlackActionEvent, SlackChannelEvent, SlackMessageEvent, SlackQueueEvent } from '../../lib/events';
-import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
+import { CONFIRMATION_LIFETIME_MS, type IncidentLink, type IncidentLinks } from '../../lib/store/incident-links';
 import type { Logger } from '../../lib/runtime/log';
 import { CANCEL_PAGE_ACTION_ID, CHECK_STATUS_ACTION_ID } from '../../lib/slack/normalize';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
@@ -277,9 +277,6 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     logger.info('escalation confirmed');
   }
 
-  /** How long a confirmation prompt waits for its click. */
-  const PROMPT_LIFETIME_MS = 15 * 60 * 1000;
-
   /**
    * A click on Page on-call or Cancel: only from the escalation's own channel, decided once
    * whoever clicks and however often; a prompt older than 15 minutes pages no one.
@@ -292,14 +289,18 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
       return;
     }
     const logger = context.logger.child({ dedupKey: link.dedupKey });
-    const wanted = event.actionId === CANCEL_PAGE_ACTION_ID ? 'cancelled' : now().getTime() - Date.parse(link.createdAt) > PROMPT_LIFETIME_MS ? 'expired' : 'confirmed';
+    const wanted = event.actionId === CANCEL_PAGE_ACTION_ID ? 'cancelled' : now().getTime() - Date.parse(link.createdAt) > CONFIRMATION_LIFETIME_MS ? 'expired' : 'confirmed';
     const decided = await deps.links.decide(link.dedupKey, wanted, event.user);
     const scope = channelScope(deps.slack, link.channel);
-    if (decided.promptTs && decided.confirmation && decided.confirmation !== 'asked') {
+    // The click that decided it rewrites the prompt (again, if it is a retry); later clicks leave it.
+    if (decided.promptTs && decided.confirmation === wanted && decided.decidedBy === event.user) {
       await scope.update(decided.promptTs, promptDecidedMessage(customerView(decided), decided.confirmation, decided.decidedBy));
     }
     logger.info('confirmation decided', { decision: decided.confirmation });
-    if (decided.confirmation !== 'confirmed') return;
+    if (decided.confirmation !== 'confirmed') {
+      await deps.links.close(decided.dedupKey);
+      return;
+    }
     // Registration is checked again at the click: the channel may have been removed or shared meanwhile.
     const registration = await customerOf(link.channel);
     if ('refused' in registration) {

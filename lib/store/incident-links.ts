@@ -77,6 +77,9 @@ export interface IncidentLink {
 
 export type NewIncidentLink = Pick<IncidentLink, 'dedupKey' | 'team' | 'channel' | 'threadTs' | 'requester' | 'summary' | 'showNames' | 'via'>;
 
+/** How long a confirmation prompt waits for its click before it pages no one. */
+export const CONFIRMATION_LIFETIME_MS = 15 * 60 * 1000;
+
 /** How a link came to be held by an incident: the evidence ownership found. */
 export type Evidence = 'own-key' | 'alert' | 'merge';
 
@@ -219,7 +222,8 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
     },
     async fold(dedupKey, into) {
       try {
-        return await update(dedupKey, 'SET #state = :folded, foldedInto = :into', { ':folded': 'folded', ':into': into, ':pending': 'pending' }, '#state = :pending');
+        // Folded, it follows nothing of its own: out of the open-link index.
+        return await update(dedupKey, `SET #state = :folded, foldedInto = :into REMOVE ${OPEN_INDEX.partitionKey}`, { ':folded': 'folded', ':into': into, ':pending': 'pending' }, '#state = :pending');
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
         return (await get(dedupKey))!;
