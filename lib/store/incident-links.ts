@@ -171,6 +171,16 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
     return toLink(result.Attributes)!;
   };
 
+  /** A step that happens once: when its condition says it already happened, the link as it stands. */
+  const updateOnce = async (dedupKey: string, expression: string, values: Record<string, unknown>, condition: string) => {
+    try {
+      return await update(dedupKey, expression, values, condition);
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      return (await get(dedupKey))!;
+    }
+  };
+
   return {
     get,
     async create(input) {
@@ -221,48 +231,23 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
       }
     },
     async fold(dedupKey, into) {
-      try {
-        // Folded, it follows nothing of its own: out of the open-link index.
-        return await update(dedupKey, `SET #state = :folded, foldedInto = :into REMOVE ${OPEN_INDEX.partitionKey}`, { ':folded': 'folded', ':into': into, ':pending': 'pending' }, '#state = :pending');
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        return (await get(dedupKey))!;
-      }
+      // Folded, it follows nothing of its own: out of the open-link index.
+      return updateOnce(dedupKey, `SET #state = :folded, foldedInto = :into REMOVE ${OPEN_INDEX.partitionKey}`, { ':folded': 'folded', ':into': into, ':pending': 'pending' }, '#state = :pending');
     },
     async setThread(dedupKey, threadTs) {
-      try {
-        return await update(dedupKey, 'SET threadTs = :ts', { ':ts': threadTs }, 'attribute_not_exists(threadTs)');
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        return (await get(dedupKey))!;
-      }
+      return updateOnce(dedupKey, 'SET threadTs = :ts', { ':ts': threadTs }, 'attribute_not_exists(threadTs)');
     },
     async setConfirmation(dedupKey, ts) {
       return update(dedupKey, 'SET confirmationTs = :ts', { ':ts': ts });
     },
     async askConfirmation(dedupKey, promptTs) {
-      try {
-        return await update(dedupKey, 'SET confirmation = :asked, promptTs = :ts', { ':asked': 'asked', ':ts': promptTs }, 'attribute_not_exists(confirmation)');
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        return (await get(dedupKey))!;
-      }
+      return updateOnce(dedupKey, 'SET confirmation = :asked, promptTs = :ts', { ':asked': 'asked', ':ts': promptTs }, 'attribute_not_exists(confirmation)');
     },
     async decide(dedupKey, decision, by) {
-      try {
-        return await update(dedupKey, 'SET confirmation = :decision, decidedBy = :by', { ':decision': decision, ':by': by, ':asked': 'asked' }, 'confirmation = :asked');
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        return (await get(dedupKey))!;
-      }
+      return updateOnce(dedupKey, 'SET confirmation = :decision, decidedBy = :by', { ':decision': decision, ':by': by, ':asked': 'asked' }, 'confirmation = :asked');
     },
     async setRef(dedupKey, ref) {
-      try {
-        return await update(dedupKey, 'SET #ref = :ref', { ':ref': ref }, 'attribute_not_exists(#ref)');
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        return (await get(dedupKey))!;
-      }
+      return updateOnce(dedupKey, 'SET #ref = :ref', { ':ref': ref }, 'attribute_not_exists(#ref)');
     },
     async bind(dedupKey, incidentId, evidence, from) {
       // The incident's set of links first: a set add is idempotent, and a member whose link is
