@@ -10,7 +10,7 @@ import { post, signedSlackJson } from '../local/requests';
 import { makeDocumentClient } from '../lib/store/dynamo';
 import { NOTE_BUDGET } from '../lib/store/page-budget';
 import { ensureCustomer } from './helpers/customers';
-import { mention, startTestStack } from './helpers/stack';
+import { confirmationOf, mention, slashCommand, startTestStack } from './helpers/stack';
 
 // Beside the repository (a clone in /work/main) or beside its worktree folder (/work/wt/<name>).
 const CAPTURE = [path.join(__dirname, '..', '..', 'shared'), path.join(__dirname, '..', '..', '..', 'shared')]
@@ -79,6 +79,16 @@ describe('customer replies in an escalation thread become PagerDuty notes, throu
     // The link back names the reply's own message.
     expect(notes[0]!.content).toContain(`/archives/CRPLACME/p${ts.replace('.', '')})`);
     expect(await stack.dlq('slack')).toEqual([]);
+  });
+
+  it('a reply in the thread a slash command\'s confirmation started becomes a note too', async () => {
+    expect((await slashCommand(stack, 'CRPLSLASH', 'escalate exports are stuck', 'trigReplySlash')).status).toBe(200);
+    await stack.waitForIdle();
+    const incident = [...stack.pagerDuty!.incidents.values()].find((i) => (i.payload.custom_details as { channel_id?: string } | undefined)?.channel_id === 'CRPLSLASH')!;
+    const [confirmation] = confirmationOf(stack, 'CRPLSLASH');
+    await send('CRPLSLASH', { thread_ts: confirmation!.ts, text: 'since 09:00 UTC' });
+    await stack.waitForIdle();
+    expect(notesOf(incident).map((n) => n.content)).toEqual([expect.stringMatching(/^Slack, #crplslash, @UCUSTOMER2: since 09:00 UTC \(/)]);
   });
 
   it('bot and app messages, edits, deletions, top-level messages, other threads and other channels add no note and store nothing', async () => {
