@@ -146,6 +146,36 @@ describe('customer replies in an escalation thread become PagerDuty notes, throu
   });
 });
 
+describe('a crash after PagerDuty added the note', () => {
+  let stack: LocalStack;
+  let crashes = 0;
+  beforeAll(async () => {
+    stack = await startTestStack({
+      env: { PAGER_DUTY_FROM_EMAIL: 'oncall@provider.test' },
+      checkpoint: {
+        slack: (step) => {
+          if (step === 'note-added' && crashes++ === 0) throw new Error('simulated crash after the note was added');
+        },
+      },
+    });
+  });
+  afterAll(() => stack.stop());
+
+  it('the retry finds the note instead of adding it again', async () => {
+    const { ts: threadTs } = await mention(stack, 'CRPLCRASH', 'escalate checkout is down');
+    await stack.waitForIdle();
+    const incident = [...stack.pagerDuty!.incidents.values()].find((i) => (i.payload.custom_details as { channel_id?: string } | undefined)?.channel_id === 'CRPLCRASH')!;
+    const message = stack.slack!.recordCustomerMessage('CRPLCRASH', 'UCUSTOMER2', 'only EU users', threadTs);
+    const envelope = messageEnvelope({ channel: 'CRPLCRASH', ts: message.ts, thread_ts: threadTs, text: 'only EU users' });
+    expect((await post(`${stack.url}/slack/events`, signedSlackJson(stack.secrets.SLACK_SIGNING_SECRET, envelope))).status).toBe(200);
+    await stack.waitForIdle();
+    expect(crashes).toBeGreaterThanOrEqual(1);
+    expect(stack.pagerDuty!.notes.filter((n) => n.incidentId === incident.id)).toHaveLength(1);
+    expect(stack.pagerDuty!.restCalls.some((c) => c.path === `/incidents/${incident.id}/notes` && c.status === 200)).toBe(true);
+    expect(await stack.dlq('slack')).toEqual([]);
+  });
+});
+
 describe('without PAGER_DUTY_FROM_EMAIL, replies stay in Slack', () => {
   let stack: LocalStack;
   beforeAll(async () => {

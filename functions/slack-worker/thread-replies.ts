@@ -19,6 +19,8 @@ export interface ThreadRepliesDeps {
   /** The PagerDuty user notes are added as; unset: replies are ignored. */
   fromEmail?: string;
   now?: () => Date;
+  /** Called after each step that changes something; tests throw here to simulate a crash. */
+  checkpoint?: (step: string) => void;
 }
 
 /**
@@ -61,7 +63,11 @@ export function makeThreadReplies(deps: ThreadRepliesDeps) {
     try {
       ({ performed } = await deps.effects.once(
         `note:${event.id}`,
-        () => deps.pagerDuty.addNote(incidentId, content, deps.fromEmail!),
+        async () => {
+          const noteId = await deps.pagerDuty.addNote(incidentId, content, deps.fromEmail!);
+          deps.checkpoint?.('note-added');
+          return noteId;
+        },
         () => deps.pagerDuty.findNote(incidentId, `(${suffix})`),
       ));
     } catch (error) {
