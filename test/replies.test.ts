@@ -8,6 +8,7 @@ import type { StandInIncident } from '../local/stand-ins/pagerduty';
 import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
 import { post, signedSlackJson } from '../local/requests';
 import { makeDocumentClient } from '../lib/store/dynamo';
+import { SandboxDriver } from '../local/sandbox-console/driver';
 import { NOTE_BUDGET } from '../lib/store/page-budget';
 import { ensureCustomer } from './helpers/customers';
 import { confirmationOf, mention, slashCommand, startTestStack } from './helpers/stack';
@@ -89,6 +90,14 @@ describe('customer replies in an escalation thread become PagerDuty notes, throu
     await send('CRPLSLASH', { thread_ts: confirmation!.ts, text: 'since 09:00 UTC' });
     await stack.waitForIdle();
     expect(notesOf(incident).map((n) => n.content)).toEqual([expect.stringMatching(/^Slack, #crplslash, @UCUSTOMER2: since 09:00 UTC \(/)]);
+  });
+
+  it('a reply typed in the sandbox console reaches on-call as a note', async () => {
+    const { incident, threadTs } = await escalate('CRPLCONSOLE', 'invoices are wrong');
+    const driver = new SandboxDriver({ url: stack.url, slackApiUrl: stack.slack!.apiUrl, pagerDutyUrl: stack.pagerDuty!.url, slackSigningSecret: stack.secrets.SLACK_SIGNING_SECRET });
+    await driver.say('CRPLCONSOLE', 'UCUSTOMER3', 'only for EU accounts', threadTs);
+    await stack.waitForIdle();
+    expect(notesOf(incident).map((n) => n.content)).toEqual([expect.stringMatching(/^Slack, #crplconsole, @UCUSTOMER3: only for EU accounts \(/)]);
   });
 
   it('bot and app messages, edits, deletions, top-level messages, other threads and other channels add no note and store nothing', async () => {
