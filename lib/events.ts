@@ -69,6 +69,24 @@ export const SlackChannelEventSchema = v.object({
   receivedAt: isoTime,
 });
 
+/**
+ * A person's reply in a thread (Slack's `message` event with a `thread_ts` other than its own
+ * `ts`): it may become a note on the incident of the escalation whose thread it is in.
+ */
+export const SlackReplyEventSchema = v.object({
+  v: v.literal(EVENT_CONTRACT_VERSION),
+  kind: v.literal('slack.reply'),
+  /** Slack's event_id: stable across Slack's retries. */
+  id: nonEmpty,
+  team: nonEmpty,
+  channel: nonEmpty,
+  threadTs: nonEmpty,
+  ts: nonEmpty,
+  user: nonEmpty,
+  text: v.pipe(v.string(), v.maxLength(40000)),
+  receivedAt: isoTime,
+});
+
 export const PAGERDUTY_HANDLED_EVENT_TYPES = [
   'incident.triggered',
   'incident.acknowledged',
@@ -126,9 +144,10 @@ export type SlackMessageEvent = v.InferOutput<typeof SlackMessageEventSchema>;
 export type SlackActionEvent = v.InferOutput<typeof SlackActionEventSchema>;
 export type PagerDutyIncidentEvent = v.InferOutput<typeof PagerDutyIncidentEventSchema>;
 export type SlackChannelEvent = v.InferOutput<typeof SlackChannelEventSchema>;
-export type SlackQueueEvent = SlackMessageEvent | SlackActionEvent | SlackChannelEvent;
+export type SlackReplyEvent = v.InferOutput<typeof SlackReplyEventSchema>;
+export type SlackQueueEvent = SlackMessageEvent | SlackActionEvent | SlackChannelEvent | SlackReplyEvent;
 
-const SlackQueueEventSchema = v.variant('kind', [SlackMessageEventSchema, SlackActionEventSchema, SlackChannelEventSchema]);
+const SlackQueueEventSchema = v.variant('kind', [SlackMessageEventSchema, SlackActionEventSchema, SlackChannelEventSchema, SlackReplyEventSchema]);
 
 function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
   return issues

@@ -28,16 +28,19 @@ import type { PageBudget } from '../../lib/store/page-budget';
 import { customerView, shownPerson, shownUrgency } from '../../lib/tenancy/customer-view';
 import { makeOwnership } from '../../lib/tenancy/ownership';
 import { channelScope, type ChannelScope, type SlackApi, type SlackMessage } from '../../lib/slack/web-api';
+import { makeThreadReplies } from './thread-replies';
 
 export interface SlackWorkerDeps {
   links: IncidentLinks;
   references: ChannelReferences;
   customers: Customers;
   budget: PageBudget;
+  /** Notes per incident from thread replies. */
+  noteBudget: PageBudget;
   effects: Effects;
   slack: SlackApi;
   pagerDuty: PagerDutyApi;
-  config: { pingPhrase: string; slashCommand: string; supportContact: string; showResponderNames: boolean; severity: Severity };
+  config: { pingPhrase: string; slashCommand: string; supportContact: string; showResponderNames: boolean; severity: Severity; pagerDutyFromEmail?: string };
   /** Called after each step that changes something; tests throw here to simulate a crash. */
   checkpoint?: (step: string) => void;
   now?: () => Date;
@@ -63,6 +66,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
   const checkpoint = (step: string) => deps.checkpoint?.(step);
   const ownership = makeOwnership(deps);
   const now = deps.now ?? (() => new Date());
+  const threadReply = makeThreadReplies({ ...deps, ownership, ...(deps.config.pagerDutyFromEmail ? { fromEmail: deps.config.pagerDutyFromEmail } : {}) });
 
   async function reply(event: SlackMessageEvent, message: SlackMessage, threadTs: string | undefined) {
     const scope = channelScope(deps.slack, event.channel);
@@ -362,6 +366,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     try {
       if (event.kind === 'slack.action') return await (event.actionId === CHECK_STATUS_ACTION_ID ? checkStatus(event, context) : confirmationClick(event, context));
       if (event.kind === 'slack.channel') return await channelChanged(event, context);
+      if (event.kind === 'slack.reply') return await threadReply(event, context.logger);
       // Our own id from auth.test: in a Slack Connect channel the event's authorizations may be another organization's.
       const botUserId = event.via === 'mention' ? ((await deps.slack.botUserId()) ?? event.botUserId) : undefined;
       const command = event.via === 'mention' ? parseCommand(textAfterBotMention(event.text, botUserId), deps.config.pingPhrase) : parseSlashCommand(event.text, deps.config.pingPhrase);

@@ -48,7 +48,17 @@ export interface PagerDutyApi {
   findIncidentsByKey(incidentKey: string): Promise<IncidentState[]>;
   /** The alert keys of all an incident's alerts (empty when the incident is gone). */
   alertKeys(incidentId: string): Promise<string[]>;
+  /**
+   * Add a note to the incident (REST `POST /incidents/{id}/notes`), as the PagerDuty user whose
+   * email is `fromEmail`; returns the note's id. Needs a REST key that can write.
+   */
+  addNote(incidentId: string, content: string, fromEmail: string): Promise<string>;
+  /** The id of the incident's first note whose content contains `marker`, if any (to find a note an interrupted attempt added). */
+  findNote(incidentId: string, marker: string): Promise<string | undefined>;
 }
+
+/** The longest note PagerDuty accepts. */
+export const NOTE_MAX_LENGTH = 25_000;
 
 /**
  * The wait PagerDuty asked for, in seconds: `Retry-After`, else the REST API's `ratelimit-reset`
@@ -134,7 +144,7 @@ function postJson(url: URL, body: unknown, timeoutMs: number): Promise<PostAnswe
 }
 
 export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; routingKey: string; restToken: string; timeoutMs: number }): PagerDutyApi {
-  const rest = async (what: string, path: string, query?: Record<string, string>): Promise<Record<string, unknown>> => {
+  const rest = async (what: string, path: string, query?: Record<string, string>, write?: { data: unknown; headers: Record<string, string> }): Promise<Record<string, unknown>> => {
     const url = new URL(path, options.apiUrl);
     for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, value);
     let response: { ok: boolean; status: number; data?: unknown; headers: { get(name: string): string | null } };
@@ -144,7 +154,7 @@ export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; r
       // retries never run: its fetch (lib/pagerduty/pdjs-fetch.ts) rejects a 429 with its headers.
       // Should that alias ever be missing, retryTimeout keeps pdjs's pause (20 s by default) short
       // of the Lambda timeout.
-      response = await api({ url: url.toString(), token: options.restToken, method: 'GET', retryTimeout: 1000, requestTimeout: 0, signal: AbortSignal.timeout(options.timeoutMs) } as never);
+      response = await api({ url: url.toString(), token: options.restToken, method: write ? 'POST' : 'GET', ...(write ? { data: write.data, headers: write.headers } : {}), retryTimeout: 1000, requestTimeout: 0, signal: AbortSignal.timeout(options.timeoutMs) } as never);
     } catch (error) {
       const status = (error as { status?: number })?.status;
       const headers = (error as { headers?: { get(name: string): string | null } })?.headers;
@@ -215,6 +225,17 @@ export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; r
         if (data.more !== true || alerts.length === 0) break;
       }
       return keys;
+    },
+    async addNote(incidentId, content, fromEmail) {
+      const data = await rest('note', `incidents/${encodeURIComponent(incidentId)}/notes`, undefined, { data: { note: { content: content.slice(0, NOTE_MAX_LENGTH) } }, headers: { From: fromEmail } });
+      const note = (data.note ?? {}) as { id?: unknown };
+      return typeof note.id === 'string' ? note.id : 'added';
+    },
+    async findNote(incidentId, marker) {
+      const data = await rest('note lookup', `incidents/${encodeURIComponent(incidentId)}/notes`);
+      const notes = Array.isArray(data.notes) ? (data.notes as { id?: unknown; content?: unknown }[]) : [];
+      const found = notes.find((n) => typeof n.content === 'string' && n.content.includes(marker));
+      return found ? String(found.id ?? 'added') : undefined;
     },
   };
 }

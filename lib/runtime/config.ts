@@ -92,6 +92,11 @@ export interface WorkerConfig {
   maxReceiveCount: number;
   /** Deadline for one outbound HTTP call. */
   httpTimeoutMs: number;
+  /**
+   * The PagerDuty user (email) that customers' thread replies are added as notes by; unset:
+   * replies stay in Slack.
+   */
+  pagerDutyFromEmail?: string;
 }
 
 export function loadWorkerConfig(env: Env, queue: { dlqEnv: string; maxReceiveCount: number }): WorkerConfig {
@@ -109,7 +114,16 @@ export function loadWorkerConfig(env: Env, queue: { dlqEnv: string; maxReceiveCo
     retryBaseSeconds: numberEnv(env, 'RETRY_BASE_SECONDS', 10),
     maxReceiveCount: numberEnv(env, 'MAX_RECEIVE_COUNT', queue.maxReceiveCount),
     httpTimeoutMs: numberEnv(env, 'HTTP_TIMEOUT_MS', 8000),
+    ...(fromEmail(env) ? { pagerDutyFromEmail: fromEmail(env)! } : {}),
   };
+}
+
+/** PAGER_DUTY_FROM_EMAIL, checked to look like an email (PagerDuty refuses a From that is no user's). */
+function fromEmail(env: Env): string | undefined {
+  const value = env.PAGER_DUTY_FROM_EMAIL?.trim();
+  if (!value) return undefined;
+  if (!/^[^\s@]+@[^\s@]+$/.test(value)) throw new ConfigError('environment variable PAGER_DUTY_FROM_EMAIL must be the email of a PagerDuty user');
+  return value;
 }
 
 export interface ReconcilerConfig {
@@ -159,5 +173,6 @@ export function checkSettings(env: Env): void {
   for (const name of ['LINK_TTL_DAYS', 'RETRY_BASE_SECONDS', 'MAX_RECEIVE_COUNT', 'HTTP_TIMEOUT_MS', 'NO_INCIDENT_AFTER_SECONDS']) numberEnv(env, name, 0);
   positiveEnv(env, 'RECONCILE_EVERY_SECONDS', 300);
   booleanEnv(env, 'SHOW_RESPONDER_NAMES', true);
+  fromEmail(env);
   for (const name of ['SLACK_API_URL', 'PAGER_DUTY_EVENTS_URL', 'PAGER_DUTY_API_URL']) baseUrl(env, name, 'https://example.invalid/');
 }

@@ -5,7 +5,7 @@ import { makeEffects, type Effects } from '../store/effects';
 import { makeIncidentLinks, type IncidentLinks } from '../store/incident-links';
 import { makeChannelReferences, type ChannelReferences } from '../store/channel-references';
 import { makeCustomers, type Customers } from '../store/customers';
-import { makePageBudget, type PageBudget } from '../store/page-budget';
+import { makePageBudget, NOTE_BUDGET, type PageBudget } from '../store/page-budget';
 import { makeLogger, makeSqsClient, sqsHandler } from './lambda';
 import { LAYOUT, type QueueName } from '../layout/layout';
 import type { LogContext, Logger } from './log';
@@ -27,6 +27,8 @@ export interface WorkerParts {
   references: ChannelReferences;
   customers: Customers;
   budget: PageBudget;
+  /** Notes per incident (thread replies), counted like the page budget. */
+  noteBudget: PageBudget;
   effects: Effects;
   slack: SlackApi;
   pagerDuty: PagerDutyApi;
@@ -64,6 +66,7 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
   const references = makeChannelReferences(db, config.tableName);
   const customers = makeCustomers(db, config.tableName);
   const budget = makePageBudget(db, config.tableName, store);
+  const noteBudget = makePageBudget(db, config.tableName, { ...store, prefix: NOTE_BUDGET.prefix, windowMs: NOTE_BUDGET.windowMs });
   const queue = makeQueueControl(sqs, queueUrl, config.dlqUrl);
   let built: { key: string; handle: ReturnType<WorkerDefinition<E>['build']> } | undefined;
 
@@ -81,7 +84,7 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
           restToken: secrets.PAGER_DUTY_REST_API_KEY,
           timeoutMs: config.httpTimeoutMs,
         });
-      built = { key, handle: definition.build({ config, links, references, customers, budget, effects, slack, pagerDuty, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
+      built = { key, handle: definition.build({ config, links, references, customers, budget, noteBudget, effects, slack, pagerDuty, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
     }
     return built.handle;
   };

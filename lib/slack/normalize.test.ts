@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseSlackQueueEvent } from '../events';
 import { normalizeBlockActions, normalizeEventCallback, normalizeSlashCommand } from './normalize';
 
@@ -66,5 +68,49 @@ describe('parseSlackQueueEvent', () => {
   it('rejects non-JSON and shapes that do not match, saying where', () => {
     expect(() => parseSlackQueueEvent('not json')).toThrow('queue message is not JSON');
     expect(() => parseSlackQueueEvent(JSON.stringify({ v: 1, kind: 'slack.message', id: 'x' }))).toThrow(/does not match the contract: /);
+  });
+});
+
+describe('thread replies (message events)', () => {
+  // The real capture: a person's reply in a Slack Connect thread. Beside the repository or its worktree folder.
+  const capturePath = [path.join(__dirname, '..', '..', '..', 'shared'), path.join(__dirname, '..', '..', '..', '..', 'shared')]
+    .map((shared) => path.join(shared, 'corpus', 'slack', 'message_slack_connect_thread_reply.json'))
+    .find(existsSync)!;
+  const capture = () => JSON.parse(readFileSync(capturePath, 'utf8')) as { event: Record<string, unknown> } & Record<string, unknown>;
+  const withEvent = (change: Record<string, unknown>) => {
+    const envelope = capture();
+    envelope.event = { ...envelope.event, ...change };
+    return envelope;
+  };
+
+  it('the captured Slack Connect thread reply becomes a slack.reply that validates as a contract event', () => {
+    const event = normalizeEventCallback(capture(), RECEIVED);
+    expect(event).toEqual({
+      v: 1,
+      kind: 'slack.reply',
+      id: 'Ev09AUNS4ABB',
+      team: 'T017NA5LEV9',
+      channel: 'C08UHAM34QM',
+      threadTs: '1755203357.658399',
+      ts: '1755205729.376419',
+      user: 'U08S4NPGX7X',
+      text: 'slack connect channel test message',
+      receivedAt: RECEIVED.toISOString(),
+    });
+    expect(parseSlackQueueEvent(JSON.stringify(event))).toEqual(event);
+  });
+
+  it.each([
+    ['a top-level message', { thread_ts: undefined }],
+    ['a thread parent (thread_ts equals ts)', { thread_ts: '1755205729.376419' }],
+    ['a bot', { bot_id: 'B1' }],
+    ['an app', { app_id: 'A1' }],
+    ['a workflow or bot_message', { subtype: 'bot_message' }],
+    ['an edit', { subtype: 'message_changed' }],
+    ['a deletion', { subtype: 'message_deleted' }],
+    ['a file share or any other subtype', { subtype: 'file_share' }],
+    ['a mention of the bot (handled as app_mention)', { text: '<@U09AERJ2868> escalate it' }],
+  ])('ignores %s', (_what, change) => {
+    expect(normalizeEventCallback(withEvent(change), RECEIVED)).toBeUndefined();
   });
 });

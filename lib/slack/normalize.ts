@@ -1,4 +1,4 @@
-import { EVENT_CONTRACT_VERSION, type SlackActionEvent, type SlackChannelEvent, type SlackMessageEvent } from '../events';
+import { EVENT_CONTRACT_VERSION, type SlackActionEvent, type SlackChannelEvent, type SlackMessageEvent, type SlackReplyEvent } from '../events';
 import { InvalidInputError } from '../runtime/errors';
 
 /** The action id of the Check Status button, shared by the renderer and the ingress. */
@@ -47,13 +47,42 @@ function normalizeChannelChange(envelope: Json, event: Json, receivedAt: Date): 
 }
 
 /**
- * An Events API `event_callback` envelope → our event: an `app_mention` by a person, or a change of
- * who the channel is shared with; undefined for everything else (bots' messages included).
+ * A `message` event that a person posted as a reply in a thread → our reply; undefined for
+ * top-level messages, bots, apps and workflows, and every subtype (edits, deletions, joins…).
+ * A message that mentions the bot also arrives as `app_mention` and pages, so it is not a reply.
  */
-export function normalizeEventCallback(envelope: Json, receivedAt: Date): SlackMessageEvent | SlackChannelEvent | undefined {
+function normalizeThreadReply(envelope: Json, event: Json, receivedAt: Date): SlackReplyEvent | undefined {
+  const threadTs = optionalString(event.thread_ts);
+  const ts = optionalString(event.ts);
+  if (!threadTs || !ts || threadTs === ts || event.subtype !== undefined || isFromBot(event)) return undefined;
+  const text = typeof event.text === 'string' ? event.text : '';
+  const authorizations = Array.isArray(envelope.authorizations) ? envelope.authorizations : [];
+  const botUserId = optionalString(asObject(authorizations[0])?.user_id);
+  if (botUserId && text.includes(`<@${botUserId}>`)) return undefined;
+  return {
+    v: EVENT_CONTRACT_VERSION,
+    kind: 'slack.reply',
+    id: requireString(envelope.event_id, 'event_id'),
+    team: requireString(envelope.team_id ?? event.team, 'team_id'),
+    channel: requireString(event.channel, 'event.channel'),
+    threadTs,
+    ts,
+    user: requireString(event.user, 'event.user'),
+    text,
+    receivedAt: receivedAt.toISOString(),
+  };
+}
+
+/**
+ * An Events API `event_callback` envelope → our event: an `app_mention` by a person, a person's
+ * reply in a thread, or a change of who the channel is shared with; undefined for everything
+ * else (bots' messages included).
+ */
+export function normalizeEventCallback(envelope: Json, receivedAt: Date): SlackMessageEvent | SlackChannelEvent | SlackReplyEvent | undefined {
   const event = asObject(envelope.event);
   if (!event) throw new InvalidInputError('event_callback has no event object');
   if (event.type === 'channel_shared' || event.type === 'channel_unshared') return normalizeChannelChange(envelope, event, receivedAt);
+  if (event.type === 'message') return normalizeThreadReply(envelope, event, receivedAt);
   if (event.type !== 'app_mention' || isFromBot(event)) return undefined;
   const authorizations = Array.isArray(envelope.authorizations) ? envelope.authorizations : [];
   const botUserId = optionalString(asObject(authorizations[0])?.user_id);

@@ -128,6 +128,8 @@ export interface IncidentLinks {
   listOpen(options?: { limit?: number; cursor?: Record<string, unknown> }): Promise<{ links: IncidentLink[]; cursor?: Record<string, unknown> }>;
   /** Take a link out of the open-link index (the reconciler told its resolution, or gave up on it). */
   close(dedupKey: string): Promise<void>;
+  /** The escalation whose thread this is (`channel`, thread ts), or undefined for any other thread. */
+  byThread(channel: string, threadTs: string): Promise<string | undefined>;
 }
 
 
@@ -150,6 +152,27 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
   const linkKey = (dedupKey: string) => ({ pk: `link#${dedupKey}` });
   const incidentKey = (incidentId: string) => ({ pk: `incident#${incidentId}` });
   const expiresAt = () => expiryEpoch(now(), options.ttlDays);
+  const threadKey = (channel: string, threadTs: string) => ({ pk: `thread#${channel}#${threadTs}` });
+
+  /**
+   * The pointer from a thread to its escalation, so a reply finds its link in one read. Written
+   * once (a conditional put); every path that gives a link its thread writes it again, so a crash
+   * between the link's write and this one is repaired by the retry.
+   */
+  const pointThread = async (link: IncidentLink | undefined) => {
+    if (!link?.threadTs) return;
+    await storeCall('put', () =>
+      db.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: { ...threadKey(link.channel, link.threadTs!), dedupKey: link.dedupKey, [TTL]: expiresAt() },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
+    ).catch((error: unknown) => {
+      if (!isConditionFailure(error)) throw error;
+    });
+  };
 
   const get = async (dedupKey: string) =>
     toLink((await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: linkKey(dedupKey), ConsistentRead: true })))).Item);
@@ -196,11 +219,13 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
             }),
           ),
         );
+        await pointThread(link);
         return { link, created: true };
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
         const existing = await get(input.dedupKey);
         if (!existing) throw new TransientError('link vanished between put and get');
+        await pointThread(existing);
         return { link: existing, created: false };
       }
     },
@@ -235,7 +260,9 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
       return updateOnce(dedupKey, `SET #state = :folded, foldedInto = :into REMOVE ${OPEN_INDEX.partitionKey}`, { ':folded': 'folded', ':into': into, ':pending': 'pending' }, '#state = :pending');
     },
     async setThread(dedupKey, threadTs) {
-      return updateOnce(dedupKey, 'SET threadTs = :ts', { ':ts': threadTs }, 'attribute_not_exists(threadTs)');
+      const link = await updateOnce(dedupKey, 'SET threadTs = :ts', { ':ts': threadTs }, 'attribute_not_exists(threadTs)');
+      await pointThread(link);
+      return link;
     },
     async setConfirmation(dedupKey, ts) {
       return update(dedupKey, 'SET confirmationTs = :ts', { ':ts': ts });
@@ -333,6 +360,10 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
       );
       const links = (result.Items ?? []).map((item) => toLink(item)!);
       return { links, ...(result.LastEvaluatedKey ? { cursor: result.LastEvaluatedKey } : {}) };
+    },
+    async byThread(channel, threadTs) {
+      const item = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: threadKey(channel, threadTs), ConsistentRead: true })))).Item;
+      return typeof item?.dedupKey === 'string' ? item.dedupKey : undefined;
     },
     async close(dedupKey) {
       await update(dedupKey, `REMOVE ${OPEN_INDEX.partitionKey}`, {}).catch((error: unknown) => {

@@ -35,16 +35,31 @@ interface BudgetItem {
   version: number;
 }
 
-const live = (grants: Record<string, number>, nowMs: number) => Object.entries(grants).filter(([, at]) => at > nowMs - BUDGET_WINDOW_MS);
+const liveIn = (windowMs: number) => (grants: Record<string, number>, nowMs: number) => Object.entries(grants).filter(([, at]) => at > nowMs - windowMs);
+
+export interface BudgetOptions {
+  ttlDays: number;
+  /**
+   * The same counting for another rolling budget (the notes of an incident): its own item prefix
+   * and window. Defaults: the page budget's (`budget`, one hour).
+   */
+  prefix?: string;
+  windowMs?: number;
+}
+
+/** The notes a chatty thread may add to one incident: at most this many per window. */
+export const NOTE_BUDGET = { prefix: 'notes', windowMs: 10 * 60 * 1000, limit: 10 } as const;
 
 /**
  * The budget on the DynamoDB table: one item per channel holding the hour's grants, written
  * only with a condition on the version read (optimistic concurrency: a lost race re-reads), and
  * one answer item per escalation, written once, so that repeats get the first answer.
  */
-export function makePageBudget(db: DynamoDBDocumentClient, tableName: string, options: { ttlDays: number }): PageBudget {
-  const budgetKey = (channel: string) => ({ pk: `budget#${channel}` });
-  const answerKey = (channel: string, escalationId: string) => ({ pk: `budget#${channel}#answer#${escalationId}` });
+export function makePageBudget(db: DynamoDBDocumentClient, tableName: string, options: BudgetOptions): PageBudget {
+  const prefix = options.prefix ?? 'budget';
+  const live = liveIn(options.windowMs ?? BUDGET_WINDOW_MS);
+  const budgetKey = (channel: string) => ({ pk: `${prefix}#${channel}` });
+  const answerKey = (channel: string, escalationId: string) => ({ pk: `${prefix}#${channel}#answer#${escalationId}` });
   const read = async (pk: { pk: string }) => (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: pk, ConsistentRead: true })))).Item;
 
   const readBudget = async (channel: string): Promise<BudgetItem | undefined> => {

@@ -40,6 +40,12 @@ export class SandboxDriver {
   async say(channel: string, user: string, typed: string, threadTs?: string): Promise<{ ts: string; delivered?: number }> {
     const text = toSlackText(typed);
     const recorded = await this.json<{ ts: string }>(`${this.slackStandInUrl}/sandbox/customer-message`, { channel, user, text, ...(threadTs ? { threadTs } : {}) });
+    // A reply in a thread also arrives as Slack's `message` event (message.channels): it may become a note.
+    if (threadTs && threadTs !== recorded.ts) {
+      const reply = { type: 'message', user, text, ts: recorded.ts, thread_ts: threadTs, channel, team: TEAM, event_ts: recorded.ts, channel_type: 'channel' };
+      const replied = await this.postSlack(JSON.stringify({ token: 'deprecated', type: 'event_callback', team_id: TEAM, api_app_id: 'ASANDBOX', event_id: `Ev${randomBytes(8).toString('hex').toUpperCase()}`, event_time: Math.floor(Date.now() / 1000), authorizations: [{ team_id: TEAM, user_id: STAND_IN_BOT_USER_ID, is_bot: true }], is_ext_shared_channel: true, event: reply }), 'application/json');
+      if (!text.includes(`<@${STAND_IN_BOT_USER_ID}>`)) return { ts: recorded.ts, delivered: replied };
+    }
     if (!text.includes(`<@${STAND_IN_BOT_USER_ID}>`)) return { ts: recorded.ts };
     const now = Math.floor(Date.now() / 1000);
     const envelope = {

@@ -104,6 +104,10 @@ export class PagerDutyStandIn {
   readonly suppressed = new Map<string, Record<string, unknown>>();
   /** Status updates on-call published, by incident id. */
   readonly statusUpdates: { incidentId: string; message: string; at: string }[] = [];
+  /** Notes added through the REST API, in order. */
+  readonly notes: { id: string; incidentId: string; content: string; from: string; at: string }[] = [];
+  /** The emails of the account's users: a note's `From` must be one of them, as PagerDuty requires. */
+  readonly userEmails = new Set(['oncall@provider.test']);
   private readonly listeners = new Set<() => void>();
 
   constructor(private readonly options: PagerDutyStandInOptions) {
@@ -560,6 +564,32 @@ export class PagerDutyStandIn {
       const offset = Number(url.searchParams.get('offset') ?? 0) || 0;
       const alerts = incident.alertKeys.map((key, n) => ({ id: `A${n}${incident.id}`, type: 'alert', alert_key: key, status: incident.status }));
       return sendJson(res, 200, { alerts: alerts.slice(offset, offset + limit), limit, offset, more: offset + limit < alerts.length });
+    }
+    if (parts[0] === 'incidents' && parts[2] === 'notes' && parts.length === 3 && (req.method === 'POST' || req.method === 'GET')) {
+      if (!incident) return (record(404), sendJson(res, 404, { error: { message: 'Not Found', code: 2100 } }));
+      const noteOf = (n: (typeof this.notes)[number]) => ({ id: n.id, user: { id: 'PUSERNOTE', type: 'user_reference', summary: n.from }, content: n.content, created_at: n.at });
+      if (req.method === 'GET') {
+        record(200);
+        return sendJson(res, 200, { notes: this.notes.filter((n) => n.incidentId === incident.id).map(noteOf) });
+      }
+      const from = [req.headers.from ?? ''].flat()[0]!.trim();
+      const invalid = (why: string) => (record(400), sendJson(res, 400, { error: { message: 'Invalid Input Provided', code: 2001, errors: [why] } }));
+      if (!from) return invalid('A valid From header is required');
+      if (!this.userEmails.has(from.toLowerCase())) return invalid('Requester User Not Found');
+      let content: unknown;
+      try {
+        content = (JSON.parse(raw || '{}') as { note?: { content?: unknown } }).note?.content;
+      } catch {
+        return invalid('Invalid JSON');
+      }
+      if (typeof content !== 'string' || !content.trim()) return invalid('Note content is required');
+      if (content.length > 25_000) return invalid('Note content is too long (maximum is 25000 characters)');
+      const note = { id: `PNOTE${this.notes.length + 1}`, incidentId: incident.id, content, from, at: new Date().toISOString() };
+      this.notes.push(note);
+      this.options.print?.(`[pagerduty] #${incident.number} note from ${from}: ${content.slice(0, 120)}`);
+      for (const listener of this.listeners) listener();
+      record(201);
+      return sendJson(res, 201, { note: noteOf(note) });
     }
     if (req.method === 'POST' && url.pathname === '/webhook_subscriptions') {
       const body = JSON.parse(raw || '{}') as { webhook_subscription?: Record<string, unknown> };

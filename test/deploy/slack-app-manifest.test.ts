@@ -71,8 +71,10 @@ describe('slack-app-manifest.yaml', () => {
     expect(manifest.oauth_config.scopes.user).toBeUndefined();
   });
 
-  it('subscribes the bot to app_mention only, over HTTP rather than Socket Mode', () => {
-    expect(manifest.settings.event_subscriptions.bot_events).toEqual(['app_mention']);
+  it('subscribes the bot to app_mention and channel messages (thread replies) only, over HTTP rather than Socket Mode', () => {
+    // message.channels / message.groups need channels:history / groups:history (asked for above);
+    // no message.im or message.mpim: an escalation thread is only ever in a channel.
+    expect([...manifest.settings.event_subscriptions.bot_events].sort()).toEqual(['app_mention', 'message.channels', 'message.groups']);
     expect(manifest.settings.event_subscriptions.user_events).toBeUndefined();
     expect(manifest.settings.socket_mode_enabled).toBe(false);
     expect(manifest.settings.interactivity.is_enabled).toBe(true);

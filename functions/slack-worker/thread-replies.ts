@@ -1,0 +1,80 @@
+import { slackMarkupToPlainText, stripInvisible } from '../../lib/commands';
+import type { SlackReplyEvent } from '../../lib/events';
+import { NOTE_MAX_LENGTH, type PagerDutyApi } from '../../lib/pagerduty/api';
+import { PermanentError } from '../../lib/runtime/errors';
+import type { Logger } from '../../lib/runtime/log';
+import type { SlackApi } from '../../lib/slack/web-api';
+import type { Effects } from '../../lib/store/effects';
+import type { IncidentLinks } from '../../lib/store/incident-links';
+import { NOTE_BUDGET, type PageBudget } from '../../lib/store/page-budget';
+import type { Ownership } from '../../lib/tenancy/ownership';
+
+export interface ThreadRepliesDeps {
+  links: IncidentLinks;
+  noteBudget: PageBudget;
+  effects: Effects;
+  slack: Pick<SlackApi, 'channelName' | 'permalink'>;
+  pagerDuty: Pick<PagerDutyApi, 'addNote' | 'findNote'>;
+  ownership: Pick<Ownership, 'locate'>;
+  /** The PagerDuty user notes are added as; unset: replies are ignored. */
+  fromEmail?: string;
+  now?: () => Date;
+  /** Called after each step that changes something; tests throw here to simulate a crash. */
+  checkpoint?: (step: string) => void;
+}
+
+/**
+ * The note a reply becomes: where it was said, by whom, what (as plain text), and a link back.
+ * The text gives way first so that the whole fits PagerDuty's limit with its link intact.
+ */
+export function replyNote(input: { channel: string; channelName?: string; user: string; text: string; suffix: string }): string {
+  const head = `Slack, #${input.channelName ?? input.channel}, @${input.user}: `;
+  const tail = ` (${input.suffix})`;
+  const text = stripInvisible(slackMarkupToPlainText(input.text)).trim();
+  return head + text.slice(0, Math.max(0, NOTE_MAX_LENGTH - head.length - tail.length)) + tail;
+}
+
+/**
+ * A person's reply in a thread → one note on the incident of the escalation whose thread it is,
+ * whatever retries and redeliveries come. Replies in any other thread are ignored without
+ * storing anything; over an incident's note budget a reply is logged and dropped (not folded:
+ * on-call still has the thread's link in the incident).
+ */
+export function makeThreadReplies(deps: ThreadRepliesDeps) {
+  const now = deps.now ?? (() => new Date());
+  return async function threadReply(event: SlackReplyEvent, logger: Logger): Promise<void> {
+    if (!deps.fromEmail) return logger.debug('a thread reply; PAGER_DUTY_FROM_EMAIL is not set, so replies stay in Slack');
+    const dedupKey = await deps.links.byThread(event.channel, event.threadTs);
+    if (!dedupKey) return logger.debug('a reply outside any escalation thread; ignored');
+    let link = await deps.links.get(dedupKey);
+    // The pointer's key holds the channel; this also refuses a link that somehow moved.
+    if (!link || link.channel !== event.channel || link.threadTs !== event.threadTs) return logger.warn('a reply whose thread does not belong to this channel; ignored', { dedupKey });
+    const log = logger.child({ dedupKey });
+    if (!link.incidentId) link = (await deps.ownership.locate(link, log)).link;
+    const incidentId = link.incidentId;
+    if (!incidentId) return log.info('a reply in an escalation thread that no incident holds yet; dropped');
+    const budget = await deps.noteBudget.take(incidentId, event.id, now().getTime(), NOTE_BUDGET.limit);
+    if (!budget.granted) return log.warn('over the incident\'s note budget: the reply stays in Slack only', { incidentId, limit: NOTE_BUDGET.limit, windowMinutes: NOTE_BUDGET.windowMs / 60_000 });
+    const [channelName, permalink] = await Promise.all([deps.slack.channelName(event.channel), deps.slack.permalink(event.channel, event.ts)]);
+    // What identifies this reply's note among the incident's notes, should an attempt be interrupted after adding it.
+    const suffix = permalink ?? `Slack message ${event.channel}/${event.ts}`;
+    const content = replyNote({ channel: event.channel, ...(channelName ? { channelName } : {}), user: event.user, text: event.text, suffix });
+    let performed: boolean;
+    try {
+      ({ performed } = await deps.effects.once(
+        `note:${event.id}`,
+        async () => {
+          const noteId = await deps.pagerDuty.addNote(incidentId, content, deps.fromEmail!);
+          deps.checkpoint?.('note-added');
+          return noteId;
+        },
+        () => deps.pagerDuty.findNote(incidentId, `(${suffix})`),
+      ));
+    } catch (error) {
+      if (!(error instanceof PermanentError)) throw error;
+      // A From that is no PagerDuty user, a key that cannot write, an incident gone: retrying cannot help.
+      return log.error('PagerDuty refused the note; the reply stays in Slack only', { incidentId, reason: error.message });
+    }
+    log.info(performed ? 'thread reply added to the incident as a note' : 'thread reply was already a note', { incidentId });
+  };
+}
