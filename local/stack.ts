@@ -60,6 +60,11 @@ export interface StackOptions {
   noIncidentAfterSeconds?: number;
   /** Extra routes (the sandbox console); return true when handled. */
   routes?: (request: IncomingMessage, response: ServerResponse, stack: LocalStack) => Promise<boolean>;
+  /**
+   * Sandbox mode only: customers' thread replies become notes from this PagerDuty user unless
+   * PAGER_DUTY_FROM_EMAIL says otherwise (`npm start` and the demo turn it on; tests choose).
+   */
+  sandboxNotesFrom?: string;
   /** Worker pollers per queue. */
   concurrency?: number;
   /** Customers registered at start when absent (default: the sandbox's three in sandbox mode, none otherwise). */
@@ -237,6 +242,7 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
     // The sandbox's incidents and transcripts live beside the kept table, so a restart shows them again.
     if (options.dataDir) keeper = keepStandIns(options.dataDir, { slack, pagerDuty }, keptStandIns);
     Object.assign(sandboxEnv, secrets, { SLACK_API_URL: slack.apiUrl, PAGER_DUTY_EVENTS_URL: pagerDuty.url, PAGER_DUTY_API_URL: pagerDuty.url });
+    if (options.sandboxNotesFrom && !baseEnv.PAGER_DUTY_FROM_EMAIL?.trim()) sandboxEnv.PAGER_DUTY_FROM_EMAIL = options.sandboxNotesFrom;
   } else {
     const missing = SECRET_NAMES.filter((name) => !baseEnv[name]?.trim());
     if (missing.length && !baseEnv.SECRETS_MANAGER_SECRET_ID) {

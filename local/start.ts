@@ -1,3 +1,4 @@
+import { SANDBOX_ONCALL_EMAIL } from './stand-ins/pagerduty';
 import { checkSettings, type Env } from '../lib/runtime/config';
 import { ConfigError } from '../lib/runtime/errors';
 import { DataDirError } from './data-dir';
@@ -68,6 +69,7 @@ export async function runLocalRouter(env: Env, out: { stdout: (line: string) => 
       visibilityTimeoutSeconds: 30,
       logLevel: settings.logLevel,
       standIns: { print: (line) => out.stdout(`  ${line}`), channelNames: SANDBOX_CHANNEL_NAMES },
+      sandboxNotesFrom: SANDBOX_ONCALL_EMAIL,
       // Served only in sandbox mode: the console answers nothing when real Slack is configured.
       routes: sandboxConsole({ channels: SANDBOX_CHANNELS }),
     });

@@ -1,3 +1,4 @@
+import { SANDBOX_ONCALL_EMAIL } from '../local/stand-ins/pagerduty';
 import { playDemo } from '../local/demo/scenario';
 import { helperEnvProblem, isUnreachable, readSandboxState, stackGoneMessage, type SandboxState } from '../local/sandbox-state';
 import { SANDBOX_CHANNELS, SANDBOX_CHANNEL_NAMES } from '../local/sandbox-console/channels';
@@ -46,7 +47,7 @@ async function main() {
     print(`Using the sandbox running at ${target.url}`);
   } else {
     // env: {} forces sandbox mode even where real Slack/PagerDuty variables are set.
-    stack = await startStack({ env: {}, logLevel: 'silent', retryBaseSeconds: 0, visibilityTimeoutSeconds: 5, standIns: { channelNames: SANDBOX_CHANNEL_NAMES } });
+    stack = await startStack({ env: {}, logLevel: 'silent', retryBaseSeconds: 0, visibilityTimeoutSeconds: 5, standIns: { channelNames: SANDBOX_CHANNEL_NAMES }, sandboxNotesFrom: SANDBOX_ONCALL_EMAIL });
     target = { url: stack.url, slackApiUrl: stack.slack!.apiUrl, pagerDutyUrl: stack.pagerDuty!.url, slackSigningSecret: stack.secrets.SLACK_SIGNING_SECRET, pagerDutySigningKey: stack.secrets.PAGER_DUTY_SIGNING_KEY };
     print(`Started a sandbox stack in this process at ${stack.url}`);
   }

@@ -1,4 +1,5 @@
-import { playDemo, STATUS_UPDATE } from '../local/demo/scenario';
+import { SANDBOX_ONCALL_EMAIL } from '../local/stand-ins/pagerduty';
+import { ACME_REPLY, playDemo, STATUS_UPDATE } from '../local/demo/scenario';
 import { classify, judge, type TenantExpectation } from '../local/demo/verdict';
 import { SANDBOX_CHANNELS, SANDBOX_CHANNEL_NAMES } from '../local/sandbox-console/channels';
 import { SandboxDriver } from '../local/sandbox-console/driver';
@@ -93,14 +94,14 @@ describe('the demo verdict', () => {
 
 describe('npm run demo’s scenario, in-process', () => {
   it('ends with every message in its own channel, none lost and none doubled', async () => {
-    const stack = await startStack({ env: {}, logLevel: 'silent', retryBaseSeconds: 0, visibilityTimeoutSeconds: 5, standIns: { channelNames: SANDBOX_CHANNEL_NAMES } });
+    const stack = await startStack({ env: {}, logLevel: 'silent', retryBaseSeconds: 0, visibilityTimeoutSeconds: 5, standIns: { channelNames: SANDBOX_CHANNEL_NAMES }, sandboxNotesFrom: SANDBOX_ONCALL_EMAIL });
     try {
       const driver = new SandboxDriver({ url: stack.url, slackApiUrl: stack.slack!.apiUrl, pagerDutyUrl: stack.pagerDuty!.url, slackSigningSecret: stack.secrets.SLACK_SIGNING_SECRET });
       const started = Date.now();
       const result = await playDemo(driver, { channels: SANDBOX_CHANNELS });
       expect(result.verdict.line).toMatch(/^VERDICT PASS /);
       expect(result.verdict.messagesPerChannel).toEqual([
-        { channel: 'CACME', name: 'customer-acme', messages: 6 },
+        { channel: 'CACME', name: 'customer-acme', messages: 7 },
         { channel: 'CGLOBEX', name: 'customer-globex', messages: 8 },
         { channel: 'CINITECH', name: 'customer-initech', messages: 6 },
       ]);
@@ -114,6 +115,9 @@ describe('npm run demo’s scenario, in-process', () => {
         expect(everything).toContain(STATUS_UPDATE);
         expect(everything).not.toMatch(/INTERNAL|auth-shared-2|Globex.*Initech|Initech.*Globex/);
       }
+      // Acme's reply in its thread reached on-call as one note on Acme's incident, and nowhere else.
+      const acmeIncident = [...stack.pagerDuty!.incidents.values()].find((i) => (i.payload.custom_details as { channel_id?: string } | undefined)?.channel_id === 'CACME')!;
+      expect(stack.pagerDuty!.notes.map((n) => [n.incidentId, n.content.includes(ACME_REPLY)])).toEqual([[acmeIncident.id, true]]);
       // Everything went through the router: three triggers, and every webhook answered 2xx.
       expect(stack.pagerDuty!.triggers).toHaveLength(3);
       expect(stack.pagerDuty!.deliveries.every((d) => d.status >= 200 && d.status < 300)).toBe(true);

@@ -10,7 +10,7 @@ export const DEMO_TENANTS = [
   {
     channel: 'CACME',
     description: 'Acme: checkout API returns 500 errors since 09:12',
-    expected: { escalation: 1, confirmation: 1, triggered: 1, acknowledged: 1, resolved: 1, status: 1 },
+    expected: { escalation: 1, confirmation: 1, triggered: 1, acknowledged: 1, reply: 1, resolved: 1, status: 1 },
   },
   {
     channel: 'CGLOBEX',
@@ -48,6 +48,9 @@ function checkStatusButton(channel: ChannelTranscript | undefined): { value: str
   }
   return undefined;
 }
+
+/** What an Acme user adds in the thread; on-call reads it as a note on Acme's incident. */
+export const ACME_REPLY = "It's only EU users, since the 09:10 deploy";
 
 /** The provider's own incident for the shared outage: no customer may ever read its title. */
 export const INTERNAL_TITLE = 'INTERNAL: auth-shared-2 overloaded; tenants Globex, Initech';
@@ -99,7 +102,7 @@ export async function playDemo(driver: SandboxDriver, options: { channels: Chann
   const step = (text: string) => log(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  ${text}`);
 
   step('Acme, Globex and Initech escalate in the same second');
-  await Promise.all(DEMO_TENANTS.map((t) => driver.say(t.channel, customerUserId(t.channel), `@bot escalate ${t.description}`)));
+  const [acmeMention] = await Promise.all(DEMO_TENANTS.map((t) => driver.say(t.channel, customerUserId(t.channel), `@bot escalate ${t.description}`)));
   let seen = await waitFor('three confirmed incidents', (o) => DEMO_TENANTS.every((t) => count(o, t.channel, 'confirmation') && count(o, t.channel, 'triggered') && incidentOf(o, t.channel)));
 
   step('on-call acknowledges Acme’s incident and reassigns Globex’s');
@@ -108,6 +111,9 @@ export async function playDemo(driver: SandboxDriver, options: { channels: Chann
   if (acmeIncident) await driver.incidentAction(acmeIncident.id, 'acknowledge');
   if (globexIncident) await driver.incidentAction(globexIncident.id, 'reassign', 'Second On-Call');
   await waitFor('the acknowledgement and the reassignment', (o) => count(o, acme.channel, 'acknowledged') > 0 && count(o, globex.channel, 'reassigned') > 0);
+
+  step('an Acme user adds a detail in the thread: it reaches on-call as a note on the incident');
+  if (acmeMention) await driver.say(acme.channel, customerUserId(acme.channel), ACME_REPLY, acmeMention.ts);
 
   step('Globex and Initech report the same outage: on-call merges both into one internal incident');
   const initech = DEMO_TENANTS[2];

@@ -2,7 +2,7 @@ import { STAND_IN_BOT_USER_ID } from '../stand-ins/slack';
 import type { ChannelTranscript, TranscriptEntry } from '../sandbox-console/transcript';
 
 /** What a message in a transcript is, told by how pd-router words it (lib/slack/messages.ts). */
-export type MessageKind = 'escalation' | 'confirmation' | 'triggered' | 'acknowledged' | 'reassigned' | 'together' | 'update' | 'resolved' | 'status' | 'refusal' | 'other';
+export type MessageKind = 'escalation' | 'reply' | 'confirmation' | 'triggered' | 'acknowledged' | 'reassigned' | 'together' | 'update' | 'resolved' | 'status' | 'refusal' | 'other';
 
 /** Thread updates start with the channel's own reference: "Escalation #2: Acknowledged by …". */
 const UPDATE = String.raw`^(?:Escalation #\d+|Your escalation): `;
@@ -30,9 +30,12 @@ export function allEntries(channel: ChannelTranscript): TranscriptEntry[] {
 
 export function countKinds(channel: ChannelTranscript): Partial<Record<MessageKind, number>> {
   const counts: Partial<Record<MessageKind, number>> = {};
-  for (const entry of allEntries(channel)) {
-    const kind = classify(entry);
-    counts[kind] = (counts[kind] ?? 0) + 1;
+  for (const message of channel.messages) {
+    // A customer's message in a thread is a reply (it reaches on-call as a note); the bot's are what they say.
+    for (const [entry, inThread] of [[message, false], ...message.replies.map((r) => [r, true] as const)] as const) {
+      const kind = inThread && entry.user !== STAND_IN_BOT_USER_ID ? 'reply' : classify(entry);
+      counts[kind] = (counts[kind] ?? 0) + 1;
+    }
   }
   return counts;
 }

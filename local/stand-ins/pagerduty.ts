@@ -27,6 +27,9 @@ export interface StandInIncident {
  */
 export type Agent = string | { service: string } | { integration: string } | null;
 
+/** The sandbox account's on-call user: the `From` the sandbox gives notes (PAGER_DUTY_FROM_EMAIL). */
+export const SANDBOX_ONCALL_EMAIL = 'oncall@provider.test';
+
 /** What PagerDuty refuses (acknowledging or resolving a resolved incident), as the REST API's 400. */
 export class StandInRefusal extends Error {}
 
@@ -107,7 +110,7 @@ export class PagerDutyStandIn {
   /** Notes added through the REST API, in order. */
   readonly notes: { id: string; incidentId: string; content: string; from: string; at: string }[] = [];
   /** The emails of the account's users: a note's `From` must be one of them, as PagerDuty requires. */
-  readonly userEmails = new Set(['oncall@provider.test']);
+  readonly userEmails = new Set([SANDBOX_ONCALL_EMAIL]);
   private readonly listeners = new Set<() => void>();
 
   constructor(private readonly options: PagerDutyStandInOptions) {
