@@ -33,7 +33,7 @@ async function snapshotOf(stack: LocalStack, channels: ChannelInfo[]): Promise<C
     botUserId: STAND_IN_BOT_USER_ID,
     users: userNames(transcripts),
     channels: transcripts,
-    incidents: incidentViews([...stack.pagerDuty!.incidents.values()]),
+    incidents: incidentViews([...stack.pagerDuty!.incidents.values()], stack.pagerDuty!.notes),
     customers: await customerCards(stack, channels),
     service: stack.pagerDuty!.serviceState(),
   };

@@ -38,6 +38,8 @@ export interface IncidentView {
   status: StandInIncident['status'];
   assignees: string[];
   source?: string;
+  /** Notes on the incident (customers' replies from their threads reach on-call as these). */
+  notes?: string[];
 }
 
 /** A channel's customer, as its console column's card shows it. */
@@ -120,7 +122,7 @@ export function userNames(channels: ChannelInfo[]): Record<string, string> {
   return { [STAND_IN_BOT_USER_ID]: 'pd-router', ...Object.fromEntries(channels.map((c) => [customerUserId(c.id), customerName(c)])) };
 }
 
-export function incidentViews(incidents: StandInIncident[]): IncidentView[] {
+export function incidentViews(incidents: StandInIncident[], notes: readonly { incidentId: string; content: string }[] = []): IncidentView[] {
   return incidents.map((i) => ({
     id: i.id,
     number: i.number,
@@ -128,6 +130,7 @@ export function incidentViews(incidents: StandInIncident[]): IncidentView[] {
     status: i.status,
     assignees: i.assignees,
     ...(typeof i.payload.source === 'string' ? { source: i.payload.source } : {}),
+    ...(notes.some((n) => n.incidentId === i.id) ? { notes: notes.filter((n) => n.incidentId === i.id).map((n) => n.content) } : {}),
   }));
 }
 

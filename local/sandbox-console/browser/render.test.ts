@@ -1,4 +1,4 @@
-import { renderChannelMessages, renderCustomerCard, renderMrkdwn, renderServiceSwitches } from './render';
+import { renderChannelMessages, renderCustomerCard, renderIncident, renderMrkdwn, renderServiceSwitches } from './render';
 
 const users = { UPDROUTERBOT: 'pd-router', UACME: 'Acme customer' };
 
@@ -52,5 +52,11 @@ describe('the console’s Slack rendering', () => {
     expect(broken).toContain('data-on="true">Webhooks OFF (2 lost)');
     expect(broken).toContain('data-on="false">Maintenance ON (1 without incident)');
     expect(renderServiceSwitches(undefined)).toBe('');
+  });
+
+  it('shows the notes on an incident (customers’ thread replies), as text', () => {
+    const card = renderIncident({ id: 'Q1', number: 4, title: 'Checkout down', status: 'acknowledged', assignees: ['Sandbox On-Call'], notes: ["Slack, #customer-acme, @UACME: It's only <b>EU</b> users"] });
+    expect(card).toContain('<dt>Note</dt><dd class="note">Slack, #customer-acme, @UACME: It&#39;s only &lt;b&gt;EU&lt;/b&gt; users</dd>');
+    expect(renderIncident({ id: 'Q2', number: 5, title: 'Other', status: 'triggered', assignees: [] })).not.toContain('<dt>Note</dt>');
   });
 });

@@ -186,6 +186,7 @@ export function renderIncident(incident: IncidentView, others: IncidentView[] = 
       <dl>
         ${incident.source ? `<dt>Source</dt><dd>${escapeHtml(incident.source)}</dd>` : ''}
         <dt>Assigned</dt><dd>${escapeHtml(incident.assignees.join(', '))}</dd>
+        ${(incident.notes ?? []).map((note) => `<dt>Note</dt><dd class="note">${escapeHtml(note)}</dd>`).join('')}
       </dl>
       <div class="incident-actions">
         ${button('acknowledge', 'Acknowledge', incident.status === 'triggered')}
