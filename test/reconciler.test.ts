@@ -82,7 +82,7 @@ describe('the reconciler: what the webhooks did not deliver reaches each channel
     expect(catchUps.length).toBeGreaterThanOrEqual(3);
   });
 
-  it('a webhook that arrives first leaves the reconciler nothing to post; a merge it missed is told as "handled together", once', async () => {
+  it('a change a webhook told is not told again by the reconciler; a merge it missed is told as "handled together", once', async () => {
     const first = await world.escalate('CRECMERGEA');
     const second = await world.escalate('CRECMERGEB');
     await world.waitForIncidents([first.dedupKey, second.dedupKey]);
@@ -92,8 +92,8 @@ describe('the reconciler: what the webhooks did not deliver reaches each channel
     stack.pagerDuty!.acknowledge(a.id, 'Dana Scully');
     await stack.waitForIdle();
     await stack.reconcile();
+    // Told once, by the webhook (or by the stack's own timed run, if it read the change first).
     expect(statusPosts(stack, 'CRECMERGEA', first.dedupKey, /Acknowledged/)).toHaveLength(1);
-    expect(stack.slack!.channelMessages('CRECMERGEA').filter((m) => keyOf(m).startsWith('caught:'))).toEqual([]);
 
     stack.pagerDuty!.setWebhooks(false);
     stack.pagerDuty!.merge(b.id, a.id);

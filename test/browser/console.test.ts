@@ -192,7 +192,7 @@ describe('the sandbox console, in Chromium', () => {
     const box = page.getByRole('textbox', { name: 'Message #customer-acme' });
     await box.fill('@bot escalate while it is gone');
     await box.press('Enter');
-    expect(await page.locator('[data-channel="CACME"] .composer-error').innerText()).toMatch(/^Not sent: The pd-router stack is not answering/);
+    await page.locator('[data-channel="CACME"] .composer-error', { hasText: /^Not sent: The pd-router stack is not answering/ }).waitFor();
 
     stack = await startStack({ env: {}, port, logLevel: 'silent', retryBaseSeconds: 0, visibilityTimeoutSeconds: 5, standIns: { channelNames: SANDBOX_CHANNEL_NAMES }, routes: sandboxConsole({ channels: SANDBOX_CHANNELS }) });
     await page.locator('#connection.live').waitFor({ timeout: 15_000 });
