@@ -69,7 +69,7 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
     if (!link.threadTs) {
       // The confirmation that starts the thread is being posted: wait for it rather than spend every
       // attempt in the next milliseconds (RETRY_BASE_SECONDS may be small).
-      throw new TransientError('the escalation has no thread yet; retrying once its confirmation is posted', undefined, 1);
+      throw new TransientError('the escalation has no thread yet; retrying once its confirmation is posted', undefined, 2);
     }
     const scope = channelScope(deps.slack, link.channel);
     const threadTs = link.threadTs;

@@ -60,7 +60,7 @@ describe('isolation under load', () => {
   let run = 0;
 
   beforeAll(async () => {
-    stack = await startStack({ env: {}, visibilityTimeoutSeconds: 5, retryBaseSeconds: 0, logLevel: process.env.ISOLATION_DEBUG ? 'info' : 'silent', concurrency: 3, standIns: { firstIncidentNumber: FIRST_INCIDENT_NUMBER } });
+    stack = await startStack({ env: {}, visibilityTimeoutSeconds: 30, retryBaseSeconds: 0, logLevel: process.env.ISOLATION_DEBUG ? 'info' : 'silent', concurrency: 3, standIns: { firstIncidentNumber: FIRST_INCIDENT_NUMBER } });
     stack.pagerDuty!.webhook = undefined; // updates are sent by hand, in the order each schedule chooses
     world = new World(stack);
   });
