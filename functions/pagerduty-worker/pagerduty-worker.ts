@@ -131,7 +131,7 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
       if (!held.length) return unlinked(logger);
       checkpoint('incident-attached');
       const eventStatus = statusOf(event);
-      for (const { link } of held) {
+      for (const link of held) {
         // Each channel's own names rule, as its customer had it when it escalated.
         const happening = happeningOf(event, link.showNames ?? deps.config.showResponderNames);
         const channelLogger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });

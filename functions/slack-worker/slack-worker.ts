@@ -3,7 +3,7 @@ import { dedupKeyFor, isDedupKey } from '../../lib/dedup-key';
 import type { Effects } from '../../lib/store/effects';
 import { PermanentError } from '../../lib/runtime/errors';
 import type { SlackActionEvent, SlackChannelEvent, SlackMessageEvent, SlackQueueEvent } from '../../lib/events';
-import { CONFIRMATION_LIFETIME_MS, type IncidentLink, type IncidentLinks } from '../../lib/store/incident-links';
+import { CONFIRMATION_LIFETIME_MS, type IncidentLink } from '../../lib/store/incident-links';
 import type { Logger } from '../../lib/runtime/log';
 import { CANCEL_PAGE_ACTION_ID, CHECK_STATUS_ACTION_ID } from '../../lib/slack/normalize';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
@@ -21,25 +21,16 @@ import {
   statusMessage,
   statusUnavailableMessage,
 } from '../../lib/slack/messages';
-import type { PagerDutyApi, Severity } from '../../lib/pagerduty/api';
-import type { ChannelReferences } from '../../lib/store/channel-references';
-import { unapprovedOrgs, type Customer, type Customers } from '../../lib/store/customers';
-import type { PageBudget } from '../../lib/store/page-budget';
+import type { Severity } from '../../lib/pagerduty/api';
+import type { WorkerParts } from '../../lib/runtime/worker-runtime';
+import { unapprovedOrgs, type Customer } from '../../lib/store/customers';
 import { customerView, shownPerson, shownUrgency } from '../../lib/tenancy/customer-view';
 import { makeOwnership } from '../../lib/tenancy/ownership';
-import { channelScope, type ChannelScope, type SlackApi, type SlackMessage } from '../../lib/slack/web-api';
+import { channelScope, type ChannelScope, type SlackMessage } from '../../lib/slack/web-api';
 import { makeThreadReplies } from './thread-replies';
 
-export interface SlackWorkerDeps {
-  links: IncidentLinks;
-  references: ChannelReferences;
-  customers: Customers;
-  budget: PageBudget;
-  /** Notes per incident from thread replies. */
-  noteBudget: PageBudget;
-  effects: Effects;
-  slack: SlackApi;
-  pagerDuty: PagerDutyApi;
+/** The worker's parts (lib/runtime/worker-runtime.ts), with only the settings it reads. */
+export interface SlackWorkerDeps extends Omit<WorkerParts, 'config' | 'checkpoint'> {
   config: { pingPhrase: string; slashCommand: string; supportContact: string; showResponderNames: boolean; severity: Severity; pagerDutyFromEmail?: string };
   /** Called after each step that changes something; tests throw here to simulate a crash. */
   checkpoint?: (step: string) => void;

@@ -1,5 +1,5 @@
 import type { IncidentStatus } from '../events';
-import type { CustomerView, Happening, LiveStatus, ShownPerson } from '../tenancy/customer-view';
+import { isSlackUserId, type CustomerView, type Happening, type LiveStatus, type ShownPerson } from '../tenancy/customer-view';
 import type { Blocks, SlackMessage } from './web-api';
 import { CANCEL_PAGE_ACTION_ID, CHECK_STATUS_ACTION_ID, PAGE_ONCALL_ACTION_ID } from './normalize';
 
@@ -71,7 +71,7 @@ export function confirmPromptMessage(view: CustomerView): SlackMessage {
 
 /** The prompt, once decided: the buttons go, the outcome stays. */
 export function promptDecidedMessage(view: CustomerView, decision: 'confirmed' | 'cancelled' | 'expired', by?: string): SlackMessage {
-  const who = by && /^[UW][A-Z0-9]{2,}$/.test(by) ? ` by <@${by}>` : '';
+  const who = isSlackUserId(by) ? ` by <@${by}>` : '';
   const outcome = {
     confirmed: `:white_check_mark: Paging on-call (confirmed${who}).`,
     cancelled: `:no_entry_sign: Cancelled${who}: on-call was not paged.`,

@@ -41,7 +41,10 @@ export interface LiveStatus {
   readonly handledBy: ShownPerson[];
 }
 
-const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
+/** A Slack user id: the only thing of a person's that pd-router renders as Slack markup (a mention). */
+export function isSlackUserId(value: string | undefined): value is string {
+  return value !== undefined && /^[UW][A-Z0-9]{2,}$/.test(value);
+}
 
 /** The view of one link: built from that link alone. */
 export function customerView(link: IncidentLink): CustomerView {
@@ -49,7 +52,7 @@ export function customerView(link: IncidentLink): CustomerView {
     dedupKey: link.dedupKey,
     ...(link.ref !== undefined ? { ref: link.ref } : {}),
     words: link.summary,
-    ...(SLACK_USER_ID.test(link.requester) ? { requester: link.requester } : {}),
+    ...(isSlackUserId(link.requester) ? { requester: link.requester } : {}),
     status: link.status ?? 'triggered',
   };
 }

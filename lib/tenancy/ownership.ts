@@ -19,7 +19,7 @@ import type { IncidentLink, IncidentLinks } from '../store/incident-links';
  */
 export interface Ownership {
   /** The links an incident holds, for one of its webhooks (binding any its alerts reveal). */
-  heldBy(incident: IncidentRef, logger: Logger): Promise<HeldLink[]>;
+  heldBy(incident: IncidentRef, logger: Logger): Promise<IncidentLink[]>;
   /**
    * Follow a merge: every link the merged incident held moves to the target, including its own
    * link when no earlier webhook had bound it. Returns the links that left the merged incident
@@ -35,12 +35,6 @@ export interface IncidentRef {
   incidentKey?: string;
 }
 
-export interface HeldLink {
-  link: IncidentLink;
-  /** True when this call found and bound it. */
-  newlyBound: boolean;
-}
-
 /** Merges can chain (A into B, B into C); a loop or an absurd chain stops here. */
 const MAX_MERGE_HOPS = 5;
 /** Candidates a key search may return are checked one by one; PagerDuty returns few. */
@@ -50,13 +44,13 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
   const { links, pagerDuty } = deps;
 
   /** Bind one link to an incident from own-key or own-alert evidence; undefined when the link is held elsewhere. */
-  async function bindFromEvidence(link: IncidentLink, incidentId: string, ownKey: boolean, logger: Logger): Promise<HeldLink | undefined> {
-    if (link.incidentId === incidentId) return { link, newlyBound: false };
+  async function bindFromEvidence(link: IncidentLink, incidentId: string, ownKey: boolean, logger: Logger): Promise<IncidentLink | undefined> {
+    if (link.incidentId === incidentId) return link;
     if (link.incidentId) return undefined;
     const result = await links.bind(link.dedupKey, incidentId, ownKey ? 'own-key' : 'alert');
     if (result.link.incidentId !== incidentId) return undefined;
     if (result.bound) logger.info(ownKey ? 'escalation bound to its own incident' : 'escalation found grouped into an incident', { dedupKey: link.dedupKey });
-    return { link: result.link, newlyBound: result.bound };
+    return result.link;
   }
 
   /**
@@ -69,10 +63,10 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
     return (await pagerDuty.getIncident(incident.id))?.incidentKey;
   }
 
-  async function heldBy(incident: IncidentRef, logger: Logger): Promise<HeldLink[]> {
-    const found = new Map<string, HeldLink>();
+  async function heldBy(incident: IncidentRef, logger: Logger): Promise<IncidentLink[]> {
+    const found = new Map<string, IncidentLink>();
     const [followers, alertKeys] = await Promise.all([links.followersOf(incident.id), pagerDuty.alertKeys(incident.id)]);
-    for (const link of followers) if (link.incidentId === incident.id) found.set(link.dedupKey, { link, newlyBound: false });
+    for (const link of followers) if (link.incidentId === incident.id) found.set(link.dedupKey, link);
 
     const candidateKeys = new Set(alertKeys.filter(isDedupKey));
     if (incident.incidentKey && isDedupKey(incident.incidentKey)) candidateKeys.add(incident.incidentKey);
@@ -84,7 +78,7 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
       const held = await bindFromEvidence(link, incident.id, link.dedupKey === ownKey, logger);
       if (held) found.set(link.dedupKey, held);
     }
-    return [...found.values()].sort((a, b) => a.link.dedupKey.localeCompare(b.link.dedupKey));
+    return [...found.values()].sort((a, b) => a.dedupKey.localeCompare(b.dedupKey));
   }
 
   async function moveOnMerge(merged: IncidentRef, into: string, logger: Logger): Promise<IncidentLink[]> {
@@ -96,7 +90,7 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
     const ownKeyLink = ownKey && isDedupKey(ownKey) && !candidates.has(ownKey) ? await links.get(ownKey) : undefined;
     if (ownKeyLink && !ownKeyLink.incidentId) {
       const held = await bindFromEvidence(ownKeyLink, merged.id, true, logger);
-      if (held) candidates.set(held.link.dedupKey, held.link);
+      if (held) candidates.set(held.dedupKey, held);
     }
     // Links already moved by an earlier delivery of this merge are part of the answer too, and so is
     // its own link when something else (a Check Status click, the target's webhook) already found
@@ -119,7 +113,7 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
         const ownKey = candidate.incidentKey === link.dedupKey;
         if (!ownKey && !(await pagerDuty.alertKeys(candidate.id)).includes(link.dedupKey)) continue;
         const held = await bindFromEvidence(link, candidate.id, ownKey, logger);
-        link = held?.link ?? (await links.get(link.dedupKey)) ?? link;
+        link = held ?? (await links.get(link.dedupKey)) ?? link;
         break;
       }
       if (!link.incidentId) return { link };
