@@ -7,7 +7,7 @@ const trio = (x: { p50: number; p95: number; max: number }) => `${s(x.p50)} / ${
 /** The storm goals of issue 16, checked against one storm run. */
 export function stormTargets(storm: { own?: StormResult; shared?: StormResult }): TargetCheck[] {
   const checks: TargetCheck[] = [];
-  const clean = (r: StormResult) => r.checks.duplicateIncidents + r.checks.duplicateConfirmations + r.checks.duplicateResolutions + r.checks.missingTriggers + r.checks.missingConfirmations + r.checks.missingResolutions + r.checks.deadLettered === 0;
+  const clean = (r: StormResult) => Object.values(r.checks).every((n) => n === 0);
   for (const [label, r] of [['own keys', storm.own], ['one shared key', storm.shared]] as const) {
     if (!r) continue;
     checks.push({ target: `storm (${r.escalations} channels, ${label}): 0 duplicates, 0 lost, 0 in the DLQ`, measured: JSON.stringify(r.checks), met: clean(r) });
@@ -15,6 +15,7 @@ export function stormTargets(storm: { own?: StormResult; shared?: StormResult })
   }
   if (storm.own) {
     checks.push({ target: `storm, own keys: every customer confirmed within 60 s`, measured: `max ${s(storm.own.confirmed.max)}`, met: storm.own.confirmed.max <= 60_000 });
+    checks.push({ target: `storm, own keys: every channel shows the status update within 60 s`, measured: `max ${s(storm.own.statusUpdateShown.max)}`, met: storm.own.statusUpdateShown.n === storm.own.escalations && storm.own.statusUpdateShown.max <= 60_000 });
     checks.push({ target: `storm, own keys: every channel shows the resolution within 60 s`, measured: `max ${s(storm.own.resolutionShown.max)}`, met: storm.own.resolutionShown.n === storm.own.escalations && storm.own.resolutionShown.max <= 60_000 });
   }
   if (storm.shared?.pagerDutyBoundMs) {
@@ -29,7 +30,7 @@ export function renderStorm(storm: { own?: StormResult; shared?: StormResult }):
   const runs = [storm.own, storm.shared].filter((r): r is StormResult => !!r);
   if (!runs.length) return [];
   const lines = [
-    `**Storm** — registered customer channels escalate within ${s(runs[0]!.options.spreadMs)}, the stand-ins enforcing Slack's and PagerDuty's documented limits (workspace-wide chat.postMessage: our choice, 600 a minute); on-call then merges every incident into one internal incident and resolves it. Times from the customer's request. p50 / p95 / max.`,
+    `**Storm** — registered customer channels escalate within ${s(runs[0]!.options.spreadMs)}, the stand-ins enforcing Slack's and PagerDuty's documented limits (workspace-wide chat.postMessage: our choice, 600 a minute); on-call then merges every incident into one internal incident, publishes a status update and resolves it. Times from the customer's request. p50 / p95 / max.`,
     '',
     `| | ${runs.map((r) => `${r.escalations} channels, ${r.options.routingKeys === 'own' ? 'each its own routing key' : 'one shared routing key'}`).join(' | ')} |`,
     `|---|${runs.map(() => '---:').join('|')}|`,
@@ -39,13 +40,14 @@ export function renderStorm(storm: { own?: StormResult; shared?: StormResult }):
   row('confirmed in the channel', (r) => trio(r.confirmed));
   row('last customer paged / confirmed', (r) => `${s(r.allPagedMs)} / ${s(r.allConfirmedMs)}`);
   row("PagerDuty's bound for these triggers (120 a minute per key)", (r) => (r.pagerDutyBoundMs ? s(r.pagerDutyBoundMs) : 'none (≤ 120 per key)'));
+  row('status update published → posted in each channel', (r) => trio(r.statusUpdateShown));
   row('resolve → resolution posted in each channel', (r) => trio(r.resolutionShown));
-  row('resolve → confirmation re-rendered resolved (chat.update, 50 a minute)', (r) => `${r.resolutionUpdated.n} of ${r.escalations}: ${trio(r.resolutionUpdated)}${r.settled ? '' : ' (run stopped before all)'}`);
-  row('status update published', () => 'not in this build');
+  row("resolve → confirmation re-rendered resolved (chat.update, paced; Slack's 50 a minute bound these)", (r) => `${r.resolutionUpdated.n} of ${r.escalations}: ${trio(r.resolutionUpdated)} (bound ${s(r.updateBoundMs)})${r.settled ? '' : ' (run stopped before all)'}`);
+  row('chat.update calls made (one per confirmation whose status changed)', (r) => `${r.updatesMade}`);
   row('Slack 429s: posts refused / retried no earlier than Retry-After; updates refused', (r) => `${r.slack429.received} / ${r.slack429.honoured} of ${r.slack429.retried}; ${r.slack429.updatesRefused}`);
   row('PagerDuty Events 429s (no Retry-After); shortest wait before a retry', (r) => `${r.pagerDuty429.received}; ${r.pagerDuty429.shortestRetryGapMs !== undefined ? s(r.pagerDuty429.shortestRetryGapMs) : '–'}`);
-  row('duplicates (incidents, confirmations, resolutions)', (r) => `${r.checks.duplicateIncidents}, ${r.checks.duplicateConfirmations}, ${r.checks.duplicateResolutions}`);
-  row('lost (triggers, confirmations, resolutions), DLQ', (r) => `${r.checks.missingTriggers}, ${r.checks.missingConfirmations}, ${r.checks.missingResolutions}, ${r.checks.deadLettered}`);
+  row('duplicates (incidents, confirmations, status updates, resolutions)', (r) => `${r.checks.duplicateIncidents}, ${r.checks.duplicateConfirmations}, ${r.checks.duplicateStatusUpdates}, ${r.checks.duplicateResolutions}`);
+  row('lost (triggers, confirmations, status updates, resolutions), DLQ', (r) => `${r.checks.missingTriggers}, ${r.checks.missingConfirmations}, ${r.checks.missingStatusUpdates}, ${r.checks.missingResolutions}, ${r.checks.deadLettered}`);
   row('CPU per escalation (whole one-process stack)', (r) => `${r.cpuMsPerEscalation} ms`);
   row('peak RSS', (r) => `${r.peakRssMb} MB`);
   row('run length; load average at the end', (r) => `${s(r.durationMs)}; ${r.loadAverage[0]}`);

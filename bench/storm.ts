@@ -2,7 +2,7 @@ import { cpus, loadavg } from 'node:os';
 import { dedupKeyFor } from '../lib/dedup-key';
 import { startStack } from '../local/stack';
 import { mentionEnvelope, signedSlackJson } from '../local/requests';
-import type { RateLimitCounts } from '../local/stand-ins/rate-limits';
+import type { RateLimitCounts, Rule } from '../local/stand-ins/rate-limits';
 import type { RecordedCall } from '../local/stand-ins/slack';
 import { round, summarize, type Summary } from './lib/stats';
 
@@ -38,9 +38,14 @@ export interface StormResult {
   pagerDutyBoundMs?: number;
   /** On-call's resolve of the internal incident (once every channel was told of the merge) → its resolution posted in each channel. */
   resolutionShown: Summary;
-  /** The same to each channel's confirmation re-rendered as resolved (chat.update, 50 a minute). */
+  /** The same to each channel's confirmation re-rendered as resolved (chat.update, paced under Slack's 50 a minute). */
   resolutionUpdated: Summary;
-  statusUpdate: 'not available in this build';
+  /** The least time Slack's chat.update limit allows for re-rendering every confirmation once, in ms. */
+  updateBoundMs: number;
+  /** chat.update calls Slack accepted in the whole run (one per confirmation whose status changed, when coalesced). */
+  updatesMade: number;
+  /** On-call's status update on the internal incident (once every channel was told of the merge) → posted in each channel. */
+  statusUpdateShown: Summary;
   rateLimits: { slack: RateLimitCounts; pagerDuty: RateLimitCounts };
   /** Refused Slack calls, and how many were retried no earlier than their Retry-After. */
   slack429: { received: number; retried: number; honoured: number; earliestRetryOverAskedMs?: number; updatesRefused: number };
@@ -50,9 +55,11 @@ export interface StormResult {
     duplicateIncidents: number;
     duplicateConfirmations: number;
     duplicateResolutions: number;
+    duplicateStatusUpdates: number;
     missingTriggers: number;
     missingConfirmations: number;
     missingResolutions: number;
+    missingStatusUpdates: number;
     rejectedRequests: number;
     failureNotices: number;
     deadLettered: number;
@@ -157,10 +164,27 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
     if (incident && incident.id !== internal.id && incident.status !== 'resolved') pagerDuty.merge(incident.id, internal.id, 'Storm On-Call');
   }
   await pagerDuty.deliveriesSettled();
-  // On-call resolves once every channel has been told its incident is handled with the others
-  // (the re-renders of the confirmations may still wait on chat.update's limit).
+  // On-call publishes a status update once every channel has been told its incident is handled
+  // with the others, and resolves once every channel shows the update.
   const joined = () => new Set(okPosts().filter((c) => effectKeyOf(c.args.metadata)?.startsWith('joined:')).map((c) => c.channel)).size;
   while (joined() < confirmations.size && Date.now() < deadline + options.timeoutMs) await sleep(200);
+  const callsBeforeUpdate = slack.calls.length;
+  const deliveriesBeforeUpdate = pagerDuty.deliveries.length;
+  const publishedAt = Date.now();
+  pagerDuty.publishStatusUpdate(internal.id, 'We are restoring the shared database cluster; next update in 30 minutes.', 'Storm On-Call');
+  await pagerDuty.deliveriesSettled();
+  const updateEvent = pagerDuty.deliveries.slice(deliveriesBeforeUpdate).find((d) => d.incidentId === internal.id && d.eventType === 'incident.status_update_published');
+  const postsOf = (eventId: string | undefined, from: number) => {
+    const at = new Map<string, number[]>();
+    if (!eventId) return at;
+    for (const call of okPosts(from)) {
+      const key = effectKeyOf(call.args.metadata);
+      if (key?.startsWith(`pd:${eventId}:`)) at.set(call.channel!, [...(at.get(call.channel!) ?? []), call.at]);
+    }
+    return at;
+  };
+  while (postsOf(updateEvent?.eventId, callsBeforeUpdate).size < confirmations.size && Date.now() < deadline + options.timeoutMs) await sleep(200);
+  const statusUpdates = postsOf(updateEvent?.eventId, callsBeforeUpdate);
   const callsBeforeResolve = slack.calls.length;
   const deliveriesBeforeResolve = pagerDuty.deliveries.length;
   const resolvedAt = Date.now();
@@ -168,15 +192,7 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
   await pagerDuty.deliveriesSettled();
   const resolveEvent = pagerDuty.deliveries.slice(deliveriesBeforeResolve).find((d) => d.incidentId === internal.id && d.eventType === 'incident.resolved');
 
-  const resolutionPosts = () => {
-    const at = new Map<string, number[]>();
-    if (!resolveEvent) return at;
-    for (const call of okPosts(callsBeforeResolve)) {
-      const key = effectKeyOf(call.args.metadata);
-      if (key?.startsWith(`pd:${resolveEvent.eventId}:`)) at.set(call.channel!, [...(at.get(call.channel!) ?? []), call.at]);
-    }
-    return at;
-  };
+  const resolutionPosts = () => postsOf(resolveEvent?.eventId, callsBeforeResolve);
   while (resolutionPosts().size < channels.length && Date.now() < deadline + options.timeoutMs) await sleep(200);
   const settled = options.settle
     ? await stack.waitForIdle(Math.max(30_000, deadline + options.timeoutMs - Date.now())).then(
@@ -259,10 +275,12 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
     confirmed: summarize(confirmed),
     allConfirmedMs: lastConfirmation - started,
     allPagedMs: lastTrigger - started,
-    ...(perKeyLimit.kind === 'window' && triggersPerKey > perKeyLimit.limit ? { pagerDutyBoundMs: Math.round((triggersPerKey / perKeyLimit.limit) * perKeyLimit.windowSeconds * 1000) } : {}),
+    ...(perKeyLimit.kind === 'window' && triggersPerKey > perKeyLimit.limit ? { pagerDutyBoundMs: boundMs(perKeyLimit, triggersPerKey) } : {}),
     resolutionShown: summarize([...resolutions.values()].map((at) => at[0]! - resolvedAt)),
     resolutionUpdated: summarize([...updatedAt.values()].map((at) => at - resolvedAt)),
-    statusUpdate: 'not available in this build',
+    updateBoundMs: boundMs(slack.rateLimits!.rules['slack.chat.update.workspace'], channels.length),
+    updatesMade: slack.calls.filter((c) => c.method === 'chat.update' && c.retryAfterSeconds === undefined).length,
+    statusUpdateShown: summarize([...statusUpdates.values()].map((at) => at[0]! - publishedAt)),
     rateLimits: { slack: slack.rateLimits!.totals, pagerDuty: pagerDuty.rateLimits!.totals },
     slack429: { received: slackRefused.length, retried, honoured, updatesRefused: slack.calls.filter((c) => c.retryAfterSeconds !== undefined && c.method === 'chat.update').length, ...(earliest !== undefined ? { earliestRetryOverAskedMs: earliest } : {}) },
     pagerDuty429: { received: eventsRefused.length, ...shortestGap(pagerDuty.eventsCalls, eventsCallAt) },
@@ -270,9 +288,11 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
       duplicateIncidents: [...dedupOf.values()].reduce((sum, key) => sum + Math.max(0, (incidentsPerKey.get(key) ?? 0) - 1), 0),
       duplicateConfirmations: excess(countsOf('confirm:')),
       duplicateResolutions: [...resolutions.values()].reduce((sum, at) => sum + at.length - 1, 0),
+      duplicateStatusUpdates: [...statusUpdates.values()].reduce((sum, at) => sum + at.length - 1, 0),
       missingTriggers,
       missingConfirmations,
       missingResolutions: channels.length - resolutions.size,
+      missingStatusUpdates: channels.length - statusUpdates.size,
       rejectedRequests: statuses.filter((s) => s !== 200).length,
       failureNotices: [...countsOf('failed:').values(), ...countsOf('rejected:').values()].length,
       deadLettered,
@@ -286,6 +306,12 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
   };
   await stack.stop();
   return result;
+}
+
+/** The least time a limit allows for `calls` calls at its sustained rate. */
+function boundMs(rule: Rule, calls: number): number {
+  const perSecond = rule.kind === 'bucket' ? rule.perSecond : rule.limit / rule.windowSeconds;
+  return Math.round((calls / perSecond) * 1000);
 }
 
 /** The shortest time between a refused trigger and the next call with the same dedup key. */

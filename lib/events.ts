@@ -142,12 +142,33 @@ export const PagerDutyIncidentEventSchema = v.object({
 
 export type SlackMessageEvent = v.InferOutput<typeof SlackMessageEventSchema>;
 export type SlackActionEvent = v.InferOutput<typeof SlackActionEventSchema>;
+/**
+ * A channel's confirmation should show its escalation as it stands now (chat.update). Not from
+ * outside: the pagerduty-worker queues it for itself after telling a channel of a change, so that
+ * re-rendering hundreds of confirmations is paced under Slack's chat.update limit and never holds
+ * up the posts customers read first. It names a link, not what to show: the link is read when the
+ * turn comes, so several changes queued meanwhile cost one update.
+ */
+export const ConfirmationRefreshEventSchema = v.object({
+  v: v.literal(EVENT_CONTRACT_VERSION),
+  kind: v.literal('confirmation.refresh'),
+  /** The change that asked for it (its PagerDuty event id) and the link: a retry asks again with the same id. */
+  id: nonEmpty,
+  dedupKey: nonEmpty,
+  channel: nonEmpty,
+  requestedAt: isoTime,
+});
+
 export type PagerDutyIncidentEvent = v.InferOutput<typeof PagerDutyIncidentEventSchema>;
+export type ConfirmationRefreshEvent = v.InferOutput<typeof ConfirmationRefreshEventSchema>;
+/** What the PagerDuty queue carries: webhooks from PagerDuty, and the worker's own confirmation refreshes. */
+export type PagerDutyQueueEvent = PagerDutyIncidentEvent | ConfirmationRefreshEvent;
 export type SlackChannelEvent = v.InferOutput<typeof SlackChannelEventSchema>;
 export type SlackReplyEvent = v.InferOutput<typeof SlackReplyEventSchema>;
 export type SlackQueueEvent = SlackMessageEvent | SlackActionEvent | SlackChannelEvent | SlackReplyEvent;
 
 const SlackQueueEventSchema = v.variant('kind', [SlackMessageEventSchema, SlackActionEventSchema, SlackChannelEventSchema, SlackReplyEventSchema]);
+const PagerDutyQueueEventSchema = v.variant('kind', [PagerDutyIncidentEventSchema, ConfirmationRefreshEventSchema]);
 
 function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
   return issues
@@ -185,8 +206,8 @@ export function parseSlackQueueEvent(body: string): SlackQueueEvent {
 }
 
 /** Read a message of the PagerDuty queue back, or throw InvalidInputError saying what is wrong. */
-export function parsePagerDutyQueueEvent(body: string): PagerDutyIncidentEvent {
-  return parseWith(PagerDutyIncidentEventSchema, body);
+export function parsePagerDutyQueueEvent(body: string): PagerDutyQueueEvent {
+  return parseWith(PagerDutyQueueEventSchema, body);
 }
 
 /** Where a queued event goes: FIFO group (ordering) and de-duplication id. */
@@ -200,7 +221,12 @@ export function slackRouting(event: SlackQueueEvent): QueueRouting {
   return { groupId: event.channel, deduplicationId: `${event.kind}:${event.id}` };
 }
 
-/** PagerDuty events are ordered per incident, as PagerDuty delivers them. */
-export function pagerDutyRouting(event: PagerDutyIncidentEvent): QueueRouting {
+/**
+ * PagerDuty events are ordered per incident, as PagerDuty delivers them. A confirmation refresh
+ * has its own group per escalation: its paced wait holds up nothing but later refreshes of the
+ * same confirmation.
+ */
+export function pagerDutyRouting(event: PagerDutyQueueEvent): QueueRouting {
+  if (event.kind === 'confirmation.refresh') return { groupId: `confirmation.${event.dedupKey}`, deduplicationId: `${event.kind}:${event.id}` };
   return { groupId: event.incident.id, deduplicationId: event.webhookId ?? event.id };
 }

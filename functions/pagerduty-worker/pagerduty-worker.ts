@@ -1,16 +1,19 @@
-import type { IncidentStatus, PagerDutyEventType, PagerDutyIncidentEvent } from '../../lib/events';
+import type { IncidentStatus, PagerDutyEventType, PagerDutyIncidentEvent, PagerDutyQueueEvent } from '../../lib/events';
 import type { PagerDutyApi } from '../../lib/pagerduty/api';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { statusOf } from '../../lib/pagerduty/normalize';
 import { PermanentError, TransientError } from '../../lib/runtime/errors';
 import type { Logger } from '../../lib/runtime/log';
-import { confirmationMessage, handledTogetherMessage, incidentUpdateMessage, statusUpdateMessage } from '../../lib/slack/messages';
+import { handledTogetherMessage, incidentUpdateMessage, statusUpdateMessage } from '../../lib/slack/messages';
 import { channelScope, type SlackApi } from '../../lib/slack/web-api';
 import type { Effects } from '../../lib/store/effects';
 import { toldByReconciler, type IncidentLink, type IncidentLinks } from '../../lib/store/incident-links';
 import { unapprovedOrgs, type Customers } from '../../lib/store/customers';
 import { customerView, shownPerson, type Happening } from '../../lib/tenancy/customer-view';
 import { incidentTag, makeOwnership } from '../../lib/tenancy/ownership';
+import type { EventQueue } from '../../lib/runtime/queue';
+import type { Pacer } from '../../lib/store/pacer';
+import { makeConfirmationRefresh } from './confirmation-refresh';
 
 export interface PagerDutyWorkerDeps {
   links: IncidentLinks;
@@ -18,6 +21,9 @@ export interface PagerDutyWorkerDeps {
   effects: Effects;
   slack: SlackApi;
   pagerDuty: PagerDutyApi;
+  /** This worker's own queue (confirmation refreshes) and the pace they go out at. */
+  queue: EventQueue;
+  pacer: Pacer;
   config: { showResponderNames: boolean };
   checkpoint?: (step: string) => void;
 }
@@ -51,6 +57,7 @@ function happeningOf(event: PagerDutyIncidentEvent, showNames: boolean): Happeni
 export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
   const checkpoint = (step: string) => deps.checkpoint?.(step);
   const ownership = makeOwnership(deps);
+  const confirmations = makeConfirmationRefresh(deps);
 
   /**
    * A customer channel shared with an organization nobody approved hears nothing until the
@@ -87,17 +94,12 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
     if (told) logger.info('the reconciler already told this change; not posted again', { eventStatus: status.value });
     const post = told ? candidates.filter((message) => !message.effectKey.startsWith('pd:')) : candidates;
     const latest = current;
-    await Promise.all([
-      (async () => {
-        for (const message of post) {
-          const { performed } = await deps.effects.once(message.effectKey, () => scope.post(message.build(latest), { threadTs, effectKey: message.effectKey }), (since) => scope.findByEffectKey(message.effectKey, since, threadTs));
-          if (performed && message.effectKey.startsWith('pd:')) logger.metric(METRIC_NAMES.updatesPosted[event.eventType], 1, { eventType: event.eventType });
-        }
-      })(),
-      // Re-rendered once per event and channel: when one event fans out to hundreds of channels,
-      // a retry after chat.update's 429 must not redo (and spend the limit on) those already done.
-      latest.confirmationTs ? deps.effects.once(`rendered:${event.id}:${latest.dedupKey}`, () => scope.update(latest.confirmationTs!, confirmationMessage(customerView(latest))).then(() => 'updated'), () => Promise.resolve(undefined)) : undefined,
-    ]);
+    for (const message of post) {
+      const { performed } = await deps.effects.once(message.effectKey, () => scope.post(message.build(latest), { threadTs, effectKey: message.effectKey }), (since) => scope.findByEffectKey(message.effectKey, since, threadTs));
+      if (performed && message.effectKey.startsWith('pd:')) logger.metric(METRIC_NAMES.updatesPosted[event.eventType], 1, { eventType: event.eventType });
+    }
+    // The confirmation is brought up to date apart, paced (see confirmation-refresh.ts).
+    await confirmations.request(latest, event.id, logger);
     checkpoint('posted');
     logger.info('update posted', { eventType: event.eventType, status: latest.status });
   }
@@ -169,9 +171,10 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
     logger.metric(METRIC_NAMES.unlinkedIncidentEvents);
   }
 
-  return async function handlePagerDutyEvent(event: PagerDutyIncidentEvent, context: { logger: Logger; finalAttempt: boolean }): Promise<void> {
+  return async function handlePagerDutyEvent(event: PagerDutyQueueEvent, context: { logger: Logger; finalAttempt: boolean }): Promise<void> {
     try {
-      await handle(event, context.logger);
+      if (event.kind === 'confirmation.refresh') await confirmations.handle(event, context.logger);
+      else await handle(event, context.logger);
     } catch (error) {
       // PagerDuty answering 4xx about an incident (deleted, or merged and gone) will answer the
       // same on every retry: log it and let the message go instead of walking it to the DLQ.

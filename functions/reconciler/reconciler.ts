@@ -3,12 +3,13 @@ import type { IncidentState, PagerDutyApi } from '../../lib/pagerduty/api';
 import { PdRouterError, PermanentError, RateLimitedError } from '../../lib/runtime/errors';
 import type { Logger } from '../../lib/runtime/log';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
-import { confirmationMessage, handledTogetherMessage, incidentUpdateMessage, escalationNotOpenedMessage, promptDecidedMessage } from '../../lib/slack/messages';
+import { handledTogetherMessage, incidentUpdateMessage, escalationNotOpenedMessage, promptDecidedMessage } from '../../lib/slack/messages';
 import { unapprovedOrgs, type Customers } from '../../lib/store/customers';
 import { channelScope, DEAD_CHANNEL_ERRORS, type SlackApi, type SlackMessage } from '../../lib/slack/web-api';
 import type { Effects } from '../../lib/store/effects';
 import { CONFIRMATION_LIFETIME_MS, type IncidentLink, type IncidentLinks } from '../../lib/store/incident-links';
 import { customerView, type Happening } from '../../lib/tenancy/customer-view';
+import { showConfirmationNow } from '../../lib/tenancy/confirmation';
 import { incidentTag, makeOwnership } from '../../lib/tenancy/ownership';
 
 export interface ReconcilerDeps {
@@ -151,7 +152,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
         if (await postOnce(current, `caught:${link.dedupKey}:${status}:${at}`, incidentUpdateMessage(customerView(current), happening))) posted++;
         checkpoint('posted');
         // Re-rendering is idempotent, so a run that finds its post already made still does it.
-        if (current.confirmationTs) await channelScope(deps.slack, current.channel).update(current.confirmationTs, confirmationMessage(customerView(current)));
+        await showConfirmationNow(deps, current);
         // Only now, told, does a resolved link leave the open-link index: a run that stopped before
         // its post finds the link again next time (recordReconciledStatus keeps it listed).
         if (status === 'resolved') await deps.links.close(link.dedupKey);

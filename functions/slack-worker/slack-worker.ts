@@ -25,6 +25,7 @@ import type { Severity } from '../../lib/pagerduty/api';
 import type { WorkerParts } from '../../lib/runtime/worker-runtime';
 import { unapprovedOrgs, type Customer } from '../../lib/store/customers';
 import { customerView, shownPerson, shownUrgency } from '../../lib/tenancy/customer-view';
+import { confirmationFor, showConfirmationNow } from '../../lib/tenancy/confirmation';
 import { makeOwnership } from '../../lib/tenancy/ownership';
 import { channelScope, type ChannelScope, type SlackMessage } from '../../lib/slack/web-api';
 import { makeThreadReplies } from './thread-replies';
@@ -262,13 +263,14 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
 
     // The channel's own number for it, taken before the confirmation that shows it.
     if (link.ref === undefined) link = await deps.links.setRef(dedupKey, await deps.references.take(link.channel, dedupKey));
-    const confirmationTs = await postOnce(deps.effects, scope, `confirm:${dedupKey}`, confirmationMessage(customerView(link)), link.threadTs);
+    const confirmation = confirmationFor(link);
+    const confirmationTs = await postOnce(deps.effects, scope, `confirm:${dedupKey}`, confirmation.message, link.threadTs);
     checkpoint('confirmed');
-    if (link.confirmationTs !== confirmationTs) link = await deps.links.setConfirmation(dedupKey, confirmationTs);
+    if (link.confirmationTs !== confirmationTs) link = await deps.links.setConfirmation(dedupKey, confirmationTs, confirmation.shown);
     // A slash command's confirmation starts the thread every later update goes to.
     if (!link.threadTs) link = await deps.links.setThread(dedupKey, confirmationTs);
-    // An update may have arrived while we were posting: show it.
-    if (link.status && link.status !== 'triggered') await scope.update(confirmationTs, confirmationMessage(customerView(link)));
+    // An update may have arrived while we were posting (its own refresh found no confirmation yet): show it.
+    await showConfirmationNow(deps, link);
     logger.info('escalation confirmed');
   }
 

@@ -93,6 +93,11 @@ export interface WorkerConfig {
   /** Deadline for one outbound HTTP call. */
   httpTimeoutMs: number;
   /**
+   * The pace of confirmation re-renders (chat.update) per workspace: under Slack's "50+ a minute"
+   * with room for the updates that are not paced (a click's answer, a reconciler catch-up).
+   */
+  slackUpdatesPerMinute: number;
+  /**
    * The PagerDuty user (email) that customers' thread replies are added as notes by; unset:
    * replies stay in Slack.
    */
@@ -114,6 +119,7 @@ export function loadWorkerConfig(env: Env, queue: { dlqEnv: string; maxReceiveCo
     retryBaseSeconds: numberEnv(env, 'RETRY_BASE_SECONDS', 10),
     maxReceiveCount: numberEnv(env, 'MAX_RECEIVE_COUNT', queue.maxReceiveCount),
     httpTimeoutMs: numberEnv(env, 'HTTP_TIMEOUT_MS', 8000),
+    slackUpdatesPerMinute: positiveEnv(env, 'SLACK_UPDATES_PER_MINUTE', 45),
     ...(fromEmail(env) ? { pagerDutyFromEmail: fromEmail(env)! } : {}),
   };
 }
@@ -172,6 +178,7 @@ export function checkSettings(env: Env): void {
   }
   for (const name of ['LINK_TTL_DAYS', 'RETRY_BASE_SECONDS', 'MAX_RECEIVE_COUNT', 'HTTP_TIMEOUT_MS', 'NO_INCIDENT_AFTER_SECONDS']) numberEnv(env, name, 0);
   positiveEnv(env, 'RECONCILE_EVERY_SECONDS', 300);
+  positiveEnv(env, 'SLACK_UPDATES_PER_MINUTE', 45);
   booleanEnv(env, 'SHOW_RESPONDER_NAMES', true);
   fromEmail(env);
   for (const name of ['SLACK_API_URL', 'PAGER_DUTY_EVENTS_URL', 'PAGER_DUTY_API_URL']) baseUrl(env, name, 'https://example.invalid/');

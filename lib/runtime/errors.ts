@@ -67,6 +67,20 @@ export class RateLimitedError extends TransientError {
   }
 }
 
+/**
+ * Not a failure: pd-router's own pacing (lib/store/pacer.ts) gave this work a later turn under a
+ * limit many messages share, and the message waits for it. Handled like a rate limit (the wait is
+ * kept exactly, and waiting never walks a message to the DLQ) but not counted as a refusal.
+ */
+export class WaitForTurnError extends TransientError {
+  override name = 'WaitForTurnError';
+}
+
+/** True for a wait imposed by a limit, ours or an API's, rather than a failure. */
+export function isLimitWait(error: unknown): error is TransientError {
+  return error instanceof RateLimitedError || error instanceof WaitForTurnError;
+}
+
 /** An outside API refused the request for good (PagerDuty 400, Slack channel gone). */
 export class PermanentError extends PdRouterError {
   override name = 'PermanentError';

@@ -1,6 +1,6 @@
 import type { SQSRecord } from 'aws-lambda';
-import { InvalidInputError, RateLimitedError, TransientError } from './errors';
-import { createLogger } from './log';
+import { InvalidInputError, RateLimitedError, TransientError, WaitForTurnError } from './errors';
+import { createLogger, type Logger } from './log';
 import { makeQueueControl } from './queue';
 import { processFifoBatch, retryDelayFor, retryDelaySeconds, SQS_MAX_VISIBILITY_SECONDS } from './sqs-batch';
 import { startLocalSqs, type LocalSqs } from '../../local/aws';
@@ -130,6 +130,36 @@ describe('processFifoBatch', () => {
       }, options());
       expect(failing.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(['r3']);
       expect(await drainQueue(sqs.client, sqs.queues.slack.url)).toEqual([]);
+    });
+
+    it('a message waiting for its paced turn is handed back for exactly that long, requeued near the limit, and never counted as a refusal', async () => {
+      await drainQueue(sqs.client, sqs.queues.slack.url);
+      const seen: { level: string; message: string }[] = [];
+      const metrics: string[] = [];
+      const logger: Logger = {
+        debug: (message) => void seen.push({ level: 'debug', message }),
+        info: (message) => void seen.push({ level: 'info', message }),
+        warn: (message) => void seen.push({ level: 'warn', message }),
+        error: (message) => void seen.push({ level: 'error', message }),
+        child: () => logger,
+        metric: (name) => void metrics.push(name),
+      };
+      const waits: number[] = [];
+      const waiting = async () => {
+        throw new WaitForTurnError('the confirmation waits for its turn', undefined, 95);
+      };
+      const early = await processFifoBatch([record('w1', 'W', 'x', 1)], waiting, { ...options(), logger, queue: { ...options().queue, retryAfter: async (_handle, seconds) => void waits.push(seconds) } });
+      expect(early.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(['w1']);
+      expect(waits).toEqual([95]);
+      const late = await processFifoBatch([record('w2', 'W', 'late', 4)], waiting, { ...options(), logger });
+      expect(late.batchItemFailures).toEqual([]);
+      const copies = (await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: sqs.queues.slack.url, MessageAttributeNames: ['All'], MaxNumberOfMessages: 10, VisibilityTimeout: 300 }))).Messages ?? [];
+      expect(copies.map((m) => m.Body)).toEqual(['late']);
+      expect(Number(copies[0]!.MessageAttributes?.notBefore?.StringValue)).toBeGreaterThanOrEqual(Date.now() + 90_000);
+      await drainQueue(sqs.client, sqs.queues.slack.url);
+      // Waiting its turn is not a failure: no warning, and no 429 counted against Slack or PagerDuty.
+      expect(seen.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
+      expect(metrics).toEqual([]);
     });
 
     it('a copy received before its time is handed back without being worked on, and worked on after it', async () => {

@@ -1,5 +1,5 @@
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
-import { InvalidInputError, isRetryable, RateLimitedError, TransientError } from './errors';
+import { InvalidInputError, isLimitWait, isRetryable, RateLimitedError, TransientError, WaitForTurnError } from './errors';
 import { METRIC_NAMES } from './metrics';
 import type { Logger } from './log';
 import { NOT_BEFORE_ATTRIBUTE, type QueueControl } from './queue';
@@ -137,7 +137,7 @@ async function processRecord(
     // only waits its turn under a rate limit (a storm on one routing key, a fan-out to hundreds
     // of channels) would be lost for being patient. Near that limit it goes back to the end of its
     // group as a copy with a fresh count, still not retried before the wait it was told.
-    if (error instanceof RateLimitedError && options.queue.requeue && attempt >= options.maxReceiveCount - 1) {
+    if (isLimitWait(error) && options.queue.requeue && attempt >= options.maxReceiveCount - 1) {
       try {
         await options.queue.requeue(record.body, record.attributes.MessageGroupId ?? '', record.attributes.MessageDeduplicationId ?? record.messageId, Date.now() + delay * 1000);
         logger.info('rate-limited near the receive limit; requeued with a fresh receive count', { retryInSeconds: delay });
@@ -148,7 +148,8 @@ async function processRecord(
     }
     if (attempt >= options.maxReceiveCount) logger.metric(METRIC_NAMES.messagesExhausted);
     const retryable = isRetryable(error);
-    logger.warn(attempt >= options.maxReceiveCount ? 'message failed for the last time; SQS moves it to the DLQ' : 'message failed; it will be retried', {
+    if (error instanceof WaitForTurnError && attempt < options.maxReceiveCount) logger.info('waiting for its turn under a rate limit', { retryInSeconds: delay });
+    else logger.warn(attempt >= options.maxReceiveCount ? 'message failed for the last time; SQS moves it to the DLQ' : 'message failed; it will be retried', {
       error,
       retryable,
       retryInSeconds: delay,

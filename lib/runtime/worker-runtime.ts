@@ -11,7 +11,8 @@ import { LAYOUT, type QueueName } from '../layout/layout';
 import type { LogContext, Logger } from './log';
 import { makePagerDutyApi, type PagerDutyApi } from '../pagerduty/api';
 import { makeMetricEmitter } from './metrics';
-import { makeQueueControl } from './queue';
+import { makeEventQueue, makeQueueControl, type EventQueue } from './queue';
+import { makePacer, type Pacer } from '../store/pacer';
 import { API_TOKEN_NAMES, type Secrets } from './secrets';
 
 /** The workers call Slack and PagerDuty; the signing secrets are the ingress functions' alone. */
@@ -32,6 +33,10 @@ export interface WorkerParts {
   effects: Effects;
   slack: SlackApi;
   pagerDuty: PagerDutyApi;
+  /** The worker's own queue, for work it queues for itself. */
+  queue: EventQueue;
+  /** Turns under Slack's chat.update limit, shared by every invocation. */
+  pacer: Pacer;
   /** Called after each step that changes something; the fault-injection tests throw here. */
   checkpoint?: (step: string) => void;
 }
@@ -68,6 +73,8 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
   const budget = makePageBudget(db, config.tableName, store);
   const noteBudget = makePageBudget(db, config.tableName, { ...store, prefix: NOTE_BUDGET.prefix, windowMs: NOTE_BUDGET.windowMs });
   const queue = makeQueueControl(sqs, queueUrl, config.dlqUrl);
+  const ownQueue = makeEventQueue(sqs, queueUrl);
+  const pacer = makePacer(db, config.tableName, { perMinute: config.slackUpdatesPerMinute });
   let built: { key: string; handle: ReturnType<WorkerDefinition<E>['build']> } | undefined;
 
   const handlerFor = (secrets: WorkerSecrets) => {
@@ -84,7 +91,7 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
           restToken: secrets.PAGER_DUTY_REST_API_KEY,
           timeoutMs: config.httpTimeoutMs,
         });
-      built = { key, handle: definition.build({ config, links, references, customers, budget, noteBudget, effects, slack, pagerDuty, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
+      built = { key, handle: definition.build({ config, links, references, customers, budget, noteBudget, effects, slack, pagerDuty, queue: ownQueue, pacer, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
     }
     return built.handle;
   };

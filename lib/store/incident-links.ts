@@ -73,6 +73,10 @@ export interface IncidentLink {
   /** When PagerDuty accepted the escalation's trigger (the no-incident answer counts from here). */
   acceptedAt?: string;
   confirmationTs?: string;
+  /** What the confirmation shows now (confirmationFor's fingerprint): a refresh that would show the same is skipped. */
+  confirmationShown?: string;
+  /** The paced turn (epoch ms) reserved for re-rendering the confirmation, until it is used. */
+  confirmationTurnAt?: number;
 }
 
 export type NewIncidentLink = Pick<IncidentLink, 'dedupKey' | 'team' | 'channel' | 'threadTs' | 'requester' | 'summary' | 'showNames' | 'via'>;
@@ -95,7 +99,14 @@ export interface IncidentLinks {
   /** pending → folded into another open escalation of the channel; returns the link as stored. */
   fold(dedupKey: string, into: string): Promise<IncidentLink>;
   setThread(dedupKey: string, threadTs: string): Promise<IncidentLink>;
-  setConfirmation(dedupKey: string, ts: string): Promise<IncidentLink>;
+  /** The confirmation is posted, showing `shown` (a fingerprint of what it shows). */
+  setConfirmation(dedupKey: string, ts: string, shown: string): Promise<IncidentLink>;
+  /** Keep a paced turn for re-rendering the confirmation; a turn already kept wins. Returns the link as stored. */
+  keepConfirmationTurn(dedupKey: string, at: number): Promise<IncidentLink>;
+  /** The confirmation was re-rendered to show `shown` (its turn, if any, is used up). */
+  confirmationShows(dedupKey: string, shown: string): Promise<IncidentLink>;
+  /** Give up the kept turn (Slack refused it anyway): the next attempt takes a new one. */
+  dropConfirmationTurn(dedupKey: string): Promise<void>;
   /** The confirmation prompt is posted (asked, once). */
   askConfirmation(dedupKey: string, promptTs: string): Promise<IncidentLink>;
   /**
@@ -264,8 +275,17 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
       await pointThread(link);
       return link;
     },
-    async setConfirmation(dedupKey, ts) {
-      return update(dedupKey, 'SET confirmationTs = :ts', { ':ts': ts });
+    async setConfirmation(dedupKey, ts, shown) {
+      return update(dedupKey, 'SET confirmationTs = :ts, confirmationShown = :shown', { ':ts': ts, ':shown': shown });
+    },
+    async keepConfirmationTurn(dedupKey, at) {
+      return updateOnce(dedupKey, 'SET confirmationTurnAt = :at', { ':at': at }, 'attribute_not_exists(confirmationTurnAt)');
+    },
+    async confirmationShows(dedupKey, shown) {
+      return update(dedupKey, 'SET confirmationShown = :shown REMOVE confirmationTurnAt', { ':shown': shown });
+    },
+    async dropConfirmationTurn(dedupKey) {
+      await update(dedupKey, 'REMOVE confirmationTurnAt', {});
     },
     async askConfirmation(dedupKey, promptTs) {
       return updateOnce(dedupKey, 'SET confirmation = :asked, promptTs = :ts', { ':asked': 'asked', ':ts': promptTs }, 'attribute_not_exists(confirmation)');

@@ -1,0 +1,70 @@
+import { EVENT_CONTRACT_VERSION, pagerDutyRouting, type ConfirmationRefreshEvent } from '../../lib/events';
+import { RateLimitedError, WaitForTurnError } from '../../lib/runtime/errors';
+import type { Logger } from '../../lib/runtime/log';
+import type { EventQueue } from '../../lib/runtime/queue';
+import { channelScope, type SlackApi } from '../../lib/slack/web-api';
+import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
+import type { Pacer } from '../../lib/store/pacer';
+import { confirmationFor, confirmationIsStale } from '../../lib/tenancy/confirmation';
+
+export interface ConfirmationRefreshDeps {
+  links: IncidentLinks;
+  slack: SlackApi;
+  pacer: Pacer;
+  /** The PagerDuty queue: a refresh is queued for this worker itself. */
+  queue: EventQueue;
+  now?: () => number;
+}
+
+/**
+ * A turn this close is waited for in the invocation. A farther one by a redelivery, in SQS's whole
+ * seconds rounded down, so that the message is back just before its turn and takes it on time:
+ * rounded up, a turn taken late and the next one taken on time would come closer than the pace.
+ */
+const WAIT_IN_PLACE_MS = 1000;
+
+/**
+ * Re-rendering confirmations apart from the posts. One incident event can change what hundreds
+ * of confirmations show (an outage merged into one incident, then resolved), and chat.update is
+ * limited to about 50 a minute per workspace: done inline, each refusal failed the message that
+ * also carried the customer's update post, and hundreds of redeliveries competed for two slots.
+ * Here the update post goes out at once; the re-render is queued, waits for a paced turn of the
+ * workspace (lib/store/pacer.ts) and shows whatever the link says when its turn comes.
+ */
+export function makeConfirmationRefresh(deps: ConfirmationRefreshDeps) {
+  const now = deps.now ?? Date.now;
+  return {
+    /** Ask for the confirmation to be brought up to date, if it shows something else (`cause`: the event that changed it). */
+    async request(link: IncidentLink, cause: string, logger: Logger): Promise<void> {
+      if (!confirmationIsStale(link)) return;
+      const event: ConfirmationRefreshEvent = { v: EVENT_CONTRACT_VERSION, kind: 'confirmation.refresh', id: `${cause}:${link.dedupKey}`, dedupKey: link.dedupKey, channel: link.channel, requestedAt: new Date(now()).toISOString() };
+      await deps.queue.send(event, pagerDutyRouting(event));
+      logger.info('confirmation refresh queued');
+    },
+
+    async handle(event: ConfirmationRefreshEvent, logger: Logger): Promise<void> {
+      let link = await deps.links.get(event.dedupKey);
+      // Only the escalation's own channel, and only its own confirmation, whatever the message says.
+      if (!link || link.channel !== event.channel || !link.confirmationTs) return;
+      if (!confirmationIsStale(link)) {
+        // Shown already (an earlier refresh of the same confirmation saw this change too).
+        if (link.confirmationTurnAt !== undefined) await deps.links.dropConfirmationTurn(link.dedupKey);
+        return;
+      }
+      if (link.confirmationTurnAt === undefined) link = await deps.links.keepConfirmationTurn(link.dedupKey, await deps.pacer.turn(`chat.update#${link.team}`, now()));
+      const wait = (link.confirmationTurnAt ?? 0) - now();
+      if (wait > WAIT_IN_PLACE_MS) throw new WaitForTurnError('the confirmation waits for its turn under chat.update\'s limit', undefined, Math.floor(wait / 1000));
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const { message, shown } = confirmationFor(link);
+      try {
+        await channelScope(deps.slack, link.channel).update(link.confirmationTs!, message);
+      } catch (error) {
+        // Refused anyway (Slack's limit is shared with other updates): the next attempt takes a new turn.
+        if (error instanceof RateLimitedError) await deps.links.dropConfirmationTurn(link.dedupKey);
+        throw error;
+      }
+      await deps.links.confirmationShows(link.dedupKey, shown);
+      logger.info('confirmation refreshed', { status: link.status });
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import { startTestDynamo } from '../../test/helpers/dynamo';
+import { makePacer, type Pacer } from './pacer';
+
+const T0 = Date.parse('2026-11-30T10:00:00.000Z');
+
+describe('paced turns under a shared rate limit (on dynalite)', () => {
+  let env: Awaited<ReturnType<typeof startTestDynamo>>;
+  let pacer: Pacer;
+
+  beforeAll(async () => {
+    env = await startTestDynamo();
+    // 30 a minute: one turn every 2 s.
+    pacer = makePacer(env.db, env.dynamo.tableName, { perMinute: 30 });
+  });
+  afterAll(() => env.stop());
+
+  it('an idle lane gives its turn at once', async () => {
+    expect(await pacer.turn('idle-lane', T0)).toBe(T0);
+  });
+
+  it('callers racing for one lane each get their own turn, the limit\'s interval apart', async () => {
+    const turns = await Promise.all(Array.from({ length: 12 }, () => pacer.turn('busy-lane', T0)));
+    expect([...turns].sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => T0 + i * 2000));
+  });
+
+  it('a lane whose turns have all passed starts again at once; a later caller queues behind the turns still ahead', async () => {
+    await Promise.all([0, 1, 2].map(() => pacer.turn('lane-c', T0)));
+    // Turns at T0, T0+2 s, T0+4 s: at T0+3 s one is still ahead, so the next turn is T0+6 s.
+    expect(await pacer.turn('lane-c', T0 + 3000)).toBe(T0 + 6000);
+    // Long after the last turn, nothing is waiting: now.
+    expect(await pacer.turn('lane-c', T0 + 60_000)).toBe(T0 + 60_000);
+  });
+
+  it('lanes are independent (one workspace\'s storm does not slow another)', async () => {
+    await Promise.all([0, 1, 2, 3].map(() => pacer.turn('workspace-a', T0)));
+    expect(await pacer.turn('workspace-b', T0)).toBe(T0);
+  });
+});

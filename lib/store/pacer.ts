@@ -1,0 +1,58 @@
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { LAYOUT } from '../layout/layout';
+import { expiryEpoch, isConditionFailure, storeCall } from './dynamo';
+
+/**
+ * Turns under a rate limit that many Lambda invocations share (Slack's chat.update, about 50 a
+ * minute per workspace). Each caller reserves the next free turn before calling, so a fan-out to
+ * hundreds of channels goes out at the limit's pace instead of finding it by hundreds of 429s,
+ * each a redelivery that competes with the work customers are waiting for.
+ */
+export interface Pacer {
+  /**
+   * Reserve the next turn on `lane` (epoch ms, never before `nowMs`). Turns are `60000 / perMinute`
+   * ms apart; a lane that has been idle starts again at once. A reserved turn that goes unused
+   * is lost, which only makes the pace a little slower.
+   */
+  turn(lane: string, nowMs: number): Promise<number>;
+}
+
+export function makePacer(db: DynamoDBDocumentClient, tableName: string, options: { perMinute: number }): Pacer {
+  const intervalMs = Math.ceil(60_000 / options.perMinute);
+  const key = (lane: string) => ({ pk: `pace#${lane}` });
+  return {
+    async turn(lane, nowMs) {
+      // Two writes at most and no read-modify-write loop: an idle lane is claimed for now; a busy
+      // one hands out the turn after the last one reserved (an atomic add: concurrent callers each
+      // get their own turn).
+      try {
+        await storeCall('update', () =>
+          db.send(
+            new UpdateCommand({
+              TableName: tableName,
+              Key: key(lane),
+              UpdateExpression: `SET nextAt = :next, ${LAYOUT.table.ttlAttribute} = :expires`,
+              ConditionExpression: 'attribute_not_exists(nextAt) OR nextAt <= :now',
+              ExpressionAttributeValues: { ':next': nowMs + intervalMs, ':now': nowMs, ':expires': expiryEpoch(new Date(nowMs), 1) },
+            }),
+          ),
+        );
+        return nowMs;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
+      const taken = await storeCall('update', () =>
+        db.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: key(lane),
+            UpdateExpression: 'ADD nextAt :interval',
+            ExpressionAttributeValues: { ':interval': intervalMs },
+            ReturnValues: 'UPDATED_NEW',
+          }),
+        ),
+      );
+      return Math.max(nowMs, Number(taken.Attributes?.nextAt) - intervalMs);
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import { createHash } from 'node:crypto';
+import { confirmationMessage } from '../slack/messages';
+import { channelScope, type SlackApi, type SlackMessage } from '../slack/web-api';
+import type { IncidentLink, IncidentLinks } from '../store/incident-links';
+import { customerView } from './customer-view';
+
+/**
+ * A channel's confirmation ("On-call has been paged", with its status and Check Status) as the
+ * link stands, and a fingerprint of it: stored with the link when shown, so an update that would
+ * show the same is never made (most incident events change nothing it shows).
+ */
+export function confirmationFor(link: IncidentLink): { message: SlackMessage; shown: string } {
+  const message = confirmationMessage(customerView(link));
+  return { message, shown: createHash('sha256').update(JSON.stringify(message)).digest('base64url').slice(0, 16) };
+}
+
+/** Whether the link's confirmation is posted and shows something other than the link as it stands. */
+export function confirmationIsStale(link: IncidentLink): boolean {
+  return link.confirmationTs !== undefined && confirmationFor(link).shown !== link.confirmationShown;
+}
+
+/**
+ * Re-render the confirmation now, unpaced, and record what it shows: for the rare paths (a change
+ * that arrived while the confirmation was being posted, a reconciler catch-up). A fan-out goes
+ * through the pagerduty-worker's paced refresh instead.
+ */
+export async function showConfirmationNow(deps: { slack: SlackApi; links: IncidentLinks }, link: IncidentLink): Promise<void> {
+  if (!link.confirmationTs || !confirmationIsStale(link)) return;
+  const { message, shown } = confirmationFor(link);
+  await channelScope(deps.slack, link.channel).update(link.confirmationTs, message);
+  await deps.links.confirmationShows(link.dedupKey, shown);
+}
