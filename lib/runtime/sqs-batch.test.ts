@@ -184,12 +184,24 @@ describe('retryDelaySeconds', () => {
 
 describe('retryDelayFor', () => {
   const options = { retryBaseSeconds: 10, retryMaxSeconds: 360 };
-  const rateLimited = (seconds: number) => new TransientError('Slack chat.postMessage was rate limited', undefined, seconds);
+  const rateLimited = (seconds: number) => new TransientError('another attempt is performing this effect now', undefined, seconds);
 
-  it('waits exactly what a 429 asked for, rounded up to SQS’s whole seconds, whatever the attempt', () => {
+  it('waits exactly what the error names (a lease, a thread not yet posted), rounded up to SQS’s whole seconds, whatever the attempt', () => {
     expect(retryDelayFor(rateLimited(1), 1, options)).toBe(1);
     expect(retryDelayFor(rateLimited(1), 4, options)).toBe(1);
     expect(retryDelayFor(rateLimited(1.2), 1, options)).toBe(2);
+  });
+
+  it('a repeated 429 comes back no sooner than asked, spread at random over a window that doubles per refusal', () => {
+    const refused = new RateLimitedError('slack', 'Slack chat.postMessage was rate limited', undefined, 1);
+    expect([1, 2, 3, 4].map((attempt) => retryDelayFor(refused, attempt, { ...options, random: () => 0 }))).toEqual([1, 1, 1, 1]);
+    expect([1, 2, 3, 4].map((attempt) => retryDelayFor(refused, attempt, { ...options, random: () => 0.999 }))).toEqual([2, 4, 8, 16]);
+    expect(retryDelayFor(refused, 12, { ...options, random: () => 0.999 })).toBe(1 + 30);
+    // Drawn for real: never below Retry-After, and hundreds refused together do not come back together.
+    const delays = Array.from({ length: 300 }, () => retryDelayFor(refused, 3, options));
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(1);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(8);
+    expect(new Set(delays).size).toBeGreaterThan(4);
   });
 
   it('never retries earlier than asked, even past the queue’s own visibility timeout (up to SQS’s 12 hours)', () => {

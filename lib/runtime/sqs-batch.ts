@@ -24,6 +24,8 @@ export interface BatchOptions {
   reserveMs?: number;
   /** The event id, channel or incident of a record, for the lines logged about it. */
   logContext?: (record: SQSRecord) => Record<string, unknown>;
+  /** The source of the spread added to a 429's wait (Math.random; fixed in tests). */
+  random?: () => number;
 }
 
 export function retryDelaySeconds(attempt: number, baseSeconds: number, maxSeconds: number): number {
@@ -35,18 +37,27 @@ export const SQS_MAX_VISIBILITY_SECONDS = 43_200;
 
 /**
  * Whole seconds until a failed message is retried. When the API said how long to wait (a 429's
- * `Retry-After`), exactly that, rounded up: never sooner, and no later than asked, since only
- * this message's group waits. Otherwise exponential backoff. The message is invisible from the
- * moment it is handed back, after the refusal arrived, so the retry cannot come early.
+ * `Retry-After`), never sooner than that, rounded up, since only this message's group waits.
+ * A 429 may add a random spread that grows with each refusal (up to 2^attempt − 1 s, at most
+ * 30 s): hundreds of channels' posts refused by one workspace-wide limit are all told "1 s", and
+ * coming back together they would be refused together again, each refusal a redelivery with its
+ * reads. Otherwise exponential backoff. The message is invisible from the moment it is handed back,
+ * after the refusal arrived, so the retry cannot come early.
  */
-export function retryDelayFor(error: unknown, attempt: number, options: Pick<BatchOptions, 'retryBaseSeconds' | 'retryMaxSeconds'>): number {
+export function retryDelayFor(error: unknown, attempt: number, options: Pick<BatchOptions, 'retryBaseSeconds' | 'retryMaxSeconds' | 'random'>): number {
   const asked = error instanceof TransientError ? error.retryAfterSeconds : undefined;
-  if (asked !== undefined && asked > 0) return Math.min(SQS_MAX_VISIBILITY_SECONDS, Math.ceil(asked));
+  if (asked !== undefined && asked > 0) {
+    const spread = error instanceof RateLimitedError ? Math.floor((options.random ?? Math.random)() * Math.min(RATE_LIMIT_MAX_SPREAD_SECONDS + 1, 2 ** Math.max(1, attempt))) : 0;
+    return Math.min(SQS_MAX_VISIBILITY_SECONDS, Math.ceil(asked) + spread);
+  }
   // A limit that gave no wait (PagerDuty's Events API: 120 in any 60 s) frees slots continuously:
   // backing off further than this only leaves freed slots unused.
   const max = error instanceof RateLimitedError ? Math.min(options.retryMaxSeconds, RATE_LIMIT_MAX_BACKOFF_SECONDS) : options.retryMaxSeconds;
   return Math.ceil(retryDelaySeconds(attempt, options.retryBaseSeconds, max));
 }
+
+/** The most a repeated 429 adds at random to the wait it was told. */
+export const RATE_LIMIT_MAX_SPREAD_SECONDS = 30;
 
 /** The longest backoff after a 429 that named no wait; a refused call costs the API nothing. */
 export const RATE_LIMIT_MAX_BACKOFF_SECONDS = 20;

@@ -1,7 +1,7 @@
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { attributeNames, expiryEpoch, isConditionFailure, storeCall } from './dynamo';
 import { LAYOUT } from '../layout/layout';
-import { TransientError } from '../runtime/errors';
+import { RateLimitedError, TransientError } from '../runtime/errors';
 
 /**
  * Effects that must happen once (a Slack message posted) although the work that causes them
@@ -66,6 +66,13 @@ export function makeEffects(db: DynamoDBDocumentClient, tableName: string, optio
       try {
         result = await perform();
       } catch (error) {
+        // A 429 says the call was refused before anything was done: the claim goes, and the next
+        // attempt performs without asking the outside world first (under a storm of 429s, that
+        // question would be one more rate-limited call per retry).
+        if (error instanceof RateLimitedError) {
+          await storeCall('delete', () => db.send(new DeleteCommand({ TableName: tableName, Key: key(effect) }))).catch(() => undefined);
+          throw error;
+        }
         // Not a crash: the next attempt may look (find) and perform again at once, without waiting out the lease.
         await storeCall('update', () =>
           db.send(new UpdateCommand({ TableName: tableName, Key: key(effect), UpdateExpression: 'SET failedAt = :at', ExpressionAttributeValues: { ':at': now().toISOString() } })),

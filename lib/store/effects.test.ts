@@ -1,0 +1,42 @@
+import { startTestDynamo } from '../../test/helpers/dynamo';
+import { RateLimitedError, TransientError } from '../runtime/errors';
+import { makeEffects, type Effects } from './effects';
+
+describe('effects done once (on dynalite)', () => {
+  let env: Awaited<ReturnType<typeof startTestDynamo>>;
+  let effects: Effects;
+
+  beforeAll(async () => {
+    env = await startTestDynamo();
+    effects = makeEffects(env.db, env.dynamo.tableName, { ttlDays: 1 });
+  });
+  afterAll(() => env.stop());
+
+  it('a repeat gets the first result without performing again', async () => {
+    let performed = 0;
+    const perform = async () => `ts-${++performed}`;
+    const first = await effects.once('post:a', perform, async () => undefined);
+    const again = await effects.once('post:a', perform, async () => 'should not be asked');
+    expect(first).toEqual({ result: 'ts-1', performed: true });
+    expect(again).toEqual({ result: 'ts-1', performed: false });
+    expect(performed).toBe(1);
+  });
+
+  it('after a 429 the retry performs at once, without asking whether it happened (a 429 is a refusal)', async () => {
+    const asked: string[] = [];
+    const find = async (since: string) => (asked.push(since), undefined);
+    await expect(effects.once('post:b', async () => { throw new RateLimitedError('slack', 'chat.postMessage answered 429', undefined, 1); }, find)).rejects.toBeInstanceOf(RateLimitedError);
+    expect(await effects.once('post:b', async () => 'ts-b', find)).toEqual({ result: 'ts-b', performed: true });
+    expect(asked).toEqual([]);
+  });
+
+  it('after any other failure the retry asks first, and takes what it finds instead of performing twice', async () => {
+    const asked: string[] = [];
+    let performed = 0;
+    await expect(effects.once('post:c', async () => { throw new TransientError('Slack timed out (the post may have landed)'); }, async () => undefined)).rejects.toBeInstanceOf(TransientError);
+    const retry = await effects.once('post:c', async () => `ts-${++performed}`, async (since) => (asked.push(since), 'ts-found'));
+    expect(retry).toEqual({ result: 'ts-found', performed: false });
+    expect(asked).toHaveLength(1);
+    expect(performed).toBe(0);
+  });
+});
