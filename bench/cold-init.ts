@@ -8,6 +8,8 @@ import { EVENT_CONTRACT_VERSION } from '../lib/events';
 import { normalizePagerDutyWebhook } from '../lib/pagerduty/normalize';
 import { normalizeEventCallback } from '../lib/slack/normalize';
 import { mentionEnvelope } from '../local/requests';
+import { makeCustomers } from '../lib/store/customers';
+import { makeDocumentClient } from '../lib/store/dynamo';
 import { startBenchEnvironment, type BenchEnvironment } from './lib/environment';
 import { apiGatewayEvent, benchContext, signedSlackJson, signedWebhook } from './lib/requests';
 import { startSecretsManagerStandIn } from './lib/secrets-manager-stand-in';
@@ -179,6 +181,10 @@ export async function measureColdInit(options: {
           },
         }),
       );
+    // Only registered customers' channels escalate; a worker run in any other channel would
+    // measure the refusal instead. The page budget at its most, so that no run is folded.
+    const customers = makeCustomers(makeDocumentClient(env), environment.dynamo.tableName);
+    for (const channel of ['CCOLD', 'CCOLDPD']) await customers.add({ channel, name: `Cold start ${channel}`, pagesPerHour: 1000 });
     const pdEvents = options.functions.includes('pagerduty-worker') ? await prepareIncidents(environment, options.runs * (options.deployedFor.includes('pagerduty-worker') ? 2 : 1)) : [];
     const nextFor: Record<FunctionName, () => unknown> = {
       'slack-ingress': slackRequest,

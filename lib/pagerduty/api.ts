@@ -1,7 +1,6 @@
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { api } from '@pagerduty/pdjs';
 import { RateLimitedError } from '../runtime/errors';
+import { nodeHttpFetch, type NodeHttpFetchResponse } from '../runtime/node-http-fetch';
 import type { IncidentStatus } from '../events';
 import { PermanentError, TransientError } from '../runtime/errors';
 import { mergeTarget } from './normalize';
@@ -105,44 +104,6 @@ const MAX_ALERT_PAGES = 10;
 
 const isNotFound = (error: unknown) => error instanceof PermanentError && error.code === 'pagerduty_404';
 
-interface PostAnswer {
-  status: number;
-  headers: { get(name: string): string | null };
-  body: string;
-}
-
-/**
- * POST a JSON body and read the whole answer, through `node:https`, which the AWS SDK has already
- * loaded. The runtime's fetch would do, but its first call loads undici (30–60 ms here), and a
- * trigger is on every escalation's path, cold starts included; pdjs's REST reads, off that path,
- * keep the runtime's fetch.
- */
-function postJson(url: URL, body: unknown, timeoutMs: number): Promise<PostAnswer> {
-  const payload = Buffer.from(JSON.stringify(body), 'utf8');
-  const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
-  return new Promise((resolve, reject) => {
-    const request = send(
-      url,
-      { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': payload.length }, signal: AbortSignal.timeout(timeoutMs) },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('error', reject);
-        response.on('end', () => {
-          const headers = response.headers;
-          resolve({
-            status: response.statusCode ?? 0,
-            headers: { get: (name) => [headers[name.toLowerCase()] ?? null].flat()[0] ?? null },
-            body: Buffer.concat(chunks).toString('utf8'),
-          });
-        });
-      },
-    );
-    request.on('error', reject);
-    request.end(payload);
-  });
-}
-
 export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; routingKey: string; restToken: string; timeoutMs: number }): PagerDutyApi {
   const rest = async (what: string, path: string, query?: Record<string, string>, write?: { data: unknown; headers: Record<string, string> }): Promise<Record<string, unknown>> => {
     const url = new URL(path, options.apiUrl);
@@ -167,27 +128,32 @@ export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; r
 
   return {
     async trigger(event) {
-      let response: PostAnswer;
+      let response: NodeHttpFetchResponse;
+      let text: string;
       try {
-        response = await postJson(
-          new URL('v2/enqueue', options.eventsUrl),
-          {
+        // Through node:http(s), like pdjs's calls (lib/pagerduty/pdjs-fetch.ts): the runtime's
+        // fetch would load undici on the cold start of every escalation.
+        response = await nodeHttpFetch(new URL('v2/enqueue', options.eventsUrl), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
             routing_key: event.routingKey ?? options.routingKey,
             event_action: 'trigger',
             dedup_key: event.dedupKey,
             payload: { summary: event.summary, source: event.source, severity: event.severity, custom_details: event.customDetails },
             client: 'pd-router',
             ...(event.links?.length ? { links: event.links } : {}),
-          },
-          options.timeoutMs,
-        );
+          }),
+          signal: AbortSignal.timeout(options.timeoutMs),
+        });
+        text = await response.text();
       } catch (error) {
         throw new TransientError('PagerDuty Events API could not be reached', error);
       }
-      if (response.status >= 200 && response.status < 300) return;
+      if (response.ok) return;
       let detail = '';
       try {
-        const body = JSON.parse(response.body) as { message?: string; errors?: string[] };
+        const body = JSON.parse(text) as { message?: string; errors?: string[] };
         detail = [body.message, ...(body.errors ?? [])].filter(Boolean).join('; ');
       } catch {
         detail = '';

@@ -1,5 +1,6 @@
 import { ErrorCode, LogLevel, WebClient, type Block, type KnownBlock } from '@slack/web-api';
 import { PermanentError, RateLimitedError, TransientError } from '../runtime/errors';
+import { nodeHttpFetch, type NodeHttpFetchResponse } from '../runtime/node-http-fetch';
 
 export type Blocks = (KnownBlock | Block)[];
 
@@ -82,6 +83,8 @@ export function makeSlackApi(options: { token: string; apiUrl: string; timeoutMs
     // The SDK's own logger prints request details and its retries as plain text; we log what we
     // choose, as JSON, with the event's context.
     logger: SILENT_LOGGER,
+    // Not the runtime's fetch: its first call loads undici, on every worker's cold start.
+    fetch: nodeHttpFetch,
   };
   const client = new WebClient(options.token, clientOptions);
   // Posting is not idempotent: the SDK's own retry after a timeout (or a 5xx sent after Slack had
@@ -171,9 +174,9 @@ export function makeSlackApi(options: { token: string; apiUrl: string; timeoutMs
       }
       // Signed by Slack, but never a reason to send our words anywhere but Slack.
       if (!responseOrigins.has(url.origin)) throw new PermanentError('bad_response_url', `refusing to answer through ${url.origin}`);
-      let response: Response;
+      let response: NodeHttpFetchResponse;
       try {
-        response = await fetch(url, {
+        response = await nodeHttpFetch(url, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}) }),
