@@ -159,16 +159,33 @@ export const ConfirmationRefreshEventSchema = v.object({
   requestedAt: isoTime,
 });
 
+/**
+ * One channel's part of a PagerDuty event that concerns many (an outage merged into one incident):
+ * queued by the pagerduty-worker for itself, one per escalation, so each channel is told and
+ * retried on its own. Carries the event as the ingress normalized it, nothing more.
+ */
+export const IncidentLinkEventSchema = v.object({
+  v: v.literal(EVENT_CONTRACT_VERSION),
+  kind: v.literal('incident.link'),
+  /** The event's id and the escalation's dedup key: a retry of the fan-out queues the same id. */
+  id: nonEmpty,
+  dedupKey: nonEmpty,
+  /** For a merge: the status of the incident the escalation goes on in, read when the merge was handled. */
+  targetStatus: v.optional(v.picklist(INCIDENT_STATUSES)),
+  event: PagerDutyIncidentEventSchema,
+});
+
 export type PagerDutyIncidentEvent = v.InferOutput<typeof PagerDutyIncidentEventSchema>;
+export type IncidentLinkEvent = v.InferOutput<typeof IncidentLinkEventSchema>;
 export type ConfirmationRefreshEvent = v.InferOutput<typeof ConfirmationRefreshEventSchema>;
-/** What the PagerDuty queue carries: webhooks from PagerDuty, and the worker's own confirmation refreshes. */
-export type PagerDutyQueueEvent = PagerDutyIncidentEvent | ConfirmationRefreshEvent;
+/** What the PagerDuty queue carries: webhooks from PagerDuty, and the worker's own per-channel parts and confirmation refreshes. */
+export type PagerDutyQueueEvent = PagerDutyIncidentEvent | IncidentLinkEvent | ConfirmationRefreshEvent;
 export type SlackChannelEvent = v.InferOutput<typeof SlackChannelEventSchema>;
 export type SlackReplyEvent = v.InferOutput<typeof SlackReplyEventSchema>;
 export type SlackQueueEvent = SlackMessageEvent | SlackActionEvent | SlackChannelEvent | SlackReplyEvent;
 
 const SlackQueueEventSchema = v.variant('kind', [SlackMessageEventSchema, SlackActionEventSchema, SlackChannelEventSchema, SlackReplyEventSchema]);
-const PagerDutyQueueEventSchema = v.variant('kind', [PagerDutyIncidentEventSchema, ConfirmationRefreshEventSchema]);
+const PagerDutyQueueEventSchema = v.variant('kind', [PagerDutyIncidentEventSchema, IncidentLinkEventSchema, ConfirmationRefreshEventSchema]);
 
 function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
   return issues
@@ -222,11 +239,12 @@ export function slackRouting(event: SlackQueueEvent): QueueRouting {
 }
 
 /**
- * PagerDuty events are ordered per incident, as PagerDuty delivers them. A confirmation refresh
- * has its own group per escalation: its paced wait holds up nothing but later refreshes of the
- * same confirmation.
+ * PagerDuty events are ordered per incident, as PagerDuty delivers them; one channel's part of an
+ * event, per escalation. A confirmation refresh has a group of its own per escalation: its paced
+ * wait holds up nothing but later refreshes of the same confirmation.
  */
 export function pagerDutyRouting(event: PagerDutyQueueEvent): QueueRouting {
   if (event.kind === 'confirmation.refresh') return { groupId: `confirmation.${event.dedupKey}`, deduplicationId: `${event.kind}:${event.id}` };
+  if (event.kind === 'incident.link') return { groupId: `link.${event.dedupKey}`, deduplicationId: `${event.kind}:${event.id}` };
   return { groupId: event.incident.id, deduplicationId: event.webhookId ?? event.id };
 }

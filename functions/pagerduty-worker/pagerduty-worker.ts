@@ -1,4 +1,4 @@
-import type { IncidentStatus, PagerDutyEventType, PagerDutyIncidentEvent, PagerDutyQueueEvent } from '../../lib/events';
+import { EVENT_CONTRACT_VERSION, pagerDutyRouting, type IncidentLinkEvent, type IncidentStatus, type PagerDutyEventType, type PagerDutyIncidentEvent, type PagerDutyQueueEvent } from '../../lib/events';
 import type { PagerDutyApi } from '../../lib/pagerduty/api';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { statusOf } from '../../lib/pagerduty/normalize';
@@ -104,12 +104,59 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
     logger.info('update posted', { eventType: event.eventType, status: latest.status });
   }
 
-  async function handle(event: PagerDutyIncidentEvent, logger: Logger): Promise<void> {
+  type Post = { effectKey: string; build: (link: IncidentLink) => ReturnType<typeof incidentUpdateMessage> };
+
+  /**
+   * What one channel is told about an event, from its own link: the posts (each with its effect
+   * key) and the status to record. `targetStatus`: for a merge, the status of the incident the
+   * escalation now goes on in.
+   */
+  function tellingOf(event: PagerDutyIncidentEvent, link: IncidentLink, targetStatus: IncidentStatus | undefined): { posts: Post[]; status?: { value: IncidentStatus; at: string } } {
     const { incident } = event;
-    const tasks: Promise<void>[] = [];
     if (incident.mergedInto) {
       // Merged away: the escalation is not resolved, it goes on in the target incident, whose
       // own status (not this one's "resolved") is what the channel is shown from now on.
+      return {
+        posts: [{ effectKey: `joined:${link.dedupKey}:${incidentTag(incident.mergedInto)}`, build: (l) => handledTogetherMessage(customerView(l)) }],
+        ...(targetStatus ? { status: { value: targetStatus, at: event.occurredAt } } : {}),
+      };
+    }
+    // Each channel's own names rule, as its customer had it when it escalated.
+    const showNames = link.showNames ?? deps.config.showResponderNames;
+    const happening = happeningOf(event, showNames);
+    const posts: Post[] = [];
+    // Grouped into an incident that is not its own: said once, on the first of its events seen.
+    // (A merge is told by the merge event itself, in the merged incident's queue group; telling it
+    // here too would race that group for the same message.)
+    if (link.heldBy === 'grouped') posts.push({ effectKey: `joined:${link.dedupKey}:${incidentTag(incident.id)}`, build: (l) => handledTogetherMessage(customerView(l)) });
+    if (happening) posts.push({ effectKey: `pd:${event.id}:${link.dedupKey}`, build: (l) => incidentUpdateMessage(customerView(l), happening) });
+    const update = event.statusUpdate;
+    if (update) {
+      const by = shownPerson(event.agentName, showNames);
+      posts.push({ effectKey: `pd:${event.id}:${link.dedupKey}`, build: (l) => statusUpdateMessage(customerView(l), update, by) });
+    }
+    const eventStatus = statusOf(event);
+    return { posts, ...(eventStatus ? { status: { value: eventStatus, at: event.occurredAt } } : {}) };
+  }
+
+  /** Tell one channel; a channel Slack refuses for good (archived, the bot removed) is dropped, not retried. */
+  async function tellOne(link: IncidentLink, event: PagerDutyIncidentEvent, targetStatus: IncidentStatus | undefined, logger: Logger): Promise<void> {
+    const channelLogger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });
+    const { posts, status } = tellingOf(event, link, targetStatus);
+    try {
+      await tellChannel(link, event, posts, status, channelLogger);
+    } catch (error) {
+      if (!(error instanceof PermanentError)) throw error;
+      channelLogger.warn('Slack refused our message to a channel; dropped', { reason: error.code });
+      channelLogger.metric(METRIC_NAMES.slackChannelUnavailable);
+    }
+  }
+
+  async function handle(event: PagerDutyIncidentEvent, logger: Logger): Promise<void> {
+    const { incident } = event;
+    let links: IncidentLink[];
+    let targetStatus: IncidentStatus | undefined;
+    if (incident.mergedInto) {
       let moved = await ownership.moveOnMerge({ id: incident.id, ...(incident.incidentKey ? { incidentKey: incident.incidentKey } : {}) }, incident.mergedInto, logger);
       if (!moved.length) return unlinked(logger);
       let target = await deps.pagerDuty.getIncident(incident.mergedInto);
@@ -122,48 +169,32 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
         moved = moved.map((link) => carried.get(link.dedupKey) ?? link);
         target = await deps.pagerDuty.getIncident(target.mergedInto);
       }
-      checkpoint('incident-attached');
-      for (const link of moved) {
-        const channelLogger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });
-        const status = target?.status ? { value: target.status, at: event.occurredAt } : undefined;
-        tasks.push(tellChannel(link, event, [{ effectKey: `joined:${link.dedupKey}:${incidentTag(incident.mergedInto)}`, build: (l) => handledTogetherMessage(customerView(l)) }], status, channelLogger));
-      }
+      links = moved;
+      targetStatus = target?.status;
     } else {
-      const held = await ownership.heldBy({ id: incident.id, ...(incident.incidentKey ? { incidentKey: incident.incidentKey } : {}) }, logger);
-      if (!held.length) return unlinked(logger);
-      checkpoint('incident-attached');
-      const eventStatus = statusOf(event);
-      for (const link of held) {
-        // Each channel's own names rule, as its customer had it when it escalated.
-        const happening = happeningOf(event, link.showNames ?? deps.config.showResponderNames);
-        const channelLogger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });
-        const posts = [];
-        // Grouped into an incident that is not its own: said once, on the first of its events seen.
-        // (A merge is told by the merge event itself, in the merged incident's queue group; telling it
-        // here too would race that group for the same message.)
-        if (link.heldBy === 'grouped') {
-          posts.push({ effectKey: `joined:${link.dedupKey}:${incidentTag(incident.id)}`, build: (l: IncidentLink) => handledTogetherMessage(customerView(l)) });
-        }
-        if (happening) posts.push({ effectKey: `pd:${event.id}:${link.dedupKey}`, build: (l: IncidentLink) => incidentUpdateMessage(customerView(l), happening) });
-        const update = event.statusUpdate;
-        if (update) {
-          const by = shownPerson(event.agentName, deps.config.showResponderNames);
-          posts.push({ effectKey: `pd:${event.id}:${link.dedupKey}`, build: (l: IncidentLink) => statusUpdateMessage(customerView(l), update, by) });
-        }
-        tasks.push(tellChannel(link, event, posts, eventStatus ? { value: eventStatus, at: event.occurredAt } : undefined, channelLogger));
-      }
+      links = await ownership.heldBy({ id: incident.id, ...(incident.incidentKey ? { incidentKey: incident.incidentKey } : {}) }, logger);
+      if (!links.length) return unlinked(logger);
     }
-    // Each channel on its own: one channel's refusal or wait never holds back another's update.
-    const results = await Promise.allSettled(tasks);
-    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
-    for (const failure of failures) {
-      if (failure instanceof PermanentError) {
-        logger.warn('Slack refused our message to a channel; dropped', { reason: failure.code });
-        logger.metric(METRIC_NAMES.slackChannelUnavailable);
-      }
-    }
-    const retryable = failures.find((failure) => !(failure instanceof PermanentError));
-    if (retryable) throw retryable;
+    checkpoint('incident-attached');
+    if (links.length === 1) return tellOne(links[0]!, event, targetStatus, logger);
+    // Many channels (an outage merged into one incident): each is told by a message of its own, in
+    // its escalation's FIFO group, so a channel that must wait (a 429, its thread not yet posted)
+    // is retried alone. Retrying this event instead would redo every channel's reads and claims to
+    // post the few that waited, hundreds of times under Slack's workspace limit.
+    await Promise.all(
+      links.map((link) => {
+        const perLink: IncidentLinkEvent = { v: EVENT_CONTRACT_VERSION, kind: 'incident.link', id: `${event.id}:${link.dedupKey}`, dedupKey: link.dedupKey, ...(targetStatus ? { targetStatus } : {}), event };
+        return deps.queue.send(perLink, pagerDutyRouting(perLink));
+      }),
+    );
+    logger.info('fanned out to each channel', { channels: links.length });
+  }
+
+  /** One channel's part of an event that concerns many. */
+  async function handleLink(message: IncidentLinkEvent, logger: Logger): Promise<void> {
+    const link = await deps.links.get(message.dedupKey);
+    if (!link) return logger.warn('the escalation is gone (its link expired); nothing posted');
+    await tellOne(link, message.event, message.targetStatus, logger);
   }
 
   function unlinked(logger: Logger) {
@@ -174,6 +205,7 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
   return async function handlePagerDutyEvent(event: PagerDutyQueueEvent, context: { logger: Logger; finalAttempt: boolean }): Promise<void> {
     try {
       if (event.kind === 'confirmation.refresh') await confirmations.handle(event, context.logger);
+      else if (event.kind === 'incident.link') await handleLink(event, context.logger);
       else await handle(event, context.logger);
     } catch (error) {
       // PagerDuty answering 4xx about an incident (deleted, or merged and gone) will answer the

@@ -12,7 +12,12 @@ export function createPagerDutyWorkerHandler(env: Env, overrides: Partial<Pick<W
       queueEnv: ENV.pagerDutyQueueUrl,
       dlqEnv: ENV.pagerDutyDlqUrl,
       parse: parsePagerDutyQueueEvent,
-      logContext: (event) => (event.kind === 'confirmation.refresh' ? { eventId: event.id, channel: event.channel, dedupKey: event.dedupKey } : { eventId: event.id, incidentId: event.incident.id }),
+      logContext: (event) =>
+        event.kind === 'confirmation.refresh'
+          ? { eventId: event.id, channel: event.channel, dedupKey: event.dedupKey }
+          : event.kind === 'incident.link'
+            ? { eventId: event.event.id, incidentId: event.event.incident.id, dedupKey: event.dedupKey }
+            : { eventId: event.id, incidentId: event.incident.id },
       build: ({ config, ...parts }) => makePagerDutyWorker({ ...parts, config: { showResponderNames: config.showResponderNames } }),
     },
     overrides,
