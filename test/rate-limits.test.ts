@@ -246,3 +246,53 @@ describe('confirmations refused by Slack although paced (a limit tighter than th
     await expectNothingLostOrDoubled(world);
   });
 });
+
+describe('one channel of many kept waiting by Slack', () => {
+  let stack: LocalStack;
+  beforeAll(async () => {
+    stack = await startStack({
+      visibilityTimeoutSeconds: 10,
+      retryBaseSeconds: 0,
+      logLevel: 'silent',
+      // Two posts at once per channel, then one every 2 s.
+      standIns: { rateLimits: { 'slack.chat.postMessage.channel': { kind: 'bucket', burst: 2, perSecond: 0.5 } } },
+    });
+  });
+  afterAll(() => stack.stop());
+
+  it('is retried alone: the others are told at once, and the event is not worked through again for its sake', async () => {
+    const slack = stack.slack!;
+    const pagerDuty = stack.pagerDuty!;
+    const world = new World(stack);
+    const channels = ['CWAITA', 'CWAITB', 'CWAITC', 'CWAITD', 'CWAITE'];
+    const escalations = await Promise.all(channels.map((channel) => world.escalate(channel)));
+    await stack.waitForIdle(120_000);
+    const internal = pagerDuty.openInternal('INTERNAL: shared cluster down');
+    for (const escalation of escalations) pagerDuty.merge(pagerDuty.byKey(escalation.dedupKey)!.id, internal.id);
+    await stack.waitForIdle(120_000);
+    await new Promise((resolve) => setTimeout(resolve, 4000)); // every channel's bucket full again
+
+    // Someone else's app spends CWAITA's burst just before on-call resolves.
+    for (let i = 0; i < 2; i++) {
+      await fetch(`${slack.apiUrl}chat.postMessage`, { method: 'POST', headers: { authorization: `Bearer ${stack.secrets.SLACK_BOT_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ channel: 'CWAITA', text: 'another app' }) });
+    }
+    const callsBefore = slack.calls.length;
+    const restBefore = pagerDuty.restCalls.length;
+    pagerDuty.resolve(internal.id);
+    await stack.waitForIdle(120_000);
+
+    const resolutionPosts = slack.calls.slice(callsBefore).filter((c) => c.method === 'chat.postMessage' && JSON.stringify(c.args).includes('Resolved'));
+    const refused = resolutionPosts.filter((c) => c.retryAfterSeconds !== undefined);
+    const accepted = resolutionPosts.filter((c) => c.retryAfterSeconds === undefined);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(new Set(refused.map((c) => c.channel))).toEqual(new Set(['CWAITA']));
+    expect(accepted.map((c) => c.channel).sort()).toEqual([...channels].sort());
+    // The other four were told before the one that waited.
+    const waitedAt = accepted.find((c) => c.channel === 'CWAITA')!.at;
+    for (const call of accepted.filter((c) => c.channel !== 'CWAITA')) expect(call.at).toBeLessThan(waitedAt);
+    // The resolve was worked out once (who the incident holds: one alert listing), not once per refusal.
+    const alertListings = pagerDuty.restCalls.slice(restBefore).filter((c) => c.path.startsWith(`/incidents/${internal.id}/alerts`));
+    expect(alertListings.length).toBe(1);
+    await expectNothingLostOrDoubled(world);
+  });
+});
