@@ -37,11 +37,12 @@ const quick = parsed.values.quick === true;
 const stormOnly = parsed.values.storm === true;
 if (quick && stormOnly) process.exit(usageError(processOutput, USAGE, '--quick and --storm exclude each other (--quick already runs a small storm)'));
 
-/** The storm runs: quick stops once every channel shows the resolution; full waits for every queue to drain. */
+/** The storm runs: each stops once every channel shows the resolution, except the full own-key run, which waits for every queue to drain. */
 const STORM: Record<'own' | 'shared', StormOptions | undefined> = quick
   ? { own: { channels: 20, routingKeys: 'own', spreadMs: 2000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 20_000, settle: false }, shared: undefined }
   : {
-      own: { channels: 300, routingKeys: 'own', spreadMs: 10_000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 240_000, settle: false },
+      // Own keys: run until every confirmation is re-rendered too (Slack's chat.update limit makes that 6+ minutes).
+      own: { channels: 300, routingKeys: 'own', spreadMs: 10_000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 300_000, settle: true },
       shared: { channels: 300, routingKeys: 'shared', spreadMs: 10_000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 300_000, settle: false },
     };
 

@@ -243,6 +243,8 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
     if (options.dataDir) keeper = keepStandIns(options.dataDir, { slack, pagerDuty }, keptStandIns);
     Object.assign(sandboxEnv, secrets, { SLACK_API_URL: slack.apiUrl, PAGER_DUTY_EVENTS_URL: pagerDuty.url, PAGER_DUTY_API_URL: pagerDuty.url });
     if (options.sandboxNotesFrom && !baseEnv.PAGER_DUTY_FROM_EMAIL?.trim()) sandboxEnv.PAGER_DUTY_FROM_EMAIL = options.sandboxNotesFrom;
+    // A stand-in without limits needs no pacing: confirmations are re-rendered at once.
+    if (!rateLimits && !baseEnv.SLACK_UPDATES_PER_MINUTE?.trim()) sandboxEnv.SLACK_UPDATES_PER_MINUTE = '6000';
   } else {
     const missing = SECRET_NAMES.filter((name) => !baseEnv[name]?.trim());
     if (missing.length && !baseEnv.SECRETS_MANAGER_SECRET_ID) {

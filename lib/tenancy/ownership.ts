@@ -102,7 +102,11 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
     // A redelivery of this merge after its first attempt carried links further along a chain of
     // merges (the target was merged on too): they left with this merge all the same.
     const carriedOn = followers.filter((link) => link.heldBy === 'merged' && link.incidentId !== merged.id && link.incidentId !== into);
-    return [...moved.map((result) => result.link).filter((link) => link.incidentId === into), ...carriedOn];
+    // So did a link that something else carried on between the read above and its move (a Check
+    // Status click or the reconciler following the chain): the merged incident can only be left
+    // by its merge, so a link it held that is now held elsewhere by merge evidence left with it.
+    const leftWithThisMerge = (link: IncidentLink) => link.incidentId === into || (link.heldBy === 'merged' && link.incidentId !== undefined && link.incidentId !== merged.id);
+    return [...moved.map((result) => result.link).filter(leftWithThisMerge), ...carriedOn];
   }
 
   async function locate(start: IncidentLink, logger: Logger): Promise<{ link: IncidentLink; incident?: IncidentState }> {

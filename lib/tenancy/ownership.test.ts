@@ -1,0 +1,52 @@
+import { PagerDutyStandIn } from '../../local/stand-ins/pagerduty';
+import { startTestDynamo } from '../../test/helpers/dynamo';
+import { makePagerDutyApi } from '../pagerduty/api';
+import { createLogger } from '../runtime/log';
+import { makeIncidentLinks, type IncidentLinks } from '../store/incident-links';
+import { makeOwnership } from './ownership';
+
+const logger = createLogger({ level: 'silent' });
+
+describe('ownership follows merges (on dynalite and the PagerDuty stand-in)', () => {
+  let env: Awaited<ReturnType<typeof startTestDynamo>>;
+  let pagerDutyStandIn: PagerDutyStandIn;
+
+  beforeAll(async () => {
+    env = await startTestDynamo();
+    pagerDutyStandIn = await new PagerDutyStandIn({ routingKey: 'R0OWNERSHIPTESTKEY00000000000000', restToken: 'rest-token' }).start();
+  });
+  afterAll(async () => {
+    await pagerDutyStandIn.stop();
+    await env.stop();
+  });
+
+  it('a merge handled while a Check Status click carries the escalation along the chain still tells it', async () => {
+    const pagerDuty = makePagerDutyApi({ eventsUrl: pagerDutyStandIn.url, apiUrl: pagerDutyStandIn.url, routingKey: 'R0OWNERSHIPTESTKEY00000000000000', restToken: 'rest-token', timeoutMs: 5000 });
+    const links = makeIncidentLinks(env.db, env.dynamo.tableName, { ttlDays: 1 });
+    const dedupKey = 'pdr-0000000000000000000000000000c4a1';
+    await links.create({ dedupKey, team: 'T0PROVIDER', channel: 'C0CHAIN01', requester: 'UCUSTOMER1', summary: 'checkout is down', threadTs: '1796040000.000100' });
+    await pagerDuty.trigger({ dedupKey, summary: 'checkout is down', source: 'test', severity: 'critical', customDetails: {} });
+    // The customer's incident A is merged into B, and B into C (on-call consolidating an outage).
+    const a = pagerDutyStandIn.byKey(dedupKey)!;
+    const b = pagerDutyStandIn.openInternal('INTERNAL: B');
+    const c = pagerDutyStandIn.openInternal('INTERNAL: C');
+    await links.bind(dedupKey, a.id, 'own-key');
+    pagerDutyStandIn.merge(a.id, b.id);
+    pagerDutyStandIn.merge(b.id, c.id);
+
+    // The merge of A is being handled; between its read of A's links and its move, a click in the
+    // channel locates the escalation and carries it from A through B to C.
+    const clickOwnership = makeOwnership({ links, pagerDuty });
+    const racing: IncidentLinks = {
+      ...links,
+      followersOf: async (incidentId) => {
+        const read = await links.followersOf(incidentId);
+        if (incidentId === a.id) await clickOwnership.locate((await links.get(dedupKey))!, logger);
+        return read;
+      },
+    };
+    const moved = await makeOwnership({ links: racing, pagerDuty }).moveOnMerge({ id: a.id, incidentKey: dedupKey }, b.id, logger);
+
+    expect(moved.map((link) => [link.dedupKey, link.incidentId])).toEqual([[dedupKey, c.id]]);
+  });
+});
