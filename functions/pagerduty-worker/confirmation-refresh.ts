@@ -43,7 +43,7 @@ export function makeConfirmationRefresh(deps: ConfirmationRefreshDeps) {
     },
 
     async handle(event: ConfirmationRefreshEvent, logger: Logger): Promise<void> {
-      let link = await deps.links.get(event.dedupKey);
+      const link = await deps.links.get(event.dedupKey);
       // Only the escalation's own channel, and only its own confirmation, whatever the message says.
       if (!link || link.channel !== event.channel || !link.confirmationTs) return;
       if (!confirmationIsStale(link)) {
@@ -51,8 +51,13 @@ export function makeConfirmationRefresh(deps: ConfirmationRefreshDeps) {
         if (link.confirmationTurnAt !== undefined) await deps.links.dropConfirmationTurn(link.dedupKey);
         return;
       }
-      if (link.confirmationTurnAt === undefined) link = await deps.links.keepConfirmationTurn(link.dedupKey, await deps.pacer.turn(`chat.update#${link.team}`, now()));
-      const wait = (link.confirmationTurnAt ?? 0) - now();
+      let turnAt = link.confirmationTurnAt;
+      if (turnAt === undefined) {
+        turnAt = await deps.pacer.turn(`chat.update#${link.team}`, now());
+        // Kept on the link only when it must outlive this delivery (a turn taken now is used now).
+        if (turnAt - now() > WAIT_IN_PLACE_MS) turnAt = (await deps.links.keepConfirmationTurn(link.dedupKey, turnAt)).confirmationTurnAt ?? turnAt;
+      }
+      const wait = turnAt - now();
       if (wait > WAIT_IN_PLACE_MS) throw new WaitForTurnError('the confirmation waits for its turn under chat.update\'s limit', undefined, Math.floor(wait / 1000));
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       const { message, shown } = confirmationFor(link);
@@ -60,7 +65,7 @@ export function makeConfirmationRefresh(deps: ConfirmationRefreshDeps) {
         await channelScope(deps.slack, link.channel).update(link.confirmationTs!, message);
       } catch (error) {
         // Refused anyway (Slack's limit is shared with other updates): the next attempt takes a new turn.
-        if (error instanceof RateLimitedError) await deps.links.dropConfirmationTurn(link.dedupKey);
+        if (error instanceof RateLimitedError && link.confirmationTurnAt !== undefined) await deps.links.dropConfirmationTurn(link.dedupKey);
         throw error;
       }
       await deps.links.confirmationShows(link.dedupKey, shown);

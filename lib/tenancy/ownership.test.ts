@@ -49,4 +49,29 @@ describe('ownership follows merges (on dynalite and the PagerDuty stand-in)', ()
 
     expect(moved.map((link) => [link.dedupKey, link.incidentId])).toEqual([[dedupKey, c.id]]);
   });
+
+  it('a merge whose incident a click bound after the merge read its links still moves and tells the escalation', async () => {
+    const pagerDuty = makePagerDutyApi({ eventsUrl: pagerDutyStandIn.url, apiUrl: pagerDutyStandIn.url, routingKey: 'R0OWNERSHIPTESTKEY00000000000000', restToken: 'rest-token', timeoutMs: 5000 });
+    const links = makeIncidentLinks(env.db, env.dynamo.tableName, { ttlDays: 1 });
+    const dedupKey = 'pdr-0000000000000000000000000000c4a2';
+    await links.create({ dedupKey, team: 'T0PROVIDER', channel: 'C0CHAIN02', requester: 'UCUSTOMER1', summary: 'login fails', threadTs: '1796040000.000200' });
+    await pagerDuty.trigger({ dedupKey, summary: 'login fails', source: 'test', severity: 'critical', customDetails: {} });
+    // No webhook of the customer's incident A was seen before on-call merged it into C.
+    const a = pagerDutyStandIn.byKey(dedupKey)!;
+    const c = pagerDutyStandIn.openInternal('INTERNAL: C');
+    pagerDutyStandIn.merge(a.id, c.id);
+
+    // The merge finds A holding nothing; before it looks for A's own escalation, a click binds it to A.
+    const racing: IncidentLinks = {
+      ...links,
+      followersOf: async (incidentId) => {
+        const read = await links.followersOf(incidentId);
+        if (incidentId === a.id) await links.bind(dedupKey, a.id, 'own-key');
+        return read;
+      },
+    };
+    const moved = await makeOwnership({ links: racing, pagerDuty }).moveOnMerge({ id: a.id }, c.id, logger);
+
+    expect(moved.map((link) => [link.dedupKey, link.incidentId, link.heldBy])).toEqual([[dedupKey, c.id, 'merged']]);
+  });
 });

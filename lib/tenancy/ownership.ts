@@ -87,25 +87,26 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
     // Its own incident's webhooks may all have been lost: the merged incident's own key is evidence
     // enough. (Links merged into it from elsewhere say nothing about whether its own is bound.)
     const ownKey = merged.incidentKey ?? (followers.some((link) => link.incidentId === merged.id && link.heldBy === 'own') ? undefined : await ownKeyOf(merged));
-    const ownKeyLink = ownKey && isDedupKey(ownKey) && !candidates.has(ownKey) ? await links.get(ownKey) : undefined;
+    let ownKeyLink = ownKey && isDedupKey(ownKey) && !candidates.has(ownKey) ? await links.get(ownKey) : undefined;
     if (ownKeyLink && !ownKeyLink.incidentId) {
-      const held = await bindFromEvidence(ownKeyLink, merged.id, true, logger);
-      if (held) candidates.set(held.dedupKey, held);
+      // As stored afterwards: bound here, or by whoever was first (a Check Status click locating it).
+      const result = await links.bind(ownKeyLink.dedupKey, merged.id, 'own-key');
+      if (result.bound) logger.info('escalation bound to its own incident', { dedupKey: result.link.dedupKey });
+      ownKeyLink = result.link;
     }
-    // Links already moved by an earlier delivery of this merge are part of the answer too, and so is
-    // its own link when something else (a Check Status click, the target's webhook) already found
-    // its alert in the target.
-    if (ownKeyLink?.incidentId === into) candidates.set(ownKeyLink.dedupKey, ownKeyLink);
+    // Bound by now, to the merged incident or (something else followed the merge first) beyond it:
+    // either way it is this merge's to tell.
+    if (ownKeyLink?.incidentId) candidates.set(ownKeyLink.dedupKey, ownKeyLink);
     const affected = [...candidates.values()].filter((link) => link.incidentId === merged.id || (link.incidentId === into && (link.heldBy === 'merged' || link.dedupKey === ownKey)));
     const moved = await Promise.all(affected.map((link) => links.bind(link.dedupKey, into, 'merge', merged.id)));
     for (const result of moved) if (result.bound) logger.info('escalation moved with a merge', { dedupKey: result.link.dedupKey });
-    // A redelivery of this merge after its first attempt carried links further along a chain of
-    // merges (the target was merged on too): they left with this merge all the same.
-    const carriedOn = followers.filter((link) => link.heldBy === 'merged' && link.incidentId !== merged.id && link.incidentId !== into);
-    // So did a link that something else carried on between the read above and its move (a Check
-    // Status click or the reconciler following the chain): the merged incident can only be left
-    // by its merge, so a link it held that is now held elsewhere by merge evidence left with it.
+    // The merged incident can only be left by its merge, so a link it held (or its own) that is
+    // now held elsewhere by merge evidence left with this merge: carried further along a chain of
+    // merges by a redelivery of this merge, or by a Check Status click or the reconciler following
+    // the chain between the read above and the move.
     const leftWithThisMerge = (link: IncidentLink) => link.incidentId === into || (link.heldBy === 'merged' && link.incidentId !== undefined && link.incidentId !== merged.id);
+    const movedKeys = new Set(affected.map((link) => link.dedupKey));
+    const carriedOn = [...candidates.values()].filter((link) => !movedKeys.has(link.dedupKey) && link.incidentId !== into && leftWithThisMerge(link));
     return [...moved.map((result) => result.link).filter(leftWithThisMerge), ...carriedOn];
   }
 
