@@ -49,7 +49,8 @@ describe('Slack answering 429 with Retry-After (per-channel chat.postMessage lim
     const refused = posts('CBUSY').filter((c) => c.retryAfterSeconds !== undefined);
     expect(refused.length).toBeGreaterThanOrEqual(2);
     for (const call of refused) {
-      expect(call.retryAfterSeconds).toBe(2);
+      // Whole seconds until the channel may post again: 2 right after a post, 1 once part of it has passed.
+      expect([1, 2]).toContain(call.retryAfterSeconds);
       const key = effectKeyOf(call);
       expect(key).toBeDefined();
       const retry = posts('CBUSY').find((c) => c.at > call.at && effectKeyOf(c) === key);
@@ -272,13 +273,19 @@ describe('one channel of many kept waiting by Slack', () => {
     await stack.waitForIdle(120_000);
     await new Promise((resolve) => setTimeout(resolve, 4000)); // every channel's bucket full again
 
-    // Someone else's app spends CWAITA's burst just before on-call resolves.
-    for (let i = 0; i < 2; i++) {
-      await fetch(`${slack.apiUrl}chat.postMessage`, { method: 'POST', headers: { authorization: `Bearer ${stack.secrets.SLACK_BOT_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ channel: 'CWAITA', text: 'another app' }) });
-    }
+    // Someone else's app keeps posting in CWAITA, spending its burst before on-call resolves and
+    // every token after, until pd-router's resolution post there has been refused.
+    const spend = () => fetch(`${slack.apiUrl}chat.postMessage`, { method: 'POST', headers: { authorization: `Bearer ${stack.secrets.SLACK_BOT_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ channel: 'CWAITA', text: 'another app' }) });
+    await spend();
+    await spend();
     const callsBefore = slack.calls.length;
     const restBefore = pagerDuty.restCalls.length;
     pagerDuty.resolve(internal.id);
+    const refusedThere = () => slack.calls.slice(callsBefore).some((c) => c.channel === 'CWAITA' && c.retryAfterSeconds !== undefined && JSON.stringify(c.args).includes('Resolved'));
+    for (const until = Date.now() + 30_000; !refusedThere() && Date.now() < until; ) {
+      await spend();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     await stack.waitForIdle(120_000);
 
     const resolutionPosts = slack.calls.slice(callsBefore).filter((c) => c.method === 'chat.postMessage' && JSON.stringify(c.args).includes('Resolved'));
