@@ -303,3 +303,36 @@ describe('one channel of many kept waiting by Slack', () => {
     await expectNothingLostOrDoubled(world);
   });
 });
+
+describe('a slash command\'s confirmation held back by Slack', () => {
+  let stack: LocalStack;
+  beforeAll(async () => {
+    stack = await startStack({
+      visibilityTimeoutSeconds: 10,
+      retryBaseSeconds: 0,
+      logLevel: 'silent',
+      // One post per channel, then one every 12 s: longer than five deliveries of an update 2 s apart.
+      standIns: { rateLimits: { 'slack.chat.postMessage.channel': { kind: 'bucket', burst: 1, perSecond: 1 / 12 } } },
+    });
+  });
+  afterAll(() => stack.stop());
+
+  it('its incident\'s updates wait for the thread the confirmation starts, however long, and none is dead-lettered', async () => {
+    const slack = stack.slack!;
+    const world = new World(stack);
+    // Another app has just posted in the channel: the confirmation must wait for Slack's next slot.
+    await fetch(`${slack.apiUrl}chat.postMessage`, { method: 'POST', headers: { authorization: `Bearer ${stack.secrets.SLACK_BOT_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ channel: 'CSLOWCMD', text: 'another app' }) });
+    const escalation = await world.escalate('CSLOWCMD', { via: 'command' });
+    await stack.waitForIdle(90_000);
+
+    const accepted = slack.calls.filter((c) => c.channel === 'CSLOWCMD' && c.method === 'chat.postMessage' && c.retryAfterSeconds === undefined && JSON.stringify(c.args).includes('pd_router_effect'));
+    const confirmation = accepted.find((c) => effectKeyOf(c) === `confirm:${escalation.dedupKey}`)!;
+    const opened = accepted.find((c) => effectKeyOf(c)?.startsWith('pd:') && effectKeyOf(c)?.endsWith(escalation.dedupKey));
+    expect(confirmation).toBeDefined();
+    // The incident.triggered webhook came long before the thread existed; it was told in it all the same.
+    expect(slack.calls.some((c) => c.channel === 'CSLOWCMD' && c.retryAfterSeconds !== undefined && effectKeyOf(c) === `confirm:${escalation.dedupKey}`)).toBe(true);
+    expect(opened).toBeDefined();
+    expect(opened!.args.thread_ts).toBe(slack.channelMessages('CSLOWCMD').find((m) => m.metadata?.event_payload.key === `confirm:${escalation.dedupKey}`)!.ts);
+    await expectNothingLostOrDoubled(world);
+  });
+});

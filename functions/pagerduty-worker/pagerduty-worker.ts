@@ -2,7 +2,7 @@ import { EVENT_CONTRACT_VERSION, pagerDutyRouting, type IncidentLinkEvent, type 
 import type { PagerDutyApi } from '../../lib/pagerduty/api';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { statusOf } from '../../lib/pagerduty/normalize';
-import { PermanentError, TransientError } from '../../lib/runtime/errors';
+import { PermanentError, WaitForTurnError } from '../../lib/runtime/errors';
 import type { Logger } from '../../lib/runtime/log';
 import { handledTogetherMessage, incidentUpdateMessage, statusUpdateMessage } from '../../lib/slack/messages';
 import { channelScope, type SlackApi } from '../../lib/slack/web-api';
@@ -15,6 +15,9 @@ import type { EventQueue } from '../../lib/runtime/queue';
 import type { Pacer } from '../../lib/store/pacer';
 import { makeConfirmationRefresh } from './confirmation-refresh';
 
+/** How long an update waits for a slash command's confirmation (its thread) before it is dropped. */
+export const THREAD_WAIT_MS = 30 * 60 * 1000;
+
 export interface PagerDutyWorkerDeps {
   links: IncidentLinks;
   customers: Customers;
@@ -26,6 +29,7 @@ export interface PagerDutyWorkerDeps {
   pacer: Pacer;
   config: { showResponderNames: boolean };
   checkpoint?: (step: string) => void;
+  now?: () => number;
 }
 
 /**
@@ -56,6 +60,7 @@ function happeningOf(event: PagerDutyIncidentEvent, showNames: boolean): Happeni
  */
 export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
   const checkpoint = (step: string) => deps.checkpoint?.(step);
+  const now = deps.now ?? Date.now;
   const ownership = makeOwnership(deps);
   const confirmations = makeConfirmationRefresh(deps);
 
@@ -74,9 +79,11 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
   async function tellChannel(link: IncidentLink, event: PagerDutyIncidentEvent, candidates: { effectKey: string; build: (link: IncidentLink) => ReturnType<typeof incidentUpdateMessage> }[], status: { value: IncidentStatus; at: string } | undefined, logger: Logger) {
     if (await paused(link, logger)) return;
     if (!link.threadTs) {
-      // The confirmation that starts the thread is being posted: wait for it rather than spend every
-      // attempt in the next milliseconds (RETRY_BASE_SECONDS may be small).
-      throw new TransientError('the escalation has no thread yet; retrying once its confirmation is posted', undefined, 2);
+      // A slash command's confirmation starts its thread and is being posted: the update waits its
+      // turn (2 s at a time, and never into the DLQ: a busy channel's confirmation may take a while
+      // under Slack's limits). One that never came (Slack refused it for good) is not waited for forever.
+      if (now() - Date.parse(link.createdAt) > THREAD_WAIT_MS) throw new PermanentError('no_thread', 'the escalation never got its thread (its confirmation was not posted)');
+      throw new WaitForTurnError('the escalation has no thread yet; retrying once its confirmation is posted', undefined, 2);
     }
     const scope = channelScope(deps.slack, link.channel);
     const threadTs = link.threadTs;

@@ -68,9 +68,10 @@ export class RateLimitedError extends TransientError {
 }
 
 /**
- * Not a failure: pd-router's own pacing (lib/store/pacer.ts) gave this work a later turn under a
- * limit many messages share, and the message waits for it. Handled like a rate limit (the wait is
- * kept exactly, and waiting never walks a message to the DLQ) but not counted as a refusal.
+ * Not a failure: the work must wait for its turn, a later one that pd-router's own pacing
+ * (lib/store/pacer.ts) gave it under a limit many messages share, or work that must come first
+ * (the confirmation that starts a thread). Handled like a rate limit (the wait is kept exactly,
+ * and waiting never walks a message to the DLQ) but not counted as a refusal.
  */
 export class WaitForTurnError extends TransientError {
   override name = 'WaitForTurnError';

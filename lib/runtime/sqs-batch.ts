@@ -159,7 +159,7 @@ async function processRecord(
     }
     if (attempt >= options.maxReceiveCount) logger.metric(METRIC_NAMES.messagesExhausted);
     const retryable = isRetryable(error);
-    if (error instanceof WaitForTurnError && attempt < options.maxReceiveCount) logger.info('waiting for its turn under a rate limit', { retryInSeconds: delay });
+    if (error instanceof WaitForTurnError && attempt < options.maxReceiveCount) logger.info('waiting for its turn', { reason: error.message, retryInSeconds: delay });
     else logger.warn(attempt >= options.maxReceiveCount ? 'message failed for the last time; SQS moves it to the DLQ' : 'message failed; it will be retried', {
       error,
       retryable,
