@@ -333,7 +333,7 @@ const BACKGROUND = ['SQS.ReceiveMessage', 'SQS.GetQueueAttributes'];
  */
 export async function measureOperations(): Promise<OperationCounts> {
   const counter = countAwsRequests();
-  const stack = await startStack({ env: {}, logLevel: 'warn', visibilityTimeoutSeconds: 30, retryBaseSeconds: 1, standIns: { latencyMs: 0 }, customers: [{ channel: 'COPS', name: 'COPS', pagesPerHour: 1000 }] });
+  const stack = await startStack({ env: {}, logLevel: 'warn', visibilityTimeoutSeconds: 30, retryBaseSeconds: 1, standIns: { latencyMs: 0 }, customers: [{ channel: 'C0PSTEPS1', name: 'Calls per step', pagesPerHour: 1000 }] });
   try {
     const slack = stack.slack!;
     const pagerDuty = stack.pagerDuty!;
@@ -357,7 +357,7 @@ export async function measureOperations(): Promise<OperationCounts> {
       });
     };
     const escalate = async (text: string) => {
-      const request = signedSlackJson(stack.secrets.SLACK_SIGNING_SECRET, mentionEnvelope({ channel: 'COPS', text }));
+      const request = signedSlackJson(stack.secrets.SLACK_SIGNING_SECRET, mentionEnvelope({ channel: 'C0PSTEPS1', text }));
       const response = await fetch(`${stack.url}/slack/events`, { method: 'POST', headers: request.headers, body: request.body });
       if (response.status !== 200) throw new Error(`operations: escalation answered ${response.status}`);
     };
