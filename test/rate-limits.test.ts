@@ -1,4 +1,5 @@
 import { startStack, type LocalStack } from '../local/stack';
+import type { RateLimitRules } from '../local/stand-ins/rate-limits';
 import type { RecordedCall } from '../local/stand-ins/slack';
 import { audit, World } from './robustness/support/world';
 
@@ -15,6 +16,16 @@ const effectKeyOf = (call: RecordedCall): string | undefined => {
   return metadata?.event_payload?.key;
 };
 
+/** A local stack whose stand-ins enforce `rules`, with no backoff of pd-router's own: every wait comes from a limit. */
+function limitedStack(rules: Partial<RateLimitRules>, env?: Record<string, string>): Promise<LocalStack> {
+  return startStack({ visibilityTimeoutSeconds: 10, retryBaseSeconds: 0, logLevel: 'silent', ...(env ? { env } : {}), standIns: { rateLimits: rules } });
+}
+
+/** Another app of the workspace posts in `channel`: it spends the channel's limit, and is none of pd-router's messages. */
+function postAsAnotherApp(stack: LocalStack, channel: string) {
+  return fetch(`${stack.slack!.apiUrl}chat.postMessage`, { method: 'POST', headers: { authorization: `Bearer ${stack.secrets.SLACK_BOT_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ channel, text: 'another app' }) });
+}
+
 async function expectNothingLostOrDoubled(world: World) {
   const report = await audit(world);
   expect(report.duplicates).toEqual([]);
@@ -26,14 +37,8 @@ async function expectNothingLostOrDoubled(world: World) {
 describe('Slack answering 429 with Retry-After (per-channel chat.postMessage limit)', () => {
   let stack: LocalStack;
   beforeAll(async () => {
-    stack = await startStack({
-      visibilityTimeoutSeconds: 10,
-      // No backoff of our own: any wait below comes from Slack's Retry-After.
-      retryBaseSeconds: 0,
-      logLevel: 'silent',
-      // Two posts at once per channel, then one every 2 s: Retry-After 2 for the third.
-      standIns: { rateLimits: { 'slack.chat.postMessage.channel': { kind: 'bucket', burst: 2, perSecond: 0.5 } } },
-    });
+    // Two posts at once per channel, then one every 2 s.
+    stack = await limitedStack({ 'slack.chat.postMessage.channel': { kind: 'bucket', burst: 2, perSecond: 0.5 } });
   });
   afterAll(() => stack.stop());
 
@@ -169,14 +174,8 @@ const confirmationOf = (stack: LocalStack, escalation: { channel: string; dedupK
 describe('one incident fanned out to many channels, under chat.update\'s limit', () => {
   let stack: LocalStack;
   beforeAll(async () => {
-    stack = await startStack({
-      visibilityTimeoutSeconds: 10,
-      retryBaseSeconds: 0,
-      logLevel: 'silent',
-      // pd-router paces confirmation re-renders at 50 a minute; Slack allows 60, bursts of 2.
-      env: { SLACK_UPDATES_PER_MINUTE: '50' },
-      standIns: { rateLimits: { 'slack.chat.update.workspace': { kind: 'bucket', burst: 2, perSecond: 1 } } },
-    });
+    // pd-router paces confirmation re-renders at 50 a minute; Slack allows 60, bursts of 2.
+    stack = await limitedStack({ 'slack.chat.update.workspace': { kind: 'bucket', burst: 2, perSecond: 1 } }, { SLACK_UPDATES_PER_MINUTE: '50' });
   });
   afterAll(() => stack.stop());
 
@@ -213,14 +212,8 @@ describe('one incident fanned out to many channels, under chat.update\'s limit',
 describe('confirmations refused by Slack although paced (a limit tighter than the pace)', () => {
   let stack: LocalStack;
   beforeAll(async () => {
-    stack = await startStack({
-      visibilityTimeoutSeconds: 10,
-      retryBaseSeconds: 0,
-      logLevel: 'silent',
-      // Paced at 120 a minute against Slack's 30: most turns meet a 429 (Retry-After 2).
-      env: { SLACK_UPDATES_PER_MINUTE: '120' },
-      standIns: { rateLimits: { 'slack.chat.update.workspace': { kind: 'bucket', burst: 1, perSecond: 0.5 } } },
-    });
+    // Paced at 120 a minute against Slack's 30: most turns meet a 429 (Retry-After 2).
+    stack = await limitedStack({ 'slack.chat.update.workspace': { kind: 'bucket', burst: 1, perSecond: 0.5 } }, { SLACK_UPDATES_PER_MINUTE: '120' });
   });
   afterAll(() => stack.stop());
 
@@ -251,13 +244,8 @@ describe('confirmations refused by Slack although paced (a limit tighter than th
 describe('one channel of many kept waiting by Slack', () => {
   let stack: LocalStack;
   beforeAll(async () => {
-    stack = await startStack({
-      visibilityTimeoutSeconds: 10,
-      retryBaseSeconds: 0,
-      logLevel: 'silent',
-      // Two posts at once per channel, then one every 2 s.
-      standIns: { rateLimits: { 'slack.chat.postMessage.channel': { kind: 'bucket', burst: 2, perSecond: 0.5 } } },
-    });
+    // Two posts at once per channel, then one every 2 s.
+    stack = await limitedStack({ 'slack.chat.postMessage.channel': { kind: 'bucket', burst: 2, perSecond: 0.5 } });
   });
   afterAll(() => stack.stop());
 
@@ -275,7 +263,7 @@ describe('one channel of many kept waiting by Slack', () => {
 
     // Someone else's app keeps posting in CWAITA, spending its burst before on-call resolves and
     // every token after, until pd-router's resolution post there has been refused.
-    const spend = () => fetch(`${slack.apiUrl}chat.postMessage`, { method: 'POST', headers: { authorization: `Bearer ${stack.secrets.SLACK_BOT_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ channel: 'CWAITA', text: 'another app' }) });
+    const spend = () => postAsAnotherApp(stack, 'CWAITA');
     await spend();
     await spend();
     const callsBefore = slack.calls.length;
@@ -307,13 +295,8 @@ describe('one channel of many kept waiting by Slack', () => {
 describe('a slash command\'s confirmation held back by Slack', () => {
   let stack: LocalStack;
   beforeAll(async () => {
-    stack = await startStack({
-      visibilityTimeoutSeconds: 10,
-      retryBaseSeconds: 0,
-      logLevel: 'silent',
-      // One post per channel, then one every 12 s: longer than five deliveries of an update 2 s apart.
-      standIns: { rateLimits: { 'slack.chat.postMessage.channel': { kind: 'bucket', burst: 1, perSecond: 1 / 12 } } },
-    });
+    // One post per channel, then one every 12 s: longer than five deliveries of an update 2 s apart.
+    stack = await limitedStack({ 'slack.chat.postMessage.channel': { kind: 'bucket', burst: 1, perSecond: 1 / 12 } });
   });
   afterAll(() => stack.stop());
 
@@ -321,7 +304,7 @@ describe('a slash command\'s confirmation held back by Slack', () => {
     const slack = stack.slack!;
     const world = new World(stack);
     // Another app has just posted in the channel: the confirmation must wait for Slack's next slot.
-    await fetch(`${slack.apiUrl}chat.postMessage`, { method: 'POST', headers: { authorization: `Bearer ${stack.secrets.SLACK_BOT_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ channel: 'CSLOWCMD', text: 'another app' }) });
+    await postAsAnotherApp(stack, 'CSLOWCMD');
     const escalation = await world.escalate('CSLOWCMD', { via: 'command' });
     await stack.waitForIdle(90_000);
 

@@ -20,14 +20,19 @@ describe('ownership follows merges (on dynalite and the PagerDuty stand-in)', ()
     await env.stop();
   });
 
-  it('a merge handled while a Check Status click carries the escalation along the chain still tells it', async () => {
+  /** A customer's escalation, triggered: its link and its own incident in the stand-in (no webhook seen yet). */
+  async function escalated(dedupKey: string, channel: string) {
     const pagerDuty = makePagerDutyApi({ eventsUrl: pagerDutyStandIn.url, apiUrl: pagerDutyStandIn.url, routingKey: 'R0OWNERSHIPTESTKEY00000000000000', restToken: 'rest-token', timeoutMs: 5000 });
     const links = makeIncidentLinks(env.db, env.dynamo.tableName, { ttlDays: 1 });
-    const dedupKey = 'pdr-0000000000000000000000000000c4a1';
-    await links.create({ dedupKey, team: 'T0PROVIDER', channel: 'C0CHAIN01', requester: 'UCUSTOMER1', summary: 'checkout is down', threadTs: '1796040000.000100' });
+    await links.create({ dedupKey, team: 'T0PROVIDER', channel, requester: 'UCUSTOMER1', summary: 'checkout is down', threadTs: '1796040000.000100' });
     await pagerDuty.trigger({ dedupKey, summary: 'checkout is down', source: 'test', severity: 'critical', customDetails: {} });
+    return { pagerDuty, links, own: pagerDutyStandIn.byKey(dedupKey)! };
+  }
+
+  it('a merge handled while a Check Status click carries the escalation along the chain still tells it', async () => {
+    const dedupKey = 'pdr-0000000000000000000000000000c4a1';
+    const { pagerDuty, links, own: a } = await escalated(dedupKey, 'C0CHAIN01');
     // The customer's incident A is merged into B, and B into C (on-call consolidating an outage).
-    const a = pagerDutyStandIn.byKey(dedupKey)!;
     const b = pagerDutyStandIn.openInternal('INTERNAL: B');
     const c = pagerDutyStandIn.openInternal('INTERNAL: C');
     await links.bind(dedupKey, a.id, 'own-key');
@@ -51,13 +56,9 @@ describe('ownership follows merges (on dynalite and the PagerDuty stand-in)', ()
   });
 
   it('a merge whose incident a click bound after the merge read its links still moves and tells the escalation', async () => {
-    const pagerDuty = makePagerDutyApi({ eventsUrl: pagerDutyStandIn.url, apiUrl: pagerDutyStandIn.url, routingKey: 'R0OWNERSHIPTESTKEY00000000000000', restToken: 'rest-token', timeoutMs: 5000 });
-    const links = makeIncidentLinks(env.db, env.dynamo.tableName, { ttlDays: 1 });
     const dedupKey = 'pdr-0000000000000000000000000000c4a2';
-    await links.create({ dedupKey, team: 'T0PROVIDER', channel: 'C0CHAIN02', requester: 'UCUSTOMER1', summary: 'login fails', threadTs: '1796040000.000200' });
-    await pagerDuty.trigger({ dedupKey, summary: 'login fails', source: 'test', severity: 'critical', customDetails: {} });
+    const { pagerDuty, links, own: a } = await escalated(dedupKey, 'C0CHAIN02');
     // No webhook of the customer's incident A was seen before on-call merged it into C.
-    const a = pagerDutyStandIn.byKey(dedupKey)!;
     const c = pagerDutyStandIn.openInternal('INTERNAL: C');
     pagerDutyStandIn.merge(a.id, c.id);
 
