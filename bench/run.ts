@@ -14,7 +14,7 @@ import { round } from './lib/stats';
 import { parseCommandLine, processOutput, usageError } from '../scripts/cli';
 
 /**
- * `npm run bench` (about 15 minutes with the storm), `npm run bench -- --quick` (under 30 s, run by
+ * `npm run bench` (about 17 minutes with the storm), `npm run bench -- --quick` (under 30 s, run by
  * CI so the benchmark never rots) and `npm run bench -- --storm` (the storm alone). Builds the
  * bundles as the deploy does, measures size, cold init, ingress answer time, the whole stack end
  * to end next to the baseline and a 300-customer outage under Slack's and PagerDuty's rate limits,
@@ -25,10 +25,10 @@ const USAGE = `usage: npm run bench [-- --quick | --storm]
 
 Builds the four functions as the deploy does and measures bundle sizes, cold starts, ingress
 answer times and the whole stack end to end next to the single-function baseline, then a
-300-customer outage under Slack's and PagerDuty's rate limits (about 15 minutes in all).
+300-customer outage under Slack's and PagerDuty's rate limits (about 17 minutes in all).
 Prints the tables and writes bench/results/latest.json and latest.md.
   --quick   the same code on small numbers, under 30 s; writes bench/results/quick.json.tmp only
-  --storm   only the storm (300 customers, own keys then one shared key, a few minutes); its
+  --storm   only the storm (300 customers, own keys then one shared key, about 15 minutes); its
             figures replace the storm's in bench/results/latest.json and latest.md`;
 
 const parsed = parseCommandLine<{ quick?: boolean; storm?: boolean }>(process.argv.slice(2), { quick: { type: 'boolean' }, storm: { type: 'boolean' } }, USAGE, processOutput);
