@@ -169,12 +169,15 @@ export function describeBody(body: string, textMax: number): string {
   } catch {
     return `unreadable body: "${oneLine(body, textMax)}"`;
   }
-  const incident = event.incident !== null && typeof event.incident === 'object' ? (event.incident as Record<string, unknown>) : undefined;
+  // One channel's part of a PagerDuty event carries the event itself.
+  const about = event.kind === 'incident.link' && event.event !== null && typeof event.event === 'object' ? (event.event as Record<string, unknown>) : event;
+  const incident = about.incident !== null && typeof about.incident === 'object' ? (about.incident as Record<string, unknown>) : undefined;
   const parts = [
     typeof event.kind === 'string' ? oneLine(event.kind, 40) : 'unknown kind',
     typeof event.channel === 'string' ? `channel ${oneLine(event.channel, 40)}` : undefined,
+    typeof event.dedupKey === 'string' ? `escalation ${oneLine(event.dedupKey, 40)}` : undefined,
     typeof incident?.id === 'string' ? `incident ${oneLine(incident.id, 40)}` : undefined,
-    typeof event.eventType === 'string' ? oneLine(event.eventType, 40) : undefined,
+    typeof about.eventType === 'string' ? oneLine(about.eventType, 40) : undefined,
     typeof event.actionId === 'string' ? `button ${oneLine(event.actionId, 40)}` : undefined,
     typeof event.text === 'string' ? `"${oneLine(event.text, textMax)}"` : undefined,
   ];

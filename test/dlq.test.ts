@@ -2,7 +2,7 @@ import { DeleteMessageCommand, SendMessageCommand, type SQSClient } from '@aws-s
 import { queueNames } from '../lib/layout/layout';
 import { startLocalSqs, type LocalSqs } from '../local/aws';
 import type { LocalStack } from '../local/stack';
-import { runDlq, sqsClientFor, type DlqIo, type DlqTarget } from '../scripts/dlq';
+import { describeBody, runDlq, sqsClientFor, type DlqIo, type DlqTarget } from '../scripts/dlq';
 import { drainQueue } from './helpers/queue';
 import { botMessages, confirmationOf, mention, startTestStack } from './helpers/stack';
 
@@ -180,5 +180,14 @@ describe('npm run dlq: bad input gets one clear line and nothing is touched', ()
     expect(result).toEqual({ code: 1, out: '', err: 'no local stack found: start one with `npm start` (or set PD_ROUTER_URL), or give --stage and --region for a deployed stage' });
     const gone = await dlq(['list'], { env: { PD_ROUTER_URL: 'http://127.0.0.1:9' }, sqsClient: untouchable, getJson: () => Promise.reject(new Error('ECONNREFUSED')) });
     expect(gone).toEqual({ code: 1, out: '', err: 'the local stack at http://127.0.0.1:9 does not answer: is `npm start` still running?' });
+  });
+});
+
+describe('what a parked message is about (npm run dlq -- list and show)', () => {
+  it('one channel\'s part of a PagerDuty event names its escalation, incident and event type; a confirmation refresh its channel and escalation', () => {
+    const part = { v: 1, kind: 'incident.link', id: 'E1:pdr-1', dedupKey: 'pdr-1', event: { kind: 'pagerduty.incident', id: 'E1', eventType: 'incident.resolved', incident: { id: 'Q1ABC' } } };
+    expect(describeBody(JSON.stringify(part), 40)).toBe('incident.link  escalation pdr-1  incident Q1ABC  incident.resolved');
+    const refresh = { v: 1, kind: 'confirmation.refresh', id: 'E1:pdr-2', dedupKey: 'pdr-2', channel: 'C0123ABCD', requestedAt: '2026-11-30T10:00:00.000Z' };
+    expect(describeBody(JSON.stringify(refresh), 40)).toBe('confirmation.refresh  channel C0123ABCD  escalation pdr-2');
   });
 });
