@@ -17,6 +17,7 @@ import { makeConfirmationRefresh } from './confirmation-refresh';
 
 /** How long an update waits for a slash command's confirmation (its thread) before it is dropped. */
 export const THREAD_WAIT_MS = 30 * 60 * 1000;
+const NO_THREAD = 'no_thread';
 
 export interface PagerDutyWorkerDeps {
   links: IncidentLinks;
@@ -82,7 +83,7 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
       // A slash command's confirmation starts its thread and is being posted: the update waits its
       // turn (2 s at a time, and never into the DLQ: a busy channel's confirmation may take a while
       // under Slack's limits). One that never came (Slack refused it for good) is not waited for forever.
-      if (now() - Date.parse(link.createdAt) > THREAD_WAIT_MS) throw new PermanentError('no_thread', 'the escalation never got its thread (its confirmation was not posted)');
+      if (now() - Date.parse(link.createdAt) > THREAD_WAIT_MS) throw new PermanentError(NO_THREAD, 'the escalation never got its thread (its confirmation was not posted)');
       throw new WaitForTurnError('the escalation has no thread yet; retrying once its confirmation is posted', undefined, 2);
     }
     const scope = channelScope(deps.slack, link.channel);
@@ -154,6 +155,7 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
       await tellChannel(link, event, posts, status, channelLogger);
     } catch (error) {
       if (!(error instanceof PermanentError)) throw error;
+      if (error.code === NO_THREAD) return channelLogger.warn('the escalation never got its thread (its confirmation was not posted); update dropped', { waitedMinutes: THREAD_WAIT_MS / 60_000 });
       channelLogger.warn('Slack refused our message to a channel; dropped', { reason: error.code });
       channelLogger.metric(METRIC_NAMES.slackChannelUnavailable);
     }

@@ -1,0 +1,69 @@
+import { EVENT_CONTRACT_VERSION, type PagerDutyIncidentEvent } from '../../lib/events';
+import { makePagerDutyApi } from '../../lib/pagerduty/api';
+import { WaitForTurnError } from '../../lib/runtime/errors';
+import type { Logger } from '../../lib/runtime/log';
+import { makeSlackApi } from '../../lib/slack/web-api';
+import { makeCustomers } from '../../lib/store/customers';
+import { makeEffects } from '../../lib/store/effects';
+import { makeIncidentLinks } from '../../lib/store/incident-links';
+import { makePacer } from '../../lib/store/pacer';
+import { PagerDutyStandIn } from '../../local/stand-ins/pagerduty';
+import { SlackStandIn } from '../../local/stand-ins/slack';
+import { startTestDynamo } from '../../test/helpers/dynamo';
+import { makePagerDutyWorker, THREAD_WAIT_MS } from './pagerduty-worker';
+
+const ROUTING_KEY = 'R0WORKERTESTKEY000000000000000000';
+
+describe('an update for a slash command whose confirmation (its thread) is missing', () => {
+  let env: Awaited<ReturnType<typeof startTestDynamo>>;
+  let slackStandIn: SlackStandIn;
+  let pagerDutyStandIn: PagerDutyStandIn;
+
+  beforeAll(async () => {
+    env = await startTestDynamo();
+    slackStandIn = await new SlackStandIn({ botToken: 'xoxb-worker-test' }).start();
+    pagerDutyStandIn = await new PagerDutyStandIn({ routingKey: ROUTING_KEY, restToken: 'rest-token' }).start();
+  });
+  afterAll(async () => {
+    await Promise.all([slackStandIn.stop(), pagerDutyStandIn.stop()]);
+    await env.stop();
+  });
+
+  /** A command escalation raised `ageMs` ago, paged, with no confirmation posted; and its acknowledgement. */
+  async function threadless(dedupKey: string, ageMs: number) {
+    const pagerDuty = makePagerDutyApi({ eventsUrl: pagerDutyStandIn.url, apiUrl: pagerDutyStandIn.url, routingKey: ROUTING_KEY, restToken: 'rest-token', timeoutMs: 5000 });
+    const raisedAt = new Date(Date.now() - ageMs);
+    await makeIncidentLinks(env.db, env.dynamo.tableName, { ttlDays: 1, now: () => raisedAt }).create({ dedupKey, team: 'T0PROVIDER', channel: 'C0NOTHREAD', requester: 'UCUSTOMER1', summary: 'checkout is down', via: 'command' });
+    await pagerDuty.trigger({ dedupKey, summary: 'checkout is down', source: 'test', severity: 'critical', customDetails: {} });
+    const incident = pagerDutyStandIn.byKey(dedupKey)!;
+    const event: PagerDutyIncidentEvent = { v: EVENT_CONTRACT_VERSION, kind: 'pagerduty.incident', id: `E-${dedupKey}`, eventType: 'incident.acknowledged', occurredAt: new Date().toISOString(), agentName: 'Dana Scully', incident: { id: incident.id, status: 'acknowledged', incidentKey: dedupKey, assignees: [] }, receivedAt: new Date().toISOString() };
+    const warnings: string[] = [];
+    const logger: Logger = { debug: () => undefined, info: () => undefined, warn: (message) => void warnings.push(message), error: (message) => void warnings.push(message), child: () => logger, metric: () => undefined };
+    const links = makeIncidentLinks(env.db, env.dynamo.tableName, { ttlDays: 1 });
+    const worker = makePagerDutyWorker({
+      links,
+      customers: makeCustomers(env.db, env.dynamo.tableName),
+      effects: makeEffects(env.db, env.dynamo.tableName, { ttlDays: 1 }),
+      slack: makeSlackApi({ token: 'xoxb-worker-test', apiUrl: slackStandIn.apiUrl, timeoutMs: 5000 }),
+      pagerDuty,
+      pacer: makePacer(env.db, env.dynamo.tableName, { perMinute: 45 }),
+      // Never reached: one escalation is told in the event's own message, and a confirmation never posted needs no refresh.
+      queue: { send: () => Promise.reject(new Error('nothing should be queued')) },
+      config: { showResponderNames: true },
+    });
+    return { run: () => worker(event, { logger, finalAttempt: false }), warnings };
+  }
+
+  it('waits its turn while the escalation is young (a redelivery, never toward the DLQ)', async () => {
+    const { run } = await threadless('pdr-0000000000000000000000000000a001', 60_000);
+    await expect(run()).rejects.toBeInstanceOf(WaitForTurnError);
+    expect(slackStandIn.calls.filter((c) => c.channel === 'C0NOTHREAD')).toEqual([]);
+  });
+
+  it('is dropped with a reason once the confirmation is long overdue, posting nothing', async () => {
+    const { run, warnings } = await threadless('pdr-0000000000000000000000000000a002', THREAD_WAIT_MS + 60_000);
+    await expect(run()).resolves.toBeUndefined();
+    expect(warnings).toEqual(['the escalation never got its thread (its confirmation was not posted); update dropped']);
+    expect(slackStandIn.calls.filter((c) => c.channel === 'C0NOTHREAD')).toEqual([]);
+  });
+});
