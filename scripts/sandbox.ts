@@ -54,6 +54,28 @@ function failed(io: CliOutput, result: { status: number; body: { error?: string 
   return 1;
 }
 
+/**
+ * Run `work` against the running sandbox: its environment checked, and one line, not a stack
+ * trace, when there is none or it cannot be reached.
+ */
+async function againstSandbox(io: CliOutput & { env: Record<string, string | undefined> }, work: (state: SandboxState) => Promise<number>): Promise<number> {
+  const envProblem = helperEnvProblem(io.env);
+  if (envProblem) return usageError(io, USAGE, envProblem);
+  const state = readSandboxState(io.env);
+  if (!state) {
+    const where = io.env.PD_ROUTER_URL?.trim() ? ` at PD_ROUTER_URL=${io.env.PD_ROUTER_URL.trim()}` : io.env.PORT?.trim() ? ` on PORT=${io.env.PORT.trim()}` : '';
+    io.stderr(`no running sandbox found${where}: start one with \`npm start\``);
+    return 1;
+  }
+  try {
+    return await work(state);
+  } catch (error) {
+    if (!(error instanceof SandboxCommandError)) throw error;
+    io.stderr(error.message);
+    return 1;
+  }
+}
+
 /** `reset`: clear what PD_ROUTER_DATA_DIR keeps; it works on the folder, not on a running stack. */
 function reset(io: CliOutput & { env: Record<string, string | undefined> }): number {
   const dir = io.env.PD_ROUTER_DATA_DIR?.trim();
@@ -89,15 +111,7 @@ export async function runSandbox(argv: readonly string[], io: CliOutput & { env:
 
   if (command === 'reset') return reset(io);
 
-  const envProblem = helperEnvProblem(io.env);
-  if (envProblem) return usageError(io, USAGE, envProblem);
-  const state = readSandboxState(io.env);
-  if (!state) {
-    const where = io.env.PD_ROUTER_URL?.trim() ? ` at PD_ROUTER_URL=${io.env.PD_ROUTER_URL.trim()}` : io.env.PORT?.trim() ? ` on PORT=${io.env.PORT.trim()}` : '';
-    io.stderr(`no running sandbox found${where}: start one with \`npm start\``);
-    return 1;
-  }
-  try {
+  return againstSandbox(io, async (state) => {
     const { incidents } = (await call<{ incidents: Incident[] }>(state, '/sandbox/incidents')).body;
     if (command === 'list') {
       for (const i of incidents) io.stdout(`#${i.number}  ${i.id}  ${i.status.padEnd(12)}  ${i.assignees.join(', ')}  ${i.title}`);
@@ -137,13 +151,7 @@ export async function runSandbox(argv: readonly string[], io: CliOutput & { env:
     else if (action === 'status-update') io.stdout(`#${changed.number}: status update published`);
     else io.stdout(`#${changed.number} is now ${changed.status} (${changed.assignees.join(', ')})`);
     return 0;
-  } catch (error) {
-    if (error instanceof SandboxCommandError) {
-      io.stderr(error.message);
-      return 1;
-    }
-    throw error;
-  }
+  });
 }
 
 interface ServiceState {
@@ -164,14 +172,7 @@ async function runSwitch(command: 'webhooks' | 'maintenance' | 'service', value:
   if (command === 'service' && value !== undefined) return usageError(io, USAGE, 'service takes no arguments');
   if (command !== 'service' && value !== 'on' && value !== 'off') return usageError(io, USAGE, `${command} needs on or off`);
   if (rest.length) return usageError(io, USAGE, `unexpected argument ${JSON.stringify(rest[0])}`);
-  const envProblem = helperEnvProblem(io.env);
-  if (envProblem) return usageError(io, USAGE, envProblem);
-  const state = readSandboxState(io.env);
-  if (!state) {
-    io.stderr('no running sandbox found: start one with `npm start`');
-    return 1;
-  }
-  try {
+  return againstSandbox(io, async (state) => {
     const result =
       command === 'service'
         ? await call<ServiceState>(state, '/sandbox/service')
@@ -182,13 +183,7 @@ async function runSwitch(command: 'webhooks' | 'maintenance' | 'service', value:
     }
     io.stdout(describeService(result.body));
     return 0;
-  } catch (error) {
-    if (error instanceof SandboxCommandError) {
-      io.stderr(error.message);
-      return 1;
-    }
-    throw error;
-  }
+  });
 }
 
 if (require.main === module) {

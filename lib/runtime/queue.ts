@@ -22,6 +22,16 @@ export function toSqsJson(value: unknown): string {
   return JSON.stringify(value).replace(/[\uD800-\uDFFF\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+type Attributes = Record<string, { DataType: 'Number' | 'String'; StringValue: string }>;
+
+/** What an event on a work queue carries beside its body: the contract version it was written to. */
+const CONTRACT_ATTRIBUTES: Attributes = { contractVersion: { DataType: 'Number', StringValue: String(EVENT_CONTRACT_VERSION) } };
+
+/** One message to a FIFO queue, its group and de-duplication ids made safe for SQS. */
+function fifoMessage(queueUrl: string, body: string, groupId: string, deduplicationId: string, attributes: Attributes): SendMessageCommand {
+  return new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body, MessageGroupId: fifoGroupId(groupId || 'unknown'), MessageDeduplicationId: fifoId(deduplicationId), MessageAttributes: attributes });
+}
+
 /** Sends normalized events to one FIFO queue. */
 export interface EventQueue {
   send(event: object, routing: QueueRouting): Promise<void>;
@@ -31,17 +41,7 @@ export function makeEventQueue(sqs: SQSClient, queueUrl: string): EventQueue {
   return {
     async send(event, routing) {
       try {
-        await sqs.send(
-          new SendMessageCommand({
-            QueueUrl: queueUrl,
-            MessageBody: toSqsJson(event),
-            MessageGroupId: fifoGroupId(routing.groupId),
-            MessageDeduplicationId: fifoId(routing.deduplicationId),
-            MessageAttributes: {
-              contractVersion: { DataType: 'Number', StringValue: String(EVENT_CONTRACT_VERSION) },
-            },
-          }),
-        );
+        await sqs.send(fifoMessage(queueUrl, toSqsJson(event), routing.groupId, routing.deduplicationId, CONTRACT_ATTRIBUTES));
       } catch (error) {
         throw new TransientError('could not enqueue the event', error);
       }
@@ -73,31 +73,12 @@ export function makeQueueControl(sqs: SQSClient, queueUrl: string, dlqUrl: strin
       );
     },
     async requeue(body, groupId, deduplicationId, notBefore) {
-      await sqs.send(
-        new SendMessageCommand({
-          QueueUrl: queueUrl,
-          MessageBody: body,
-          MessageGroupId: fifoGroupId(groupId || 'unknown'),
-          // Unique per requeue: the original's id would be dropped as a duplicate for 5 minutes.
-          MessageDeduplicationId: fifoId(`requeued:${notBefore}:${deduplicationId}`),
-          MessageAttributes: {
-            contractVersion: { DataType: 'Number', StringValue: String(EVENT_CONTRACT_VERSION) },
-            [NOT_BEFORE_ATTRIBUTE]: { DataType: 'Number', StringValue: String(notBefore) },
-          },
-        }),
-      );
+      // Unique per requeue: the original's id would be dropped as a duplicate for 5 minutes.
+      await sqs.send(fifoMessage(queueUrl, body, groupId, `requeued:${notBefore}:${deduplicationId}`, { ...CONTRACT_ATTRIBUTES, [NOT_BEFORE_ATTRIBUTE]: { DataType: 'Number', StringValue: String(notBefore) } }));
     },
     async park(body, groupId, deduplicationId, reason) {
-      await sqs.send(
-        new SendMessageCommand({
-          QueueUrl: dlqUrl,
-          MessageBody: body,
-          MessageGroupId: fifoGroupId(groupId || 'unknown'),
-          MessageDeduplicationId: fifoId(`parked:${deduplicationId}`),
-          // A reason may quote the message itself: characters SQS refuses become U+FFFD.
-          MessageAttributes: { reason: { DataType: 'String', StringValue: reason.slice(0, 1000).replace(/[^\t\n\r\x20-\uD7FF\uE000-\uFFFD]/g, '\uFFFD') } },
-        }),
-      );
+      // A reason may quote the message itself: characters SQS refuses become U+FFFD.
+      await sqs.send(fifoMessage(dlqUrl, body, groupId, `parked:${deduplicationId}`, { reason: { DataType: 'String', StringValue: reason.slice(0, 1000).replace(/[^\t\n\r\x20-\uD7FF\uE000-\uFFFD]/g, '\uFFFD') } }));
     },
   };
 }

@@ -1,8 +1,8 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as v from 'valibot';
 import { LAYOUT } from '../layout/layout';
 import { InvalidInputError, PermanentError } from '../runtime/errors';
-import { attributeNames, isConditionFailure, storeCall } from './dynamo';
+import { attributeNames, isConditionFailure, queryIndexPage, storeCall } from './dynamo';
 
 /**
  * The customer registry: one item per customer channel (the channel id is the tenant key), in
@@ -255,22 +255,9 @@ export function makeCustomers(db: DynamoDBDocumentClient, tableName: string, opt
   };
 
   const list: Customers['list'] = async ({ limit = 100, cursor } = {}) => {
-    const startKey = cursor ? decodeCursor(cursor) : undefined;
-    const result = await storeCall('query', () =>
-      db.send(
-        new QueryCommand({
-          TableName: tableName,
-          IndexName: INDEX.name,
-          KeyConditionExpression: '#list = :listed',
-          ExpressionAttributeNames: { '#list': INDEX.partitionKey },
-          ExpressionAttributeValues: { ':listed': LISTED },
-          Limit: Math.max(1, Math.min(limit, 1000)),
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      ),
-    );
-    const next = encodeCursor(result.LastEvaluatedKey);
-    return { customers: (result.Items ?? []).map((item) => toCustomer(item)!), ...(next ? { cursor: next } : {}) };
+    const page = await queryIndexPage(db, tableName, INDEX, LISTED, { limit, ...(cursor ? { cursor: decodeCursor(cursor) } : {}) });
+    const next = encodeCursor(page.lastKey);
+    return { customers: page.items.map((item) => toCustomer(item)!), ...(next ? { cursor: next } : {}) };
   };
 
   return {

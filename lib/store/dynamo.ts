@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { TransientError } from '../runtime/errors';
 
 /** A document client that drops undefined attributes (optional fields of our records). */
@@ -31,4 +31,31 @@ export function attributeNames(expression: string): { ExpressionAttributeNames?:
 /** Epoch seconds at which DynamoDB's TTL may remove a record written now. */
 export function expiryEpoch(now: Date, ttlDays: number): number {
   return Math.floor(now.getTime() / 1000) + ttlDays * 86400;
+}
+
+/**
+ * One page of a sparse index whose items all share one partition value (the open links, the
+ * listed customers): never a scan. Pass `cursor` back for the next page.
+ */
+export async function queryIndexPage(
+  db: DynamoDBDocumentClient,
+  tableName: string,
+  index: { name: string; partitionKey: string },
+  value: string,
+  { limit, cursor }: { limit: number; cursor?: Record<string, unknown> },
+): Promise<{ items: Record<string, unknown>[]; lastKey?: Record<string, unknown> }> {
+  const result = await storeCall('query', () =>
+    db.send(
+      new QueryCommand({
+        TableName: tableName,
+        IndexName: index.name,
+        KeyConditionExpression: '#partition = :value',
+        ExpressionAttributeNames: { '#partition': index.partitionKey },
+        ExpressionAttributeValues: { ':value': value },
+        Limit: Math.max(1, Math.min(limit, 1000)),
+        ...(cursor ? { ExclusiveStartKey: cursor } : {}),
+      }),
+    ),
+  );
+  return { items: result.Items ?? [], ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
 }

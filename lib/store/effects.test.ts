@@ -39,4 +39,13 @@ describe('effects done once (on dynalite)', () => {
     expect(asked).toHaveLength(1);
     expect(performed).toBe(0);
   });
+
+  it('a 429 after an earlier unknown failure keeps the claim: the next attempt still asks whether the first one landed', async () => {
+    const asked: string[] = [];
+    await expect(effects.once('post:d', async () => { throw new TransientError('Slack timed out (the post may have landed)'); }, async () => undefined)).rejects.toBeInstanceOf(TransientError);
+    await expect(effects.once('post:d', async () => { throw new RateLimitedError('slack', 'chat.postMessage answered 429', undefined, 1); }, async () => undefined)).rejects.toBeInstanceOf(RateLimitedError);
+    const third = await effects.once('post:d', async () => 'ts-new', async (since) => (asked.push(since), 'ts-landed'));
+    expect(third).toEqual({ result: 'ts-landed', performed: false });
+    expect(asked).toHaveLength(1);
+  });
 });

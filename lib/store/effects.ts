@@ -37,6 +37,8 @@ export function makeEffects(db: DynamoDBDocumentClient, tableName: string, optio
   return {
     async once(effect, perform, find) {
       const claimedAt = now().toISOString();
+      // Whether this attempt made the claim: only then does nothing else stand behind it.
+      let claimedHere = true;
       try {
         await storeCall('put', () =>
           db.send(
@@ -49,6 +51,7 @@ export function makeEffects(db: DynamoDBDocumentClient, tableName: string, optio
         );
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
+        claimedHere = false;
         const existing = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key(effect), ConsistentRead: true })))).Item;
         if (typeof existing?.result === 'string') return { result: existing.result, performed: false };
         // Claimed moments ago, and its attempt has not failed: it is being performed right now.
@@ -66,10 +69,11 @@ export function makeEffects(db: DynamoDBDocumentClient, tableName: string, optio
       try {
         result = await perform();
       } catch (error) {
-        // A 429 says the call was refused before anything was done: the claim goes, and the next
-        // attempt performs without asking the outside world first (under a storm of 429s, that
-        // question would be one more rate-limited call per retry).
-        if (error instanceof RateLimitedError) {
+        // A 429 says the call was refused before anything was done: a claim this attempt made goes,
+        // and the next attempt performs without asking the outside world first (under a storm of
+        // 429s, that question would be one more rate-limited call per retry). A claim an earlier,
+        // unknown failure left stays: that attempt may have performed, and the next one asks again.
+        if (error instanceof RateLimitedError && claimedHere) {
           await storeCall('delete', () => db.send(new DeleteCommand({ TableName: tableName, Key: key(effect) }))).catch(() => undefined);
           throw error;
         }

@@ -1,6 +1,6 @@
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { IncidentStatus } from '../events';
-import { attributeNames, expiryEpoch, isConditionFailure, storeCall } from './dynamo';
+import { attributeNames, expiryEpoch, isConditionFailure, queryIndexPage, storeCall } from './dynamo';
 import { TransientError } from '../runtime/errors';
 import { LAYOUT } from '../layout/layout';
 
@@ -365,21 +365,8 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
       }
     },
     async listOpen({ limit = 100, cursor } = {}) {
-      const result = await storeCall('query', () =>
-        db.send(
-          new QueryCommand({
-            TableName: tableName,
-            IndexName: OPEN_INDEX.name,
-            KeyConditionExpression: '#open = :open',
-            ExpressionAttributeNames: { '#open': OPEN_INDEX.partitionKey },
-            ExpressionAttributeValues: { ':open': OPEN },
-            Limit: Math.max(1, Math.min(limit, 1000)),
-            ...(cursor ? { ExclusiveStartKey: cursor } : {}),
-          }),
-        ),
-      );
-      const links = (result.Items ?? []).map((item) => toLink(item)!);
-      return { links, ...(result.LastEvaluatedKey ? { cursor: result.LastEvaluatedKey } : {}) };
+      const page = await queryIndexPage(db, tableName, OPEN_INDEX, OPEN, { limit, ...(cursor ? { cursor } : {}) });
+      return { links: page.items.map((item) => toLink(item)!), ...(page.lastKey ? { cursor: page.lastKey } : {}) };
     },
     async byThread(channel, threadTs) {
       const item = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: threadKey(channel, threadTs), ConsistentRead: true })))).Item;
