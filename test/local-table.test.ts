@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient, DescribeTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, DescribeTableCommand, PutItemCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import { LOCAL_AWS_ENV, startLocalDynamo } from '../local/aws';
@@ -65,6 +65,8 @@ describe('the local table kept on disk (PD_ROUTER_DATA_DIR)', () => {
           GlobalSecondaryIndexes: [{ IndexName: index.name, KeySchema: [{ AttributeName: index.partitionKey, KeyType: 'HASH' }, { AttributeName: index.sortKey, KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } }],
         }),
       );
+      // dynalite creates a table asynchronously even with createTableMs 0: on a busy machine a write can come first.
+      await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 0.05, maxDelay: 0.2 }, { TableName: name });
       await client.send(new PutItemCommand({ TableName: name, Item: { pk: { S: 'link#kept' }, dedupKey: { S: 'kept' }, [LAYOUT.table.openLinkIndex.partitionKey]: { S: 'open' } } }));
       client.destroy();
       await new Promise<void>((resolve) => old.close(() => resolve()));
