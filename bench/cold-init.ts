@@ -20,7 +20,10 @@ import { profileColdInit, type ColdInitProfile } from './profile-cold-init';
 
 const CHILD = path.join(__dirname, 'cold-init-child.cjs');
 
-export type FunctionName = 'slack-ingress' | 'pagerduty-ingress' | 'slack-worker' | 'pagerduty-worker' | 'baseline';
+export type FunctionName = 'slack-ingress' | 'pagerduty-ingress' | 'slack-worker' | 'pagerduty-worker' | 'baseline' | 'floor';
+
+/** How the comparison points are named in the results (neither is deployed). */
+export const COMPARISON_NAMES: Partial<Record<FunctionName, string>> = { baseline: 'baseline (comparison)', floor: 'floor: the SDK\'s SendMessage alone' };
 
 export interface ColdInitResult {
   name: string;
@@ -156,11 +159,13 @@ export async function measureColdInit(options: {
   const [sqsOverTls, dynamoOverTls, secretsManagerOverTls] = tls.urls as [string, string, string];
   try {
     // AWS over TLS, as in Lambda (see bench/lib/tls-front.ts); Slack and PagerDuty stay plain HTTP.
-    const base: Env = { ...env, AWS_ENDPOINT_URL_SQS: sqsOverTls, AWS_ENDPOINT_URL_DYNAMODB: dynamoOverTls, NODE_EXTRA_CA_CERTS: tls.caFile, PATH: process.env.PATH ?? '' };
+    const local: Env = { ...env, AWS_ENDPOINT_URL_SQS: sqsOverTls, AWS_ENDPOINT_URL_DYNAMODB: dynamoOverTls, NODE_EXTRA_CA_CERTS: tls.caFile, PATH: process.env.PATH ?? '' };
+    // Both variants run with serverless.yml's environment (the AWS SDK's settings among it); they
+    // differ only in where the secrets come from. The baseline, the old design, runs without it.
+    const base: Env = { ...local, ...options.deployedEnvironment };
     const withoutSecrets = Object.fromEntries(Object.entries(base).filter(([key]) => !(key in secrets)));
     const deployed: Env = {
       ...withoutSecrets,
-      ...options.deployedEnvironment,
       LOG_LEVEL: options.deployedEnvironment.LOG_LEVEL ?? 'info',
       SECRETS_MANAGER_SECRET_ID: secretId,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManagerOverTls,
@@ -192,14 +197,16 @@ export async function measureColdInit(options: {
       'slack-worker': () => slackWorkerEvent('CCOLD').event,
       'pagerduty-worker': () => pdEvents.shift(),
       baseline: slackRequest,
+      floor: slackRequest,
     };
     const targets: Target[] = [];
     for (const fn of options.functions) {
       const bundle = options.bundles[fn];
       if (!bundle) continue;
       const next = nextFor[fn];
-      targets.push({ name: fn === 'baseline' ? 'baseline (comparison)' : fn, function: fn, variant: 'env', bundle, env: base, next });
-      if (fn !== 'baseline' && options.deployedFor.includes(fn)) targets.push({ name: `${fn} (as deployed)`, function: fn, variant: 'deployed', bundle, env: deployed, next });
+      const name = COMPARISON_NAMES[fn] ?? fn;
+      targets.push({ name, function: fn, variant: 'env', bundle, env: fn === 'baseline' ? local : base, next });
+      if (fn !== 'baseline' && options.deployedFor.includes(fn)) targets.push({ name: `${name} (as deployed)`, function: fn, variant: 'deployed', bundle, env: deployed, next });
     }
 
     const bare = { ready: [] as number[], exit: [] as number[] };

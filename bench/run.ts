@@ -48,7 +48,7 @@ const STORM: Record<'own' | 'shared', StormOptions | undefined> = quick
 
 const PLAN = quick
   ? {
-      coldInit: { runs: 3, functions: ['slack-ingress', 'pagerduty-ingress', 'baseline'] as FunctionName[], deployedFor: ['slack-ingress'] as FunctionName[] },
+      coldInit: { runs: 3, functions: ['slack-ingress', 'pagerduty-ingress', 'baseline', 'floor'] as FunctionName[], deployedFor: ['slack-ingress', 'floor'] as FunctionName[] },
       ingress: { requests: 100, warmup: 20, latencies: [0, 100], baselineRequests: { 0: { count: 10, concurrency: 1 }, 100: { count: 10, concurrency: 10 } } },
       burst: { channels: 4, escalationsPerChannel: 3 },
       light: { channels: 3, escalationsPerChannel: 2, ratePerSecond: 4, warmUp: true, concurrency: 5 },
@@ -57,8 +57,8 @@ const PLAN = quick
   : {
       coldInit: {
         runs: 20,
-        functions: ['slack-ingress', 'pagerduty-ingress', 'slack-worker', 'pagerduty-worker', 'baseline'] as FunctionName[],
-        deployedFor: ['slack-ingress', 'pagerduty-ingress'] as FunctionName[],
+        functions: ['slack-ingress', 'pagerduty-ingress', 'slack-worker', 'pagerduty-worker', 'baseline', 'floor'] as FunctionName[],
+        deployedFor: ['slack-ingress', 'pagerduty-ingress', 'floor'] as FunctionName[],
         profileRuns: 5,
       },
       ingress: { requests: 2000, warmup: 200, latencies: [0, 100], baselineRequests: { 0: { count: 200, concurrency: 1 }, 100: { count: 100, concurrency: 10 } } },
@@ -168,7 +168,7 @@ async function main() {
       ...(deploy.runtime ? { runtime: deploy.runtime } : {}),
       ...(deploy.architecture ? { architecture: deploy.architecture } : {}),
     };
-    bundles = await buildBundles(deploy, { baseline: 'bench/baseline/handler.ts' });
+    bundles = await buildBundles(deploy, { baseline: 'bench/baseline/handler.ts', floor: 'bench/floor/sqs-send.ts' });
     results.bundles = bundles;
     return deploy;
   });

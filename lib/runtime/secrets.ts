@@ -57,7 +57,11 @@ export function secretsMiddleware<K extends SecretName>(env: Env, names: readonl
       },
     };
   }
+  // Named explicitly, as the SQS and DynamoDB clients do: the deployed environment tells the SDK
+  // to ignore AWS_ENDPOINT_URL_* (serverless.yml), which only local runs and the benchmark set.
+  const endpoint = env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? env.AWS_ENDPOINT_URL;
   const fetch = secretsManager({
+    ...(endpoint ? { awsClientOptions: { endpoint } } : {}),
     fetchData: { pdRouterSecrets: secretId },
     setToContext: true,
     cacheExpiry: SECRET_CACHE_MS,

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,11 @@ import { LAYOUT, queueNames, tableName, type QueueName } from '../../lib/layout/
 import { SECRET_NAMES } from '../../lib/runtime/secrets';
 import metricDefinitions from '../../lib/layout/metrics.json';
 import { readZip } from './read-zip';
+import { EVENT_CONTRACT_VERSION } from '../../lib/events';
+import { normalizePagerDutyWebhook } from '../../lib/pagerduty/normalize';
+import { normalizeBlockActions } from '../../lib/slack/normalize';
+import { checkStatusPayload, mentionEnvelope, signedSlackJson, signedWebhook } from '../../local/requests';
+import { apiGatewayEvent, incidentWebhookBody } from '../../bench/lib/requests';
 
 // CloudFormation is untyped JSON: properties stay `any` and each assertion states the shape it expects.
 interface Resource {
@@ -348,6 +353,79 @@ describe('the CloudFormation template `sls package` generates, offline and witho
       }
     }
   });
+
+  it('answers every AWS SDK setting in each function\'s environment, so no cold start opens an AWS config file', async () => {
+    // Lambda has no ~/.aws/config or ~/.aws/credentials; an SDK setting the environment leaves
+    // open makes each cold start load fs/promises and try both files. Each packaged bundle runs
+    // its first request with its template's environment and a probe on fs/promises.readFile;
+    // every AWS endpoint is a closed local port, so the SDK resolves its settings and then fails.
+    const dir = mkdtempSync(join(tmpdir(), 'pd-router-cold-config-'));
+    try {
+      const probe = join(dir, 'probe.cjs');
+      writeFileSync(
+        probe,
+        `const fsp = require('node:fs/promises'); const reads = []; const readFile = fsp.readFile;
+fsp.readFile = function (file, ...rest) { reads.push(String(file)); return readFile.call(this, file, ...rest); };
+const { handler } = require(process.env.PROBE_BUNDLE);
+const context = { functionName: 'probe', awsRequestId: 'probe', getRemainingTimeInMillis: () => 30000 };
+Promise.resolve().then(() => handler(JSON.parse(process.env.PROBE_EVENT), context)).catch(() => undefined)
+  .finally(() => { require('node:fs').writeFileSync(process.env.PROBE_OUT, JSON.stringify(reads)); process.exit(0); });`,
+      );
+      const closed = 'http://127.0.0.1:9';
+      const secrets: Record<string, string> = Object.fromEntries(SECRET_NAMES.map((name) => [name, `probe-${name.toLowerCase()}`]));
+      const sqsRecord = (body: unknown, group: string) => ({
+        Records: [{ messageId: 'm1', receiptHandle: 'r1', body: JSON.stringify(body), attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'probe', ApproximateFirstReceiveTimestamp: String(Date.now()), MessageGroupId: group }, messageAttributes: { contractVersion: { dataType: 'Number', stringValue: String(EVENT_CONTRACT_VERSION) } }, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:eu-west-1:000000000000:probe.fifo', awsRegion: 'eu-west-1' }],
+      });
+      const webhook = incidentWebhookBody({ incidentId: 'PPROBE1', number: 1, incidentKey: 'pdr-probe', eventType: 'incident.acknowledged', status: 'acknowledged', title: 'probe' });
+      const normalizedWebhook = normalizePagerDutyWebhook(webhook as never, 'whprobe', new Date());
+      const firstRequests: Record<string, unknown> = {
+        'slack-ingress': apiGatewayEvent('/slack/events', signedSlackJson(secrets.SLACK_SIGNING_SECRET!, mentionEnvelope({ channel: 'CPROBE1', text: 'escalate probe' }))),
+        'pagerduty-ingress': apiGatewayEvent('/pagerduty/webhooks', signedWebhook(secrets.PAGER_DUTY_SIGNING_KEY!, webhook)),
+        'slack-worker': sqsRecord(normalizeBlockActions(checkStatusPayload({ channel: 'CPROBE1', value: 'pdr-0123456789abcdef0123456789abcdef' }), new Date()), 'CPROBE1'),
+        'pagerduty-worker': sqsRecord(normalizedWebhook, 'PPROBE1'),
+      };
+      const run = async (fn: string, withSdkSettings: boolean): Promise<string[]> => {
+        const files = readZip(readFileSync(join(dev.dir, `${fn}.zip`)));
+        const bundle = join(dir, fn, 'handler.js');
+        mkdirSync(join(dir, fn), { recursive: true });
+        writeFileSync(bundle, files.get(`functions/${fn}/handler.js`)!);
+        const declared = lambda(dev, fn).resource.Properties.Environment.Variables as Record<string, unknown>;
+        const literal = Object.fromEntries(Object.entries(declared).filter((e): e is [string, string] => typeof e[1] === 'string' && !(withSdkSettings === false && e[0].startsWith('AWS_'))));
+        delete literal.SECRETS_MANAGER_SECRET_ID;
+        const out = join(dir, `${fn}-${withSdkSettings}.json`);
+        const env: NodeJS.ProcessEnv = {
+          PATH: process.env.PATH,
+          HOME: dir,
+          ...literal,
+          ...secrets,
+          AWS_REGION: 'eu-west-1',
+          AWS_ACCESS_KEY_ID: 'AKIAPROBE',
+          AWS_SECRET_ACCESS_KEY: 'probe',
+          AWS_ENDPOINT_URL_SQS: closed,
+          AWS_ENDPOINT_URL_DYNAMODB: closed,
+          [ENV.slackQueueUrl]: `${closed}/000000000000/slack.fifo`,
+          [ENV.slackDlqUrl]: `${closed}/000000000000/slack-dlq.fifo`,
+          [ENV.pagerDutyQueueUrl]: `${closed}/000000000000/pagerduty.fifo`,
+          [ENV.pagerDutyDlqUrl]: `${closed}/000000000000/pagerduty-dlq.fifo`,
+          [ENV.tableName]: 'probe',
+          SLACK_API_URL: `${closed}/api/`,
+          PAGER_DUTY_API_URL: `${closed}/`,
+          PAGER_DUTY_EVENTS_URL: `${closed}/`,
+          LOG_LEVEL: 'silent',
+          PROBE_BUNDLE: bundle,
+          PROBE_EVENT: JSON.stringify(firstRequests[fn]),
+          PROBE_OUT: out,
+        };
+        await exec(process.execPath, [probe], { env, timeout: 30_000 });
+        return JSON.parse(readFileSync(out, 'utf8')) as string[];
+      };
+      // The probe sees the reads when the settings are missing, so a silent result below means something.
+      expect((await run('slack-ingress', false)).some((file) => file.includes('.aws'))).toBe(true);
+      for (const fn of Object.keys(firstRequests)) expect({ fn, reads: await run(fn, true) }).toEqual({ fn, reads: [] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('has a dashboard of every pd-router metric, the queue ages and DLQ depths, function errors and durations, and the API 4xx/5xx', () => {
     const dashboards = resourcesOfType(dev.template, 'AWS::CloudWatch::Dashboard');
