@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { SQSEvent } from 'aws-lambda';
 import { createSlackWorkerHandler } from '../functions/slack-worker/wiring';
@@ -25,11 +26,17 @@ export type FunctionName = 'slack-ingress' | 'pagerduty-ingress' | 'slack-worker
 /** How the comparison points are named in the results (neither is deployed). */
 export const COMPARISON_NAMES: Partial<Record<FunctionName, string>> = { baseline: 'baseline (comparison)', floor: 'floor: the SDK\'s SendMessage alone' };
 
+export type Variant = 'env' | 'deployed' | 'compile cache';
+
 export interface ColdInitResult {
   name: string;
   function: FunctionName;
-  /** "env": secrets in environment variables; "deployed": as serverless.yml runs it (secret fetched from Secrets Manager, its NODE_OPTIONS). */
-  variant: 'env' | 'deployed';
+  /**
+   * "env": secrets in environment variables; "deployed": as serverless.yml runs it (secret fetched
+   * from Secrets Manager); "compile cache": "env" with a warm Node compile cache, which the deploy
+   * does not ship (docs/performance.md says why).
+   */
+  variant: Variant;
   runs: number;
   /** Median time from spawn to the request handled, and that minus the bare node's median time from spawn to running code. */
   toHandledMs: number;
@@ -46,6 +53,8 @@ export interface ColdInitReport {
   runs: number;
   /** Where one ingress cold start's CPU goes, when profiled. */
   profile?: ColdInitProfile;
+  /** The same for one slack-worker cold start (its first request: a whole escalation). */
+  workerProfile?: ColdInitProfile;
   /** Median time from spawn until a bare `node -e` runs its first line. */
   bareNodeMs: number;
   /** Median time from spawn until a bare `node -e ""` has exited. */
@@ -130,7 +139,7 @@ async function prepareIncidents(environment: BenchEnvironment, count: number): P
 interface Target {
   name: string;
   function: FunctionName;
-  variant: 'env' | 'deployed';
+  variant: Variant;
   bundle: string;
   env: Env;
   next: () => unknown;
@@ -147,6 +156,8 @@ export async function measureColdInit(options: {
   /** The functions also measured as deployed (the secret from Secrets Manager, serverless.yml's NODE_OPTIONS). */
   deployedFor: FunctionName[];
   deployedEnvironment: Record<string, string>;
+  /** The functions also measured with a warm Node compile cache (primed by one untimed run). */
+  compileCacheFor?: FunctionName[];
   /** Also run this many cold starts of slack-ingress under --cpu-prof and say where the time goes. */
   profileRuns?: number;
   log?: (line: string) => void;
@@ -207,6 +218,14 @@ export async function measureColdInit(options: {
       const name = COMPARISON_NAMES[fn] ?? fn;
       targets.push({ name, function: fn, variant: 'env', bundle, env: fn === 'baseline' ? local : base, next });
       if (fn !== 'baseline' && options.deployedFor.includes(fn)) targets.push({ name: `${name} (as deployed)`, function: fn, variant: 'deployed', bundle, env: deployed, next });
+      if (options.compileCacheFor?.includes(fn)) {
+        const cacheDir = path.join(BUILD_DIR, 'compile-cache', fn);
+        rmSync(cacheDir, { recursive: true, force: true });
+        const cached: Target = { name: `${name} (compile cache)`, function: fn, variant: 'compile cache', bundle, env: { ...base, NODE_COMPILE_CACHE: cacheDir }, next };
+        // The first run writes the cache (Node saves it at exit); only the runs after it are timed.
+        await runOnce([CHILD], { ...cached.env, BENCH_BUNDLE: bundle, BENCH_EVENT: JSON.stringify(next()) });
+        targets.push(cached);
+      }
     }
 
     const bare = { ready: [] as number[], exit: [] as number[] };
@@ -233,12 +252,16 @@ export async function measureColdInit(options: {
       }
     }
     const bareNodeMs = median(bare.ready);
-    const profiled = options.bundles['slack-ingress'];
-    const profile =
-      options.profileRuns && profiled ? await profileColdInit({ bundle: profiled, env: base, event: slackRequest, runs: options.profileRuns }) : undefined;
+    const profileOf = async (fn: FunctionName, event: () => unknown) => {
+      const bundle = options.bundles[fn];
+      return options.profileRuns && bundle && options.functions.includes(fn) ? profileColdInit({ bundle, env: base, event, runs: options.profileRuns }) : undefined;
+    };
+    const profile = await profileOf('slack-ingress', slackRequest);
+    const workerProfile = await profileOf('slack-worker', nextFor['slack-worker']);
     return {
       runs: options.runs,
       ...(profile ? { profile } : {}),
+      ...(workerProfile ? { workerProfile } : {}),
       bareNodeMs: round(bareNodeMs, 1),
       bareNodeExitMs: round(median(bare.exit), 1),
       results: targets.map((target) => {

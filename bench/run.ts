@@ -59,6 +59,7 @@ const PLAN = quick
         runs: 20,
         functions: ['slack-ingress', 'pagerduty-ingress', 'slack-worker', 'pagerduty-worker', 'baseline', 'floor'] as FunctionName[],
         deployedFor: ['slack-ingress', 'pagerduty-ingress', 'floor'] as FunctionName[],
+        compileCacheFor: ['slack-ingress', 'slack-worker'] as FunctionName[],
         profileRuns: 5,
       },
       ingress: { requests: 2000, warmup: 200, latencies: [0, 100], baselineRequests: { 0: { count: 200, concurrency: 1 }, 100: { count: 100, concurrency: 10 } } },
