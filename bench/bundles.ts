@@ -116,6 +116,8 @@ export interface BundleResult {
   sdkBundled: boolean;
   /** Bytes in the output per package or first-party folder, largest first. */
   topInputs: BundleInput[];
+  /** Bytes in the output by where they come from (ORIGINS), largest first. */
+  byOrigin: BundleInput[];
   /** The largest single files, for finding the import responsible. */
   topFiles: BundleInput[];
 }
@@ -127,14 +129,39 @@ function packageOf(input: string): string {
   return parts[0] === 'functions' || parts[0] === 'bench' ? parts.slice(0, 2).join('/') : parts[0]!;
 }
 
-function analyse(metafile: Metafile, outFile: string): Pick<BundleResult, 'topInputs' | 'topFiles' | 'sdkBundled'> {
+/**
+ * Where a bundle's bytes come from, by the libraries the design names and pd-router's own code:
+ * the libraries' part is what no change to pd-router can shrink. Each library's own dependencies
+ * count with it.
+ */
+export const ORIGINS: { origin: string; packages: RegExp }[] = [
+  { origin: 'AWS SDK', packages: /^(@aws-sdk\/|@smithy\/|@aws\/|mnemonist$|obliterator$|tslib$)/ },
+  { origin: 'Slack SDK', packages: /^(@slack\/|p-queue$|p-retry$|retry$|eventemitter3$|p-finally$|p-timeout$|is-stream$|is-electron$)/ },
+  { origin: 'pdjs', packages: /^(@pagerduty\/|browser-or-node$)/ },
+  { origin: 'middy', packages: /^@middy\// },
+  { origin: 'Powertools metrics', packages: /^@aws-lambda-powertools\// },
+];
+export const OWN_CODE = "pd-router's own code";
+
+function originOf(input: string): string {
+  if (!input.includes('node_modules/')) return input.startsWith('bench/') ? 'benchmark code' : OWN_CODE;
+  const pkg = packageOf(input);
+  return ORIGINS.find((o) => o.packages.test(pkg))?.origin ?? pkg;
+}
+
+function analyse(metafile: Metafile, outFile: string): Pick<BundleResult, 'topInputs' | 'topFiles' | 'sdkBundled' | 'byOrigin'> {
   const output = Object.entries(metafile.outputs).find(([file]) => path.resolve(ROOT, file) === outFile)?.[1];
   const inputs = Object.entries(output?.inputs ?? {});
   const byPackage = new Map<string, number>();
-  for (const [file, { bytesInOutput }] of inputs) byPackage.set(packageOf(file), (byPackage.get(packageOf(file)) ?? 0) + bytesInOutput);
+  const byOrigin = new Map<string, number>();
+  for (const [file, { bytesInOutput }] of inputs) {
+    byPackage.set(packageOf(file), (byPackage.get(packageOf(file)) ?? 0) + bytesInOutput);
+    byOrigin.set(originOf(file), (byOrigin.get(originOf(file)) ?? 0) + bytesInOutput);
+  }
   return {
     sdkBundled: inputs.some(([file]) => file.includes('node_modules/@aws-sdk/')),
     topInputs: [...byPackage].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes).slice(0, 12),
+    byOrigin: [...byOrigin].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes),
     topFiles: inputs
       .map(([name, { bytesInOutput }]) => ({ name: name.replace(/^.*node_modules\//, ''), bytes: bytesInOutput }))
       .sort((a, b) => b.bytes - a.bytes)

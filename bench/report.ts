@@ -195,6 +195,14 @@ export function renderMarkdown(results: BenchResults): string {
     lines.push(...bundleRows(results.bundles));
     lines.push(`| baseline as issue 7 records it | ${kb(ISSUE_BASELINE.bundleBytes)} | | |`, '');
     lines.push('The baseline of this run calls no AWS service, so it bundles no AWS SDK; the system issue 7 measured did.', '');
+    const shipped = results.bundles.filter((b) => b.byOrigin && b.name !== 'baseline' && b.name !== 'floor');
+    if (shipped.length) {
+      const origins = [...new Set(shipped.flatMap((b) => b.byOrigin.map((o) => o.name)))];
+      lines.push('**What the bundles are made of** — minified bytes by origin (each library with its own dependencies):', '');
+      lines.push(`| function | ${origins.join(' | ')} |`, `|---|${origins.map(() => '---:').join('|')}|`);
+      for (const b of shipped) lines.push(`| ${b.name} | ${origins.map((o) => { const bytes = b.byOrigin.find((x) => x.name === o)?.bytes; return bytes ? kb(bytes) : ''; }).join(' | ')} |`);
+      lines.push('');
+    }
   }
 
   if (results.coldInit) {
