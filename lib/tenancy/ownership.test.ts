@@ -75,4 +75,43 @@ describe('ownership follows merges (on dynalite and the PagerDuty stand-in)', ()
 
     expect(moved.map((link) => [link.dedupKey, link.incidentId, link.heldBy])).toEqual([[dedupKey, c.id, 'merged']]);
   });
+
+  it('a merge that reads its incident while a click is half-way through binding the escalation to it still moves and tells it', async () => {
+    const dedupKey = 'pdr-0000000000000000000000000000c4a3';
+    const { pagerDuty, links, own: a } = await escalated(dedupKey, 'C0CHAIN03');
+    const c = pagerDutyStandIn.openInternal('INTERNAL: C');
+    pagerDutyStandIn.merge(a.id, c.id);
+
+    // A click's bind lists the escalation under A before it writes the link: the merge's read of
+    // A's links falls in between, and finds it listed but held by no incident.
+    const halfBound: IncidentLinks = {
+      ...links,
+      followersOf: async (incidentId) => (incidentId === a.id ? [(await links.get(dedupKey))!] : links.followersOf(incidentId)),
+    };
+    const moved = await makeOwnership({ links: halfBound, pagerDuty }).moveOnMerge({ id: a.id, incidentKey: dedupKey }, c.id, logger);
+    expect(moved.map((link) => [link.dedupKey, link.incidentId, link.heldBy])).toEqual([[dedupKey, c.id, 'merged']]);
+
+    // The click then finishes: it finds the escalation already in C, and leaves it there.
+    const located = await makeOwnership({ links, pagerDuty }).locate((await links.get(dedupKey))!, logger);
+    expect([located.link.incidentId, located.link.heldBy, located.incident?.id]).toEqual([c.id, 'merged', c.id]);
+  });
+
+  it('an escalation grouped into the merged incident, its bind half-way when the merge reads, moves with the merge', async () => {
+    const dedupKey = 'pdr-0000000000000000000000000000c4a4';
+    // Content-based grouping puts the escalation's alert into the open incident G, not one of its
+    // own; then on-call merges G into C.
+    const g = pagerDutyStandIn.openInternal('INTERNAL: G');
+    pagerDutyStandIn.grouping = true;
+    const { pagerDuty, links } = await escalated(dedupKey, 'C0CHAIN04').finally(() => (pagerDutyStandIn.grouping = false));
+    expect(g.alertKeys).toContain(dedupKey);
+    const c = pagerDutyStandIn.openInternal('INTERNAL: C');
+    pagerDutyStandIn.merge(g.id, c.id);
+
+    const halfBound: IncidentLinks = {
+      ...links,
+      followersOf: async (incidentId) => (incidentId === g.id ? [(await links.get(dedupKey))!] : links.followersOf(incidentId)),
+    };
+    const moved = await makeOwnership({ links: halfBound, pagerDuty }).moveOnMerge({ id: g.id, incidentKey: g.incidentKey }, c.id, logger);
+    expect(moved.map((link) => [link.dedupKey, link.incidentId, link.heldBy])).toEqual([[dedupKey, c.id, 'merged']]);
+  });
 });

@@ -87,16 +87,22 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
     // Its own incident's webhooks may all have been lost: the merged incident's own key is evidence
     // enough. (Links merged into it from elsewhere say nothing about whether its own is bound.)
     const ownKey = merged.incidentKey ?? (followers.some((link) => link.incidentId === merged.id && link.heldBy === 'own') ? undefined : await ownKeyOf(merged));
-    let ownKeyLink = ownKey && isDedupKey(ownKey) && !candidates.has(ownKey) ? await links.get(ownKey) : undefined;
-    if (ownKeyLink && !ownKeyLink.incidentId) {
-      // As stored afterwards: bound here, or by whoever was first (a Check Status click locating it).
-      const result = await links.bind(ownKeyLink.dedupKey, merged.id, 'own-key');
-      if (result.bound) logger.info('escalation bound to its own incident', { dedupKey: result.link.dedupKey });
-      ownKeyLink = result.link;
+    if (ownKey && isDedupKey(ownKey) && !candidates.get(ownKey)?.incidentId) {
+      const ownKeyLink = candidates.get(ownKey) ?? (await links.get(ownKey));
+      if (ownKeyLink) candidates.set(ownKey, ownKeyLink);
     }
-    // Bound by now, to the merged incident or (something else followed the merge first) beyond it:
-    // either way it is this merge's to tell.
-    if (ownKeyLink?.incidentId) candidates.set(ownKeyLink.dedupKey, ownKeyLink);
+    // A link no incident holds yet: its own (no webhook bound it), or listed under the merged
+    // incident by a bind still under way (a Check Status click: bind lists it before it writes the
+    // link) or one that failed half-way, after the evidence was checked. Bound here, or found as
+    // whoever was first stored it; held by the merged incident or (something else followed the
+    // merge first) beyond it, it is this merge's to tell either way.
+    for (const link of [...candidates.values()].filter((candidate) => !candidate.incidentId)) {
+      const evidence = link.dedupKey === ownKey ? 'own-key' : 'alert';
+      const result = await links.bind(link.dedupKey, merged.id, evidence);
+      if (result.bound) logger.info(evidence === 'own-key' ? 'escalation bound to its own incident' : 'escalation found grouped into an incident', { dedupKey: link.dedupKey });
+      if (result.link.incidentId) candidates.set(link.dedupKey, result.link);
+      else candidates.delete(link.dedupKey);
+    }
     const affected = [...candidates.values()].filter((link) => link.incidentId === merged.id || (link.incidentId === into && (link.heldBy === 'merged' || link.dedupKey === ownKey)));
     const moved = await Promise.all(affected.map((link) => links.bind(link.dedupKey, into, 'merge', merged.id)));
     for (const result of moved) if (result.bound) logger.info('escalation moved with a merge', { dedupKey: result.link.dedupKey });
