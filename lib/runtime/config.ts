@@ -1,6 +1,16 @@
 import { ConfigError } from './errors';
 import { LOG_LEVELS } from './log';
 
+/**
+ * Where a local run or the benchmark points one AWS client (`AWS_ENDPOINT_URL_<SERVICE>`, else
+ * `AWS_ENDPOINT_URL`); unset in AWS. Handed to the client explicitly: the deployed environment
+ * tells the SDK itself to ignore these variables (serverless.yml).
+ */
+export function awsEndpoint(env: Record<string, string | undefined>, service: 'SQS' | 'DYNAMODB' | 'SECRETS_MANAGER'): { endpoint: string } | Record<string, never> {
+  const endpoint = env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL;
+  return endpoint ? { endpoint } : {};
+}
+
 export type Env = Record<string, string | undefined>;
 
 /** Read a required variable; a missing one is a startup error that names it. */

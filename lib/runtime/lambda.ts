@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { Env } from './config';
+import { awsEndpoint, type Env } from './config';
 import { fromApiGateway, type IngressRequest, type IngressResponse } from './http';
 import { createLogger, type Logger, type LoggerOptions, type LogLevel } from './log';
 import { secretsMiddleware, type SecretName, type Secrets } from './secrets';
@@ -10,8 +10,7 @@ import { secretsMiddleware, type SecretName, type Secrets } from './secrets';
 export function makeSqsClient(env: Env): SQSClient {
   // Queue URLs from a local emulator name hosts that do not resolve; the endpoint (from
   // AWS_ENDPOINT_URL_SQS, when set) is what the client should talk to.
-  const endpoint = env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL;
-  return new SQSClient({ useQueueUrlAsEndpoint: false, ...(endpoint ? { endpoint } : {}) });
+  return new SQSClient({ useQueueUrlAsEndpoint: false, ...awsEndpoint(env, 'SQS') });
 }
 
 export function makeLogger(env: Env, fn: string, secrets?: () => readonly string[], metrics?: LoggerOptions['metrics']): Logger {

@@ -1,6 +1,6 @@
 import type middy from '@middy/core';
 import secretsManager from '@middy/secrets-manager';
-import type { Env } from './config';
+import { awsEndpoint, type Env } from './config';
 import { MissingSecretError } from './errors';
 
 /** The five keys of the Secrets Manager secret (or of the environment, in local runs). */
@@ -57,11 +57,8 @@ export function secretsMiddleware<K extends SecretName>(env: Env, names: readonl
       },
     };
   }
-  // Named explicitly, as the SQS and DynamoDB clients do: the deployed environment tells the SDK
-  // to ignore AWS_ENDPOINT_URL_* (serverless.yml), which only local runs and the benchmark set.
-  const endpoint = env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? env.AWS_ENDPOINT_URL;
   const fetch = secretsManager({
-    ...(endpoint ? { awsClientOptions: { endpoint } } : {}),
+    awsClientOptions: awsEndpoint(env, 'SECRETS_MANAGER'),
     fetchData: { pdRouterSecrets: secretId },
     setToContext: true,
     cacheExpiry: SECRET_CACHE_MS,

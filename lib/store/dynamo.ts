@@ -1,11 +1,11 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { awsEndpoint } from '../runtime/config';
 import { TransientError } from '../runtime/errors';
 
 /** A document client that drops undefined attributes (optional fields of our records). */
 export function makeDocumentClient(env: Record<string, string | undefined>): DynamoDBDocumentClient {
-  const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB ?? env.AWS_ENDPOINT_URL;
-  return DynamoDBDocumentClient.from(new DynamoDBClient(endpoint ? { endpoint } : {}), { marshallOptions: { removeUndefinedValues: true } });
+  return DynamoDBDocumentClient.from(new DynamoDBClient(awsEndpoint(env, 'DYNAMODB')), { marshallOptions: { removeUndefinedValues: true } });
 }
 
 export function isConditionFailure(error: unknown): boolean {

@@ -43,12 +43,13 @@ const MAX_CANDIDATES = 10;
 export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDutyApi }): Ownership {
   const { links, pagerDuty } = deps;
 
-  /** Bind one link to an incident from own-key or own-alert evidence; undefined when the link is held elsewhere. */
-  async function bindFromEvidence(link: IncidentLink, incidentId: string, ownKey: boolean, logger: Logger): Promise<IncidentLink | undefined> {
-    if (link.incidentId === incidentId) return link;
-    if (link.incidentId) return undefined;
+  /**
+   * Bind one link no incident holds yet to an incident, from own-key or own-alert evidence. Returns
+   * the link as stored: held by that incident, or by whichever incident was bound first.
+   */
+  async function bindFromEvidence(link: IncidentLink, incidentId: string, ownKey: boolean, logger: Logger): Promise<IncidentLink> {
+    if (link.incidentId) return link;
     const result = await links.bind(link.dedupKey, incidentId, ownKey ? 'own-key' : 'alert');
-    if (result.link.incidentId !== incidentId) return undefined;
     if (result.bound) logger.info(ownKey ? 'escalation bound to its own incident' : 'escalation found grouped into an incident', { dedupKey: link.dedupKey });
     return result.link;
   }
@@ -75,8 +76,8 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
     const unbound = candidates.filter((link) => !link.incidentId);
     const ownKey = unbound.length ? await ownKeyOf(incident) : incident.incidentKey;
     for (const link of candidates) {
-      const held = await bindFromEvidence(link, incident.id, link.dedupKey === ownKey, logger);
-      if (held) found.set(link.dedupKey, held);
+      const stored = await bindFromEvidence(link, incident.id, link.dedupKey === ownKey, logger);
+      if (stored.incidentId === incident.id) found.set(link.dedupKey, stored);
     }
     return [...found.values()].sort((a, b) => a.dedupKey.localeCompare(b.dedupKey));
   }
@@ -97,11 +98,7 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
     // whoever was first stored it; held by the merged incident or (something else followed the
     // merge first) beyond it, it is this merge's to tell either way.
     for (const link of [...candidates.values()].filter((candidate) => !candidate.incidentId)) {
-      const evidence = link.dedupKey === ownKey ? 'own-key' : 'alert';
-      const result = await links.bind(link.dedupKey, merged.id, evidence);
-      if (result.bound) logger.info(evidence === 'own-key' ? 'escalation bound to its own incident' : 'escalation found grouped into an incident', { dedupKey: link.dedupKey });
-      if (result.link.incidentId) candidates.set(link.dedupKey, result.link);
-      else candidates.delete(link.dedupKey);
+      candidates.set(link.dedupKey, await bindFromEvidence(link, merged.id, link.dedupKey === ownKey, logger));
     }
     const affected = [...candidates.values()].filter((link) => link.incidentId === merged.id || (link.incidentId === into && (link.heldBy === 'merged' || link.dedupKey === ownKey)));
     const moved = await Promise.all(affected.map((link) => links.bind(link.dedupKey, into, 'merge', merged.id)));
@@ -123,8 +120,7 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
       for (const candidate of candidates) {
         const ownKey = candidate.incidentKey === link.dedupKey;
         if (!ownKey && !(await pagerDuty.alertKeys(candidate.id)).includes(link.dedupKey)) continue;
-        const held = await bindFromEvidence(link, candidate.id, ownKey, logger);
-        link = held ?? (await links.get(link.dedupKey)) ?? link;
+        link = await bindFromEvidence(link, candidate.id, ownKey, logger);
         break;
       }
       if (!link.incidentId) return { link };
