@@ -129,3 +129,31 @@ describe('the escalation path, through the local stack', () => {
     expect(confirmations[0]!.threadTs).toBeUndefined();
   });
 });
+
+describe('the channel numbers its escalations once, whatever crashes', () => {
+  let stack: LocalStack;
+  let arrivals = 0;
+  beforeAll(async () => {
+    // The worker dies once, after the channel's number was taken and before the link stored it.
+    stack = await startTestStack({ checkpoint: { slack: (step) => { if (step === 'numbered' && arrivals++ === 0) throw new Error('injected crash after numbered'); } } });
+    stack.pagerDuty!.webhook = undefined;
+  });
+  afterAll(() => stack.stop());
+
+  it('a retry after a crash between taking the number and storing it shows the same number, and the next escalation the next one', async () => {
+    await mention(stack, 'CNUMBERS', 'escalate checkout is down');
+    await stack.waitForIdle();
+    await mention(stack, 'CNUMBERS', 'escalate and now search is down too');
+    await stack.waitForIdle();
+
+    expect(arrivals).toBe(3); // the crash, its retry, the second escalation
+    const texts = confirmationOf(stack, 'CNUMBERS').map((m) => m.text);
+    expect(texts).toHaveLength(2);
+    expect(texts[0]).toContain('(escalation #1)');
+    expect(texts[1]).toContain('(escalation #2)');
+    // The retry sent the trigger again; PagerDuty deduplicates it into the same open incident.
+    const keys = stack.pagerDuty!.triggers.map((t) => t.dedupKey);
+    expect(new Set(keys).size).toBe(2);
+    for (const key of new Set(keys)) expect([...stack.pagerDuty!.incidents.values()].filter((i) => i.incidentKey === key)).toHaveLength(1);
+  });
+});

@@ -234,7 +234,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
           throw error;
         }
         logger.error('PagerDuty refused the escalation', { reason: error.message });
-        link = await deps.links.settle(dedupKey, 'rejected', error.message);
+        link = await deps.links.settle(dedupKey, { state: 'rejected', reason: error.message });
         logger.metric(METRIC_NAMES.escalationsRejected);
       }
       // Outside the try: once PagerDuty has accepted, a failure here must not say "not paged".
@@ -243,7 +243,11 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
         logger.info('over the page budget: added to the channel\'s open escalation', { foldedInto: foldInto.dedupKey });
         logger.metric(METRIC_NAMES.escalationsFolded);
       } else if (link.state === 'pending') {
-        link = await deps.links.settle(dedupKey, 'triggered');
+        // The channel's own number for it, taken now and stored with the new state in one write.
+        // A retry after a crash between the two gets the same number back (references.take).
+        const ref = await deps.references.take(link.channel, dedupKey);
+        checkpoint('numbered');
+        link = await deps.links.settle(dedupKey, { state: 'triggered', ref });
         logger.info('PagerDuty triggered');
         logger.metric(METRIC_NAMES.escalationsPaged);
       }
@@ -261,7 +265,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
       return;
     }
 
-    // The channel's own number for it, taken before the confirmation that shows it.
+    // Stored by the settle above; a link an earlier version settled may still lack it.
     if (link.ref === undefined) link = await deps.links.setRef(dedupKey, await deps.references.take(link.channel, dedupKey));
     const confirmation = confirmationFor(link);
     const confirmationTs = await postOnce(deps.effects, scope, `confirm:${dedupKey}`, confirmation.message, link.threadTs);

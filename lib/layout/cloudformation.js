@@ -185,7 +185,8 @@ function roleResources(stage, secrets) {
       {
         Sid: 'IncidentLinks',
         Effect: 'Allow',
-        Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        // BatchGetItem: a page budget reads the escalation's answer and the channel's budget together.
+        Action: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
         Resource: arnOf(layout.table.logicalId),
       },
       {

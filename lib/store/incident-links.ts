@@ -94,8 +94,11 @@ export interface IncidentLinks {
   get(dedupKey: string): Promise<IncidentLink | undefined>;
   /** Every link an incident has ever held, in one read (the caller checks which it still holds). */
   followersOf(incidentId: string): Promise<IncidentLink[]>;
-  /** pending → triggered or rejected; returns the link as stored afterwards. */
-  settle(dedupKey: string, state: 'triggered' | 'rejected', reason?: string): Promise<IncidentLink>;
+  /**
+   * pending → triggered (with the channel's number for it, in the same write) or rejected;
+   * returns the link as stored afterwards.
+   */
+  settle(dedupKey: string, outcome: { state: 'triggered'; ref: number } | { state: 'rejected'; reason?: string }): Promise<IncidentLink>;
   /** pending → folded into another open escalation of the channel; returns the link as stored. */
   fold(dedupKey: string, into: string): Promise<IncidentLink>;
   setThread(dedupKey: string, threadTs: string): Promise<IncidentLink>;
@@ -249,16 +252,17 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
       const links = await Promise.all([...keys].sort().map(get));
       return links.filter((link): link is IncidentLink => link !== undefined);
     },
-    async settle(dedupKey, state, reason) {
+    async settle(dedupKey, outcome) {
       try {
-        const expression =
-          state === 'rejected'
-            ? `SET #state = :state${reason === undefined ? '' : ', rejectedReason = :reason'} REMOVE ${OPEN_INDEX.partitionKey}`
-            : 'SET #state = :state, acceptedAt = :now';
+        if (outcome.state === 'triggered') {
+          // A number given earlier (the older two-step settle) is kept.
+          return await update(dedupKey, 'SET #state = :state, acceptedAt = :now, #ref = if_not_exists(#ref, :ref)', { ':state': 'triggered', ':pending': 'pending', ':now': now().toISOString(), ':ref': outcome.ref }, '#state = :pending');
+        }
+        const { reason } = outcome;
         return await update(
           dedupKey,
-          expression,
-          { ':state': state, ':pending': 'pending', ...(state === 'rejected' ? (reason === undefined ? {} : { ':reason': reason }) : { ':now': now().toISOString() }) },
+          `SET #state = :state${reason === undefined ? '' : ', rejectedReason = :reason'} REMOVE ${OPEN_INDEX.partitionKey}`,
+          { ':state': 'rejected', ':pending': 'pending', ...(reason === undefined ? {} : { ':reason': reason }) },
           '#state = :pending',
         );
       } catch (error) {
@@ -309,10 +313,10 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
           }),
         ),
       );
-      const condition = evidence === 'merge' ? 'incidentId = :from OR incidentId = :id' : 'attribute_not_exists(incidentId) OR incidentId = :id';
+      // Written without reading first (the common case, a first bind, costs one call): already held
+      // by this incident fails the condition like any other holder, so heldBy is never rewritten.
+      const condition = evidence === 'merge' ? 'incidentId = :from AND incidentId <> :id' : 'attribute_not_exists(incidentId)';
       try {
-        const before = await get(dedupKey);
-        if (before?.incidentId === incidentId) return { link: before, bound: false };
         const link = await update(
           dedupKey,
           'SET incidentId = :id, heldBy = :heldBy',

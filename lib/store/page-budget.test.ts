@@ -1,4 +1,4 @@
-import { startTestDynamo } from '../../test/helpers/dynamo';
+import { recordingClient, startTestDynamo } from '../../test/helpers/dynamo';
 import { BUDGET_WINDOW_MS, makePageBudget, type PageBudget } from './page-budget';
 
 const T0 = Date.parse('2026-11-30T10:00:00.000Z');
@@ -59,5 +59,36 @@ describe('the rolling-hour page budget (on dynalite)', () => {
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => budget.take('C0CONCUR002', `esc-${i}`, T0, 7)));
     expect(answers.filter((a) => a.granted)).toHaveLength(7);
     expect(await budget.used('C0CONCUR002', T0)).toBe(7);
+  });
+
+  it('reads once on the way to PagerDuty: the answer and the budget together, then writes both', async () => {
+    const { db, calls } = recordingClient(env.db);
+    const counted = makePageBudget(db, env.dynamo.tableName, { ttlDays: 30 });
+    await budget.take('C0ROUNDS001', 'esc-earlier', T0, 3);
+    expect(await counted.take('C0ROUNDS001', 'esc-first', T0 + 1000, 3)).toEqual({ granted: true, used: 2 });
+    expect(calls).toEqual(['BatchGet', 'Put', 'Put']);
+    calls.length = 0;
+    // A retry finds its answer in that same one read.
+    expect(await counted.take('C0ROUNDS001', 'esc-first', T0 + 2000, 3)).toEqual({ granted: true, used: 2 });
+    expect(calls).toEqual(['BatchGet']);
+  });
+
+  it('reads one by one what DynamoDB left unread, so a recorded refusal is still the answer', async () => {
+    for (const i of [0, 1]) await budget.take('C0UNREAD001', `esc-${i}`, T0, 2);
+    expect(await budget.take('C0UNREAD001', 'esc-refused', T0 + 1000, 2)).toEqual({ granted: false, used: 2 });
+    // An hour later the budget has room again, and DynamoDB (throttled) leaves the answer unread.
+    const { db, calls } = recordingClient(env.db, (operation, input, output) => {
+      if (operation !== 'BatchGet') return output;
+      const table = Object.keys(input.RequestItems)[0]!;
+      const isAnswer = (item: { pk: string }) => item.pk.includes('#answer#');
+      return {
+        ...output,
+        Responses: { [table]: output.Responses[table].filter((item: { pk: string }) => !isAnswer(item)) },
+        UnprocessedKeys: { [table]: { Keys: input.RequestItems[table].Keys.filter(isAnswer), ConsistentRead: true } },
+      };
+    });
+    const throttled = makePageBudget(db, env.dynamo.tableName, { ttlDays: 30 });
+    expect(await throttled.take('C0UNREAD001', 'esc-refused', T0 + BUDGET_WINDOW_MS + 5000, 2)).toEqual({ granted: false, used: 2 });
+    expect(calls).toEqual(['BatchGet', 'Get']);
   });
 });

@@ -1,4 +1,4 @@
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LAYOUT } from '../layout/layout';
 import { TransientError } from '../runtime/errors';
 import { expiryEpoch, isConditionFailure, storeCall } from './dynamo';
@@ -62,15 +62,32 @@ export function makePageBudget(db: DynamoDBDocumentClient, tableName: string, op
   const answerKey = (channel: string, escalationId: string) => ({ pk: `${prefix}#${channel}#answer#${escalationId}` });
   const read = async (pk: { pk: string }) => (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: pk, ConsistentRead: true })))).Item;
 
-  const readBudget = async (channel: string): Promise<BudgetItem | undefined> => {
-    const item = await read(budgetKey(channel));
-    return item ? { grants: (item.grants ?? {}) as Record<string, number>, version: Number(item.version ?? 0) } : undefined;
+  const toBudget = (item: Record<string, unknown> | undefined): BudgetItem | undefined =>
+    item ? { grants: (item.grants ?? {}) as Record<string, number>, version: Number(item.version ?? 0) } : undefined;
+  const readBudget = async (channel: string) => toBudget(await read(budgetKey(channel)));
+
+  /**
+   * The escalation's recorded answer and the channel's budget in one round trip (both strongly
+   * consistent): a first take is on the way to PagerDuty, and reads nothing else.
+   */
+  const readAnswerAndBudget = async (channel: string, escalationId: string) => {
+    const [answerPk, budgetPk] = [answerKey(channel, escalationId), budgetKey(channel)];
+    const result = await storeCall('batch get', () => db.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: [answerPk, budgetPk], ConsistentRead: true } } })));
+    // DynamoDB may leave keys unread (throttled); those are read one by one.
+    const unread = new Set((result.UnprocessedKeys?.[tableName]?.Keys ?? []).map((key) => key.pk));
+    const found = new Map((result.Responses?.[tableName] ?? []).map((item) => [item.pk, item]));
+    const itemOf = async (pk: { pk: string }) => (unread.has(pk.pk) ? read(pk) : found.get(pk.pk));
+    const [answer, budget] = await Promise.all([itemOf(answerPk), itemOf(budgetPk)]);
+    return { answer, budget: toBudget(budget) };
   };
 
-  /** Count the page, or find that it was counted or does not fit; loops only on lost races. */
-  const decide = async (channel: string, escalationId: string, nowMs: number, limit: number): Promise<BudgetAnswer> => {
+  /**
+   * Count the page, or find that it was counted or does not fit; loops only on lost races.
+   * `first`: the budget as just read, for the first attempt.
+   */
+  const decide = async (channel: string, escalationId: string, nowMs: number, limit: number, first: BudgetItem | undefined): Promise<BudgetAnswer> => {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const budget = await readBudget(channel);
+      const budget = attempt === 0 ? first : await readBudget(channel);
       const current = live(budget?.grants ?? {}, nowMs);
       // Counted by an earlier attempt that stopped before it recorded its answer.
       if (budget && escalationId in budget.grants) return { granted: true, used: current.length };
@@ -99,9 +116,9 @@ export function makePageBudget(db: DynamoDBDocumentClient, tableName: string, op
 
   return {
     async take(channel, escalationId, nowMs, limit) {
-      const recorded = await read(answerKey(channel, escalationId));
+      const { answer: recorded, budget } = await readAnswerAndBudget(channel, escalationId);
       if (recorded) return { granted: Boolean(recorded.granted), used: Number(recorded.used) };
-      const answer = await decide(channel, escalationId, nowMs, limit);
+      const answer = await decide(channel, escalationId, nowMs, limit, budget);
       try {
         await storeCall('put', () =>
           db.send(

@@ -123,7 +123,7 @@ function dynamoActionsInCode(): string[] {
   );
   const actions = new Set<string>();
   for (const source of files.filter((s) => /from '@aws-sdk\/(lib|client)-dynamodb'/.test(s))) {
-    for (const [, op] of source.matchAll(/new (\w+)Command\(/g)) actions.add(`dynamodb:${/^(Get|Put|Update|Delete)$/.test(op!) ? `${op}Item` : op}`);
+    for (const [, op] of source.matchAll(/new (\w+)Command\(/g)) actions.add(`dynamodb:${/^(Get|Put|Update|Delete|BatchGet|BatchWrite)$/.test(op!) ? `${op}Item` : op}`);
   }
   return [...actions].sort();
 }

@@ -1,0 +1,73 @@
+import { recordingClient, startTestDynamo } from '../../test/helpers/dynamo';
+import { makeIncidentLinks, type IncidentLinks } from './incident-links';
+
+describe('the incident links store: binding and settling (on dynalite)', () => {
+  let env: Awaited<ReturnType<typeof startTestDynamo>>;
+  let links: IncidentLinks;
+  let calls: string[];
+  let sequence = 0;
+
+  beforeAll(async () => {
+    env = await startTestDynamo();
+    const recording = recordingClient(env.db);
+    calls = recording.calls;
+    links = makeIncidentLinks(recording.db, env.dynamo.tableName, { ttlDays: 1 });
+  });
+  afterAll(() => env.stop());
+
+  /** A fresh pending escalation; the calls counted start after it. */
+  async function created(): Promise<string> {
+    const dedupKey = `pdr-${String(++sequence).padStart(32, '0')}`;
+    await links.create({ dedupKey, team: 'T0PROVIDER', channel: 'C0LINKS01', requester: 'UCUSTOMER1', summary: 'checkout is down', threadTs: `1796040000.${String(sequence).padStart(6, '0')}` });
+    calls.length = 0;
+    return dedupKey;
+  }
+
+  it('a first bind lists the link under the incident and writes it, without reading it first', async () => {
+    const dedupKey = await created();
+    const result = await links.bind(dedupKey, 'Q0FIRST', 'own-key');
+    expect(result).toMatchObject({ bound: true, link: { dedupKey, incidentId: 'Q0FIRST', heldBy: 'own' } });
+    expect(calls).toEqual(['Update', 'Update']);
+    expect((await links.followersOf('Q0FIRST')).map((link) => link.dedupKey)).toEqual([dedupKey]);
+  });
+
+  it('a link already held stays as first bound: by the same incident on other evidence, or by another incident', async () => {
+    const dedupKey = await created();
+    await links.bind(dedupKey, 'Q0HOLDER', 'own-key');
+    expect(await links.bind(dedupKey, 'Q0HOLDER', 'alert')).toMatchObject({ bound: false, link: { incidentId: 'Q0HOLDER', heldBy: 'own' } });
+    expect(await links.bind(dedupKey, 'Q0OTHER', 'alert')).toMatchObject({ bound: false, link: { incidentId: 'Q0HOLDER', heldBy: 'own' } });
+    expect((await links.get(dedupKey))).toMatchObject({ incidentId: 'Q0HOLDER', heldBy: 'own' });
+  });
+
+  it('a bound link moves only on a merge from the incident that holds it', async () => {
+    const dedupKey = await created();
+    await links.bind(dedupKey, 'Q0MERGED', 'own-key');
+    expect(await links.bind(dedupKey, 'Q0TARGET', 'merge', 'Q0NOTHOLDER')).toMatchObject({ bound: false, link: { incidentId: 'Q0MERGED' } });
+    expect(await links.bind(dedupKey, 'Q0TARGET', 'merge', 'Q0MERGED')).toMatchObject({ bound: true, link: { incidentId: 'Q0TARGET', heldBy: 'merged' } });
+    // The same merge again (a redelivery) finds it moved.
+    expect(await links.bind(dedupKey, 'Q0TARGET', 'merge', 'Q0MERGED')).toMatchObject({ bound: false, link: { incidentId: 'Q0TARGET', heldBy: 'merged' } });
+  });
+
+  it('settles a triggered escalation with its channel number in one write, and a second settle keeps the first', async () => {
+    const dedupKey = await created();
+    expect(await links.settle(dedupKey, { state: 'triggered', ref: 4 })).toMatchObject({ state: 'triggered', ref: 4 });
+    expect(calls).toEqual(['Update']);
+    expect(await links.settle(dedupKey, { state: 'triggered', ref: 5 })).toMatchObject({ state: 'triggered', ref: 4 });
+    expect(await links.get(dedupKey)).toMatchObject({ state: 'triggered', ref: 4 });
+  });
+
+  it('keeps a number given before the settle (links settled by the earlier two-step order)', async () => {
+    const dedupKey = await created();
+    await links.setRef(dedupKey, 2);
+    expect(await links.settle(dedupKey, { state: 'triggered', ref: 3 })).toMatchObject({ state: 'triggered', ref: 2 });
+  });
+
+  it('settles a rejected escalation with the reason and no number, out of the open-link list', async () => {
+    const dedupKey = await created();
+    const rejected = await links.settle(dedupKey, { state: 'rejected', reason: 'Invalid routing key' });
+    expect(rejected).toMatchObject({ state: 'rejected', rejectedReason: 'Invalid routing key' });
+    expect(rejected.ref).toBeUndefined();
+    const open = await links.listOpen({ limit: 1000 });
+    expect(open.links.map((link) => link.dedupKey)).not.toContain(dedupKey);
+  });
+});
