@@ -194,8 +194,11 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
 
   const resolutionPosts = () => postsOf(resolveEvent?.eventId, callsBeforeResolve);
   while (resolutionPosts().size < channels.length && Date.now() < deadline + options.timeoutMs) await sleep(200);
+  // Settling waits at least long enough for Slack's chat.update limit to let every confirmation be
+  // re-rendered once after the resolve (with a quarter to spare: pd-router paces a little under it).
+  const rerenderBoundMs = boundMs(slack.rateLimits!.rules['slack.chat.update.workspace'], channels.length) * 1.25;
   const settled = options.settle
-    ? await stack.waitForIdle(Math.max(30_000, deadline + options.timeoutMs - Date.now())).then(
+    ? await stack.waitForIdle(Math.max(30_000, deadline + options.timeoutMs - Date.now(), resolvedAt + rerenderBoundMs - Date.now())).then(
         () => true,
         () => false,
       )
