@@ -531,6 +531,18 @@ Promise.resolve().then(() => handler(JSON.parse(process.env.PROBE_EVENT), contex
     }
   });
 
+  it("the README's deploy permissions name the service of every resource type the template creates", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### AWS credentials and permissions'), readme.indexOf('### Where each Slack and PagerDuty value comes from'));
+    const listed = new Set([...section.matchAll(/^\| ([^|]+?) \| /gm)].map((match) => match[1]!.trim()));
+    // CloudFormation's namespace → the service as the README's table names it.
+    const SERVICE: Record<string, string> = { ApiGatewayV2: 'API Gateway (v2)', CloudWatch: 'CloudWatch', DynamoDB: 'DynamoDB', Events: 'EventBridge', IAM: 'IAM', Lambda: 'Lambda', Logs: 'CloudWatch Logs', S3: 'S3', SNS: 'SNS', SQS: 'SQS' };
+    for (const p of [dev, prod]) {
+      const namespaces = new Set(Object.values(p.template.Resources).map((resource) => resource.Type.split('::')[1]!));
+      expect([...namespaces].filter((namespace) => !listed.has(SERVICE[namespace] ?? `a row for AWS::${namespace}`))).toEqual([]);
+    }
+  });
+
   it('tells every function its stage, the metrics\' stage dimension', () => {
     for (const p of [dev, prod]) for (const [, fn] of resourcesOfType(p.template, 'AWS::Lambda::Function')) expect(fn.Properties.Environment.Variables.STAGE).toBe(p.stage);
   });
