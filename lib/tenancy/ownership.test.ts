@@ -29,6 +29,15 @@ describe('ownership follows merges (on dynalite and the PagerDuty stand-in)', ()
     return { pagerDuty, links, own: pagerDutyStandIn.byKey(dedupKey)! };
   }
 
+  /**
+   * The links as a merge reads them while a click's bind is half-way: the escalation already listed
+   * under `incidentId` (bind lists it before it writes the link), its link not yet held by anyone.
+   */
+  const halfBound = (links: IncidentLinks, incidentId: string, dedupKey: string): IncidentLinks => ({
+    ...links,
+    followersOf: async (id) => (id === incidentId ? [(await links.get(dedupKey))!] : links.followersOf(id)),
+  });
+
   it('a merge handled while a Check Status click carries the escalation along the chain still tells it', async () => {
     const dedupKey = 'pdr-0000000000000000000000000000c4a1';
     const { pagerDuty, links, own: a } = await escalated(dedupKey, 'C0CHAIN01');
@@ -84,11 +93,7 @@ describe('ownership follows merges (on dynalite and the PagerDuty stand-in)', ()
 
     // A click's bind lists the escalation under A before it writes the link: the merge's read of
     // A's links falls in between, and finds it listed but held by no incident.
-    const halfBound: IncidentLinks = {
-      ...links,
-      followersOf: async (incidentId) => (incidentId === a.id ? [(await links.get(dedupKey))!] : links.followersOf(incidentId)),
-    };
-    const moved = await makeOwnership({ links: halfBound, pagerDuty }).moveOnMerge({ id: a.id, incidentKey: dedupKey }, c.id, logger);
+    const moved = await makeOwnership({ links: halfBound(links, a.id, dedupKey), pagerDuty }).moveOnMerge({ id: a.id, incidentKey: dedupKey }, c.id, logger);
     expect(moved.map((link) => [link.dedupKey, link.incidentId, link.heldBy])).toEqual([[dedupKey, c.id, 'merged']]);
 
     // The click then finishes: it finds the escalation already in C, and leaves it there.
@@ -107,11 +112,7 @@ describe('ownership follows merges (on dynalite and the PagerDuty stand-in)', ()
     const c = pagerDutyStandIn.openInternal('INTERNAL: C');
     pagerDutyStandIn.merge(g.id, c.id);
 
-    const halfBound: IncidentLinks = {
-      ...links,
-      followersOf: async (incidentId) => (incidentId === g.id ? [(await links.get(dedupKey))!] : links.followersOf(incidentId)),
-    };
-    const moved = await makeOwnership({ links: halfBound, pagerDuty }).moveOnMerge({ id: g.id, incidentKey: g.incidentKey }, c.id, logger);
+    const moved = await makeOwnership({ links: halfBound(links, g.id, dedupKey), pagerDuty }).moveOnMerge({ id: g.id, incidentKey: g.incidentKey }, c.id, logger);
     expect(moved.map((link) => [link.dedupKey, link.incidentId, link.heldBy])).toEqual([[dedupKey, c.id, 'merged']]);
   });
 });
