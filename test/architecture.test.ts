@@ -1,7 +1,9 @@
 import { build } from 'esbuild';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readDeployBuild } from '../bench/bundles';
+import { codeFiles, outsideReads } from './helpers/outside-reads';
 
 const root = path.join(__dirname, '..');
 
@@ -133,5 +135,57 @@ describe('the import graph points one way: functions → lib; local, scripts, be
         .filter((edge) => !EXCEPTIONS.has(edge)),
     );
     expect(wrongWay).toEqual([]);
+  });
+});
+
+/** The folder that once held the corpus beside the repository, spelt so that this file does not itself name it. */
+const SHARED = 'shared';
+
+describe('the repository stands on its own: nothing reads outside it', () => {
+  it('no code, test, script or config reads a folder beside the repository or climbs above it', () => {
+    expect(codeFiles(root)).toEqual(expect.arrayContaining(['test/replies.test.ts', 'lib/slack/normalize.test.ts', 'package.json', '.ci/run', 'serverless.yml']));
+    expect(outsideReads(root)).toEqual([]);
+  });
+
+  describe('finds a planted read (the scanner is not blind), and only reads, not mentions', () => {
+    let planted: string;
+    const plant = (file: string, text: string) => {
+      mkdirSync(path.dirname(path.join(planted, file)), { recursive: true });
+      writeFileSync(path.join(planted, file), text);
+    };
+    beforeEach(() => {
+      planted = mkdtempSync(path.join(tmpdir(), 'pd-router-outside-reads-'));
+      plant('.gitignore', 'node_modules/\nbench/.build/\n');
+    });
+    afterEach(() => rmSync(planted, { recursive: true, force: true }));
+
+    it.each([
+      // The five test files as they were, reading the corpus beside the repository.
+      ['lib/slack/normalize.test.ts', `const capture = path.join(__dirname, '..', '..', '..', '${SHARED}', 'corpus', 'slack', 'x.json');`],
+      ['test/replies.test.ts', `const beside = [path.join(__dirname, '..', '..', '${SHARED}')];`],
+      ['test/customers.test.ts', `readFileSync(path.join(root, '..', '${SHARED}', 'corpus', 'slack', name), 'utf8');`],
+      ['bench/run.ts', `const body = readFileSync('../${SHARED}/corpus/pagerduty/incident.triggered.json', 'utf8');`],
+      ['scripts/demo.ts', `const spec = \`\${__dirname}/../../${SHARED}/corpus/specs/x.json\`;`],
+      ['local/stand-ins/slack.ts', `import spec from '../../../${SHARED}/corpus/specs/slack-web-openapi-v2.json';`],
+      ['local/stack.ts', `const data = require('../../outside/data.json');`],
+      ['test/x.test.ts', `const up = path.resolve(__dirname, '../..', 'elsewhere');`],
+      ['package.json', `{ "scripts": { "fixtures": "cp ../${SHARED}/corpus/slack/*.json test/fixtures/slack/" } }`],
+      ['.ci/run', `#!/usr/bin/env bash\nls ../${SHARED}/corpus\n`],
+    ])('%s', (file, text) => {
+      plant(file, `${text}\n`);
+      const findings = outsideReads(planted);
+      expect(findings.length).toBeGreaterThan(0);
+      for (const finding of findings) expect(finding.startsWith(`${file}:${text.includes('\n') ? 2 : 1}: `)).toBe(true);
+    });
+
+    it('comments, prose and paths that stay inside are not findings', () => {
+      plant('local/stand-ins/pagerduty.ts', `// shaped like the real capture (${SHARED}/corpus/pagerduty), see ../${SHARED}\nconst root = path.join(__dirname, '..', '..');\nimport { x } from '../../lib/x';\n`);
+      plant('README.md', `The fixtures were copied from ../${SHARED}/corpus.\n`);
+      plant('.ci/run', `#!/usr/bin/env bash\n# not ../${SHARED}/corpus any more\nnpm test\n`);
+      plant('node_modules/some-package/index.js', `require('../../../${SHARED}/corpus/x.json');\n`);
+      plant('bench/.build/bundle.js', `require('../../../${SHARED}/corpus/x.json');\n`);
+      expect(codeFiles(planted)).toEqual(['.ci/run', 'local/stand-ins/pagerduty.ts']);
+      expect(outsideReads(planted)).toEqual([]);
+    });
   });
 });

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { LocalStack } from '../local/stack';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { checkStatusPayload, mentionEnvelope, post, signedSlackForm, signedSlackJson } from '../local/requests';
@@ -8,6 +6,7 @@ import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
 import { drainQueue } from './helpers/queue';
 import { ensureCustomer } from './helpers/customers';
 import { botMessages, mention, slashCommand, startTestStack } from './helpers/stack';
+import { fixture } from './fixtures';
 import { captureOutput } from './robustness/support/world';
 
 /**
@@ -19,7 +18,7 @@ import { captureOutput } from './robustness/support/world';
 const NOT_SET_UP = "This channel isn't set up for escalations, so I can't page on-call from here. Please ask your account team.";
 const KEY_A = 'a'.repeat(32);
 const KEY_B = 'b'.repeat(32);
-const corpus = (name: string) => JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'shared', 'corpus', 'slack', name), 'utf8')) as { event: Record<string, unknown> };
+const capture = (name: string) => fixture<{ event: Record<string, unknown> }>(`slack/${name}`);
 
 describe('customers, through the local stack', () => {
   let stack: LocalStack;
@@ -63,9 +62,9 @@ describe('customers, through the local stack', () => {
     it.each([
       ['a bot (bot_id and bot_message, as Slack sends them)', 'message_bot_message_subtype.json'],
       ['an app posting with its bot token (bot_id, no subtype)', 'message_changed_or_bot_message.json'],
-    ])('a mention posted by %s never pages and gets no answer', async (_what, fixture) => {
+    ])('a mention posted by %s never pages and gets no answer', async (_what, file) => {
       await ensureCustomer(stack, 'CBOTMENTION');
-      const real = corpus(fixture).event;
+      const real = capture(file).event;
       const envelope = mentionEnvelope({ channel: 'CBOTMENTION', text: 'escalate everything is on fire' });
       const event = { ...real, ...envelope.event, bot_id: real.bot_id, ...(real.subtype ? { subtype: real.subtype } : {}) };
       const response = await post(`${stack.url}/slack/events`, signedSlackJson(stack.secrets.SLACK_SIGNING_SECRET, { ...envelope, event }));

@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalStack } from '../local/stack';
@@ -11,12 +9,11 @@ import { makeDocumentClient } from '../lib/store/dynamo';
 import { SandboxDriver } from '../local/sandbox-console/driver';
 import { NOTE_BUDGET } from '../lib/store/page-budget';
 import { ensureCustomer } from './helpers/customers';
+import { fixture } from './fixtures';
 import { confirmationOf, mention, slashCommand, startTestStack } from './helpers/stack';
 
-// Beside the repository (a clone in /work/main) or beside its worktree folder (/work/wt/<name>).
-const CAPTURE = [path.join(__dirname, '..', '..', 'shared'), path.join(__dirname, '..', '..', '..', 'shared')]
-  .map((shared) => path.join(shared, 'corpus', 'slack', 'message_slack_connect_thread_reply.json'))
-  .find(existsSync)!;
+// A real capture: a person's reply in a Slack Connect thread (test/fixtures/SOURCES.md).
+const CAPTURE = 'slack/message_slack_connect_thread_reply.json';
 
 type Envelope = { event_id: string; team_id: string; authorizations: { user_id: string }[]; event: Record<string, unknown> };
 
@@ -24,7 +21,7 @@ let counter = 0;
 
 /** Slack's `message` event for a message in `channel`, shaped as the real capture (a Slack Connect thread reply). */
 function messageEnvelope(event: Record<string, unknown>): Envelope {
-  const envelope = JSON.parse(readFileSync(CAPTURE, 'utf8')) as Envelope;
+  const envelope = fixture<Envelope>(CAPTURE);
   envelope.team_id = 'T0PROVIDER';
   envelope.event_id = `EvReply${process.pid}x${counter++}`;
   envelope.authorizations[0]!.user_id = STAND_IN_BOT_USER_ID;

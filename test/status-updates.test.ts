@@ -1,14 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { LocalStack } from '../local/stack';
 import type { StandInIncident } from '../local/stand-ins/pagerduty';
 import { post, signedWebhook } from '../local/requests';
 import { botMessages, confirmationOf, mention, startTestStack } from './helpers/stack';
+import { fixture } from './fixtures';
 
-// Beside the repository (a clone in /work/main) or beside its worktree folder (/work/wt/<name>).
-const CAPTURE = [path.join(__dirname, '..', '..', 'shared'), path.join(__dirname, '..', '..', '..', 'shared')]
-  .map((shared) => path.join(shared, 'corpus', 'pagerduty', 'incident.status_update_published.json'))
-  .find(existsSync)!;
+// A real capture of PagerDuty's v3 webhook (test/fixtures/SOURCES.md).
+const CAPTURE = 'pagerduty/incident.status_update_published.json';
 
 describe('status updates (incident.status_update_published), through the local stack', () => {
   let stack: LocalStack;
@@ -63,7 +60,7 @@ describe('status updates (incident.status_update_published), through the local s
     expect(updatesIn('CSUOTHER')).toEqual([]);
 
     // The real capture, for this incident: its message, its author (a user_reference), once per channel.
-    const capture = JSON.parse(readFileSync(CAPTURE, 'utf8')) as { event: { id: string; data: { incident: { id: string }; message: string } } };
+    const capture = fixture<{ event: { id: string; data: { incident: { id: string }; message: string } } }>(CAPTURE);
     capture.event.data.incident.id = acme.id;
     expect((await post(`${stack.url}/pagerduty/webhooks`, signedWebhook(stack.secrets.PAGER_DUTY_SIGNING_KEY, capture, 'wh-capture'))).status).toBe(202);
     await stack.waitForIdle();

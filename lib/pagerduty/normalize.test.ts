@@ -1,6 +1,5 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { PAGERDUTY_HANDLED_EVENT_TYPES, parsePagerDutyQueueEvent } from '../events';
+import { fixture, fixturesIn } from '../../test/fixtures';
 import { normalizePagerDutyWebhook, statusOf } from './normalize';
 
 const RECEIVED = new Date('2026-11-26T10:00:00.000Z');
@@ -121,11 +120,9 @@ describe('statusOf', () => {
   });
 });
 
-describe('real PagerDuty webhook captures (shared/corpus/pagerduty)', () => {
-  // Beside the repository (a clone in /work/main) or beside its worktree folder (/work/wt/<name>).
-  const corpus = [path.join(__dirname, '..', '..', '..', 'shared'), path.join(__dirname, '..', '..', '..', '..', 'shared')].map((shared) => path.join(shared, 'corpus', 'pagerduty')).find(existsSync)!;
-  const captures = readdirSync(corpus).filter((file) => /^incident\..+\.json$/.test(file));
-  const read = (file: string) => JSON.parse(readFileSync(path.join(corpus, file), 'utf8')) as { event: Record<string, unknown> };
+describe('real PagerDuty webhook captures (test/fixtures/pagerduty)', () => {
+  const captures = fixturesIn('pagerduty', /^incident\..+\.json$/).map((file) => file.slice('pagerduty/'.length));
+  const read = (file: string) => fixture<{ event: Record<string, unknown> }>(`pagerduty/${file}`);
 
   it('covers every handled incident type', () => {
     const types = captures.map((file) => read(file).event.event_type);

@@ -1,5 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { fixture } from '../../test/fixtures';
 import { parseSlackQueueEvent } from '../events';
 import { normalizeBlockActions, normalizeEventCallback, normalizeSlashCommand } from './normalize';
 
@@ -72,11 +71,8 @@ describe('parseSlackQueueEvent', () => {
 });
 
 describe('thread replies (message events)', () => {
-  // The real capture: a person's reply in a Slack Connect thread. Beside the repository or its worktree folder.
-  const capturePath = [path.join(__dirname, '..', '..', '..', 'shared'), path.join(__dirname, '..', '..', '..', '..', 'shared')]
-    .map((shared) => path.join(shared, 'corpus', 'slack', 'message_slack_connect_thread_reply.json'))
-    .find(existsSync)!;
-  const capture = () => JSON.parse(readFileSync(capturePath, 'utf8')) as { event: Record<string, unknown> } & Record<string, unknown>;
+  // The real capture: a person's reply in a Slack Connect thread (test/fixtures/SOURCES.md).
+  const capture = () => fixture<{ event: Record<string, unknown> } & Record<string, unknown>>('slack/message_slack_connect_thread_reply.json');
   const withEvent = (change: Record<string, unknown>) => {
     const envelope = capture();
     envelope.event = { ...envelope.event, ...change };
