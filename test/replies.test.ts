@@ -10,7 +10,7 @@ import { SandboxDriver } from '../local/sandbox-console/driver';
 import { NOTE_BUDGET } from '../lib/store/page-budget';
 import { ensureCustomer } from './helpers/customers';
 import { fixture } from './fixtures';
-import { confirmationOf, mention, slashCommand, startTestStack } from './helpers/stack';
+import { confirmationOf, mention, slackSends, slashCommand, startTestStack } from './helpers/stack';
 
 // A real capture: a person's reply in a Slack Connect thread (test/fixtures/SOURCES.md).
 const CAPTURE = 'slack/message_slack_connect_thread_reply.json';
@@ -49,11 +49,8 @@ describe('customer replies in an escalation thread become PagerDuty notes, throu
   async function send(channel: string, event: Record<string, unknown>, retries = 0) {
     const message = stack.slack!.recordCustomerMessage(channel, String(event.user ?? 'UCUSTOMER2'), String(event.text ?? ''), typeof event.thread_ts === 'string' ? event.thread_ts : undefined);
     const envelope = messageEnvelope({ channel, ts: message.ts, event_ts: message.ts, ...event });
-    const request = signedSlackJson(stack.secrets.SLACK_SIGNING_SECRET, envelope);
-    const statuses = [(await post(`${stack.url}/slack/events`, request)).status];
-    for (let retry = 1; retry <= retries; retry++) {
-      statuses.push((await post(`${stack.url}/slack/events`, request, { 'x-slack-retry-num': String(retry), 'x-slack-retry-reason': 'http_timeout' })).status);
-    }
+    // Through the manifest: Slack sends a channel's messages only to an app subscribed to message.channels.
+    const statuses = (await slackSends(stack, envelope, retries)).map((r) => r.status);
     return { envelope, statuses, ts: message.ts };
   }
 

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { blockKitErrors } from '../../local/stand-ins/block-kit';
 import type { Happening } from '../tenancy/customer-view';
 import type { SlackMessage } from './web-api';
 import * as messages from './messages';
@@ -137,5 +138,34 @@ describe('escaping, as a property over arbitrary text with Slack control sequenc
         expect(unescaped).toBe(words);
       }),
     );
+  });
+});
+
+describe("Block Kit's limits (Slack refuses the whole message with invalid_blocks)", () => {
+  const LONG = {
+    'escaped characters (a pasted HTML page or log)': '<b>&</b>'.repeat(600),
+    'many lines (each becomes a quoted line)': 'line\n'.repeat(1000),
+    'plain characters': 'x'.repeat(5000),
+  };
+
+  it.each(Object.entries(LONG))('every message stays within them for the longest words: %s', (_what, words) => {
+    const long = { ...view, words };
+    const built: Record<string, SlackMessage> = {
+      confirmation: confirmationMessage(long),
+      prompt: confirmPromptMessage(long),
+      decided: promptDecidedMessage(long, 'cancelled', 'U1ABC'),
+      statusUpdate: statusUpdateMessage(view, words, 'Dana Scully'),
+      status: statusMessage(long, { status: 'triggered', urgency: 'high', handledBy: ['Dana Scully'] }),
+      notOpened: escalationNotOpenedMessage(long, 'support@provider.test'),
+    };
+    for (const [name, message] of Object.entries(built)) expect({ name, errors: message.blocks ? blockKitErrors(message.blocks) : [] }).toEqual({ name, errors: [] });
+    // Cut where it had to be, and said so.
+    expect(String((confirmationMessage(long).blocks![0] as { text: { text: string } }).text.text).length).toBeLessThanOrEqual(messages.SECTION_TEXT_MAX);
+  });
+
+  it('cuts a quoted text at the limit with an ellipsis, never inside an entity', () => {
+    const section = (confirmationMessage({ ...view, words: '&'.repeat(2000) }).blocks![0] as { text: { text: string } }).text.text;
+    expect(section.length).toBeLessThanOrEqual(messages.SECTION_TEXT_MAX);
+    expect(section).toMatch(/(&amp;)+…$/);
   });
 });

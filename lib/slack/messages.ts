@@ -24,6 +24,25 @@ export function escapeMrkdwn(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** Slack refuses a section whose text is longer (invalid_blocks), counted as sent: escaped and quoted. */
+export const SECTION_TEXT_MAX = 3000;
+
+/**
+ * Words we did not write as a block quote under `head`, escaped, cut to keep the section within
+ * Slack's limit: escaping (`<` → `&lt;`) and quoting (`\n` → `\n>`) lengthen the text, so it is
+ * measured after both, and never cut inside an entity.
+ */
+function quotedSection(head: string, words: string): string {
+  let text = `${head}\n>`;
+  const room = SECTION_TEXT_MAX - 1; // one character for the ellipsis, when cut
+  for (const char of words) {
+    const piece = char === '\n' ? '\n>' : escapeMrkdwn(char);
+    if (text.length + piece.length > room) return `${text}…`;
+    text += piece;
+  }
+  return text;
+}
+
 function checkStatusButton(dedupKey: string) {
   return {
     type: 'actions',
@@ -44,7 +63,7 @@ export function confirmationMessage(view: CustomerView): SlackMessage {
   const ref = view.ref !== undefined ? ` (escalation #${view.ref})` : '';
   const raisedBy = view.requester ? `  ·  raised by <@${view.requester}>` : '';
   const blocks: Blocks = [
-    { type: 'section', text: { type: 'mrkdwn', text: `:rotating_light: *On-call has been paged*${ref}\n>${words.replace(/\n/g, "\n>")}` } },
+    { type: 'section', text: { type: 'mrkdwn', text: quotedSection(`:rotating_light: *On-call has been paged*${ref}`, view.words.slice(0, 2800)) } },
     { type: 'context', elements: [{ type: 'mrkdwn', text: `*Status:* ${STATUS_LABEL[view.status]}${raisedBy}` }] },
     checkStatusButton(view.dedupKey),
   ];
@@ -57,7 +76,7 @@ export function confirmPromptMessage(view: CustomerView): SlackMessage {
   return {
     text: `Page on-call about: ${words}?`,
     blocks: [
-      { type: 'section', text: { type: 'mrkdwn', text: `:question: *Page on-call about:*\n>${words.replace(/\n/g, '\n>')}` } },
+      { type: 'section', text: { type: 'mrkdwn', text: quotedSection(':question: *Page on-call about:*', view.words.slice(0, 2800)) } },
       {
         type: 'actions',
         elements: [
@@ -78,7 +97,7 @@ export function promptDecidedMessage(view: CustomerView, decision: 'confirmed' |
     expired: ':hourglass: Nobody confirmed within 15 minutes: on-call was not paged.',
   }[decision];
   const words = escapeMrkdwn(view.words.slice(0, 2800));
-  return { text: `${outcome} ${words}`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `${outcome}\n>${words.replace(/\n/g, '\n>')}` } }] };
+  return { text: `${outcome} ${words}`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: quotedSection(outcome, view.words.slice(0, 2800)) } }] };
 }
 
 /** One line for what happened, in pd-router's words. */
@@ -132,7 +151,7 @@ export function handledTogetherMessage(view: CustomerView): SlackMessage {
 export function statusUpdateMessage(view: CustomerView, update: string, by: ShownPerson): SlackMessage {
   const text = escapeMrkdwn(update.slice(0, 2800));
   const blocks: Blocks = [
-    { type: 'section', text: { type: 'mrkdwn', text: `*${reference(view)}*: status update from ${person(by)}\n>${text.replace(/\n/g, '\n>')}` } },
+    { type: 'section', text: { type: 'mrkdwn', text: quotedSection(`*${reference(view)}*: status update from ${person(by)}`, update.slice(0, 2800)) } },
     { type: 'context', elements: [{ type: 'mrkdwn', text: `*Status:* ${STATUS_LABEL[view.status]}` }] },
     checkStatusButton(view.dedupKey),
   ];

@@ -10,6 +10,24 @@ const OUR_ACTIONS = new Set([CHECK_STATUS_ACTION_ID, PAGE_ONCALL_ACTION_ID, CANC
 
 type Json = Record<string, unknown>;
 
+/**
+ * The Events API event types the ingress acts on; every other event is acknowledged and dropped.
+ * normalizeEventCallback dispatches on this list, and the app manifest's test checks that Slack is
+ * asked to send each of them (and nothing else).
+ */
+export const HANDLED_EVENT_TYPES = ['app_mention', 'message', 'channel_shared', 'channel_unshared'] as const;
+export type HandledEventType = (typeof HANDLED_EVENT_TYPES)[number];
+
+/**
+ * The `message` events acted on (a person's reply in an escalation's thread): those in these
+ * conversation types (`channel_type`: public and private channels, never DMs), and only plain
+ * messages: no subtype is acted on (edits, deletions, joins, bot messages, thread broadcasts…).
+ */
+export const HANDLED_MESSAGE_CHANNEL_TYPES: readonly string[] = ['channel', 'group'];
+export const HANDLED_MESSAGE_SUBTYPES: readonly string[] = [];
+
+const isHandledEventType = (type: unknown): type is HandledEventType => (HANDLED_EVENT_TYPES as readonly unknown[]).includes(type);
+
 function asObject(value: unknown): Json | undefined {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined;
 }
@@ -47,14 +65,17 @@ function normalizeChannelChange(envelope: Json, event: Json, receivedAt: Date): 
 }
 
 /**
- * A `message` event that a person posted as a reply in a thread → our reply; undefined for
- * top-level messages, bots, apps and workflows, and every subtype (edits, deletions, joins…).
+ * A `message` event that a person posted as a reply in a thread of a channel → our reply;
+ * undefined for top-level messages, bots, apps and workflows, every subtype (edits, deletions,
+ * joins…) and conversations that are not channels (DMs).
  * A message that mentions the bot also arrives as `app_mention` and pages, so it is not a reply.
  */
 function normalizeThreadReply(envelope: Json, event: Json, receivedAt: Date): SlackReplyEvent | undefined {
   const threadTs = optionalString(event.thread_ts);
   const ts = optionalString(event.ts);
-  if (!threadTs || !ts || threadTs === ts || event.subtype !== undefined || isFromBot(event)) return undefined;
+  if (!threadTs || !ts || threadTs === ts || isFromBot(event)) return undefined;
+  if (event.subtype !== undefined && !HANDLED_MESSAGE_SUBTYPES.includes(String(event.subtype))) return undefined;
+  if (!HANDLED_MESSAGE_CHANNEL_TYPES.includes(String(event.channel_type))) return undefined;
   const text = typeof event.text === 'string' ? event.text : '';
   const authorizations = Array.isArray(envelope.authorizations) ? envelope.authorizations : [];
   const botUserId = optionalString(asObject(authorizations[0])?.user_id);
@@ -81,9 +102,22 @@ function normalizeThreadReply(envelope: Json, event: Json, receivedAt: Date): Sl
 export function normalizeEventCallback(envelope: Json, receivedAt: Date): SlackMessageEvent | SlackChannelEvent | SlackReplyEvent | undefined {
   const event = asObject(envelope.event);
   if (!event) throw new InvalidInputError('event_callback has no event object');
-  if (event.type === 'channel_shared' || event.type === 'channel_unshared') return normalizeChannelChange(envelope, event, receivedAt);
-  if (event.type === 'message') return normalizeThreadReply(envelope, event, receivedAt);
-  if (event.type !== 'app_mention' || isFromBot(event)) return undefined;
+  const type = event.type;
+  if (!isHandledEventType(type)) return undefined;
+  switch (type) {
+    case 'channel_shared':
+    case 'channel_unshared':
+      return normalizeChannelChange(envelope, event, receivedAt);
+    case 'message':
+      return normalizeThreadReply(envelope, event, receivedAt);
+    case 'app_mention':
+      return normalizeMention(envelope, event, receivedAt);
+  }
+}
+
+/** An `app_mention` by a person → our message; undefined when a bot, an app or a workflow mentions us. */
+function normalizeMention(envelope: Json, event: Json, receivedAt: Date): SlackMessageEvent | undefined {
+  if (isFromBot(event)) return undefined;
   const authorizations = Array.isArray(envelope.authorizations) ? envelope.authorizations : [];
   const botUserId = optionalString(asObject(authorizations[0])?.user_id);
   const threadTs = optionalString(event.thread_ts);

@@ -35,7 +35,8 @@ export class SandboxDriver {
 
   /**
    * A customer writes in a channel. The message is put in the channel first (that gives it its
-   * ts, as in Slack); when it mentions the bot, Slack's signed `app_mention` follows.
+   * ts, as in Slack); when it mentions the bot, Slack's signed `app_mention` follows. Each event
+   * goes out only when the app manifest subscribes to it (the Slack stand-in says), as in Slack.
    */
   async say(channel: string, user: string, typed: string, threadTs?: string): Promise<{ ts: string; delivered?: number }> {
     const text = toSlackText(typed);
@@ -43,23 +44,33 @@ export class SandboxDriver {
     // A reply in a thread also arrives as Slack's `message` event (message.channels): it may become a note.
     if (threadTs && threadTs !== recorded.ts) {
       const reply = { type: 'message', user, text, ts: recorded.ts, thread_ts: threadTs, channel, team: TEAM, event_ts: recorded.ts, channel_type: 'channel' };
-      const replied = await this.postSlack(JSON.stringify({ token: 'deprecated', type: 'event_callback', team_id: TEAM, api_app_id: 'ASANDBOX', event_id: `Ev${randomBytes(8).toString('hex').toUpperCase()}`, event_time: Math.floor(Date.now() / 1000), authorizations: [{ team_id: TEAM, user_id: STAND_IN_BOT_USER_ID, is_bot: true }], is_ext_shared_channel: true, event: reply }), 'application/json');
+      const replied = await this.slackSends(reply);
       if (!text.includes(`<@${STAND_IN_BOT_USER_ID}>`)) return { ts: recorded.ts, delivered: replied };
     }
     if (!text.includes(`<@${STAND_IN_BOT_USER_ID}>`)) return { ts: recorded.ts };
-    const now = Math.floor(Date.now() / 1000);
+    const delivered = await this.slackSends({ type: 'app_mention', user, text, ts: recorded.ts, channel, team: TEAM, event_ts: recorded.ts, ...(threadTs ? { thread_ts: threadTs } : {}) });
+    return { ts: recorded.ts, ...(delivered !== undefined ? { delivered } : {}) };
+  }
+
+  /**
+   * Slack's signed `event_callback` for `event`, sent to the router when the app manifest subscribes
+   * to it: the router's HTTP status, or undefined when Slack would not send the event.
+   */
+  async slackSends(event: Record<string, unknown> & { type: string }): Promise<number | undefined> {
+    const delivery = await this.json<{ delivered: boolean }>(`${this.slackStandInUrl}/sandbox/delivers`, event);
+    if (!delivery.delivered) return undefined;
     const envelope = {
       token: 'deprecated',
       type: 'event_callback',
       team_id: TEAM,
       api_app_id: 'ASANDBOX',
       event_id: `Ev${randomBytes(8).toString('hex').toUpperCase()}`,
-      event_time: now,
+      event_time: Math.floor(Date.now() / 1000),
       authorizations: [{ team_id: TEAM, user_id: STAND_IN_BOT_USER_ID, is_bot: true }],
       is_ext_shared_channel: true,
-      event: { type: 'app_mention', user, text, ts: recorded.ts, channel, team: TEAM, event_ts: recorded.ts, ...(threadTs ? { thread_ts: threadTs } : {}) },
+      event,
     };
-    return { ts: recorded.ts, delivered: await this.postSlack(JSON.stringify(envelope), 'application/json') };
+    return this.postSlack(JSON.stringify(envelope), 'application/json');
   }
 
   /**

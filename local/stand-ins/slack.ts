@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import path from 'node:path';
-import YAML from 'yaml';
+import { blockKitErrors } from './block-kit';
 import { FaultPlan, listen, readBody, sendJson, sleep, type RunningServer } from './http-util';
 import { rateLimiterFor, retryAfterHeader, slackLimitKeys, type RateLimiter, type RateLimitSetting } from './rate-limits';
+import { eventDelivery, loadSlackAppManifest, manifestBotScopes as scopesOf, type EventDelivery, type SlackAppManifest } from './slack-manifest';
+import { scopeCheck } from './slack-scopes';
 
 /** One message as the stand-in stores it, with every version chat.update gave it. */
 export interface RecordedMessage {
@@ -59,20 +59,29 @@ export interface SlackStandInOptions {
   channelNames?: Record<string, string>;
   /** Enforce Slack's rate limits (`./rate-limits.ts`): off by default. */
   rateLimits?: RateLimitSetting;
+  /**
+   * The installed app, as its manifest describes it (parsed): the token's scopes and the events
+   * Slack sends. The repository's `slack-app-manifest.yaml` by default.
+   */
+  manifest?: SlackAppManifest;
 }
 
 export const STAND_IN_BOT_USER_ID = 'UPDROUTERBOT';
 
 /** The bot scopes the app manifest asks for: what an installed app's token holds. */
 export function manifestBotScopes(): string[] {
-  const manifest = YAML.parse(readFileSync(path.join(__dirname, '..', '..', 'slack-app-manifest.yaml'), 'utf8')) as { oauth_config: { scopes: { bot: string[] } } };
-  return manifest.oauth_config.scopes.bot;
+  return scopesOf(loadSlackAppManifest());
 }
+
+/** Chat methods whose `blocks` Slack checks against Block Kit's limits. */
+const BLOCK_METHODS = new Set(['chat.postMessage', 'chat.update', 'chat.postEphemeral']);
 
 /**
  * A local stand-in for the Slack Web API methods pd-router calls. It records each message per
  * channel, answers like Slack (HTTP 200 with ok:false for errors, 429 with Retry-After), and
- * can be told to fail.
+ * can be told to fail. As strict as the installed app: a method needs a scope the manifest
+ * grants (`missing_scope`, scopes from Slack's Web API description), message blocks keep to
+ * Block Kit's limits (`invalid_blocks`), and {@link delivers} says which events Slack would send.
  */
 export class SlackStandIn {
   readonly messages: RecordedMessage[] = [];
@@ -82,8 +91,10 @@ export class SlackStandIn {
   readonly archived = new Set<string>();
   /** Channels the bot is not a member of: Slack refuses its posts there with not_in_channel. */
   readonly notMember = new Set<string>();
+  /** The installed app's manifest: what the token may call and which events Slack sends it. */
+  readonly manifest: SlackAppManifest;
   /** The token's scopes, sent like Slack in the x-oauth-scopes header of every answer (the manifest's by default). */
-  scopes: string[] = manifestBotScopes();
+  scopes: string[];
   /** Slack's rate limits, when enforced; its counts say how many calls got a 429. */
   readonly rateLimits: RateLimiter | undefined;
   latencyMs: number;
@@ -94,6 +105,17 @@ export class SlackStandIn {
   constructor(private readonly options: SlackStandInOptions) {
     this.latencyMs = options.latencyMs ?? 0;
     this.rateLimits = rateLimiterFor(options.rateLimits);
+    this.manifest = options.manifest ?? loadSlackAppManifest();
+    this.scopes = scopesOf(this.manifest);
+  }
+
+  /**
+   * Would Slack send this Events API `event` to the app? Only when the manifest subscribes the bot
+   * to it (message events by conversation type: message.channels, message.groups…) and grants a
+   * scope that subscription needs. Whatever plays "Slack sends event X" asks here first.
+   */
+  delivers(event: { type?: unknown; channel_type?: unknown }): EventDelivery {
+    return eventDelivery(this.manifest, event);
   }
 
   get url(): string {
@@ -179,6 +201,11 @@ export class SlackStandIn {
       res.writeHead(400, { 'content-type': 'text/plain' }).end('invalid_payload');
       return;
     }
+    if (body.blocks !== undefined && (!Array.isArray(body.blocks) || blockKitErrors(body.blocks).length)) {
+      // Slack answers a response_url post with plain text, 400 for blocks it refuses.
+      res.writeHead(400, { 'content-type': 'text/plain' }).end(Array.isArray(body.blocks) ? 'invalid_blocks' : 'invalid_blocks_format');
+      return;
+    }
     target.uses++;
     this.ephemerals.push({ channel: target.channel, ts: this.nextTs(), user: target.user, text: String(body.text ?? ''), ...(body.blocks ? { blocks: body.blocks } : {}), viaResponseUrl: true });
     this.changed();
@@ -196,6 +223,10 @@ export class SlackStandIn {
       return sendJson(res, 200, { ts: message.ts });
     }
     if (url.pathname === '/sandbox/messages' && req.method === 'GET') return sendJson(res, 200, { messages: this.messages, ephemerals: this.ephemerals });
+    if (url.pathname === '/sandbox/delivers' && req.method === 'POST') {
+      // Not a Slack API: whether Slack would send this event to the app the manifest describes.
+      return sendJson(res, 200, this.delivers((parseJsonArg(raw) ?? {}) as { type?: unknown; channel_type?: unknown }));
+    }
     if (url.pathname.startsWith('/response/') && req.method === 'POST') return this.response(url.pathname.slice('/response/'.length), raw, res);
     const method = url.pathname.replace(/^\/api\//, '');
     const args = parseArgs(req.headers['content-type'] ?? '', raw, url.searchParams);
@@ -205,6 +236,11 @@ export class SlackStandIn {
     const channel = typeof args.channel === 'string' ? args.channel : undefined;
     const call: RecordedCall = { method, ...(channel ? { channel } : {}), args, at: Date.now() };
     this.calls.push(call);
+    const scopeHeaders = { 'x-oauth-scopes': this.scopes.join(',') };
+    const scopes = scopeCheck(method, this.scopes);
+    if (scopes.allowed === false) {
+      return sendJson(res, 200, { ok: false, error: 'missing_scope', needed: scopes.needed, provided: scopes.provided }, { ...scopeHeaders, 'x-accepted-oauth-scopes': scopes.needed });
+    }
 
     const fault = this.faults.take(method);
     if (fault?.kind === 'status') {
@@ -222,11 +258,16 @@ export class SlackStandIn {
     }
     if (channel && this.archived.has(channel) && method.startsWith('chat.')) return sendJson(res, 200, { ok: false, error: 'is_archived' });
     if (channel && this.notMember.has(channel) && method.startsWith('chat.')) return sendJson(res, 200, { ok: false, error: 'not_in_channel' });
-    sendJson(res, 200, this.answer(method, args, channel), { 'x-oauth-scopes': this.scopes.join(',') });
+    sendJson(res, 200, this.answer(method, args, channel), scopeHeaders);
   }
 
   private answer(method: string, args: Record<string, unknown>, channel: string | undefined): Record<string, unknown> {
     const blocks = parseBlocks(args.blocks);
+    if (BLOCK_METHODS.has(method) && args.blocks !== undefined) {
+      if (!blocks) return { ok: false, error: 'invalid_blocks_format' };
+      const errors = blockKitErrors(blocks);
+      if (errors.length) return { ok: false, error: 'invalid_blocks', errors, response_metadata: { messages: errors.map((e) => `[ERROR] ${e}`) } };
+    }
     switch (method) {
       case 'auth.test':
         return { ok: true, url: this.options.workspaceUrl ?? 'https://sandbox.slack.test/', user_id: STAND_IN_BOT_USER_ID, team_id: 'TSANDBOX' };

@@ -12,16 +12,28 @@ export function startTestStack(options: StackOptions = {}): Promise<LocalStack> 
   return startStack({ env: {}, visibilityTimeoutSeconds: 1, retryBaseSeconds: 0, logLevel: 'silent', ...options, standIns: { firstIncidentNumber: 1001, ...options.standIns } });
 }
 
+/**
+ * Slack sends an Events API envelope to the router, `retries` more times as its retries: only
+ * when the app manifest subscribes to the event (the Slack stand-in's check); otherwise an
+ * error naming why Slack would never send it.
+ */
+export async function slackSends(stack: LocalStack, envelope: { event: { type?: unknown; channel_type?: unknown } }, retries = 0) {
+  const delivery = stack.slack!.delivers(envelope.event);
+  if (!delivery.delivered) throw new Error(`Slack would not send this ${String(envelope.event.type)} event: ${delivery.reason}`);
+  const request = signedSlackJson(stack.secrets.SLACK_SIGNING_SECRET, envelope);
+  const responses = [await post(`${stack.url}/slack/events`, request)];
+  for (let retry = 1; retry <= retries; retry++) {
+    responses.push(await post(`${stack.url}/slack/events`, request, { 'x-slack-retry-num': String(retry), 'x-slack-retry-reason': 'http_timeout' }));
+  }
+  return responses;
+}
+
 /** A customer mentions the bot in a channel: the message lands in the stand-in, then Slack's signed event reaches the router. */
 export async function mention(stack: LocalStack, channel: string, text: string, extra: { user?: string; retries?: number; unregistered?: boolean } = {}) {
   if (!extra.unregistered) await ensureCustomer(stack, channel);
   const message = stack.slack!.recordCustomerMessage(channel, extra.user ?? 'UCUSTOMER1', `<@${STAND_IN_BOT_USER_ID}> ${text}`);
   const envelope = mentionEnvelope({ channel, text, ts: message.ts, ...(extra.user ? { user: extra.user } : {}) });
-  const request = signedSlackJson(stack.secrets.SLACK_SIGNING_SECRET, envelope);
-  const responses = [await post(`${stack.url}/slack/events`, request)];
-  for (let retry = 1; retry <= (extra.retries ?? 0); retry++) {
-    responses.push(await post(`${stack.url}/slack/events`, request, { 'x-slack-retry-num': String(retry), 'x-slack-retry-reason': 'http_timeout' }));
-  }
+  const responses = await slackSends(stack, envelope, extra.retries ?? 0);
   return { envelope, ts: message.ts, responses };
 }
 
