@@ -11,6 +11,7 @@ const config: Config = {
   moduleNameMapper: { '^cross-fetch$': '<rootDir>/lib/pagerduty/pdjs-fetch.ts' },
   transformIgnorePatterns: ['/node_modules/(?!(@middy|fauxqs|toad-cache)/)'],
   testTimeout: 60_000,
+  globalSetup: '<rootDir>/test/global-setup.ts',
   // The integration suites wait on local I/O as much as they compute: two at a time fits two cores.
   maxWorkers: 2,
   reporters: ['default', '<rootDir>/test/plain-summary-reporter.cjs'],

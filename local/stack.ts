@@ -1,7 +1,7 @@
 import './pdjs-fetch-alias';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createPagerDutyIngressHandler } from '../functions/pagerduty-ingress/wiring';
 import { createPagerDutyWorkerHandler } from '../functions/pagerduty-worker/wiring';
@@ -9,6 +9,7 @@ import { createSlackIngressHandler } from '../functions/slack-ingress/wiring';
 import { createSlackWorkerHandler } from '../functions/slack-worker/wiring';
 import { createReconcilerHandler } from '../functions/reconciler/wiring';
 import { ENV, type Env } from '../lib/runtime/config';
+import { makeSqsClient } from '../lib/runtime/lambda';
 import { LAYOUT, type QueueName } from '../lib/layout/layout';
 import { SECRET_NAMES, type Secrets } from '../lib/runtime/secrets';
 import { LOCAL_AWS_ENV, startLocalDynamo, startLocalSqs, type LocalDynamo, type LocalSqs } from './aws';
@@ -24,6 +25,8 @@ import { CustomerExistsError, makeCustomerAdmin, makeCustomers, type Customers, 
 import { makePageBudget, type PageBudget } from '../lib/store/page-budget';
 import { adminRoutes } from './admin-routes';
 import { SANDBOX_CUSTOMERS } from './sandbox-console/channels';
+import { FUNCTIONS, functionRoles, loadDeployTemplate, type FunctionName, type Template } from './iam/deploy-roles';
+import { startEnforcingProxy, type Denial, type EnforcingProxy } from './iam/enforcing-proxy';
 
 /** The variables whose presence means "talk to real Slack and PagerDuty". */
 const EXTERNAL_CONFIG = [...SECRET_NAMES, 'SECRETS_MANAGER_SECRET_ID', 'SLACK_API_URL', 'PAGER_DUTY_EVENTS_URL', 'PAGER_DUTY_API_URL'];
@@ -71,6 +74,13 @@ export interface StackOptions {
   customers?: NewCustomer[];
   /** The token `/admin/…` requires (default: PD_ROUTER_ADMIN_TOKEN, else a random one). */
   adminToken?: string;
+  /**
+   * Each function's AWS calls are allowed only as its role in the deploy's template allows them
+   * (local/iam). `template` replaces the generated template (a mutated copy, in the tests that show
+   * the check biting); `allowDenials` keeps stop() from failing after a denied call (`npm start`,
+   * which logs each one as it happens).
+   */
+  iam?: { template?: Template; allowDenials?: boolean };
 }
 
 export interface LocalStack {
@@ -97,6 +107,10 @@ export interface LocalStack {
    * are still queued (0 when all were delivered).
    */
   drain(timeoutMs: number): Promise<number>;
+  /** What a function is started with here: the stack's settings, and AWS reached through its deploy role's check. */
+  functionEnv(fn: FunctionName): Env;
+  /** Every AWS call the deploy's IAM roles refused so far (each was answered AccessDeniedException and logged). */
+  iamDenials(): Denial[];
   /** The messages parked in a DLQ, with the reason when the worker gave one (taken out of it: read them once). */
   dlq(queue: QueueName): Promise<{ body: string; reason?: string }[]>;
   stop(): Promise<void>;
@@ -274,12 +288,29 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
     });
   }
 
-  const slackIngress = createSlackIngressHandler(env);
-  const pagerDutyIngress = createPagerDutyIngressHandler(env);
-  const slackWorker = createSlackWorkerHandler(env, options.checkpoint?.slack ? { checkpoint: options.checkpoint.slack } : {});
-  const pagerDutyWorker = createPagerDutyWorkerHandler(env, options.checkpoint?.pagerDuty ? { checkpoint: options.checkpoint.pagerDuty } : {});
+  // Each function reaches DynamoDB and SQS only through an endpoint that enforces its deploy role.
+  const denials: Denial[] = [];
+  const roles = functionRoles(options.iam?.template ?? (await loadDeployTemplate()), stage);
+  const proxies = {} as Record<FunctionName, EnforcingProxy>;
+  for (const fn of FUNCTIONS) {
+    proxies[fn] = await startEnforcingProxy({
+      function: fn,
+      ...roles[fn],
+      upstream: { dynamodb: dynamo.endpoint, sqs: sqs.endpoint },
+      onDenied: (denial) => {
+        denials.push(denial);
+        if (env.LOG_LEVEL !== 'silent') process.stderr.write(`${JSON.stringify({ level: 'error', message: "AWS would refuse this call: the deploy's IAM role does not allow it", ...denial })}\n`);
+      },
+    });
+  }
+  const envOf = (fn: FunctionName): Env => ({ ...env, AWS_ENDPOINT_URL_SQS: proxies[fn].url, AWS_ENDPOINT_URL_DYNAMODB: proxies[fn].url });
 
-  const reconciler = createReconcilerHandler(env, options.checkpoint?.reconciler ? { checkpoint: options.checkpoint.reconciler } : {});
+  const slackIngress = createSlackIngressHandler(envOf('slack-ingress'));
+  const pagerDutyIngress = createPagerDutyIngressHandler(envOf('pagerduty-ingress'));
+  const slackWorker = createSlackWorkerHandler(envOf('slack-worker'), options.checkpoint?.slack ? { checkpoint: options.checkpoint.slack } : {});
+  const pagerDutyWorker = createPagerDutyWorkerHandler(envOf('pagerduty-worker'), options.checkpoint?.pagerDuty ? { checkpoint: options.checkpoint.pagerDuty } : {});
+
+  const reconciler = createReconcilerHandler(envOf('reconciler'), options.checkpoint?.reconciler ? { checkpoint: options.checkpoint.reconciler } : {});
   // EventBridge's schedule, locally: one run at a time, the next one interval after the last ended.
   let reconcileRun: Promise<void> | undefined;
   let reconcileTimer: NodeJS.Timeout | undefined;
@@ -325,10 +356,14 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
   }, options.port ?? 0);
   if (pagerDuty) pagerDuty.webhook = { url: `${server.url}/pagerduty/webhooks`, signingKey: secrets.PAGER_DUTY_SIGNING_KEY };
 
+  // The event source mapping polls with the worker's execution role, so through the worker's endpoint.
+  const pollers: SQSClient[] = [];
   const sources = (['slack', 'pagerduty'] as const).map((queue) => {
     const worker = queue === 'slack' ? slackWorker : pagerDutyWorker;
+    const poller = makeSqsClient(envOf(LAYOUT.queues[queue].worker as FunctionName));
+    pollers.push(poller);
     const source = new EventSource({
-      sqs: sqs.client,
+      sqs: poller,
       queueUrl: sqs.queues[queue].url,
       batchSize: LAYOUT.queues[queue].batchSize,
       invoke: (event) => worker.handler(event, lambdaContext(LAYOUT.queues[queue].worker)),
@@ -359,6 +394,8 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
     pageBudget,
     adminToken,
     reconcile,
+    functionEnv: envOf,
+    iamDenials: () => [...denials],
     async waitForIdle(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       let quietChecks = 0;
@@ -399,9 +436,15 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
       await slack?.stop();
       keeper?.close();
       await server.close();
+      for (const poller of pollers) poller.destroy();
+      await Promise.all(Object.values(proxies).map((proxy) => proxy.close()));
       await sqs.stop();
       db.destroy();
       await dynamo.stop();
+      if (denials.length && !options.iam?.allowDenials) {
+        const calls = [...new Set(denials.map((d) => `${d.function}: ${d.action} on ${d.resource}`))];
+        throw new Error(`the deploy's IAM roles refused ${denials.length} AWS call(s) during this run, which AWS would refuse too:\n  ${calls.join('\n  ')}`);
+      }
     },
   };
   return stack;

@@ -319,3 +319,25 @@ describe('a slash command\'s confirmation held back by Slack', () => {
     await expectNothingLostOrDoubled(world);
   });
 });
+
+describe('Slack refusing a confirmation more times than SQS delivers a message', () => {
+  let stack: LocalStack;
+  beforeAll(async () => {
+    stack = await startStack({ visibilityTimeoutSeconds: 1, retryBaseSeconds: 0, logLevel: 'silent' });
+  });
+  afterAll(() => stack.stop());
+
+  it('the slack-worker puts it back on its own queue with a fresh count (a send its deploy role allows): posted once, nothing dead-lettered', async () => {
+    const world = new World(stack);
+    // Five refusals of the confirmation: as many as SQS delivers a message before its DLQ, so only a
+    // requeue saves it. No webhook posts meanwhile, to take a refusal meant for the confirmation.
+    stack.pagerDuty!.setWebhooks(false);
+    stack.slack!.faults.failNext('chat.postMessage', 5, { kind: 'status', status: 429, retryAfterSeconds: 1 });
+    const escalation = await world.escalate('CREQUEUED');
+    await stack.waitForIdle(60_000);
+    expect(stack.slack!.calls.filter((c) => c.method === 'chat.postMessage' && effectKeyOf(c) === `confirm:${escalation.dedupKey}`).length).toBeGreaterThanOrEqual(6);
+    expect(stack.slack!.channelMessages('CREQUEUED').filter((m) => m.metadata?.event_payload.key === `confirm:${escalation.dedupKey}`)).toHaveLength(1);
+    expect(stack.iamDenials()).toEqual([]);
+    await expectNothingLostOrDoubled(world);
+  });
+});

@@ -125,7 +125,7 @@ describe('the reconciler within PagerDuty\'s rate limit and the Lambda\'s time',
       stack.pagerDuty!.acknowledge(world.incidentOf(e)!.id, 'Dana Scully');
 
       // Too little time left for one link's calls: nothing is read, nothing posted, the run says it stopped.
-      const reconciler = createReconcilerHandler(stack.env);
+      const reconciler = createReconcilerHandler(stack.functionEnv('reconciler'));
       const restBefore = stack.pagerDuty!.restCalls.length;
       await expect(reconciler.handler({} as never, lambdaContext('reconciler', 1_000))).resolves.toMatchObject({ examined: 0, stoppedEarly: true });
       expect(stack.pagerDuty!.restCalls.length).toBe(restBefore);
@@ -139,6 +139,31 @@ describe('the reconciler within PagerDuty\'s rate limit and the Lambda\'s time',
       expect(records.some((r) => JSON.stringify(r._aws ?? {}).includes('PagerDutyRateLimited'))).toBe(true);
     } finally {
       output.restore();
+      await stack.stop();
+    }
+  });
+});
+
+describe('the reconciler when Slack answers its catch-up with a 429', () => {
+  it('drops the claim its refused post made (a delete its deploy role allows), and the next run posts once without asking Slack first', async () => {
+    const stack = await startTestStack({ reconcileEverySeconds: 3600 });
+    try {
+      const world = new World(stack);
+      const e = await world.escalate('CREC429SLACK');
+      await world.waitForIncidents([e.dedupKey]);
+      await stack.waitForIdle();
+      stack.pagerDuty!.setWebhooks(false);
+      stack.pagerDuty!.acknowledge(world.incidentOf(e)!.id, 'Dana Scully');
+      stack.slack!.faults.failNext('chat.postMessage', 1, { kind: 'status', status: 429, retryAfterSeconds: 1 });
+      await stack.reconcile();
+      expect(statusPosts(stack, 'CREC429SLACK', e.dedupKey, /Acknowledged/)).toHaveLength(0);
+      const historyBefore = stack.slack!.calls.filter((c) => c.method === 'conversations.replies' || c.method === 'conversations.history').length;
+      await stack.reconcile();
+      expect(statusPosts(stack, 'CREC429SLACK', e.dedupKey, /Acknowledged/)).toHaveLength(1);
+      // The claim is gone, so the retry did not have to ask Slack whether the refused post landed.
+      expect(stack.slack!.calls.filter((c) => c.method === 'conversations.replies' || c.method === 'conversations.history').length).toBe(historyBefore);
+      expect(stack.iamDenials()).toEqual([]);
+    } finally {
       await stack.stop();
     }
   });

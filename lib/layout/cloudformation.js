@@ -181,7 +181,10 @@ function roleResources(stage, secrets) {
         Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'],
         Resource: arnOf(q.logicalId),
       },
-      { Sid: 'ParkInOwnDlq', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: arnOf(q.dlqLogicalId) },
+      // Its own queue: a message Slack or PagerDuty asked to wait (a 429) is sent back with a delay,
+      // the pagerduty-worker fans an event out per escalation and queues confirmation refreshes;
+      // its DLQ: a poison message is parked there with its reason.
+      { Sid: 'SendToOwnQueueAndDlq', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: [arnOf(q.logicalId), arnOf(q.dlqLogicalId)] },
       {
         Sid: 'IncidentLinks',
         Effect: 'Allow',
@@ -198,12 +201,13 @@ function roleResources(stage, secrets) {
     ]);
   }
   // The reconciler reads links (the open-link index, page by page, and single items), writes
-  // links and effect claims, and reads the worker secret (bot token, REST key). No queue at all.
+  // links and effect claims, drops a claim its own post lost to a Slack 429, and reads the worker
+  // secret (bot token, REST key). No queue at all.
   resources[roleLogicalId(RECONCILER)] = role(stage, RECONCILER, secrets.worker, [
     {
       Sid: 'IncidentLinks',
       Effect: 'Allow',
-      Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       Resource: arnOf(layout.table.logicalId),
     },
     { Sid: 'ListOpenLinks', Effect: 'Allow', Action: 'dynamodb:Query', Resource: indexArn(layout.table.openLinkIndex) },

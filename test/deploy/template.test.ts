@@ -268,6 +268,8 @@ describe('the CloudFormation template `sls package` generates, offline and witho
         expect(grants(roleOf(p, layout.worker))).toEqual(
           expectedGrants(p, layout.worker, secret, [
             [['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'], getAtt(layout.logicalId)],
+            // Back onto its own queue (a 429's wait, a fan-out, a confirmation refresh), and into its DLQ.
+            [['sqs:SendMessage'], getAtt(layout.logicalId)],
             [['sqs:SendMessage'], getAtt(layout.dlqLogicalId)],
             [dynamoActionsInCode().filter((action) => action !== 'dynamodb:Query'), getAtt(LAYOUT.table.logicalId)],
             // The workers' only query is the customer list, on its index (the open-link list is the reconciler's).
@@ -275,11 +277,11 @@ describe('the CloudFormation template `sls package` generates, offline and witho
           ]),
         );
       }
-      // The reconciler: reads and writes links and effect claims, lists open links on their index,
-      // reads the worker secret; never a queue, never a delete.
+      // The reconciler: reads and writes links and effect claims (dropping a claim a Slack 429 left
+      // unposted), lists open links on their index, reads the worker secret; never a queue.
       expect(grants(roleOf(p, 'reconciler'))).toEqual(
         expectedGrants(p, 'reconciler', secret, [
-          [['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], getAtt(LAYOUT.table.logicalId)],
+          [['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], getAtt(LAYOUT.table.logicalId)],
           [['dynamodb:Query'], { 'Fn::Join': ['/', [getAtt(LAYOUT.table.logicalId), 'index', LAYOUT.table.openLinkIndex.name]] }],
         ]),
       );
