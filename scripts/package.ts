@@ -4,7 +4,7 @@ import { parseCommandLine, processOutput, usageError } from './cli';
 
 const USAGE = `usage: npm run package -- [--stage <stage>] [--region <region>] [--param <name=value>]… [--package <dir>]
 
-Builds the four function bundles and the CloudFormation template into .serverless/ (or --package)
+Builds the five function bundles and the CloudFormation template into .serverless/ (or --package)
 with osls, offline and without AWS credentials: what \`npx osls deploy\` would upload.
   --stage    the stage to build for (default dev)
   --region   the AWS region (default: serverless.yml's, us-east-1)
@@ -40,12 +40,31 @@ async function main(): Promise<number> {
   ];
   processOutput.stderr(`osls package --stage ${stage}${region ? ` --region ${region}` : ''}${param.map((p) => ` --param=${p}`).join('')}`);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: 'inherit' });
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['inherit', 'pipe', 'pipe'] });
+    // osls's output goes through as it comes until it reports an error (its `Error:` and the
+    // `Environment:` footer it prints only then); from there it is held, so that a param refused by
+    // lib/layout/cloudformation.js is told in its own one line.
+    let failing = false;
+    const held: string[] = [];
+    const pass = (stream: NodeJS.WriteStream) => (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      if (!failing && /^(Error:|Environment: )/m.test(text)) failing = true;
+      if (failing) held.push(text);
+      else stream.write(text);
+    };
+    child.stdout.on('data', pass(process.stdout));
+    child.stderr.on('data', pass(process.stderr));
     child.on('error', (error) => {
       processOutput.stderr(`could not run osls: ${error.message}`);
       resolve(1);
     });
-    child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+    child.on('close', (code, signal) => {
+      const output = held.join('');
+      const refused = /Received rejection: (.+)$/m.exec(output);
+      if (refused) processOutput.stderr(refused[1]!);
+      else if (output) process.stderr.write(output);
+      resolve(code ?? (signal ? 1 : 0));
+    });
   });
 }
 

@@ -1,7 +1,7 @@
 'use strict';
 
 /**
- * The CloudFormation resources that lib/layout/layout.json defines (queues, DLQs, table), the four
+ * The CloudFormation resources that lib/layout/layout.json defines (queues, DLQs, table), the five
  * least-privilege roles and the alarms. serverless.yml pulls them in with
  * `${file(./lib/layout/cloudformation.js):resources}`, so queue and table properties live only in
  * layout.json. CommonJS, because the Serverless Framework require()s it while it resolves
@@ -242,10 +242,35 @@ function whatToRun(stage) {
   return `Run \`npm run doctor -- --stage ${stage} --region <region>\` and \`npm run dlq -- list --stage ${stage} --region <region>\` (docs/operating.md).`;
 }
 
+/**
+ * The age at which a queue's oldest message means its worker is not draining it. A message's whole
+ * retry path is five deliveries (maxReceiveCount), each up to a 60 s worker timeout, with backoffs
+ * of 10 to 80 s between them (lib/runtime/sqs-batch.ts): under 8 minutes before it succeeds or
+ * goes to the DLQ, and a healthy queue's oldest message is seconds old. Fifteen minutes is well past
+ * that, so the worker is stuck, throttled or not polling (its event source mapping disabled), and
+ * every escalation or update behind that message is as late.
+ */
+const OLDEST_MESSAGE_ALARM_SECONDS = 15 * 60;
+
 function alarmResources(stage, actions) {
   const resources = {};
   const run = whatToRun(stage);
   for (const q of Object.values(layout.queues)) {
+    if (OLDEST_MESSAGE_ALARM_SECONDS <= q.maxReceiveCount * q.workerTimeoutSeconds + q.visibilityTimeoutSeconds) {
+      throw new Error(`layout.json: queues of ${q.logicalId}: a message's retries outlast the oldest-message alarm (${OLDEST_MESSAGE_ALARM_SECONDS} s); raise the alarm's threshold`);
+    }
+    resources[`${q.logicalId}OldestMessageAlarm`] = alarm(
+      `pd-router ${stage}: the oldest message in ${q.logicalId} is over ${OLDEST_MESSAGE_ALARM_SECONDS / 60} minutes old. A message's retries take under 8 minutes before it succeeds or goes to the DLQ, so ${q.worker} is not draining the queue (throttled, failing without reaching the DLQ, or its event source mapping disabled), and every ${q.worker === 'slack-worker' ? 'escalation' : 'update'} behind it is that late. Check the function's throttles and errors on the dashboard and its event source mapping. ${run}`,
+      {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateAgeOfOldestMessage',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [q.logicalId, 'QueueName'] } }],
+        Statistic: 'Maximum',
+        Period: 300,
+        Threshold: OLDEST_MESSAGE_ALARM_SECONDS,
+      },
+      actions,
+    );
     resources[`${q.dlqLogicalId}DepthAlarm`] = alarm(
       `pd-router ${stage}: messages in ${q.dlqLogicalId}. Each one is an event that was not delivered. \`npm run dlq -- list --stage ${stage} --region <region>\` shows why; fix the cause, then \`npm run dlq -- redrive --all\` (same options). ${run}`,
       {
@@ -276,6 +301,17 @@ function alarmResources(stage, actions) {
       Namespace: 'AWS/ApiGateway',
       MetricName: '5xx',
       Dimensions: [{ Name: 'ApiId', Value: { Ref: 'HttpApi' } }],
+      Statistic: 'Sum',
+      Period: 300,
+    },
+    actions,
+  );
+  resources.ReconcilerErrorsAlarm = alarm(
+    `pd-router ${stage}: a reconciler run failed (crash or timeout). Until a run succeeds, nothing catches up on updates the webhooks did not deliver, nor tells a channel that its accepted escalation opened no incident. Read the reconciler's error logs. ${run}`,
+    {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: functionName(stage, RECONCILER) }],
       Statistic: 'Sum',
       Period: 300,
     },
@@ -432,12 +468,43 @@ async function throttlingExtensions(resolveVariable) {
   return extensions;
 }
 
+/** The stage whose alarms must reach someone: its package or deploy needs a destination, or `alarms=none`. */
+const PRODUCTION_STAGE = 'prod';
+
+/**
+ * The osls command this process runs (`package`, `deploy`, `info`, …): the words before the first
+ * option. Only a command that builds or changes the stack needs an alarm destination; `osls logs`,
+ * `info` or `remove` on production do not.
+ */
+function oslsCommand() {
+  const args = process.argv.slice(2);
+  const firstOption = args.findIndex((arg) => arg.startsWith('-'));
+  return args.slice(0, firstOption === -1 ? args.length : firstOption).join(' ');
+}
+
+/**
+ * Where the alarms go, from params alarmTopicArn and alarmEmail. Production refuses to package or
+ * deploy with neither (its alarms would notify nobody) unless `alarms=none` says so on purpose.
+ */
+async function alarmDestination(resolveVariable, stage) {
+  const topicArn = await optionalParam(resolveVariable, 'alarmTopicArn');
+  const email = await optionalParam(resolveVariable, 'alarmEmail');
+  const alarms = await optionalParam(resolveVariable, 'alarms');
+  if (alarms !== '' && alarms !== 'none') throw paramError(`param alarms takes only 'none' (alarms that notify nobody, on purpose), not '${alarms}'`);
+  if (alarms === 'none' && (topicArn || email)) throw paramError('param alarms=none says the alarms notify nobody, but alarmEmail or alarmTopicArn gives them a destination: drop one');
+  const buildsTheStack = /^(package|deploy)\b/.test(oslsCommand());
+  if (stage === PRODUCTION_STAGE && buildsTheStack && !topicArn && !email && alarms !== 'none') {
+    throw paramError(`stage ${stage} needs an alarm destination: --param alarmEmail=you@example.com or --param alarmTopicArn=arn:aws:sns:<region>:<account>:<topic> (or --param alarms=none to deploy alarms that notify nobody, on purpose)`);
+  }
+  return alarmTarget(stage, topicArn, email);
+}
+
 /** `${file(./lib/layout/cloudformation.js):resources}`: everything above, for the resolved stage and params. */
 async function resources({ resolveVariable }) {
   const stage = await resolveVariable('sls:stage');
   const secrets = await secretLayout(resolveVariable);
   const protect = (await optionalParam(resolveVariable, 'deletionProtection')) === 'true';
-  const target = alarmTarget(stage, await optionalParam(resolveVariable, 'alarmTopicArn'), await optionalParam(resolveVariable, 'alarmEmail'));
+  const target = await alarmDestination(resolveVariable, stage);
   return {
     Resources: {
       ...Object.assign({}, ...Object.keys(layout.queues).map((name) => queueResources(stage, name))),

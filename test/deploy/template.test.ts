@@ -325,6 +325,57 @@ describe('the CloudFormation template `sls package` generates, offline and witho
     ]);
   });
 
+  it("alarms on the reconciler's errors and on the age of each queue's oldest message, past a message's whole retry path", () => {
+    for (const p of [dev, prod]) {
+      const alarms = Object.fromEntries(resourcesOfType(p.template, 'AWS::CloudWatch::Alarm').map(([id, a]) => [id, a.Properties]));
+      expect(alarms.ReconcilerErrorsAlarm).toMatchObject({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: [{ Name: 'FunctionName', Value: `${LAYOUT.service}-${p.stage}-reconciler` }],
+        Statistic: 'Sum',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+      for (const q of QUEUES) {
+        const layout = LAYOUT.queues[q];
+        const age = alarms[`${layout.logicalId}OldestMessageAlarm`]!;
+        expect(age).toMatchObject({
+          Namespace: 'AWS/SQS',
+          MetricName: 'ApproximateAgeOfOldestMessage',
+          Dimensions: [{ Name: 'QueueName', Value: getAtt(layout.logicalId, 'QueueName') }],
+          Statistic: 'Maximum',
+          ComparisonOperator: 'GreaterThanThreshold',
+        });
+        // Five deliveries, each up to the worker's timeout, with backoffs of at most a visibility timeout between them.
+        expect(age.Threshold).toBeGreaterThan(layout.maxReceiveCount * layout.workerTimeoutSeconds + layout.visibilityTimeoutSeconds);
+        expect(age.AlarmDescription).toContain(`${age.Threshold / 60} minutes`);
+      }
+      for (const a of Object.values(alarms)) expect(a.AlarmDescription).toContain(`npm run doctor -- --stage ${p.stage}`);
+    }
+  });
+
+  it("states the README's counts of functions, roles, bundles, alarms, log groups and dashboards as the template has them", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const NUMBERS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve', 'thirteen', 'fourteen', 'fifteen', 'sixteen', 'seventeen', 'eighteen', 'nineteen', 'twenty'];
+    const count = (type: string) => resourcesOfType(prod.template, type).length;
+    const nouns: [RegExp, number][] = [
+      [/\b(\w+) (?:Lambda )?functions\b/gi, count('AWS::Lambda::Function')],
+      [/\b(\w+) function roles\b/gi, count('AWS::IAM::Role')],
+      [/\b(\w+) (?:function )?bundles\b/gi, count('AWS::Lambda::Function')],
+      [/\b(\w+) alarms\b/gi, count('AWS::CloudWatch::Alarm')],
+      [/\b(\w+) log groups\b/gi, count('AWS::Logs::LogGroup')],
+      [/\b(\w+) dashboards?\b/gi, count('AWS::CloudWatch::Dashboard')],
+    ];
+    const stated = nouns.flatMap(([pattern, actual]) =>
+      [...readme.matchAll(pattern)]
+        .map((match) => ({ phrase: match[0], number: /^\d+$/.test(match[1]!) ? Number(match[1]) : NUMBERS.indexOf(match[1]!.toLowerCase()), actual }))
+        .filter((s) => s.number >= 0),
+    );
+    expect(stated.filter((s) => s.number !== s.actual).map((s) => `README says "${s.phrase}", the template has ${s.actual}`)).toEqual([]);
+    // Each count is stated somewhere, so the check cannot pass by finding nothing.
+    for (const noun of ['functions', 'alarms', 'log groups', 'dashboard']) expect(stated.some((s) => s.phrase.toLowerCase().includes(noun))).toBe(true);
+  });
+
   it('holds no secret value: only the secret name or ARN, whatever the environment holds', () => {
     for (const p of [dev, prod]) {
       for (const canary of Object.values(CANARIES)) expect(p.text).not.toContain(canary);
@@ -461,7 +512,8 @@ Promise.resolve().then(() => handler(JSON.parse(process.env.PROBE_EVENT), contex
       expect(own('ReconcilerCatchUps', 'reconciler')).toMatchObject({ Statistic: 'Sum', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', Dimensions: dimensions('reconciler') });
       for (const a of [own(metricDefinitions.names.escalationsFailed, 'slack-worker'), own('ReconcilerCatchUps', 'reconciler')]) expect(a?.Dimensions).toHaveLength(3);
       expect(own(metricDefinitions.names.escalationsWithoutIncident, 'reconciler')).toMatchObject({ Statistic: 'Sum', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', Dimensions: dimensions('reconciler') });
-      expect(alarms.length).toBe(2 * QUEUES.length + 4);
+      // Per queue: its DLQ's depth, its oldest message, its worker's errors; then 5xx, the reconciler's errors and three of pd-router's own metrics.
+      expect(alarms.length).toBe(3 * QUEUES.length + 5);
       for (const a of alarms) {
         expect(a.AlarmDescription).toContain(`npm run doctor -- --stage ${p.stage}`);
         expect(a.AlarmDescription).toContain(`npm run dlq -- list --stage ${p.stage}`);
@@ -628,5 +680,63 @@ describe('lib/layout/cloudformation.js refuses params that would deploy a half-c
   it('accepts the defaults, and split secrets without secretId', async () => {
     await expect(generator.resources({ resolveVariable: resolveWith({}) })).resolves.toHaveProperty('Resources');
     await expect(generator.resources({ resolveVariable: resolveWith({ secretId: '', signingSecretId: 'a', apiTokenSecretId: 'b' }) })).resolves.toHaveProperty('extensions');
+  });
+});
+
+describe('stage prod refuses to be packaged or deployed with alarms that notify nobody', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const generator = require('../../lib/layout/cloudformation.js') as { resources: (input: { resolveVariable: (v: string) => Promise<unknown> }) => Promise<{ Resources: Record<string, Resource> }> };
+  const resolveFor = (stage: string, params: Record<string, string>) => async (variable: string) => {
+    if (variable === 'sls:stage') return stage;
+    if (variable === 'self:custom.routes.slack') return '/slack/events';
+    if (variable === 'self:custom.routes.pagerDuty') return '/pagerduty/webhooks';
+    const name = /^param:(\w+)/.exec(variable)?.[1] ?? '';
+    return { secretId: 'pd-router/x', routeRateLimit: '50', routeBurstLimit: '100', ingressReservedConcurrency: '50', ...params }[name] ?? '';
+  };
+  /** The generator as osls runs it: it reads the command (`package`, `deploy`, `info`…) from the command line. */
+  async function generate(command: string, stage: string, params: Record<string, string>) {
+    const argv = process.argv;
+    process.argv = [argv[0]!, 'serverless.js', ...command.split(' '), '--stage', stage];
+    try {
+      return await generator.resources({ resolveVariable: resolveFor(stage, params) });
+    } finally {
+      process.argv = argv;
+    }
+  }
+  const REFUSAL = /^stage prod needs an alarm destination: --param alarmEmail=you@example\.com or --param alarmTopicArn=arn:aws:sns:<region>:<account>:<topic> \(or --param alarms=none to deploy alarms that notify nobody, on purpose\)$/;
+  const alarmActions = (resources: Record<string, Resource>) => Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm').map((r) => r.Properties.AlarmActions);
+
+  it.each(['package', 'deploy', 'deploy function'])('%s of prod with neither alarmEmail nor alarmTopicArn: one line saying how to give one', async (command) => {
+    await expect(generate(command, 'prod', {})).rejects.toThrow(REFUSAL);
+    await expect(generate(command, 'prod', {})).rejects.toHaveProperty('stack', expect.stringMatching(REFUSAL));
+  });
+
+  it('packages prod with a destination, or with alarms=none on purpose; other stages and the commands that build nothing need none', async () => {
+    const topic = 'arn:aws:sns:eu-west-1:123456789012:alarms';
+    expect(alarmActions((await generate('package', 'prod', { alarmTopicArn: topic })).Resources).every((a) => JSON.stringify(a) === JSON.stringify([topic]))).toBe(true);
+    expect(alarmActions((await generate('deploy', 'prod', { alarmEmail: 'oncall@provider.example' })).Resources).every((a) => JSON.stringify(a) === '[{"Ref":"AlarmTopic"}]')).toBe(true);
+    expect(alarmActions((await generate('package', 'prod', { alarms: 'none' })).Resources).every((a) => a === undefined)).toBe(true);
+    await expect(generate('package', 'dev', {})).resolves.toHaveProperty('Resources');
+    for (const command of ['info', 'logs', 'remove']) await expect(generate(command, 'prod', {})).resolves.toHaveProperty('Resources');
+  });
+
+  it.each([
+    [{ alarms: 'off' }, /^param alarms takes only 'none'/],
+    [{ alarms: 'none', alarmEmail: 'oncall@provider.example' }, /^param alarms=none says the alarms notify nobody, but alarmEmail or alarmTopicArn gives them a destination: drop one$/],
+  ])('%j: a one-line error naming the param', async (params, message) => {
+    await expect(generate('package', 'dev', params)).rejects.toThrow(message);
+  });
+
+  it('`npm run package -- --stage prod` without a destination prints the one line and exits 1, with no stack trace', async () => {
+    // Into a folder of its own: were the refusal gone, this would package.
+    const dir = mkdtempSync(join(tmpdir(), 'pd-router-prod-refused-'));
+    const run = await exec(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'package.ts'), '--stage', 'prod', '--region', 'eu-west-1', '--package', dir], { cwd: ROOT, timeout: 60_000 }).then(
+      (ok) => ({ code: 0, ...ok }),
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+    rmSync(dir, { recursive: true, force: true });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.trim().split('\n')).toEqual(['osls package --stage prod --region eu-west-1', expect.stringMatching(REFUSAL)]);
   });
 });
