@@ -2,7 +2,7 @@ import { SANDBOX_ONCALL_EMAIL } from './stand-ins/pagerduty';
 import { checkSettings, type Env } from '../lib/runtime/config';
 import { ConfigError } from '../lib/runtime/errors';
 import { DataDirError } from './data-dir';
-import { PAGERDUTY_HANDLED_EVENT_TYPES } from '../lib/events';
+import { SUBSCRIBED_EVENT_TYPES } from '../lib/pagerduty/subscription';
 import { startStack } from './stack';
 import { clearSandboxState, DEFAULT_PORT, writeSandboxState } from './sandbox-state';
 import { SANDBOX_CHANNELS, SANDBOX_CHANNEL_NAMES } from './sandbox-console/channels';
@@ -107,7 +107,7 @@ export async function runLocalRouter(env: Env, out: { stdout: (line: string) => 
   ];
   if (stack.sandbox) {
     // As if `npm run pd:subscribe` had been run against the stand-in: the doctor finds it.
-    stack.pagerDuty!.subscribe(`${stack.url}/pagerduty/webhooks`, PAGERDUTY_HANDLED_EVENT_TYPES);
+    stack.pagerDuty!.subscribe(`${stack.url}/pagerduty/webhooks`, SUBSCRIBED_EVENT_TYPES);
     writeSandboxState({
       url: stack.url,
       slackApiUrl: stack.slack!.apiUrl,

@@ -1,5 +1,5 @@
 import { PdRouterError } from '../lib/runtime/errors';
-import { PAGERDUTY_HANDLED_EVENT_TYPES } from '../lib/events';
+import { SUBSCRIBED_EVENT_TYPES } from '../lib/pagerduty/subscription';
 import { parseCommandLine, usageError } from './cli';
 
 /** The path the deployed stack serves PagerDuty webhooks on (serverless.yml custom.routes). */
@@ -88,7 +88,10 @@ async function call(input: CreateSubscriptionInput, method: string, path: string
 async function existingSubscriptions(input: CreateSubscriptionInput, url: string): Promise<string[]> {
   const ids: string[] = [];
   for (let offset = 0; ; ) {
-    const query = new URLSearchParams({ filter_type: input.filter.type, filter_id: input.filter.id, limit: '100', offset: String(offset) });
+    // The listing filters by the kind of resource (`service`, `team`), not by the reference type
+    // a subscription's own filter holds (`service_reference`): PagerDuty's REST API description,
+    // listWebhookSubscriptions `filter_type`.
+    const query = new URLSearchParams({ filter_type: input.filter.type.replace(/_reference$/, ''), filter_id: input.filter.id, limit: '100', offset: String(offset) });
     const page = await call(input, 'GET', `webhook_subscriptions?${query}`);
     const items = Array.isArray(page.webhook_subscriptions) ? (page.webhook_subscriptions as Record<string, unknown>[]) : [];
     for (const item of items) {
@@ -120,7 +123,7 @@ export async function createWebhookSubscription(input: CreateSubscriptionInput):
       type: 'webhook_subscription',
       description: input.description ?? `pd-router: incident updates back to the customer's Slack channel`,
       delivery_method: { type: 'http_delivery_method', url },
-      events: [...PAGERDUTY_HANDLED_EVENT_TYPES],
+      events: [...SUBSCRIBED_EVENT_TYPES],
       filter: input.filter,
       active: true,
     },
@@ -130,7 +133,7 @@ export async function createWebhookSubscription(input: CreateSubscriptionInput):
   if (typeof created.id !== 'string' || typeof secret !== 'string' || !secret) {
     throw new SubscriptionError('PagerDuty created no subscription with a signing secret; check the subscription in PagerDuty');
   }
-  return { id: created.id, secret, events: PAGERDUTY_HANDLED_EVENT_TYPES, filter: input.filter };
+  return { id: created.id, secret, events: SUBSCRIBED_EVENT_TYPES, filter: input.filter };
 }
 
 const USAGE = `usage: PAGER_DUTY_REST_API_KEY=… npm run pd:subscribe -- --url <PagerDutyWebhookUrl> (--service <id> | --team <id>)

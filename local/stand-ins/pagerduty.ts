@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { signPagerDutyWebhook } from '../../lib/pagerduty/signature';
+import { SUBSCRIBED_EVENT_TYPES } from '../../lib/pagerduty/subscription';
 import { FaultPlan, listen, readBody, sendJson, sleep, type RunningServer } from './http-util';
+import { eventsInvalid, eventsRefusals, restInvalid, restRefusals } from './pagerduty-api';
 import { pagerDutyLimited, rateLimiterFor, type RateLimiter, type RateLimitSetting } from './rate-limits';
 
 export interface StandInIncident {
@@ -38,7 +40,12 @@ export interface PagerDutyStandInOptions {
   restToken: string;
   port?: number;
   latencyMs?: number;
-  /** Where incident changes are delivered as signed v3 webhooks; none when absent. */
+  /**
+   * Where incident changes are delivered as signed v3 webhooks; none when absent. Only the event
+   * types of the URL's subscription are delivered: those of a subscription made with
+   * {@link PagerDutyStandIn.subscribe} or POST /webhook_subscriptions for the URL, else the ones
+   * `npm run pd:subscribe` asks for.
+   */
   webhook?: { url: string; signingKey: string };
   /** Deliver every webhook twice (PagerDuty's at-least-once). */
   duplicateWebhooks?: boolean;
@@ -84,6 +91,8 @@ export class PagerDutyStandIn {
   readonly eventsCalls: { status: number; body: unknown }[] = [];
   readonly restCalls: { path: string; status: number }[] = [];
   readonly deliveries: WebhookDelivery[] = [];
+  /** Changes whose event type the subscription does not ask for: PagerDuty sends nothing for them. */
+  readonly unsubscribed: { eventType: string; incidentId: string }[] = [];
   readonly subscriptions: Record<string, unknown>[] = [];
   /** Dropped deliveries in a row, per URL: PagerDuty disables a subscription after three. */
   private readonly drops = new Map<string, number>();
@@ -272,6 +281,27 @@ export class PagerDutyStandIn {
     };
   }
 
+  /** An `incident.annotated` webhook body (a note added), shaped as PagerDuty's webhooks docs show `incident_note`. */
+  noteBody(incident: StandInIncident, note: { id: string; content: string; from: string; at: string }) {
+    return {
+      event: {
+        id: `E${randomBytes(8).toString('hex').toUpperCase()}`,
+        event_type: 'incident.annotated',
+        resource_type: 'incident',
+        occurred_at: note.at,
+        agent: this.agentReference(note.from),
+        client: null,
+        data: {
+          incident: { id: incident.id, type: 'incident_reference', self: `${this.url}/incidents/${incident.id}`, html_url: `${this.url}/incidents/${incident.id}`, summary: incident.title },
+          id: note.id,
+          content: note.content,
+          trimmed: false,
+          type: 'incident_note',
+        },
+      },
+    };
+  }
+
   /** The service's switches and what they hold back, for the sandbox's tools. */
   serviceState(): { webhooks: 'on' | 'off'; lostWebhooks: number; maintenance: boolean; suppressedAlerts: number } {
     return { webhooks: this.webhooksOff ? 'off' : 'on', lostWebhooks: this.lostWebhooks.length, maintenance: this.maintenance, suppressedAlerts: this.suppressed.size };
@@ -353,10 +383,19 @@ export class PagerDutyStandIn {
     return subscription;
   }
 
-  /** The subscription of a delivery URL, when there is one; without one, deliveries are not gated. */
-  private subscriptionFor(url: string): { active?: boolean; delivery_method: { temporarily_disabled?: boolean } } | undefined {
+  /**
+   * The subscription of a delivery URL, when there is one. Without one the URL is served as if
+   * `npm run pd:subscribe` had subscribed it (the same event types), unlisted.
+   */
+  private subscriptionFor(url: string): { active?: boolean; events?: string[]; delivery_method: { temporarily_disabled?: boolean } } | undefined {
     const found = this.subscriptions.find((s) => (s.delivery_method as { url?: string } | undefined)?.url === url);
-    return found as { active?: boolean; delivery_method: { temporarily_disabled?: boolean } } | undefined;
+    return found as { active?: boolean; events?: string[]; delivery_method: { temporarily_disabled?: boolean } } | undefined;
+  }
+
+  /** Whether the subscription of `url` asks for this event type (PagerDuty sends nothing else). */
+  private subscribedTo(url: string, eventType: string): boolean {
+    const events = this.subscriptionFor(url)?.events ?? SUBSCRIBED_EVENT_TYPES;
+    return events.includes(eventType);
   }
 
   /** A v3 webhook body for an incident, as PagerDuty would send it. */
@@ -419,6 +458,7 @@ export class PagerDutyStandIn {
     for (const listener of this.listeners) listener();
     const target = this.options.webhook;
     if (!target) return;
+    if (!this.subscribedTo(target.url, eventType)) return void this.unsubscribed.push({ eventType, incidentId });
     if (this.webhooksOff) return void this.lostWebhooks.push({ body, webhookId, eventType, incidentId });
     const copies = this.options.duplicateWebhooks ? 2 : 1;
     for (let i = 0; i < copies; i++) {
@@ -463,7 +503,7 @@ export class PagerDutyStandIn {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const raw = (await readBody(req)).toString('utf8');
     if (this.latencyMs) await sleep(this.latencyMs);
-    if (req.method === 'POST' && url.pathname === '/v2/enqueue') return this.enqueue(raw, res);
+    if (url.pathname.startsWith('/v2/')) return this.events(req, url, raw, res);
     if (url.pathname.startsWith('/sandbox/')) return this.sandboxAction(req.method ?? 'GET', url.pathname, raw, res);
     return this.rest(req, url, raw, res);
   }
@@ -490,29 +530,26 @@ export class PagerDutyStandIn {
     }
   }
 
-  private async enqueue(raw: string, res: ServerResponse) {
+  /** The Events API v2 (`/v2/…`): each request is checked against PagerDuty's description first. */
+  private async events(req: IncomingMessage, url: URL, raw: string, res: ServerResponse) {
     // Faults may target one routing key (`events:<key>`): PagerDuty limits each integration on its own.
     if ((await this.applyFault(`events:${this.routingKeyOf(raw)}`, res)) || (await this.applyFault('events', res))) return void this.eventsCalls.push({ status: res.statusCode, body: raw });
     if (pagerDutyLimited(this.rateLimits, 'events', raw, res)) return void this.eventsCalls.push({ status: 429, body: raw });
-    const reject = (message: string) => {
+    const reject = (...errors: string[]) => {
       this.eventsCalls.push({ status: 400, body: raw });
-      sendJson(res, 400, { status: 'invalid event', message: 'Event object is invalid', errors: [message] });
+      sendJson(res, 400, eventsInvalid(errors));
     };
-    let body: Record<string, unknown>;
-    try {
-      body = JSON.parse(raw) as Record<string, unknown>;
-    } catch {
-      return reject('Invalid JSON');
+    const refusals = await eventsRefusals({ method: req.method ?? 'GET', path: url.pathname.slice('/v2'.length), query: url.searchParams, headers: req.headers, raw });
+    if (refusals.length) return reject(...refusals);
+    if (url.pathname !== '/v2/enqueue') {
+      this.eventsCalls.push({ status: 404, body: raw });
+      return sendJson(res, 404, { status: 'error', message: `the stand-in does not implement ${url.pathname}` });
     }
+    const body = JSON.parse(raw) as Record<string, unknown>;
     if (body.routing_key !== this.options.routingKey && !this.routingKeys.has(String(body.routing_key))) return reject('Invalid routing key');
-    const payload = body.payload as Record<string, unknown> | undefined;
-    if (body.event_action !== 'trigger') return reject("'event_action' must be trigger");
-    if (!payload || typeof payload.summary !== 'string' || !payload.summary || payload.summary.length > 1024) return reject("'payload.summary' is missing or too long");
-    if (typeof payload.source !== 'string' || !payload.source) return reject("'payload.source' is missing");
-    if (!['critical', 'error', 'warning', 'info'].includes(String(payload.severity))) return reject("'payload.severity' is invalid");
-    if (payload.custom_details !== undefined && (typeof payload.custom_details !== 'object' || payload.custom_details === null)) {
-      return reject("'payload.custom_details' must be an object");
-    }
+    // PagerDuty also takes acknowledge and resolve; pd-router only triggers, and so does the stand-in.
+    if (body.event_action !== 'trigger') return reject(`the stand-in implements 'event_action' trigger only, not ${String(body.event_action)}`);
+    const payload = body.payload as Record<string, unknown> & { summary: string };
     const dedupKey = typeof body.dedup_key === 'string' && body.dedup_key ? body.dedup_key : randomBytes(16).toString('hex');
     this.triggers.push({ dedupKey, payload });
     this.eventsCalls.push({ status: 202, body });
@@ -543,6 +580,11 @@ export class PagerDutyStandIn {
       record(401);
       return sendJson(res, 401, { error: { message: 'Unauthorized', code: 2006 } });
     }
+    // What PagerDuty's published description does not allow (an unknown path, method or query
+    // parameter, a missing header, a body of the wrong shape) is refused before anything else.
+    // (PagerDuty may answer an unknown path 404; a 400 keeps a wrong path from passing for a missing incident.)
+    const refusals = await restRefusals({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, raw });
+    if (refusals.length) return (record(400), sendJson(res, 400, restInvalid(refusals)));
     if (await this.applyFault('rest', res)) return record(res.statusCode);
     if (pagerDutyLimited(this.rateLimits, 'rest', this.options.restToken, res)) return record(429);
     const parts = url.pathname.split('/').filter(Boolean);
@@ -577,7 +619,6 @@ export class PagerDutyStandIn {
       }
       const from = [req.headers.from ?? ''].flat()[0]!.trim();
       const invalid = (why: string) => (record(400), sendJson(res, 400, { error: { message: 'Invalid Input Provided', code: 2001, errors: [why] } }));
-      if (!from) return invalid('A valid From header is required');
       if (!this.userEmails.has(from.toLowerCase())) return invalid('Requester User Not Found');
       let content: unknown;
       try {
@@ -590,7 +631,8 @@ export class PagerDutyStandIn {
       const note = { id: `PNOTE${this.notes.length + 1}`, incidentId: incident.id, content, from, at: new Date().toISOString() };
       this.notes.push(note);
       this.options.print?.(`[pagerduty] #${incident.number} note from ${from}: ${content.slice(0, 120)}`);
-      for (const listener of this.listeners) listener();
+      // PagerDuty's `incident.annotated`, sent only to subscriptions that ask for it.
+      this.send(JSON.stringify(this.noteBody(incident, note)), 'incident.annotated', incident.id);
       record(201);
       return sendJson(res, 201, { note: noteOf(note) });
     }
@@ -610,7 +652,8 @@ export class PagerDutyStandIn {
       return sendJson(res, 200, { webhook_subscription: { ...found, delivery_method: { ...(found.delivery_method as Record<string, unknown>), secret: null } } });
     }
     if (req.method === 'GET' && url.pathname === '/webhook_subscriptions') {
-      const type = url.searchParams.get('filter_type');
+      // The query names the filter's kind (`service`, `team`, `account`); a subscription stores its reference type.
+      const type = url.searchParams.get('filter_type') && `${url.searchParams.get('filter_type')}_reference`;
       const id = url.searchParams.get('filter_id');
       const found = this.subscriptions.filter((s) => {
         const filter = (s.filter ?? {}) as { type?: string; id?: string };
