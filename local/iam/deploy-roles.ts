@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { packageService } from '../deploy-package';
 import { LAYOUT, queueNames, tableName, type QueueName } from '../../lib/layout/layout';
 import { LOCAL_ARNS, queueArn, tableArn, type LocalArns } from './aws-requests';
 import { assertEvaluable, type PolicyStatement } from './policy';
@@ -39,8 +38,6 @@ export interface FunctionRole {
   statements: PolicyStatement[];
 }
 
-const execFileAsync = promisify(execFile);
-
 function cacheFile(): string {
   const hash = createHash('sha256');
   for (const file of GENERATOR_INPUTS) hash.update(file).update(readFileSync(path.join(ROOT, file)));
@@ -50,18 +47,14 @@ function cacheFile(): string {
 async function generate(target: string): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'pd-router-iam-'));
   try {
-    const env: NodeJS.ProcessEnv = { ...process.env, AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_EC2_METADATA_DISABLED: 'true', SLS_TELEMETRY_DISABLED: '1' };
-    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete env[name];
-    const args = [require.resolve('osls/bin/serverless.js'), 'package', '--stage', TEMPLATE_STAGE, '--region', LOCAL_ARNS.region, '--package', dir];
-    await execFileAsync(process.execPath, args, { cwd: ROOT, env, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }).catch((error: { stdout?: string; stderr?: string }) => {
-      throw new Error(`could not generate the deploy's template for the local IAM check (osls package): ${String(error.stderr || error.stdout || error).trim().split('\n').slice(-5).join(' ')}`);
-    });
-    const template = readFileSync(path.join(dir, 'cloudformation-template-update-stack.json'), 'utf8');
+    const template = readFileSync(await packageService({ stage: TEMPLATE_STAGE, region: LOCAL_ARNS.region, outDir: dir }), 'utf8');
     mkdirSync(path.dirname(target), { recursive: true });
     // Written whole under a temporary name: concurrent generators (jest workers, two stacks) never read half a file.
     const partial = `${target}.${process.pid}.${Date.now()}`;
     writeFileSync(partial, template);
     renameSync(partial, target);
+  } catch (error) {
+    throw new Error(`could not generate the deploy's template for the local IAM check: ${(error as Error).message}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { packageService } from '../../local/deploy-package';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import guardPackage from '@cdklabs/cdk-validator-cfnguard/guard-version.json';
 import { ACCEPTED_GUARD_RULES, CfnValidate, guardFailures, guardVersion, ResourceSpec, unacceptedGuardFailures, type Template } from './aws-checks';
 
@@ -14,10 +13,6 @@ import { ACCEPTED_GUARD_RULES, CfnValidate, guardFailures, guardVersion, Resourc
  */
 
 const ROOT = join(__dirname, '..', '..');
-const exec = promisify(execFile);
-/** What `osls package` reads: the service's own copy of them is packaged, beside the repository. */
-const SERVICE_FILES = ['serverless.yml', 'package.json', 'tsconfig.json', 'lib', 'functions'];
-
 interface Packaged {
   stage: string;
   path: string;
@@ -37,26 +32,8 @@ const STAGES: { stage: string; params: string[] }[] = [
   },
 ];
 
-/**
- * serverless-esbuild builds in the service's `.esbuild` folder and removes it when done, so two
- * packagings of one folder at once break each other (test/deploy/template.test.ts packages the
- * repository's in parallel with this file). This file packages a copy of the service's files.
- */
-function serviceCopy(work: string): string {
-  const service = join(work, 'service');
-  mkdirSync(service);
-  for (const file of SERVICE_FILES) cpSync(join(ROOT, file), join(service, file), { recursive: true, filter: (source) => !source.endsWith('.test.ts') });
-  symlinkSync(join(ROOT, 'node_modules'), join(service, 'node_modules'), 'dir');
-  return service;
-}
-
-async function packageStack(service: string, work: string, stage: string, params: string[]): Promise<Packaged> {
-  const dir = join(work, stage);
-  const env: NodeJS.ProcessEnv = { ...process.env, AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_EC2_METADATA_DISABLED: 'true', SLS_TELEMETRY_DISABLED: '1' };
-  for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete env[name];
-  const args = [join(service, 'node_modules', 'osls', 'bin', 'serverless.js'), 'package', '--stage', stage, '--region', 'eu-west-1', '--package', dir, ...params.map((p) => `--param=${p}`)];
-  await exec(process.execPath, args, { cwd: service, env, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 });
-  const path = join(dir, 'cloudformation-template-update-stack.json');
+async function packageStack(work: string, stage: string, params: string[]): Promise<Packaged> {
+  const path = await packageService({ stage, region: 'eu-west-1', params, outDir: join(work, stage) });
   return { stage, path, template: JSON.parse(readFileSync(path, 'utf8')) as Template };
 }
 
@@ -87,10 +64,8 @@ describe("AWS's own checks of the generated deploy, offline", () => {
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'pd-router-aws-checks-'));
-    const service = serviceCopy(work);
-    packaged = [];
-    // One after the other: the copy has one .esbuild folder too.
-    for (const { stage, params } of STAGES) packaged.push(await packageStack(service, work, stage, params));
+    // Each packaging works on its own copy of the service: the three run side by side.
+    packaged = await Promise.all(STAGES.map(({ stage, params }) => packageStack(work, stage, params)));
     validate = new CfnValidate();
     spec = new ResourceSpec();
   }, 240_000);

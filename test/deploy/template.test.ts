@@ -11,6 +11,7 @@ import { LAYOUT, queueNames, tableName, type QueueName } from '../../lib/layout/
 import { SECRET_NAMES } from '../../lib/runtime/secrets';
 import metricDefinitions from '../../lib/layout/metrics.json';
 import { readZip } from './read-zip';
+import { packageService } from '../../local/deploy-package';
 import { EVENT_CONTRACT_VERSION } from '../../lib/events';
 import { normalizePagerDutyWebhook } from '../../lib/pagerduty/normalize';
 import { normalizeBlockActions } from '../../lib/slack/normalize';
@@ -55,16 +56,7 @@ const CANARIES = Object.fromEntries(SECRET_NAMES.map((name) => [name, `canary${r
 
 async function packageStack(stage: string, params: string[]): Promise<Packaged> {
   const dir = mkdtempSync(join(tmpdir(), `pd-router-${stage}-`));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...CANARIES,
-    // No credentials, and any AWS call that slipped in would hit a closed local port instead of AWS.
-    AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
-    AWS_EC2_METADATA_DISABLED: 'true',
-  };
-  for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete env[name];
-  const args = [require.resolve('osls/bin/serverless.js'), 'package', '--stage', stage, '--region', 'eu-west-1', '--package', dir, ...params.map((p) => `--param=${p}`)];
-  await exec(process.execPath, args, { cwd: ROOT, env, timeout: 60_000 });
+  await packageService({ stage, region: 'eu-west-1', params, outDir: dir, env: CANARIES });
   const text = readdirSync(dir)
     .filter((file) => !file.endsWith('.zip'))
     .map((file) => readFileSync(join(dir, file), 'utf8'))
