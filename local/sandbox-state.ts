@@ -103,6 +103,18 @@ export function readSandboxState(env: Record<string, string | undefined> = proce
   return files.length === 1 ? readStateFile(path.join(SANDBOX_STATE_DIR, files[0]!)) : undefined;
 }
 
+/**
+ * The URL of the local stack a helper command talks to: PD_ROUTER_URL when set, else the stack on
+ * PORT (on 127.0.0.1, where `npm start` listens; a stack given real Slack and PagerDuty settings
+ * writes no hand-off file, so PORT is all there is), else the sandbox whose hand-off file was found.
+ * Check the variables with helperEnvProblem first.
+ */
+export function localStackUrl(env: Record<string, string | undefined>, handOff: Pick<SandboxState, 'url'> | undefined): string | undefined {
+  const port = env.PORT?.trim();
+  const url = env.PD_ROUTER_URL?.trim() || (port ? `http://127.0.0.1:${port}` : handOff?.url);
+  return url?.replace(/\/+$/, '');
+}
+
 /** Remove the hand-off file of the sandbox at `url`, if this process wrote it. */
 export function clearSandboxState(url: string): void {
   const file = sandboxStateFile(portOf(url)!);

@@ -20,7 +20,7 @@ import {
   type NewCustomer,
 } from '../lib/store/customers';
 import { ADMIN_TOKEN_HEADER } from '../local/admin-routes';
-import { readSandboxState, type SandboxState } from '../local/sandbox-state';
+import { localStackUrl, readSandboxState, type SandboxState } from '../local/sandbox-state';
 import { parseCommandLine, type CliOutput } from './cli';
 
 const USAGE = `usage: npm run customers -- <command> [options]
@@ -106,8 +106,7 @@ export function resolveTarget(values: Values, env: Record<string, string | undef
     if (!/^[a-zA-Z0-9-]+$/.test(stage)) throw new CliError(`malformed stage "${stage.slice(0, 40)}"`, 2);
     return { kind: 'table', stage, region };
   }
-  const port = env.PORT?.trim();
-  const url = env.PD_ROUTER_URL?.trim() || (port ? `http://127.0.0.1:${port}` : handOff?.url);
+  const url = localStackUrl(env, handOff);
   if (!url) throw new CliError('no running pd-router found: start one with `npm start`, set PD_ROUTER_URL, or give --stage and --region');
   const sameStack = handOff !== undefined && new URL(handOff.url).port === new URL(url).port;
   const token = env.PD_ROUTER_ADMIN_TOKEN?.trim() || (sameStack ? handOff.adminToken : undefined);

@@ -12,7 +12,7 @@ import {
 import { LAYOUT, queueNames, type QueueName } from '../lib/layout/layout';
 import { PdRouterError } from '../lib/runtime/errors';
 import { LOCAL_AWS_ENV } from '../local/aws';
-import { readSandboxState } from '../local/sandbox-state';
+import { helperEnvProblem, localStackUrl, readSandboxState } from '../local/sandbox-state';
 import { parseCommandLine, type CliOutput } from './cli';
 
 /** A usage or lookup problem, told in one line. */
@@ -29,8 +29,8 @@ const USAGE = `usage: npm run dlq -- <command> [options]
 options:
   --queue <q>           only the ${QUEUES.join(' or ')} queue (default: both)
   --stage <s>           a deployed stage (with --region, or AWS_REGION), using your AWS credentials;
-                        without it, the local stack that \`npm start\` runs (PD_ROUTER_URL or
-                        .local-data/sandbox.json, or AWS_ENDPOINT_URL_SQS)
+                        without it, the local stack that \`npm start\` runs (PD_ROUTER_URL, PORT,
+                        its .local-data/sandbox-<port>.json, or AWS_ENDPOINT_URL_SQS)
   --region <r>          the deployed stage's region
   --all                 with redrive: every parked message
 
@@ -74,8 +74,9 @@ const HOLD_SECONDS = 60;
 async function localTarget(io: DlqIo): Promise<DlqTarget> {
   const endpoint = io.env.AWS_ENDPOINT_URL_SQS?.trim();
   if (endpoint) return { stage: 'local', endpoint };
-  const url = io.env.PD_ROUTER_URL?.trim() || io.readSandboxUrl();
-  if (!url) throw new DlqError('no local stack found: start one with `npm start` (or set PD_ROUTER_URL), or give --stage and --region for a deployed stage');
+  const sandboxUrl = io.readSandboxUrl();
+  const url = localStackUrl(io.env, sandboxUrl === undefined ? undefined : { url: sandboxUrl });
+  if (!url) throw new DlqError('no local stack found: start one with `npm start` (or set PD_ROUTER_URL or PORT), or give --stage and --region for a deployed stage');
   let health: { sqsEndpoint?: unknown; stage?: unknown };
   try {
     health = (await io.getJson(new URL('/health', url).toString())) as typeof health;
@@ -354,6 +355,8 @@ export async function runDlq(argv: readonly string[], io: DlqIo): Promise<number
   if (command === 'list' && id) return usage('list takes no id');
   if (values.queue !== undefined && !(QUEUES as string[]).includes(values.queue)) return usage(`--queue must be ${QUEUES.join(' or ')}`);
   if (values.region !== undefined && values.stage === undefined) return usage('--region goes with --stage (a deployed stage)');
+  const envProblem = values.stage === undefined && !io.env.AWS_ENDPOINT_URL_SQS?.trim() ? helperEnvProblem(io.env) : undefined;
+  if (envProblem) return usage(envProblem);
 
   try {
     let target: DlqTarget;

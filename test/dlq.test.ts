@@ -1,6 +1,8 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { DeleteMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { queueNames } from '../lib/layout/layout';
 import { startLocalSqs, type LocalSqs } from '../local/aws';
+import { readSandboxState } from '../local/sandbox-state';
 import type { LocalStack } from '../local/stack';
 import { describeBody, runDlq, sqsClientFor, type DlqIo, type DlqTarget } from '../scripts/dlq';
 import { drainQueue } from './helpers/queue';
@@ -169,6 +171,17 @@ describe('npm run dlq: bad input gets one clear line and nothing is touched', ()
     expect(result.out).toBe('');
   });
 
+  it.each([
+    [{ PORT: 'abc' }, 'environment variable PORT must be the port of a running `npm start` (1 to 65535), not "abc"'],
+    [{ PD_ROUTER_URL: '127.0.0.1:3000' }, 'environment variable PD_ROUTER_URL must be an http(s) URL, not "127.0.0.1:3000"'],
+  ])('a malformed %j: list exits 2 with one line naming it, and the usage', async (env, message) => {
+    const result = await dlq(['list'], { env, sqsClient: untouchable });
+    expect(result.code).toBe(2);
+    expect(result.err.split('\n')[0]).toBe(message);
+    expect(result.err).toContain('usage: npm run dlq');
+    expect(result.out).toBe('');
+  });
+
   it('--help prints the usage and does nothing, even after redrive --all', async () => {
     const result = await dlq(['redrive', '--all', '--help'], { sqsClient: untouchable });
     expect(result).toMatchObject({ code: 0, err: '' });
@@ -177,7 +190,7 @@ describe('npm run dlq: bad input gets one clear line and nothing is touched', ()
 
   it('without a running local stack: one line that says how to start one', async () => {
     const result = await dlq(['list'], { sqsClient: untouchable });
-    expect(result).toEqual({ code: 1, out: '', err: 'no local stack found: start one with `npm start` (or set PD_ROUTER_URL), or give --stage and --region for a deployed stage' });
+    expect(result).toEqual({ code: 1, out: '', err: 'no local stack found: start one with `npm start` (or set PD_ROUTER_URL or PORT), or give --stage and --region for a deployed stage' });
     const gone = await dlq(['list'], { env: { PD_ROUTER_URL: 'http://127.0.0.1:9' }, sqsClient: untouchable, getJson: () => Promise.reject(new Error('ECONNREFUSED')) });
     expect(gone).toEqual({ code: 1, out: '', err: 'the local stack at http://127.0.0.1:9 does not answer: is `npm start` still running?' });
   });
@@ -191,3 +204,42 @@ describe('what a parked message is about (npm run dlq -- list and show)', () => 
     expect(describeBody(JSON.stringify(refresh), 40)).toBe('confirmation.refresh  channel C0123ABCD  escalation pdr-2');
   });
 });
+
+describe('npm run dlq finds a stack started with PORT=… and real Slack and PagerDuty settings (no hand-off file)', () => {
+  let stack: LocalStack;
+  let port: number;
+  beforeAll(async () => {
+    port = await freePort();
+    // As `PORT=… npm start` with the configuration in the environment: no sandbox, so no hand-off file.
+    const configured = { SLACK_SIGNING_SECRET: 's', PAGER_DUTY_SIGNING_KEY: 'p', SLACK_BOT_TOKEN: 'xoxb-t', PAGER_DUTY_EVENTS_API_KEY: 'R0UTINGKEYOFTHESTAGE0001', PAGER_DUTY_REST_API_KEY: 'r' };
+    stack = await startTestStack({ port, env: { ...configured, SLACK_API_URL: 'http://127.0.0.1:9/api/', PAGER_DUTY_EVENTS_URL: 'http://127.0.0.1:9', PAGER_DUTY_API_URL: 'http://127.0.0.1:9' } });
+  });
+  afterAll(() => stack?.stop());
+
+  it('lists its DLQs, with PORT the only pointer to it', async () => {
+    expect(stack.sandbox).toBe(false);
+    await stack.sqs.client.send(new SendMessageCommand({ QueueUrl: stack.sqs.queues.pagerduty.dlqUrl, MessageBody: '{"kind":"incident.event"}', MessageGroupId: 'QPORT', MessageDeduplicationId: 'port-1' }));
+    const env = { PORT: String(port) };
+    const listed = await dlq(['list'], { env, readSandboxUrl: () => readSandboxState(env)?.url });
+    expect(listed).toMatchObject({ code: 0, err: '' });
+    expect(listed.out).toContain(`slack DLQ (${queueNames('local', 'slack').dlq}): empty`);
+    expect(listed.out).toContain(`pagerduty DLQ (${queueNames('local', 'pagerduty').dlq}): 1 parked`);
+    expect(listed.out).toContain('group QPORT');
+  });
+
+  it('a PORT nothing listens on: the stack there is not answering', async () => {
+    const env = { PORT: String(await freePort()) };
+    const gone = await dlq(['list'], { env, readSandboxUrl: () => readSandboxState(env)?.url, sqsClient: () => ({ send: () => Promise.reject(new Error('no SQS call expected')) }) });
+    expect(gone).toMatchObject({ code: 1, out: '' });
+    expect(gone.err).toBe(`the local stack at http://127.0.0.1:${env.PORT} does not answer: is \`npm start\` still running?`);
+  });
+});
+
+/** A port nothing listens on now, as someone picks one for `PORT=… npm start`. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

@@ -1,7 +1,8 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { PAGERDUTY_HANDLED_EVENT_TYPES } from '../lib/events';
 import { SECRET_NAMES } from '../lib/runtime/secrets';
-import type { SandboxState } from '../local/sandbox-state';
+import { readSandboxState, type SandboxState } from '../local/sandbox-state';
 import type { LocalStack } from '../local/stack';
 import { manifestBotScopes } from '../local/stand-ins/slack';
 import { DescribeStacksCommand, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
@@ -404,3 +405,37 @@ describe('npm run doctor --stage: what it reads from AWS (clients played here)',
     expect(cloudWatch.sent).toEqual([{ command: 'DescribeAlarmsCommand', input: { AlarmNames: ['pd-router-prod-SlackDlq', 'pd-router-prod-HttpApi5xx'] } }]);
   });
 });
+
+describe('npm run doctor finds a stack started with PORT=… and real Slack and PagerDuty settings (no hand-off file)', () => {
+  const secrets = { SLACK_SIGNING_SECRET: 'signing-of-the-test', PAGER_DUTY_SIGNING_KEY: 'pd-signing-of-the-test', SLACK_BOT_TOKEN: 'xoxb-of-the-test', PAGER_DUTY_EVENTS_API_KEY: 'R0UTINGKEYOFTHESTAGE0001', PAGER_DUTY_REST_API_KEY: 'rest-of-the-test' };
+  // Nothing listens on port 9: the Slack and PagerDuty checks fail at once instead of reaching out.
+  const vendors = { SLACK_API_URL: 'http://127.0.0.1:9/api/', PAGER_DUTY_EVENTS_URL: 'http://127.0.0.1:9', PAGER_DUTY_API_URL: 'http://127.0.0.1:9' };
+  let stack: LocalStack;
+  let port: number;
+  beforeAll(async () => {
+    port = await freePort();
+    // As `PORT=… npm start` with the configuration in the environment: no sandbox, so no hand-off file.
+    stack = await startTestStack({ port, env: { ...secrets, ...vendors } });
+  });
+  afterAll(() => stack?.stop());
+
+  it('checks that stack, with PORT the only pointer to it', async () => {
+    expect(stack.sandbox).toBe(false);
+    expect(readSandboxState({ PORT: String(port) })).toBeUndefined();
+    const result = await doctor(['--timeout', '2'], { env: { PORT: String(port), ...secrets, ...vendors }, readSandboxState });
+    expect(result.err).toBe('');
+    expect(result.out.split('\n')[0]).toBe(`pd-router doctor: the local stack at http://127.0.0.1:${port} (stage local)`);
+    // Its keys from this shell, its queues from the stack's /health: found, and empty.
+    expect(check(result.out, 'secret keys').line).toBe("✓ secret keys: all 5 present and non-empty in this shell's environment");
+    expect(check(result.out, 'DLQs').line).toMatch(/^✓ DLQs: /);
+  });
+});
+
+/** A port nothing listens on now, as someone picks one for `PORT=… npm start`. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
