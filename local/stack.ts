@@ -25,7 +25,7 @@ import { CustomerExistsError, makeCustomerAdmin, makeCustomers, type Customers, 
 import { makePageBudget, type PageBudget } from '../lib/store/page-budget';
 import { adminRoutes } from './admin-routes';
 import { SANDBOX_CUSTOMERS } from './sandbox-console/channels';
-import { FUNCTIONS, functionRoles, loadDeployTemplate, type FunctionName, type Template } from './iam/deploy-roles';
+import { FUNCTIONS, functionRoles, layoutPartitionKeyOf, loadDeployTemplate, type FunctionName, type Template } from './iam/deploy-roles';
 import { startEnforcingProxy, type Denial, type EnforcingProxy } from './iam/enforcing-proxy';
 
 /** The variables whose presence means "talk to real Slack and PagerDuty". */
@@ -297,6 +297,7 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
       function: fn,
       ...roles[fn],
       upstream: { dynamodb: dynamo.endpoint, sqs: sqs.endpoint },
+      partitionKeyOf: layoutPartitionKeyOf(stage),
       onDenied: (denial) => {
         denials.push(denial);
         if (env.LOG_LEVEL !== 'silent') process.stderr.write(`${JSON.stringify({ level: 'error', message: "AWS would refuse this call: the deploy's IAM role does not allow it", ...denial })}\n`);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { packageService } from '../deploy-package';
 import { LAYOUT, queueNames, tableName, type QueueName } from '../../lib/layout/layout';
-import { LOCAL_ARNS, queueArn, tableArn, type LocalArns } from './aws-requests';
+import { LOCAL_ARNS, queueArn, tableArn, type LocalArns, type PartitionKeyOf } from './aws-requests';
 import { assertEvaluable, type PolicyStatement } from './policy';
 
 /**
@@ -166,4 +166,13 @@ export function functionRoles(template: Template, localStage: string, arns: Loca
     out[fn] = { role: roleId, statements };
   }
   return out;
+}
+
+/** The table's key schema as layout.json defines it, for the leading keys of each request. */
+export function layoutPartitionKeyOf(localStage: string): PartitionKeyOf {
+  const indexes = [LAYOUT.table.customerIndex, LAYOUT.table.openLinkIndex];
+  return (table, index) => {
+    if (table !== tableName(localStage)) return undefined;
+    return index === undefined ? LAYOUT.table.partitionKey : indexes.find((i) => i.name === index)?.partitionKey;
+  };
 }

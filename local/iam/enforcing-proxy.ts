@@ -1,6 +1,6 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { listen, readBody, type RunningServer } from '../stand-ins/http-util';
-import { requirementsOf } from './aws-requests';
+import { requirementsOf, type PartitionKeyOf } from './aws-requests';
 import { decide, type PolicyStatement, type Requirement } from './policy';
 
 /** One call IAM refused, as the local stack logs and remembers it. */
@@ -9,6 +9,8 @@ export interface Denial {
   role: string;
   action: string;
   resource: string;
+  /** The partition keys the call touched, when a condition on them decided it. */
+  leadingKeys?: string[];
 }
 
 export interface EnforcingProxyOptions {
@@ -18,6 +20,8 @@ export interface EnforcingProxyOptions {
   statements: PolicyStatement[];
   /** Where allowed calls go, by service. */
   upstream: { dynamodb: string; sqs: string; secretsmanager?: string };
+  /** The tables' key schema, for the `dynamodb:LeadingKeys` a request carries. */
+  partitionKeyOf: PartitionKeyOf;
   onDenied(denial: Denial): void;
 }
 
@@ -74,7 +78,7 @@ export async function startEnforcingProxy(options: EnforcingProxyOptions): Promi
     } catch {
       // Not JSON: the emulator answers it as the service would.
     }
-    const call = requirementsOf(Array.isArray(target) ? target[0] : target, parsed);
+    const call = requirementsOf(Array.isArray(target) ? target[0] : target, parsed, { partitionKeyOf: options.partitionKeyOf });
     if (!call) {
       response.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
       response.end(JSON.stringify({ __type: 'com.amazon.coral.service#UnknownOperationException', message: `the local IAM check does not know the operation ${String(target)}` }));
@@ -82,7 +86,7 @@ export async function startEnforcingProxy(options: EnforcingProxyOptions): Promi
     }
     for (const requirement of call.requirements) {
       if (decide(options.statements, requirement).allowed) continue;
-      options.onDenied({ function: options.function, role: options.role, ...requirement });
+      options.onDenied({ function: options.function, role: options.role, action: requirement.action, resource: requirement.resource, ...(requirement.context?.['dynamodb:LeadingKeys'] ? { leadingKeys: requirement.context['dynamodb:LeadingKeys'] } : {}) });
       return answerDenied(response, call.service, deniedMessage(options, requirement));
     }
     const upstream = options.upstream[call.service];

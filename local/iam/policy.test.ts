@@ -38,10 +38,46 @@ describe('IAM decisions for a function role', () => {
     expect(decide(notAction, { action: 'dynamodb:DeleteItem', resource: TABLE }).allowed).toBe(false);
   });
 
-  it('refuses to judge a statement with a Condition rather than guess', () => {
-    expect(() => assertEvaluable([{ Sid: 'Leading', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: TABLE, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['customer#*'] } } }], 'SlackWorkerRole')).toThrow(
-      /SlackWorkerRole: statement Leading has a Condition/,
+  it('refuses to judge a condition on a key or with an operator it cannot evaluate, rather than guess', () => {
+    expect(() => assertEvaluable([{ Sid: 'Source', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: TABLE, Condition: { StringEquals: { 'aws:SourceVpce': 'vpce-1' } } }], 'SlackWorkerRole')).toThrow(
+      /SlackWorkerRole: statement Source has a condition on aws:SourceVpce/,
     );
+    expect(() => assertEvaluable([{ Sid: 'Date', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: TABLE, Condition: { DateGreaterThan: { 'dynamodb:LeadingKeys': 'x' } } }], 'R')).toThrow(/operator DateGreaterThan/);
+    expect(() => assertEvaluable([{ Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: TABLE, Condition: { 'ForAllValues:StringNotLike': { 'dynamodb:LeadingKeys': ['customer#*'] } } }], 'R')).not.toThrow();
+  });
+
+  describe('conditions on the items a call touches (dynamodb:LeadingKeys)', () => {
+    const writesOutsideCustomers: PolicyStatement[] = [
+      { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:BatchGetItem'], Resource: TABLE },
+      { Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], Resource: TABLE, Condition: { 'ForAllValues:StringNotLike': { 'dynamodb:LeadingKeys': ['customer#*'] } } },
+    ];
+    const call = (target: string, body: Record<string, unknown>) =>
+      requirementsOf(`DynamoDB_20120810.${target}`, { TableName: 'pd-router-local-incident-links', ...body }, { partitionKeyOf: () => 'pk' })!.requirements[0]!;
+
+    it('reads every item, writes only items whose partition key is not a customer record', () => {
+      expect(decide(writesOutsideCustomers, call('GetItem', { Key: { pk: { S: 'customer#C1' } } })).allowed).toBe(true);
+      expect(decide(writesOutsideCustomers, call('UpdateItem', { Key: { pk: { S: 'link#pdr-1' } }, UpdateExpression: 'SET #s = :s', ExpressionAttributeNames: { '#s': 'status' } })).allowed).toBe(true);
+      expect(decide(writesOutsideCustomers, call('UpdateItem', { Key: { pk: { S: 'customer#C1' } }, UpdateExpression: 'SET paused = :p' })).allowed).toBe(false);
+      expect(decide(writesOutsideCustomers, call('PutItem', { Item: { pk: { S: 'customer#C1' }, name: { S: 'x' } } })).allowed).toBe(false);
+      expect(decide(writesOutsideCustomers, call('DeleteItem', { Key: { pk: { S: 'customer#C1' } } })).allowed).toBe(false);
+    });
+
+    it('fills the leading keys of a Query from its key condition, and of a BatchGetItem from every key', () => {
+      const query = requirementsOf('DynamoDB_20120810.Query', { TableName: 't', IndexName: 'customers', KeyConditionExpression: '#partition = :value', ExpressionAttributeNames: { '#partition': 'customerList' }, ExpressionAttributeValues: { ':value': { S: 'customers' } } }, { partitionKeyOf: (_, index) => (index ? 'customerList' : 'pk') })!;
+      expect(query.requirements[0]!.context?.['dynamodb:LeadingKeys']).toEqual(['customers']);
+      const batch = requirementsOf('DynamoDB_20120810.BatchGetItem', { RequestItems: { t: { Keys: [{ pk: { S: 'a' } }, { pk: { S: 'customer#b' } }] } } }, { partitionKeyOf: () => 'pk' })!;
+      expect(batch.requirements[0]!.context?.['dynamodb:LeadingKeys']).toEqual(['a', 'customer#b']);
+      const onlyLinks: PolicyStatement[] = [{ Effect: 'Allow', Action: 'dynamodb:BatchGetItem', Resource: '*', Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['link#*', 'a'] } } }];
+      expect(decide(onlyLinks, batch.requirements[0]!).allowed).toBe(false);
+    });
+
+    it('applies IAM\'s rules for a key the request does not carry: ForAllValues holds, ForAnyValue does not, IfExists holds', () => {
+      const scan = call('Scan', {});
+      expect(decide([{ Effect: 'Allow', Action: 'dynamodb:Scan', Resource: TABLE, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['x'] } } }], scan).allowed).toBe(true);
+      expect(decide([{ Effect: 'Allow', Action: 'dynamodb:Scan', Resource: TABLE, Condition: { 'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': ['x'] } } }], scan).allowed).toBe(false);
+      expect(decide([{ Effect: 'Allow', Action: 'dynamodb:Scan', Resource: TABLE, Condition: { StringEqualsIfExists: { 'dynamodb:LeadingKeys': ['x'] } } }], scan).allowed).toBe(true);
+      expect(decide([{ Effect: 'Allow', Action: 'dynamodb:Scan', Resource: TABLE, Condition: { StringEquals: { 'dynamodb:Select': ['SPECIFIC_ATTRIBUTES'] } } }], scan).allowed).toBe(false);
+    });
   });
 });
 
@@ -58,7 +94,7 @@ describe('what IAM authorizes for each request', () => {
 
   it('authorizes a Query on an index against the index, and a BatchGetItem against every table it reads', () => {
     expect(requirementsOf('DynamoDB_20120810.Query', { TableName: 'pd-router-local-incident-links', IndexName: 'customers' })?.requirements).toEqual([
-      { action: 'dynamodb:Query', resource: `${TABLE}/index/customers` },
+      { action: 'dynamodb:Query', resource: `${TABLE}/index/customers`, context: { 'dynamodb:Select': ['ALL_ATTRIBUTES'] } },
     ]);
     expect(requirementsOf('DynamoDB_20120810.BatchGetItem', { RequestItems: { 'pd-router-local-incident-links': {}, other: {} } })?.requirements).toEqual([
       { action: 'dynamodb:BatchGetItem', resource: TABLE },
