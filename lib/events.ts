@@ -172,6 +172,12 @@ export const IncidentLinkEventSchema = v.object({
   dedupKey: nonEmpty,
   /** For a merge: the status of the incident the escalation goes on in, read when the merge was handled. */
   targetStatus: v.optional(v.picklist(INCIDENT_STATUSES)),
+  /**
+   * How many escalations the incident held when the event was handled: what a status update may
+   * show is decided from it (its text only for an incident that is one escalation's own). Absent
+   * (an older message): more than one, as every fan-out is.
+   */
+  followers: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
   event: PagerDutyIncidentEventSchema,
 });
 

@@ -63,7 +63,8 @@ describe('an update for a slash command whose confirmation (its thread) is missi
   it('is dropped with a reason once the confirmation is long overdue, posting nothing', async () => {
     const { run, warnings } = await threadless('pdr-0000000000000000000000000000a002', THREAD_WAIT_MS + 60_000);
     await expect(run()).resolves.toBeUndefined();
-    expect(warnings).toEqual(['the escalation never got its thread (its confirmation was not posted); update dropped']);
+    // (Notes are off here: on-call not being told who follows is warned about apart.)
+    expect(warnings.filter((w) => !w.startsWith('on-call is not told'))).toEqual(['the escalation never got its thread (its confirmation was not posted); update dropped']);
     expect(slackStandIn.calls.filter((c) => c.channel === 'C0NOTHREAD')).toEqual([]);
   });
 });

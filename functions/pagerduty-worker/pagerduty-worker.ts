@@ -4,13 +4,14 @@ import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { statusOf } from '../../lib/pagerduty/normalize';
 import { PermanentError, WaitForTurnError } from '../../lib/runtime/errors';
 import type { Logger } from '../../lib/runtime/log';
-import { handledTogetherMessage, incidentUpdateMessage, statusUpdateMessage } from '../../lib/slack/messages';
+import { combinedStatusUpdateMessage, handledTogetherMessage, incidentUpdateMessage, statusUpdateMessage } from '../../lib/slack/messages';
 import { channelScope, type SlackApi } from '../../lib/slack/web-api';
 import type { Effects } from '../../lib/store/effects';
 import { toldByReconciler, type IncidentLink, type IncidentLinks } from '../../lib/store/incident-links';
 import { unapprovedOrgs, type Customers } from '../../lib/store/customers';
 import { customerView, shownPerson, type Happening } from '../../lib/tenancy/customer-view';
 import { incidentTag, makeOwnership } from '../../lib/tenancy/ownership';
+import { makeAudience, statusUpdateTextShown } from '../../lib/tenancy/audience';
 import type { EventQueue } from '../../lib/runtime/queue';
 import type { Pacer } from '../../lib/store/pacer';
 import { makeConfirmationRefresh } from './confirmation-refresh';
@@ -28,7 +29,8 @@ export interface PagerDutyWorkerDeps {
   /** This worker's own queue (confirmation refreshes) and the pace they go out at. */
   queue: EventQueue;
   pacer: Pacer;
-  config: { showResponderNames: boolean };
+  /** `pagerDutyFromEmail`: the PagerDuty user that notes telling on-call who follows an incident are added as; unset: none are. */
+  config: { showResponderNames: boolean; pagerDutyFromEmail?: string };
   checkpoint?: (step: string) => void;
   now?: () => number;
 }
@@ -64,6 +66,7 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
   const now = deps.now ?? Date.now;
   const ownership = makeOwnership(deps);
   const confirmations = makeConfirmationRefresh(deps);
+  const audience = makeAudience({ ...deps, ...(deps.config.pagerDutyFromEmail ? { fromEmail: deps.config.pagerDutyFromEmail } : {}) });
 
   /**
    * A customer channel shared with an organization nobody approved hears nothing until the
@@ -117,9 +120,10 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
   /**
    * What one channel is told about an event, from its own link: the posts (each with its effect
    * key) and the status to record. `targetStatus`: for a merge, the status of the incident the
-   * escalation now goes on in.
+   * escalation now goes on in. `followers`: how many escalations the incident held when the event
+   * was handled (undefined: more than one).
    */
-  function tellingOf(event: PagerDutyIncidentEvent, link: IncidentLink, targetStatus: IncidentStatus | undefined): { posts: Post[]; status?: { value: IncidentStatus; at: string } } {
+  function tellingOf(event: PagerDutyIncidentEvent, link: IncidentLink, targetStatus: IncidentStatus | undefined, followers: number | undefined): { posts: Post[]; status?: { value: IncidentStatus; at: string } } {
     const { incident } = event;
     if (incident.mergedInto) {
       // Merged away: the escalation is not resolved, it goes on in the target incident, whose
@@ -140,17 +144,20 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
     if (happening) posts.push({ effectKey: `pd:${event.id}:${link.dedupKey}`, build: (l) => incidentUpdateMessage(customerView(l), happening) });
     const update = event.statusUpdate;
     if (update) {
+      // On-call's text only on an incident that is this escalation's own and holds no other: on a
+      // combined one it was written for everyone the incident concerns (and may name them).
       const by = shownPerson(event.agentName, showNames);
-      posts.push({ effectKey: `pd:${event.id}:${link.dedupKey}`, build: (l) => statusUpdateMessage(customerView(l), update, by) });
+      const build = statusUpdateTextShown(link, followers) ? (l: IncidentLink) => statusUpdateMessage(customerView(l), update, by) : (l: IncidentLink) => combinedStatusUpdateMessage(customerView(l));
+      posts.push({ effectKey: `pd:${event.id}:${link.dedupKey}`, build });
     }
     const eventStatus = statusOf(event);
     return { posts, ...(eventStatus ? { status: { value: eventStatus, at: event.occurredAt } } : {}) };
   }
 
   /** Tell one channel; a channel Slack refuses for good (archived, the bot removed) is dropped, not retried. */
-  async function tellOne(link: IncidentLink, event: PagerDutyIncidentEvent, targetStatus: IncidentStatus | undefined, logger: Logger): Promise<void> {
+  async function tellOne(link: IncidentLink, event: PagerDutyIncidentEvent, targetStatus: IncidentStatus | undefined, followers: number | undefined, logger: Logger): Promise<void> {
     const channelLogger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });
-    const { posts, status } = tellingOf(event, link, targetStatus);
+    const { posts, status } = tellingOf(event, link, targetStatus, followers);
     try {
       await tellChannel(link, event, posts, status, channelLogger);
     } catch (error) {
@@ -165,6 +172,8 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
     const { incident } = event;
     let links: IncidentLink[];
     let targetStatus: IncidentStatus | undefined;
+    /** The incident the links are held by now (a merge's target), for the note telling on-call who follows it. */
+    let holder: string | undefined = incident.id;
     if (incident.mergedInto) {
       let moved = await ownership.moveOnMerge({ id: incident.id, ...(incident.incidentKey ? { incidentKey: incident.incidentKey } : {}) }, incident.mergedInto, logger);
       if (!moved.length) return unlinked(logger);
@@ -180,30 +189,50 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
       }
       links = moved;
       targetStatus = target?.status;
+      holder = target?.id;
     } else {
       links = await ownership.heldBy({ id: incident.id, ...(incident.incidentKey ? { incidentKey: incident.incidentKey } : {}) }, logger);
       if (!links.length) return unlinked(logger);
     }
     checkpoint('incident-attached');
-    if (links.length === 1) return tellOne(links[0]!, event, targetStatus, logger);
+    if (links.length === 1) {
+      const [link] = links as [IncidentLink];
+      // A status update may have been written while the incident held more than this escalation,
+      // then merged on before this event is handled (its alerts gone, the other escalations never
+      // bound to it): its own alert still in it says the incident is still its own.
+      const movedOn = event.statusUpdate !== undefined && statusUpdateTextShown(link, 1) && !(await deps.pagerDuty.alertKeys(incident.id)).includes(link.dedupKey);
+      await tellOne(link, event, targetStatus, movedOn ? undefined : 1, logger);
+      return announce(holder, incident.mergedInto ? undefined : links, logger);
+    }
     // Many channels (an outage merged into one incident): each is told by a message of its own, in
     // its escalation's FIFO group, so a channel that must wait (a 429, its thread not yet posted)
     // is retried alone. Retrying this event instead would redo every channel's reads and claims to
     // post the few that waited, hundreds of times under Slack's workspace limit.
     await Promise.all(
       links.map((link) => {
-        const perLink: IncidentLinkEvent = { v: EVENT_CONTRACT_VERSION, kind: 'incident.link', id: `${event.id}:${link.dedupKey}`, dedupKey: link.dedupKey, ...(targetStatus ? { targetStatus } : {}), event };
+        const perLink: IncidentLinkEvent = { v: EVENT_CONTRACT_VERSION, kind: 'incident.link', id: `${event.id}:${link.dedupKey}`, dedupKey: link.dedupKey, ...(targetStatus ? { targetStatus } : {}), followers: links.length, event };
         return deps.queue.send(perLink, pagerDutyRouting(perLink));
       }),
     );
     logger.info('fanned out to each channel', { channels: links.length });
+    await announce(holder, incident.mergedInto ? undefined : links, logger);
+  }
+
+  /**
+   * Tell on-call who follows the incident, when that changed (lib/tenancy/audience.ts). `held`: the
+   * links it holds, as just found; for a merge's target, read again (its own links as well as the moved ones).
+   */
+  async function announce(incidentId: string | undefined, held: IncidentLink[] | undefined, logger: Logger): Promise<void> {
+    if (!incidentId) return;
+    const links = held ?? (await deps.links.followersOf(incidentId)).filter((link) => link.state !== 'rejected');
+    await audience.announce(incidentId, links, logger);
   }
 
   /** One channel's part of an event that concerns many. */
   async function handleLink(message: IncidentLinkEvent, logger: Logger): Promise<void> {
     const link = await deps.links.get(message.dedupKey);
     if (!link) return logger.warn('the escalation is gone (its link expired); nothing posted');
-    await tellOne(link, message.event, message.targetStatus, logger);
+    await tellOne(link, message.event, message.targetStatus, message.followers, logger);
   }
 
   function unlinked(logger: Logger) {

@@ -18,7 +18,7 @@ export function createPagerDutyWorkerHandler(env: Env, overrides: Partial<Pick<W
           : event.kind === 'incident.link'
             ? { eventId: event.event.id, incidentId: event.event.incident.id, dedupKey: event.dedupKey }
             : { eventId: event.id, incidentId: event.incident.id },
-      build: ({ config, ...parts }) => makePagerDutyWorker({ ...parts, config: { showResponderNames: config.showResponderNames } }),
+      build: ({ config, ...parts }) => makePagerDutyWorker({ ...parts, config: { showResponderNames: config.showResponderNames, ...(config.pagerDutyFromEmail ? { pagerDutyFromEmail: config.pagerDutyFromEmail } : {}) } }),
     },
     overrides,
   );

@@ -3,7 +3,7 @@ import { blockKitErrors } from '../../local/stand-ins/block-kit';
 import type { Happening } from '../tenancy/customer-view';
 import type { SlackMessage } from './web-api';
 import * as messages from './messages';
-import { confirmationMessage, confirmPromptMessage, escalationNotOpenedMessage, escapeMrkdwn, foldedMessage, handledTogetherMessage, incidentUpdateMessage, promptDecidedMessage, refusalMessage, statusMessage, statusUpdateMessage } from './messages';
+import { combinedStatusUpdateMessage, confirmationMessage, confirmPromptMessage, escalationNotOpenedMessage, escapeMrkdwn, foldedMessage, handledTogetherMessage, incidentUpdateMessage, promptDecidedMessage, refusalMessage, statusMessage, statusUpdateMessage } from './messages';
 
 const view = {
   dedupKey: 'pdr-0123456789abcdef0123456789abcdef',
@@ -78,6 +78,18 @@ describe('customer-facing messages', () => {
     expect(blocks).not.toMatch(/<!channel>|<@U0X/);
     expect(blocks).toContain(`"value":"${view.dedupKey}"`);
     expect(statusUpdateMessage(view, 'Fixed.', undefined).text).toBe('Escalation #3: status update from the on-call team: Fixed. (acknowledged)');
+  });
+
+  it('a status update loses bidi controls and zero-width characters', () => {
+    const update = statusUpdateMessage(view, 'Fixed \u202Egnp.exe\u202C in\u200B 5\u2066 min\uFEFF', undefined);
+    expect(update.text).toBe('Escalation #3: status update from the on-call team: Fixed gnp.exe in 5 min (acknowledged)');
+    expect(JSON.stringify(update.blocks)).not.toMatch(/\\u(202e|202c|200b|2066|feff)/i);
+  });
+
+  it('a status update on a combined incident: that there was one and the status, nothing of its text or author', () => {
+    const combined = combinedStatusUpdateMessage(view);
+    expect(combined.text).toBe('Escalation #3: On-call posted a status update on the combined incident your escalation is part of. Its text is not shown here; the status is below. (acknowledged)');
+    expect(JSON.stringify(combined.blocks)).toContain(`"value":"${view.dedupKey}"`);
   });
 
   it('no incident opened: says so plainly, names whom to contact (escaped), and nothing of PagerDuty', () => {

@@ -2,6 +2,7 @@ import type { IncidentStatus } from '../events';
 import { isSlackUserId, type CustomerView, type Happening, type LiveStatus, type ShownPerson } from '../tenancy/customer-view';
 import type { Blocks, SlackMessage } from './web-api';
 import { CANCEL_PAGE_ACTION_ID, CHECK_STATUS_ACTION_ID, PAGE_ONCALL_ACTION_ID } from './normalize';
+import { stripInvisible } from '../commands';
 
 /**
  * Everything pd-router says in a customer channel is written here, from a CustomerView (the
@@ -149,13 +150,24 @@ export function handledTogetherMessage(view: CustomerView): SlackMessage {
  * (escaped, quoted), attributed to the person under the names rule or to the on-call team.
  */
 export function statusUpdateMessage(view: CustomerView, update: string, by: ShownPerson): SlackMessage {
-  const text = escapeMrkdwn(update.slice(0, 2800));
+  // On-call's text, without bidi controls and zero-width characters (they reorder or hide what a reader sees).
+  const words = stripInvisible(update).slice(0, 2800);
+  const text = escapeMrkdwn(words);
   const blocks: Blocks = [
-    { type: 'section', text: { type: 'mrkdwn', text: quotedSection(`*${reference(view)}*: status update from ${person(by)}`, update.slice(0, 2800)) } },
+    { type: 'section', text: { type: 'mrkdwn', text: quotedSection(`*${reference(view)}*: status update from ${person(by)}`, words) } },
     { type: 'context', elements: [{ type: 'mrkdwn', text: `*Status:* ${STATUS_LABEL[view.status]}` }] },
     checkStatusButton(view.dedupKey),
   ];
   return { text: `${reference(view)}: status update from ${person(by)}: ${text} (${view.status})`, blocks };
+}
+
+/**
+ * A status update on an incident that holds more than this escalation (grouped, merged, or joined
+ * by others): on-call wrote it for everyone the incident concerns, so its text is not shown, only
+ * that there was one and the status. Nothing of the update, its author or the other escalations.
+ */
+export function combinedStatusUpdateMessage(view: CustomerView): SlackMessage {
+  return threadUpdate(view, 'On-call posted a status update on the combined incident your escalation is part of. Its text is not shown here; the status is below.');
 }
 
 /** The live state, shown only to the person who clicked Check Status. */
