@@ -111,6 +111,11 @@ export interface LocalStack {
   functionEnv(fn: FunctionName): Env;
   /** Every AWS call the deploy's IAM roles refused so far (each was answered AccessDeniedException and logged). */
   iamDenials(): Denial[];
+  /**
+   * Add a webhook subscription's signing secret to the ones the PagerDuty ingress accepts (the
+   * comma-separated PAGER_DUTY_SIGNING_KEY), as storing it with `npm run secrets:put` does in AWS.
+   */
+  acceptPagerDutySigningKey(secret: string): void;
   /** The messages parked in a DLQ, with the reason when the worker gave one (taken out of it: read them once). */
   dlq(queue: QueueName): Promise<{ body: string; reason?: string }[]>;
   stop(): Promise<void>;
@@ -288,6 +293,25 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
     });
   }
 
+  // The sandbox PagerDuty has a service for every customer key, as a real account would: a customer
+  // registered with its own key pages there, and `npm run pd:subscribe` and the doctor find its service.
+  const admin = makeCustomerAdmin(customers);
+  if (pagerDuty) {
+    for (const customer of await customers.all()) if (customer.routingKey) pagerDuty.addService(customer.routingKey, customer.name);
+    const add = admin.add.bind(admin);
+    const update = admin.update.bind(admin);
+    admin.add = async (input) => {
+      const added = await add(input);
+      if (typeof input.routingKey === 'string') pagerDuty!.addService(input.routingKey, added.name);
+      return added;
+    };
+    admin.update = async (channel, changes) => {
+      const updated = await update(channel, changes);
+      if (typeof changes.routingKey === 'string') pagerDuty!.addService(changes.routingKey, updated.name);
+      return updated;
+    };
+  }
+
   // Each function reaches DynamoDB and SQS only through an endpoint that enforces its deploy role.
   const denials: Denial[] = [];
   const roles = functionRoles(options.iam?.template ?? (await loadDeployTemplate()), stage);
@@ -307,7 +331,9 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
   const envOf = (fn: FunctionName): Env => ({ ...env, AWS_ENDPOINT_URL_SQS: proxies[fn].url, AWS_ENDPOINT_URL_DYNAMODB: proxies[fn].url });
 
   const slackIngress = createSlackIngressHandler(envOf('slack-ingress'));
-  const pagerDutyIngress = createPagerDutyIngressHandler(envOf('pagerduty-ingress'));
+  // Kept: acceptPagerDutySigningKey() adds to its PAGER_DUTY_SIGNING_KEY, as storing a new secret does.
+  const pagerDutyIngressEnv = envOf('pagerduty-ingress');
+  const pagerDutyIngress = createPagerDutyIngressHandler(pagerDutyIngressEnv);
   const slackWorker = createSlackWorkerHandler(envOf('slack-worker'), options.checkpoint?.slack ? { checkpoint: options.checkpoint.slack } : {});
   const pagerDutyWorker = createPagerDutyWorkerHandler(envOf('pagerduty-worker'), options.checkpoint?.pagerDuty ? { checkpoint: options.checkpoint.pagerDuty } : {});
 
@@ -351,7 +377,7 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
     if (request.method === 'POST' && path === '/slack/events') return invokeHttp(slackIngress, 'slack-ingress', request, response);
     if (request.method === 'POST' && path === '/pagerduty/webhooks') return invokeHttp(pagerDutyIngress, 'pagerduty-ingress', request, response);
     if (request.method === 'GET' && path === '/health') return sendJson(response, 200, { ok: true, sandbox, stage, sqsEndpoint: sqs.endpoint, dynamoEndpoint: dynamo.endpoint, tableName: dynamo.tableName });
-    if (await adminRoutes(request, response, { token: adminToken, customers: makeCustomerAdmin(customers) })) return;
+    if (await adminRoutes(request, response, { token: adminToken, customers: admin })) return;
     if (options.routes && (await options.routes(request, response, stack))) return;
     sendJson(response, 404, { error: `no route for ${request.method} ${path}` });
   }, options.port ?? 0);
@@ -397,6 +423,10 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
     reconcile,
     functionEnv: envOf,
     iamDenials: () => [...denials],
+    acceptPagerDutySigningKey(secret) {
+      const keys = (pagerDutyIngressEnv.PAGER_DUTY_SIGNING_KEY ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+      if (!keys.includes(secret)) pagerDutyIngressEnv.PAGER_DUTY_SIGNING_KEY = [...keys, secret].join(',');
+    },
     async waitForIdle(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       let quietChecks = 0;

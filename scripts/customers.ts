@@ -320,6 +320,42 @@ export interface CustomersIo extends CliOutput {
   readFile: (path: string) => Promise<string>;
   readHandOff: () => SandboxState | undefined;
   admin: (target: Target) => CustomerAdmin;
+  /**
+   * After `add` or `update` with a routing key: one line saying whether that key's PagerDuty
+   * service sends this stack its incidents (none: not checked).
+   */
+  coverage?: (target: Target, routingKey: string) => Promise<string>;
+}
+
+/**
+ * Whether a routing key's service is covered by a webhook subscription to the target stack: the
+ * line `customers add` prints. It reads the stack as the doctor does (its secret, its webhook URL)
+ * and asks PagerDuty's REST API which service the key is an integration of.
+ */
+export async function keyCoverageLine(target: Target, routingKey: string, env: Record<string, string | undefined>): Promise<string> {
+  const { stageView } = await import('./doctor');
+  const { coverageOf, listServiceKeys, listSubscriptions } = await import('./webhook-coverage');
+  try {
+    const view = await stageView(target.kind === 'table' ? { stage: target.stage, region: target.region } : {}, target.kind === 'http' ? { ...env, PD_ROUTER_URL: target.url } : env);
+    const token = view.restKey ?? env.PAGER_DUTY_REST_API_KEY?.trim();
+    if (!token) return 'Not checked whether its PagerDuty service sends pd-router webhooks: no PAGER_DUTY_REST_API_KEY (npm run doctor checks it).';
+    const base = (view.apiUrl ?? 'https://api.pagerduty.com').replace(/\/?$/, '/');
+    const get = async (path: string) => {
+      const response = await fetch(new URL(path, base), { headers: { authorization: `Token token=${token}`, accept: 'application/vnd.pagerduty+json;version=2' }, signal: AbortSignal.timeout(10_000) });
+      if (!response.ok) throw new Error(`HTTP ${response.status} for GET /${path.split('?')[0]}`);
+      return (await response.json()) as Record<string, unknown>;
+    };
+    const [result] = coverageOf([{ who: 'this', key: routingKey }], await listServiceKeys(get), await listSubscriptions(get), view.webhookUrl);
+    const flags = target.kind === 'table' ? ` -- --stage ${target.stage} --region ${target.region}` : '';
+    if (result!.state === 'unknown') {
+      return "! PagerDuty lists no service with this routing key as an integration key: check the key (the service's Events API V2 integration → Integration Key); escalations from this channel would be refused.";
+    }
+    const service = `${result!.service.name} (${result!.service.id})`;
+    if (result!.state === 'covered') return `Its PagerDuty service ${service} sends pd-router its incidents (webhook subscription ${result!.subscription.id}).`;
+    return `! Its PagerDuty service ${service} sends pd-router no webhooks (${result!.why}): run \`npm run pd:subscribe${flags}\` and add the secret it prints to PAGER_DUTY_SIGNING_KEY, or this channel hears acknowledgements only when the reconciler catches up, and status updates never.`;
+  } catch (error) {
+    return `Could not check whether its PagerDuty service sends pd-router webhooks (${String((error as Error).message ?? error).split('\n')[0]}): npm run doctor checks it.`;
+  }
 }
 
 /** One line for any failure; the usage text only on --help. */
@@ -384,12 +420,14 @@ export async function runCustomers(argv: readonly string[], io: CustomersIo): Pr
         const added = await admin.add({ ...(settings as NewCustomer), channel: channel!, ...(values.org ? { orgs: values.org } : {}) });
         out(`Added ${added.channel} (${added.name}).`);
         describe(added).forEach((line) => out(line));
+        if (typeof settings?.routingKey === 'string' && io.coverage) out(await io.coverage(target, settings.routingKey));
         break;
       }
       case 'update': {
         const updated = await admin.update(channel!, settings!);
         out(`Updated ${updated.channel} (${updated.name}).`);
         describe(updated).forEach((line) => out(line));
+        if (typeof settings?.routingKey === 'string' && io.coverage) out(await io.coverage(target, settings.routingKey));
         break;
       }
       case 'remove': {
@@ -454,6 +492,7 @@ if (require.main === module) {
     },
     readHandOff: readSandboxState,
     admin: (target) => (target.kind === 'http' ? httpCustomerAdmin(target.url, target.token) : tableCustomerAdmin(target.stage, target.region)),
+    coverage: (target, routingKey) => keyCoverageLine(target, routingKey, process.env),
     stdout: (line) => process.stdout.write(`${line}\n`),
     stderr: (line) => process.stderr.write(`${line}\n`),
   }).then((code) => {

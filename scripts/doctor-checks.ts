@@ -1,8 +1,10 @@
-import { PAGERDUTY_HANDLED_EVENT_TYPES } from '../lib/events';
 import type { QueueName } from '../lib/layout/layout';
 import { PdRouterError } from '../lib/runtime/errors';
 import type { SecretName } from '../lib/runtime/secrets';
 import { isWellFormedRoutingKey } from '../lib/store/customers';
+import { coverageOf, holderName, keyHolders, subscriptionProblems, type ServiceKeys, type WebhookSubscription } from './webhook-coverage';
+
+export type { WebhookSubscription } from './webhook-coverage';
 
 /**
  * The checks of `npm run doctor`, with everything they read passed in: the command wires them to
@@ -36,19 +38,13 @@ export interface SlackProbe {
   isMember(channel: string): Promise<boolean>;
 }
 
-/** A PagerDuty webhook subscription as the REST API lists it. */
-export interface WebhookSubscription {
-  id: string;
-  active?: boolean;
-  events?: string[];
-  delivery_method?: { url?: string; temporarily_disabled?: boolean };
-}
-
 export interface PagerDutyProbe {
   /** A read that only a working REST key can do. */
   probe(): Promise<void>;
   /** Every webhook subscription of the account. */
   subscriptions(): Promise<WebhookSubscription[]>;
+  /** Every service of the account with its integration keys (GET /services?include[]=integrations). */
+  services(): Promise<ServiceKeys[]>;
 }
 
 export interface DlqState {
@@ -71,7 +67,7 @@ export interface DoctorDeps {
   slack: (token: string) => SlackProbe;
   pagerDuty: (restKey: string) => PagerDutyProbe;
   /** The registered customers: channel and own routing key (if any). */
-  customers: () => Promise<{ channel: string; routingKey?: unknown }[]>;
+  customers: () => Promise<{ channel: string; name?: string; routingKey?: unknown }[]>;
   dlqs: () => Promise<DlqState[]>;
   /** The topics the alarms notify; undefined for the local stack, which has none. */
   alarmTopics?: () => Promise<AlarmTopic[]>;
@@ -81,6 +77,8 @@ export interface DoctorDeps {
   manifestScopes: readonly string[];
   /** `npm run dlq -- list` with this target's flags. */
   dlqCommand: string;
+  /** ` -- --stage <s> --region <r>` for a deployed stage; none for the local stack. */
+  stageFlags?: string;
   timeoutMs: number;
 }
 
@@ -257,14 +255,7 @@ export async function runChecks(deps: DoctorDeps): Promise<NamedResult[]> {
     const subscribe = `npm run pd:subscribe -- --url ${deps.webhookUrl} --service <id>, then put its signing secret into PAGER_DUTY_SIGNING_KEY`;
     const mine = (await pagerDuty!.subscriptions()).filter((s) => s.delivery_method?.url?.replace(/\/$/, '') === deps.webhookUrl);
     if (!mine.length) return fail(`no subscription delivers to ${deps.webhookUrl}`, subscribe);
-    const problemsOf = (s: WebhookSubscription) => {
-      const problems: string[] = [];
-      if (s.active === false) problems.push('is disabled');
-      if (s.delivery_method?.temporarily_disabled) problems.push('was disabled by PagerDuty after failed deliveries');
-      const missing = PAGERDUTY_HANDLED_EVENT_TYPES.filter((type) => !(s.events ?? []).includes(type));
-      if (missing.length) problems.push(`does not send ${missing.join(', ')}`);
-      return problems;
-    };
+    const problemsOf = subscriptionProblems;
     const good = mine.find((s) => !problemsOf(s).length);
     if (good) return ok(`${good.id} delivers to ${deps.webhookUrl}, enabled, with every handled event type`);
     const [first] = mine;
@@ -276,6 +267,32 @@ export async function runChecks(deps: DoctorDeps): Promise<NamedResult[]> {
         ? `fix what failed the deliveries (\`${deps.dlqCommand}\`, the ingress logs), then enable it again: PagerDuty → Integrations → Generic Webhooks (v3) → the subscription → Enable (or POST /webhook_subscriptions/${first!.id}/enable)`
         : `edit the subscription's events in PagerDuty (Integrations → Generic Webhooks (v3)), or delete it and ${subscribe}`,
     );
+  });
+
+  await run('customer services covered', async () => {
+    if (!restWorks) return skipped('needs a working REST key (see PagerDuty REST key)');
+    await readCustomers();
+    if (!customers) return fail(`could not read the customer registry: ${customersError}`, 'check the table exists and these credentials may read it (`npm run customers -- list`)');
+    const holders = keyHolders(values.PAGER_DUTY_EVENTS_API_KEY, customers.filter((c) => isWellFormedRoutingKey(c.routingKey)));
+    if (!holders.length) return skipped('no routing key to trace (see secret keys)');
+    const [services, subscriptions] = [await pagerDuty!.services(), await pagerDuty!.subscriptions()];
+    const results = coverageOf(holders, services, subscriptions, deps.webhookUrl);
+    const unknown = results.filter((r) => r.state === 'unknown');
+    const uncovered = results.flatMap((r) => (r.state === 'uncovered' ? [r] : []));
+    const onDefault = customers.filter((c) => c.routingKey === undefined).length;
+    if (!unknown.length && !uncovered.length) {
+      const serviceCount = new Set(results.map((r) => (r.state === 'covered' ? r.service.id : ''))).size;
+      return ok(`every routing key's service is subscribed to ${deps.webhookUrl} (${serviceCount} service${serviceCount === 1 ? '' : 's'}; ${onDefault} customer${onDefault === 1 ? '' : 's'} on the default key)`);
+    }
+    const problems = [
+      ...uncovered.map((r) => `${holderName(r.holder)}: service ${r.service.name} (${r.service.id}) gets no webhooks (${r.why}): its channel hears acknowledgements only when the reconciler catches up, and status updates never`),
+      ...unknown.map((r) => `${holderName(r.holder)}: its routing key is the integration key of no service this REST key can see (mistyped, deleted, or another PagerDuty account's)`),
+    ];
+    const fixes = [
+      ...(uncovered.length ? [`npm run pd:subscribe${deps.stageFlags ?? ''} (creates a subscription for each service missing one), then add each signing secret it prints to PAGER_DUTY_SIGNING_KEY`] : []),
+      ...(unknown.length ? ["copy the Integration Key of the service's Events API V2 integration and `npm run customers -- update <channel> --routing-key -` (the default key with `npm run secrets:put`)"] : []),
+    ];
+    return fail(problems.join('; '), fixes.join('; '));
   });
 
   await run('routing keys', async () => {

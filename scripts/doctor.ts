@@ -17,7 +17,9 @@ import { manifestBotScopes } from '../local/stand-ins/slack';
 import { parseCommandLine, usageError, type CliOutput } from './cli';
 import { PAGERDUTY_WEBHOOK_PATH } from './create-webhook-subscription';
 import { sqsClientFor, type DlqTarget } from './dlq';
-import { describeError, formatResults, redact, runChecks, withTimeout, type AlarmTopic, type DlqState, type DoctorDeps, type SecretSource, type WebhookSubscription } from './doctor-checks';
+import { describeError, formatResults, redact, runChecks, withTimeout, type AlarmTopic, type DlqState, type DoctorDeps, type SecretSource } from './doctor-checks';
+import { listServiceKeys, listSubscriptions } from './webhook-coverage';
+import type { StageKeys } from './create-webhook-subscription';
 
 /** A problem that stops the doctor before any check, told in one line. */
 export class DoctorError extends PdRouterError {
@@ -34,6 +36,9 @@ const USAGE = `usage: npm run doctor [-- --stage <stage> --region <region>] [--t
   PagerDuty REST key           the REST API key works
   PagerDuty webhook            a subscription delivers to this stack's /pagerduty/webhooks, is enabled
                                and sends every event type the workers handle
+  customer services covered    the service of every routing key (each customer's, the default) is
+                               taken in by such a subscription; names each customer whose is not,
+                               and each key that is on no service of the account
   routing keys                 each registered customer's routing key is well-formed
   DLQs                         nothing is parked (else how many, and the oldest's age)
   alarm topic                  the alarms reach a confirmed subscriber (deployed stages only)
@@ -95,16 +100,8 @@ export function pagerDutyProbe(restKey: string, apiUrl: string, timeoutMs: numbe
     async probe() {
       await get('incidents?limit=1');
     },
-    async subscriptions() {
-      const all: WebhookSubscription[] = [];
-      for (let offset = 0; ; ) {
-        const page = await get(`webhook_subscriptions?limit=100&offset=${offset}`);
-        const items = (page.webhook_subscriptions ?? []) as WebhookSubscription[];
-        all.push(...items);
-        if (page.more !== true || !items.length) return all;
-        offset += items.length;
-      }
-    },
+    subscriptions: () => listSubscriptions(get),
+    services: () => listServiceKeys(get),
   };
 }
 
@@ -128,11 +125,11 @@ export async function dlqStates(sqs: Pick<SQSClient, 'send'>, stage: string, now
 }
 
 function customersOf(db: DynamoDBDocumentClient, table: string): DoctorDeps['customers'] {
-  return async () => (await makeCustomers(db, table).all()).map((c) => ({ channel: c.channel, ...(c.routingKey === undefined ? {} : { routingKey: c.routingKey }) }));
+  return async () => (await makeCustomers(db, table).all()).map((c) => ({ channel: c.channel, name: c.name, ...(c.routingKey === undefined ? {} : { routingKey: c.routingKey }) }));
 }
 
 /** The local stack's dependencies: its hand-off file (sandbox) or this shell's variables, and what its /health names. */
-async function localDeps(io: DoctorIo, timeoutMs: number): Promise<{ deps: Omit<DoctorDeps, 'timeoutMs'>; label: string }> {
+async function localDeps(io: Pick<DoctorIo, 'env' | 'readSandboxState' | 'getJson' | 'now'>, timeoutMs: number): Promise<{ deps: Omit<DoctorDeps, 'timeoutMs'>; label: string; pagerDutyApiUrl: string }> {
   const state = io.readSandboxState(io.env);
   const url = localStackUrl(io.env, state);
   if (!url) throw new DoctorError('no local stack found: start one with `npm start` (or set PD_ROUTER_URL or PORT), or give --stage and --region for a deployed stage');
@@ -169,6 +166,7 @@ async function localDeps(io: DoctorIo, timeoutMs: number): Promise<{ deps: Omit<
   );
   return {
     label: `the local stack at ${url} (stage ${stage})`,
+    pagerDutyApiUrl,
     deps: {
       secrets: [secrets],
       slack: (token) => slackProbe(token, slackApiUrl, timeoutMs),
@@ -245,6 +243,7 @@ export async function deployedDeps(stage: string, region: string, timeoutMs: num
     webhookUrl: webhookUrl.replace(/\/$/, ''),
     manifestScopes: manifestBotScopes(),
     dlqCommand: `npm run dlq -- list --stage ${stage} --region ${region}`,
+    stageFlags: ` -- --stage ${stage} --region ${region}`,
   };
 }
 
@@ -278,6 +277,38 @@ export async function alarmTopics(cloudFormation: Pick<CloudFormationClient, 'se
     topics.push({ arn, confirmed, pending });
   }
   return topics;
+}
+
+/**
+ * What `npm run pd:subscribe` and `npm run customers` need of a stage to trace its routing keys to
+ * services: its webhook URL, its default key and its customers, found as the doctor finds them.
+ */
+export async function stageView(target: { stage?: string; region?: string }, env: Record<string, string | undefined> = process.env): Promise<StageKeys> {
+  const timeoutMs = 10_000;
+  let deps: Omit<DoctorDeps, 'timeoutMs'>;
+  let label: string;
+  let apiUrl = 'https://api.pagerduty.com';
+  if (target.stage) {
+    deps = await deployedDeps(target.stage, target.region!, timeoutMs);
+    label = `stage ${target.stage} in ${target.region}`;
+  } else {
+    const problem = helperEnvProblem(env);
+    if (problem) throw new DoctorError(problem);
+    const local = await localDeps({ env, readSandboxState, now: Date.now, getJson: async (url) => (await fetch(url, { signal: AbortSignal.timeout(3000) })).json() }, timeoutMs);
+    ({ deps, label } = local);
+    apiUrl = local.pagerDutyApiUrl;
+  }
+  const stored: Record<string, unknown> = {};
+  for (const source of deps.secrets) {
+    try {
+      Object.assign(stored, await source.read());
+    } catch (error) {
+      throw new DoctorError(`${source.where} could not be read (${describeError(error)})`);
+    }
+  }
+  const defaultKey = typeof stored.PAGER_DUTY_EVENTS_API_KEY === 'string' && stored.PAGER_DUTY_EVENTS_API_KEY ? stored.PAGER_DUTY_EVENTS_API_KEY : undefined;
+  const restKey = typeof stored.PAGER_DUTY_REST_API_KEY === 'string' && stored.PAGER_DUTY_REST_API_KEY ? stored.PAGER_DUTY_REST_API_KEY : undefined;
+  return { label, webhookUrl: deps.webhookUrl, ...(defaultKey ? { defaultKey } : {}), customers: await deps.customers(), apiUrl, ...(restKey ? { restKey } : {}) };
 }
 
 /** `npm run doctor`: returns the exit code (0 all checks pass, 1 a check failed or the stack was not found, 2 usage). */

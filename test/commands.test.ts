@@ -100,10 +100,12 @@ const REFUSALS: Record<string, Refusal[]> = {
     { args: ['--param', 'alarmEmail'], says: /^--param must be name=value/ },
   ],
   'pd:subscribe': [
-    { args: [], says: /^--url is required/ },
-    { args: ['--url', '', '--service', 'PSVC001'], says: /^--url is required/ },
-    { args: ['--url', 'https://x.example/pagerduty/webhooks'], says: /^give exactly one of --service <id> or --team <id>$/ },
+    { args: ['--service', 'PSVC001'], says: /^--url is required with --service or --team/ },
+    { args: ['--url', '', '--service', 'PSVC001'], says: /^--url is required with --service or --team/ },
+    { args: ['--url', 'https://x.example/pagerduty/webhooks'], says: /^--url goes with --service or --team/ },
     { args: ['--url', 'https://x.example/pagerduty/webhooks', '--service', ' '], says: /^--service and --team need an id$/ },
+    { args: ['--stage', 'prod!'], says: /^--stage must be a stage name/ },
+    { args: ['--url', 'https://x.example/pagerduty/webhooks', '--service', 'PSVC001', '--team', 'PTEAM'], says: /^give --service <id> \(one or more\) or --team <id>, not both$/ },
   ],
   'secrets:put': [
     { args: [], says: /^say which secret: --secret-id, or --signing-secret-id with --api-token-secret-id$/ },

@@ -55,7 +55,7 @@ function check(output: string, name: string): { line: string; fix?: string } {
   return { line: lines[index]!, ...(next?.startsWith('    fix: ') ? { fix: next.slice(9) } : {}) };
 }
 
-const CHECKS = ['secret keys', 'Slack auth.test', 'Slack scopes', 'bot in customer channels', 'PagerDuty REST key', 'PagerDuty webhook subscription', 'routing keys', 'DLQs', 'alarm topic'];
+const CHECKS = ['secret keys', 'Slack auth.test', 'Slack scopes', 'bot in customer channels', 'PagerDuty REST key', 'PagerDuty webhook subscription', 'customer services covered', 'routing keys', 'DLQs', 'alarm topic'];
 
 describe('npm run doctor, against the local stack', () => {
   let stack: LocalStack;
@@ -69,6 +69,8 @@ describe('npm run doctor, against the local stack', () => {
     // What `npm start` does in sandbox mode: its own webhook URL is subscribed.
     stack.pagerDuty!.subscribe(webhookUrl, PAGERDUTY_HANDLED_EVENT_TYPES);
     await ensureCustomer(stack, 'CDOCTOR1', { routingKey: 'R0UTINGKEYOFCUSTOMER0001' });
+    // The sandbox gives every customer registered with its own key a service of its own.
+    stack.pagerDuty!.addService('R0UTINGKEYOFCUSTOMER0001', 'Doctor One');
     await ensureCustomer(stack, 'CDOCTOR2');
   });
   afterAll(() => stack.stop());
@@ -90,7 +92,7 @@ describe('npm run doctor, against the local stack', () => {
     expect(result.out).toMatch(/all checks passed \(some skipped\)$/);
     for (const secret of [...everySecret(), 'R0UTINGKEYOFCUSTOMER0001']) expect(result.out).not.toContain(secret);
     // Reads only: PagerDuty saw GETs, Slack auth.test and conversations.info.
-    expect(stack.pagerDuty!.restCalls.slice(before).map((c) => c.path.split('?')[0])).toEqual(['/incidents', '/webhook_subscriptions']);
+    expect(stack.pagerDuty!.restCalls.slice(before).map((c) => c.path.split('?')[0])).toEqual(['/incidents', '/webhook_subscriptions', '/services', '/webhook_subscriptions']);
     expect(new Set(stack.slack!.calls.slice(slackCalls).map((c) => c.method))).toEqual(new Set(['auth.test', 'conversations.info']));
   });
 
@@ -102,7 +104,7 @@ describe('npm run doctor, against the local stack', () => {
     expect(keys.fix).toMatch(/restart `npm start`/);
     expect(check(result.out, 'Slack auth.test').line).toBe('- Slack auth.test: skipped (needs SLACK_BOT_TOKEN (see secret keys))');
     expect(check(result.out, 'PagerDuty REST key').line).toMatch(/^- PagerDuty REST key: skipped/);
-    expect(result.out).toMatch(/1 of 9 checks failed$/);
+    expect(result.out).toMatch(/1 of 10 checks failed$/);
     for (const secret of everySecret()) expect(result.out).not.toContain(secret);
   });
 
@@ -223,7 +225,7 @@ describe('npm run doctor, against the local stack', () => {
     const dlqs = check(result.out, 'DLQs');
     expect(dlqs.line).toMatch(/^✗ DLQs: 1 parked in pd-router-local-\S+-dlq\.fifo, the oldest \d+s old$/);
     expect(dlqs.fix).toMatch(/npm run dlq -- list/);
-    expect(result.out).toMatch(/1 of 9 checks failed$/);
+    expect(result.out).toMatch(/1 of 10 checks failed$/);
     // Looking took nothing out: the same message is still there for `npm run dlq`.
     expect(await stack.dlq('slack')).toEqual([{ body: 'not json', reason: 'queue message is not JSON' }]);
   });
@@ -252,7 +254,11 @@ describe('npm run doctor --stage: both secret layouts and the alarm topic (deplo
   const deployed = (over: Partial<Omit<DoctorDeps, 'timeoutMs'>>) => async (): Promise<Omit<DoctorDeps, 'timeoutMs'>> => ({
     secrets: [{ where: 'secret pd-router/prod', names: Object.keys(secrets) as never, read: async () => secrets, fix: 'npm run secrets:put -- --secret-id pd-router/prod' }],
     slack: () => ({ authTest: async () => ({ user: 'pd-router', team: 'Provider', scopes: manifestBotScopes() }), isMember: async () => true }),
-    pagerDuty: () => ({ probe: async () => undefined, subscriptions: async () => [{ id: 'PSUB1', active: true, events: [...PAGERDUTY_HANDLED_EVENT_TYPES], delivery_method: { url: 'https://api.example/pagerduty/webhooks', temporarily_disabled: false } }] }),
+    pagerDuty: () => ({
+      probe: async () => undefined,
+      subscriptions: async () => [{ id: 'PSUB1', active: true, events: [...PAGERDUTY_HANDLED_EVENT_TYPES], filter: { type: 'service_reference', id: 'PSTAGE' }, delivery_method: { url: 'https://api.example/pagerduty/webhooks', temporarily_disabled: false } }],
+      services: async () => [{ id: 'PSTAGE', name: 'Customer Escalations', teams: [], keys: ['R0UTINGKEYOFTHESTAGE0001'] }],
+    }),
     customers: async () => [{ channel: 'C0CUSTOMER' }],
     dlqs: async () => [{ queue: 'slack', name: 'pd-router-prod-slack-events-dlq.fifo', count: 0 }],
     alarmTopics: async () => [{ arn: 'arn:aws:sns:eu-west-1:123456789012:alarms', confirmed: 1, pending: 0 }],

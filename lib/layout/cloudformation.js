@@ -443,13 +443,17 @@ function routeLogicalId(path) {
 
 /**
  * Changes to resources the framework generates: per-route throttling on the HTTP API's stage
- * (a flood on one route cannot starve the other) and reserved concurrency on the ingress
- * functions (a flood cannot take the account's concurrency from the workers, nor grow past it).
+ * (a flood on one route cannot starve the other) and, when the params ask for it, reserved
+ * concurrency on the ingress functions (a flood cannot take the account's concurrency from the
+ * workers, nor grow past it) and on the reconciler (one run at a time). None by default: AWS keeps
+ * at least 100 of an account's concurrency unreserved, and a new account's limit may be 10, so any
+ * reservation makes its first deploy fail (docs/operating.md, "Throttling and concurrency").
  */
 async function throttlingExtensions(resolveVariable) {
   const rate = await integerParam(resolveVariable, 'routeRateLimit', { min: 1, max: 10000 });
   const burst = await integerParam(resolveVariable, 'routeBurstLimit', { min: 1, max: 5000 });
   const reserved = await integerParam(resolveVariable, 'ingressReservedConcurrency', { min: 1, max: 1000, allowNone: true });
+  const reconcilerReserved = await integerParam(resolveVariable, 'reconcilerReservedConcurrency', { min: 1, max: 1, allowNone: true });
   const paths = [await resolveVariable('self:custom.routes.slack'), await resolveVariable('self:custom.routes.pagerDuty')];
   const limits = { ThrottlingRateLimit: rate, ThrottlingBurstLimit: burst };
   const extensions = {
@@ -465,6 +469,7 @@ async function throttlingExtensions(resolveVariable) {
   if (reserved !== undefined) {
     for (const fn of Object.values(INGRESS_BY_QUEUE)) extensions[functionLogicalId(fn)] = { Properties: { ReservedConcurrentExecutions: reserved } };
   }
+  if (reconcilerReserved !== undefined) extensions[functionLogicalId('reconciler')] = { Properties: { ReservedConcurrentExecutions: reconcilerReserved } };
   return extensions;
 }
 

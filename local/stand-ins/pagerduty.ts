@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { signPagerDutyWebhook } from '../../lib/pagerduty/signature';
 import { SUBSCRIBED_EVENT_TYPES } from '../../lib/pagerduty/subscription';
@@ -21,6 +21,23 @@ export interface StandInIncident {
   payload: Record<string, unknown>;
   /** Set when on-call merged this incident into another one. */
   mergedInto?: string;
+  /** The service whose integration opened it (the default service when absent: kept from an older sandbox). */
+  serviceId?: string;
+}
+
+/** The sandbox account's default service: the one `PAGER_DUTY_EVENTS_API_KEY` is an integration of. */
+export const DEFAULT_SERVICE_ID = 'PSERVICE';
+
+/** A service of the stand-in's account, with the Events API v2 integration whose key pages it. */
+export interface StandInService {
+  id: string;
+  name: string;
+  routingKey: string;
+}
+
+/** The id the stand-in gives the service behind a routing key: stable, so a restarted sandbox names it the same. */
+export function standInServiceId(routingKey: string): string {
+  return `PS${createHash('sha256').update(routingKey).digest('hex').slice(0, 8).toUpperCase()}`;
 }
 
 /**
@@ -69,6 +86,7 @@ export interface PagerDutyStandInSnapshot {
   incidents: StandInIncident[];
   nextNumber: number;
   routingKeys?: string[];
+  serviceNames?: Record<string, string>;
 }
 
 export interface WebhookDelivery {
@@ -77,6 +95,17 @@ export interface WebhookDelivery {
   eventType: string;
   incidentId: string;
   status: number;
+  /** The listed subscription it was delivered for (none: the URL's implicit one). */
+  subscriptionId?: string;
+}
+
+/** A webhook subscription as the stand-in keeps it. */
+interface StandInSubscription {
+  id: string;
+  active?: boolean;
+  events?: string[];
+  filter?: { type?: string; id?: string };
+  delivery_method: { url?: string; temporarily_disabled?: boolean; secret?: string | null };
 }
 
 /**
@@ -93,6 +122,8 @@ export class PagerDutyStandIn {
   readonly deliveries: WebhookDelivery[] = [];
   /** Changes whose event type the subscription does not ask for: PagerDuty sends nothing for them. */
   readonly unsubscribed: { eventType: string; incidentId: string }[] = [];
+  /** Changes on a service no subscription of the webhook URL takes in: PagerDuty sends nothing for them either. */
+  readonly uncovered: { eventType: string; incidentId: string; serviceId: string }[] = [];
   readonly subscriptions: Record<string, unknown>[] = [];
   /** Dropped deliveries in a row, per URL: PagerDuty disables a subscription after three. */
   private readonly drops = new Map<string, number>();
@@ -168,7 +199,7 @@ export class PagerDutyStandIn {
 
   /** What the sandbox keeps across a restart (PD_ROUTER_DATA_DIR): its incidents and numbering. */
   snapshot(): PagerDutyStandInSnapshot {
-    return { incidents: [...this.incidents.values()], nextNumber: this.nextNumber, routingKeys: [...this.routingKeys] };
+    return { incidents: [...this.incidents.values()], nextNumber: this.nextNumber, routingKeys: [...this.routingKeys], serviceNames: Object.fromEntries(this.serviceNames) };
   }
 
   /** Take back what {@link snapshot} kept; numbering goes on where it stopped. */
@@ -177,6 +208,7 @@ export class PagerDutyStandIn {
     for (const incident of kept.incidents) this.incidents.set(incident.id, incident);
     this.nextNumber = Math.max(this.nextNumber, kept.nextNumber);
     for (const key of kept.routingKeys ?? []) this.routingKeys.add(key);
+    for (const [id, name] of Object.entries(kept.serviceNames ?? {})) this.serviceNames.set(id, name);
     for (const listener of this.listeners) listener();
   }
 
@@ -347,7 +379,7 @@ export class PagerDutyStandIn {
     return incident;
   }
 
-  private open(title: string, alertKey: string, payload: Record<string, unknown>, urgency: 'high' | 'low'): StandInIncident {
+  private open(title: string, alertKey: string, payload: Record<string, unknown>, urgency: 'high' | 'low', serviceId = DEFAULT_SERVICE_ID): StandInIncident {
     const now = new Date().toISOString();
     const incident: StandInIncident = {
       id: `Q${randomBytes(6).toString('hex').toUpperCase()}`,
@@ -361,41 +393,62 @@ export class PagerDutyStandIn {
       lastStatusChangeAt: now,
       alertKeys: [alertKey],
       payload,
+      serviceId,
     };
     this.incidents.set(incident.id, incident);
     return incident;
   }
 
   /**
-   * A webhook subscription for `url`, as `npm run pd:subscribe` makes one: the sandbox's own, so
-   * that its webhook URL is subscribed, active and listed like a deployed stack's.
+   * A webhook subscription for `url`, as `npm run pd:subscribe` makes one: the sandbox's own
+   * (account-wide unless `filter` says otherwise), so that its webhook URL is subscribed, active and
+   * listed like a deployed stack's. Its deliveries are signed with `secret`, or without one with the
+   * webhook target's key (the key the stack was given).
    */
-  subscribe(url: string, events: readonly string[]): Record<string, unknown> {
+  subscribe(url: string, events: readonly string[], options: { filter?: { type: 'account_reference' | 'service_reference' | 'team_reference'; id?: string }; secret?: string } = {}): Record<string, unknown> {
     const subscription = {
       id: `PSUB${this.subscriptions.length + 1}`,
       type: 'webhook_subscription',
       active: true,
       events: [...events],
-      filter: { type: 'account_reference' },
+      filter: options.filter ?? { type: 'account_reference' },
       delivery_method: { type: 'http_delivery_method', url, secret: null, temporarily_disabled: false },
     };
+    if (options.secret) this.subscriptionSecrets.set(subscription.id, options.secret);
     this.subscriptions.push(subscription);
     return subscription;
   }
 
-  /**
-   * The subscription of a delivery URL, when there is one. Without one the URL is served as if
-   * `npm run pd:subscribe` had subscribed it (the same event types), unlisted.
-   */
-  private subscriptionFor(url: string): { active?: boolean; events?: string[]; delivery_method: { temporarily_disabled?: boolean } } | undefined {
-    const found = this.subscriptions.find((s) => (s.delivery_method as { url?: string } | undefined)?.url === url);
-    return found as { active?: boolean; events?: string[]; delivery_method: { temporarily_disabled?: boolean } } | undefined;
+  /** Each subscription's signing secret, by id (PagerDuty shows it once; the stand-in signs with it). */
+  private readonly subscriptionSecrets = new Map<string, string>();
+
+  /** The listed subscriptions delivering to `url`. */
+  private subscriptionsFor(url: string): StandInSubscription[] {
+    return this.subscriptions.filter((s) => (s.delivery_method as { url?: string } | undefined)?.url === url) as unknown as StandInSubscription[];
   }
 
-  /** Whether the subscription of `url` asks for this event type (PagerDuty sends nothing else). */
-  private subscribedTo(url: string, eventType: string): boolean {
-    const events = this.subscriptionFor(url)?.events ?? SUBSCRIBED_EVENT_TYPES;
-    return events.includes(eventType);
+  /** Whether a subscription's filter takes in a service's incidents: the account, that service (the stand-in's services belong to no team). */
+  private static covers(subscription: StandInSubscription, serviceId: string): boolean {
+    const filter = subscription.filter ?? {};
+    if (filter.type === undefined || filter.type === 'account_reference') return true;
+    return filter.type === 'service_reference' && filter.id === serviceId;
+  }
+
+  /**
+   * Where an incident event goes: one delivery per subscription of the webhook URL whose filter
+   * takes in the incident's service and that asks for the event type, each signed with its own
+   * secret. A URL nobody subscribed is served as if `npm run pd:subscribe` had subscribed it for
+   * the whole account (the same event types), unlisted, signed with the target's key.
+   */
+  private routesFor(url: string, eventType: string, serviceId: string): { subscription?: StandInSubscription; signingKey?: string }[] {
+    const listed = this.subscriptionsFor(url);
+    if (!listed.length) return SUBSCRIBED_EVENT_TYPES.includes(eventType) ? [{}] : [];
+    return listed
+      .filter((s) => PagerDutyStandIn.covers(s, serviceId) && (s.events ?? []).includes(eventType))
+      .map((subscription) => {
+        const secret = this.subscriptionSecrets.get(subscription.id) ?? subscription.delivery_method.secret ?? undefined;
+        return { subscription, ...(secret ? { signingKey: secret } : {}) };
+      });
   }
 
   /** A v3 webhook body for an incident, as PagerDuty would send it. */
@@ -418,7 +471,7 @@ export class PagerDutyStandIn {
           incident_key: this.options.omitIncidentKey ? null : incident.incidentKey,
           created_at: incident.createdAt,
           title: incident.title,
-          service: { id: 'PSERVICE', type: 'service_reference', summary: 'Customer Escalations' },
+          service: { id: incident.serviceId ?? DEFAULT_SERVICE_ID, type: 'service_reference', summary: this.serviceName(incident.serviceId ?? DEFAULT_SERVICE_ID) },
           assignees: incident.assignees.map((name, i) => ({ id: `PUSER${i}`, type: 'user_reference', summary: name })),
           escalation_policy: { id: 'PPOLICY', type: 'escalation_policy_reference', summary: 'Default' },
           teams: [],
@@ -458,27 +511,38 @@ export class PagerDutyStandIn {
     for (const listener of this.listeners) listener();
     const target = this.options.webhook;
     if (!target) return;
-    if (!this.subscribedTo(target.url, eventType)) return void this.unsubscribed.push({ eventType, incidentId });
+    const serviceId = this.incidents.get(incidentId)?.serviceId ?? DEFAULT_SERVICE_ID;
+    const routes = this.routesFor(target.url, eventType, serviceId);
+    if (!routes.length) {
+      // Either the type is not asked for, or no subscription takes in this incident's service.
+      const asked = this.subscriptionsFor(target.url).some((s) => (s.events ?? []).includes(eventType)) || (!this.subscriptionsFor(target.url).length && SUBSCRIBED_EVENT_TYPES.includes(eventType));
+      if (asked) return void this.uncovered.push({ eventType, incidentId, serviceId });
+      return void this.unsubscribed.push({ eventType, incidentId });
+    }
     if (this.webhooksOff) return void this.lostWebhooks.push({ body, webhookId, eventType, incidentId });
     const copies = this.options.duplicateWebhooks ? 2 : 1;
-    for (let i = 0; i < copies; i++) {
-      const delivery = this.deliver(target, body, webhookId, eventType, incidentId);
-      this.pendingDeliveries.add(delivery);
-      void delivery.finally(() => this.pendingDeliveries.delete(delivery));
-    }
+    routes.forEach((route, n) => {
+      // PagerDuty delivers to each subscription on its own, with its own webhook id.
+      const id = n === 0 ? webhookId : `${webhookId}-${n}`;
+      for (let i = 0; i < copies; i++) {
+        const delivery = this.deliver(target.url, route.signingKey ?? target.signingKey, route.subscription, body, id, eventType, incidentId);
+        this.pendingDeliveries.add(delivery);
+        void delivery.finally(() => this.pendingDeliveries.delete(delivery));
+      }
+    });
   }
 
   /** Deliver like PagerDuty: retry timeouts, 429 and 5xx a few times; give up on other 4xx. */
-  private async deliver(target: { url: string; signingKey: string }, body: string, webhookId: string, eventType: string, incidentId: string) {
+  private async deliver(url: string, signingKey: string, subscription: StandInSubscription | undefined, body: string, webhookId: string, eventType: string, incidentId: string) {
     const eventId = (JSON.parse(body) as { event: { id: string } }).event.id;
-    const subscription = this.subscriptionFor(target.url);
     if (subscription && (subscription.active === false || subscription.delivery_method.temporarily_disabled)) return;
+    const dropKey = subscription?.id ?? url;
     for (let attempt = 0; attempt < 5; attempt++) {
       let status = 0;
       try {
-        const response = await fetch(target.url, {
+        const response = await fetch(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-webhook-id': webhookId, 'user-agent': 'PagerDuty-Webhook/V3.0', ...signPagerDutyWebhook(body, target.signingKey) },
+          headers: { 'content-type': 'application/json', 'x-webhook-id': webhookId, 'user-agent': 'PagerDuty-Webhook/V3.0', ...signPagerDutyWebhook(body, signingKey) },
           body,
           signal: AbortSignal.timeout(5000),
         });
@@ -487,11 +551,11 @@ export class PagerDutyStandIn {
       } catch {
         status = 0;
       }
-      this.deliveries.push({ webhookId, eventId, eventType, incidentId, status });
-      if (status >= 200 && status < 300) return void this.drops.set(target.url, 0);
+      this.deliveries.push({ webhookId, eventId, eventType, incidentId, status, ...(subscription ? { subscriptionId: subscription.id } : {}) });
+      if (status >= 200 && status < 300) return void this.drops.set(dropKey, 0);
       if (status >= 400 && status < 500 && status !== 429) {
-        const drops = (this.drops.get(target.url) ?? 0) + 1;
-        this.drops.set(target.url, drops);
+        const drops = (this.drops.get(dropKey) ?? 0) + 1;
+        this.drops.set(dropKey, drops);
         if (drops >= 3 && subscription) subscription.delivery_method.temporarily_disabled = true;
         return;
       }
@@ -519,8 +583,43 @@ export class PagerDutyStandIn {
     return false;
   }
 
-  /** Routing keys of other services (one per customer) that the Events API accepts besides the default. */
+  /**
+   * Routing keys of other services (one service per key, as a real account has one service per
+   * customer) that the Events API accepts besides the default.
+   */
   readonly routingKeys = new Set<string>();
+  /** Names given to services (by id); a service without one is named after its id. */
+  private readonly serviceNames = new Map<string, string>();
+
+  /**
+   * A service of the account with an Events API v2 integration whose key is `routingKey` (the
+   * sandbox adds one for every customer registered with its own key). Naming an existing one renames it.
+   */
+  addService(routingKey: string, name?: string): StandInService {
+    if (routingKey !== this.options.routingKey) this.routingKeys.add(routingKey);
+    const id = this.serviceIdOf(routingKey)!;
+    if (name) this.serviceNames.set(id, name);
+    for (const listener of this.listeners) listener();
+    return { id, name: this.serviceName(id), routingKey };
+  }
+
+  /** The account's services: the default one, then one per other routing key. */
+  services(): StandInService[] {
+    return [this.options.routingKey, ...this.routingKeys].map((key) => {
+      const id = this.serviceIdOf(key)!;
+      return { id, name: this.serviceName(id), routingKey: key };
+    });
+  }
+
+  /** The service a routing key pages; undefined for a key no service of the account has. */
+  serviceIdOf(routingKey: string): string | undefined {
+    if (routingKey === this.options.routingKey) return DEFAULT_SERVICE_ID;
+    return this.routingKeys.has(routingKey) ? standInServiceId(routingKey) : undefined;
+  }
+
+  private serviceName(id: string): string {
+    return this.serviceNames.get(id) ?? (id === DEFAULT_SERVICE_ID ? 'Customer Escalations' : `Customer service ${id}`);
+  }
 
   private routingKeyOf(raw: string): string {
     try {
@@ -546,7 +645,8 @@ export class PagerDutyStandIn {
       return sendJson(res, 404, { status: 'error', message: `the stand-in does not implement ${url.pathname}` });
     }
     const body = JSON.parse(raw) as Record<string, unknown>;
-    if (body.routing_key !== this.options.routingKey && !this.routingKeys.has(String(body.routing_key))) return reject('Invalid routing key');
+    const serviceId = this.serviceIdOf(String(body.routing_key));
+    if (!serviceId) return reject('Invalid routing key');
     // PagerDuty also takes acknowledge and resolve; pd-router only triggers, and so does the stand-in.
     if (body.event_action !== 'trigger') return reject(`the stand-in implements 'event_action' trigger only, not ${String(body.event_action)}`);
     const payload = body.payload as Record<string, unknown> & { summary: string };
@@ -560,14 +660,15 @@ export class PagerDutyStandIn {
       for (const listener of this.listeners) listener();
       return sendJson(res, 202, { status: 'success', message: 'Event processed', dedup_key: dedupKey });
     }
-    const groupInto = this.options.grouping ? [...this.incidents.values()].filter((i) => i.status !== 'resolved').at(-1) : undefined;
+    // Alert grouping is a service's setting: an alert joins an open incident of its own service only.
+    const groupInto = this.options.grouping ? [...this.incidents.values()].filter((i) => i.status !== 'resolved' && (i.serviceId ?? DEFAULT_SERVICE_ID) === serviceId).at(-1) : undefined;
     if (!open && groupInto) {
       // Grouped: the alert joins an open incident; PagerDuty sends no incident webhook for that.
       groupInto.alertKeys.push(dedupKey);
       this.options.print?.(`[pagerduty] alert grouped into #${groupInto.number}`);
       for (const listener of this.listeners) listener();
     } else if (!open) {
-      const incident = this.open(payload.summary, dedupKey, payload, payload.severity === 'critical' || payload.severity === 'error' ? 'high' : 'low');
+      const incident = this.open(payload.summary, dedupKey, payload, payload.severity === 'critical' || payload.severity === 'error' ? 'high' : 'low', serviceId);
       this.options.print?.(`[pagerduty] #${incident.number} triggered: ${incident.title}`);
       this.emit(incident, 'incident.triggered', null);
     }
@@ -640,6 +741,7 @@ export class PagerDutyStandIn {
       const body = JSON.parse(raw || '{}') as { webhook_subscription?: Record<string, unknown> };
       const subscription: Record<string, unknown> = { active: true, ...(body.webhook_subscription ?? {}), id: `PSUB${this.subscriptions.length + 1}` };
       const delivery = { temporarily_disabled: false, ...((subscription.delivery_method as Record<string, unknown>) ?? {}), secret: randomBytes(24).toString('base64') };
+      this.subscriptionSecrets.set(subscription.id as string, delivery.secret);
       this.subscriptions.push({ ...subscription, delivery_method: delivery });
       record(201);
       return sendJson(res, 201, { webhook_subscription: { ...subscription, delivery_method: delivery } });
@@ -664,6 +766,22 @@ export class PagerDutyStandIn {
       const listed = found.map((s) => ({ ...s, delivery_method: { ...(s.delivery_method as Record<string, unknown>), secret: null } }));
       return sendJson(res, 200, { webhook_subscriptions: listed, limit: 100, offset: 0, more: false, total: null });
     }
+    if (req.method === 'GET' && url.pathname === '/services') {
+      // With include[]=integrations each integration is a full object, and an Events API v2
+      // integration carries its integration_key (the routing key): how a key is traced to its service.
+      const full = url.searchParams.getAll('include[]').includes('integrations');
+      const limit = Math.min(Number(url.searchParams.get('limit') ?? 25) || 25, 100);
+      const offset = Number(url.searchParams.get('offset') ?? 0) || 0;
+      const all = this.services().map((service) => {
+        const integrationId = `PI${service.id.slice(1)}`;
+        const integration = full
+          ? { id: integrationId, type: 'events_api_v2_inbound_integration', summary: 'Events API V2', name: 'Events API V2', integration_key: service.routingKey, service: { id: service.id, type: 'service_reference' } }
+          : { id: integrationId, type: 'events_api_v2_inbound_integration_reference', summary: 'Events API V2' };
+        return { id: service.id, type: 'service', name: service.name, summary: service.name, status: 'active', self: `${this.url}/services/${service.id}`, html_url: `${this.url}/service-directory/${service.id}`, teams: [], integrations: [integration] };
+      });
+      record(200);
+      return sendJson(res, 200, { services: all.slice(offset, offset + limit), limit, offset, more: offset + limit < all.length, total: null });
+    }
     record(404);
     sendJson(res, 404, { error: { message: 'Not Found', code: 2100 } });
   }
@@ -681,6 +799,7 @@ export class PagerDutyStandIn {
       created_at: i.createdAt,
       last_status_change_at: i.lastStatusChangeAt,
       resolve_reason: i.mergedInto ? { type: 'merge_resolve_reason', incident: { id: i.mergedInto, type: 'incident_reference' } } : null,
+      service: { id: i.serviceId ?? DEFAULT_SERVICE_ID, type: 'service_reference', summary: this.serviceName(i.serviceId ?? DEFAULT_SERVICE_ID) },
       assignments: i.assignees.map((name, n) => ({ at: i.lastStatusChangeAt, assignee: { id: `PUSER${n}`, type: 'user_reference', summary: name, email: `${name.replace(/\W+/g, '.').toLowerCase()}@provider.test` } })),
     };
   }

@@ -56,12 +56,19 @@ describe('pd:subscribe against the PagerDuty stand-in', () => {
     expect(pagerDuty.subscriptions).toHaveLength(1);
   });
 
-  it('refuses several services without asking PagerDuty: each would get its own secret, and pd-router verifies one', async () => {
+  it('subscribes several services, one subscription and one secret each (PAGER_DUTY_SIGNING_KEY lists them all)', async () => {
     const result = await cli(['--url', WEBHOOK_URL, '--service', 'PSVC001', '--service', 'PSVC002']);
 
-    expect(result.code).toBe(2);
-    expect(result.stderr.join('\n')).toContain('subscribe the team');
-    expect(pagerDuty.restCalls).toEqual([]);
+    expect(result.code).toBe(0);
+    const stored = pagerDuty.subscriptions as { filter: { id: string }; delivery_method: { secret: string } }[];
+    expect(stored.map((s) => s.filter.id)).toEqual(['PSVC001', 'PSVC002']);
+    expect(result.stdout).toEqual(stored.map((s) => s.delivery_method.secret));
+    expect(result.stderr.join('\n')).toContain('add each to PAGER_DUTY_SIGNING_KEY, comma-separated');
+  });
+
+  it('accepts a local stack\'s plain-http URL on this machine, and nothing else without TLS', async () => {
+    expect((await cli(['--url', 'http://127.0.0.1:3000/pagerduty/webhooks', '--service', 'PSVC001'])).code).toBe(0);
+    expect((await cli(['--url', 'http://example.com/pagerduty/webhooks', '--service', 'PSVC002'])).stderr.join('\n')).toContain('must be https');
   });
 
   it.each([

@@ -134,7 +134,8 @@ describe('the CloudFormation template `sls package` generates, offline and witho
       `apiTokenSecretId=${SPLIT_API_TOKEN_ARN}`,
       'routeRateLimit=7',
       'routeBurstLimit=9',
-      'ingressReservedConcurrency=none',
+      'ingressReservedConcurrency=50',
+      'reconcilerReservedConcurrency=1',
     ]);
   }, 180_000);
 
@@ -531,15 +532,19 @@ Promise.resolve().then(() => handler(JSON.parse(process.env.PROBE_EVENT), contex
     expect(defaults.routeBurstLimit).toBeGreaterThanOrEqual(defaults.routeRateLimit as number);
   });
 
-  it('reserves concurrency for the ingress functions only, unless the param says none', () => {
+  it('reserves no concurrency by default, which a new AWS account could not grant; the params reserve it for the ingress functions and the reconciler', () => {
     const defaults = (YAML.parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as { params: { default: Record<string, unknown> } }).params.default;
-    for (const q of QUEUES) {
-      expect(lambda(dev, INGRESS[q]).resource.Properties.ReservedConcurrentExecutions).toBe(defaults.ingressReservedConcurrency);
-      expect(lambda(prod, INGRESS[q]).resource.Properties.ReservedConcurrentExecutions).toBe(defaults.ingressReservedConcurrency);
-      expect(lambda(split, INGRESS[q]).resource.Properties.ReservedConcurrentExecutions).toBeUndefined();
-      // Workers scale with their queue's message groups, not with the ingress's cap.
-      expect(lambda(dev, LAYOUT.queues[q].worker).resource.Properties.ReservedConcurrentExecutions).toBeUndefined();
+    expect(defaults).toMatchObject({ ingressReservedConcurrency: 'none', reconcilerReservedConcurrency: 'none' });
+    for (const p of [dev, prod]) {
+      const reserved = resourcesOfType(p.template, 'AWS::Lambda::Function').filter(([, r]) => r.Properties.ReservedConcurrentExecutions !== undefined);
+      expect(reserved.map(([id]) => id)).toEqual([]);
     }
+    for (const q of QUEUES) {
+      expect(lambda(split, INGRESS[q]).resource.Properties.ReservedConcurrentExecutions).toBe(50);
+      // Workers scale with their queue's message groups, not with the ingress's cap.
+      expect(lambda(split, LAYOUT.queues[q].worker).resource.Properties.ReservedConcurrentExecutions).toBeUndefined();
+    }
+    expect(lambda(split, 'reconciler').resource.Properties.ReservedConcurrentExecutions).toBe(1);
   });
 
   it('with split secrets, no ingress role can read the API-token secret and no worker the signing secret', () => {
@@ -568,7 +573,7 @@ Promise.resolve().then(() => handler(JSON.parse(process.env.PROBE_EVENT), contex
       expect(rules).toHaveLength(1);
       expect(rules[0]).toMatchObject({ ScheduleExpression: 'rate(5 minutes)', State: 'ENABLED' });
       expect(rules[0]!.Targets.map((t: { Arn: unknown }) => t.Arn)).toEqual([getAtt(id)]);
-      expect(resource.Properties.ReservedConcurrentExecutions).toBe(1);
+      expect(resource.Properties.ReservedConcurrentExecutions).toBeUndefined();
       const variables = resource.Properties.Environment.Variables;
       expect(variables[ENV.tableName]).toEqual({ Ref: LAYOUT.table.logicalId });
       expect(variables).toMatchObject({ RECONCILE_EVERY_SECONDS: '300', NO_INCIDENT_AFTER_SECONDS: '300' });
@@ -631,7 +636,7 @@ describe('serverless.yml as a plain YAML file', () => {
 describe('lib/layout/cloudformation.js refuses params that would deploy a half-configured stack', () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const generator = require('../../lib/layout/cloudformation.js') as { resources: (input: { resolveVariable: (v: string) => Promise<unknown> }) => Promise<unknown> };
-  const DEFAULTS: Record<string, string> = { secretId: 'pd-router/t', routeRateLimit: '50', routeBurstLimit: '100', ingressReservedConcurrency: '50' };
+  const DEFAULTS: Record<string, string> = { secretId: 'pd-router/t', routeRateLimit: '50', routeBurstLimit: '100', ingressReservedConcurrency: 'none', reconcilerReservedConcurrency: 'none' };
   const resolveWith = (params: Record<string, string>) => async (variable: string) => {
     if (variable === 'sls:stage') return 't';
     if (variable === 'self:custom.routes.slack') return '/slack/events';
@@ -648,6 +653,7 @@ describe('lib/layout/cloudformation.js refuses params that would deploy a half-c
     [{ routeRateLimit: 'lots' }, /param routeRateLimit must be a whole number from 1/],
     [{ routeBurstLimit: '0' }, /param routeBurstLimit must be a whole number from 1/],
     [{ ingressReservedConcurrency: '0' }, /param ingressReservedConcurrency must be a whole number from 1 to 1000, or 'none'/],
+    [{ reconcilerReservedConcurrency: '2' }, /param reconcilerReservedConcurrency must be a whole number from 1 to 1, or 'none'/],
   ])('%j: a one-line error naming the param', async (params, message) => {
     await expect(generator.resources({ resolveVariable: resolveWith(params) })).rejects.toThrow(message);
   });
@@ -683,7 +689,7 @@ describe('stage prod refuses to be packaged or deployed with alarms that notify 
     if (variable === 'self:custom.routes.slack') return '/slack/events';
     if (variable === 'self:custom.routes.pagerDuty') return '/pagerduty/webhooks';
     const name = /^param:(\w+)/.exec(variable)?.[1] ?? '';
-    return { secretId: 'pd-router/x', routeRateLimit: '50', routeBurstLimit: '100', ingressReservedConcurrency: '50', ...params }[name] ?? '';
+    return { secretId: 'pd-router/x', routeRateLimit: '50', routeBurstLimit: '100', ingressReservedConcurrency: 'none', reconcilerReservedConcurrency: 'none', ...params }[name] ?? '';
   };
   /** The generator as osls runs it: it reads the command (`package`, `deploy`, `info`…) from the command line. */
   async function generate(command: string, stage: string, params: Record<string, string>) {
