@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo } from 'node:net';
+import { freePort } from './helpers/ports';
 import { DeleteMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { queueNames } from '../lib/layout/layout';
 import { startLocalSqs, type LocalSqs } from '../local/aws';
@@ -234,12 +234,3 @@ describe('npm run dlq finds a stack started with PORT=… and real Slack and Pag
     expect(gone.err).toBe(`the local stack at http://127.0.0.1:${env.PORT} does not answer: is \`npm start\` still running?`);
   });
 });
-
-/** A port nothing listens on now, as someone picks one for `PORT=… npm start`. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo } from 'node:net';
+import { freePort } from './helpers/ports';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { PAGERDUTY_HANDLED_EVENT_TYPES } from '../lib/events';
 import { SECRET_NAMES } from '../lib/runtime/secrets';
@@ -436,12 +436,3 @@ describe('npm run doctor finds a stack started with PORT=… and real Slack and 
     expect(check(result.out, 'DLQs').line).toMatch(/^✓ DLQs: /);
   });
 });
-
-/** A port nothing listens on now, as someone picks one for `PORT=… npm start`. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
