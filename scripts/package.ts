@@ -1,11 +1,14 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseCommandLine, processOutput, usageError } from './cli';
+import { packageSummary } from './package-summary';
 
 const USAGE = `usage: npm run package -- [--stage <stage>] [--region <region>] [--param <name=value>]… [--package <dir>]
 
 Builds the five function bundles and the CloudFormation template into .serverless/ (or --package)
-with osls, offline and without AWS credentials: what \`npx osls deploy\` would upload.
+with osls, offline and without AWS credentials: what \`npx osls deploy\` would upload. It ends with
+what it built (functions, queues, table, alarms and where they notify) and the deploy command.
   --stage    the stage to build for (default dev)
   --region   the AWS region (default: serverless.yml's, us-east-1)
   --param    a serverless.yml parameter, name=value (repeatable), as the deploy takes it
@@ -63,6 +66,15 @@ async function main(): Promise<number> {
       const refused = /Received rejection: (.+)$/m.exec(output);
       if (refused) processOutput.stderr(refused[1]!);
       else if (output) process.stderr.write(output);
+      if (code === 0) {
+        const folder = dir ? path.resolve(dir) : path.join(ROOT, '.serverless');
+        try {
+          const template = JSON.parse(readFileSync(path.join(folder, 'cloudformation-template-update-stack.json'), 'utf8')) as Parameters<typeof packageSummary>[0];
+          for (const line of packageSummary(template, { stage, ...(region ? { region } : {}), params: param, dir: path.relative(process.cwd(), folder).startsWith('..') ? folder : path.relative(process.cwd(), folder) || '.' })) processOutput.stdout(line);
+        } catch (error) {
+          processOutput.stderr(`packaged, but the template could not be read back: ${(error as Error).message}`);
+        }
+      }
       resolve(code ?? (signal ? 1 : 0));
     });
   });

@@ -3,7 +3,7 @@ import { parseCommandLine, processOutput } from './cli';
 
 const USAGE = `usage: npm start
 
-Runs the whole router on this machine (dynalite, fauxqs, the four functions) until Ctrl-C. With no
+Runs the whole router on this machine (dynalite, fauxqs, the five functions) until Ctrl-C. With no
 Slack or PagerDuty configuration it runs in sandbox mode: local stand-ins play both, and the
 console is served at http://127.0.0.1:<PORT>/sandbox. It takes no arguments; settings come from
 the environment:
