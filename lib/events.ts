@@ -15,6 +15,17 @@ const nonEmpty = v.pipe(v.string(), v.minLength(1), v.maxLength(4000));
 const optionalText = v.optional(v.pipe(v.string(), v.maxLength(4000)));
 const isoTime = v.pipe(v.string(), v.isoTimestamp());
 
+/**
+ * Who acts, for the delivery gate (lib/escalation/delivery-gate.ts): optional, so that messages
+ * queued before they were carried still read (the gate then knows only `team`).
+ */
+const actorEntries = {
+  /** The request's `api_app_id`. */
+  appId: optionalText,
+  /** The person's own organization: `user_team` of a message event, `user.team_id` of a click (in Slack Connect, not the channel's). */
+  userTeam: optionalText,
+};
+
 /** A customer's message to the bot: an `app_mention` or the slash command. */
 export const SlackMessageEventSchema = v.object({
   v: v.literal(EVENT_CONTRACT_VERSION),
@@ -29,6 +40,7 @@ export const SlackMessageEventSchema = v.object({
   /** The text as Slack sent it (mentions still in `<@U…>` form). */
   text: v.pipe(v.string(), v.maxLength(40000)),
   botUserId: optionalText,
+  ...actorEntries,
   /** The mention's own ts (absent for slash commands, which have no message). */
   ts: optionalText,
   threadTs: optionalText,
@@ -47,6 +59,7 @@ export const SlackActionEventSchema = v.object({
   team: nonEmpty,
   channel: nonEmpty,
   user: nonEmpty,
+  ...actorEntries,
   messageTs: optionalText,
   responseUrl: optionalText,
   receivedAt: isoTime,
@@ -66,6 +79,7 @@ export const SlackChannelEventSchema = v.object({
   channel: nonEmpty,
   /** The organization that joined or left. */
   org: nonEmpty,
+  appId: actorEntries.appId,
   receivedAt: isoTime,
 });
 
@@ -83,6 +97,7 @@ export const SlackReplyEventSchema = v.object({
   threadTs: nonEmpty,
   ts: nonEmpty,
   user: nonEmpty,
+  ...actorEntries,
   text: v.pipe(v.string(), v.maxLength(40000)),
   receivedAt: isoTime,
 });

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { signSlackRequest } from '../lib/slack/signature';
 import { helperEnvProblem, isUnreachable, readSandboxState, stackGoneMessage, type SandboxState } from '../local/sandbox-state';
-import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
+import { STAND_IN_BOT_USER_ID, STAND_IN_TEAM_ID } from '../local/stand-ins/slack';
 import { parseCommandLine, processOutput, usageError, type CliOutput } from './cli';
 
 const USAGE = `usage: npm run escalate -- <channel id> <what is wrong> [--yes]
@@ -38,12 +38,12 @@ function channelProblem(channel: string): string | undefined {
 function mentionEnvelope(channel: string, text: string, ts: string, now: number): string {
   return JSON.stringify({
     type: 'event_callback',
-    team_id: 'TSANDBOX',
+    team_id: STAND_IN_TEAM_ID,
     api_app_id: 'ASANDBOX',
     event_id: `Ev${Date.now().toString(36)}`,
     event_time: now,
-    authorizations: [{ team_id: 'TSANDBOX', user_id: STAND_IN_BOT_USER_ID, is_bot: true }],
-    event: { type: 'app_mention', user: 'UCUSTOMER', text, ts, channel, team: 'TSANDBOX', event_ts: ts },
+    authorizations: [{ team_id: STAND_IN_TEAM_ID, user_id: STAND_IN_BOT_USER_ID, is_bot: true }],
+    event: { type: 'app_mention', user: 'UCUSTOMER', text, ts, channel, team: STAND_IN_TEAM_ID, event_ts: ts },
   });
 }
 

@@ -6,6 +6,7 @@ import { channelScope, type SlackApi } from '../../lib/slack/web-api';
 import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
 import type { Pacer } from '../../lib/store/pacer';
 import { confirmationFor, confirmationIsStale } from '../../lib/tenancy/confirmation';
+import type { DeliveryGate } from '../../lib/escalation/delivery-gate';
 
 export interface ConfirmationRefreshDeps {
   links: IncidentLinks;
@@ -13,6 +14,8 @@ export interface ConfirmationRefreshDeps {
   pacer: Pacer;
   /** The PagerDuty queue: a refresh is queued for this worker itself. */
   queue: EventQueue;
+  /** Asked before each re-render: a channel removed or paused since the change is not refreshed. */
+  gate: DeliveryGate;
   now?: () => number;
 }
 
@@ -46,6 +49,7 @@ export function makeConfirmationRefresh(deps: ConfirmationRefreshDeps) {
       const link = await deps.links.get(event.dedupKey);
       // Only the escalation's own channel, and only its own confirmation, whatever the message says.
       if (!link || link.channel !== event.channel || !link.confirmationTs) return;
+      if (!(await deps.gate({ path: 'confirmation-refresh', channel: link.channel, link }, logger)).allowed) return;
       if (!confirmationIsStale(link)) {
         // Shown already (an earlier refresh of the same confirmation saw this change too).
         if (link.confirmationTurnAt !== undefined) await deps.links.dropConfirmationTurn(link.dedupKey);

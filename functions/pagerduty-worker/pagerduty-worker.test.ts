@@ -18,9 +18,12 @@ describe('an update for a slash command whose confirmation (its thread) is missi
   let env: Awaited<ReturnType<typeof startTestDynamo>>;
   let slackStandIn: SlackStandIn;
   let pagerDutyStandIn: PagerDutyStandIn;
+  let registrationId: string | undefined;
 
   beforeAll(async () => {
     env = await startTestDynamo();
+    // A registered customer's channel: the delivery gate lets nothing through for any other.
+    ({ registrationId } = await makeCustomers(env.db, env.dynamo.tableName).add({ channel: 'C0NOTHREAD', name: 'No thread' }));
     slackStandIn = await new SlackStandIn({ botToken: 'xoxb-worker-test' }).start();
     pagerDutyStandIn = await new PagerDutyStandIn({ routingKey: ROUTING_KEY, restToken: 'rest-token' }).start();
   });
@@ -33,7 +36,7 @@ describe('an update for a slash command whose confirmation (its thread) is missi
   async function threadless(dedupKey: string, ageMs: number) {
     const pagerDuty = makePagerDutyApi({ eventsUrl: pagerDutyStandIn.url, apiUrl: pagerDutyStandIn.url, routingKey: ROUTING_KEY, restToken: 'rest-token', timeoutMs: 5000 });
     const raisedAt = new Date(Date.now() - ageMs);
-    await makeIncidentLinks(env.db, env.dynamo.tableName, { ttlDays: 1, now: () => raisedAt }).create({ dedupKey, team: 'T0PROVIDER', channel: 'C0NOTHREAD', requester: 'UCUSTOMER1', summary: 'checkout is down', via: 'command' });
+    await makeIncidentLinks(env.db, env.dynamo.tableName, { ttlDays: 1, now: () => raisedAt }).create({ dedupKey, team: 'T0PROVIDER', channel: 'C0NOTHREAD', requester: 'UCUSTOMER1', summary: 'checkout is down', via: 'command', ...(registrationId ? { registrationId } : {}) });
     await pagerDuty.trigger({ dedupKey, summary: 'checkout is down', source: 'test', severity: 'critical', customDetails: {} });
     const incident = pagerDutyStandIn.byKey(dedupKey)!;
     const event: PagerDutyIncidentEvent = { v: EVENT_CONTRACT_VERSION, kind: 'pagerduty.incident', id: `E-${dedupKey}`, eventType: 'incident.acknowledged', occurredAt: new Date().toISOString(), agentName: 'Dana Scully', incident: { id: incident.id, status: 'acknowledged', incidentKey: dedupKey, assignees: [] }, receivedAt: new Date().toISOString() };

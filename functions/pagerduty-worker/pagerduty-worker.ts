@@ -8,7 +8,8 @@ import { combinedStatusUpdateMessage, handledTogetherMessage, incidentUpdateMess
 import { channelScope, type SlackApi } from '../../lib/slack/web-api';
 import type { Effects } from '../../lib/store/effects';
 import { toldByReconciler, type IncidentLink, type IncidentLinks } from '../../lib/store/incident-links';
-import { unapprovedOrgs, type Customers } from '../../lib/store/customers';
+import type { Customers } from '../../lib/store/customers';
+import { makeDeliveryGate } from '../../lib/escalation/delivery-gate';
 import { customerView, shownPerson, type Happening } from '../../lib/tenancy/customer-view';
 import { incidentTag, makeOwnership } from '../../lib/tenancy/ownership';
 import { makeAudience, statusUpdateTextShown } from '../../lib/tenancy/audience';
@@ -65,18 +66,18 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
   const checkpoint = (step: string) => deps.checkpoint?.(step);
   const now = deps.now ?? Date.now;
   const ownership = makeOwnership(deps);
-  const confirmations = makeConfirmationRefresh(deps);
+  const gate = makeDeliveryGate({ customers: deps.customers });
+  const confirmations = makeConfirmationRefresh({ ...deps, gate });
   const audience = makeAudience({ ...deps, ...(deps.config.pagerDutyFromEmail ? { fromEmail: deps.config.pagerDutyFromEmail } : {}) });
 
   /**
-   * A customer channel shared with an organization nobody approved hears nothing until the
-   * provider approves it (`npm run customers -- approve`); the reconciler catches it up after.
+   * The delivery gate (lib/escalation/delivery-gate.ts), asked for every channel told, fan-out
+   * included: a channel removed (or added again since this escalation) hears nothing more; one
+   * shared with an organization nobody approved hears nothing until the provider approves it
+   * (`npm run customers -- approve`), and the reconciler catches it up after.
    */
   async function paused(link: IncidentLink, logger: Logger): Promise<boolean> {
-    const customer = await deps.customers.get(link.channel);
-    if (!customer || !unapprovedOrgs(customer).length) return false;
-    logger.warn('update held: the channel is shared with an organization nobody approved', { organizations: unapprovedOrgs(customer) });
-    return true;
+    return !(await gate({ path: 'incident-update', channel: link.channel, link }, logger)).allowed;
   }
 
   /** Record the status and post, once each, what one channel should read about this event. */

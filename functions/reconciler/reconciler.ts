@@ -4,7 +4,8 @@ import { PdRouterError, PermanentError, RateLimitedError } from '../../lib/runti
 import type { Logger } from '../../lib/runtime/log';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { handledTogetherMessage, incidentUpdateMessage, escalationNotOpenedMessage, promptDecidedMessage } from '../../lib/slack/messages';
-import { unapprovedOrgs, type Customers } from '../../lib/store/customers';
+import type { Customers } from '../../lib/store/customers';
+import { isGone, makeDeliveryGate } from '../../lib/escalation/delivery-gate';
 import { channelScope, DEAD_CHANNEL_ERRORS, type SlackApi, type SlackMessage } from '../../lib/slack/web-api';
 import type { Effects } from '../../lib/store/effects';
 import { CONFIRMATION_LIFETIME_MS, type IncidentLink, type IncidentLinks } from '../../lib/store/incident-links';
@@ -75,6 +76,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const checkpoint = (step: string) => deps.checkpoint?.(step);
+  const gate = makeDeliveryGate({ customers: deps.customers });
 
   /** Post once under `effectKey` in the link's thread; true when this call posted it. */
   async function postOnce(link: IncidentLink, effectKey: string, message: SlackMessage): Promise<boolean> {
@@ -105,11 +107,12 @@ export function makeReconciler(deps: ReconcilerDeps) {
    * A confirmation prompt nobody clicked within its lifetime pages no one: the prompt says so, once
    * (the same conditional decision a late click would make, so the two cannot disagree).
    */
-  async function expirePrompt(link: IncidentLink, logger: Logger): Promise<number> {
+  async function expirePrompt(link: IncidentLink, heard: boolean, logger: Logger): Promise<number> {
     if (now().getTime() - Date.parse(link.createdAt) <= CONFIRMATION_LIFETIME_MS) return 0;
     const decided = await deps.links.decide(link.dedupKey, 'expired', 'pd-router');
     if (decided.confirmation !== 'expired') return 0;
-    if (decided.promptTs) await channelScope(deps.slack, decided.channel).update(decided.promptTs, promptDecidedMessage(customerView(decided), 'expired'));
+    // Expired all the same where the gate refuses the channel (it never pages), but not shown there.
+    if (decided.promptTs && heard) await channelScope(deps.slack, decided.channel).update(decided.promptTs, promptDecidedMessage(customerView(decided), 'expired'));
     await deps.links.close(decided.dedupKey);
     logger.info('a confirmation prompt expired unanswered; nobody was paged');
     return 1;
@@ -117,16 +120,22 @@ export function makeReconciler(deps: ReconcilerDeps) {
 
   /** Tell one channel what it missed; returns the number of posts made (0 when nothing was missed). */
   async function reconcileLink(start: IncidentLink, logger: Logger): Promise<number> {
-    if (start.state === 'pending' && start.confirmation === 'asked') return expirePrompt(start, logger);
+    const prompt = start.state === 'pending' && start.confirmation === 'asked';
     // Pending: its trigger is in flight (the slack-worker owns it). No thread: its confirmation is being posted.
-    if (start.state !== 'triggered' || !start.threadTs) return 0;
-    // A channel shared with an organization nobody approved hears nothing until it is approved;
-    // its link keeps its last shown status, so the first run after approval catches it up.
-    const customer = await deps.customers.get(start.channel);
-    if (customer && unapprovedOrgs(customer).length) {
-      logger.warn('catch-up held: the channel is shared with an organization nobody approved');
+    if (!prompt && (start.state !== 'triggered' || !start.threadTs)) return 0;
+    // The delivery gate: a channel removed (or added again since) hears nothing more, and its
+    // escalation leaves the open-link index for good; one shared with an organization nobody
+    // approved hears nothing until it is approved, and its link keeps its last shown status, so
+    // the first run after approval catches it up.
+    const answer = await gate({ path: 'reconciler', channel: start.channel, link: start }, logger);
+    if (!answer.allowed && isGone(answer.reason)) {
+      if (prompt) await deps.links.decide(start.dedupKey, 'refused', 'pd-router');
+      await deps.links.close(start.dedupKey);
+      logger.info('the channel is no longer a customer (or was registered again since): the escalation is closed, nothing posted');
       return 0;
     }
+    if (prompt) return expirePrompt(start, answer.allowed, logger);
+    if (!answer.allowed) return 0;
     const { link, incident } = await ownership.locate(start, logger);
     checkpoint('read');
     if (!incident) return link.incidentId ? 0 : noIncidentYet(link, logger);

@@ -2,7 +2,7 @@ import { parseCommand, parseSlashCommand, slackMarkupToPlainText, stripInvisible
 import { dedupKeyFor, isDedupKey } from '../../lib/dedup-key';
 import type { Effects } from '../../lib/store/effects';
 import { PermanentError } from '../../lib/runtime/errors';
-import type { SlackActionEvent, SlackChannelEvent, SlackMessageEvent, SlackQueueEvent } from '../../lib/events';
+import type { SlackActionEvent, SlackChannelEvent, SlackMessageEvent, SlackQueueEvent, SlackReplyEvent } from '../../lib/events';
 import { CONFIRMATION_LIFETIME_MS, type IncidentLink } from '../../lib/store/incident-links';
 import type { Logger } from '../../lib/runtime/log';
 import { CANCEL_PAGE_ACTION_ID, CHECK_STATUS_ACTION_ID } from '../../lib/slack/normalize';
@@ -13,6 +13,7 @@ import {
   confirmPromptMessage,
   escalationRejectedMessage,
   foldedMessage,
+  gateRefusalMessage,
   promptDecidedMessage,
   helpMessage,
   notSetUpMessage,
@@ -24,6 +25,7 @@ import {
 import type { Severity } from '../../lib/pagerduty/api';
 import type { WorkerParts } from '../../lib/runtime/worker-runtime';
 import { unapprovedOrgs, type Customer } from '../../lib/store/customers';
+import { isChannelRefusal, makeDeliveryGate, type Actor, type GateRefusal } from '../../lib/escalation/delivery-gate';
 import { customerView, shownPerson, shownUrgency } from '../../lib/tenancy/customer-view';
 import { confirmationFor, showConfirmationNow } from '../../lib/tenancy/confirmation';
 import { makeOwnership } from '../../lib/tenancy/ownership';
@@ -32,7 +34,7 @@ import { makeThreadReplies } from './thread-replies';
 
 /** The worker's parts (lib/runtime/worker-runtime.ts), with only the settings it reads. */
 export interface SlackWorkerDeps extends Omit<WorkerParts, 'config' | 'checkpoint'> {
-  config: { pingPhrase: string; slashCommand: string; supportContact: string; showResponderNames: boolean; severity: Severity; pagerDutyFromEmail?: string };
+  config: { pingPhrase: string; slashCommand: string; supportContact: string; showResponderNames: boolean; severity: Severity; pagerDutyFromEmail?: string; slackAppId?: string };
   /** Called after each step that changes something; tests throw here to simulate a crash. */
   checkpoint?: (step: string) => void;
   now?: () => Date;
@@ -58,7 +60,9 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
   const checkpoint = (step: string) => deps.checkpoint?.(step);
   const ownership = makeOwnership(deps);
   const now = deps.now ?? (() => new Date());
-  const threadReply = makeThreadReplies({ ...deps, ownership, ...(deps.config.pagerDutyFromEmail ? { fromEmail: deps.config.pagerDutyFromEmail } : {}) });
+  // Asked by every path below before it shows anything to a channel or acts for one.
+  const gate = makeDeliveryGate({ customers: deps.customers, slack: deps.slack, ...(deps.config.slackAppId ? { appId: deps.config.slackAppId } : {}) });
+  const threadReply = makeThreadReplies({ ...deps, ownership, gate, actorOf, ...(deps.config.pagerDutyFromEmail ? { fromEmail: deps.config.pagerDutyFromEmail } : {}) });
 
   async function reply(event: SlackMessageEvent, message: SlackMessage, threadTs: string | undefined) {
     const scope = channelScope(deps.slack, event.channel);
@@ -75,10 +79,13 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
    * shared with an organization nobody approved): the person gets a data-free answer, the
    * provider a log line and a metric.
    */
-  async function refuse(event: SlackMessageEvent, reason: 'unregistered' | 'unapproved-organization', context: HandleContext, orgs: string[] = []) {
-    if (reason === 'unregistered') context.logger.warn('escalation refused: the channel is not a registered customer', { reason });
-    else context.logger.error('escalation refused: the channel is shared with an organization nobody approved', { reason, organizations: orgs });
+  async function refuse(event: SlackMessageEvent, reason: GateRefusal, context: HandleContext, orgs: string[] = []) {
+    if (reason === 'unregistered' || reason === 'removed') context.logger.warn('escalation refused: the channel is not a registered customer', { reason });
+    else if (reason === 'unapproved-organization') context.logger.error('escalation refused: the channel is shared with an organization nobody approved', { reason, organizations: orgs });
+    else context.logger.warn('escalation refused: the person or the event is not of the installation or an approved organization', { reason });
     context.logger.metric(METRIC_NAMES.escalationsRefused, 1, { reason });
+    // Another workspace's installation, or another app: Slack gives us no way to answer there.
+    if (reason === 'other-installation') return;
     const message = notSetUpMessage();
     if (event.via === 'command') {
       // A DM or a channel the bot is not in has no room for chat.postEphemeral: answer through the command's own URL.
@@ -88,12 +95,20 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     await postOnce(deps.effects, channelScope(deps.slack, event.channel), `refused:${event.id}`, message, event.threadTs ?? event.ts);
   }
 
-  /** The registered customer an escalation comes from, or the reason it may not page. */
-  async function customerOf(channel: string): Promise<{ customer: Customer } | { refused: 'unregistered' | 'unapproved-organization'; orgs?: string[] }> {
-    const customer = await deps.customers.get(channel);
-    if (!customer) return { refused: 'unregistered' };
-    const unapproved = unapprovedOrgs(customer);
-    return unapproved.length ? { refused: 'unapproved-organization', orgs: unapproved } : { customer };
+  /**
+   * Who acts, for the gate. An Events API envelope's `team_id` is the installation's, so it is
+   * compared; a click's or a slash command's `team` is the person's own workspace, so it is their
+   * organization. `userTeam` (Slack Connect's `user_team`, `user.team_id`) names it when given.
+   */
+  function actorOf(event: SlackMessageEvent | SlackActionEvent | SlackReplyEvent): Actor {
+    const envelope = event.kind === 'slack.reply' || (event.kind === 'slack.message' && event.via === 'mention');
+    return { ...(envelope ? { eventTeam: event.team } : {}), ...(event.appId ? { appId: event.appId } : {}), org: event.userTeam ?? event.team };
+  }
+
+  /** The answer to a click the gate refused: a data-free line to the clicker only (none where Slack gives us no way). */
+  async function refuseClick(event: SlackActionEvent, reason: GateRefusal) {
+    if (reason === 'other-installation') return;
+    await deps.effects.once(`click:${event.id}`, async () => (await channelScope(deps.slack, event.channel).ephemeral(event.user, gateRefusalMessage()), 'refused'), async () => undefined);
   }
 
   /** What the escalation's PagerDuty event says about where it came from (looked up, never failing). */
@@ -129,16 +144,16 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     const dedupKey = dedupKeyFor(event);
     const logger = context.logger.child({ dedupKey });
     const threadTs = event.via === 'mention' ? (event.threadTs ?? event.ts) : undefined;
-    let registration: Awaited<ReturnType<typeof customerOf>>;
+    let registration: Awaited<ReturnType<typeof gate>>;
     try {
-      registration = await customerOf(event.channel);
+      registration = await gate({ path: 'escalation', channel: event.channel, actor: actorOf(event) }, logger);
     } catch (error) {
       // The registry cannot be read (DynamoDB is down): on the last attempt the person still hears
       // that nobody was paged, in words that say nothing about any customer.
       await failureNotice({ dedupKey, channel: event.channel, ...(threadTs ? { threadTs } : {}) }, deps.config.supportContact, context, logger)(error);
       throw error;
     }
-    if ('refused' in registration) return refuse(event, registration.refused, context, registration.orgs);
+    if (!registration.allowed) return refuse(event, registration.reason, context, registration.organizations);
     const { customer } = registration;
     // Started now so that they overlap the DynamoDB write; neither ever rejects (a missing name
     // or link only makes the incident's details less readable).
@@ -161,6 +176,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
         summary,
         via: event.via,
         showNames: customer.showResponderNames ?? deps.config.showResponderNames,
+        ...(customer.registrationId ? { registrationId: customer.registrationId } : {}),
       }));
     } catch (error) {
       await failureNotice({ dedupKey, channel: event.channel, ...(threadTs ? { threadTs } : {}) }, customer.contact ?? deps.config.supportContact, context, logger)(error);
@@ -290,9 +306,24 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
       return;
     }
     const logger = context.logger.child({ dedupKey: link.dedupKey });
+    const scope = channelScope(deps.slack, link.channel);
+    // Decided only when the gate allows it now: the channel may have been removed or shared since
+    // the prompt was posted, and the clicker must be of the provider or an approved organization.
+    const allowed = await gate({ path: 'confirmation-click', channel: link.channel, link, actor: actorOf(event) }, logger);
+    if (!allowed.allowed) {
+      if (!isChannelRefusal(allowed.reason)) return refuseClick(event, allowed.reason);
+      // The channel may not page: the prompt is decided as refused, for good (a click after an
+      // approval pages no one either), and says so, once whatever clicks and retries come.
+      const refused = await deps.links.decide(link.dedupKey, 'refused', event.user);
+      if (refused.confirmation === 'refused') {
+        const promptTs = refused.promptTs;
+        if (promptTs) await deps.effects.once(`refused:${refused.dedupKey}`, async () => (await scope.update(promptTs, promptDecidedMessage(customerView(refused), 'refused')), 'updated'), async () => undefined);
+        await deps.links.close(refused.dedupKey);
+      }
+      return;
+    }
     const wanted = event.actionId === CANCEL_PAGE_ACTION_ID ? 'cancelled' : now().getTime() - Date.parse(link.createdAt) > CONFIRMATION_LIFETIME_MS ? 'expired' : 'confirmed';
     const decided = await deps.links.decide(link.dedupKey, wanted, event.user);
-    const scope = channelScope(deps.slack, link.channel);
     // The click that decided it rewrites the prompt (again, if it is a retry); later clicks leave it.
     if (decided.promptTs && decided.confirmation === wanted && decided.decidedBy === event.user) {
       await scope.update(decided.promptTs, promptDecidedMessage(customerView(decided), decided.confirmation, decided.decidedBy));
@@ -302,14 +333,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
       await deps.links.close(decided.dedupKey);
       return;
     }
-    // Registration is checked again at the click: the channel may have been removed or shared meanwhile.
-    const registration = await customerOf(link.channel);
-    if ('refused' in registration) {
-      logger.warn('confirmed, but the channel may no longer page', { reason: registration.refused });
-      context.logger.metric(METRIC_NAMES.escalationsRefused, 1, { reason: registration.refused });
-      return;
-    }
-    await page(decided, registration.customer, { team: decided.team, text: decided.summary, via: decided.via ?? 'mention', lookups: Promise.all([deps.slack.channelName(decided.channel), decided.threadTs ? deps.slack.permalink(decided.channel, decided.threadTs) : undefined]) }, context, logger);
+    await page(decided, allowed.customer, { team: decided.team, text: decided.summary, via: decided.via ?? 'mention', lookups: Promise.all([deps.slack.channelName(decided.channel), decided.threadTs ? deps.slack.permalink(decided.channel, decided.threadTs) : undefined]) }, context, logger);
   }
 
   async function checkStatus(event: SlackActionEvent, context: HandleContext) {
@@ -323,6 +347,9 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     }
     const scope = channelScope(deps.slack, link.channel);
     const logger = context.logger.child({ dedupKey: link.dedupKey, ...(link.incidentId ? { incidentId: link.incidentId } : {}) });
+    // Nothing of the incident for a channel removed or paused, or a clicker nobody approved.
+    const allowed = await gate({ path: 'check-status', channel: link.channel, link, actor: actorOf(event) }, logger);
+    if (!allowed.allowed) return refuseClick(event, allowed.reason);
     let message: SlackMessage;
     try {
       // The incident that holds this channel's own alert, by evidence; nothing of it is shown but
@@ -348,8 +375,10 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
 
   /** Who the channel is shared with changed: recorded, so the guard pauses it until `customers approve`. */
   async function channelChanged(event: SlackChannelEvent, context: HandleContext) {
-    const customer = await deps.customers.get(event.channel);
-    if (!customer) return context.logger.info('a channel that is not a customer changed who it is shared with; nothing to do');
+    // Only the installation's own events count (another workspace's could unpause a channel).
+    const known = await gate({ path: 'channel-change', channel: event.channel, actor: { eventTeam: event.team, ...(event.appId ? { appId: event.appId } : {}) } }, context.logger);
+    if (!known.allowed) return context.logger.info('a channel change pd-router does not act on (not a customer, or not of the installation); nothing to do');
+    const { customer } = known;
     const orgs = event.change === 'shared' ? [...new Set([...customer.sharedWith, event.org])] : customer.sharedWith.filter((org) => org !== event.org);
     const updated = await deps.customers.recordSharedWith(event.channel, orgs);
     const unapproved = unapprovedOrgs(updated);

@@ -3,7 +3,9 @@ import type { SlackReplyEvent } from '../../lib/events';
 import { NOTE_MAX_LENGTH, type PagerDutyApi } from '../../lib/pagerduty/api';
 import { PermanentError } from '../../lib/runtime/errors';
 import type { Logger } from '../../lib/runtime/log';
-import type { SlackApi } from '../../lib/slack/web-api';
+import { channelScope, type SlackApi } from '../../lib/slack/web-api';
+import type { Actor, DeliveryGate } from '../../lib/escalation/delivery-gate';
+import { gateRefusalMessage } from '../../lib/slack/messages';
 import type { Effects } from '../../lib/store/effects';
 import type { IncidentLinks } from '../../lib/store/incident-links';
 import { NOTE_BUDGET, type PageBudget } from '../../lib/store/page-budget';
@@ -13,7 +15,10 @@ export interface ThreadRepliesDeps {
   links: IncidentLinks;
   noteBudget: PageBudget;
   effects: Effects;
-  slack: Pick<SlackApi, 'channelName' | 'permalink'>;
+  slack: SlackApi;
+  /** The delivery gate (lib/escalation/delivery-gate.ts), and who acts in a reply, as the worker reads it. */
+  gate: DeliveryGate;
+  actorOf: (event: SlackReplyEvent) => Actor;
   pagerDuty: Pick<PagerDutyApi, 'addNote' | 'findNote'>;
   ownership: Pick<Ownership, 'locate'>;
   /** The PagerDuty user notes are added as; unset: replies are ignored. */
@@ -50,6 +55,16 @@ export function makeThreadReplies(deps: ThreadRepliesDeps) {
     // The pointer's key holds the channel; this also refuses a link that somehow moved.
     if (!link || link.channel !== event.channel || link.threadTs !== event.threadTs) return logger.warn('a reply whose thread does not belong to this channel; ignored', { dedupKey });
     const log = logger.child({ dedupKey });
+    // Nothing reaches on-call from a channel removed or paused, or from a person nobody approved:
+    // that person is told so, data-free, and only them.
+    const allowed = await deps.gate({ path: 'thread-reply', channel: link.channel, link, actor: deps.actorOf(event) }, log);
+    if (!allowed.allowed) {
+      if (allowed.reason !== 'other-installation') {
+        const scope = channelScope(deps.slack, link.channel);
+        await deps.effects.once(`refused:${event.id}`, async () => (await scope.ephemeral(event.user, gateRefusalMessage(), event.threadTs), 'refused'), async () => undefined);
+      }
+      return;
+    }
     if (!link.incidentId) link = (await deps.ownership.locate(link, log)).link;
     const incidentId = link.incidentId;
     if (!incidentId) return log.info('a reply in an escalation thread that no incident holds yet; dropped');

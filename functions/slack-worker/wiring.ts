@@ -20,7 +20,7 @@ export function createSlackWorkerHandler(env: Env, overrides: Partial<Pick<Worke
       build: ({ config, ...parts }) =>
         makeSlackWorker({
           ...parts,
-          config: { pingPhrase: config.pingPhrase, slashCommand: config.slashCommand, supportContact: config.supportContact, showResponderNames: config.showResponderNames, severity, ...(config.pagerDutyFromEmail ? { pagerDutyFromEmail: config.pagerDutyFromEmail } : {}) },
+          config: { pingPhrase: config.pingPhrase, slashCommand: config.slashCommand, supportContact: config.supportContact, showResponderNames: config.showResponderNames, severity, ...(config.pagerDutyFromEmail ? { pagerDutyFromEmail: config.pagerDutyFromEmail } : {}), ...(config.slackAppId ? { slackAppId: config.slackAppId } : {}) },
         }),
     },
     overrides,

@@ -112,6 +112,12 @@ export interface WorkerConfig {
    * replies stay in Slack.
    */
   pagerDutyFromEmail?: string;
+  /**
+   * The Slack app's id (its Basic Information page, `A…`): the slack-worker's delivery gate
+   * refuses events whose `api_app_id` differs. `auth.test` does not return it. Unset: not compared
+   * (the signing secret already ties requests to the app).
+   */
+  slackAppId?: string;
 }
 
 export function loadWorkerConfig(env: Env, queue: { dlqEnv: string; maxReceiveCount: number }): WorkerConfig {
@@ -131,6 +137,7 @@ export function loadWorkerConfig(env: Env, queue: { dlqEnv: string; maxReceiveCo
     httpTimeoutMs: numberEnv(env, 'HTTP_TIMEOUT_MS', 8000),
     slackUpdatesPerMinute: positiveEnv(env, 'SLACK_UPDATES_PER_MINUTE', 45),
     ...(fromEmail(env) ? { pagerDutyFromEmail: fromEmail(env)! } : {}),
+    ...(env.SLACK_APP_ID?.trim() ? { slackAppId: env.SLACK_APP_ID.trim() } : {}),
   };
 }
 

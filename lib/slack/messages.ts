@@ -90,12 +90,14 @@ export function confirmPromptMessage(view: CustomerView): SlackMessage {
 }
 
 /** The prompt, once decided: the buttons go, the outcome stays. */
-export function promptDecidedMessage(view: CustomerView, decision: 'confirmed' | 'cancelled' | 'expired', by?: string): SlackMessage {
+export function promptDecidedMessage(view: CustomerView, decision: 'confirmed' | 'cancelled' | 'expired' | 'refused', by?: string): SlackMessage {
   const who = isSlackUserId(by) ? ` by <@${by}>` : '';
   const outcome = {
     confirmed: `:white_check_mark: Paging on-call (confirmed${who}).`,
     cancelled: `:no_entry_sign: Cancelled${who}: on-call was not paged.`,
     expired: ':hourglass: Nobody confirmed within 15 minutes: on-call was not paged.',
+    // The delivery gate refused the channel at the click (removed, or shared with an organization nobody approved).
+    refused: ":no_entry_sign: This channel isn't set up for escalations right now: on-call was not paged. Please ask your account team.",
   }[decision];
   const words = escapeMrkdwn(view.words.slice(0, 2800));
   return { text: `${outcome} ${words}`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: quotedSection(outcome, view.words.slice(0, 2800)) } }] };
@@ -195,6 +197,14 @@ export function notSetUpMessage(): SlackMessage {
 export function foldedMessage(open: CustomerView): SlackMessage {
   const which = open.ref !== undefined ? `escalation #${open.ref}` : 'your open escalation';
   return { text: `On-call is already working on ${which}; I've added this to it, so they see it there.` };
+}
+
+/**
+ * The answer to a click or a thread reply the delivery gate refused (a channel removed or paused,
+ * a person from an organization nobody approved): shown to that person only, and nothing else.
+ */
+export function gateRefusalMessage(): SlackMessage {
+  return { text: "Sorry, I can't do that from here, so nothing was shown or passed on to on-call. Please ask your account team." };
 }
 
 /** The answer to a Check Status click from a channel the incident does not belong to: no data at all. */

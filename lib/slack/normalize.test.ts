@@ -33,6 +33,22 @@ describe('Slack normalization', () => {
     expect(parseSlackQueueEvent(JSON.stringify(event))).toEqual(event);
   });
 
+  it('carries who acts for the delivery gate: the app, and the person\'s own organization (user_team, user.team_id, a command\'s team_id)', () => {
+    const mention = normalizeEventCallback(
+      { type: 'event_callback', team_id: 'T0PROVIDER', api_app_id: 'A0APP', event_id: 'Ev7', event: { type: 'app_mention', user: 'U1', text: 'x', ts: '1.1', channel: 'C1', team: 'T0PROVIDER', user_team: 'T0GUEST' } },
+      RECEIVED,
+    );
+    expect(mention).toMatchObject({ team: 'T0PROVIDER', appId: 'A0APP', userTeam: 'T0GUEST' });
+    const click = normalizeBlockActions(
+      { type: 'block_actions', api_app_id: 'A0APP', trigger_id: 't1', team: { id: 'T0PROVIDER' }, user: { id: 'U2', team_id: 'T0GUEST' }, channel: { id: 'C1' }, actions: [{ action_id: 'check_status', value: 'v' }] },
+      RECEIVED,
+    );
+    expect(click).toMatchObject({ appId: 'A0APP', userTeam: 'T0GUEST' });
+    const command = normalizeSlashCommand(new URLSearchParams({ team_id: 'T0GUEST', api_app_id: 'A0APP', channel_id: 'C1', user_id: 'U3', trigger_id: 'tr9', text: '' }), RECEIVED);
+    expect(command).toMatchObject({ appId: 'A0APP', userTeam: 'T0GUEST' });
+    for (const event of [mention, click, command]) expect(parseSlackQueueEvent(JSON.stringify(event))).toEqual(event);
+  });
+
   it('other event types are not ours', () => {
     expect(normalizeEventCallback({ event_id: 'Ev2', event: { type: 'message', channel: 'C1' } }, RECEIVED)).toBeUndefined();
   });
@@ -90,6 +106,9 @@ describe('thread replies (message events)', () => {
       threadTs: '1755203357.658399',
       ts: '1755205729.376419',
       user: 'U08S4NPGX7X',
+      // Who acts, for the delivery gate: the app the event is for and the person's own workspace (no user_team here: event.team).
+      appId: 'A09AAE5FM8V',
+      userTeam: 'T017NA5LEV9',
       text: 'slack connect channel test message',
       receivedAt: RECEIVED.toISOString(),
     });

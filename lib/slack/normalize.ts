@@ -42,6 +42,16 @@ function optionalString(value: unknown): string | undefined {
 }
 
 /**
+ * Who acts, as the delivery gate needs it: the app the request is for, and the person's own
+ * organization (in a Slack Connect channel, `user_team` names it; `team` is the fallback).
+ */
+function actorOf(appId: unknown, userTeam: unknown): { appId?: string; userTeam?: string } {
+  const app = optionalString(appId);
+  const org = optionalString(userTeam);
+  return { ...(app ? { appId: app } : {}), ...(org ? { userTeam: org } : {}) };
+}
+
+/**
  * A message another app, a bot or a workflow posted: it never pages and gets no answer (an app
  * that mentions the bot is not a customer asking for help).
  */
@@ -60,6 +70,7 @@ function normalizeChannelChange(envelope: Json, event: Json, receivedAt: Date): 
     team: requireString(envelope.team_id, 'team_id'),
     channel: requireString(event.channel, 'event.channel'),
     org: requireString(shared ? event.connected_team_id : event.previously_connected_team_id, shared ? 'event.connected_team_id' : 'event.previously_connected_team_id'),
+    ...actorOf(envelope.api_app_id, undefined),
     receivedAt: receivedAt.toISOString(),
   };
 }
@@ -89,6 +100,7 @@ function normalizeThreadReply(envelope: Json, event: Json, receivedAt: Date): Sl
     threadTs,
     ts,
     user: requireString(event.user, 'event.user'),
+    ...actorOf(envelope.api_app_id, event.user_team ?? event.team),
     text,
     receivedAt: receivedAt.toISOString(),
   };
@@ -133,6 +145,7 @@ function normalizeMention(envelope: Json, event: Json, receivedAt: Date): SlackM
     ts: requireString(event.ts, 'event.ts'),
     ...(threadTs ? { threadTs } : {}),
     ...(botUserId ? { botUserId } : {}),
+    ...actorOf(envelope.api_app_id, event.user_team ?? event.team),
     receivedAt: receivedAt.toISOString(),
   };
 }
@@ -151,6 +164,7 @@ export function normalizeSlashCommand(form: URLSearchParams, receivedAt: Date): 
     ...(channelName ? { channelName } : {}),
     user: requireString(form.get('user_id'), 'user_id'),
     text: form.get('text') ?? '',
+    ...actorOf(form.get('api_app_id'), form.get('team_id')),
     ...(responseUrl ? { responseUrl } : {}),
     receivedAt: receivedAt.toISOString(),
   };
@@ -174,6 +188,7 @@ export function normalizeBlockActions(payload: Json, receivedAt: Date): SlackAct
     team: requireString(asObject(payload.team)?.id ?? asObject(payload.user)?.team_id, 'team.id'),
     channel: requireString(channel, 'channel.id'),
     user: requireString(asObject(payload.user)?.id, 'user.id'),
+    ...actorOf(payload.api_app_id, asObject(payload.user)?.team_id ?? asObject(payload.team)?.id),
     ...(messageTs ? { messageTs } : {}),
     ...(responseUrl ? { responseUrl } : {}),
     receivedAt: receivedAt.toISOString(),

@@ -35,6 +35,8 @@ export interface SlackApi {
    * `authorizations[0]` may describe another organization's installation in a Slack Connect channel.
    */
   botUserId(): Promise<string | undefined>;
+  /** The workspace the app is installed in (`auth.test`'s `team_id`, cached): the provider's own organization. */
+  teamId(): Promise<string | undefined>;
   /**
    * Answer a slash command or click through its `response_url`, visible to that person only: the
    * one way to answer in a DM or a channel the bot is not in, where `chat.postEphemeral` fails.
@@ -100,11 +102,11 @@ export function makeSlackApi(options: { token: string; apiUrl: string; timeoutMs
   };
   // Cached per warm Lambda: names rarely change, and the workspace address and our own id never do.
   const channelNames = new Map<string, { name: string | undefined; at: number }>();
-  let identity: Promise<{ url?: string; userId?: string } | undefined> | undefined;
+  let identity: Promise<{ url?: string; userId?: string; teamId?: string } | undefined> | undefined;
   const whoAmI = () =>
     (identity ??= client.auth
       .test()
-      .then((r) => ({ ...(r.url ? { url: r.url } : {}), ...(r.user_id ? { userId: r.user_id } : {}) }))
+      .then((r) => ({ ...(r.url ? { url: r.url } : {}), ...(r.user_id ? { userId: r.user_id } : {}), ...(r.team_id ? { teamId: r.team_id } : {}) }))
       .catch(() => {
         identity = undefined; // asked again next time
         return undefined;
@@ -164,6 +166,9 @@ export function makeSlackApi(options: { token: string; apiUrl: string; timeoutMs
     },
     async botUserId() {
       return (await whoAmI())?.userId;
+    },
+    async teamId() {
+      return (await whoAmI())?.teamId;
     },
     async respond(responseUrl, message) {
       let url: URL;

@@ -25,6 +25,8 @@ describe('the customer registry (on dynalite)', () => {
       confirm: false,
       sharedWith: [],
       approvedOrgs: [],
+      // This registration's own id: the escalations raised under it carry it (the delivery gate).
+      registrationId: expect.stringMatching(/^[A-Za-z0-9_-]{16}$/),
       createdAt: clock.toISOString(),
       updatedAt: clock.toISOString(),
     });
@@ -103,6 +105,16 @@ describe('the customer registry (on dynalite)', () => {
     expect((await customers.remove('C0GONE00001')).name).toBe('Gone soon');
     expect(await customers.get('C0GONE00001')).toBeUndefined();
     await expect(customers.remove('C0GONE00001')).rejects.toThrow(UnknownCustomerError);
+  });
+
+  it('gives each registration of a channel its own id: added again after a removal, it is a new one', async () => {
+    const first = await customers.add({ channel: 'C0AGAIN0001', name: 'Again' });
+    await customers.remove('C0AGAIN0001');
+    const second = await customers.add({ channel: 'C0AGAIN0001', name: 'Again' });
+    expect(second.registrationId).toBeDefined();
+    expect(second.registrationId).not.toBe(first.registrationId);
+    // Updates and approvals keep it: they change the registration, not which one it is.
+    expect((await customers.update('C0AGAIN0001', { confirm: true })).registrationId).toBe(second.registrationId);
   });
 
   it('lists customers only (no links or effects), by channel, page by page', async () => {

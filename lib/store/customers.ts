@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as v from 'valibot';
 import { LAYOUT } from '../layout/layout';
@@ -62,6 +63,13 @@ export const CustomerSchema = v.object({
   sharedWith: v.optional(v.array(TeamIdSchema), []),
   /** The organizations approved to see the channel: those at registration, then what `approve` recorded. */
   approvedOrgs: v.optional(v.array(TeamIdSchema), []),
+  /**
+   * This registration of the channel, new at every `add`: each escalation carries the one it was
+   * raised under, and the delivery gate (lib/escalation/delivery-gate.ts) refuses an escalation of
+   * an earlier registration, so a customer removed and added again starts clean. Absent on
+   * customers registered before it existed (they own every escalation of their channel).
+   */
+  registrationId: v.optional(v.pipe(v.string(), v.maxLength(64))),
   createdAt: v.pipe(v.string(), v.isoTimestamp()),
   updatedAt: v.pipe(v.string(), v.isoTimestamp()),
 });
@@ -174,7 +182,12 @@ export interface Customers {
   add(input: NewCustomer): Promise<Customer>;
   /** Change settings of a registered channel; fails with {@link UnknownCustomerError} if it is not. */
   update(channel: string, changes: CustomerChanges): Promise<Customer>;
-  /** Unregister a channel; returns what was stored; fails with {@link UnknownCustomerError} if it is not registered. */
+  /**
+   * Unregister a channel; returns what was stored; fails with {@link UnknownCustomerError} if it is
+   * not registered. From then on the delivery gate refuses everything for the channel (nothing is
+   * posted, refreshed, caught up or noted, paused or not); a later `add` is a new registration,
+   * under which the escalations raised before stay refused.
+   */
   remove(channel: string): Promise<Customer>;
   /** One page of customers by channel id; pass `cursor` back for the next page. */
   list(options?: { limit?: number; cursor?: string }): Promise<{ customers: Customer[]; cursor?: string }>;
@@ -276,7 +289,7 @@ export function makeCustomers(db: DynamoDBDocumentClient, tableName: string, opt
     async add(input) {
       const { orgs, ...settings } = parseNewCustomer(input);
       const at = now().toISOString();
-      const customer: Customer = { ...settings, sharedWith: orgs, approvedOrgs: orgs, createdAt: at, updatedAt: at };
+      const customer: Customer = { ...settings, sharedWith: orgs, approvedOrgs: orgs, registrationId: randomBytes(12).toString('base64url'), createdAt: at, updatedAt: at };
       try {
         await storeCall('put', () =>
           db.send(

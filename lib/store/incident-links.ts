@@ -49,11 +49,14 @@ export interface IncidentLink {
   via?: 'mention' | 'command';
   /**
    * For a customer whose paging needs a click: asked (the prompt is posted), then confirmed,
-   * cancelled or expired. Only a confirmed escalation pages.
+   * cancelled, expired or refused (clicked while the delivery gate refused the channel). Only a
+   * confirmed escalation pages.
    */
-  confirmation?: 'asked' | 'confirmed' | 'cancelled' | 'expired';
+  confirmation?: 'asked' | 'confirmed' | 'cancelled' | 'expired' | 'refused';
   promptTs?: string;
   decidedBy?: string;
+  /** The customer registration it was raised under (see Customer.registrationId); absent on links made before it existed. */
+  registrationId?: string;
   /** The customer's names rule when it escalated (`SHOW_RESPONDER_NAMES` or the customer's own). */
   showNames?: boolean;
   /** The channel's own number for this escalation (its first is 1): shown instead of PagerDuty's. */
@@ -79,7 +82,7 @@ export interface IncidentLink {
   confirmationTurnAt?: number;
 }
 
-export type NewIncidentLink = Pick<IncidentLink, 'dedupKey' | 'team' | 'channel' | 'threadTs' | 'requester' | 'summary' | 'showNames' | 'via'>;
+export type NewIncidentLink = Pick<IncidentLink, 'dedupKey' | 'team' | 'channel' | 'threadTs' | 'requester' | 'summary' | 'showNames' | 'via' | 'registrationId'>;
 
 /** How long a confirmation prompt waits for its click before it pages no one. */
 export const CONFIRMATION_LIFETIME_MS = 15 * 60 * 1000;
@@ -113,10 +116,10 @@ export interface IncidentLinks {
   /** The confirmation prompt is posted (asked, once). */
   askConfirmation(dedupKey: string, promptTs: string): Promise<IncidentLink>;
   /**
-   * The click's decision, once: asked → confirmed, cancelled or expired, whoever clicks first.
+   * The click's decision, once: asked → confirmed, cancelled, expired or refused, whoever clicks first.
    * Returns the link as stored (a later click finds the first decision).
    */
-  decide(dedupKey: string, decision: 'confirmed' | 'cancelled' | 'expired', by: string): Promise<IncidentLink>;
+  decide(dedupKey: string, decision: 'confirmed' | 'cancelled' | 'expired' | 'refused', by: string): Promise<IncidentLink>;
   /** Give the link its per-channel reference, once (a second call keeps the first number). */
   setRef(dedupKey: string, ref: number): Promise<IncidentLink>;
   /**

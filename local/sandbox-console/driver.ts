@@ -3,15 +3,23 @@ import { signSlackRequest } from '../../lib/slack/signature';
 import { CHECK_STATUS_ACTION_ID } from '../../lib/slack/normalize';
 import type { SandboxState } from '../sandbox-state';
 import type { StandInIncident } from '../stand-ins/pagerduty';
-import { STAND_IN_BOT_USER_ID } from '../stand-ins/slack';
+import { STAND_IN_BOT_USER_ID, STAND_IN_TEAM_ID } from '../stand-ins/slack';
 import type { StandInRecords } from './transcript';
 
 export type IncidentAction = 'acknowledge' | 'reassign' | 'resolve';
 
+/** A button element as a message's actions block holds it. */
+export interface SlackButton {
+  action_id: string;
+  value?: string;
+  text?: { type?: string; text?: string };
+  style?: string;
+}
+
 /** How to reach a running sandbox: what `npm start` writes to the sandbox state file. */
 export type SandboxEndpoints = Pick<SandboxState, 'url' | 'slackApiUrl' | 'pagerDutyUrl' | 'slackSigningSecret'>;
 
-const TEAM = 'TSANDBOX';
+const TEAM = STAND_IN_TEAM_ID;
 const BOT_ALIAS = /(^|\s)@(?:bot|pd-router)\b/i;
 
 /** Typed text as Slack stores it: `&<>` escaped, and `@bot` turned into a real mention of the bot. */
@@ -108,16 +116,41 @@ export class SandboxDriver {
 
   /** A customer clicks a Check Status button carrying `value` on the message `messageTs` of `channel`. */
   async clickCheckStatus(channel: string, user: string, value: string, messageTs: string): Promise<number> {
+    return this.clickButton(channel, user, { action_id: CHECK_STATUS_ACTION_ID, value, text: { type: 'plain_text', text: 'Check Status' } }, { messageTs, blockId: 'status' });
+  }
+
+  /**
+   * A customer clicks `button` (the element as the message holds it: Check Status, Page on-call,
+   * Cancel) in the actions block `at.blockId` of the message `at.messageTs`: Slack's signed
+   * `block_actions` payload, form-encoded as Slack posts it, with the message as Slack shows it to
+   * the app (`at.message`; absent for an ephemeral one, as in Slack) and a `response_url`.
+   */
+  async clickButton(channel: string, user: string, button: SlackButton, at: { messageTs: string; blockId: string; message?: Record<string, unknown>; isEphemeral?: boolean; responseUrl?: string }): Promise<number> {
     const payload = {
       type: 'block_actions',
+      user: { id: user, username: user.toLowerCase(), name: user.toLowerCase(), team_id: TEAM },
       api_app_id: 'ASANDBOX',
+      token: 'deprecated',
+      container: { type: 'message', message_ts: at.messageTs, channel_id: channel, is_ephemeral: at.isEphemeral ?? false },
       trigger_id: `${Date.now()}.${randomBytes(6).toString('hex')}`,
       team: { id: TEAM, domain: 'sandbox' },
-      user: { id: user, team_id: TEAM },
+      enterprise: null,
+      is_enterprise_install: false,
       channel: { id: channel, name: channel.toLowerCase() },
-      container: { type: 'message', channel_id: channel, message_ts: messageTs, is_ephemeral: false },
-      response_url: `${this.slackStandInUrl}/actions/${randomBytes(6).toString('hex')}`,
-      actions: [{ type: 'button', action_id: CHECK_STATUS_ACTION_ID, block_id: 'status', value, action_ts: (Date.now() / 1000).toFixed(6) }],
+      ...(at.message && !at.isEphemeral ? { message: { ...at.message, team: TEAM } } : {}),
+      state: { values: {} },
+      response_url: at.responseUrl ?? `${this.slackStandInUrl}/actions/${randomBytes(6).toString('hex')}`,
+      actions: [
+        {
+          action_id: button.action_id,
+          block_id: at.blockId,
+          text: { type: 'plain_text', text: button.text?.text ?? '', emoji: true },
+          value: button.value ?? '',
+          ...(button.style ? { style: button.style } : {}),
+          type: 'button',
+          action_ts: (Date.now() / 1000).toFixed(6),
+        },
+      ],
     };
     return this.postSlack(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), 'application/x-www-form-urlencoded');
   }

@@ -67,6 +67,8 @@ export interface SlackStandInOptions {
 }
 
 export const STAND_IN_BOT_USER_ID = 'UPDROUTERBOT';
+/** The workspace the stand-in's app is installed in (auth.test's team_id): the provider's own. */
+export const STAND_IN_TEAM_ID = 'T0PROVIDER';
 
 /** The bot scopes the app manifest asks for: what an installed app's token holds. */
 export function manifestBotScopes(): string[] {
@@ -270,7 +272,7 @@ export class SlackStandIn {
     }
     switch (method) {
       case 'auth.test':
-        return { ok: true, url: this.options.workspaceUrl ?? 'https://sandbox.slack.test/', user_id: STAND_IN_BOT_USER_ID, team_id: 'TSANDBOX' };
+        return { ok: true, url: this.options.workspaceUrl ?? 'https://sandbox.slack.test/', user_id: STAND_IN_BOT_USER_ID, team_id: STAND_IN_TEAM_ID };
       case 'chat.postMessage': {
         if (!channel) return { ok: false, error: 'channel_not_found' };
         const metadata = parseJsonArg(args.metadata) as RecordedMessage['metadata'];
