@@ -1,15 +1,20 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { build } from 'esbuild';
+import { CANCEL_PAGE_ACTION_ID, CHECK_STATUS_ACTION_ID, PAGE_ONCALL_ACTION_ID } from '../../lib/slack/normalize';
+import type { Customer } from '../../lib/store/customers';
 import type { LocalStack, StackOptions } from '../stack';
 import { readBody, sendJson } from '../stand-ins/http-util';
 import { STAND_IN_BOT_USER_ID } from '../stand-ins/slack';
-import { SandboxDriver, type IncidentAction } from './driver';
+import { SandboxDriver, type IncidentAction, type SlackButton } from './driver';
 import { buildTranscripts, customerUserId, incidentViews, userNames, type ChannelInfo, type ConsoleSnapshot, type CustomerCard } from './transcript';
 
 const HERE = __dirname;
 const ACTIONS: IncidentAction[] = ['acknowledge', 'reassign', 'resolve'];
+/** The buttons pd-router puts in its messages: what a customer can click in the console. */
+const CONSOLE_BUTTONS = new Set([CHECK_STATUS_ACTION_ID, PAGE_ONCALL_ACTION_ID, CANCEL_PAGE_ACTION_ID]);
 /** Reassign hands the incident to the other sandbox responder. */
 const RESPONDERS = ['Sandbox On-Call', 'Second On-Call'];
 
@@ -27,24 +32,37 @@ async function buildScript(): Promise<string> {
   return result.outputFiles[0]!.text;
 }
 
+/**
+ * The console's channels: the sandbox's own, then every other registered customer's, so that a
+ * customer registered while the console is open (`npm run customers -- add`) gets its column at
+ * once, before anyone writes there. Channels only seen in the records follow (buildTranscripts).
+ */
+function consoleChannels(channels: ChannelInfo[], registered: readonly Customer[]): ChannelInfo[] {
+  const known = new Set(channels.map((c) => c.id));
+  // Named as the Slack stand-in names a channel it was given no name for.
+  return [...channels, ...registered.filter((c) => !known.has(c.channel)).map((c) => ({ id: c.channel, name: c.channel.toLowerCase() }))];
+}
+
 async function snapshotOf(stack: LocalStack, channels: ChannelInfo[]): Promise<ConsoleSnapshot> {
-  const transcripts = buildTranscripts({ messages: stack.slack!.messages, ephemerals: stack.slack!.ephemerals }, channels);
+  const registered = await stack.customers.all();
+  const transcripts = buildTranscripts({ messages: stack.slack!.messages, ephemerals: stack.slack!.ephemerals }, consoleChannels(channels, registered));
   return {
     botUserId: STAND_IN_BOT_USER_ID,
     users: userNames(transcripts),
     channels: transcripts,
     incidents: incidentViews([...stack.pagerDuty!.incidents.values()], stack.pagerDuty!.notes),
-    customers: await customerCards(stack, channels),
+    customers: await customerCards(stack, transcripts, registered),
     service: stack.pagerDuty!.serviceState(),
   };
 }
 
 /** Each console channel's customer card: name, pages left in the rolling hour, confirmation. */
-async function customerCards(stack: LocalStack, channels: ChannelInfo[]): Promise<Record<string, CustomerCard>> {
+async function customerCards(stack: LocalStack, channels: ChannelInfo[], registered: readonly Customer[]): Promise<Record<string, CustomerCard>> {
   const now = Date.now();
+  const byChannel = new Map(registered.map((customer) => [customer.channel, customer]));
   const cards = await Promise.all(
     channels.map(async ({ id }) => {
-      const customer = await stack.customers.get(id);
+      const customer = byChannel.get(id);
       if (!customer) return undefined;
       const used = await stack.pageBudget.used(id, now);
       return [id, { name: customer.name, pagesPerHour: customer.pagesPerHour, budgetLeft: Math.max(0, customer.pagesPerHour - used), confirm: customer.confirm }] as const;
@@ -52,6 +70,9 @@ async function customerCards(stack: LocalStack, channels: ChannelInfo[]): Promis
   );
   return Object.fromEntries(cards.filter((card) => card !== undefined));
 }
+
+/** How often the stream looks for changes of the customer registry (`npm run customers` makes them in another process). */
+const REGISTRY_POLL_MS = 1000;
 
 /** Server-sent events: the whole snapshot on connect and after each change, coalesced. */
 function stream(request: IncomingMessage, response: ServerResponse, stack: LocalStack, channels: ChannelInfo[]) {
@@ -68,10 +89,29 @@ function stream(request: IncomingMessage, response: ServerResponse, stack: Local
   };
   const schedule = () => (timer ??= setTimeout(send, 25));
   const unsubscribe = [stack.slack!.onChange(schedule), stack.pagerDuty!.onChange(schedule)];
+  // The registry changes through the admin route, which tells no one: a customer added, updated or
+  // removed is seen here within a second and redrawn (its column, its card).
+  let registry: string | undefined;
+  let polling = false;
+  const registryPoll = setInterval(() => {
+    if (polling) return;
+    polling = true;
+    stack.customers
+      .all()
+      .then((customers) => {
+        const seen = JSON.stringify(customers);
+        // The first look also redraws: a change just after the first snapshot is not missed.
+        if (seen !== registry) schedule();
+        registry = seen;
+      })
+      .catch(() => undefined)
+      .finally(() => (polling = false));
+  }, REGISTRY_POLL_MS);
   // A comment now and then keeps proxies and the browser from closing an idle stream.
   const keepAlive = setInterval(() => response.write(': keep-alive\n\n'), 15_000);
   request.on('close', () => {
     clearTimeout(timer);
+    clearInterval(registryPoll);
     clearInterval(keepAlive);
     for (const off of unsubscribe) off();
   });
@@ -88,6 +128,39 @@ const text = (value: unknown) => (typeof value === 'string' ? value : '');
 /** The stack's server answers a thrown error with its `status`. */
 function httpError(status: number, message: string): Error {
   return Object.assign(new Error(message), { status });
+}
+
+/** Slack names a block it was given no block_id for, once, when it stores the message: the same name at every click. */
+function generatedBlockId(messageTs: string, index: number): string {
+  return createHash('sha256').update(`${messageTs}/${index}`).digest('base64url').slice(0, 5);
+}
+
+/**
+ * The button a customer clicked, as Slack knows it: the element in the actions block of the
+ * message `messageTs` in `channel` (a message, or an ephemeral the clicker sees), with the block's
+ * id and the message as Slack sends it to the app. A click on a button the message no longer
+ * has (a prompt already decided) is refused, as Slack shows it to nobody.
+ */
+function findButton(stack: LocalStack, channel: string, messageTs: string, actionId: string, value: string) {
+  if (!CONSOLE_BUTTONS.has(actionId)) throw httpError(400, `no button "${actionId.slice(0, 40)}" in pd-router's messages`);
+  const message = stack.slack!.messages.find((m) => m.channel === channel && m.ts === messageTs);
+  const ephemeral = message ? undefined : stack.slack!.ephemerals.find((e) => e.channel === channel && e.ts === messageTs);
+  const blocks = (message ?? ephemeral)?.blocks as { type?: string; block_id?: string; elements?: SlackButton[] }[] | undefined;
+  const index = (blocks ?? []).findIndex((b) => b.type === 'actions' && (b.elements ?? []).some((e) => e.action_id === actionId && (e.value ?? '') === value));
+  if (!blocks || index < 0) throw httpError(409, 'that button is no longer on the message (it was answered already)');
+  const blockId = blocks[index]!.block_id ?? generatedBlockId(messageTs, index);
+  const button = blocks[index]!.elements!.find((e) => e.action_id === actionId && (e.value ?? '') === value)!;
+  const shown = blocks.map((b, i) => ({ ...b, block_id: b.block_id ?? generatedBlockId(messageTs, i) }));
+  return {
+    button,
+    at: {
+      messageTs,
+      blockId,
+      ...(message
+        ? { message: { type: 'message', user: message.user, ts: message.ts, bot_id: 'BSANDBOX', app_id: 'ASANDBOX', text: message.text, blocks: shown, ...(message.threadTs ? { thread_ts: message.threadTs } : {}) } }
+        : { isEphemeral: true }),
+    },
+  };
 }
 
 /**
@@ -137,9 +210,12 @@ export function sandboxConsole(options: { channels: ChannelInfo[] }): NonNullabl
       }
       sendJson(response, 200, await driver.say(parts[2]!, customerUserId(parts[2]!), text(body.text).trim(), text(body.threadTs) || undefined));
     } else if (route === 'POST /channels' && parts[3] === 'clicks') {
-      // POST /sandbox/channels/{channel}/clicks {value, messageTs}: a customer clicks Check Status.
+      // POST /sandbox/channels/{channel}/clicks {actionId, value, messageTs}: a customer clicks a
+      // button of a message (Check Status, Page on-call, Cancel); Slack sends the app its block_actions.
       const body = await readJson(request);
-      sendJson(response, 200, { status: await driver.clickCheckStatus(parts[2]!, customerUserId(parts[2]!), text(body.value), text(body.messageTs)) });
+      const [channel, user] = [parts[2]!, customerUserId(parts[2]!)];
+      const clicked = findButton(stack, channel, text(body.messageTs), text(body.actionId), text(body.value));
+      sendJson(response, 200, { status: await driver.clickButton(channel, user, clicked.button, { ...clicked.at, responseUrl: stack.slack.responseUrl(channel, user) }) });
     } else if (route === 'POST /incidents' && parts[3] === 'status-update') {
       // POST /sandbox/incidents/{id}/status-update {message}: on-call publishes a status update.
       const body = await readJson(request);

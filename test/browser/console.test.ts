@@ -5,6 +5,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { SANDBOX_CHANNELS, SANDBOX_CHANNEL_NAMES } from '../../local/sandbox-console/channels';
 import { sandboxConsole } from '../../local/sandbox-console/routes';
 import { startStack, type LocalStack } from '../../local/stack';
+import { httpCustomerAdmin } from '../../scripts/customers';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
@@ -178,6 +179,82 @@ describe('the sandbox console, in Chromium', () => {
     await shows('CGLOBEX', 'handled together with a related incident');
     expect(await incident(GLOBEX).locator('.pill').innerText()).toMatch(/resolved/i);
     expect(await column('CGLOBEX').innerText()).not.toMatch(/INTERNAL|pg-shared/);
+  });
+
+  (hasChromium ? it : it.skip)('shows a customer registered while it is open, and its Page on-call pages once and Cancel pages nobody', async () => {
+    await page.goto(`${stack.url}/sandbox`);
+    await page.locator('#connection.live').waitFor();
+    // Registered the way `npm run customers -- add CUMBRELLA --name "Umbrella Corp" --confirm` does, with the page open.
+    await httpCustomerAdmin(stack.url, stack.adminToken).add({ channel: 'CUMBRELLA', name: 'Umbrella Corp', confirm: true });
+    const card = page.locator('[data-channel="CUMBRELLA"] .customer-card');
+    await card.filter({ hasText: 'Umbrella Corp' }).waitFor();
+    expect(await card.innerText()).toMatch(/^Umbrella Corp\s+3 of 3 pages left this hour\s+confirmation on$/);
+
+    // Every column beside the PagerDuty panel, never under it, each wide enough to read.
+    const layout = async () => {
+      const panel = (await page.locator('.oncall').boundingBox())!;
+      const area = (await page.locator('#columns').boundingBox())!;
+      const boxes = await page.locator('.channel').evaluateAll((sections) => sections.map((s) => ({ id: (s as HTMLElement).dataset.channel!, ...(s.getBoundingClientRect().toJSON() as { x: number; y: number; width: number; height: number }) })));
+      return { panel, area, boxes };
+    };
+    const fitsBesidePanel = ({ panel, area, boxes }: Awaited<ReturnType<typeof layout>>) => {
+      expect(area.x + area.width).toBeLessThanOrEqual(panel.x);
+      for (const box of boxes) {
+        expect([box.id, box.x >= area.x, box.x + box.width <= area.x + area.width]).toEqual([box.id, true, true]);
+        expect(box.width).toBeGreaterThanOrEqual(280);
+        expect(box.height).toBeGreaterThanOrEqual(300);
+      }
+    };
+    const wide = await layout();
+    // Customers first, in the registry's order; a channel that is not a customer's (the test before typed in one) after them.
+    expect(wide.boxes.map((b) => b.id).slice(0, 4)).toEqual(['CACME', 'CGLOBEX', 'CINITECH', 'CUMBRELLA']);
+    fitsBesidePanel(wide);
+    await page.mouse.move(0, 0);
+    mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: path.join(ROOT, 'test-results', 'sandbox-console-four-customers.png') });
+    // On a narrower screen the channels wrap onto a second row: none is cut off or hidden sideways.
+    await page.setViewportSize({ width: 1100, height: 900 });
+    await page.waitForTimeout(100);
+    const narrow = await layout();
+    fitsBesidePanel(narrow);
+    expect(await page.locator('#columns').evaluate((area) => area.scrollWidth <= area.clientWidth)).toBe(true);
+    await page.screenshot({ path: path.join(ROOT, 'test-results', 'sandbox-console-narrow.png') });
+    await page.setViewportSize({ width: 1600, height: 1000 });
+
+    const umbrellaColumn = column('CUMBRELLA');
+    const box = page.getByRole('textbox', { name: 'Message #cumbrella' });
+    const pages = () => stack.pagerDuty!.triggers.filter((t) => JSON.stringify(t.payload).includes('Vault is sealed')).length;
+    // Page on-call: the prompt is rewritten without its buttons, and on-call is paged once.
+    await box.fill('@bot escalate Vault is sealed');
+    await box.press('Enter');
+    await umbrellaColumn.getByRole('button', { name: 'Page on-call' }).waitFor();
+    expect(pages()).toBe(0);
+    await umbrellaColumn.getByRole('button', { name: 'Page on-call' }).click();
+    await shows('CUMBRELLA', 'Paging on-call (confirmed by @Cumbrella customer)');
+    await incident('Vault is sealed').waitFor();
+    await shows('CUMBRELLA', 'On-call has been paged');
+    await stack.waitForIdle();
+    expect(pages()).toBe(1);
+    expect(await umbrellaColumn.getByRole('button', { name: /Page on-call|Cancel/ }).count()).toBe(0);
+    expect(await umbrellaColumn.innerText()).not.toContain('Only visible to you');
+
+    // Cancel: the prompt says so and nobody is paged.
+    const incidentsBefore = stack.pagerDuty!.incidents.size;
+    const triggersBefore = stack.pagerDuty!.triggers.length;
+    await box.fill('@bot escalate Backups look stale');
+    await box.press('Enter');
+    await umbrellaColumn.getByRole('button', { name: 'Cancel' }).waitFor();
+    await umbrellaColumn.getByRole('button', { name: 'Cancel' }).click();
+    await shows('CUMBRELLA', 'Cancelled by @Cumbrella customer: on-call was not paged.');
+    await stack.waitForIdle();
+    expect(stack.pagerDuty!.triggers.length).toBe(triggersBefore);
+    expect(stack.pagerDuty!.incidents.size).toBe(incidentsBefore);
+    expect(await umbrellaColumn.getByRole('button', { name: /Page on-call|Cancel/ }).count()).toBe(0);
+    expect(await card.innerText()).toMatch(/^Umbrella Corp\s+2 of 3 pages left this hour/);
+    // Nothing of Umbrella's reached another channel.
+    for (const other of ['CACME', 'CGLOBEX', 'CINITECH']) expect(await column(other).innerText()).not.toMatch(/Vault|Backups|Umbrella/);
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: path.join(ROOT, 'test-results', 'sandbox-console-confirm.png') });
   });
 
   (hasChromium ? it : it.skip)('says clearly when the stack is gone, and recovers when it is back', async () => {

@@ -14,6 +14,9 @@ const toast = document.querySelector<HTMLElement>('#toast')!;
 const stackGone = document.querySelector<HTMLElement>('#stack-gone')!;
 const openForm = document.querySelector<HTMLFormElement>('#open-incident')!;
 
+/** The Check Status button's action id (lib/slack/normalize.ts: CHECK_STATUS_ACTION_ID), kept out of the page's bundle. */
+const CHECK_STATUS = 'check_status';
+
 /** What the page says when the stack stops answering; it clears itself when the stack is back. */
 const STACK_GONE = 'The pd-router stack is not answering: is `npm start` still running? This page reconnects by itself when it is back.';
 /** What each list last drew, so an unchanged column keeps its scroll position and selection. */
@@ -86,7 +89,9 @@ function column(channel: ChannelTranscript): HTMLElement {
 
 function draw(snapshot: ConsoleSnapshot) {
   // All columns first: their widths, and so each list's height, are final before anything is drawn.
-  snapshot.channels.forEach(column);
+  const sections = snapshot.channels.map(column);
+  // In the snapshot's order (customers first): a customer registered later moves ahead of a channel that is not one.
+  if (sections.some((section, i) => columns.children[i] !== section)) columns.append(...sections);
   for (const channel of snapshot.channels) {
     const card = renderCustomerCard(snapshot.customers?.[channel.id]);
     if (drawn.get(`card:${channel.id}`) !== card) {
@@ -140,12 +145,17 @@ document.addEventListener('click', (event) => {
     : click
       ? post(`/sandbox/channels/${encodeURIComponent(channel ?? '')}/clicks`, { actionId: click, value, messageTs })
       : post(`/sandbox/incidents/${encodeURIComponent(incident ?? '')}/${action ?? ''}`, details);
-  // A Check Status button stays usable; an incident button is redrawn from the next snapshot.
-  request
-    .catch((e: Error) => showError(e.message))
-    .finally(() => {
+  // A Check Status button stays usable; Page on-call and Cancel decide the prompt, which is
+  // rewritten without them; an incident button is redrawn from the next snapshot.
+  request.then(
+    () => {
+      if (click === CHECK_STATUS) button.disabled = false;
+    },
+    (e: Error) => {
+      showError(e.message);
       if (click) button.disabled = false;
-    });
+    },
+  );
 });
 
 openForm.addEventListener('submit', (event) => {

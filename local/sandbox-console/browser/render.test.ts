@@ -12,6 +12,8 @@ describe('the console’s Slack rendering', () => {
     expect(renderMrkdwn('<@UACME> said', users)).toBe('<span class="mention">@Acme customer</span> said');
     expect(renderMrkdwn('*<https://pd.test/1|Checkout down>*\nResolved', users)).toBe('<strong><a href="https://pd.test/1" target="_blank" rel="noopener noreferrer">Checkout down</a></strong><br>Resolved');
     expect(renderMrkdwn(':rotating_light: *Paged*\n>a &gt; b', users)).toBe('🚨 <strong>Paged</strong><br><blockquote>a &gt; b</blockquote>');
+    // The confirmation prompt's emoji, asked and decided.
+    expect(renderMrkdwn(':question: :white_check_mark: :no_entry_sign: :hourglass:', users)).toBe('❓ ✅ 🚫 ⌛');
   });
 
   it('draws a link title with `&<>` once unescaped, as Slack does, never as entities', () => {
@@ -33,6 +35,13 @@ describe('the console’s Slack rendering', () => {
     );
     expect(html).toContain('<div class="thread-label">1 reply</div>');
     expect(html).toContain('Only visible to you');
+  });
+
+  it('draws a confirmation prompt’s buttons with the action id and value a click sends, Page on-call in Slack’s danger red', () => {
+    const prompt = { type: 'actions', elements: [{ type: 'button', action_id: 'page_oncall', style: 'danger', text: { type: 'plain_text', text: 'Page on-call' }, value: 'pdr-1' }, { type: 'button', action_id: 'cancel_page', text: { type: 'plain_text', text: 'Cancel' }, value: 'pdr-1' }] };
+    const html = renderChannelMessages({ id: 'CACME', name: 'customer-acme', messages: [{ ts: '1.000001', user: 'UPDROUTERBOT', text: 'Page on-call?', blocks: [prompt], edits: 0, replies: [] }] }, users, 'UPDROUTERBOT');
+    expect(html).toContain('<button type="button" class="block-button danger" data-click="page_oncall" data-value="pdr-1" data-channel="CACME" data-message-ts="1.000001">Page on-call</button>');
+    expect(html).toContain('<button type="button" class="block-button" data-click="cancel_page" data-value="pdr-1" data-channel="CACME" data-message-ts="1.000001">Cancel</button>');
   });
 
   it('shows each channel’s customer: name, pages left this hour, confirmation; or that it is not one', () => {

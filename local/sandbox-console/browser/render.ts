@@ -18,6 +18,9 @@ const EMOJI: Record<string, string> = {
   white_check_mark: '✅',
   eyes: '👀',
   pray: '🙏',
+  question: '❓',
+  no_entry_sign: '🚫',
+  hourglass: '⌛',
 };
 
 type Users = Record<string, string>;
@@ -111,7 +114,7 @@ function renderBlock(block: Block, users: Users, at: ButtonContext): string {
         .filter((e) => e.type === 'button')
         .map(
           (e) =>
-            `<button type="button" class="block-button" data-click="${escapeHtml(e.action_id ?? '')}" data-value="${escapeHtml(e.value ?? '')}" ` +
+            `<button type="button" class="block-button${e.style === 'danger' || e.style === 'primary' ? ` ${e.style}` : ''}" data-click="${escapeHtml(e.action_id ?? '')}" data-value="${escapeHtml(e.value ?? '')}" ` +
             `data-channel="${escapeHtml(at.channel)}" data-message-ts="${escapeHtml(at.messageTs)}">${renderText(e.text as TextObject, users)}</button>`,
         )
         .join('')}</div>`;
