@@ -13,6 +13,7 @@ import { makeDeliveryGate } from '../../lib/escalation/delivery-gate';
 import { customerView, shownPerson, type Happening } from '../../lib/tenancy/customer-view';
 import { incidentTag, makeOwnership } from '../../lib/tenancy/ownership';
 import { makeAudience, statusUpdateTextShown } from '../../lib/tenancy/audience';
+import { isDedupKey } from '../../lib/dedup-key';
 import type { EventQueue } from '../../lib/runtime/queue';
 import type { Pacer } from '../../lib/store/pacer';
 import { makeConfirmationRefresh } from './confirmation-refresh';
@@ -198,11 +199,11 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
     checkpoint('incident-attached');
     if (links.length === 1) {
       const [link] = links as [IncidentLink];
-      // A status update may have been written while the incident held more than this escalation,
-      // then merged on before this event is handled (its alerts gone, the other escalations never
-      // bound to it): its own alert still in it says the incident is still its own.
-      const movedOn = event.statusUpdate !== undefined && statusUpdateTextShown(link, 1) && !(await deps.pagerDuty.alertKeys(incident.id)).includes(link.dedupKey);
-      await tellOne(link, event, targetStatus, movedOn ? undefined : 1, logger);
+      // Before on-call's text is shown, the incident's alerts as PagerDuty has them now: another
+      // escalation's alert may be in it before this worker bound it (a merge into it not yet
+      // handled), or the incident merged on (its own alert gone) after the update was written.
+      const alone = event.statusUpdate === undefined || !statusUpdateTextShown(link, 1) || holdsOnly(await deps.pagerDuty.alertKeys(incident.id), link.dedupKey);
+      await tellOne(link, event, targetStatus, alone ? 1 : undefined, logger);
       return announce(holder, incident.mergedInto ? undefined : links, logger);
     }
     // Many channels (an outage merged into one incident): each is told by a message of its own, in
@@ -227,6 +228,11 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
     if (!incidentId) return;
     const links = held ?? (await deps.links.followersOf(incidentId)).filter((link) => link.state !== 'rejected');
     await audience.announce(incidentId, links, logger);
+  }
+
+  /** The incident's alerts are this escalation's own and none of another escalation (alerts of the provider's own monitoring may be there too). */
+  function holdsOnly(alertKeys: string[], dedupKey: string): boolean {
+    return alertKeys.includes(dedupKey) && alertKeys.every((key) => key === dedupKey || !isDedupKey(key));
   }
 
   /** One channel's part of an event that concerns many. */

@@ -9,12 +9,15 @@ import { audit, FIRST_INCIDENT_NUMBER, pool, World, type SentEscalation } from '
  * escalations (mentions and slash commands, delivered up to three times), PagerDuty doing what
  * PagerDuty does (updates in any order and duplicated, key-less webhooks, services and
  * integrations acting as agents, on-call retitling incidents, merging one customer's incident into
- * another's or into an internal one, content-based alert grouping across customers), and Check
- * Status clicks from the right channel, another customer's channel, or with a forged value.
+ * another's or into an internal one, content-based alert grouping across customers, status updates
+ * naming the customer whose incident it is), and Check Status clicks from the right channel,
+ * another customer's channel, or with a forged value.
  *
  * After each batch: no Slack call carries another channel's words or dedup key, nor any of
- * PagerDuty's internals (incident id, URL, title, account-wide number, a service's name); a
- * refusal carries nothing; nothing is doubled or lost; a refused click never asks PagerDuty.
+ * PagerDuty's internals (incident id, URL, title, account-wide number, a service's name), nor the
+ * text of a status update anywhere but in the one channel whose own incident, holding nothing
+ * else, it was published on; a refusal carries nothing; nothing is doubled or lost; a refused
+ * click never asks PagerDuty.
  *
  * One stack serves every schedule; each schedule's channels are its own. A failure prints the
  * seed: ISOLATION_SEED=<seed> npx jest test/robustness/isolation replays it.
@@ -46,9 +49,11 @@ const schedule = fc.record({
   /** On-call merges an escalation's incident into another escalation's, or into an internal incident. */
   merges: fc.array(fc.record({ from: fc.nat(), into: fc.oneof(fc.constant('internal' as const), fc.nat()), minute: fc.nat(600), copies: fc.constantFrom(1, 1, 2) }), { maxLength: 2 }),
   retitles: fc.array(fc.nat(), { maxLength: 2 }),
+  /** On-call publishes a status update on the incident that holds an escalation now. */
+  statusUpdates: fc.array(fc.record({ escalation: fc.nat(), minute: fc.nat(600), copies: fc.constantFrom(1, 1, 2), agent: fc.nat(AGENTS.length - 1) }), { maxLength: 3 }),
   clicks: fc.array(fc.record({ escalation: fc.nat(), from: fc.constantFrom('own', 'own', 'other-channel', 'earlier-customer', 'forged-key', 'garbage'), deliveries: fc.constantFrom(1, 1, 2) }), { maxLength: 3 }),
-  /** How updates, merges, retitles and clicks interleave. */
-  order: fc.array(fc.nat(), { minLength: 16, maxLength: 16 }),
+  /** How updates, merges, retitles, status updates and clicks interleave. */
+  order: fc.array(fc.nat(), { minLength: 19, maxLength: 19 }),
 });
 type Schedule = typeof schedule extends fc.Arbitrary<infer T> ? T : never;
 /** Schedules played at the same time, each on its own channels: load, and a chance for them to mix. */
@@ -107,6 +112,19 @@ describe('isolation under load', () => {
         return merged;
       });
     });
+    s.statusUpdates.forEach((u, n) => {
+      const escalation = sent[u.escalation % sent.length]!;
+      const eventId = `S${prefix}${n}`;
+      const at = new Date(base + u.minute * 60_000 + 700 + n).toISOString();
+      // Published on the incident that holds the escalation's alert then; its copies are redeliveries.
+      let about: StandInIncident | undefined;
+      for (let copy = 0; copy < u.copies; copy++) {
+        actions.push(() => {
+          about ??= pagerDuty.byKey(escalation.dedupKey) ?? world.incidentOf(escalation)!;
+          return world.statusUpdate(about, at, eventId, { by: AGENTS[u.agent]! });
+        });
+      }
+    });
     s.retitles.forEach((r) => {
       const escalation = sent[r % sent.length]!;
       actions.push(async () => {
@@ -153,6 +171,8 @@ describe('isolation under load', () => {
     let schedules = 0;
     let merged = 0;
     let grouped = 0;
+    let sharedUpdates = 0;
+    let ownUpdates = 0;
     const batch = fc.record({ schedules: fc.array(schedule, { minLength: SCHEDULES_AT_ONCE, maxLength: SCHEDULES_AT_ONCE }), grouping: fc.boolean() });
     const property = fc.asyncProperty(batch, async ({ schedules: batchSchedules, grouping }) => {
       run++;
@@ -164,6 +184,11 @@ describe('isolation under load', () => {
       stack.pagerDuty!.grouping = false;
       await stack.waitForIdle(60_000);
       schedules += batchSchedules.length;
+      for (const update of world.statusUpdates.values()) {
+        if (!update.eventId.includes(`CI${run.toString(36).toUpperCase()}X`)) continue;
+        if (update.readableBy) ownUpdates++;
+        else sharedUpdates++;
+      }
       const sent = played.flatMap((p) => p.sent);
       merged += sent.filter((e) => [...stack.pagerDuty!.incidents.values()].some((i) => i.incidentKey === e.dedupKey && i.mergedInto)).length;
       grouped += sent.filter((e) => ![...stack.pagerDuty!.incidents.values()].some((i) => i.incidentKey === e.dedupKey)).length;
@@ -208,5 +233,7 @@ describe('isolation under load', () => {
     // The schedules did exercise what they are about.
     expect(merged).toBeGreaterThan(0);
     expect(grouped).toBeGreaterThan(0);
+    expect(ownUpdates).toBeGreaterThan(0);
+    expect(sharedUpdates).toBeGreaterThan(0);
   }, 300_000);
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { dedupKeyFor } from '../../../lib/dedup-key';
+import { dedupKeyFor, isDedupKey } from '../../../lib/dedup-key';
 import { refusalMessage } from '../../../lib/slack/messages';
 import { signPagerDutyWebhook } from '../../../lib/pagerduty/signature';
 import type { LocalStack } from '../../../local/stack';
@@ -48,6 +48,8 @@ export interface HttpAnswer {
 /** A word that appears nowhere else: found in a Slack call, it names the escalation it came from. */
 export const newMarker = () => `mk${randomBytes(8).readBigUInt64BE().toString(36).padStart(10, '0').slice(-10)}`;
 export const MARKER_PATTERN = /mk[a-z0-9]{10}/g;
+/** A word in each status update on-call publishes: found in a Slack call, it names the update. */
+const STATUS_UPDATE_PATTERN = /su[a-z0-9]{10}/g;
 const DEDUP_KEY_PATTERN = /pdr-[0-9a-f]{32}/g;
 /** The stand-in's incident ids (`Q` + 12 hex digits) also appear inside its incident URLs. */
 const INCIDENT_ID_PATTERN = /Q[0-9A-F]{12}/g;
@@ -87,6 +89,13 @@ export class World {
   readonly answers: { route: string; status: number; body: string }[] = [];
   /** Webhooks sent by hand (not by the stand-in), by event id. */
   readonly handWebhooks = new Map<string, { incidentId: string; status: number; eventType: string }>();
+  /**
+   * Status updates on-call published, by their marker: the incident, and the one channel that may
+   * read the text (the incident is its escalation's own and held no other alert when published),
+   * if any. On a shared incident no channel may.
+   */
+  readonly statusUpdates = new Map<string, { eventId: string; incidentId: string; readableBy?: string; alerts: string[] }>();
+  private readonly statusUpdateMarkers = new Map<string, string>();
   slackRequests = 0;
   webhookRequests = 0;
 
@@ -182,6 +191,33 @@ export class World {
     return answer;
   }
 
+  /**
+   * On-call publishes a status update on `incident` (PagerDuty's `incident.status_update_published`),
+   * sent by hand like {@link webhook}; its copies (same event id) carry the same text. The text names
+   * the customer whose incident it is (its words' marker), as on-call writing to "Acme" would.
+   */
+  async statusUpdate(incident: StandInIncident, occurredAt: string, eventId: string, options: { webhookId?: string; by?: Agent } = {}): Promise<HttpAnswer> {
+    let marker = this.statusUpdateMarkers.get(eventId);
+    if (!marker) {
+      marker = `su${newMarker().slice(2)}`;
+      this.statusUpdateMarkers.set(eventId, marker);
+      const own = this.escalations.get(incident.incidentKey);
+      // Alerts of the provider's own (an internal incident merged into it) are no customer's.
+      const alone = !incident.mergedInto && incident.alertKeys.includes(incident.incidentKey) && incident.alertKeys.every((key) => key === incident.incidentKey || !isDedupKey(key));
+      const alerts = incident.alertKeys.map((key) => this.escalations.get(key)?.channel ?? 'another alert');
+      this.statusUpdates.set(marker, { eventId, incidentId: incident.id, alerts, ...(own && alone ? { readableBy: own.channel } : {}) });
+    }
+    const named = this.escalations.get(incident.incidentKey)?.marker ?? 'everyone';
+    const payload = this.stack.pagerDuty!.statusUpdateBody(incident, `Update ${marker}: ${named} - we stopped the export, next update in 30 min`, options.by === undefined ? 'Dana Scully' : options.by, occurredAt, eventId);
+    const body = JSON.stringify(payload);
+    const headers = { 'content-type': 'application/json', 'x-webhook-id': options.webhookId ?? `wh-${eventId}`, ...(signPagerDutyWebhook(body, this.stack.secrets.PAGER_DUTY_SIGNING_KEY) as Record<string, string>) };
+    const answer = await postRaw(`${this.stack.url}/pagerduty/webhooks`, { body, headers });
+    this.webhookRequests++;
+    this.answers.push({ route: 'pagerduty', ...answer });
+    if (answer.status >= 200 && answer.status < 300) this.handWebhooks.set(eventId, { incidentId: incident.id, status: answer.status, eventType: 'incident.status_update_published' });
+    return answer;
+  }
+
   private readonly incidentIndex = new Map<string, StandInIncident>();
   private indexed = 0;
 
@@ -256,7 +292,9 @@ function callContent(args: Record<string, unknown>): string {
  * - duplicates: an effect key posted twice, a dedup_key with two incidents, a click answered twice;
  * - misroutes: a Slack call to channel X carrying a dedup_key or description marker of an
  *   escalation owned by another channel, or any of PagerDuty's internals: an incident id, URL,
- *   title or account-wide number, whoever's incident it is;
+ *   title or account-wide number, whoever's incident it is; or the text of a status update that
+ *   was not published on X's own incident holding X's escalation alone (another customer's, or
+ *   any on a shared incident);
  * - lost: an escalation with neither (incident + confirmation) nor (DLQ + failure told in its
  *   thread); a PagerDuty event accepted by the router for a linked incident with neither a post
  *   in its thread nor a DLQ entry; a click with no answer.
@@ -302,6 +340,11 @@ export async function audit(world: World, options: AuditOptions = {}): Promise<A
     };
     for (const m of content.matchAll(DEDUP_KEY_PATTERN)) foreign('dedup_key', m[0], ownerByKey.get(m[0]));
     for (const m of content.matchAll(MARKER_PATTERN)) foreign('words', m[0], ownerByMarker.get(m[0]));
+    // A status update's text: only in the channel whose own incident, holding nothing else, it was published on.
+    for (const m of content.matchAll(STATUS_UPDATE_PATTERN)) {
+      const update = world.statusUpdates.get(m[0]);
+      if (update && update.readableBy !== call.channel) misroutes.push(`${call.method} to ${call.channel} carries the text of status update ${m[0]}, ${update.readableBy ? `which only ${update.readableBy} may read` : `published on a shared incident (alerts of ${update.alerts.join(', ')})`}`);
+    }
     if (!call.method.startsWith('chat.')) continue;
     for (const m of content.matchAll(INCIDENT_ID_PATTERN)) misroutes.push(`${call.method} to ${call.channel} carries PagerDuty's incident id ${m[0]}`);
     if (content.includes(pagerDuty.url)) misroutes.push(`${call.method} to ${call.channel} carries a PagerDuty URL`);
