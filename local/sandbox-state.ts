@@ -94,13 +94,48 @@ export function readSandboxState(env: Record<string, string | undefined> = proce
   if (port) return readStateFile(sandboxStateFile(Number(port)));
   const onDefault = readStateFile(sandboxStateFile(DEFAULT_PORT));
   if (onDefault) return onDefault;
+  const running = runningSandboxes();
+  return running.length === 1 ? running[0] : undefined;
+}
+
+/** Whether the process that wrote a hand-off file still runs (a killed stack leaves its file behind). */
+function stillRunning(pid: number | undefined): boolean {
+  if (pid === undefined) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The sandboxes that left a hand-off file here and still run, by port. */
+export function runningSandboxes(): SandboxState[] {
   let files: string[] = [];
   try {
     files = readdirSync(SANDBOX_STATE_DIR).filter((name) => /^sandbox-\d+\.json$/.test(name));
   } catch {
-    return undefined;
+    return [];
   }
-  return files.length === 1 ? readStateFile(path.join(SANDBOX_STATE_DIR, files[0]!)) : undefined;
+  return files
+    .map((name) => readStateFile(path.join(SANDBOX_STATE_DIR, name)))
+    .filter((state): state is SandboxState => state !== undefined && stillRunning(state.pid))
+    .sort((a, b) => (portOf(a.url) ?? 0) - (portOf(b.url) ?? 0));
+}
+
+/**
+ * When a helper found no sandbox because several run and nothing says which (neither PORT nor
+ * PD_ROUTER_URL is set, none is on the default port): one line naming them and how to pick one,
+ * with `example` (the helper's own command) as the example. Undefined otherwise.
+ */
+export function whichSandboxLine(env: Record<string, string | undefined>, example: string): string | undefined {
+  if (env.PORT?.trim() || env.PD_ROUTER_URL?.trim()) return undefined;
+  const running = runningSandboxes();
+  if (running.length < 2) return undefined;
+  const ports = running.map((state) => portOf(state.url));
+  const list = `${ports.slice(0, -1).join(', ')} and ${ports.at(-1)}`;
+  return `${running.length} sandboxes are running, on ports ${list}: say which with PORT, e.g. \`PORT=${ports[0]} ${example}\``;
 }
 
 /**

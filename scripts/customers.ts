@@ -20,7 +20,7 @@ import {
   type NewCustomer,
 } from '../lib/store/customers';
 import { ADMIN_TOKEN_HEADER } from '../local/admin-routes';
-import { localStackUrl, readSandboxState, type SandboxState } from '../local/sandbox-state';
+import { localStackUrl, readSandboxState, whichSandboxLine, type SandboxState } from '../local/sandbox-state';
 import { parseCommandLine, type CliOutput } from './cli';
 
 const USAGE = `usage: npm run customers -- <command> [options]
@@ -47,8 +47,20 @@ settings:
   --confirm | --no-confirm          ask "Page on-call?" before paging (default: no)
   --no-names | --names              hide or show responders' names (default: the deployment's setting)
 
-target (default: the running \`npm start\`, found through .local-data/sandbox.json, PORT or PD_ROUTER_URL
-with PD_ROUTER_ADMIN_TOKEN):
+organizations (--org, add only): the Slack team id of the other organization in a Slack Connect channel
+  (T… for a workspace, E… for an Enterprise Grid organization; not its name or domain). Find it:
+  - with Slack's conversations.info for the channel and the app's bot token: its connected_team_ids;
+  - from the other organization: Slack in a browser shows it in the address, app.slack.com/client/<team id>/…;
+  - in pd-router's logs: a registered channel shared later logs Slack's channel_shared event ("shared with
+    an organization nobody approved", organizations); someone of an organization not approved who tries to
+    escalate, click or reply logs "refused by the delivery gate" with actorOrganization.
+  A channel already shared when it is added without --org is not paused (pd-router only hears of shares
+  made after it is registered), but nobody of the other organization can page, click or reply: each is
+  answered "not set up". Remove the customer and add it again with --org <team id> (approve only approves
+  organizations pd-router saw join the channel).
+
+target (default: the running \`npm start\`, found through .local-data/sandbox-<port>.json, PORT or
+PD_ROUTER_URL with PD_ROUTER_ADMIN_TOKEN):
   --stage <stage> --region <region> a deployed stack's table, with your AWS credentials`;
 
 const HINT = 'see npm run customers -- --help';
@@ -107,7 +119,7 @@ export function resolveTarget(values: Values, env: Record<string, string | undef
     return { kind: 'table', stage, region };
   }
   const url = localStackUrl(env, handOff);
-  if (!url) throw new CliError('no running pd-router found: start one with `npm start`, set PD_ROUTER_URL, or give --stage and --region');
+  if (!url) throw new CliError(whichSandboxLine(env, 'npm run customers -- list') ?? 'no running pd-router found: start one with `npm start`, set PD_ROUTER_URL, or give --stage and --region');
   const sameStack = handOff !== undefined && new URL(handOff.url).port === new URL(url).port;
   const token = env.PD_ROUTER_ADMIN_TOKEN?.trim() || (sameStack ? handOff.adminToken : undefined);
   if (!token) throw new CliError(`no admin token for ${url}: set PD_ROUTER_ADMIN_TOKEN to the one \`npm start\` was given`);

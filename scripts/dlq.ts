@@ -12,7 +12,7 @@ import {
 import { LAYOUT, queueNames, type QueueName } from '../lib/layout/layout';
 import { PdRouterError } from '../lib/runtime/errors';
 import { LOCAL_AWS_ENV } from '../local/aws';
-import { helperEnvProblem, localStackUrl, readSandboxState } from '../local/sandbox-state';
+import { helperEnvProblem, localStackUrl, readSandboxState, whichSandboxLine } from '../local/sandbox-state';
 import { parseCommandLine, type CliOutput } from './cli';
 
 /** A usage or lookup problem, told in one line. */
@@ -76,7 +76,7 @@ async function localTarget(io: DlqIo): Promise<DlqTarget> {
   if (endpoint) return { stage: 'local', endpoint };
   const sandboxUrl = io.readSandboxUrl();
   const url = localStackUrl(io.env, sandboxUrl === undefined ? undefined : { url: sandboxUrl });
-  if (!url) throw new DlqError('no local stack found: start one with `npm start` (or set PD_ROUTER_URL or PORT), or give --stage and --region for a deployed stage');
+  if (!url) throw new DlqError(whichSandboxLine(io.env, 'npm run dlq -- list') ?? 'no local stack found: start one with `npm start` (or set PD_ROUTER_URL or PORT), or give --stage and --region for a deployed stage');
   let health: { sqsEndpoint?: unknown; stage?: unknown };
   try {
     health = (await io.getJson(new URL('/health', url).toString())) as typeof health;

@@ -12,7 +12,7 @@ import { PdRouterError } from '../lib/runtime/errors';
 import { API_TOKEN_NAMES, SECRET_NAMES, SIGNING_SECRET_NAMES, type SecretName } from '../lib/runtime/secrets';
 import { makeCustomers } from '../lib/store/customers';
 import { LOCAL_AWS_ENV } from '../local/aws';
-import { helperEnvProblem, localStackUrl, readSandboxState, type SandboxState } from '../local/sandbox-state';
+import { helperEnvProblem, localStackUrl, readSandboxState, whichSandboxLine, type SandboxState } from '../local/sandbox-state';
 import { manifestBotScopes } from '../local/stand-ins/slack';
 import { parseCommandLine, usageError, type CliOutput } from './cli';
 import { PAGERDUTY_WEBHOOK_PATH } from './create-webhook-subscription';
@@ -132,7 +132,7 @@ function customersOf(db: DynamoDBDocumentClient, table: string): DoctorDeps['cus
 async function localDeps(io: Pick<DoctorIo, 'env' | 'readSandboxState' | 'getJson' | 'now'>, timeoutMs: number): Promise<{ deps: Omit<DoctorDeps, 'timeoutMs'>; label: string; pagerDutyApiUrl: string }> {
   const state = io.readSandboxState(io.env);
   const url = localStackUrl(io.env, state);
-  if (!url) throw new DoctorError('no local stack found: start one with `npm start` (or set PD_ROUTER_URL or PORT), or give --stage and --region for a deployed stage');
+  if (!url) throw new DoctorError(whichSandboxLine(io.env, 'npm run doctor') ?? 'no local stack found: start one with `npm start` (or set PD_ROUTER_URL or PORT), or give --stage and --region for a deployed stage');
   let health: { stage?: unknown; sqsEndpoint?: unknown; dynamoEndpoint?: unknown; tableName?: unknown };
   try {
     health = (await io.getJson(new URL('/health', url).toString())) as typeof health;

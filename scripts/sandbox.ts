@@ -1,4 +1,4 @@
-import { helperEnvProblem, isUnreachable, readSandboxState, stackGoneMessage, type SandboxState } from '../local/sandbox-state';
+import { helperEnvProblem, isUnreachable, readSandboxState, stackGoneMessage, whichSandboxLine, type SandboxState } from '../local/sandbox-state';
 import { DataDirError } from '../local/data-dir';
 import { resetKeptData } from '../local/sandbox-keep';
 import { parseCommandLine, processOutput, usageError, type CliOutput } from './cli';
@@ -64,7 +64,7 @@ async function againstSandbox(io: CliOutput & { env: Record<string, string | und
   const state = readSandboxState(io.env);
   if (!state) {
     const where = io.env.PD_ROUTER_URL?.trim() ? ` at PD_ROUTER_URL=${io.env.PD_ROUTER_URL.trim()}` : io.env.PORT?.trim() ? ` on PORT=${io.env.PORT.trim()}` : '';
-    io.stderr(`no running sandbox found${where}: start one with \`npm start\``);
+    io.stderr(whichSandboxLine(io.env, 'npm run sandbox -- list') ?? `no running sandbox found${where}: start one with \`npm start\``);
     return 1;
   }
   try {

@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { signSlackRequest } from '../lib/slack/signature';
-import { helperEnvProblem, isUnreachable, readSandboxState, stackGoneMessage, type SandboxState } from '../local/sandbox-state';
+import { helperEnvProblem, isUnreachable, readSandboxState, stackGoneMessage, whichSandboxLine, type SandboxState } from '../local/sandbox-state';
 import { STAND_IN_BOT_USER_ID, STAND_IN_TEAM_ID } from '../local/stand-ins/slack';
 import { parseCommandLine, processOutput, usageError, type CliOutput } from './cli';
 
@@ -93,7 +93,10 @@ export async function runEscalate(argv: readonly string[], io: EscalateIo): Prom
     secret = sandbox.slackSigningSecret;
   } else {
     const port = io.env.PORT?.trim();
-    io.stderr(`no running sandbox found${port ? ` on PORT=${port}` : ''}: start one with \`npm start\`, or set PD_ROUTER_URL and SLACK_SIGNING_SECRET to page another router`);
+    io.stderr(
+      whichSandboxLine(io.env, `npm run escalate -- ${channel} "…"`) ??
+        `no running sandbox found${port ? ` on PORT=${port}` : ''}: start one with \`npm start\`, or set PD_ROUTER_URL and SLACK_SIGNING_SECRET to page another router`,
+    );
     return 1;
   }
 
