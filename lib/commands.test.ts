@@ -1,4 +1,4 @@
-import { parseCommand, slackMarkupToPlainText, textAfterBotMention, trimSummary } from './commands';
+import { pagerDutyText, parseCommand, slackMarkupToPlainText, textAfterBotMention, trimSummary } from './commands';
 
 const BOT = 'U0BOT';
 
@@ -50,6 +50,31 @@ describe('slackMarkupToPlainText', () => {
     expect(slackMarkupToPlainText('<@U1> in <#C1|ops> saw <https://x.io/a?b=1&amp;c=2|errors> &amp; <https://y.io> &lt;3 <!here>')).toBe(
       '@U1 in #ops saw errors (https://x.io/a?b=1&c=2) & https://y.io <3 @here',
     );
+  });
+});
+
+describe('pagerDutyText: what a customer typed reaches PagerDuty as text, never as live markup', () => {
+  const toPagerDuty = (slackText: string) => pagerDutyText(slackMarkupToPlainText(slackText));
+  /** Anything Slack (PagerDuty's own Slack integration), HTML or Markdown would read as markup. */
+  const LIVE = /<[^>]*>|\]\(/;
+
+  it.each([
+    // As Slack sends what a person typed literally: angle brackets escaped, a typed URL linked.
+    ['&lt;!channel&gt; we are down', '&lt;!channel&gt; we are down'],
+    ['&lt;!here|here&gt; &lt;!everyone&gt;', '&lt;!here|here&gt; &lt;!everyone&gt;'],
+    ['ask &lt;@U0ADMIN&gt;', 'ask &lt;@U0ADMIN&gt;'],
+    ['&lt;<https://evil.example>|PagerDuty: reset your password&gt;', '&lt;https://evil.example|PagerDuty: reset your password&gt;'],
+    ['&lt;https://evil.example|PagerDuty: reset your password&gt;', '&lt;https://evil.example|PagerDuty: reset your password&gt;'],
+    ['[PagerDuty: reset your password](<https://evil.example>)', 'PagerDuty: reset your password (https://evil.example)'],
+    ['<https://evil.example|https://pagerduty.com/reset>', 'hxxps://pagerduty[.]com/reset (https://evil.example)'],
+    ['[www.pagerduty.com](https://evil.example)', 'www[.]pagerduty[.]com (https://evil.example)'],
+  ])('%s → %s', (typed, shown) => {
+    expect(toPagerDuty(typed)).toBe(shown);
+    expect(toPagerDuty(typed)).not.toMatch(LIVE);
+  });
+
+  it('Slack\'s own mentions and links become plain words, as before', () => {
+    expect(toPagerDuty('<!channel> <@U1> <#C1|ops> <https://x.io|errors> a &lt; b &amp;&amp; c &gt; d')).toBe('@channel @U1 #ops errors (https://x.io) a &lt; b && c &gt; d');
   });
 });
 

@@ -50,8 +50,21 @@ export function parseSlashCommand(words: string, pingPhrase: string): Command {
 }
 
 /**
+ * URLs inside a link's label, defanged (`https://pagerduty.com/reset` → `hxxps://pagerduty[.]com/reset`):
+ * a label names where a link seems to go, and shown as plain text beside the real address it
+ * must not become a second, clickable address of its own.
+ */
+export function defangUrls(label: string): string {
+  return label.replace(/\b(?:(https?)|([a-z][a-z0-9+.-]*)):\/\/([^\s/?#]*)/gi, (_m, http: string | undefined, scheme: string | undefined, host: string) =>
+    `${http ? `${http.replace(/tt/i, 'xx')}:` : `${scheme}[:]`}//${host.replace(/\./g, '[.]')}`,
+  ).replace(/\bwww\.([^\s/?#]+)/gi, (_m, rest: string) => `www[.]${rest.replace(/\./g, '[.]')}`);
+}
+
+/**
  * Slack's markup made readable for PagerDuty, where it is shown as plain text:
- * `<@U1>` → `@U1`, `<#C1|ops>` → `#ops`, `<https://x|label>` → `label (https://x)`.
+ * `<@U1>` → `@U1`, `<#C1|ops>` → `#ops`, `<https://x|label>` → `label (https://x)` (URLs in the
+ * label defanged). Typed angle brackets come back as `<` and `>`: what goes to PagerDuty passes
+ * through {@link pagerDutyText} as well.
  */
 export function slackMarkupToPlainText(text: string): string {
   return text
@@ -59,11 +72,29 @@ export function slackMarkupToPlainText(text: string): string {
     .replace(/<#([A-Z0-9]+)(?:\|([^>]*))?>/g, (_m, id: string, name?: string) => `#${name || id}`)
     .replace(/<!(here|channel|everyone)(?:\|[^>]*)?>/g, '@$1')
     .replace(/<!subteam\^[A-Z0-9]+(?:\|([^>]*))?>/g, (_m, name?: string) => name || '@group')
-    .replace(/<((?:https?|mailto):[^|>]+)\|([^>]*)>/g, (_m, url: string, label: string) => (label && label !== url ? `${label} (${url})` : url))
+    .replace(/<((?:https?|mailto):[^|>]+)\|([^>]*)>/g, (_m, url: string, label: string) => (label && label !== url ? `${defangUrls(label)} (${url})` : url))
     .replace(/<((?:https?|mailto):[^>]+)>/g, '$1')
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
     .replace(/&amp;/g, '&');
+}
+
+/**
+ * What a person typed, as PagerDuty carries it (an incident's title, `custom_details`, notes):
+ * plain text that none of PagerDuty's readers turns into markup. PagerDuty's own Slack
+ * integration posts titles and notes into the provider's channels, where a typed `<!channel>`,
+ * `<@U…>` or `<https://evil.example|PagerDuty: reset your password>` would be live: typed angle
+ * brackets stay escaped as Slack sent them (`&lt;`, `&gt;`, which every reader shows as text and
+ * Slack shows as `<`, `>`), and a Markdown link `[label](url)` is written out as `label (url)`
+ * with URLs in its label defanged, as Slack's own links are by {@link slackMarkupToPlainText}.
+ * Escaped entities rather than look-alike characters: nothing on PagerDuty's side can read them
+ * as the real thing, and the provider sees exactly which characters were typed.
+ */
+export function pagerDutyText(plain: string): string {
+  return plain
+    .replace(/\[([^\]\n]*)\]\(([^)\s]*)\)/g, (_m, label: string, url: string) => (label && label !== url ? `${defangUrls(label)} (${url})` : url))
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
 }
 
 /** Trim to PagerDuty's limit without cutting a surrogate pair in half. */

@@ -1,4 +1,4 @@
-import { parseCommand, parseSlashCommand, slackMarkupToPlainText, stripInvisible, textAfterBotMention, trimSummary } from '../../lib/commands';
+import { pagerDutyText, parseCommand, parseSlashCommand, slackMarkupToPlainText, stripInvisible, textAfterBotMention, trimSummary } from '../../lib/commands';
 import { dedupKeyFor, isDedupKey } from '../../lib/dedup-key';
 import type { Effects } from '../../lib/store/effects';
 import { PermanentError } from '../../lib/runtime/errors';
@@ -227,7 +227,8 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
           ...(customer.routingKey ? { routingKey: customer.routingKey } : {}),
           // Folded: the trigger carries the open escalation's key, which PagerDuty adds to its open alert without paging again.
           dedupKey: foldInto?.dedupKey ?? dedupKey,
-          summary: link.summary,
+          // What the person typed, as text no reader of PagerDuty turns into a live mention or link.
+          summary: trimSummary(pagerDutyText(link.summary)),
           source: channelName ? `#${channelName}` : link.channel,
           severity: customer.severity ?? deps.config.severity,
           customDetails: {
@@ -237,7 +238,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
             customer: customer.name,
             requested_by: link.requester,
             permalink: permalink ?? null,
-            message: stripInvisible(slackMarkupToPlainText(origin.text)).slice(0, 4000),
+            message: pagerDutyText(stripInvisible(slackMarkupToPlainText(origin.text))).slice(0, 4000),
             via: origin.via === 'mention' ? 'app_mention' : deps.config.slashCommand,
             ...(link.decidedBy ? { confirmed_by: link.decidedBy } : {}),
             ...(foldInto ? { added_to: foldInto.dedupKey } : {}),

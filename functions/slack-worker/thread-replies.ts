@@ -1,4 +1,4 @@
-import { slackMarkupToPlainText, stripInvisible } from '../../lib/commands';
+import { pagerDutyText, slackMarkupToPlainText, stripInvisible } from '../../lib/commands';
 import type { SlackReplyEvent } from '../../lib/events';
 import { NOTE_MAX_LENGTH, type PagerDutyApi } from '../../lib/pagerduty/api';
 import { PermanentError } from '../../lib/runtime/errors';
@@ -29,20 +29,21 @@ export interface ThreadRepliesDeps {
 }
 
 /**
- * The note a reply becomes: where it was said, by whom, what (as plain text), and a link back.
+ * The note a reply becomes: where it was said, by whom, what (as plain text no reader of
+ * PagerDuty turns into markup, lib/commands.ts `pagerDutyText`), and a link back.
  * The text gives way first so that the whole fits PagerDuty's limit with its link intact.
  */
 export function replyNote(input: { channel: string; channelName?: string; user: string; text: string; suffix: string }): string {
   const head = `Slack, #${input.channelName ?? input.channel}, @${input.user}: `;
   const tail = ` (${input.suffix})`;
-  const text = stripInvisible(slackMarkupToPlainText(input.text)).trim();
+  const text = pagerDutyText(stripInvisible(slackMarkupToPlainText(input.text))).trim();
   return head + text.slice(0, Math.max(0, NOTE_MAX_LENGTH - head.length - tail.length)) + tail;
 }
 
 /**
  * A person's reply in a thread → one note on the incident of the escalation whose thread it is,
  * whatever retries and redeliveries come. Replies in any other thread are ignored without
- * storing anything; over an incident's note budget a reply is logged and dropped (not folded:
+ * storing anything; over its escalation's note budget a reply is logged and dropped (not folded:
  * on-call still has the thread's link in the incident).
  */
 export function makeThreadReplies(deps: ThreadRepliesDeps) {
@@ -68,8 +69,10 @@ export function makeThreadReplies(deps: ThreadRepliesDeps) {
     if (!link.incidentId) link = (await deps.ownership.locate(link, log)).link;
     const incidentId = link.incidentId;
     if (!incidentId) return log.info('a reply in an escalation thread that no incident holds yet; dropped');
-    const budget = await deps.noteBudget.take(incidentId, event.id, now().getTime(), NOTE_BUDGET.limit);
-    if (!budget.granted) return log.warn('over the incident\'s note budget: the reply stays in Slack only', { incidentId, limit: NOTE_BUDGET.limit, windowMinutes: NOTE_BUDGET.windowMs / 60_000 });
+    // Counted per escalation, not per incident: in an incident several customers follow (grouping,
+    // merges), one customer's chatty thread must not silence another's.
+    const budget = await deps.noteBudget.take(link.dedupKey, event.id, now().getTime(), NOTE_BUDGET.limit);
+    if (!budget.granted) return log.warn('over the escalation\'s note budget: the reply stays in Slack only', { incidentId, limit: NOTE_BUDGET.limit, windowMinutes: NOTE_BUDGET.windowMs / 60_000 });
     const [channelName, permalink] = await Promise.all([deps.slack.channelName(event.channel), deps.slack.permalink(event.channel, event.ts)]);
     // What identifies this reply's note among the incident's notes, should an attempt be interrupted after adding it.
     const suffix = permalink ?? `Slack message ${event.channel}/${event.ts}`;

@@ -47,7 +47,7 @@ export interface BudgetOptions {
   windowMs?: number;
 }
 
-/** The notes a chatty thread may add to one incident: at most this many per window. */
+/** The notes one escalation's thread may add to its incident: at most this many per window (counted per escalation, so customers sharing an incident do not share it). */
 export const NOTE_BUDGET = { prefix: 'notes', windowMs: 10 * 60 * 1000, limit: 10 } as const;
 
 /**

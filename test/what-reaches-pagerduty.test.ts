@@ -1,0 +1,104 @@
+import type { LocalStack } from '../local/stack';
+import type { StandInIncident } from '../local/stand-ins/pagerduty';
+import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
+import { NOTE_BUDGET } from '../lib/store/page-budget';
+import { fixture } from './fixtures';
+import { mention, slackSends, startTestStack } from './helpers/stack';
+
+/**
+ * What customers' words become on PagerDuty's side, through the local stack: the PagerDuty
+ * stand-in records every trigger and note as PagerDuty would receive it.
+ */
+
+// A real capture: a person's reply in a Slack Connect thread (test/fixtures/SOURCES.md).
+const CAPTURE = 'slack/message_slack_connect_thread_reply.json';
+type Envelope = { event_id: string; team_id: string; authorizations: { user_id: string }[]; event: Record<string, unknown> };
+let counter = 0;
+
+/** Anything Slack (PagerDuty's own Slack integration posts titles and notes), HTML or Markdown would read as markup. */
+const LIVE_MARKUP = /<[!@#]|<(?:https?|mailto):|<[^>]*\|[^>]*>|\]\(/;
+
+/**
+ * The issue's literal cases, as Slack sends what a person typed: angle brackets escaped
+ * (`&lt;`), a typed URL made a link by Slack, a Markdown link left as typed.
+ */
+const TYPED = [
+  '&lt;!channel&gt;',
+  '&lt;!here&gt;',
+  '&lt;@U0PROVIDERADMIN&gt;',
+  '&lt;https://evil.example|PagerDuty: reset your password&gt;',
+  '&lt;<https://evil.example>|PagerDuty: reset your password&gt;',
+  '[PagerDuty: reset your password](<https://evil.example>)',
+  '<https://evil.example|https://pagerduty.com/reset>',
+].join(' ');
+
+describe('what reaches PagerDuty, through the local stack', () => {
+  let stack: LocalStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ env: { PAGER_DUTY_FROM_EMAIL: 'oncall@provider.test' } });
+  });
+  afterAll(() => stack.stop());
+
+  const incidentOf = (channel: string): StandInIncident => {
+    const incident = [...stack.pagerDuty!.incidents.values()].find((i) => (i.payload.custom_details as { channel_id?: string } | undefined)?.channel_id === channel);
+    if (!incident) throw new Error(`no incident for ${channel}`);
+    return incident;
+  };
+  const triggersOf = (channel: string) =>
+    stack.pagerDuty!.eventsCalls.filter((c) => c.status === 202 && (c.body as { payload?: { custom_details?: { channel_id?: string } } }).payload?.custom_details?.channel_id === channel).map((c) => c.body as { dedup_key: string; payload: { summary: string; custom_details: Record<string, unknown> } });
+
+  /** A person replies in a thread of `channel`; Slack sends the `message` event. */
+  async function reply(channel: string, threadTs: string, text: string, user = 'UCUSTOMER2') {
+    const message = stack.slack!.recordCustomerMessage(channel, user, text, threadTs);
+    const envelope = fixture<Envelope>(CAPTURE);
+    envelope.team_id = 'T0PROVIDER';
+    envelope.event_id = `EvWrp${process.pid}x${counter++}`;
+    envelope.authorizations[0]!.user_id = STAND_IN_BOT_USER_ID;
+    const { parent_user_id: _parent, ...base } = envelope.event;
+    envelope.event = { ...base, team: 'T0PROVIDER', user, channel, ts: message.ts, event_ts: message.ts, thread_ts: threadTs, text };
+    expect((await slackSends(stack, envelope)).map((r) => r.status)).toEqual([200]);
+    return message.ts;
+  }
+
+  it('markup a customer typed reaches the incident\'s title, custom_details and notes as text, never live', async () => {
+    const { ts } = await mention(stack, 'CWRPMARKUP', `escalate ${TYPED}`);
+    await stack.waitForIdle();
+    const [trigger] = triggersOf('CWRPMARKUP');
+    expect(trigger).toBeDefined();
+    await reply('CWRPMARKUP', ts, `also ${TYPED}`);
+    await stack.waitForIdle();
+    const notes = stack.pagerDuty!.notes.filter((n) => n.incidentId === incidentOf('CWRPMARKUP').id);
+    expect(notes).toHaveLength(1);
+
+    const carried = [trigger!.payload.summary, JSON.stringify(trigger!.payload.custom_details), incidentOf('CWRPMARKUP').title, notes[0]!.content];
+    for (const text of carried) {
+      expect(text).not.toMatch(LIVE_MARKUP);
+      // What was typed is still there to read, escaped, and the deceptive label's real target is shown.
+      expect(text).toContain('&lt;!channel&gt;');
+      expect(text).toContain('&lt;@U0PROVIDERADMIN&gt;');
+      expect(text).toContain('PagerDuty: reset your password (https://evil.example)');
+      expect(text).toContain('hxxps://pagerduty[.]com/reset (https://evil.example)');
+    }
+    expect(await stack.dlq('slack')).toEqual([]);
+  });
+
+  it('the note budget is each escalation\'s: one customer\'s chatty thread does not silence another\'s in a shared incident', async () => {
+    const acme = await mention(stack, 'CWRPBUDACME', 'escalate checkout is down');
+    await stack.waitForIdle();
+    stack.pagerDuty!.grouping = true;
+    const globex = await mention(stack, 'CWRPBUDGLOBEX', 'escalate invoices are late');
+    await stack.waitForIdle();
+    stack.pagerDuty!.grouping = false;
+    const incident = incidentOf('CWRPBUDACME');
+    expect(stack.pagerDuty!.byKey(triggersOf('CWRPBUDGLOBEX')[0]!.dedup_key)).toBe(incident); // grouped into Acme's incident
+
+    for (let n = 0; n < NOTE_BUDGET.limit + 2; n++) await reply('CWRPBUDACME', acme.ts, `acme update ${n}`);
+    await stack.waitForIdle();
+    await reply('CWRPBUDGLOBEX', globex.ts, 'globex: only EU invoices');
+    await stack.waitForIdle();
+    const notes = stack.pagerDuty!.notes.filter((n) => n.incidentId === incident.id).map((n) => n.content);
+    expect(notes.filter((n) => n.includes('acme update'))).toHaveLength(NOTE_BUDGET.limit);
+    expect(notes.filter((n) => n.includes('globex: only EU invoices'))).toHaveLength(1);
+    expect(await stack.dlq('slack')).toEqual([]);
+  });
+});
