@@ -1,6 +1,7 @@
 import { createReconcilerHandler } from '../functions/reconciler/wiring';
 import { lambdaContext, type LocalStack } from '../local/stack';
 import type { RecordedMessage } from '../local/stand-ins/slack';
+import { ensureCustomer } from './helpers/customers';
 import { startTestStack } from './helpers/stack';
 import { audit, captureOutput, crashPlan, shownStatus, World, type SentEscalation } from './robustness/support/world';
 
@@ -236,6 +237,24 @@ describe('an escalation PagerDuty accepts but opens no incident for (maintenance
       expect(report.lost).toEqual([]);
     } finally {
       output.restore();
+      await stack.stop();
+    }
+  });
+
+  it('names the customer\'s own contact (registry `contact`), not the deployment\'s', async () => {
+    const stack = await startTestStack({ reconcileEverySeconds: 3600, noIncidentAfterSeconds: 0 });
+    try {
+      const world = new World(stack);
+      await ensureCustomer(stack, 'CRECCONTACT', { contact: 'Acme\'s account manager, +1 555 0100' });
+      stack.pagerDuty!.setMaintenance(true);
+      const e = await world.escalate('CRECCONTACT');
+      await stack.waitForIdle();
+      await stack.reconcile();
+      const told = stack.slack!.channelMessages('CRECCONTACT').filter((m) => keyOf(m) === `noincident:${e.dedupKey}`);
+      expect(told).toHaveLength(1);
+      expect(told[0]!.text).toContain('Please contact Acme\'s account manager, +1 555 0100 directly');
+      expect(told[0]!.text).not.toContain('your account team');
+    } finally {
       await stack.stop();
     }
   });

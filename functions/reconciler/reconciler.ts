@@ -86,11 +86,12 @@ export function makeReconciler(deps: ReconcilerDeps) {
     return performed;
   }
 
-  async function noIncidentYet(link: IncidentLink, logger: Logger): Promise<number> {
+  /** `contact`: whom the customer is told to contact, its own (registry `contact`) or the deployment's. */
+  async function noIncidentYet(link: IncidentLink, contact: string, logger: Logger): Promise<number> {
     const acceptedAt = Date.parse(link.acceptedAt ?? link.createdAt);
     const waited = now().getTime() - acceptedAt;
     if (waited < deps.config.noIncidentAfterSeconds * 1000) return 0;
-    const told = await postOnce(link, `noincident:${link.dedupKey}`, escalationNotOpenedMessage(customerView(link), deps.config.supportContact));
+    const told = await postOnce(link, `noincident:${link.dedupKey}`, escalationNotOpenedMessage(customerView(link), contact));
     if (told) {
       // The provider's part: someone must page on-call by hand, or fix the service's rules.
       logger.error('PagerDuty accepted an escalation but no incident holds it; the channel was told to contact support', { waitedSeconds: Math.round(waited / 1000) });
@@ -138,7 +139,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
     if (!answer.allowed) return 0;
     const { link, incident } = await ownership.locate(start, logger);
     checkpoint('read');
-    if (!incident) return link.incidentId ? 0 : noIncidentYet(link, logger);
+    if (!incident) return link.incidentId ? 0 : noIncidentYet(link, answer.customer.contact ?? deps.config.supportContact, logger);
     return tellMissed(link, incident, logger);
   }
 
