@@ -15,6 +15,8 @@ export interface StartSettings {
   port: number;
   dataDir?: string;
   logLevel: string;
+  /** Print the functions' metric lines (CloudWatch EMF JSON): only when asked, with LOG_LEVEL=debug. */
+  showMetrics: boolean;
   retryBaseSeconds: number;
   /** The reconciler's timer, as the deploy's schedule (default 300 s). */
   reconcileEverySeconds: number;
@@ -36,8 +38,48 @@ export function readStartSettings(env: Env): StartSettings {
     ...(dataDir ? { dataDir } : {}),
     // In sandbox mode the transcript is the point; set LOG_LEVEL=info to see the JSON logs too.
     logLevel: env.LOG_LEVEL?.trim() || 'warn',
+    showMetrics: env.LOG_LEVEL?.trim() === 'debug',
     retryBaseSeconds: Number(env.RETRY_BASE_SECONDS?.trim() || 2),
     reconcileEverySeconds: Number(env.RECONCILE_EVERY_SECONDS?.trim() || 300),
+  };
+}
+
+/** A CloudWatch metric line (Powertools' EMF: one JSON object per count, with its `_aws` envelope). */
+export function isMetricLine(line: string): boolean {
+  if (!line.startsWith('{') || !line.includes('"_aws"')) return false;
+  try {
+    const parsed = JSON.parse(line) as { _aws?: { CloudWatchMetrics?: unknown } };
+    return Array.isArray(parsed._aws?.CloudWatchMetrics);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Keep the functions' metric lines out of `stream` (the terminal `npm start` prints to): in AWS
+ * they become CloudWatch metrics, here they are raw JSON that buries the transcript. Every other
+ * line passes as written. Returns the function that puts `stream` back as it was.
+ */
+export function hideMetricLines(stream: Pick<NodeJS.WriteStream, 'write'>): () => void {
+  const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
+  stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) return write(chunk, ...rest);
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    if (!text.includes('"_aws"')) return write(chunk, ...rest);
+    const kept = text
+      .split('\n')
+      .filter((line) => !isMetricLine(line))
+      .join('\n');
+    // A chunk that was only metric lines is dropped whole; the callback, if any, still runs.
+    if (!kept.trim()) {
+      const callback = rest.find((arg): arg is () => void => typeof arg === 'function');
+      if (callback) process.nextTick(callback);
+      return true;
+    }
+    return write(kept, ...rest.filter((arg) => typeof arg === 'function'));
+  }) as typeof stream.write;
+  return () => {
+    stream.write = write as typeof stream.write;
   };
 }
 
@@ -60,6 +102,8 @@ export async function runLocalRouter(env: Env, out: { stdout: (line: string) => 
   let stack: Awaited<ReturnType<typeof startStack>>;
   try {
     settings = readStartSettings(env);
+    // Before the functions start: their metric lines go to this process's stdout.
+    if (!settings.showMetrics) hideMetricLines(process.stdout);
     stack = await startStack({
       port: settings.port,
       env,
@@ -135,6 +179,7 @@ export async function runLocalRouter(env: Env, out: { stdout: (line: string) => 
     lines.push(`  Slack: ${stack.env.SLACK_API_URL ?? 'https://slack.com/api/'}   PagerDuty: ${stack.env.PAGER_DUTY_EVENTS_URL ?? 'https://events.pagerduty.com'}`);
     if (!process.env.PD_ROUTER_ADMIN_TOKEN?.trim()) lines.push('  npm run customers: start with PD_ROUTER_ADMIN_TOKEN set, and give the command the same value, to manage this stack\'s customers');
   }
+  if (!settings.showMetrics) lines.push('  Metric lines (CloudWatch EMF JSON) are not printed here: LOG_LEVEL=debug shows them.');
   out.stdout(lines.join('\n'));
 
   return undefined;

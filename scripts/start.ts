@@ -9,7 +9,8 @@ console is served at http://127.0.0.1:<PORT>/sandbox. It takes no arguments; set
 the environment:
   PORT                 where it listens (default 3000; 0 picks a free port)
   PD_ROUTER_DATA_DIR   a folder to keep its DynamoDB data in across restarts (default: in memory)
-  LOG_LEVEL            debug, info, warn (the default here), error or silent
+  LOG_LEVEL            debug, info, warn (the default here), error or silent; the functions' metric
+                       lines (CloudWatch EMF JSON) are printed only with debug
 and the Configuration variables of the README.`;
 
 /** `npm start`: refuse any argument, then hand over to the local stack. */
