@@ -11,7 +11,16 @@ export const EVENT_CONTRACT_VERSION = 1;
 /** The longest status update text kept (Slack's section text takes 3000 characters). */
 export const STATUS_UPDATE_MAX_LENGTH = 2800;
 
+/**
+ * The longest message text the queue carries (Slack's own limit for a message). The ingress cuts
+ * a longer one to it (lib/slack/normalize.ts) and says how long it was (`cut`), so the worker
+ * answers it in the thread instead of the queue parking it unread.
+ */
+export const MESSAGE_TEXT_MAX_LENGTH = 40000;
+
 const nonEmpty = v.pipe(v.string(), v.minLength(1), v.maxLength(4000));
+/** How many characters the text had before the ingress cut it to MESSAGE_TEXT_MAX_LENGTH (absent: not cut). */
+const cutFrom = v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)));
 const optionalText = v.optional(v.pipe(v.string(), v.maxLength(4000)));
 const isoTime = v.pipe(v.string(), v.isoTimestamp());
 
@@ -37,8 +46,9 @@ export const SlackMessageEventSchema = v.object({
   channel: nonEmpty,
   channelName: optionalText,
   user: nonEmpty,
-  /** The text as Slack sent it (mentions still in `<@U…>` form). */
-  text: v.pipe(v.string(), v.maxLength(40000)),
+  /** The text as Slack sent it (mentions still in `<@U…>` form), cut to MESSAGE_TEXT_MAX_LENGTH. */
+  text: v.pipe(v.string(), v.maxLength(MESSAGE_TEXT_MAX_LENGTH)),
+  cut: cutFrom,
   botUserId: optionalText,
   ...actorEntries,
   /** The mention's own ts (absent for slash commands, which have no message). */
@@ -98,7 +108,8 @@ export const SlackReplyEventSchema = v.object({
   ts: nonEmpty,
   user: nonEmpty,
   ...actorEntries,
-  text: v.pipe(v.string(), v.maxLength(40000)),
+  text: v.pipe(v.string(), v.maxLength(MESSAGE_TEXT_MAX_LENGTH)),
+  cut: cutFrom,
   receivedAt: isoTime,
 });
 

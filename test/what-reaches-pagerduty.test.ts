@@ -3,7 +3,8 @@ import type { StandInIncident } from '../local/stand-ins/pagerduty';
 import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
 import { NOTE_BUDGET } from '../lib/store/page-budget';
 import { fixture } from './fixtures';
-import { mention, slackSends, startTestStack } from './helpers/stack';
+import { MESSAGE_TEXT_MAX_LENGTH } from '../lib/events';
+import { botMessages, mention, slackSends, slashCommand, startTestStack } from './helpers/stack';
 
 /**
  * What customers' words become on PagerDuty's side, through the local stack: the PagerDuty
@@ -79,6 +80,29 @@ describe('what reaches PagerDuty, through the local stack', () => {
       expect(text).toContain('PagerDuty: reset your password (https://evil.example)');
       expect(text).toContain('hxxps://pagerduty[.]com/reset (https://evil.example)');
     }
+    expect(await stack.dlq('slack')).toEqual([]);
+  });
+
+  it('an escalation longer than the queue contract\'s limit pages with its first part and says so in its thread; nothing is parked', async () => {
+    const long = `checkout is down ${'and the export is stuck '.repeat(Math.ceil((MESSAGE_TEXT_MAX_LENGTH + 5000) / 24))}`;
+    expect(long.length).toBeGreaterThan(MESSAGE_TEXT_MAX_LENGTH);
+    await mention(stack, 'CWRPLONG', `escalate ${long}`);
+    expect((await slashCommand(stack, 'CWRPLONGCMD', long, 'trigWrpLong')).status).toBe(200);
+    await stack.waitForIdle();
+    for (const channel of ['CWRPLONG', 'CWRPLONGCMD']) {
+      const [trigger] = triggersOf(channel);
+      expect(trigger).toBeDefined();
+      expect(String(trigger!.payload.custom_details.message)).toMatch(/^.*checkout is down and the export is stuck/);
+      const texts = botMessages(stack, channel).map((m) => m.text);
+      expect(texts.filter((t) => /too long to pass on whole: on-call received its first 4,000 characters/.test(t))).toHaveLength(1);
+      expect(texts.some((t) => /Paging|paged|escalation #/i.test(t))).toBe(true);
+    }
+    // A reply as long reaches on-call cut too, and nothing waits in a dead-letter queue.
+    const { ts } = await mention(stack, 'CWRPLONGREPLY', 'escalate search is slow');
+    await stack.waitForIdle();
+    await reply('CWRPLONGREPLY', ts, long);
+    await stack.waitForIdle();
+    expect(stack.pagerDuty!.notes.filter((n) => n.incidentId === incidentOf('CWRPLONGREPLY').id)).toHaveLength(1);
     expect(await stack.dlq('slack')).toEqual([]);
   });
 

@@ -13,6 +13,7 @@ import {
   confirmPromptMessage,
   escalationRejectedMessage,
   foldedMessage,
+  messageCutMessage,
   gateRefusalMessage,
   promptDecidedMessage,
   helpMessage,
@@ -44,6 +45,9 @@ export interface HandleContext {
   logger: Logger;
   finalAttempt: boolean;
 }
+
+/** The most of a person's message an escalation carries to on-call (its `custom_details.message`). */
+export const MESSAGE_DETAIL_MAX_LENGTH = 4000;
 
 /** Post a message once per effect key, even if this work runs again after a crash. */
 async function postOnce(effects: Effects, scope: ChannelScope, effectKey: string, message: SlackMessage, threadTs?: string): Promise<string> {
@@ -115,6 +119,8 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
   interface Origin {
     team: string;
     text: string;
+    /** How long the message was when the ingress cut it to the queue's limit (lib/events.ts). */
+    cut?: number;
     via: 'mention' | 'command';
     lookups: Promise<[string | undefined, string | undefined]>;
   }
@@ -160,6 +166,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     const origin: Origin = {
       team: event.team,
       text: event.text,
+      ...(event.cut !== undefined ? { cut: event.cut } : {}),
       via: event.via,
       lookups: Promise.all([event.channelName ?? deps.slack.channelName(event.channel), event.ts ? deps.slack.permalink(event.channel, event.ts) : undefined]),
     };
@@ -206,6 +213,14 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     const supportContact = customer.contact ?? deps.config.supportContact;
     const scope = channelScope(deps.slack, link.channel);
     const tellFailed = failureNotice(link, supportContact, context, logger);
+    // What on-call receives of the person's words; longer than that, the person is told in the thread.
+    const written = pagerDutyText(stripInvisible(slackMarkupToPlainText(origin.text)));
+    const carried = written.slice(0, MESSAGE_DETAIL_MAX_LENGTH);
+    const tellCut = async (threadTs: string | undefined) => {
+      if (origin.cut === undefined && written.length <= MESSAGE_DETAIL_MAX_LENGTH) return;
+      logger.info('the message was longer than an escalation carries; the channel is told it was cut', { characters: origin.cut ?? Array.from(written).length, kept: carried.length });
+      await postOnce(deps.effects, scope, `cut:${dedupKey}`, messageCutMessage(carried.length), threadTs);
+    };
 
     if (link.state === 'pending') {
       const [channelName, permalink] = await origin.lookups;
@@ -238,7 +253,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
             customer: customer.name,
             requested_by: link.requester,
             permalink: permalink ?? null,
-            message: pagerDutyText(stripInvisible(slackMarkupToPlainText(origin.text))).slice(0, 4000),
+            message: carried,
             via: origin.via === 'mention' ? 'app_mention' : deps.config.slashCommand,
             ...(link.decidedBy ? { confirmed_by: link.decidedBy } : {}),
             ...(foldInto ? { added_to: foldInto.dedupKey } : {}),
@@ -274,6 +289,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     if (link.state === 'folded') {
       const open = await deps.links.get(link.foldedInto!);
       await postOnce(deps.effects, scope, `folded:${dedupKey}`, foldedMessage(customerView(open ?? link)), link.threadTs);
+      await tellCut(link.threadTs);
       return;
     }
 
@@ -292,6 +308,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     if (!link.threadTs) link = await deps.links.setThread(dedupKey, confirmationTs);
     // An update may have arrived while we were posting (its own refresh found no confirmation yet): show it.
     await showConfirmationNow(deps, link);
+    await tellCut(link.threadTs);
     logger.info('escalation confirmed');
   }
 

@@ -243,6 +243,14 @@ export function escalationNotOpenedMessage(view: CustomerView, supportContact: s
   return { text: headline, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: headline } }] };
 }
 
+/**
+ * The person wrote more than an escalation carries to on-call (the incident's details hold the
+ * first `kept` characters): said in the thread, so nobody believes on-call read all of it.
+ */
+export function messageCutMessage(kept: number): SlackMessage {
+  return { text: `:scissors: Your message was too long to pass on whole: on-call received its first ${kept.toLocaleString('en-US')} characters, and the rest was cut. Please send anything important from the rest in a shorter message.` };
+}
+
 export function escalationFailedMessage(supportContact: string): SlackMessage {
   return { text: `:warning: I could not reach PagerDuty after several tries, so on-call has *not* been paged. Please contact ${escapeMrkdwn(supportContact)} directly.` };
 }

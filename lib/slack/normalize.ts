@@ -1,4 +1,4 @@
-import { EVENT_CONTRACT_VERSION, type SlackActionEvent, type SlackChannelEvent, type SlackMessageEvent, type SlackReplyEvent } from '../events';
+import { EVENT_CONTRACT_VERSION, MESSAGE_TEXT_MAX_LENGTH, type SlackActionEvent, type SlackChannelEvent, type SlackMessageEvent, type SlackReplyEvent } from '../events';
 import { InvalidInputError } from '../runtime/errors';
 
 /** The action id of the Check Status button, shared by the renderer and the ingress. */
@@ -52,6 +52,19 @@ function actorOf(appId: unknown, userTeam: unknown): { appId?: string; userTeam?
 }
 
 /**
+ * A message's text as the queue carries it: cut to MESSAGE_TEXT_MAX_LENGTH (never inside a
+ * surrogate pair), with how long it was when cut, so an over-long message is answered, not parked.
+ */
+function carriedText(value: unknown): { text: string; cut?: number } {
+  const text = typeof value === 'string' ? value : '';
+  if (text.length <= MESSAGE_TEXT_MAX_LENGTH) return { text };
+  let end = MESSAGE_TEXT_MAX_LENGTH;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return { text: text.slice(0, end), cut: Array.from(text).length };
+}
+
+/**
  * A message another app, a bot or a workflow posted: it never pages and gets no answer (an app
  * that mentions the bot is not a customer asking for help).
  */
@@ -87,10 +100,10 @@ function normalizeThreadReply(envelope: Json, event: Json, receivedAt: Date): Sl
   if (!threadTs || !ts || threadTs === ts || isFromBot(event)) return undefined;
   if (event.subtype !== undefined && !HANDLED_MESSAGE_SUBTYPES.includes(String(event.subtype))) return undefined;
   if (!HANDLED_MESSAGE_CHANNEL_TYPES.includes(String(event.channel_type))) return undefined;
-  const text = typeof event.text === 'string' ? event.text : '';
+  const carried = carriedText(event.text);
   const authorizations = Array.isArray(envelope.authorizations) ? envelope.authorizations : [];
   const botUserId = optionalString(asObject(authorizations[0])?.user_id);
-  if (botUserId && text.includes(`<@${botUserId}>`)) return undefined;
+  if (botUserId && carried.text.includes(`<@${botUserId}>`)) return undefined;
   return {
     v: EVENT_CONTRACT_VERSION,
     kind: 'slack.reply',
@@ -101,7 +114,7 @@ function normalizeThreadReply(envelope: Json, event: Json, receivedAt: Date): Sl
     ts,
     user: requireString(event.user, 'event.user'),
     ...actorOf(envelope.api_app_id, event.user_team ?? event.team),
-    text,
+    ...carried,
     receivedAt: receivedAt.toISOString(),
   };
 }
@@ -141,7 +154,7 @@ function normalizeMention(envelope: Json, event: Json, receivedAt: Date): SlackM
     team: requireString(envelope.team_id ?? event.team, 'team_id'),
     channel: requireString(event.channel, 'event.channel'),
     user: requireString(event.user, 'event.user'),
-    text: typeof event.text === 'string' ? event.text : '',
+    ...carriedText(event.text),
     ts: requireString(event.ts, 'event.ts'),
     ...(threadTs ? { threadTs } : {}),
     ...(botUserId ? { botUserId } : {}),
@@ -163,7 +176,7 @@ export function normalizeSlashCommand(form: URLSearchParams, receivedAt: Date): 
     channel: requireString(form.get('channel_id'), 'channel_id'),
     ...(channelName ? { channelName } : {}),
     user: requireString(form.get('user_id'), 'user_id'),
-    text: form.get('text') ?? '',
+    ...carriedText(form.get('text')),
     ...actorOf(form.get('api_app_id'), form.get('team_id')),
     ...(responseUrl ? { responseUrl } : {}),
     receivedAt: receivedAt.toISOString(),
