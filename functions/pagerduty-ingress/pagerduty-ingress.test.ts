@@ -1,4 +1,5 @@
 import { createLogger } from '../../lib/runtime/log';
+import { LOGGED_HEADER_MAX_LENGTH } from '../../lib/runtime/http';
 import { makeEventQueue } from '../../lib/runtime/queue';
 import { signPagerDutyWebhook } from '../../lib/pagerduty/signature';
 import { startLocalSqs, type LocalSqs } from '../../local/aws';
@@ -68,6 +69,20 @@ describe('pagerduty-ingress', () => {
     expect((await handle({ rawBody: Buffer.from(raw), headers: signPagerDutyWebhook(raw, 'wrong-key') }, KEY)).statusCode).toBe(401);
     expect((await handle({ rawBody: Buffer.from(raw), headers: {} }, KEY)).statusCode).toBe(401);
     expect(await queued()).toHaveLength(0);
+  });
+
+  it('logs only a short prefix of an unsigned X-Webhook-Id (8 KB of it, signed body or not)', async () => {
+    const lines: string[] = [];
+    const logging = makePagerDutyIngress({ queue: { send: async () => undefined }, logger: createLogger({ level: 'debug', sink: (line) => lines.push(line) }), now: () => new Date('2026-11-26T10:00:05Z') });
+    const webhookId = `WH-${'W'.repeat(8 * 1024)}`;
+    const raw = JSON.stringify(incidentWebhook('incident.acknowledged'));
+    expect((await logging({ rawBody: Buffer.from(raw), headers: { ...signPagerDutyWebhook(raw, 'wrong-key'), 'x-webhook-id': webhookId } }, KEY)).statusCode).toBe(401);
+    expect((await logging(signed(incidentWebhook('incident.acknowledged'), { 'x-webhook-id': webhookId }), KEY)).statusCode).toBe(202);
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const line of lines) {
+      expect(line).not.toContain('W'.repeat(LOGGED_HEADER_MAX_LENGTH + 1));
+      expect(line.length).toBeLessThan(1000);
+    }
   });
 
   it('rejects signed malformed JSON with 400 and a reason', async () => {

@@ -5,7 +5,7 @@ import type { Logger } from '../../lib/runtime/log';
 import { normalizePagerDutyWebhook } from '../../lib/pagerduty/normalize';
 import type { EventQueue } from '../../lib/runtime/queue';
 import { verifyPagerDutySignature } from '../../lib/pagerduty/signature';
-import { header } from '../../lib/runtime/http';
+import { header, loggedHeader } from '../../lib/runtime/http';
 
 export interface PagerDutyIngressDeps {
   queue: EventQueue;
@@ -21,7 +21,8 @@ export function makePagerDutyIngress(deps: PagerDutyIngressDeps) {
   const now = deps.now ?? (() => new Date());
   return async function handlePagerDutyWebhook(request: IngressRequest, signingKey: string): Promise<IngressResponse> {
     const webhookId = header(request.headers, 'x-webhook-id');
-    let logger = deps.logger.child({ route: 'pagerduty', ...(webhookId ? { webhookId } : {}) });
+    // X-Webhook-Id is not signed: only a short prefix of it is ever logged.
+    let logger = deps.logger.child({ route: 'pagerduty', ...(webhookId ? { webhookId: loggedHeader(webhookId) } : {}) });
     const rejected = rejectUnverified(request, logger, () => verifyPagerDutySignature({ signingKey, rawBody: request.rawBody, headers: request.headers }));
     if (rejected) return rejected;
     try {

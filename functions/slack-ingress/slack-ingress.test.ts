@@ -121,6 +121,21 @@ describe('slack-ingress', () => {
     expect(await queued()).toHaveLength(1);
   });
 
+  it('logs only a short prefix of unsigned header values (8 KB of them, signed body or not)', async () => {
+    const lines: string[] = [];
+    const logging = makeSlackIngress({ queue: { send: async () => undefined }, slashCommand: '/piiano-pd-trigger', pingPhrase: 'piiano-ping-bot', logger: createLogger({ level: 'debug', sink: (line) => lines.push(line) }), now: () => NOW });
+    const huge = { 'x-slack-retry-num': `1${'9'.repeat(8 * 1024)}`, 'x-slack-retry-reason': `http_timeout${'R'.repeat(8 * 1024)}` };
+    const envelope = mentionEnvelope({ channel: 'CACME', text: 'escalate x' });
+    expect((await logging({ ...json(envelope, huge), headers: { ...json(envelope, huge).headers, 'x-slack-signature': 'v0=00' } }, SECRET)).statusCode).toBe(401);
+    expect((await logging(json(envelope, huge), SECRET)).statusCode).toBe(200);
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const line of lines) {
+      expect(line).not.toMatch(/9{41}|R{41}/);
+      expect(line.length).toBeLessThan(1000);
+    }
+    expect(lines.join('\n')).toContain('(8204 characters)');
+  });
+
   it('rejects content types Slack never sends with 415', async () => {
     expect((await handle(request('<xml/>', 'application/xml'), SECRET)).statusCode).toBe(415);
   });

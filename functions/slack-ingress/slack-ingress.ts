@@ -4,7 +4,7 @@ import { slackRouting, type SlackQueueEvent } from '../../lib/events';
 import { json, mediaType, rejection, rejectUnverified, text, type IngressRequest, type IngressResponse } from '../../lib/runtime/http';
 import type { Logger } from '../../lib/runtime/log';
 import type { EventQueue } from '../../lib/runtime/queue';
-import { header } from '../../lib/runtime/http';
+import { header, loggedHeader } from '../../lib/runtime/http';
 import { verifySlackSignature } from '../../lib/slack/signature';
 import { normalizeBlockActions, normalizeEventCallback, normalizeSlashCommand } from '../../lib/slack/normalize';
 
@@ -48,7 +48,8 @@ export function makeSlackIngress(deps: SlackIngressDeps) {
   return async function handleSlackRequest(request: IngressRequest, signingSecret: string): Promise<IngressResponse> {
     const receivedAt = now();
     const retryNum = header(request.headers, 'x-slack-retry-num');
-    let logger = deps.logger.child({ route: 'slack', ...(retryNum ? { slackRetryNum: retryNum, slackRetryReason: header(request.headers, 'x-slack-retry-reason') } : {}) });
+    // Headers are not signed: only a short prefix of each is ever logged.
+    let logger = deps.logger.child({ route: 'slack', ...(retryNum ? { slackRetryNum: loggedHeader(retryNum), slackRetryReason: loggedHeader(header(request.headers, 'x-slack-retry-reason')) } : {}) });
     const rejected = rejectUnverified(request, logger, () =>
       verifySlackSignature({ signingSecret, rawBody: request.rawBody, headers: request.headers, nowSeconds: Math.floor(receivedAt.getTime() / 1000) }),
     );
@@ -75,7 +76,7 @@ export function makeSlackIngress(deps: SlackIngressDeps) {
           if (payload.type === 'block_actions') event = normalizeBlockActions(payload, receivedAt);
         } else if (form.has('command')) {
           if (form.get('command') !== deps.slashCommand) {
-            logger.info('ignored: a slash command that is not ours', { command: form.get('command') });
+            logger.info('ignored: a slash command that is not ours', { command: loggedHeader(form.get('command') ?? undefined) });
             return json(200, { response_type: 'ephemeral', text: `pd-router does not handle ${form.get('command')}.` });
           }
           event = normalizeSlashCommand(form, receivedAt);

@@ -13,6 +13,20 @@ export function header(headers: HeaderBag, name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The most of an unsigned header value ever logged. Headers are not covered by Slack's or
+ * PagerDuty's signatures, so anyone can send up to API Gateway's header limit (8 KB, or more
+ * locally): whatever reaches a log line of such a value is a short prefix, printable ASCII only.
+ */
+export const LOGGED_HEADER_MAX_LENGTH = 40;
+
+/** An unsigned header value as it may be logged: its first LOGGED_HEADER_MAX_LENGTH characters, and how long it was when longer. */
+export function loggedHeader(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const shown = value.slice(0, LOGGED_HEADER_MAX_LENGTH).replace(/[^\x20-\x7e]/g, '?');
+  return value.length > LOGGED_HEADER_MAX_LENGTH ? `${shown}… (${value.length} characters)` : shown;
+}
+
 /** Slack and PagerDuty bodies are a few KB; anything near SQS's 256 KB message limit is not theirs. */
 export const MAX_BODY_BYTES = 128 * 1024;
 
