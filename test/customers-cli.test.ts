@@ -74,7 +74,7 @@ describe('npm run customers, as a process, against a local stack', () => {
     ]);
     expect(added.code).toBe(0);
     expect(added.stdout).toContain('Added C0UMBRELLA1 (Umbrella Corp).');
-    const stored = await stack.customers.get('C0UMBRELLA1');
+    const stored = await stack.customers.full('C0UMBRELLA1');
     expect(stored).toMatchObject({ name: 'Umbrella Corp', routingKey: KEY, severity: 'warning', contact: 'umbrella@provider.example', pagesPerHour: 5, confirm: true, showResponderNames: false });
     expect(stored).toMatchObject({ sharedWith: ['T0PROVIDER', 'T0UMBRELLA'], approvedOrgs: ['T0PROVIDER', 'T0UMBRELLA'] });
 
@@ -94,7 +94,7 @@ describe('npm run customers, as a process, against a local stack', () => {
     const updated = await run(['update', 'C0UMBRELLA1', '--routing-key', '-'], {}, `${OTHER_KEY}\n`);
     expect(updated.code).toBe(0);
     expect(updated.stdout).toMatch(/routing key:\s+Zq…cd/);
-    expect((await stack.customers.get('C0UMBRELLA1'))?.routingKey).toBe(OTHER_KEY);
+    expect((await stack.customers.full('C0UMBRELLA1'))?.routingKey).toBe(OTHER_KEY);
     expectOneLineFailure(await run(['update', 'C0UMBRELLA1', '--routing-key', '-'], {}, ''), /stdin was empty/);
   });
 
@@ -103,7 +103,7 @@ describe('npm run customers, as a process, against a local stack', () => {
     expect(updated.code).toBe(0);
     expect(updated.stdout).toMatch(/routing key:\s+the deployment's/);
     expect(await stack.customers.get('C0UMBRELLA1')).toMatchObject({ name: 'Umbrella Corp', severity: 'warning', pagesPerHour: 10, confirm: false });
-    expect((await stack.customers.get('C0UMBRELLA1'))?.routingKey).toBeUndefined();
+    expect((await stack.customers.full('C0UMBRELLA1'))?.routingKey).toBeUndefined();
   });
 
   it('approves the organizations a channel is shared with now', async () => {
@@ -130,14 +130,14 @@ describe('npm run customers, as a process, against a local stack', () => {
     const imported = await run(['import', file]);
     expect(imported.code).toBe(0);
     expect(imported.stdout).toMatch(/1 added, 1 updated, \d+ unchanged/);
-    expect(await stack.customers.get('C0HOOLI0001')).toMatchObject({ name: 'Hooli XYZ', routingKey: OTHER_KEY, severity: 'error' });
-    expect(await stack.customers.get('C0NEWCO0001')).toMatchObject({ name: 'NewCo', routingKey: KEY });
+    expect(await stack.customers.full('C0HOOLI0001')).toMatchObject({ name: 'Hooli XYZ', routingKey: OTHER_KEY, severity: 'error' });
+    expect(await stack.customers.full('C0NEWCO0001')).toMatchObject({ name: 'NewCo', routingKey: KEY });
 
     // A fresh export, imported as it is, changes nothing.
     writeFileSync(file, (await run(['export'])).stdout);
     const again = await run(['import', file]);
     expect(again.stdout).toMatch(/0 added, 0 updated/);
-    expect((await stack.customers.get('C0NEWCO0001'))?.routingKey).toBe(KEY);
+    expect((await stack.customers.full('C0NEWCO0001'))?.routingKey).toBe(KEY);
   });
 
   it('refuses a bad import with one line and writes nothing of it', async () => {
@@ -201,7 +201,7 @@ describe('npm run customers, as a process, against a local stack', () => {
     const env = { ...LOCAL_AWS_ENV, AWS_ENDPOINT_URL_DYNAMODB: stack.dynamo.endpoint, PD_ROUTER_URL: 'http://127.0.0.1:9' };
     const added = await run(['add', 'C0DEPLOYED1', '--name', 'Deployed', '--routing-key', KEY, '--stage', 'local', '--region', 'us-east-1'], env);
     expect(added.code).toBe(0);
-    expect((await stack.customers.get('C0DEPLOYED1'))?.routingKey).toBe(KEY);
+    expect((await stack.customers.full('C0DEPLOYED1'))?.routingKey).toBe(KEY);
     const listed = await run(['list', '--stage', 'local', '--region', 'us-east-1'], env);
     expect(listed.stdout).toMatch(/^C0DEPLOYED1\s+Deployed\s+key Rk…e9/m);
     expectOneLineFailure(await run(['list', '--stage', 'nosuchstage', '--region', 'us-east-1'], env), /table does not exist there/);

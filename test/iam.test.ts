@@ -6,6 +6,8 @@ import { promisify } from 'node:util';
 import type { LocalStack, StackOptions } from '../local/stack';
 import { loadDeployTemplate, TEMPLATE_OVERRIDE_ENV, type Template } from '../local/iam/deploy-roles';
 import { LAYOUT } from '../lib/layout/layout';
+import { makeCustomers } from '../lib/store/customers';
+import { makeDocumentClient } from '../lib/store/dynamo';
 import { confirmationOf, mention, startTestStack } from './helpers/stack';
 
 const ROOT = path.join(__dirname, '..');
@@ -97,5 +99,40 @@ describe("every local run holds each function to its deploy role (the template `
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the registry's items under the deploy roles", () => {
+  let stack: LocalStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ iam: { allowDenials: true } });
+    await stack.customers.add({ channel: 'C0KEYHOLDER', name: 'Key Holder', routingKey: 'R0KEYHOLDERKEY00000000000000000' });
+  });
+  afterAll(() => stack.stop());
+
+  const as = (fn: 'slack-worker' | 'pagerduty-worker' | 'reconciler') => makeCustomers(makeDocumentClient(stack.functionEnv(fn)), stack.dynamo.tableName);
+  // The store wraps a failed call (retryable, as a throttle would be); AWS's own error is its cause.
+  const denied = (error: unknown) => ((error as { cause?: { name?: string } }).cause ?? (error as { name?: string })).name;
+
+  it("lets only the function that pages read a customer's routing key", async () => {
+    await expect(as('slack-worker').routingKey('C0KEYHOLDER')).resolves.toBe('R0KEYHOLDERKEY00000000000000000');
+    for (const fn of ['pagerduty-worker', 'reconciler'] as const) {
+      await expect(as(fn).routingKey('C0KEYHOLDER').catch(denied)).resolves.toBe('AccessDeniedException');
+      // The customer item itself (what the delivery gate reads) holds no key.
+      await expect(as(fn).get('C0KEYHOLDER')).resolves.toMatchObject({ name: 'Key Holder', routingKeyMask: 'R0…00' });
+    }
+    expect(stack.iamDenials().map((d) => `${d.function} ${d.action} ${d.leadingKeys?.join()}`)).toEqual(['pagerduty-worker dynamodb:GetItem routing#C0KEYHOLDER', 'reconciler dynamodb:GetItem routing#C0KEYHOLDER']);
+  });
+
+  it('lets no function rewrite or delete a customer; the slack-worker may record who the channel is shared with, and nothing else', async () => {
+    const before = stack.iamDenials().length;
+    await expect(as('slack-worker').recordSharedWith('C0KEYHOLDER', ['T0PROVIDER'])).resolves.toMatchObject({ sharedWith: ['T0PROVIDER'] });
+    for (const fn of ['slack-worker', 'pagerduty-worker', 'reconciler'] as const) {
+      await expect(as(fn).update('C0KEYHOLDER', { name: 'Renamed' }).catch(denied)).resolves.toBe('AccessDeniedException');
+      await expect(as(fn).approve('C0KEYHOLDER', ['T0STRANGER']).catch(denied)).resolves.toBe('AccessDeniedException');
+    }
+    await expect(as('pagerduty-worker').recordSharedWith('C0KEYHOLDER', []).catch(denied)).resolves.toBe('AccessDeniedException');
+    expect(stack.iamDenials().length - before).toBe(7);
+    expect(await stack.customers.full('C0KEYHOLDER')).toMatchObject({ name: 'Key Holder', approvedOrgs: [], sharedWith: ['T0PROVIDER'], routingKey: 'R0KEYHOLDERKEY00000000000000000' });
   });
 });

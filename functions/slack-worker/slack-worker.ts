@@ -25,7 +25,7 @@ import {
 } from '../../lib/slack/messages';
 import type { Severity } from '../../lib/pagerduty/api';
 import type { WorkerParts } from '../../lib/runtime/worker-runtime';
-import { unapprovedOrgs, type Customer } from '../../lib/store/customers';
+import { unapprovedOrgs, type CustomerRecord } from '../../lib/store/customers';
 import { isChannelRefusal, makeDeliveryGate, type Actor, type GateRefusal } from '../../lib/escalation/delivery-gate';
 import { customerView, shownPerson, shownUrgency } from '../../lib/tenancy/customer-view';
 import { confirmationFor, showConfirmationNow } from '../../lib/tenancy/confirmation';
@@ -207,7 +207,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
   }
 
   /** Page (or fold) an escalation that may page, and confirm it in its thread. */
-  async function page(start: IncidentLink, customer: Customer, origin: Origin, context: HandleContext, logger: Logger) {
+  async function page(start: IncidentLink, customer: CustomerRecord, origin: Origin, context: HandleContext, logger: Logger) {
     let link = start;
     const { dedupKey } = link;
     const supportContact = customer.contact ?? deps.config.supportContact;
@@ -223,6 +223,9 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     };
 
     if (link.state === 'pending') {
+      // The customer's own key, read beside the lookups and the budget (only this role may read it).
+      const ownKey = customer.routingKeyMask === undefined ? Promise.resolve(undefined) : deps.customers.routingKey(link.channel);
+      ownKey.catch(() => undefined);
       const [channelName, permalink] = await origin.lookups;
       // The customer's budget: counted once per escalation, whatever retries and redeliveries come.
       const budget = await deps.budget.take(link.channel, dedupKey, now().getTime(), customer.pagesPerHour);
@@ -237,9 +240,10 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
           logger.metric(METRIC_NAMES.escalationsOverBudget);
         }
       }
+      const routingKey = await ownKey;
       try {
         await deps.pagerDuty.trigger({
-          ...(customer.routingKey ? { routingKey: customer.routingKey } : {}),
+          ...(routingKey ? { routingKey } : {}),
           // Folded: the trigger carries the open escalation's key, which PagerDuty adds to its open alert without paging again.
           dedupKey: foldInto?.dedupKey ?? dedupKey,
           // What the person typed, as text no reader of PagerDuty turns into a live mention or link.

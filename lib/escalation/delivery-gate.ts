@@ -2,7 +2,7 @@ import { TransientError } from '../runtime/errors';
 import type { Logger } from '../runtime/log';
 import { METRIC_NAMES } from '../runtime/metrics';
 import type { SlackApi } from '../slack/web-api';
-import { unapprovedOrgs, type Customer, type Customers } from '../store/customers';
+import { unapprovedOrgs, type CustomerRecord, type Customers } from '../store/customers';
 
 /**
  * The one question every path asks before it shows something to a channel or acts for one:
@@ -64,7 +64,7 @@ export interface GateQuestion {
   actor?: Actor;
 }
 
-export type GateAnswer = { allowed: true; customer: Customer } | { allowed: false; reason: GateRefusal; organizations?: string[] };
+export type GateAnswer = { allowed: true; customer: CustomerRecord } | { allowed: false; reason: GateRefusal; organizations?: string[] };
 
 export interface DeliveryGateDeps {
   customers: Pick<Customers, 'get'>;

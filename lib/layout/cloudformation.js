@@ -27,10 +27,6 @@ function indexArn(index) {
   return { 'Fn::Join': ['/', [arnOf(layout.table.logicalId), 'index', index.name]] };
 }
 
-function customerIndexArn() {
-  return indexArn(layout.table.customerIndex);
-}
-
 /** The sparse indexes of the table, as layout.json names them. */
 function indexSpec(index) {
   return {
@@ -165,6 +161,41 @@ function tableResource(stage, protect) {
   };
 }
 
+/** Partition key prefixes of the registry's items (lib/store/customers.ts). */
+const CUSTOMER_ITEMS = 'customer#*';
+const ROUTING_KEY_ITEMS = 'routing#*';
+/** The function that pages, the only one that reads customers' routing keys. */
+const PAGES = 'slack-worker';
+/** The function that hears channel_shared / channel_unshared, the only one that writes to a customer item. */
+const RECORDS_SHARING = 'slack-worker';
+
+/**
+ * A function's access to the table's items. It writes its own items (links, claims, budgets,
+ * pace) and never the registry's: customers are the provider's to change (`npm run customers`),
+ * save the organizations a channel is shared with, which the channel's events record. It reads
+ * every item but the customers' routing keys, which only the function that pages may read.
+ */
+function itemStatements(fn, writes, reads) {
+  const table = arnOf(layout.table.logicalId);
+  return [
+    { Sid: 'OwnItems', Effect: 'Allow', Action: writes, Resource: table, Condition: { 'ForAllValues:StringNotLike': { 'dynamodb:LeadingKeys': [CUSTOMER_ITEMS, ROUTING_KEY_ITEMS] } } },
+    fn === PAGES
+      ? { Sid: 'ReadItems', Effect: 'Allow', Action: reads, Resource: table }
+      : { Sid: 'ReadItemsButRoutingKeys', Effect: 'Allow', Action: reads, Resource: table, Condition: { 'ForAllValues:StringNotLike': { 'dynamodb:LeadingKeys': [ROUTING_KEY_ITEMS] } } },
+    ...(fn === RECORDS_SHARING
+      ? [
+          {
+            Sid: 'RecordSharing',
+            Effect: 'Allow',
+            Action: 'dynamodb:UpdateItem',
+            Resource: table,
+            Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [CUSTOMER_ITEMS] }, 'ForAllValues:StringEquals': { 'dynamodb:Attributes': [layout.table.partitionKey, 'sharedWith', 'updatedAt'] } },
+          },
+        ]
+      : []),
+  ];
+}
+
 function roleResources(stage, secrets) {
   const resources = {};
   for (const [name, q] of Object.entries(layout.queues)) {
@@ -185,31 +216,14 @@ function roleResources(stage, secrets) {
       // the pagerduty-worker fans an event out per escalation and queues confirmation refreshes;
       // its DLQ: a poison message is parked there with its reason.
       { Sid: 'SendToOwnQueueAndDlq', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: [arnOf(q.logicalId), arnOf(q.dlqLogicalId)] },
-      {
-        Sid: 'IncidentLinks',
-        Effect: 'Allow',
-        // BatchGetItem: a page budget reads the escalation's answer and the channel's budget together.
-        Action: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-        Resource: arnOf(layout.table.logicalId),
-      },
-      {
-        Sid: 'ListCustomers',
-        Effect: 'Allow',
-        Action: 'dynamodb:Query',
-        Resource: customerIndexArn(),
-      },
+      ...itemStatements(q.worker, ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], ['dynamodb:BatchGetItem', 'dynamodb:GetItem']),
     ]);
   }
   // The reconciler reads links (the open-link index, page by page, and single items), writes
   // links and effect claims, drops a claim its own post lost to a Slack 429, and reads the worker
   // secret (bot token, REST key). No queue at all.
   resources[roleLogicalId(RECONCILER)] = role(stage, RECONCILER, secrets.worker, [
-    {
-      Sid: 'IncidentLinks',
-      Effect: 'Allow',
-      Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-      Resource: arnOf(layout.table.logicalId),
-    },
+    ...itemStatements(RECONCILER, ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], ['dynamodb:GetItem']),
     { Sid: 'ListOpenLinks', Effect: 'Allow', Action: 'dynamodb:Query', Resource: indexArn(layout.table.openLinkIndex) },
   ]);
   return resources;

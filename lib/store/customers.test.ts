@@ -1,6 +1,6 @@
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { startTestDynamo } from '../../test/helpers/dynamo';
-import { InvalidInputError } from '../runtime/errors';
+import { InvalidInputError, TransientError } from '../runtime/errors';
 import { checkChannelId, CustomerExistsError, customerSettings, customerView, makeCustomers, maskRoutingKey, UnknownCustomerError, unapprovedOrgs, type Customers } from './customers';
 
 const KEY = 'R0a1b2c3d4e5f60718293a4b5c6d7e9f';
@@ -46,8 +46,45 @@ describe('the customer registry (on dynalite)', () => {
       confirm: true,
       orgs: ['T0PROVIDER', 'T0GLOBEX'],
     });
-    expect(await customers.get('G0GLOBEX001')).toEqual(added);
+    expect(await customers.full('G0GLOBEX001')).toEqual(added);
     expect(added).toMatchObject({ routingKey: KEY, severity: 'warning', pagesPerHour: 5, confirm: true, sharedWith: ['T0PROVIDER', 'T0GLOBEX'], approvedOrgs: ['T0PROVIDER', 'T0GLOBEX'] });
+  });
+
+  it('keeps a routing key out of the customer item: get() shows only its mask, routingKey() reads it from its own item', async () => {
+    await customers.add({ channel: 'C0KEYED0001', name: 'Keyed', routingKey: KEY });
+    const record = await customers.get('C0KEYED0001');
+    expect(record).toMatchObject({ name: 'Keyed', routingKeyMask: maskRoutingKey(KEY) });
+    expect(JSON.stringify(record)).not.toContain(KEY);
+    const stored = await env.db.send(new GetCommand({ TableName: env.dynamo.tableName, Key: { pk: 'customer#C0KEYED0001' } }));
+    expect(JSON.stringify(stored.Item)).not.toContain(KEY);
+    const keyItem = await env.db.send(new GetCommand({ TableName: env.dynamo.tableName, Key: { pk: 'routing#C0KEYED0001' } }));
+    expect(keyItem.Item).toEqual({ pk: 'routing#C0KEYED0001', routingKey: KEY });
+    expect(await customers.routingKey('C0KEYED0001')).toBe(KEY);
+    expect(await customers.routingKey('C0ACME00001')).toBeUndefined();
+
+    await customers.update('C0KEYED0001', { routingKey: null });
+    expect(await customers.routingKey('C0KEYED0001')).toBeUndefined();
+    expect((await env.db.send(new GetCommand({ TableName: env.dynamo.tableName, Key: { pk: 'routing#C0KEYED0001' } }))).Item).toBeUndefined();
+    await customers.update('C0KEYED0001', { routingKey: KEY });
+    expect(await customers.full('C0KEYED0001')).toMatchObject({ routingKey: KEY });
+    await customers.remove('C0KEYED0001');
+    expect((await env.db.send(new GetCommand({ TableName: env.dynamo.tableName, Key: { pk: 'routing#C0KEYED0001' } }))).Item).toBeUndefined();
+  });
+
+  it('never answers "no key" for a customer whose mask says it has one: the escalation waits for it', async () => {
+    await env.db.send(new PutCommand({ TableName: env.dynamo.tableName, Item: { pk: 'customer#C0HALFWAY01', customerList: 'customer', channel: 'C0HALFWAY01', name: 'Halfway', routingKeyMask: 'R0…9f', createdAt: clock.toISOString(), updatedAt: clock.toISOString() } }));
+    await expect(customers.routingKey('C0HALFWAY01')).rejects.toThrow(TransientError);
+  });
+
+  it('reads a key stored inline by an earlier version, and moves it to its own item at the next change of key', async () => {
+    await env.db.send(new PutCommand({ TableName: env.dynamo.tableName, Item: { pk: 'customer#C0LEGACY001', customerList: 'customer', channel: 'C0LEGACY001', name: 'Legacy', routingKey: KEY, createdAt: clock.toISOString(), updatedAt: clock.toISOString() } }));
+    expect(await customers.get('C0LEGACY001')).toMatchObject({ routingKeyMask: maskRoutingKey(KEY) });
+    expect(await customers.routingKey('C0LEGACY001')).toBe(KEY);
+    const other = `${KEY.slice(0, -2)}00`;
+    await customers.update('C0LEGACY001', { routingKey: other });
+    const stored = await env.db.send(new GetCommand({ TableName: env.dynamo.tableName, Key: { pk: 'customer#C0LEGACY001' } }));
+    expect(JSON.stringify(stored.Item)).not.toContain(KEY.slice(0, -2));
+    expect(await customers.routingKey('C0LEGACY001')).toBe(other);
   });
 
   it('refuses to add a channel twice, and keeps the first registration', async () => {

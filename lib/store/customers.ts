@@ -2,13 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as v from 'valibot';
 import { LAYOUT } from '../layout/layout';
-import { InvalidInputError, PermanentError } from '../runtime/errors';
+import { InvalidInputError, PermanentError, TransientError } from '../runtime/errors';
 import { attributeNames, isConditionFailure, queryIndexPage, storeCall } from './dynamo';
 
 /**
  * The customer registry: one item per customer channel (the channel id is the tenant key), in
  * the one table, under its own `customer#` prefix and in the sparse customer index so that a
- * list reads customers only.
+ * list reads customers only. A customer's own routing key is a credential: it lives in an item of
+ * its own (`routing#<channel>`), so IAM can let only the function that pages read it
+ * (`dynamodb:LeadingKeys`, lib/layout/cloudformation.js); the customer item carries its mask.
  */
 
 export const SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
@@ -75,6 +77,12 @@ export const CustomerSchema = v.object({
 });
 
 export type Customer = v.InferOutput<typeof CustomerSchema>;
+
+/**
+ * A customer as the functions read it: everything but its routing key, which only the function
+ * that pages reads ({@link Customers.routingKey}); `routingKeyMask` says whether it has one.
+ */
+export type CustomerRecord = Omit<Customer, 'routingKey'> & { routingKeyMask?: string };
 
 const NewCustomerSchema = v.object({
   channel: ChannelIdSchema,
@@ -177,7 +185,15 @@ export function unapprovedOrgs(customer: Pick<Customer, 'sharedWith' | 'approved
 
 /** The registry of customer channels. */
 export interface Customers {
-  get(channel: string): Promise<Customer | undefined>;
+  /** The customer item alone: what every function may read (its routing key is not in it). */
+  get(channel: string): Promise<CustomerRecord | undefined>;
+  /**
+   * The customer's own routing key, undefined when it pages with the deployment's. Only the
+   * slack-worker's role may read the item it is kept in.
+   */
+  routingKey(channel: string): Promise<string | undefined>;
+  /** The customer with its routing key, as the provider's tools show and export it. */
+  full(channel: string): Promise<Customer | undefined>;
   /** Register a channel; fails with {@link CustomerExistsError} if it is registered. */
   add(input: NewCustomer): Promise<Customer>;
   /** Change settings of a registered channel; fails with {@link UnknownCustomerError} if it is not. */
@@ -195,22 +211,39 @@ export interface Customers {
   all(): Promise<Customer[]>;
   /** Approve these organizations (the shared-channel guard resumes when all it sees are approved). */
   approve(channel: string, orgs: readonly string[]): Promise<Customer>;
-  /** Record the organizations the channel is shared with now (from channel_shared / channel_unshared). */
-  recordSharedWith(channel: string, orgs: readonly string[]): Promise<Customer>;
+  /**
+   * Record the organizations the channel is shared with now (from channel_shared / channel_unshared):
+   * the one write of a customer item a function makes, and its role allows no other attribute.
+   */
+  recordSharedWith(channel: string, orgs: readonly string[]): Promise<CustomerRecord>;
 }
 
 const INDEX = LAYOUT.table.customerIndex;
 /** The one value of the index's partition key: every customer item carries it, nothing else does. */
 const LISTED = 'customer';
-const key = (channel: string) => ({ pk: `customer#${channel}` });
+/** Partition key prefixes: IAM conditions name them (lib/layout/cloudformation.js). */
+export const CUSTOMER_PREFIX = 'customer#';
+export const ROUTING_KEY_PREFIX = 'routing#';
+const key = (channel: string) => ({ pk: `${CUSTOMER_PREFIX}${channel}` });
+const routingKeyItem = (channel: string) => ({ pk: `${ROUTING_KEY_PREFIX}${channel}` });
 
-function toCustomer(item: Record<string, unknown> | undefined): Customer | undefined {
+const RecordSchema = v.object({ ...v.omit(CustomerSchema, ['routingKey']).entries, routingKeyMask: v.optional(v.pipe(v.string(), v.maxLength(16))) });
+
+function toRecord(item: Record<string, unknown> | undefined): CustomerRecord | undefined {
   if (!item) return undefined;
-  const { pk: _pk, [INDEX.partitionKey]: _listed, ...rest } = item;
-  const result = v.safeParse(CustomerSchema, rest);
+  const { pk: _pk, [INDEX.partitionKey]: _listed, routingKey: legacyKey, ...rest } = item;
+  // Registered before routing keys had their own item: the key is still inline (and moves out at the next update).
+  if (typeof legacyKey === 'string' && rest.routingKeyMask === undefined) rest.routingKeyMask = maskRoutingKey(legacyKey);
+  const result = v.safeParse(RecordSchema, rest);
   // A stored item that no longer fits is a data problem to fix, not something a retry solves.
   if (!result.success) throw new PermanentError('corrupt_customer', `stored customer ${String(rest.channel)} is invalid: ${firstIssue(result.issues)}`);
   return result.output;
+}
+
+/** The customer item to store for a customer: everything but the routing key, whose mask it carries. */
+function customerItem(customer: Customer): Record<string, unknown> {
+  const { routingKey, ...rest } = customer;
+  return { ...key(customer.channel), [INDEX.partitionKey]: LISTED, ...rest, ...(routingKey ? { routingKeyMask: maskRoutingKey(routingKey) } : {}) };
 }
 
 function encodeCursor(lastKey: Record<string, unknown> | undefined): string | undefined {
@@ -228,16 +261,46 @@ function decodeCursor(cursor: string): Record<string, unknown> {
 }
 
 /**
- * The registry on the DynamoDB table. Every write is one conditional single-item write.
+ * The registry on the DynamoDB table. Every write is one conditional single-item write; a customer
+ * with its own routing key is two items, and a customer item whose mask says it has a key never
+ * pages with the deployment's while the key's item is missing (see routingKey).
  * @param options.now the clock (tests pass their own)
  */
 export function makeCustomers(db: DynamoDBDocumentClient, tableName: string, options: { now?: () => Date } = {}): Customers {
   const now = options.now ?? (() => new Date());
 
-  const get = async (channel: string) =>
-    toCustomer((await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key(channel), ConsistentRead: true })))).Item);
+  const getItem = async (pk: { pk: string }) => (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: pk, ConsistentRead: true })))).Item;
+  const get = async (channel: string) => toRecord(await getItem(key(channel)));
 
-  /** One conditional update of an existing customer; a missing one is {@link UnknownCustomerError}. */
+  const routingKey = async (channel: string): Promise<string | undefined> => {
+    const stored = (await getItem(routingKeyItem(channel)))?.routingKey;
+    if (typeof stored === 'string') return stored;
+    const customer = await getItem(key(channel));
+    if (typeof customer?.routingKey === 'string') return customer.routingKey;
+    // The mask says there is a key: its item is being written (add, update) or was lost. Paging
+    // with the deployment's key instead would page another service; a retry finds it.
+    if (customer?.routingKeyMask !== undefined) throw new TransientError(`the routing key of ${channel} is not stored (yet)`);
+    return undefined;
+  };
+
+  /**
+   * A record and its routing key, together: the customer as the provider's tools see it. A key
+   * whose item is missing shows as its mask, which an import refuses as "masked and none is stored".
+   */
+  const withKey = async (record: CustomerRecord): Promise<Customer> => {
+    const { routingKeyMask, ...rest } = record;
+    if (routingKeyMask === undefined) return rest;
+    const own = await routingKey(record.channel).catch((error: unknown) => {
+      if (error instanceof TransientError) return routingKeyMask;
+      throw error;
+    });
+    return { ...rest, routingKey: own ?? routingKeyMask };
+  };
+
+  const putRoutingKey = (channel: string, value: string) => storeCall('put', () => db.send(new PutCommand({ TableName: tableName, Item: { ...routingKeyItem(channel), routingKey: value } })));
+  const deleteRoutingKey = (channel: string) => storeCall('delete', () => db.send(new DeleteCommand({ TableName: tableName, Key: routingKeyItem(channel) })));
+
+  /** One conditional update of an existing customer item; a missing one is {@link UnknownCustomerError}. */
   const update = async (channel: string, sets: Record<string, unknown>, removes: readonly string[] = []) => {
     const values: Record<string, unknown> = { ':updatedAt': now().toISOString() };
     const assignments = ['#updatedAt = :updatedAt'];
@@ -260,7 +323,7 @@ export function makeCustomers(db: DynamoDBDocumentClient, tableName: string, opt
           }),
         ),
       );
-      return toCustomer(result.Attributes)!;
+      return toRecord(result.Attributes)!;
     } catch (error) {
       if (isConditionFailure(error)) throw new UnknownCustomerError(channel);
       throw error;
@@ -270,11 +333,18 @@ export function makeCustomers(db: DynamoDBDocumentClient, tableName: string, opt
   const list: Customers['list'] = async ({ limit = 100, cursor } = {}) => {
     const page = await queryIndexPage(db, tableName, INDEX, LISTED, { limit, ...(cursor ? { cursor: decodeCursor(cursor) } : {}) });
     const next = encodeCursor(page.lastKey);
-    return { customers: page.items.map((item) => toCustomer(item)!), ...(next ? { cursor: next } : {}) };
+    return { customers: await Promise.all(page.items.map((item) => withKey(toRecord(item)!))), ...(next ? { cursor: next } : {}) };
+  };
+
+  const full = async (channel: string) => {
+    const record = await get(channel);
+    return record && withKey(record);
   };
 
   return {
     get,
+    routingKey,
+    full,
     list,
     async all() {
       const customers: Customer[] = [];
@@ -291,45 +361,54 @@ export function makeCustomers(db: DynamoDBDocumentClient, tableName: string, opt
       const at = now().toISOString();
       const customer: Customer = { ...settings, sharedWith: orgs, approvedOrgs: orgs, registrationId: randomBytes(12).toString('base64url'), createdAt: at, updatedAt: at };
       try {
-        await storeCall('put', () =>
-          db.send(
-            new PutCommand({
-              TableName: tableName,
-              Item: { ...key(customer.channel), [INDEX.partitionKey]: LISTED, ...customer },
-              ConditionExpression: 'attribute_not_exists(pk)',
-            }),
-          ),
-        );
+        await storeCall('put', () => db.send(new PutCommand({ TableName: tableName, Item: customerItem(customer), ConditionExpression: 'attribute_not_exists(pk)' })));
       } catch (error) {
         if (isConditionFailure(error)) throw new CustomerExistsError(customer.channel);
         throw error;
       }
+      // Only the add that registered the channel writes its key (concurrent adds race above, not
+      // here). Until it is stored an escalation waits for it (routingKey), never pages with another.
+      if (customer.routingKey) await putRoutingKey(customer.channel, customer.routingKey);
+      else await deleteRoutingKey(customer.channel);
       return customer;
     },
     async update(channel, changes) {
       const parsed = parseOrThrow(ChangesSchema, changes);
       const sets: Record<string, unknown> = {};
-      const removes: Clearable[] = [];
-      for (const [attribute, value] of Object.entries(parsed)) {
+      const removes: string[] = [];
+      const { routingKey: newKey, ...rest } = parsed;
+      for (const [attribute, value] of Object.entries(rest)) {
         if (value === undefined) continue;
         if (value === null) removes.push(attribute as Clearable);
         else sets[attribute] = value;
       }
-      return update(channel, sets, removes);
+      if (typeof newKey === 'string') {
+        if ((await get(channel)) === undefined) throw new UnknownCustomerError(channel);
+        await putRoutingKey(channel, newKey);
+        sets.routingKeyMask = maskRoutingKey(newKey);
+        removes.push('routingKey');
+      } else if (newKey === null) removes.push('routingKeyMask', 'routingKey');
+      const record = await update(channel, sets, removes);
+      if (newKey === null) await deleteRoutingKey(channel);
+      return withKey(record);
     },
     async remove(channel) {
+      const stored = await full(channel);
       try {
         const result = await storeCall('delete', () =>
           db.send(new DeleteCommand({ TableName: tableName, Key: key(channel), ConditionExpression: 'attribute_exists(pk)', ReturnValues: 'ALL_OLD' })),
         );
-        return toCustomer(result.Attributes)!;
+        const removed = toRecord(result.Attributes)!;
+        await deleteRoutingKey(channel);
+        const { routingKeyMask: _mask, ...rest } = removed;
+        return stored?.routingKey ? { ...rest, routingKey: stored.routingKey } : rest;
       } catch (error) {
         if (isConditionFailure(error)) throw new UnknownCustomerError(channel);
         throw error;
       }
     },
     async approve(channel, orgs) {
-      return update(channel, { approvedOrgs: [...new Set(parseOrThrow(v.array(TeamIdSchema), orgs))] });
+      return withKey(await update(channel, { approvedOrgs: [...new Set(parseOrThrow(v.array(TeamIdSchema), orgs))] }));
     },
     async recordSharedWith(channel, orgs) {
       return update(channel, { sharedWith: [...new Set(parseOrThrow(v.array(TeamIdSchema), orgs))] });
@@ -360,7 +439,7 @@ export function makeCustomerAdmin(customers: Customers): CustomerAdmin {
   };
   return {
     async get(channel) {
-      const customer = await customers.get(checkChannelId(channel));
+      const customer = await customers.full(checkChannelId(channel));
       return customer && customerView(customer);
     },
     add: async (input) => customerView(await customers.add(input)),

@@ -91,19 +91,20 @@ function grants(role: Resource): string[] {
   return statements
     .flatMap((s) => {
       expect(s.Effect).toBe('Allow');
-      expect(s.NotAction ?? s.NotResource ?? s.Condition).toBeUndefined();
-      return [s.Action].flat().flatMap((action: string) => [s.Resource].flat().map((resource: unknown) => `${action} on ${JSON.stringify(resource)}`));
+      expect(s.NotAction ?? s.NotResource).toBeUndefined();
+      const condition = s.Condition ? ` if ${JSON.stringify(s.Condition)}` : '';
+      return [s.Action].flat().flatMap((action: string) => [s.Resource].flat().map((resource: unknown) => `${action} on ${JSON.stringify(resource)}${condition}`));
     })
     .sort();
 }
 
-function expectedGrants(p: Packaged, fn: string, secretResource: unknown, own: [string[], unknown][]): string[] {
+function expectedGrants(p: Packaged, fn: string, secretResource: unknown, own: [string[], unknown, unknown?][]): string[] {
   // The log group the function writes to is the one the stack creates for it.
   const logGroupId = [lambda(p, fn).resource.DependsOn].flat().find((id) => id && p.template.Resources[id]?.Type === 'AWS::Logs::LogGroup');
   const logGroup = p.template.Resources[logGroupId!]!.Properties.LogGroupName as string;
   const logs = { 'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:${logGroup}:*` };
-  const pairs: [string[], unknown][] = [[['logs:CreateLogStream', 'logs:PutLogEvents'], logs], [['secretsmanager:GetSecretValue'], secretResource], ...own];
-  return pairs.flatMap(([actions, resource]) => actions.map((action) => `${action} on ${JSON.stringify(resource)}`)).sort();
+  const pairs: [string[], unknown, unknown?][] = [[['logs:CreateLogStream', 'logs:PutLogEvents'], logs], [['secretsmanager:GetSecretValue'], secretResource], ...own];
+  return pairs.flatMap(([actions, resource, condition]) => actions.map((action) => `${action} on ${JSON.stringify(resource)}${condition ? ` if ${JSON.stringify(condition)}` : ''}`)).sort();
 }
 
 /** The DynamoDB operations the code issues (GetCommand → dynamodb:GetItem, QueryCommand → dynamodb:Query…). */
@@ -250,6 +251,12 @@ describe('the CloudFormation template `sls package` generates, offline and witho
   });
 
   it('gives each function its own role with exactly the permissions its code needs', () => {
+    const TABLE = getAtt(LAYOUT.table.logicalId);
+    const WRITES = ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+    const READS = ['dynamodb:BatchGetItem', 'dynamodb:GetItem'];
+    const OWN_ITEMS = { 'ForAllValues:StringNotLike': { 'dynamodb:LeadingKeys': ['customer#*', 'routing#*'] } };
+    const NOT_ROUTING_KEYS = { 'ForAllValues:StringNotLike': { 'dynamodb:LeadingKeys': ['routing#*'] } };
+    const SHARING = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['customer#*'] }, 'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sharedWith', 'updatedAt'] } };
     const devSecret = { 'Fn::Sub': `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:pd-router/${dev.stage}-??????` };
     for (const [p, secret] of [[dev, devSecret], [prod, PROD_SECRET_ARN]] as const) {
       const roleIds = resourcesOfType(p.template, 'AWS::Lambda::Function').map(([, f]) => f.Properties.Role['Fn::GetAtt'][0]);
@@ -264,17 +271,22 @@ describe('the CloudFormation template `sls package` generates, offline and witho
             // Back onto its own queue (a 429's wait, a fan-out, a confirmation refresh), and into its DLQ.
             [['sqs:SendMessage'], getAtt(layout.logicalId)],
             [['sqs:SendMessage'], getAtt(layout.dlqLogicalId)],
-            [dynamoActionsInCode().filter((action) => action !== 'dynamodb:Query'), getAtt(LAYOUT.table.logicalId)],
-            // The workers' only query is the customer list, on its index (the open-link list is the reconciler's).
-            [['dynamodb:Query'], { 'Fn::Join': ['/', [getAtt(LAYOUT.table.logicalId), 'index', LAYOUT.table.customerIndex.name]] }],
+            // Its own items only; every item but the routing keys, which only the function that pages reads;
+            // the slack-worker also records who a customer's channel is shared with, and nothing else of it.
+            [WRITES, TABLE, OWN_ITEMS],
+            [READS, TABLE, layout.worker === 'slack-worker' ? undefined : NOT_ROUTING_KEYS],
+            ...(layout.worker === 'slack-worker' ? [[['dynamodb:UpdateItem'], TABLE, SHARING] as [string[], unknown, unknown]] : []),
           ]),
         );
       }
+      // No worker queries an index: the DynamoDB operations in the code are these, and the reconciler's Query.
+      expect([...WRITES, ...READS].sort()).toEqual(dynamoActionsInCode().filter((action) => action !== 'dynamodb:Query'));
       // The reconciler: reads and writes links and effect claims (dropping a claim a Slack 429 left
       // unposted), lists open links on their index, reads the worker secret; never a queue.
       expect(grants(roleOf(p, 'reconciler'))).toEqual(
         expectedGrants(p, 'reconciler', secret, [
-          [['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], getAtt(LAYOUT.table.logicalId)],
+          [WRITES, TABLE, OWN_ITEMS],
+          [['dynamodb:GetItem'], TABLE, NOT_ROUTING_KEYS],
           [['dynamodb:Query'], { 'Fn::Join': ['/', [getAtt(LAYOUT.table.logicalId), 'index', LAYOUT.table.openLinkIndex.name]] }],
         ]),
       );
