@@ -127,6 +127,16 @@ export const PAGERDUTY_HANDLED_EVENT_TYPES = [
 ] as const;
 export type PagerDutyEventType = (typeof PAGERDUTY_HANDLED_EVENT_TYPES)[number];
 
+/**
+ * How old (by its `occurred_at`) a PagerDuty webhook may be and still be acted on: 50 hours.
+ * PagerDuty retries a delivery for up to 48 hours, so a genuine event can arrive that late; the
+ * 2 hours beyond cover the queue's own retries and clock skew. Anything older is a replay (a
+ * signed body captured once, sent again under a new X-Webhook-Id, which is not signed): refused,
+ * logged and counted, never posted. A channel misses nothing by it: the reconciler reads each
+ * open escalation's incident every RECONCILE_EVERY_SECONDS and tells what no webhook did.
+ */
+export const WEBHOOK_MAX_AGE_MS = 50 * 60 * 60 * 1000;
+
 export const INCIDENT_STATUSES = ['triggered', 'acknowledged', 'resolved'] as const;
 export type IncidentStatus = (typeof INCIDENT_STATUSES)[number];
 

@@ -65,6 +65,8 @@ describe('status updates (incident.status_update_published), through the local s
     // The real capture, for this incident: its message, its author (a user_reference), once.
     const capture = fixture<{ event: { id: string; data: { incident: { id: string }; message: string } } }>(CAPTURE);
     capture.event.data.incident.id = acme.id;
+    // Sent now: a webhook as old as the capture's own time is a replay, refused (WEBHOOK_MAX_AGE_MS).
+    (capture.event as { occurred_at?: string }).occurred_at = new Date().toISOString();
     expect((await post(`${stack.url}/pagerduty/webhooks`, signedWebhook(stack.secrets.PAGER_DUTY_SIGNING_KEY, capture, 'wh-capture'))).status).toBe(202);
     await stack.waitForIdle();
     const fromCapture = updatesIn('CSUACME').filter((m) => String(m.metadata?.event_payload.key).startsWith(`pd:${capture.event.id}:`));

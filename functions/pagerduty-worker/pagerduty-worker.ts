@@ -1,4 +1,4 @@
-import { EVENT_CONTRACT_VERSION, pagerDutyRouting, type IncidentLinkEvent, type IncidentStatus, type PagerDutyEventType, type PagerDutyIncidentEvent, type PagerDutyQueueEvent } from '../../lib/events';
+import { EVENT_CONTRACT_VERSION, pagerDutyRouting, WEBHOOK_MAX_AGE_MS, type IncidentLinkEvent, type IncidentStatus, type PagerDutyEventType, type PagerDutyIncidentEvent, type PagerDutyQueueEvent } from '../../lib/events';
 import type { PagerDutyApi } from '../../lib/pagerduty/api';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { statusOf } from '../../lib/pagerduty/normalize';
@@ -251,7 +251,11 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
     try {
       if (event.kind === 'confirmation.refresh') await confirmations.handle(event, context.logger);
       else if (event.kind === 'incident.link') await handleLink(event, context.logger);
-      else await handle(event, context.logger);
+      else if (now() - Date.parse(event.occurredAt) > WEBHOOK_MAX_AGE_MS) {
+        // Older than any delivery PagerDuty still retries: a replayed body, never posted.
+        context.logger.warn('a webhook older than PagerDuty retries a delivery was refused; nothing posted', { occurredAt: event.occurredAt, maxAgeHours: WEBHOOK_MAX_AGE_MS / 3_600_000 });
+        context.logger.metric(METRIC_NAMES.staleWebhooksRefused);
+      } else await handle(event, context.logger);
     } catch (error) {
       // PagerDuty answering 4xx about an incident (deleted, or merged and gone) will answer the
       // same on every retry: log it and let the message go instead of walking it to the DLQ.
