@@ -129,7 +129,7 @@ describe('the CloudFormation template `sls package` generates, offline and witho
   beforeAll(async () => {
     // One after the other: serverless-esbuild builds in the service's own .esbuild folder.
     dev = await packageStack('test', []);
-    prod = await packageStack('prod', ['alarmEmail=oncall@provider.example', `secretId=${PROD_SECRET_ARN}`]);
+    prod = await packageStack('prod', ['alarmEmail=oncall@provider.example', 'slackAppId=A0PDROUTER01', `secretId=${PROD_SECRET_ARN}`]);
     split = await packageStack('split', [
       `signingSecretId=${SPLIT_SIGNING_SECRET}`,
       `apiTokenSecretId=${SPLIT_API_TOKEN_ARN}`,
@@ -295,6 +295,11 @@ describe('the CloudFormation template `sls package` generates, offline and witho
         for (const line of grants(role)) expect(line).not.toMatch(/^\S*\*|on "\*"$/);
       }
     }
+  });
+
+  it("gives the slack-worker the Slack app's id from param slackAppId, empty (not compared) by default", () => {
+    expect(lambda(prod, 'slack-worker').resource.Properties.Environment.Variables.SLACK_APP_ID).toBe('A0PDROUTER01');
+    expect(lambda(dev, 'slack-worker').resource.Properties.Environment.Variables.SLACK_APP_ID).toBe('');
   });
 
   it('tells each function where its own queue, DLQ and table are, under the names lib/runtime/config.ts reads', () => {
