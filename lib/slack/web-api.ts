@@ -102,11 +102,11 @@ export function makeSlackApi(options: { token: string; apiUrl: string; timeoutMs
   };
   // Cached per warm Lambda: names rarely change, and the workspace address and our own id never do.
   const channelNames = new Map<string, { name: string | undefined; at: number }>();
-  let identity: Promise<{ url?: string; userId?: string; teamId?: string } | undefined> | undefined;
+  let identity: Promise<{ url?: string; userId?: string; teamId?: string; botId?: string } | undefined> | undefined;
   const whoAmI = () =>
     (identity ??= client.auth
       .test()
-      .then((r) => ({ ...(r.url ? { url: r.url } : {}), ...(r.user_id ? { userId: r.user_id } : {}), ...(r.team_id ? { teamId: r.team_id } : {}) }))
+      .then((r) => ({ ...(r.url ? { url: r.url } : {}), ...(r.user_id ? { userId: r.user_id } : {}), ...(r.team_id ? { teamId: r.team_id } : {}), ...(r.bot_id ? { botId: r.bot_id } : {}) }))
       .catch(() => {
         identity = undefined; // asked again next time
         return undefined;
@@ -143,8 +143,18 @@ export function makeSlackApi(options: { token: string; apiUrl: string; timeoutMs
       const result = threadTs
         ? await call('conversations.replies', () => client.conversations.replies({ channel, ts: threadTs, oldest, include_all_metadata: true, limit: 200 }))
         : await call('conversations.history', () => client.conversations.history({ channel, oldest, include_all_metadata: true, limit: 200 }));
+      // Anyone in the channel, or another app, can post a message carrying our metadata: it counts
+      // only on a message our own bot posted (auth.test's user_id and bot_id). Without knowing who
+      // we are, nothing can be trusted: asked again later.
+      const me = await whoAmI();
+      if (!me?.userId) throw new TransientError('Slack auth.test did not say who we are; cannot tell our own messages');
       const found = (result.messages ?? []).find(
-        (m) => m.metadata?.event_type === EFFECT_METADATA_TYPE && (m.metadata.event_payload as { key?: string } | undefined)?.key === effectKey,
+        (m) =>
+          m.user === me.userId &&
+          m.bot_id !== undefined &&
+          (me.botId === undefined || m.bot_id === me.botId) &&
+          m.metadata?.event_type === EFFECT_METADATA_TYPE &&
+          (m.metadata.event_payload as { key?: string } | undefined)?.key === effectKey,
       );
       return found?.ts;
     },

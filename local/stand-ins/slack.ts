@@ -15,6 +15,9 @@ export interface RecordedMessage {
   blocks?: unknown[];
   metadata?: { event_type: string; event_payload: Record<string, unknown> };
   user: string;
+  /** Set on messages an app posted (Slack's `bot_id` and `app_id`): the stand-in's own app, or another. */
+  botId?: string;
+  appId?: string;
   /** Earlier versions, oldest first; the current text and blocks are on the message. */
   history: { text: string; blocks?: unknown[] }[];
 }
@@ -69,6 +72,9 @@ export interface SlackStandInOptions {
 export const STAND_IN_BOT_USER_ID = 'UPDROUTERBOT';
 /** The workspace the stand-in's app is installed in (auth.test's team_id): the provider's own. */
 export const STAND_IN_TEAM_ID = 'T0PROVIDER';
+/** The stand-in app's bot (auth.test's `bot_id`) and app ids, carried by every message it posts. */
+export const STAND_IN_BOT_ID = 'BPDROUTER';
+export const STAND_IN_APP_ID = 'A0PDROUTER';
 
 /** The bot scopes the app manifest asks for: what an installed app's token holds. */
 export function manifestBotScopes(): string[] {
@@ -163,8 +169,8 @@ export class SlackStandIn {
   }
 
   /** A message as a customer would post it (the sandbox console uses it to give mentions a ts). */
-  recordCustomerMessage(channel: string, user: string, text: string, threadTs?: string): RecordedMessage {
-    const message: RecordedMessage = { channel, ts: this.nextTs(), text, user, history: [], ...(threadTs ? { threadTs } : {}) };
+  recordCustomerMessage(channel: string, user: string, text: string, threadTs?: string, posted: Pick<RecordedMessage, 'botId' | 'appId' | 'metadata'> = {}): RecordedMessage {
+    const message: RecordedMessage = { channel, ts: this.nextTs(), text, user, history: [], ...(threadTs ? { threadTs } : {}), ...posted };
     this.messages.push(message);
     this.changed();
     return message;
@@ -272,7 +278,7 @@ export class SlackStandIn {
     }
     switch (method) {
       case 'auth.test':
-        return { ok: true, url: this.options.workspaceUrl ?? 'https://sandbox.slack.test/', user_id: STAND_IN_BOT_USER_ID, team_id: STAND_IN_TEAM_ID };
+        return { ok: true, url: this.options.workspaceUrl ?? 'https://sandbox.slack.test/', user_id: STAND_IN_BOT_USER_ID, team_id: STAND_IN_TEAM_ID, bot_id: STAND_IN_BOT_ID };
       case 'chat.postMessage': {
         if (!channel) return { ok: false, error: 'channel_not_found' };
         const metadata = parseJsonArg(args.metadata) as RecordedMessage['metadata'];
@@ -281,6 +287,8 @@ export class SlackStandIn {
           ts: this.nextTs(),
           text: String(args.text ?? ''),
           user: STAND_IN_BOT_USER_ID,
+          botId: STAND_IN_BOT_ID,
+          appId: STAND_IN_APP_ID,
           history: [],
           ...(blocks ? { blocks } : {}),
           ...(typeof args.thread_ts === 'string' ? { threadTs: args.thread_ts } : {}),
@@ -338,7 +346,7 @@ export class SlackStandIn {
 }
 
 function asSlackMessage(m: RecordedMessage) {
-  return { type: 'message', ts: m.ts, text: m.text, user: m.user, ...(m.threadTs ? { thread_ts: m.threadTs } : {}), ...(m.metadata ? { metadata: m.metadata } : {}) };
+  return { type: 'message', ts: m.ts, text: m.text, user: m.user, ...(m.botId ? { bot_id: m.botId } : {}), ...(m.appId ? { app_id: m.appId } : {}), ...(m.threadTs ? { thread_ts: m.threadTs } : {}), ...(m.metadata ? { metadata: m.metadata } : {}) };
 }
 
 function parseJsonArg(value: unknown): unknown {
