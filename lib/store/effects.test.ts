@@ -40,6 +40,25 @@ describe('effects done once (on dynalite)', () => {
     expect(performed).toBe(0);
   });
 
+  it('two attempts of one effect at once: the second waits for the first (the lease) instead of posting too', async () => {
+    let performed = 0;
+    const asked: string[] = [];
+    let release!: () => void;
+    const inFlight = new Promise<void>((resolve) => (release = resolve));
+    const first = effects.once('post:e', async () => (performed++, await inFlight, 'ts-e1'), async () => undefined);
+    while (performed === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    // The first has claimed and is posting; the post has not landed, so looking for it finds nothing.
+    const second = effects.once('post:e', async () => `ts-e${++performed}`, async (since) => (asked.push(since), undefined));
+    await expect(second).rejects.toThrow(new TransientError('another attempt is performing this effect now'));
+    await expect(second).rejects.toMatchObject({ retryAfterSeconds: expect.any(Number) });
+    release();
+    expect(await first).toEqual({ result: 'ts-e1', performed: true });
+    // Its redelivery, after the lease: the first's post, not a second one.
+    expect(await effects.once('post:e', async () => `ts-e${++performed}`, async () => undefined)).toEqual({ result: 'ts-e1', performed: false });
+    expect(performed).toBe(1);
+    expect(asked).toEqual([]);
+  });
+
   it('a 429 after an earlier unknown failure keeps the claim: the next attempt still asks whether the first one landed', async () => {
     const asked: string[] = [];
     await expect(effects.once('post:d', async () => { throw new TransientError('Slack timed out (the post may have landed)'); }, async () => undefined)).rejects.toBeInstanceOf(TransientError);
