@@ -106,6 +106,22 @@ describe('what reaches PagerDuty, through the local stack', () => {
     expect(await stack.dlq('slack')).toEqual([]);
   });
 
+  it('a reply in a thread that is no escalation\'s is not parked with its text when its thread cannot be looked up', async () => {
+    await mention(stack, 'CWRPNOTHREAD', 'escalate search is slow');
+    await stack.waitForIdle();
+    const notesBefore = stack.pagerDuty!.notes.length;
+    await stack.dynamo.suspend();
+    try {
+      await reply('CWRPNOTHREAD', '1700000000.000001', 'private: our CFO thinks the vendor is hopeless');
+      await stack.waitForIdle(60_000);
+    } finally {
+      await stack.dynamo.resume();
+    }
+    await stack.waitForIdle();
+    expect(await stack.dlq('slack')).toEqual([]);
+    expect(stack.pagerDuty!.notes.slice(notesBefore)).toEqual([]);
+  });
+
   it('the note budget is each escalation\'s: one customer\'s chatty thread does not silence another\'s in a shared incident', async () => {
     const acme = await mention(stack, 'CWRPBUDACME', 'escalate checkout is down');
     await stack.waitForIdle();

@@ -414,7 +414,7 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     try {
       if (event.kind === 'slack.action') return await (event.actionId === CHECK_STATUS_ACTION_ID ? checkStatus(event, context) : confirmationClick(event, context));
       if (event.kind === 'slack.channel') return await channelChanged(event, context);
-      if (event.kind === 'slack.reply') return await threadReply(event, context.logger);
+      if (event.kind === 'slack.reply') return await threadReply(event, context.logger, context.finalAttempt);
       // Our own id from auth.test: in a Slack Connect channel the event's authorizations may be another organization's.
       const botUserId = event.via === 'mention' ? ((await deps.slack.botUserId()) ?? event.botUserId) : undefined;
       const command = event.via === 'mention' ? parseCommand(textAfterBotMention(event.text, botUserId), deps.config.pingPhrase) : parseSlashCommand(event.text, deps.config.pingPhrase);

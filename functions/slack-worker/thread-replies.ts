@@ -43,14 +43,24 @@ export function replyNote(input: { channel: string; channelName?: string; user: 
 /**
  * A person's reply in a thread → one note on the incident of the escalation whose thread it is,
  * whatever retries and redeliveries come. Replies in any other thread are ignored without
- * storing anything; over its escalation's note budget a reply is logged and dropped (not folded:
+ * storing anything (a reply whose thread cannot be looked up is dropped on its last attempt, not
+ * parked with its text); over its escalation's note budget a reply is logged and dropped (not folded:
  * on-call still has the thread's link in the incident).
  */
 export function makeThreadReplies(deps: ThreadRepliesDeps) {
   const now = deps.now ?? (() => new Date());
-  return async function threadReply(event: SlackReplyEvent, logger: Logger): Promise<void> {
+  return async function threadReply(event: SlackReplyEvent, logger: Logger, finalAttempt = false): Promise<void> {
     if (!deps.fromEmail) return logger.debug('a thread reply; PAGER_DUTY_FROM_EMAIL is not set, so replies stay in Slack');
-    const dedupKey = await deps.links.byThread(event.channel, event.threadTs);
+    let dedupKey: string | undefined;
+    try {
+      dedupKey = await deps.links.byThread(event.channel, event.threadTs);
+    } catch (error) {
+      // Until its thread is known to be an escalation's, a reply is someone's conversation, none of
+      // pd-router's business: on its last attempt it is dropped (its ids logged) rather than
+      // parked in the DLQ with its text.
+      if (!finalAttempt) throw error;
+      return logger.warn('could not tell whether a thread reply is in an escalation thread; dropped on its last attempt, its text kept nowhere', { threadTs: event.threadTs, error });
+    }
     if (!dedupKey) return logger.debug('a reply outside any escalation thread; ignored');
     let link = await deps.links.get(dedupKey);
     // The pointer's key holds the channel; this also refuses a link that somehow moved.
