@@ -2,7 +2,9 @@ import type { LocalStack } from '../local/stack';
 import { makePagerDutyApi } from '../lib/pagerduty/api';
 import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
 import { startTestStack } from './helpers/stack';
-import { audit, World, type SentEscalation } from './robustness/support/world';
+import { audit, shownStatus, World, type SentEscalation } from './robustness/support/world';
+import { makeDocumentClient } from '../lib/store/dynamo';
+import { makeIncidentLinks } from '../lib/store/incident-links';
 
 /**
  * PagerDuty doing what PagerDuty does, with several customers at once: alert grouping, merges
@@ -84,6 +86,43 @@ describe('customer-safe under real PagerDuty behaviour', () => {
     await expectClean([acme, globex]);
   });
 
+  it('a merged escalation shows its target’s status, never "Resolved", and stays in the open-link index while the target is open', async () => {
+    const acme = await world.escalate('CMRGSTACME');
+    const globex = await world.escalate('CMRGSTGLOBEX');
+    await stack.waitForIdle();
+    stack.pagerDuty!.acknowledge(holder(acme).id, 'Dana Scully');
+    await stack.waitForIdle();
+    stack.pagerDuty!.merge(holder(globex).id, holder(acme).id, 'Dana Scully');
+    await stack.waitForIdle();
+
+    const messages = stack.slack!.channelMessages('CMRGSTGLOBEX').filter((m) => m.user === STAND_IN_BOT_USER_ID);
+    const together = messages.filter((m) => m.text.includes('handled together'));
+    expect(together).toHaveLength(1);
+    expect(shownStatus(together[0]!)).toBe('acknowledged');
+    // The confirmation, brought up to date, shows the target's status too.
+    const confirmation = messages.find((m) => String(m.metadata?.event_payload.key).startsWith('confirm:'))!;
+    expect(shownStatus(confirmation)).toBe('acknowledged');
+    expect(messages.filter((m) => shownStatus(m) === 'resolved')).toEqual([]);
+    const links = makeIncidentLinks(makeDocumentClient({ AWS_ENDPOINT_URL_DYNAMODB: stack.dynamo.endpoint }), stack.dynamo.tableName, { ttlDays: 1 });
+    expect((await links.get(globex.dedupKey))?.status).toBe('acknowledged');
+    const open = async () => {
+      const keys: string[] = [];
+      let cursor: Record<string, unknown> | undefined;
+      do {
+        const page = await links.listOpen({ limit: 100, ...(cursor ? { cursor } : {}) });
+        keys.push(...page.links.map((link) => link.dedupKey));
+        cursor = page.cursor;
+      } while (cursor);
+      return keys;
+    };
+    expect(await open()).toContain(globex.dedupKey);
+
+    stack.pagerDuty!.resolve(holder(acme).id, 'Dana Scully');
+    await stack.waitForIdle();
+    expect(await open()).not.toContain(globex.dedupKey);
+    await expectClean([acme, globex]);
+  });
+
   it('incidents merged into the provider’s internal incident: both channels follow it to resolution, never reading its title', async () => {
     const acme = await world.escalate('CINTACME');
     const globex = await world.escalate('CINTGLOBEX');
@@ -138,6 +177,49 @@ describe('customer-safe under real PagerDuty behaviour', () => {
     await expect(api.findIncidentsByKey('')).rejects.toThrow('empty key');
     await expect(api.findIncidentsByKey('  ')).rejects.toThrow('empty key');
     expect(stack.pagerDuty!.restCalls.length).toBe(before);
+  });
+});
+
+describe('a search result is a candidate, never proof', () => {
+  it('Check Status binds an escalation only to an incident whose alerts hold its key, whatever the incident_key search lists first', async () => {
+    const stack = await startTestStack();
+    try {
+      stack.pagerDuty!.webhook = undefined; // no webhook binds anything: the click's search is the only evidence
+      const world = new World(stack);
+      const acme = await world.escalate('CDECOYACME');
+      const globex = await world.escalate('CDECOYGLOBEX');
+      await stack.waitForIdle();
+      const acmeIncident = stack.pagerDuty!.byKey(acme.dedupKey)!;
+      const globexIncident = stack.pagerDuty!.byKey(globex.dedupKey)!;
+      stack.pagerDuty!.acknowledge(acmeIncident.id, 'Dana Scully');
+      // PagerDuty's search for Globex's key lists Acme's incident first, although none of its alerts holds that key.
+      stack.pagerDuty!.searchAlsoReturns.set(globex.dedupKey, [acmeIncident.id]);
+
+      await world.click('CDECOYGLOBEX', globex.dedupKey);
+      await stack.waitForIdle();
+      const links = makeIncidentLinks(makeDocumentClient({ AWS_ENDPOINT_URL_DYNAMODB: stack.dynamo.endpoint }), stack.dynamo.tableName, { ttlDays: 1 });
+      expect((await links.get(globex.dedupKey))?.incidentId).toBe(globexIncident.id);
+      expect((await links.get(globex.dedupKey))?.heldBy).toBe('own');
+      const [answer] = stack.slack!.ephemerals.filter((e) => e.channel === 'CDECOYGLOBEX');
+      expect(JSON.stringify(answer)).toContain('Triggered');
+      expect(JSON.stringify(answer)).not.toContain('Acknowledged');
+      expect(JSON.stringify(answer)).not.toContain('Dana Scully');
+
+      // Only the decoy listed: nothing binds, and the answer says the status is unknown.
+      stack.pagerDuty!.searchAlsoReturns.set(acme.dedupKey, [globexIncident.id]);
+      const acmeIncidentKey = acmeIncident.incidentKey;
+      acmeIncident.incidentKey = 'an-unrelated-key';
+      acmeIncident.alertKeys = ['an-unrelated-key'];
+      await world.click('CDECOYACME', acme.dedupKey);
+      await stack.waitForIdle();
+      acmeIncident.incidentKey = acmeIncidentKey;
+      acmeIncident.alertKeys = [acmeIncidentKey];
+      expect((await links.get(acme.dedupKey))?.incidentId).toBeUndefined();
+      const report = await audit(world);
+      expect(report.misroutes).toEqual([]);
+    } finally {
+      await stack.stop();
+    }
   });
 });
 

@@ -151,6 +151,12 @@ export class PagerDutyStandIn {
   readonly notes: { id: string; incidentId: string; content: string; from: string; at: string }[] = [];
   /** The emails of the account's users: a note's `From` must be one of them, as PagerDuty requires. */
   readonly userEmails = new Set([SANDBOX_ONCALL_EMAIL]);
+  /**
+   * Incidents the `incident_key` search also lists, first, for a key, although none of their alerts
+   * holds it: a search result is a candidate, never proof (PagerDuty's filter matches more than
+   * the incident's own key, and its index may lag a merge), which the router must check.
+   */
+  readonly searchAlsoReturns = new Map<string, string[]>();
   private readonly listeners = new Set<() => void>();
 
   constructor(private readonly options: PagerDutyStandInOptions) {
@@ -693,7 +699,10 @@ export class PagerDutyStandIn {
       const key = url.searchParams.get('incident_key');
       // Like PagerDuty: the filter matches alert keys as well as the incident's own key, and an
       // empty one is no filter at all.
-      const found = [...this.incidents.values()].filter((i) => !key || i.incidentKey === key || i.alertKeys.includes(key));
+      const matched = [...this.incidents.values()].filter((i) => !key || i.incidentKey === key || i.alertKeys.includes(key));
+      // Incidents a test makes the search list first whatever their alerts (see searchAlsoReturns).
+      const decoys = key ? (this.searchAlsoReturns.get(key) ?? []).flatMap((id) => this.incidents.get(id) ?? []) : [];
+      const found = [...new Set([...decoys, ...matched])];
       record(200);
       return sendJson(res, 200, { incidents: found.map((i) => this.restIncident(i)), limit: 25, offset: 0, more: false });
     }
