@@ -1,9 +1,7 @@
 import { PdRouterError } from '../lib/runtime/errors';
 import { SUBSCRIBED_EVENT_TYPES } from '../lib/pagerduty/subscription';
 import { parseCommandLine, usageError } from './cli';
-
-/** The path the deployed stack serves PagerDuty webhooks on (serverless.yml custom.routes). */
-export const PAGERDUTY_WEBHOOK_PATH = '/pagerduty/webhooks';
+import { PAGERDUTY_WEBHOOK_PATH, type StageKeys } from './webhook-coverage';
 
 /** PagerDuty lets a subscription filter on exactly one service or one team. */
 export interface SubscriptionFilter {
@@ -175,19 +173,6 @@ export interface CliIo {
   stage?: (target: { stage?: string; region?: string }) => Promise<StageKeys>;
 }
 
-/** What `npm run pd:subscribe` needs to know of a stage to cover it. */
-export interface StageKeys {
-  label: string;
-  webhookUrl: string;
-  defaultKey?: string;
-  customers: { channel: string; name?: string; routingKey?: unknown }[];
-  /**
-   * The REST API base and the stage's own REST key (from its secret), used when
-   * PAGER_DUTY_REST_API_KEY is not set: enough to read; creating a subscription needs a full-access key.
-   */
-  apiUrl?: string;
-  restKey?: string;
-}
 
 /**
  * Cover every routing key's service: create a subscription for each service no working

@@ -15,11 +15,9 @@ import { LOCAL_AWS_ENV } from '../local/aws';
 import { helperEnvProblem, localStackUrl, readSandboxState, whichSandboxLine, type SandboxState } from '../local/sandbox-state';
 import { manifestBotScopes } from '../local/stand-ins/slack';
 import { parseCommandLine, usageError, type CliOutput } from './cli';
-import { PAGERDUTY_WEBHOOK_PATH } from './create-webhook-subscription';
 import { sqsClientFor, type DlqTarget } from './dlq';
 import { describeError, formatResults, redact, runChecks, withTimeout, type AlarmTopic, type DlqState, type DoctorDeps, type SecretSource } from './doctor-checks';
-import { listServiceKeys, listSubscriptions } from './webhook-coverage';
-import type { StageKeys } from './create-webhook-subscription';
+import { listServiceKeys, listSubscriptions, PAGERDUTY_WEBHOOK_PATH, type StageKeys } from './webhook-coverage';
 
 /** A problem that stops the doctor before any check, told in one line. */
 export class DoctorError extends PdRouterError {

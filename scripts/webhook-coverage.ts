@@ -1,5 +1,22 @@
 import { PAGERDUTY_HANDLED_EVENT_TYPES } from '../lib/events';
 
+/** The path the deployed stack serves PagerDuty webhooks on (serverless.yml custom.routes). */
+export const PAGERDUTY_WEBHOOK_PATH = '/pagerduty/webhooks';
+
+/** What `npm run pd:subscribe` needs to know of a stage to cover it. */
+export interface StageKeys {
+  label: string;
+  webhookUrl: string;
+  defaultKey?: string;
+  customers: { channel: string; name?: string; routingKey?: unknown }[];
+  /**
+   * The REST API base and the stage's own REST key (from its secret), used when
+   * PAGER_DUTY_REST_API_KEY is not set: enough to read; creating a subscription needs a full-access key.
+   */
+  apiUrl?: string;
+  restKey?: string;
+}
+
 /**
  * Which PagerDuty services must send pd-router their incidents, and whether a webhook subscription
  * does: `npm run pd:subscribe` (which creates what is missing), `npm run doctor` (which fails,
