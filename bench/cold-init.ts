@@ -21,10 +21,14 @@ import { profileColdInit, type ColdInitProfile } from './profile-cold-init';
 
 const CHILD = path.join(__dirname, 'cold-init-child.cjs');
 
-export type FunctionName = 'slack-ingress' | 'pagerduty-ingress' | 'slack-worker' | 'pagerduty-worker' | 'baseline' | 'floor';
+export type FunctionName = 'slack-ingress' | 'pagerduty-ingress' | 'slack-worker' | 'pagerduty-worker' | 'baseline' | 'floor' | 'worker-floor';
 
 /** How the comparison points are named in the results (neither is deployed). */
-export const COMPARISON_NAMES: Partial<Record<FunctionName, string>> = { baseline: 'baseline (comparison)', floor: 'floor: the SDK\'s SendMessage alone' };
+export const COMPARISON_NAMES: Partial<Record<FunctionName, string>> = {
+  baseline: 'baseline (comparison)',
+  floor: 'floor: the SDK\'s SendMessage alone',
+  'worker-floor': 'worker floor: the same libraries, one read, one trigger, one post',
+};
 
 export type Variant = 'env' | 'deployed' | 'compile cache';
 
@@ -209,6 +213,7 @@ export async function measureColdInit(options: {
       'pagerduty-worker': () => pdEvents.shift(),
       baseline: slackRequest,
       floor: slackRequest,
+      'worker-floor': () => slackWorkerEvent('CCOLD').event,
     };
     const targets: Target[] = [];
     for (const fn of options.functions) {

@@ -5,6 +5,8 @@ import type { IngressSeries } from './ingress-latency';
 import type { BenchResults, TargetCheck } from './results-types';
 import type { Summary } from './lib/stats';
 import { renderStorm } from './storm-report';
+import { costPerMillionEscalations } from './lib/cost';
+import { round } from './lib/stats';
 
 /** The system being replaced, as issue 7 records it (measured earlier on this kind of machine). */
 export const ISSUE_BASELINE = {
@@ -27,12 +29,16 @@ export const TARGETS = {
   workerColdInitMs: 120,
   ingressP99Ms: 10,
   floorRatio: 1.5,
-  workerMarginMs: 50,
   peakRssMb: 256,
-  /** Proposed in issue 16's notes in place of ingressColdInitMs, which is below the SDK's own floor. */
+  /** Issue 27 (proposed in issue 16's notes) in place of ingressColdInitMs, which is below the SDK's own floor. */
   ingressOverFloorMs: 10,
-  /** Proposed in issue 16's notes beside workerBundleBytes, which the required libraries nearly fill alone. */
+  /** Issue 27 (proposed in issue 16's notes) beside workerBundleBytes, which the required libraries nearly fill alone. */
   workerOwnCodeBytes: 70_000,
+  /** Issue 27: a worker's cold start over the worker floor (the same libraries, one read, one trigger, one post). */
+  workerOverFloorMs: 15,
+  /** Issue 27, on the light run: Slack request → trigger p95 over one PagerDuty call, webhook → post p95 over one Slack call. */
+  slackToTriggerPerCall: 1.25,
+  webhookToPostPerCall: 1.3,
 } as const;
 
 const INGRESS = ['slack-ingress', 'pagerduty-ingress'] as const;
@@ -70,10 +76,11 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
       target: `${name} bundle ≤ ${kb(TARGETS.workerBundleBytes)} minified`,
       measured: bundle ? kb(bundle.minifiedBytes) : 'not built',
       met: bundle ? bundle.minifiedBytes <= TARGETS.workerBundleBytes : null,
+      note: 'superseded by the own-code row below (issue 27): the libraries the design names take ~320 KB by themselves',
     });
     const own = bundle?.byOrigin?.find((origin) => origin.name === OWN_CODE);
     if (own) {
-      checks.push({ target: `${name} bundle: pd-router's own code ≤ ${kb(TARGETS.workerOwnCodeBytes)} minified (proposed)`, measured: kb(own.bytes), met: own.bytes <= TARGETS.workerOwnCodeBytes });
+      checks.push({ target: `${name} bundle: pd-router's own code ≤ ${kb(TARGETS.workerOwnCodeBytes)} minified (issue 27)`, measured: kb(own.bytes), met: own.bytes <= TARGETS.workerOwnCodeBytes, note: own.bytes <= TARGETS.workerOwnCodeBytes ? `${kb(TARGETS.workerOwnCodeBytes - own.bytes)} to spare` : 'pd-router\'s own code grew past its budget' });
     }
   }
   for (const name of INGRESS) {
@@ -83,6 +90,7 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
       target: `${name} cold init (require + first request) ≤ ${TARGETS.ingressColdInitMs} ms over bare node`,
       measured: result ? ms(result.overBareMs) : 'not measured',
       met: result ? result.overBareMs <= TARGETS.ingressColdInitMs : null,
+      note: 'superseded by the SDK-floor rows below (issue 27): the SDK alone costs about this much',
     });
     if (deployed) {
       checks.push({
@@ -109,17 +117,30 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
         if (!ours || !under) continue;
         const over = ours.overBareMs - under.overBareMs;
         checks.push({
-          target: `${name} cold init${ours.variant === 'deployed' ? ' as deployed' : ''} ≤ ${TARGETS.ingressOverFloorMs} ms over the SDK floor (proposed)`,
+          target: `${name} cold init${ours.variant === 'deployed' ? ' as deployed' : ''} ≤ ${TARGETS.ingressOverFloorMs} ms over the SDK floor (issue 27)`,
           measured: ms(over),
           met: over <= TARGETS.ingressOverFloorMs,
+          note: over <= TARGETS.ingressOverFloorMs ? 'middy, valibot, the signature check and the logger above the SDK\'s own cost' : 'more than the ingress\'s own code has cost in any run: look at its bundle and profile',
         });
       }
     }
   }
+  const workerFloor = coldInit(results, 'worker-floor');
   for (const name of WORKERS) {
     const result = coldInit(results, name);
     if (!result) continue;
     checks.push({ target: `${name} cold init ≤ ${TARGETS.workerColdInitMs} ms over bare node`, measured: ms(result.overBareMs), met: result.overBareMs <= TARGETS.workerColdInitMs });
+    if (!workerFloor) continue;
+    const over = result.overBareMs - workerFloor.overBareMs;
+    const met = over <= TARGETS.workerOverFloorMs;
+    checks.push({
+      target: `${name} cold init ≤ ${TARGETS.workerOverFloorMs} ms over the worker floor (issue 27; the floor: the same libraries, one DynamoDB read, one trigger, one post, ${ms(workerFloor.overBareMs)})`,
+      measured: `${ms(over)} (require() ${ms(result.loadMs - workerFloor.loadMs)} over the floor's, first request ${ms(result.firstRequestMs - workerFloor.firstRequestMs)})`,
+      met,
+      note: met
+        ? 'pd-router\'s own work on a first message within the margin'
+        : `the first request does a whole escalation's exactly-once steps, each a DynamoDB round trip in series (claims, registry, page budget, link states)${name === 'slack-worker' ? ' and two Slack calls before the trigger' : ' and the PagerDuty REST call before the post'}: the worker changes of issue 27 and fewer round trips are what would close it`,
+    });
   }
   for (const name of INGRESS) {
     for (const latency of [0, 100]) {
@@ -166,11 +187,31 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
     });
   }
   if (light) {
-    const bound = light.options.standInLatencyMs + TARGETS.workerMarginMs;
+    const call = light.options.standInLatencyMs;
+    const first = light.options.warmUp ? ' (caches warm: first escalations not counted)' : ", every channel's first escalation counted";
+    const toTrigger = light.slackToTrigger.p95 / call;
     checks.push({
-      target: `worker p95 within ${TARGETS.workerMarginMs} ms of the stand-ins' ${light.options.standInLatencyMs} ms (light load)`,
-      measured: `Slack → trigger p95 ${ms(light.slackToTrigger.p95)}, webhook → post p95 ${ms(light.webhookToPost.p95)}`,
-      met: light.slackToTrigger.p95 <= bound && light.webhookToPost.p95 <= bound,
+      target: `Slack request → PagerDuty trigger p95 ≤ ${TARGETS.slackToTriggerPerCall} × the one PagerDuty call it needs (light run${first}; one call = the stand-ins' ${call} ms)`,
+      measured: `p95 ${ms(light.slackToTrigger.p95)}: ${toTrigger.toFixed(2)}×`,
+      met: toTrigger <= TARGETS.slackToTriggerPerCall,
+      note:
+        toTrigger <= TARGETS.slackToTriggerPerCall
+          ? 'nothing but the trigger waits on a vendor'
+          : toTrigger >= 1.9
+            ? "at least one more vendor round trip in series before the trigger: on a channel's first escalation, Slack's conversations.info and chat.getPermalink (issue 27's first bullet, a worker change to come)"
+            : "pd-router's own work before the trigger (DynamoDB round trips, on a core the emulators and stand-ins share)",
+    });
+    const toPost = light.webhookToPost.p95 / call;
+    checks.push({
+      target: `webhook → Slack post p95 ≤ ${TARGETS.webhookToPostPerCall} × the one Slack call it needs (light run; one call = the stand-ins' ${call} ms)`,
+      measured: `p95 ${ms(light.webhookToPost.p95)}: ${toPost.toFixed(2)}×`,
+      met: toPost <= TARGETS.webhookToPostPerCall,
+      note:
+        toPost <= TARGETS.webhookToPostPerCall
+          ? 'nothing but the post waits on a vendor'
+          : toPost >= 1.9
+            ? "at least one more vendor round trip in series before the post: PagerDuty's REST alert listing that finds grouping, on every webhook (issue 27's second bullet, a worker change to come)"
+            : "pd-router's own work before the post (DynamoDB round trips, on a core the emulators and stand-ins share)",
     });
   }
   return checks;
@@ -178,7 +219,14 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
 
 function bundleRows(bundles: BundleResult[]): string[] {
   return bundles.map((b) => {
-    const label = b.name === 'baseline' ? 'baseline (comparison, never shipped)' : b.name === 'floor' ? 'floor: SendMessage alone (comparison, never shipped)' : b.name;
+    const label =
+      b.name === 'baseline'
+        ? 'baseline (comparison, never shipped)'
+        : b.name === 'floor'
+          ? 'floor: SendMessage alone (comparison, never shipped)'
+          : b.name === 'worker-floor'
+            ? 'worker floor: the same libraries, one read, one trigger, one post (comparison, never shipped)'
+            : b.name;
     const top = b.topInputs.slice(0, 4).map((i) => `${i.name} ${kb(i.bytes)}`).join(', ');
     return `| ${label} | ${kb(b.minifiedBytes)} | ${kb(b.gzippedBytes)} | ${top} |`;
   });
@@ -201,7 +249,7 @@ export function renderMarkdown(results: BenchResults): string {
     lines.push(...bundleRows(results.bundles));
     lines.push(`| baseline as issue 7 records it | ${kb(ISSUE_BASELINE.bundleBytes)} | | |`, '');
     lines.push('The baseline of this run calls no AWS service, so it bundles no AWS SDK; the system issue 7 measured did.', '');
-    const shipped = results.bundles.filter((b) => b.byOrigin && b.name !== 'baseline' && b.name !== 'floor');
+    const shipped = results.bundles.filter((b) => b.byOrigin && !['baseline', 'floor', 'worker-floor'].includes(b.name));
     if (shipped.length) {
       const origins = [...new Set(shipped.flatMap((b) => b.byOrigin.map((o) => o.name)))];
       lines.push('**What the bundles are made of** — minified bytes by origin (each library with its own dependencies):', '');
@@ -267,7 +315,7 @@ export function renderMarkdown(results: BenchResults): string {
     const head = runs.map((r) =>
       r.options.mode === 'burst'
         ? `burst: ${r.options.channels} channels × ${r.options.escalationsPerChannel}, all at once, ${r.options.concurrency} pollers/queue`
-        : `light: ${r.options.channels} channels × ${r.options.escalationsPerChannel} at ${r.options.ratePerSecond}/s, caches warm, ${r.options.concurrency} pollers/queue`,
+        : `light: ${r.options.channels} channels × ${r.options.escalationsPerChannel} at ${r.options.ratePerSecond}/s, ${r.options.warmUp ? 'caches warm' : 'first escalations counted'}, ${r.options.concurrency} pollers/queue`,
     );
     lines.push(`**End to end** — \`startStack\` in sandbox mode (router, workers, dynalite, fauxqs and stand-ins in one process), stand-ins at ${runs[0]!.options.standInLatencyMs} ms; every incident sends its webhooks, half are acknowledged and a quarter resolved.`, '');
     lines.push(`| | ${head.join(' | ')} |`, `|---|${runs.map(() => '---:').join('|')}|`);
@@ -276,6 +324,7 @@ export function renderMarkdown(results: BenchResults): string {
     row('PagerDuty triggers per second', (r) => `${r.triggersPerSecond}`);
     row('Slack request → PagerDuty trigger, p50 / p95', (r) => pair(r.slackToTrigger));
     row('webhook → Slack post, p50 / p95', (r) => pair(r.webhookToPost));
+    row('the same p95 over the one vendor call each needs (the stand-ins\' latency): trigger / post', (r) => `${(r.slackToTrigger.p95 / r.options.standInLatencyMs).toFixed(2)}× / ${(r.webhookToPost.p95 / r.options.standInLatencyMs).toFixed(2)}×`);
     row('ingress HTTP answer under this load, p50 / p95', (r) => pair(r.slackAnswer));
     row('escalations / webhooks', (r) => `${r.escalations} / ${r.webhooks}`);
     row('peak RSS', (r) => `${r.peakRssMb} MB`);
@@ -297,11 +346,20 @@ export function renderMarkdown(results: BenchResults): string {
       lines.push(`| ${s.step} | ${list(s.aws)} | ${list(s.slack)} | ${list(s.pagerDuty)} |`);
     }
     lines.push('');
+    const cost = costPerMillionEscalations(results.operations.steps);
+    lines.push(
+      `**Cost per million escalations** (these steps: one escalation with its three webhooks and their refreshes; us-east-1 list prices and the durations docs/performance.md assumes; the HTTP API in front not included): **$${cost.dollarsPerMillion.toFixed(1)}**.`,
+      '',
+      '| item | per escalation | per million escalations |',
+      '|---|---:|---:|',
+      ...cost.items.map((i) => `| ${i.item} | ${i.perEscalation ? round(i.perEscalation, 3) : ''} | $${i.dollarsPerMillion.toFixed(2)} |`),
+      '',
+    );
   }
 
   lines.push(...renderStorm(results.storm ?? {}));
-  lines.push('**Targets** (issues 7 and 16)', '', '| target | measured | met |', '|---|---|---|');
-  for (const t of results.targets) lines.push(`| ${t.target} | ${t.measured} | ${yes(t.met)} |`);
+  lines.push('**Targets** (issues 7, 16 and 27)', '', '| target | measured | met | why |', '|---|---|---|---|');
+  for (const t of results.targets) lines.push(`| ${t.target} | ${t.measured} | ${yes(t.met)} | ${t.note ?? ''} |`);
   if (results.skipped.length) {
     lines.push('', ...results.skipped.map((s) => `Skipped ${s.phase}: ${s.reason}`));
   }

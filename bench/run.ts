@@ -11,6 +11,8 @@ import type { BenchResults } from './results-types';
 import type { StormOptions, StormResult } from './storm';
 import { renderStorm, stormTargets } from './storm-report';
 import { round } from './lib/stats';
+import { stormBounds } from './lib/storm-bounds';
+import { DOCUMENTED_LIMITS } from '../local/stand-ins/rate-limits';
 import { parseCommandLine, processOutput, usageError } from '../scripts/cli';
 
 /**
@@ -21,7 +23,7 @@ import { parseCommandLine, processOutput, usageError } from '../scripts/cli';
  * prints the tables and writes bench/results/latest.json and latest.md (quick mode:
  * bench/results/quick.json.tmp).
  */
-const USAGE = `usage: npm run bench [-- --quick | --storm]
+const USAGE = `usage: npm run bench [-- --quick | --storm] [--channels <n>]
 
 Builds the four functions as the deploy does and measures bundle sizes, cold starts, ingress
 answer times and the whole stack end to end next to the single-function baseline, then a
@@ -29,42 +31,59 @@ answer times and the whole stack end to end next to the single-function baseline
 Prints the tables and writes bench/results/latest.json and latest.md.
   --quick   the same code on small numbers, under 30 s; writes bench/results/quick.json.tmp only
   --storm   only the storm (300 customers, own keys then one shared key, about 15 minutes); its
-            figures replace the storm's in bench/results/latest.json and latest.md`;
+            figures replace the storm's in bench/results/latest.json and latest.md
+  --channels <n>  customer channels in the storm (default 300; 20 with --quick), e.g. --storm --channels 1000`;
 
-const parsed = parseCommandLine<{ quick?: boolean; storm?: boolean }>(process.argv.slice(2), { quick: { type: 'boolean' }, storm: { type: 'boolean' } }, USAGE, processOutput);
+const parsed = parseCommandLine<{ quick?: boolean; storm?: boolean; channels?: string }>(
+  process.argv.slice(2),
+  { quick: { type: 'boolean' }, storm: { type: 'boolean' }, channels: { type: 'string' } },
+  USAGE,
+  processOutput,
+);
 if ('exitCode' in parsed) process.exit(parsed.exitCode);
 const quick = parsed.values.quick === true;
 const stormOnly = parsed.values.storm === true;
 if (quick && stormOnly) process.exit(usageError(processOutput, USAGE, '--quick and --storm exclude each other (--quick already runs a small storm)'));
+const stormChannels = parsed.values.channels === undefined ? (quick ? 20 : 300) : Number(parsed.values.channels);
+if (!Number.isInteger(stormChannels) || stormChannels < 1 || stormChannels > 10_000) process.exit(usageError(processOutput, USAGE, '--channels takes a whole number of channels from 1 to 10000'));
+
+/**
+ * A storm's options. Its waits scale with what the limits allow for its size: twice the bound of
+ * the last confirmation (1,000 channels on one key need 8 minutes of PagerDuty's 120 a minute).
+ */
+function stormOptions(keys: 'own' | 'shared', channels: number, base: Omit<StormOptions, 'channels' | 'routingKeys' | 'timeoutMs'> & { timeoutMs: number }): StormOptions {
+  const bounds = stormBounds(DOCUMENTED_LIMITS, { channels, routingKeys: keys, spreadMs: base.spreadMs, callMs: base.standInLatencyMs });
+  return { ...base, channels, routingKeys: keys, timeoutMs: Math.max(base.timeoutMs, Math.ceil(2 * bounds.lastConfirmedMs)) };
+}
 
 /** The storm runs: each stops once every channel shows the resolution, except the full own-key run, which waits for every queue to drain. */
 const STORM: Record<'own' | 'shared', StormOptions | undefined> = quick
-  ? { own: { channels: 20, routingKeys: 'own', spreadMs: 2000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 20_000, settle: false }, shared: undefined }
+  ? { own: stormOptions('own', stormChannels, { spreadMs: 2000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 20_000, settle: false }), shared: undefined }
   : {
-      // Own keys: run until every confirmation is re-rendered too (Slack's chat.update limit makes that 6+ minutes).
-      own: { channels: 300, routingKeys: 'own', spreadMs: 10_000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 300_000, settle: true },
-      shared: { channels: 300, routingKeys: 'shared', spreadMs: 10_000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 300_000, settle: false },
+      // Both run until every confirmation is re-rendered too (Slack's chat.update limit makes that 6+ minutes at 300 channels).
+      own: stormOptions('own', stormChannels, { spreadMs: 10_000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 300_000, settle: true }),
+      shared: stormOptions('shared', stormChannels, { spreadMs: 10_000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 300_000, settle: true }),
     };
 
 const PLAN = quick
   ? {
-      coldInit: { runs: 3, functions: ['slack-ingress', 'pagerduty-ingress', 'baseline', 'floor'] as FunctionName[], deployedFor: ['slack-ingress', 'floor'] as FunctionName[] },
+      coldInit: { runs: 3, functions: ['slack-ingress', 'pagerduty-ingress', 'slack-worker', 'baseline', 'floor', 'worker-floor'] as FunctionName[], deployedFor: ['slack-ingress', 'floor'] as FunctionName[] },
       ingress: { requests: 100, warmup: 20, latencies: [0, 100], baselineRequests: { 0: { count: 10, concurrency: 1 }, 100: { count: 10, concurrency: 10 } } },
       burst: { channels: 4, escalationsPerChannel: 3 },
-      light: { channels: 3, escalationsPerChannel: 2, ratePerSecond: 4, warmUp: true, concurrency: 5 },
+      light: { channels: 3, escalationsPerChannel: 2, ratePerSecond: 4, warmUp: false, concurrency: 5 },
       operations: false,
     }
   : {
       coldInit: {
         runs: 20,
-        functions: ['slack-ingress', 'pagerduty-ingress', 'slack-worker', 'pagerduty-worker', 'baseline', 'floor'] as FunctionName[],
+        functions: ['slack-ingress', 'pagerduty-ingress', 'slack-worker', 'pagerduty-worker', 'baseline', 'floor', 'worker-floor'] as FunctionName[],
         deployedFor: ['slack-ingress', 'pagerduty-ingress', 'floor'] as FunctionName[],
         compileCacheFor: ['slack-ingress', 'slack-worker'] as FunctionName[],
         profileRuns: 5,
       },
       ingress: { requests: 2000, warmup: 200, latencies: [0, 100], baselineRequests: { 0: { count: 200, concurrency: 1 }, 100: { count: 100, concurrency: 10 } } },
       burst: { channels: 50, escalationsPerChannel: 20 },
-      light: { channels: 10, escalationsPerChannel: 5, ratePerSecond: 5, warmUp: true, concurrency: 5 },
+      light: { channels: 10, escalationsPerChannel: 5, ratePerSecond: 5, warmUp: false, concurrency: 5 },
       operations: true,
     };
 
@@ -169,7 +188,7 @@ async function main() {
       ...(deploy.runtime ? { runtime: deploy.runtime } : {}),
       ...(deploy.architecture ? { architecture: deploy.architecture } : {}),
     };
-    bundles = await buildBundles(deploy, { baseline: 'bench/baseline/handler.ts', floor: 'bench/floor/sqs-send.ts' });
+    bundles = await buildBundles(deploy, { baseline: 'bench/baseline/handler.ts', floor: 'bench/floor/sqs-send.ts', 'worker-floor': 'bench/floor/worker.ts' });
     results.bundles = bundles;
     return deploy;
   });

@@ -2,9 +2,10 @@ import { cpus, loadavg } from 'node:os';
 import { dedupKeyFor } from '../lib/dedup-key';
 import { startStack } from '../local/stack';
 import { mentionEnvelope, signedSlackJson } from '../local/requests';
-import type { RateLimitCounts, Rule } from '../local/stand-ins/rate-limits';
+import type { RateLimitCounts } from '../local/stand-ins/rate-limits';
 import type { RecordedCall } from '../local/stand-ins/slack';
 import { round, summarize, type Summary } from './lib/stats';
+import { stormBounds, type StormBounds } from './lib/storm-bounds';
 
 export interface StormOptions {
   channels: number;
@@ -34,14 +35,20 @@ export interface StormResult {
   allConfirmedMs: number;
   /** First Slack request → last trigger accepted: what PagerDuty's per-key limit bounds. */
   allPagedMs: number;
-  /** The least time PagerDuty's Events limit allows for all the triggers (shared key), in ms. */
+  /**
+   * The least time Slack's and PagerDuty's limits allow for each step of this run's shape
+   * (bench/lib/storm-bounds.ts): what each measured time is reported against, as a ratio.
+   * Absent in results written before it.
+   */
+  bounds?: StormBounds;
+  /** Results written before `bounds`: PagerDuty's sustained-rate bound for the shared key's triggers, in ms. */
   pagerDutyBoundMs?: number;
   /** On-call's resolve of the internal incident (once every channel was told of the merge) → its resolution posted in each channel. */
   resolutionShown: Summary;
   /** The same to each channel's confirmation re-rendered as resolved (chat.update, paced under Slack's 50 a minute). */
   resolutionUpdated: Summary;
-  /** The least time Slack's chat.update limit allows for re-rendering every confirmation once, in ms. */
-  updateBoundMs: number;
+  /** Results written before `bounds`: Slack's chat.update limit at its sustained rate for every confirmation, in ms. */
+  updateBoundMs?: number;
   /** chat.update calls Slack accepted in the whole run (one per confirmation whose status changed, when coalesced). */
   updatesMade: number;
   /** On-call's status update on the internal incident (once every channel was told of the merge) → posted in each channel. */
@@ -109,6 +116,8 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
   });
   const slack = stack.slack!;
   const pagerDuty = stack.pagerDuty!;
+  // The limits the stand-ins enforce (the documented ones) give the bounds.
+  const bounds = stormBounds(slack.rateLimits!.rules, { channels: options.channels, routingKeys: options.routingKeys, spreadMs: options.spreadMs, callMs: options.standInLatencyMs });
   channels.forEach((_, i) => pagerDuty.routingKeys.add(keyOf(i)));
   const secret = stack.secrets.SLACK_SIGNING_SECRET;
   // The stand-in records Events API calls without a time; note each one's as it is recorded.
@@ -196,7 +205,7 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
   while (resolutionPosts().size < channels.length && Date.now() < deadline + options.timeoutMs) await sleep(200);
   // Settling waits at least long enough for Slack's chat.update limit to let every confirmation be
   // re-rendered once after the resolve (with a quarter to spare: pd-router paces a little under it).
-  const rerenderBoundMs = boundMs(slack.rateLimits!.rules['slack.chat.update.workspace'], channels.length) * 1.25;
+  const rerenderBoundMs = bounds.rerenderMs * 1.25;
   const settled = options.settle
     ? await stack.waitForIdle(Math.max(30_000, deadline + options.timeoutMs - Date.now(), resolvedAt + rerenderBoundMs - Date.now())).then(
         () => true,
@@ -269,8 +278,6 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
   }
   const eventsRefused = pagerDuty.eventsCalls.map((c, index) => ({ ...c, index })).filter((c) => c.status === 429);
   const deadLettered = (await stack.dlq('slack')).length + (await stack.dlq('pagerduty')).length;
-  const perKeyLimit = pagerDuty.rateLimits!.rules['pagerduty.events.routingKey'];
-  const triggersPerKey = options.routingKeys === 'shared' ? channels.length : 1;
   const result: StormResult = {
     options,
     escalations: channels.length,
@@ -278,10 +285,9 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
     confirmed: summarize(confirmed),
     allConfirmedMs: lastConfirmation - started,
     allPagedMs: lastTrigger - started,
-    ...(perKeyLimit.kind === 'window' && triggersPerKey > perKeyLimit.limit ? { pagerDutyBoundMs: boundMs(perKeyLimit, triggersPerKey) } : {}),
+    bounds,
     resolutionShown: summarize([...resolutions.values()].map((at) => at[0]! - resolvedAt)),
     resolutionUpdated: summarize([...updatedAt.values()].map((at) => at - resolvedAt)),
-    updateBoundMs: boundMs(slack.rateLimits!.rules['slack.chat.update.workspace'], channels.length),
     updatesMade: slack.calls.filter((c) => c.method === 'chat.update' && c.retryAfterSeconds === undefined).length,
     statusUpdateShown: summarize([...statusUpdates.values()].map((at) => at[0]! - publishedAt)),
     rateLimits: { slack: slack.rateLimits!.totals, pagerDuty: pagerDuty.rateLimits!.totals },
@@ -309,12 +315,6 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
   };
   await stack.stop();
   return result;
-}
-
-/** The least time a limit allows for `calls` calls at its sustained rate. */
-function boundMs(rule: Rule, calls: number): number {
-  const perSecond = rule.kind === 'bucket' ? rule.perSecond : rule.limit / rule.windowSeconds;
-  return Math.round((calls / perSecond) * 1000);
 }
 
 /** The shortest time between a refused trigger and the next call with the same dedup key. */
