@@ -200,6 +200,11 @@ export async function startLocalSqs(options: { stage: string; port?: number; vis
         QueueName: names.queue,
         Attributes: {
           FifoQueue: 'true',
+          // As the template has them (high-throughput FIFO). fauxqs accepts both and still
+          // de-duplicates queue-wide, which is stricter: test/fifo-deduplication-scope.test.ts
+          // shows per-group de-duplication loses nothing.
+          DeduplicationScope: 'messageGroup',
+          FifoThroughputLimit: 'perMessageGroupId',
           VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? layout.visibilityTimeoutSeconds),
           MessageRetentionPeriod: String(layout.retentionSeconds),
           RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: layout.maxReceiveCount }),

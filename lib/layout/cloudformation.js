@@ -123,6 +123,12 @@ function queueResources(stage, name) {
         FifoQueue: true,
         // The ingress sends its own de-duplication ids (event ids), never content hashes.
         ContentBasedDeduplication: false,
+        // High-throughput FIFO: de-duplication and the send quota per message group, not per
+        // queue (a standard FIFO queue takes ~300 sends a second). Safe because every message
+        // that must be de-duplicated (a Slack retry, a webhook redelivery, a fan-out part or a
+        // refresh queued again) is sent to its original's group: test/fifo-deduplication-scope.test.ts.
+        DeduplicationScope: 'messageGroup',
+        FifoThroughputLimit: 'perMessageGroupId',
         VisibilityTimeout: q.visibilityTimeoutSeconds,
         MessageRetentionPeriod: q.retentionSeconds,
         SqsManagedSseEnabled: true,

@@ -201,6 +201,8 @@ describe('the CloudFormation template `sls package` generates, offline and witho
     const queue = dev.template.Resources[layout.logicalId]!;
     const dlq = dev.template.Resources[layout.dlqLogicalId]!;
     expect(queue.Properties).toMatchObject({ QueueName: names.queue, FifoQueue: true, MessageRetentionPeriod: layout.retentionSeconds });
+    // High-throughput FIFO (test/fifo-deduplication-scope.test.ts shows why per-group de-duplication is safe).
+    expect(queue.Properties).toMatchObject({ ContentBasedDeduplication: false, DeduplicationScope: 'messageGroup', FifoThroughputLimit: 'perMessageGroupId' });
     expect(dlq.Properties).toMatchObject({ QueueName: names.dlq, FifoQueue: true });
     expect(queue.Properties.RedrivePolicy).toEqual({ deadLetterTargetArn: getAtt(layout.dlqLogicalId), maxReceiveCount: layout.maxReceiveCount });
     // A message must outlive its retries in the DLQ long enough to be looked at.

@@ -1,0 +1,142 @@
+/**
+ * Why the work queues may de-duplicate per message group (SQS FIFO high-throughput mode,
+ * `DeduplicationScope: messageGroup`, lib/layout/cloudformation.js): in that mode SQS drops a
+ * message only when an earlier one with the same de-duplication id was sent to the same group. So
+ * it is safe only if every pair of messages that must be de-duplicated always lands in one group.
+ * Those pairs are redeliveries: Slack retrying an event, PagerDuty redelivering a webhook, a
+ * worker queueing a fan-out part or a refresh again after a retry. Each is shown here to produce
+ * the same group id and de-duplication id as the original, through the routing functions of
+ * lib/events.ts and the queue sender of lib/runtime/queue.ts (which hashes both into SQS's
+ * alphabet), and, over many events at once, that no de-duplication id is ever sent to two groups.
+ */
+import type { SendMessageCommand, SendMessageCommandInput, SQSClient } from '@aws-sdk/client-sqs';
+import fc from 'fast-check';
+import {
+  EVENT_CONTRACT_VERSION,
+  pagerDutyRouting,
+  slackRouting,
+  type ConfirmationRefreshEvent,
+  type IncidentLinkEvent,
+  type PagerDutyQueueEvent,
+  type QueueRouting,
+  type SlackQueueEvent,
+} from '../lib/events';
+import { normalizePagerDutyWebhook } from '../lib/pagerduty/normalize';
+import { makeEventQueue } from '../lib/runtime/queue';
+import { normalizeBlockActions, normalizeEventCallback, normalizeSlashCommand } from '../lib/slack/normalize';
+import { checkStatusPayload, mentionEnvelope } from '../local/requests';
+
+/** What the queue sender hands SQS for each event: its group and de-duplication ids, as sent. */
+async function sentIds<E extends object>(events: E[], routing: (event: E) => QueueRouting): Promise<{ group: string; dedup: string }[]> {
+  const sent: SendMessageCommandInput[] = [];
+  const sqs = { send: async (command: SendMessageCommand) => void sent.push(command.input) } as unknown as SQSClient;
+  const queue = makeEventQueue(sqs, 'https://sqs.us-east-1.amazonaws.com/000000000000/work.fifo');
+  for (const event of events) await queue.send(event, routing(event));
+  return sent.map((input) => ({ group: input.MessageGroupId!, dedup: input.MessageDeduplicationId! }));
+}
+
+/** De-duplication ids sent to more than one group: the duplicates per-group de-duplication would let through. */
+function idsInSeveralGroups(sent: { group: string; dedup: string }[]): string[] {
+  const groups = new Map<string, Set<string>>();
+  for (const { group, dedup } of sent) groups.set(dedup, (groups.get(dedup) ?? new Set()).add(group));
+  return [...groups].filter(([, g]) => g.size > 1).map(([dedup]) => dedup);
+}
+
+const first = new Date('2026-11-30T10:00:00.000Z');
+const retry = new Date('2026-11-30T10:00:03.000Z');
+
+function slackEvent(envelope: Record<string, unknown>, at: Date): SlackQueueEvent {
+  return normalizeEventCallback(envelope, at)!;
+}
+
+function webhook(input: { eventId: string; incidentId: string; eventType: string }) {
+  const isStatusUpdate = input.eventType === 'incident.status_update_published';
+  const incident = { id: input.incidentId, type: 'incident', status: 'triggered', incident_key: `pdr-${input.incidentId}`, assignees: [] };
+  return {
+    event: {
+      id: input.eventId,
+      event_type: input.eventType,
+      resource_type: 'incident',
+      occurred_at: '2026-11-30T09:59:59.000Z',
+      agent: null,
+      data: isStatusUpdate ? { incident, message: 'We are restoring the database.' } : incident,
+    },
+  };
+}
+
+function pagerDutyEvent(body: ReturnType<typeof webhook>, webhookId: string | undefined, at: Date): PagerDutyQueueEvent {
+  const event = normalizePagerDutyWebhook(body as unknown as Record<string, unknown>, webhookId, at);
+  if (typeof event === 'string') throw new Error(`webhook ignored: ${event}`);
+  return event;
+}
+
+describe('FIFO de-duplication per message group is safe: every redelivery lands in its original group', () => {
+  it("a Slack retry of the same event (same body, a later moment) is sent with the original's group and de-duplication id", async () => {
+    const envelope = mentionEnvelope({ channel: 'C0ACME', text: 'escalate the API answers 503' });
+    const form = new URLSearchParams({ team_id: 'T0PROVIDER', channel_id: 'C0ACME', user_id: 'U1', text: 'escalate x', trigger_id: '123.456.abc', api_app_id: 'A0PDROUTER' });
+    const action = checkStatusPayload({ channel: 'C0ACME', value: 'pdr-1' });
+    for (const [original, again] of [
+      [slackEvent(envelope, first), slackEvent(structuredClone(envelope), retry)],
+      [normalizeSlashCommand(form, first), normalizeSlashCommand(new URLSearchParams(form), retry)],
+      [normalizeBlockActions(action, first)!, normalizeBlockActions(structuredClone(action), retry)!],
+    ] as const) {
+      const [a, b] = await sentIds<SlackQueueEvent>([original, again], slackRouting);
+      expect(b).toEqual(a);
+    }
+  });
+
+  it("a PagerDuty webhook redelivered (same event, same X-Webhook-Id, or none) is sent with the original's group and de-duplication id", async () => {
+    for (const eventType of ['incident.triggered', 'incident.acknowledged', 'incident.resolved', 'incident.status_update_published']) {
+      const body = webhook({ eventId: '01EVENT', incidentId: 'Q1INCIDENT', eventType });
+      for (const webhookId of ['wh-01', undefined]) {
+        const [a, b] = await sentIds<PagerDutyQueueEvent>([pagerDutyEvent(body, webhookId, first), pagerDutyEvent(structuredClone(body), webhookId, retry)], pagerDutyRouting);
+        expect(b).toEqual(a);
+      }
+    }
+  });
+
+  it("a worker's fan-out part and confirmation refresh, queued again after a retry, keep their group and de-duplication id", async () => {
+    const event = pagerDutyEvent(webhook({ eventId: '01MERGE', incidentId: 'Q1INTERNAL', eventType: 'incident.resolved' }), 'wh-02', first);
+    const part = (dedupKey: string, followers: number): IncidentLinkEvent => ({ v: EVENT_CONTRACT_VERSION, kind: 'incident.link', id: `${event.id}:${dedupKey}`, dedupKey, followers, event: event as IncidentLinkEvent['event'] });
+    const refresh = (dedupKey: string, at: Date): ConfirmationRefreshEvent => ({ v: EVENT_CONTRACT_VERSION, kind: 'confirmation.refresh', id: `${event.id}:${dedupKey}`, dedupKey, channel: 'C0ACME', requestedAt: at.toISOString() });
+    const [a, b, c, d] = await sentIds<PagerDutyQueueEvent>([part('pdr-a', 300), part('pdr-a', 299), refresh('pdr-a', first), refresh('pdr-a', retry)], pagerDutyRouting);
+    expect(b).toEqual(a);
+    expect(d).toEqual(c);
+  });
+
+  it('over many events and their redeliveries at once, no de-duplication id is ever sent to two groups', async () => {
+    // Ids from small alphabets so that events collide often. What holds in the vendors' data is
+    // kept: a Slack event id belongs to one channel, a PagerDuty event (and its X-Webhook-Id) to
+    // one incident; an escalation's dedup key to one channel.
+    const slackArb = fc.record({ event: fc.integer({ min: 0, max: 5 }), text: fc.string({ maxLength: 20 }), retried: fc.boolean() });
+    const pdArb = fc.record({
+      event: fc.integer({ min: 0, max: 5 }),
+      type: fc.constantFrom('incident.triggered', 'incident.acknowledged', 'incident.resolved', 'incident.status_update_published'),
+      withWebhookId: fc.boolean(),
+      part: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(slackArb, { maxLength: 12 }), fc.array(pdArb, { maxLength: 12 }), async (slackCases, pdCases) => {
+        const slack = slackCases.flatMap(({ event, text, retried }) => {
+          const envelope = mentionEnvelope({ channel: `C0CUST${event % 3}`, text, eventId: `Ev0${event}`, ts: `1700000000.00000${event}` });
+          return retried ? [slackEvent(envelope, first), slackEvent(envelope, retry)] : [slackEvent(envelope, first)];
+        });
+        const pagerDuty = pdCases.flatMap(({ event, type, withWebhookId, part }): PagerDutyQueueEvent[] => {
+          const incidentEvent = pagerDutyEvent(webhook({ eventId: `01E${event}`, incidentId: `Q${event % 2}`, eventType: type }), withWebhookId ? `wh-${event}` : undefined, first);
+          if (part === undefined) return [incidentEvent];
+          const dedupKey = `pdr-${part}`;
+          return [{ v: EVENT_CONTRACT_VERSION, kind: 'incident.link', id: `${incidentEvent.id}:${dedupKey}`, dedupKey, event: incidentEvent as IncidentLinkEvent['event'] }];
+        });
+        expect(idsInSeveralGroups(await sentIds(slack, slackRouting))).toEqual([]);
+        expect(idsInSeveralGroups(await sentIds(pagerDuty, pagerDutyRouting))).toEqual([]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('the check above fails for a routing that would let a duplicate through (a group that changes on a retry)', async () => {
+    const envelope = mentionEnvelope({ channel: 'C0ACME', text: 'escalate' });
+    const unsafe = (event: SlackQueueEvent): QueueRouting => ({ ...slackRouting(event), groupId: `${event.channel}.${Date.parse(event.receivedAt)}` });
+    expect(idsInSeveralGroups(await sentIds([slackEvent(envelope, first), slackEvent(envelope, retry)], unsafe))).toHaveLength(1);
+  });
+});
