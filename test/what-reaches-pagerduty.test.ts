@@ -2,6 +2,7 @@ import type { LocalStack } from '../local/stack';
 import type { StandInIncident } from '../local/stand-ins/pagerduty';
 import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
 import { NOTE_BUDGET } from '../lib/store/page-budget';
+import { ensureCustomer } from './helpers/customers';
 import { fixture } from './fixtures';
 import { MESSAGE_TEXT_MAX_LENGTH } from '../lib/events';
 import { botMessages, mention, slackSends, slashCommand, startTestStack } from './helpers/stack';
@@ -120,6 +121,28 @@ describe('what reaches PagerDuty, through the local stack', () => {
     await stack.waitForIdle();
     expect(await stack.dlq('slack')).toEqual([]);
     expect(stack.pagerDuty!.notes.slice(notesBefore)).toEqual([]);
+  });
+
+  it('an escalation over the page budget, with notes possible, becomes one note on the open incident instead of another Events API trigger', async () => {
+    await ensureCustomer(stack, 'CWRPFOLD', { pagesPerHour: 1 });
+    const first = await mention(stack, 'CWRPFOLD', 'escalate checkout is down');
+    await stack.waitForIdle();
+    const eventsBefore = stack.pagerDuty!.eventsCalls.length;
+    await mention(stack, 'CWRPFOLD', 'escalate now payments fail too &lt;!channel&gt;', { retries: 1 });
+    await stack.waitForIdle();
+    // No trigger on the routing key: the open incident got the words as a note, once (a Slack retry included).
+    expect(stack.pagerDuty!.eventsCalls.slice(eventsBefore)).toEqual([]);
+    const incident = incidentOf('CWRPFOLD');
+    const notes = stack.pagerDuty!.notes.filter((n) => n.incidentId === incident.id);
+    expect(notes).toHaveLength(1);
+    expect(notes[0]!.from).toBe('oncall@provider.test');
+    expect(notes[0]!.content).toMatch(/^Another escalation from this channel, over its page budget, added here instead of paging again\. Slack, #cwrpfold, @UCUSTOMER1: @UPDROUTERBOT escalate now payments fail too &lt;!channel&gt; \(.+\)$/);
+    expect(notes[0]!.content).not.toMatch(LIVE_MARKUP);
+    // The customer hears it was added to its open escalation, in the new message's thread.
+    const folded = botMessages(stack, 'CWRPFOLD').filter((m) => String(m.metadata?.event_payload.key ?? '').startsWith('folded:'));
+    expect(folded).toHaveLength(1);
+    expect(folded[0]!.threadTs).not.toBe(first.ts);
+    expect(await stack.dlq('slack')).toEqual([]);
   });
 
   it('the note budget is each escalation\'s: one customer\'s chatty thread does not silence another\'s in a shared incident', async () => {

@@ -31,7 +31,8 @@ import { customerView, shownPerson, shownUrgency } from '../../lib/tenancy/custo
 import { confirmationFor, showConfirmationNow } from '../../lib/tenancy/confirmation';
 import { makeOwnership } from '../../lib/tenancy/ownership';
 import { channelScope, type ChannelScope, type SlackMessage } from '../../lib/slack/web-api';
-import { makeThreadReplies } from './thread-replies';
+import { makeThreadReplies, replyNote } from './thread-replies';
+import { NOTE_BUDGET } from '../../lib/store/page-budget';
 
 /** The worker's parts (lib/runtime/worker-runtime.ts), with only the settings it reads. */
 export interface SlackWorkerDeps extends Omit<WorkerParts, 'config' | 'checkpoint'> {
@@ -206,6 +207,40 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
     await page(link, customer, origin, context, logger);
   }
 
+  /**
+   * An escalation over its channel's page budget, added to the channel's open escalation as one
+   * PagerDuty note on its incident (once, whatever retries come). False when a note cannot carry
+   * it (no PAGER_DUTY_FROM_EMAIL, no incident holds the open escalation yet, its note budget is
+   * spent, PagerDuty refuses the note): then it is folded by a trigger, as before.
+   */
+  async function foldAsNote(link: IncidentLink, into: IncidentLink, origin: Origin, channelName: string | undefined, permalink: string | undefined, logger: Logger): Promise<boolean> {
+    const fromEmail = deps.config.pagerDutyFromEmail;
+    if (!fromEmail) return false;
+    const incidentId = into.incidentId ?? (await ownership.locate(into, logger)).link.incidentId;
+    if (!incidentId) return false;
+    const notes = await deps.noteBudget.take(into.dedupKey, `fold:${link.dedupKey}`, now().getTime(), NOTE_BUDGET.limit);
+    if (!notes.granted) return false;
+    // What identifies this note among the incident's notes, should an attempt be interrupted after adding it.
+    const suffix = permalink ?? `pd-router ${link.dedupKey}`;
+    const content = replyNote({
+      lead: 'Another escalation from this channel, over its page budget, added here instead of paging again. ',
+      channel: link.channel,
+      ...(channelName ? { channelName } : {}),
+      user: link.requester,
+      text: origin.text,
+      suffix,
+    });
+    try {
+      await deps.effects.once(`foldnote:${link.dedupKey}`, () => deps.pagerDuty.addNote(incidentId, content, fromEmail), () => deps.pagerDuty.findNote(incidentId, `(${suffix})`));
+    } catch (error) {
+      if (!(error instanceof PermanentError)) throw error;
+      logger.warn('PagerDuty refused the folded escalation\'s note; folding it by a trigger instead', { incidentId, reason: error.message });
+      return false;
+    }
+    logger.info('over the page budget: added to the open incident as a note', { incidentId });
+    return true;
+  }
+
   /** Page (or fold) an escalation that may page, and confirm it in its thread. */
   async function page(start: IncidentLink, customer: CustomerRecord, origin: Origin, context: HandleContext, logger: Logger) {
     let link = start;
@@ -241,7 +276,11 @@ export function makeSlackWorker(deps: SlackWorkerDeps) {
         }
       }
       const routingKey = await ownKey;
-      try {
+      // Folded, with notes possible: one note on the open incident, under that escalation's note
+      // budget, instead of one more trigger on the routing key's Events API budget (which every
+      // customer on the deployment's key shares).
+      const foldedAsNote = foldInto ? await foldAsNote(link, foldInto, origin, channelName, permalink, logger) : false;
+      if (!foldedAsNote) try {
         await deps.pagerDuty.trigger({
           ...(routingKey ? { routingKey } : {}),
           // Folded: the trigger carries the open escalation's key, which PagerDuty adds to its open alert without paging again.

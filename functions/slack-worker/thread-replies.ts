@@ -33,8 +33,8 @@ export interface ThreadRepliesDeps {
  * PagerDuty turns into markup, lib/commands.ts `pagerDutyText`), and a link back.
  * The text gives way first so that the whole fits PagerDuty's limit with its link intact.
  */
-export function replyNote(input: { channel: string; channelName?: string; user: string; text: string; suffix: string }): string {
-  const head = `Slack, #${input.channelName ?? input.channel}, @${input.user}: `;
+export function replyNote(input: { lead?: string; channel: string; channelName?: string; user: string; text: string; suffix: string }): string {
+  const head = `${input.lead ?? ''}Slack, #${input.channelName ?? input.channel}, @${input.user}: `;
   const tail = ` (${input.suffix})`;
   const text = pagerDutyText(stripInvisible(slackMarkupToPlainText(input.text))).trim();
   return head + text.slice(0, Math.max(0, NOTE_MAX_LENGTH - head.length - tail.length)) + tail;
