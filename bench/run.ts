@@ -45,7 +45,7 @@ const quick = parsed.values.quick === true;
 const stormOnly = parsed.values.storm === true;
 if (quick && stormOnly) process.exit(usageError(processOutput, USAGE, '--quick and --storm exclude each other (--quick already runs a small storm)'));
 const stormChannels = parsed.values.channels === undefined ? (quick ? 20 : 300) : Number(parsed.values.channels);
-if (!Number.isInteger(stormChannels) || stormChannels < 1 || stormChannels > 10_000) process.exit(usageError(processOutput, USAGE, '--channels takes a whole number of channels from 1 to 10000'));
+if (!Number.isInteger(stormChannels) || stormChannels < 1 || stormChannels > 10_000) process.exit(usageError(processOutput, USAGE, `--channels must be a whole number from 1 to 10000, not "${parsed.values.channels}"`));
 
 /**
  * A storm's options. Its waits scale with what the limits allow for its size: twice the bound of

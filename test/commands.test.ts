@@ -92,6 +92,7 @@ const REFUSALS: Record<string, Refusal[]> = {
   bench: [
     { args: ['--quick', 'now'], says: /^unexpected argument 'now'/ },
     { args: ['--quick', '--storm'], says: /^--quick and --storm exclude each other/ },
+    { args: ['--storm', '--channels', 'many'], says: /^--channels must be a whole number from 1 to 10000, not "many"$/ },
   ],
   package: [
     { args: ['--stage', ''], says: /^--stage must be letters, digits and dashes, not ""$/ },
