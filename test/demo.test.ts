@@ -111,13 +111,21 @@ describe('npm run demo’s scenario, in-process', () => {
         const everything = JSON.stringify(result.transcripts.find((c) => c.id === channel));
         expect(everything).toContain(own);
         expect(everything).toContain('handled together with a related incident');
-        // The status update on-call wrote for stakeholders, and nothing else of the internal incident.
-        expect(everything).toContain(STATUS_UPDATE);
+        // That on-call posted a status update, not its text (two customers follow the incident), and nothing else of the internal incident.
+        expect(everything).toContain('On-call posted a status update on the combined incident');
+        expect(everything).not.toContain(STATUS_UPDATE);
         expect(everything).not.toMatch(/INTERNAL|auth-shared-2|Globex.*Initech|Initech.*Globex/);
       }
       // Acme's reply in its thread reached on-call as one note on Acme's incident, and nowhere else.
       const acmeIncident = [...stack.pagerDuty!.incidents.values()].find((i) => (i.payload.custom_details as { channel_id?: string } | undefined)?.channel_id === 'CACME')!;
-      expect(stack.pagerDuty!.notes.map((n) => [n.incidentId, n.content.includes(ACME_REPLY)])).toEqual([[acmeIncident.id, true]]);
+      const [replyNotes, otherNotes] = [stack.pagerDuty!.notes.filter((n) => n.content.includes(ACME_REPLY)), stack.pagerDuty!.notes.filter((n) => !n.content.includes(ACME_REPLY))];
+      expect(replyNotes.map((n) => n.incidentId)).toEqual([acmeIncident.id]);
+      // On-call is told once who follows the combined incident, so whoever writes its status update knows the audience.
+      expect(otherNotes).toHaveLength(1);
+      expect(otherNotes[0]!.incidentId).not.toBe(acmeIncident.id);
+      expect(otherNotes[0]!.content).toMatch(/Globex/);
+      expect(otherNotes[0]!.content).toMatch(/Initech/);
+      expect(otherNotes[0]!.content).not.toMatch(/Acme/);
       // Everything went through the router: three triggers, and every webhook answered 2xx.
       expect(stack.pagerDuty!.triggers).toHaveLength(3);
       expect(stack.pagerDuty!.deliveries.every((d) => d.status >= 200 && d.status < 300)).toBe(true);

@@ -55,14 +55,18 @@ export const ACME_REPLY = "It's only EU users, since the 09:10 deploy";
 /** The provider's own incident for the shared outage: no customer may ever read its title. */
 export const INTERNAL_TITLE = 'INTERNAL: auth-shared-2 overloaded; tenants Globex, Initech';
 
-/** What on-call tells stakeholders of the shared outage: customers may read this, and only this, of it. */
+/**
+ * What on-call tells stakeholders of the shared outage. The incident is combined (two customers
+ * follow it), so neither channel reads its text: each is told that on-call posted an update.
+ */
 export const STATUS_UPDATE = 'Sign-in is slow for some customers; a fix is rolling out, next update in 30 minutes.';
 
 /**
  * Play the scripted scenario against a running sandbox: three customers escalate in the same
  * second; on-call acknowledges Acme's incident and reassigns Globex's; Globex and Initech turn out
  * to report the same outage, so on-call opens an internal incident and merges both into it,
- * publishes a status update on it that both channels read, and both follow it to resolution; an Acme user clicks Check Status and a Globex user
+ * publishes a status update on it that both channels are told of (not its text: the incident is
+ * combined), and both follow it to resolution; an Acme user clicks Check Status and a Globex user
  * pastes Acme's button. Only what this run added to the sandbox is judged.
  */
 export async function playDemo(driver: SandboxDriver, options: { channels: ChannelInfo[]; log?: (line: string) => void; stepTimeoutMs?: number }): Promise<DemoResult> {
@@ -122,7 +126,7 @@ export async function playDemo(driver: SandboxDriver, options: { channels: Chann
   for (const incident of [globexIncident, initechIncident]) if (incident) await driver.mergeIncident(incident.id, internal.id);
   await waitFor('both channels told', (o) => count(o, globex.channel, 'together') > 0 && count(o, initech.channel, 'together') > 0);
 
-  step('on-call publishes a status update on the internal incident: Globex and Initech read it, Acme does not');
+  step('on-call publishes a status update on the internal incident: Globex and Initech are told there is one (its text stays with on-call: the incident is combined), Acme hears nothing');
   await driver.publishStatusUpdate(internal.id, STATUS_UPDATE);
   await waitFor('the status update in both channels', (o) => count(o, globex.channel, 'update') > 0 && count(o, initech.channel, 'update') > 0);
 

@@ -13,6 +13,8 @@ const BOT_KINDS: [RegExp, MessageKind][] = [
   [new RegExp(`${UPDATE}Reassigned to`), 'reassigned'],
   [new RegExp(`${UPDATE}Your escalation is now handled together`), 'together'],
   [new RegExp(`${UPDATE}status update from`), 'update'],
+  // On a combined incident the channel is told that there was one, without its text.
+  [new RegExp(`${UPDATE}On-call posted a status update on the combined incident`), 'update'],
   [new RegExp(`${UPDATE}Resolved by`), 'resolved'],
   [/^Status of /, 'status'],
   [/^Sorry, that status button doesn't belong to this channel/, 'refusal'],
