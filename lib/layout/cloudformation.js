@@ -376,7 +376,7 @@ function dashboardResource(stage) {
   const emitted = (fn) => metrics.emittedBy[fn] || [];
   const names = metrics.names;
   const escalations = [names.escalationsReceived, names.escalationsPaged, names.escalationsRejected, names.escalationsRefused, names.escalationsFolded, names.escalationsOverBudget, names.escalationsFailed];
-  const trouble = [names.slackRateLimited, names.pagerDutyRateLimited, names.messagesParked, names.messagesExhausted, names.slackChannelUnavailable, names.unlinkedIncidentEvents, names.permanentlyRefusedEvents, names.sharedChannelPaused, names.deliveriesRefused];
+  const trouble = [names.slackRateLimited, names.pagerDutyRateLimited, names.messagesParked, names.messagesExhausted, names.slackChannelUnavailable, names.unlinkedIncidentEvents, names.permanentlyRefusedEvents, names.sharedChannelPaused, names.deliveriesRefused, names.staleWebhooksRefused];
   const queues = Object.keys(layout.queues).map((name) => queueNames(stage, name));
   const widgets = [
     widget('Escalations', escalations.map((n) => ownMetric(stage, n, 'slack-worker'))),
