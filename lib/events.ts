@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { InvalidInputError } from './runtime/errors';
+import { InvalidInputError } from './errors';
 
 /**
  * The normalized event contract: what the ingress functions put on the queues and the workers

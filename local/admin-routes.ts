@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { InvalidInputError } from '../lib/runtime/errors';
+import { InvalidInputError } from '../lib/errors';
 import type { CustomerAdmin } from '../lib/store/customers';
 import { readBody, sendJson } from './stand-ins/http-util';
 

@@ -1,6 +1,6 @@
 import { SANDBOX_ONCALL_EMAIL } from './stand-ins/pagerduty';
 import { checkSettings, type Env } from '../lib/runtime/config';
-import { ConfigError } from '../lib/runtime/errors';
+import { ConfigError } from '../lib/errors';
 import { DataDirError } from './data-dir';
 import { SUBSCRIBED_EVENT_TYPES } from '../lib/pagerduty/subscription';
 import { startStack } from './stack';

@@ -1,4 +1,4 @@
-import { PdRouterError } from '../lib/runtime/errors';
+import { PdRouterError } from '../lib/errors';
 import { SUBSCRIBED_EVENT_TYPES } from '../lib/pagerduty/subscription';
 import { parseCommandLine, usageError } from './cli';
 import { PAGERDUTY_WEBHOOK_PATH, type StageKeys } from './webhook-coverage';

@@ -3,7 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import YAML from 'yaml';
 import { tableName } from '../lib/layout/layout';
-import { PdRouterError } from '../lib/runtime/errors';
+import { PdRouterError } from '../lib/errors';
 import {
   checkChannelId,
   isMaskedRoutingKey,

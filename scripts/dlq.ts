@@ -10,7 +10,7 @@ import {
   type MessageAttributeValue,
 } from '@aws-sdk/client-sqs';
 import { LAYOUT, queueNames, type QueueName } from '../lib/layout/layout';
-import { PdRouterError } from '../lib/runtime/errors';
+import { PdRouterError } from '../lib/errors';
 import { LOCAL_AWS_ENV } from '../local/aws';
 import { helperEnvProblem, localStackUrl, readSandboxState, whichSandboxLine } from '../local/sandbox-state';
 import { parseCommandLine, type CliOutput } from './cli';

@@ -1,5 +1,5 @@
 import type { QueueName } from '../lib/layout/layout';
-import { PdRouterError } from '../lib/runtime/errors';
+import { PdRouterError } from '../lib/errors';
 import type { SecretName } from '../lib/runtime/secrets';
 import { isWellFormedRoutingKey } from '../lib/store/customers';
 import { coverageOf, holderName, keyHolders, subscriptionProblems, type ServiceKeys, type WebhookSubscription } from './webhook-coverage';

@@ -8,7 +8,7 @@ import { GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, t
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LogLevel, WebClient } from '@slack/web-api';
 import { LAYOUT, queueNames, tableName, type QueueName } from '../lib/layout/layout';
-import { PdRouterError } from '../lib/runtime/errors';
+import { PdRouterError } from '../lib/errors';
 import { API_TOKEN_NAMES, SECRET_NAMES, SIGNING_SECRET_NAMES, type SecretName } from '../lib/runtime/secrets';
 import { makeCustomers } from '../lib/store/customers';
 import { LOCAL_AWS_ENV } from '../local/aws';

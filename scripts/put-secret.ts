@@ -1,5 +1,5 @@
 import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { PdRouterError } from '../lib/runtime/errors';
+import { PdRouterError } from '../lib/errors';
 import { API_TOKEN_NAMES, SECRET_NAMES, SIGNING_SECRET_NAMES, type SecretName } from '../lib/runtime/secrets';
 import { parseCommandLine, usageError } from './cli';
 

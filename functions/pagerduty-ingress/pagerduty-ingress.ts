@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../../lib/runtime/errors';
+import { InvalidInputError } from '../../lib/errors';
 import { pagerDutyRouting } from '../../lib/events';
 import { json, rejection, rejectUnverified, type IngressRequest, type IngressResponse } from '../../lib/runtime/http';
 import type { Logger } from '../../lib/runtime/log';

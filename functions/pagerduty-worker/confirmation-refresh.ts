@@ -1,5 +1,5 @@
 import { EVENT_CONTRACT_VERSION, pagerDutyRouting, type ConfirmationRefreshEvent } from '../../lib/events';
-import { RateLimitedError, WaitForTurnError } from '../../lib/runtime/errors';
+import { RateLimitedError, WaitForTurnError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
 import type { EventQueue } from '../../lib/runtime/queue';
 import { channelScope, type SlackApi } from '../../lib/slack/web-api';

@@ -1,6 +1,6 @@
 import { EVENT_CONTRACT_VERSION, type PagerDutyIncidentEvent } from '../../lib/events';
 import { makePagerDutyApi } from '../../lib/pagerduty/api';
-import { WaitForTurnError } from '../../lib/runtime/errors';
+import { WaitForTurnError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
 import { makeSlackApi } from '../../lib/slack/web-api';
 import { makeCustomers } from '../../lib/store/customers';

@@ -2,7 +2,7 @@ import { EVENT_CONTRACT_VERSION, pagerDutyRouting, WEBHOOK_MAX_AGE_MS, type Inci
 import type { PagerDutyApi } from '../../lib/pagerduty/api';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { statusOf } from '../../lib/pagerduty/normalize';
-import { PermanentError, WaitForTurnError } from '../../lib/runtime/errors';
+import { PermanentError, WaitForTurnError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
 import { combinedStatusUpdateMessage, handledTogetherMessage, incidentUpdateMessage, statusUpdateMessage } from '../../lib/slack/messages';
 import { channelScope, type SlackApi } from '../../lib/slack/web-api';

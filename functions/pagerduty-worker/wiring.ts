@@ -1,6 +1,6 @@
 import { ENV, type Env } from '../../lib/runtime/config';
 import { parsePagerDutyQueueEvent } from '../../lib/events';
-import { createWorkerHandler, type WorkerParts } from '../../lib/runtime/worker-runtime';
+import { createWorkerHandler, type WorkerParts } from '../shared/worker-runtime';
 import { makePagerDutyWorker } from './pagerduty-worker';
 
 export function createPagerDutyWorkerHandler(env: Env, overrides: Partial<Pick<WorkerParts, 'slack' | 'pagerDuty' | 'checkpoint'>> = {}) {

@@ -1,6 +1,6 @@
 import type { IncidentStatus } from '../../lib/events';
 import type { IncidentState, PagerDutyApi } from '../../lib/pagerduty/api';
-import { PdRouterError, PermanentError, RateLimitedError } from '../../lib/runtime/errors';
+import { PdRouterError, PermanentError, RateLimitedError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { handledTogetherMessage, incidentUpdateMessage, escalationNotOpenedMessage, promptDecidedMessage } from '../../lib/slack/messages';

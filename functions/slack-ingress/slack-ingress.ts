@@ -1,5 +1,5 @@
 import { parseSlashCommand } from '../../lib/commands';
-import { InvalidInputError } from '../../lib/runtime/errors';
+import { InvalidInputError } from '../../lib/errors';
 import { slackRouting, type SlackQueueEvent } from '../../lib/events';
 import { json, mediaType, rejection, rejectUnverified, text, type IngressRequest, type IngressResponse } from '../../lib/runtime/http';
 import type { Logger } from '../../lib/runtime/log';

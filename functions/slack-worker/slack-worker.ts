@@ -1,7 +1,7 @@
 import { pagerDutyText, parseCommand, parseSlashCommand, slackMarkupToPlainText, stripInvisible, textAfterBotMention, trimSummary } from '../../lib/commands';
 import { dedupKeyFor, isDedupKey } from '../../lib/dedup-key';
 import type { Effects } from '../../lib/store/effects';
-import { PermanentError } from '../../lib/runtime/errors';
+import { PermanentError } from '../../lib/errors';
 import type { SlackActionEvent, SlackChannelEvent, SlackMessageEvent, SlackQueueEvent, SlackReplyEvent } from '../../lib/events';
 import { CONFIRMATION_LIFETIME_MS, type IncidentLink } from '../../lib/store/incident-links';
 import type { Logger } from '../../lib/runtime/log';
@@ -24,7 +24,7 @@ import {
   statusUnavailableMessage,
 } from '../../lib/slack/messages';
 import type { Severity } from '../../lib/pagerduty/api';
-import type { WorkerParts } from '../../lib/runtime/worker-runtime';
+import type { WorkerParts } from '../shared/worker-runtime';
 import { unapprovedOrgs, type CustomerRecord } from '../../lib/store/customers';
 import { isChannelRefusal, makeDeliveryGate, type Actor, type GateRefusal } from '../../lib/escalation/delivery-gate';
 import { customerView, shownPerson, shownUrgency } from '../../lib/tenancy/customer-view';

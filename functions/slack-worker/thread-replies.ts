@@ -1,7 +1,7 @@
 import { pagerDutyText, slackMarkupToPlainText, stripInvisible } from '../../lib/commands';
 import type { SlackReplyEvent } from '../../lib/events';
 import { NOTE_MAX_LENGTH, type PagerDutyApi } from '../../lib/pagerduty/api';
-import { PermanentError } from '../../lib/runtime/errors';
+import { PermanentError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
 import { channelScope, type SlackApi } from '../../lib/slack/web-api';
 import type { Actor, DeliveryGate } from '../../lib/escalation/delivery-gate';

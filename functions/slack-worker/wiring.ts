@@ -1,7 +1,7 @@
 import { ENV, type Env } from '../../lib/runtime/config';
 import { parseSlackQueueEvent } from '../../lib/events';
 import type { Severity } from '../../lib/pagerduty/api';
-import { createWorkerHandler, type WorkerParts } from '../../lib/runtime/worker-runtime';
+import { createWorkerHandler, type WorkerParts } from '../shared/worker-runtime';
 import { makeSlackWorker } from './slack-worker';
 
 const SEVERITIES: readonly Severity[] = ['critical', 'error', 'warning', 'info'];

@@ -1,4 +1,4 @@
-import { TransientError } from '../runtime/errors';
+import { TransientError } from '../errors';
 import type { Logger } from '../runtime/log';
 import { METRIC_NAMES } from '../runtime/metrics';
 import type { SlackApi } from '../slack/web-api';

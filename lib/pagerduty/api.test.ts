@@ -1,5 +1,5 @@
 import { PagerDutyStandIn } from '../../local/stand-ins/pagerduty';
-import { TransientError } from '../runtime/errors';
+import { TransientError } from '../errors';
 import { makePagerDutyApi, retryAfterSeconds } from './api';
 
 describe('the PagerDuty adapter under rate limits', () => {

@@ -1,8 +1,8 @@
 import { api } from '@pagerduty/pdjs';
-import { RateLimitedError } from '../runtime/errors';
+import { RateLimitedError } from '../errors';
 import { nodeHttpFetch, type NodeHttpFetchResponse } from '../runtime/node-http-fetch';
 import type { IncidentStatus } from '../events';
-import { PermanentError, TransientError } from '../runtime/errors';
+import { PermanentError, TransientError } from '../errors';
 import { mergeTarget } from './normalize';
 
 export type Severity = 'critical' | 'error' | 'warning' | 'info';

@@ -1,5 +1,5 @@
 import { EVENT_CONTRACT_VERSION, INCIDENT_STATUSES, STATUS_UPDATE_MAX_LENGTH, PAGERDUTY_HANDLED_EVENT_TYPES, type IncidentStatus, type PagerDutyEventType, type PagerDutyIncidentEvent } from '../events';
-import { InvalidInputError } from '../runtime/errors';
+import { InvalidInputError } from '../errors';
 
 type Json = Record<string, unknown>;
 

@@ -1,4 +1,4 @@
-import { SignatureError } from '../runtime/errors';
+import { SignatureError } from '../errors';
 import { hmacHex, safeEqualHex } from '../runtime/hmac';
 import { header, type HeaderBag } from '../runtime/http';
 

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { SignatureError } from './errors';
+import { SignatureError } from '../errors';
 import type { Logger } from './log';
 
 export type HeaderBag = Record<string, string | undefined>;

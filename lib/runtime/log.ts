@@ -1,5 +1,5 @@
 import type { MetricEmitter, MetricName } from './metrics';
-import { PdRouterError } from './errors';
+import { PdRouterError } from '../errors';
 import { mappedStack } from './stack-trace';
 
 /** Fields that every line of one request carries, so one grep follows an event end to end. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { EVENT_CONTRACT_VERSION, type QueueRouting } from '../events';
-import { TransientError } from './errors';
+import { TransientError } from '../errors';
 
 /** SQS FIFO limits de-duplication ids to 128 characters of a narrow alphabet: hash whatever Slack gave us. */
 function fifoId(value: string): string {

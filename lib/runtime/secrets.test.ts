@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import { clearCache } from '@middy/util';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MissingSecretError } from './errors';
+import { MissingSecretError } from '../errors';
 import { SECRET_NAMES, secretsMiddleware, type Secrets } from './secrets';
 
 const VALUES: Secrets = {

@@ -1,7 +1,7 @@
 import type middy from '@middy/core';
 import secretsManager from '@middy/secrets-manager';
 import { awsEndpoint, type Env } from './config';
-import { MissingSecretError } from './errors';
+import { MissingSecretError } from '../errors';
 
 /** The five keys of the Secrets Manager secret (or of the environment, in local runs). */
 export const SECRET_NAMES = [

@@ -1,5 +1,5 @@
 import type { SQSRecord } from 'aws-lambda';
-import { InvalidInputError, RateLimitedError, TransientError, WaitForTurnError } from './errors';
+import { InvalidInputError, RateLimitedError, TransientError, WaitForTurnError } from '../errors';
 import { createLogger, type Logger } from './log';
 import { makeQueueControl } from './queue';
 import { processFifoBatch, retryDelayFor, retryDelaySeconds, SQS_MAX_VISIBILITY_SECONDS } from './sqs-batch';

@@ -1,5 +1,5 @@
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
-import { InvalidInputError, isLimitWait, isRetryable, RateLimitedError, TransientError, WaitForTurnError } from './errors';
+import { InvalidInputError, isLimitWait, isRetryable, RateLimitedError, TransientError, WaitForTurnError } from '../errors';
 import { METRIC_NAMES } from './metrics';
 import type { Logger } from './log';
 import { NOT_BEFORE_ATTRIBUTE, type QueueControl } from './queue';

@@ -1,5 +1,5 @@
 import { EVENT_CONTRACT_VERSION, MESSAGE_TEXT_MAX_LENGTH, type SlackActionEvent, type SlackChannelEvent, type SlackMessageEvent, type SlackReplyEvent } from '../events';
-import { InvalidInputError } from '../runtime/errors';
+import { InvalidInputError } from '../errors';
 
 /** The action id of the Check Status button, shared by the renderer and the ingress. */
 export const CHECK_STATUS_ACTION_ID = 'check_status';

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { SignatureError } from '../runtime/errors';
+import { SignatureError } from '../errors';
 import { fromApiGateway } from '../runtime/http';
 import { signSlackRequest, verifySlackSignature } from './signature';
 

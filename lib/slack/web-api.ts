@@ -1,5 +1,5 @@
 import { ErrorCode, LogLevel, WebClient, type Block, type KnownBlock } from '@slack/web-api';
-import { PermanentError, RateLimitedError, TransientError } from '../runtime/errors';
+import { PermanentError, RateLimitedError, TransientError } from '../errors';
 import { nodeHttpFetch, type NodeHttpFetchResponse } from '../runtime/node-http-fetch';
 
 export type Blocks = (KnownBlock | Block)[];

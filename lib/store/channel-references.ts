@@ -1,6 +1,6 @@
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure, storeCall } from './dynamo';
-import { TransientError } from '../runtime/errors';
+import { TransientError } from '../errors';
 
 /**
  * Each channel numbers its own escalations (1, 2, 3…), so a customer can name one without

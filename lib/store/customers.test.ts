@@ -1,6 +1,6 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { startTestDynamo } from '../../test/helpers/dynamo';
-import { InvalidInputError, TransientError } from '../runtime/errors';
+import { InvalidInputError, TransientError } from '../errors';
 import { checkChannelId, CustomerExistsError, customerSettings, customerView, makeCustomers, maskRoutingKey, UnknownCustomerError, unapprovedOrgs, type Customers } from './customers';
 
 const KEY = 'R0a1b2c3d4e5f60718293a4b5c6d7e9f';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as v from 'valibot';
 import { LAYOUT } from '../layout/layout';
-import { InvalidInputError, PermanentError, TransientError } from '../runtime/errors';
+import { InvalidInputError, PermanentError, TransientError } from '../errors';
 import { attributeNames, isConditionFailure, queryIndexPage, storeCall } from './dynamo';
 
 /**

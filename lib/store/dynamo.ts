@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { awsEndpoint } from '../runtime/config';
-import { TransientError } from '../runtime/errors';
+import { TransientError } from '../errors';
 
 /** A document client that drops undefined attributes (optional fields of our records). */
 export function makeDocumentClient(env: Record<string, string | undefined>): DynamoDBDocumentClient {

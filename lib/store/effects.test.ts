@@ -1,5 +1,5 @@
 import { startTestDynamo } from '../../test/helpers/dynamo';
-import { RateLimitedError, TransientError } from '../runtime/errors';
+import { RateLimitedError, TransientError } from '../errors';
 import { makeEffects, type Effects } from './effects';
 
 describe('effects done once (on dynalite)', () => {

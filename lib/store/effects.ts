@@ -1,7 +1,7 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { attributeNames, expiryEpoch, isConditionFailure, storeCall } from './dynamo';
 import { LAYOUT } from '../layout/layout';
-import { RateLimitedError, TransientError } from '../runtime/errors';
+import { RateLimitedError, TransientError } from '../errors';
 
 /**
  * Effects that must happen once (a Slack message posted) although the work that causes them

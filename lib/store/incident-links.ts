@@ -1,7 +1,7 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { IncidentStatus } from '../events';
 import { attributeNames, expiryEpoch, isConditionFailure, queryIndexPage, storeCall } from './dynamo';
-import { TransientError } from '../runtime/errors';
+import { TransientError } from '../errors';
 import { LAYOUT } from '../layout/layout';
 
 const TTL = LAYOUT.table.ttlAttribute;

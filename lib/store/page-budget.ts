@@ -1,6 +1,6 @@
 import { BatchGetCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LAYOUT } from '../layout/layout';
-import { TransientError } from '../runtime/errors';
+import { TransientError } from '../errors';
 import { expiryEpoch, isConditionFailure, storeCall } from './dynamo';
 
 /** The budget's window: a page counts against the channel for one rolling hour. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { PagerDutyApi } from '../pagerduty/api';
-import { PermanentError } from '../runtime/errors';
+import { PermanentError } from '../errors';
 import type { Logger } from '../runtime/log';
 import type { Customers } from '../store/customers';
 import type { Effects } from '../store/effects';

@@ -90,7 +90,10 @@ function scriptFindings(root: string, file: string, source: string): string[] {
   const visit = (node: ts.Node) => {
     // Any literal naming the folder: '../shared/corpus/x.json', `${__dirname}/../../shared`.
     if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node)) {
-      if (BESIDE_THE_REPOSITORY.test(node.text)) report(node, 'names a folder beside the repository');
+      // A module specifier is resolved from the file's own folder: `../shared/x` from functions/a/
+      // is functions/shared/x, inside the repository (one that climbs out is reported below).
+      const specifier = ts.isStringLiteral(node) && (ts.isImportDeclaration(node.parent) || ts.isExportDeclaration(node.parent)) && node.text.startsWith('.');
+      if (BESIDE_THE_REPOSITORY.test(node.text) && !(specifier && !climbsOut(node.text.split('/')))) report(node, 'names a folder beside the repository');
     }
     // A path put together from literal parts: path.join(__dirname, '..', '..', 'shared', 'corpus'), ['..', 'shared'].
     const parts = ts.isCallExpression(node) || ts.isNewExpression(node) ? [...(node.arguments ?? [])] : ts.isArrayLiteralExpression(node) ? [...node.elements] : undefined;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import fc from 'fast-check';
-import { TransientError } from '../../lib/runtime/errors';
+import { TransientError } from '../../lib/errors';
 import { EVENT_CONTRACT_VERSION, parsePagerDutyQueueEvent, parseSlackQueueEvent } from '../../lib/events';
 import { createLogger } from '../../lib/runtime/log';
 import type { QueueControl } from '../../lib/runtime/queue';

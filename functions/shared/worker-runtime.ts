@@ -1,25 +1,25 @@
 import type { SQSEvent } from 'aws-lambda';
-import { loadWorkerConfig, type Env, type WorkerConfig } from './config';
-import { makeDocumentClient } from '../store/dynamo';
-import { makeEffects, type Effects } from '../store/effects';
-import { makeIncidentLinks, type IncidentLinks } from '../store/incident-links';
-import { makeChannelReferences, type ChannelReferences } from '../store/channel-references';
-import { makeCustomers, type Customers } from '../store/customers';
-import { makePageBudget, NOTE_BUDGET, type PageBudget } from '../store/page-budget';
-import { makeLogger, makeSqsClient, sqsHandler } from './lambda';
-import { LAYOUT, type QueueName } from '../layout/layout';
-import type { LogContext, Logger } from './log';
-import { makePagerDutyApi, type PagerDutyApi } from '../pagerduty/api';
-import { makeMetricEmitter } from './metrics';
-import { makeEventQueue, makeQueueControl, type EventQueue } from './queue';
-import { makePacer, type Pacer } from '../store/pacer';
-import { API_TOKEN_NAMES, type Secrets } from './secrets';
+import { loadWorkerConfig, type Env, type WorkerConfig } from '../../lib/runtime/config';
+import { makeDocumentClient } from '../../lib/store/dynamo';
+import { makeEffects, type Effects } from '../../lib/store/effects';
+import { makeIncidentLinks, type IncidentLinks } from '../../lib/store/incident-links';
+import { makeChannelReferences, type ChannelReferences } from '../../lib/store/channel-references';
+import { makeCustomers, type Customers } from '../../lib/store/customers';
+import { makePageBudget, NOTE_BUDGET, type PageBudget } from '../../lib/store/page-budget';
+import { makeLogger, makeSqsClient, sqsHandler } from '../../lib/runtime/lambda';
+import { LAYOUT, type QueueName } from '../../lib/layout/layout';
+import type { LogContext, Logger } from '../../lib/runtime/log';
+import { makePagerDutyApi, type PagerDutyApi } from '../../lib/pagerduty/api';
+import { makeMetricEmitter } from '../../lib/runtime/metrics';
+import { makeEventQueue, makeQueueControl, type EventQueue } from '../../lib/runtime/queue';
+import { makePacer, type Pacer } from '../../lib/store/pacer';
+import { API_TOKEN_NAMES, type Secrets } from '../../lib/runtime/secrets';
 
 /** The workers call Slack and PagerDuty; the signing secrets are the ingress functions' alone. */
 const WORKER_SECRETS = API_TOKEN_NAMES;
 type WorkerSecrets = Secrets<(typeof WORKER_SECRETS)[number]>;
-import { makeSlackApi, type SlackApi } from '../slack/web-api';
-import { processFifoBatch } from './sqs-batch';
+import { makeSlackApi, type SlackApi } from '../../lib/slack/web-api';
+import { processFifoBatch } from '../../lib/runtime/sqs-batch';
 
 /** What both workers are built from. */
 export interface WorkerParts {
