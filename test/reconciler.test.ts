@@ -13,6 +13,17 @@ function statusPosts(stack: LocalStack, channel: string, dedupKey: string, word:
   return stack.slack!.channelMessages(channel).filter((m) => (keyOf(m).startsWith(`caught:${dedupKey}:`) || (keyOf(m).startsWith('pd:') && keyOf(m).endsWith(`:${dedupKey}`))) && word.test(m.text ?? ''));
 }
 
+/** One escalation on a stack, its incident acknowledged while PagerDuty's webhooks are off: what only the reconciler can tell. */
+async function acknowledgedUnheard(stack: LocalStack, channel: string) {
+  const world = new World(stack);
+  const e = await world.escalate(channel);
+  await world.waitForIncidents([e.dedupKey]);
+  await stack.waitForIdle();
+  stack.pagerDuty!.setWebhooks(false);
+  stack.pagerDuty!.acknowledge(world.incidentOf(e)!.id, 'Dana Scully');
+  return e;
+}
+
 async function waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<number> {
   const started = Date.now();
   while (!check()) {
@@ -118,12 +129,7 @@ describe('the reconciler within PagerDuty\'s rate limit and the Lambda\'s time',
     const stack = await startTestStack({ reconcileEverySeconds: 3600, logLevel: 'info' });
     const output = captureOutput();
     try {
-      const world = new World(stack);
-      const e = await world.escalate('CREC429');
-      await world.waitForIncidents([e.dedupKey]);
-      await stack.waitForIdle();
-      stack.pagerDuty!.setWebhooks(false);
-      stack.pagerDuty!.acknowledge(world.incidentOf(e)!.id, 'Dana Scully');
+      const e = await acknowledgedUnheard(stack, 'CREC429');
 
       // Too little time left for one link's calls: nothing is read, nothing posted, the run says it stopped.
       const reconciler = createReconcilerHandler(stack.functionEnv('reconciler'));
@@ -149,12 +155,7 @@ describe('the reconciler when Slack answers its catch-up with a 429', () => {
   it('drops the claim its refused post made (a delete its deploy role allows), and the next run posts once without asking Slack first', async () => {
     const stack = await startTestStack({ reconcileEverySeconds: 3600 });
     try {
-      const world = new World(stack);
-      const e = await world.escalate('CREC429SLACK');
-      await world.waitForIncidents([e.dedupKey]);
-      await stack.waitForIdle();
-      stack.pagerDuty!.setWebhooks(false);
-      stack.pagerDuty!.acknowledge(world.incidentOf(e)!.id, 'Dana Scully');
+      const e = await acknowledgedUnheard(stack, 'CREC429SLACK');
       stack.slack!.faults.failNext('chat.postMessage', 1, { kind: 'status', status: 429, retryAfterSeconds: 1 });
       await stack.reconcile();
       expect(statusPosts(stack, 'CREC429SLACK', e.dedupKey, /Acknowledged/)).toHaveLength(0);

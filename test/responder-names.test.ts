@@ -27,6 +27,14 @@ async function workIt(stack: LocalStack, world: World, e: SentEscalation) {
   await stack.waitForIdle();
 }
 
+/** Two channels escalate, one with names off and one with names on, and on-call works both incidents. */
+async function workBoth(stack: LocalStack, off: string, on: string) {
+  const world = new World(stack);
+  const escalations = [await world.escalate(off), await world.escalate(on)];
+  await stack.waitForIdle();
+  for (const escalation of escalations) await workIt(stack, world, escalation);
+}
+
 const seen = (stack: LocalStack, channel: string) =>
   JSON.stringify([stack.slack!.calls.filter((c) => c.channel === channel), stack.slack!.ephemerals.filter((m) => m.channel === channel), stack.slack!.channelMessages(channel)]);
 
@@ -34,13 +42,8 @@ describe('responder names', () => {
   it('a customer with showResponderNames off reads no name; a customer with names on (the default) reads them', async () => {
     const stack = await startTestStack();
     try {
-      const world = new World(stack);
       await ensureCustomer(stack, 'CNAMESOFF', { showResponderNames: false });
-      const off = await world.escalate('CNAMESOFF');
-      const on = await world.escalate('CNAMESON');
-      await stack.waitForIdle();
-      await workIt(stack, world, off);
-      await workIt(stack, world, on);
+      await workBoth(stack, 'CNAMESOFF', 'CNAMESON');
 
       expect(seen(stack, 'CNAMESOFF')).not.toContain(RESPONDER);
       expect(seen(stack, 'CNAMESOFF')).not.toContain(ASSIGNEE);
@@ -58,13 +61,8 @@ describe('responder names', () => {
   it('SHOW_RESPONDER_NAMES=false: a customer without a setting of its own reads no name; one that turned names on reads them', async () => {
     const stack = await startTestStack({ env: { SHOW_RESPONDER_NAMES: 'false' } });
     try {
-      const world = new World(stack);
       await ensureCustomer(stack, 'CDEPLOYON', { showResponderNames: true });
-      const off = await world.escalate('CDEPLOYOFF');
-      const on = await world.escalate('CDEPLOYON');
-      await stack.waitForIdle();
-      await workIt(stack, world, off);
-      await workIt(stack, world, on);
+      await workBoth(stack, 'CDEPLOYOFF', 'CDEPLOYON');
 
       expect(seen(stack, 'CDEPLOYOFF')).not.toContain(RESPONDER);
       expect(seen(stack, 'CDEPLOYOFF')).not.toContain(ASSIGNEE);

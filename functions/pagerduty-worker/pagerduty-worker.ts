@@ -77,13 +77,13 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
    * shared with an organization nobody approved hears nothing until the provider approves it
    * (`npm run customers -- approve`), and the reconciler catches it up after.
    */
-  async function paused(link: IncidentLink, logger: Logger): Promise<boolean> {
+  async function refused(link: IncidentLink, logger: Logger): Promise<boolean> {
     return !(await gate({ path: 'incident-update', channel: link.channel, link }, logger)).allowed;
   }
 
   /** Record the status and post, once each, what one channel should read about this event. */
   async function tellChannel(link: IncidentLink, event: PagerDutyIncidentEvent, candidates: { effectKey: string; build: (link: IncidentLink) => ReturnType<typeof incidentUpdateMessage> }[], status: { value: IncidentStatus; at: string } | undefined, logger: Logger) {
-    if (await paused(link, logger)) return;
+    if (await refused(link, logger)) return;
     if (!link.threadTs) {
       // A slash command's confirmation starts its thread and is being posted: the update waits its
       // turn (2 s at a time, and never into the DLQ: a busy channel's confirmation may take a while

@@ -81,7 +81,7 @@ export function isGone(reason: GateRefusal): boolean {
 
 /** Whether the refusal concerns the channel as a whole (not only the person acting). */
 export function isChannelRefusal(reason: GateRefusal): boolean {
-  return reason === 'unregistered' || reason === 'removed' || reason === 'unapproved-organization';
+  return isGone(reason) || reason === 'unapproved-organization';
 }
 
 export type DeliveryGate = (question: GateQuestion, logger: Logger) => Promise<GateAnswer>;
