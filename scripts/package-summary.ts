@@ -32,6 +32,6 @@ export function packageSummary(template: { Resources?: Record<string, Resource> 
     `  ${queues.length} queues: ${queues.join(', ')}`,
     `  table: ${tables.join(', ') || 'none'}`,
     `  ${alarms.length} alarms, notifying ${notify.length ? notify.join(' and ') : 'nobody (no alarmEmail or alarmTopicArn)'}`,
-    `Next: npx osls deploy --stage ${options.stage}${region}${options.params.map((p) => ` --param="${p}"`).join('')}   (README, Deploy step 3)`,
+    `Next: npx osls deploy --stage ${options.stage}${region}${options.params.map((p) => ` --param="${p}"`).join('')}   (docs/deploy.md, step 3)`,
   ];
 }

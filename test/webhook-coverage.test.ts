@@ -20,7 +20,7 @@ describe('every customer service gets its webhooks', () => {
 
   beforeAll(async () => {
     stack = await startTestStack();
-    // Deploy step 5 for the default service only: one subscription, filtered on it, whose secret the stack holds.
+    // docs/deploy.md step 5 for the default service only: one subscription, filtered on it, whose secret the stack holds.
     stack.pagerDuty!.subscribe(`${stack.url}/pagerduty/webhooks`, SUBSCRIBED_EVENT_TYPES, {
       filter: { type: 'service_reference', id: DEFAULT_SERVICE_ID },
       secret: stack.secrets.PAGER_DUTY_SIGNING_KEY,
