@@ -16,7 +16,7 @@ import {
   DEFAULT_PAGES_PER_HOUR,
   type CustomerAdmin,
   type CustomerChanges,
-  type CustomerView,
+  type MaskedCustomer,
   type NewCustomer,
 } from '../lib/store/customers';
 import { ADMIN_TOKEN_HEADER } from '../local/admin-routes';
@@ -128,7 +128,7 @@ export function resolveTarget(values: Values, env: Record<string, string | undef
 
 /** The registry of the running local stack, through its `/admin/customers` route. */
 export function httpCustomerAdmin(url: string, token: string): CustomerAdmin {
-  const call = async (method: string, path: string, body?: unknown): Promise<{ customer?: CustomerView | null; customers?: CustomerView[] }> => {
+  const call = async (method: string, path: string, body?: unknown): Promise<{ customer?: MaskedCustomer | null; customers?: MaskedCustomer[] }> => {
     let response: Response;
     try {
       response = await fetch(`${url}/admin/customers${path}`, {
@@ -141,7 +141,7 @@ export function httpCustomerAdmin(url: string, token: string): CustomerAdmin {
       const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
       throw new CliError(`could not reach pd-router at ${url} (${cause}): is \`npm start\` running?`);
     }
-    const payload = (await response.json().catch(() => ({}))) as { error?: string; customer?: CustomerView | null; customers?: CustomerView[] };
+    const payload = (await response.json().catch(() => ({}))) as { error?: string; customer?: MaskedCustomer | null; customers?: MaskedCustomer[] };
     if (!response.ok) throw new CliError(payload.error ?? `pd-router at ${url} answered HTTP ${response.status}`);
     return payload;
   };
@@ -207,7 +207,7 @@ function settingsFromFlags(values: Values, forAdd: boolean): CustomerChanges {
 }
 
 /** How `show`, `add` and `update` describe a customer. */
-function describe(customer: CustomerView): string[] {
+function describe(customer: MaskedCustomer): string[] {
   const unapproved = unapprovedOrgs(customer);
   return [
     `${customer.channel}  ${customer.name}`,
@@ -222,7 +222,7 @@ function describe(customer: CustomerView): string[] {
   ];
 }
 
-function listLine(customer: CustomerView): string {
+function listLine(customer: MaskedCustomer): string {
   const paused = unapprovedOrgs(customer).length ? '  PAUSED (unapproved organization)' : '';
   return [
     customer.channel.padEnd(12),
@@ -237,7 +237,7 @@ function listLine(customer: CustomerView): string {
 /** The fields export writes and import reads, in that order. */
 const FILE_FIELDS = ['channel', 'name', 'routingKey', 'severity', 'contact', 'showResponderNames', 'pagesPerHour', 'confirm', 'orgs'] as const;
 
-function exportYaml(customers: CustomerView[]): string {
+function exportYaml(customers: MaskedCustomer[]): string {
   const entries = customers.map((c) => {
     const entry: Record<string, unknown> = { channel: c.channel, name: c.name };
     for (const key of ['routingKey', 'severity', 'contact', 'showResponderNames'] as const) if (c[key] !== undefined) entry[key] = c[key];
@@ -265,7 +265,7 @@ interface ImportPlan {
  * a bad file changes nothing. The file describes each customer it lists completely (a setting
  * left out goes back to its default); customers it does not list are left alone.
  */
-export function planImport(text: string, file: string, existing: CustomerView[]): ImportPlan {
+export function planImport(text: string, file: string, existing: MaskedCustomer[]): ImportPlan {
   let document: unknown;
   try {
     document = YAML.parse(text);

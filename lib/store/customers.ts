@@ -169,11 +169,14 @@ export function isMaskedRoutingKey(value: string): boolean {
   return value.includes('…');
 }
 
-/** A customer as commands and the console show it: the routing key masked. */
-export type CustomerView = Omit<Customer, 'routingKey'> & { routingKey?: string };
+/**
+ * A customer as commands and the console show it: the routing key masked. (Not what a customer
+ * sees: that is lib/tenancy/customer-view.ts.)
+ */
+export type MaskedCustomer = Omit<Customer, 'routingKey'> & { routingKey?: string };
 
 /** The customer with its routing key masked: the only shape that leaves the store towards a person. */
-export function customerView(customer: Customer): CustomerView {
+export function maskedCustomer(customer: Customer): MaskedCustomer {
   const { routingKey, ...rest } = customer;
   return routingKey === undefined ? rest : { ...rest, routingKey: maskRoutingKey(routingKey) };
 }
@@ -422,12 +425,12 @@ export function makeCustomers(db: DynamoDBDocumentClient, tableName: string, opt
  * shared with now.
  */
 export interface CustomerAdmin {
-  get(channel: string): Promise<CustomerView | undefined>;
-  add(input: NewCustomer): Promise<CustomerView>;
-  update(channel: string, changes: CustomerChanges): Promise<CustomerView>;
-  remove(channel: string): Promise<CustomerView>;
-  all(): Promise<CustomerView[]>;
-  approve(channel: string): Promise<CustomerView>;
+  get(channel: string): Promise<MaskedCustomer | undefined>;
+  add(input: NewCustomer): Promise<MaskedCustomer>;
+  update(channel: string, changes: CustomerChanges): Promise<MaskedCustomer>;
+  remove(channel: string): Promise<MaskedCustomer>;
+  all(): Promise<MaskedCustomer[]>;
+  approve(channel: string): Promise<MaskedCustomer>;
 }
 
 /** {@link CustomerAdmin} over the registry itself (a deployed table, or the local stack's). */
@@ -440,13 +443,13 @@ export function makeCustomerAdmin(customers: Customers): CustomerAdmin {
   return {
     async get(channel) {
       const customer = await customers.full(checkChannelId(channel));
-      return customer && customerView(customer);
+      return customer && maskedCustomer(customer);
     },
-    add: async (input) => customerView(await customers.add(input)),
-    update: async (channel, changes) => customerView(await customers.update(checkChannelId(channel), changes)),
-    remove: async (channel) => customerView(await customers.remove(checkChannelId(channel))),
-    all: async () => (await customers.all()).map(customerView),
-    approve: async (channel) => customerView(await customers.approve(channel, (await known(channel)).sharedWith)),
+    add: async (input) => maskedCustomer(await customers.add(input)),
+    update: async (channel, changes) => maskedCustomer(await customers.update(checkChannelId(channel), changes)),
+    remove: async (channel) => maskedCustomer(await customers.remove(checkChannelId(channel))),
+    all: async () => (await customers.all()).map(maskedCustomer),
+    approve: async (channel) => maskedCustomer(await customers.approve(channel, (await known(channel)).sharedWith)),
   };
 }
 
