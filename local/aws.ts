@@ -33,7 +33,7 @@ export interface LocalDynamo {
   stop(): Promise<void>;
 }
 
-const INDEXES = [LAYOUT.table.customerIndex, LAYOUT.table.openLinkIndex];
+const INDEXES = [LAYOUT.table.customerIndex, LAYOUT.table.openLinkIndex, LAYOUT.table.historyIndex];
 const indexSpec = (index: (typeof INDEXES)[number]): GlobalSecondaryIndex => ({
   IndexName: index.name,
   KeySchema: [
@@ -50,6 +50,8 @@ function tableDefinition(name: string): CreateTableCommandInput {
     AttributeDefinitions: [
       { AttributeName: LAYOUT.table.partitionKey, AttributeType: 'S' },
       ...INDEXES.map((index) => ({ AttributeName: index.partitionKey, AttributeType: 'S' as const })),
+      // A sort key other than the table's own needs its type declared too.
+      ...INDEXES.filter((index) => index.sortKey !== LAYOUT.table.partitionKey).map((index) => ({ AttributeName: index.sortKey, AttributeType: 'S' as const })),
     ],
     KeySchema: [{ AttributeName: LAYOUT.table.partitionKey, KeyType: 'HASH' }],
     GlobalSecondaryIndexes: INDEXES.map(indexSpec),

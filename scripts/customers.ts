@@ -22,6 +22,7 @@ import {
 import { ADMIN_TOKEN_HEADER } from '../local/admin-routes';
 import { localStackUrl, readSandboxState, whichSandboxLine, type SandboxState } from '../local/sandbox-state';
 import { parseCommandLine, type CliOutput } from './cli';
+import { formatMinutes, parseMinutes } from '../lib/duration';
 
 const USAGE = `usage: npm run customers -- <command> [options]
 
@@ -46,6 +47,9 @@ settings:
   --pages-per-hour <n>              page budget per rolling hour (default ${DEFAULT_PAGES_PER_HOUR})
   --confirm | --no-confirm          ask "Page on-call?" before paging (default: no)
   --no-names | --names              hide or show responders' names (default: the deployment's setting)
+  --ack-within <duration>           response target: acknowledged within, e.g. 15m ("none": no target);
+                                    npm run report says which escalations met it
+  --resolve-within <duration>       response target: resolved within, e.g. 4h ("none": no target)
 
 organizations (--org, add only): the Slack team id of the other organization in a Slack Connect channel
   (T… for a workspace, E… for an Enterprise Grid organization; not its name or domain). Find it:
@@ -76,6 +80,8 @@ const SETTING_OPTIONS = {
   'no-confirm': { type: 'boolean' },
   names: { type: 'boolean' },
   'no-names': { type: 'boolean' },
+  'ack-within': { type: 'string' },
+  'resolve-within': { type: 'string' },
 } as const;
 
 /** Only at registration: later changes of the organizations go through the guard and `approve`. */
@@ -194,6 +200,15 @@ function settingsFromFlags(values: Values, forAdd: boolean): CustomerChanges {
   }
   if (values.confirm && values['no-confirm']) throw new CliError('--confirm and --no-confirm contradict each other', 2);
   if (values.confirm || values['no-confirm']) changes.confirm = Boolean(values.confirm);
+  for (const [option, setting] of [['ack-within', 'ackWithinMinutes'], ['resolve-within', 'resolveWithinMinutes']] as const) {
+    const raw = flag(values, option);
+    if (raw === undefined) continue;
+    try {
+      changes[setting] = raw.trim() === 'none' ? null : parseMinutes(raw, `--${option}`);
+    } catch (error) {
+      throw new CliError((error as Error).message, 2);
+    }
+  }
   if (values.names && values['no-names']) throw new CliError('--names and --no-names contradict each other', 2);
   if (values.names || values['no-names']) changes.showResponderNames = Boolean(values.names);
   if (forAdd) {
@@ -217,9 +232,18 @@ function describe(customer: MaskedCustomer): string[] {
     `  responder names:  ${customer.showResponderNames === undefined ? "the deployment's setting" : customer.showResponderNames ? 'shown' : 'hidden'}`,
     `  pages per hour:   ${customer.pagesPerHour}`,
     `  confirmation:     ${customer.confirm ? 'on (Page on-call button first)' : 'off'}`,
+    `  targets:          ${describeTargets(customer)}`,
     `  organizations:    ${customer.approvedOrgs.join(', ') || '(none recorded)'}`,
     ...(unapproved.length ? [`  NOT APPROVED:     ${unapproved.join(', ')} (paused; \`npm run customers -- approve ${customer.channel}\` after checking)`] : []),
   ];
+}
+
+function describeTargets(customer: Pick<MaskedCustomer, 'ackWithinMinutes' | 'resolveWithinMinutes'>): string {
+  const parts = [
+    ...(customer.ackWithinMinutes !== undefined ? [`acknowledge within ${formatMinutes(customer.ackWithinMinutes)}`] : []),
+    ...(customer.resolveWithinMinutes !== undefined ? [`resolve within ${formatMinutes(customer.resolveWithinMinutes)}`] : []),
+  ];
+  return parts.join(', ') || 'none';
 }
 
 function listLine(customer: MaskedCustomer): string {
@@ -235,7 +259,7 @@ function listLine(customer: MaskedCustomer): string {
 }
 
 /** The fields export writes and import reads, in that order. */
-const FILE_FIELDS = ['channel', 'name', 'routingKey', 'severity', 'contact', 'showResponderNames', 'pagesPerHour', 'confirm', 'orgs'] as const;
+const FILE_FIELDS = ['channel', 'name', 'routingKey', 'severity', 'contact', 'showResponderNames', 'pagesPerHour', 'confirm', 'ackWithinMinutes', 'resolveWithinMinutes', 'orgs'] as const;
 
 function exportYaml(customers: MaskedCustomer[]): string {
   const entries = customers.map((c) => {
@@ -243,6 +267,7 @@ function exportYaml(customers: MaskedCustomer[]): string {
     for (const key of ['routingKey', 'severity', 'contact', 'showResponderNames'] as const) if (c[key] !== undefined) entry[key] = c[key];
     entry.pagesPerHour = c.pagesPerHour;
     entry.confirm = c.confirm;
+    for (const key of ['ackWithinMinutes', 'resolveWithinMinutes'] as const) if (c[key] !== undefined) entry[key] = c[key];
     if (c.approvedOrgs.length) entry.orgs = c.approvedOrgs;
     return entry;
   });
@@ -308,6 +333,8 @@ export function planImport(text: string, file: string, existing: MaskedCustomer[
       showResponderNames: parsed.showResponderNames ?? null,
       pagesPerHour: parsed.pagesPerHour,
       confirm: parsed.confirm,
+      ackWithinMinutes: parsed.ackWithinMinutes ?? null,
+      resolveWithinMinutes: parsed.resolveWithinMinutes ?? null,
       ...(masked ? {} : { routingKey: parsed.routingKey ?? null }),
     };
     const same =
@@ -317,6 +344,8 @@ export function planImport(text: string, file: string, existing: MaskedCustomer[
       stored.showResponderNames === parsed.showResponderNames &&
       stored.pagesPerHour === parsed.pagesPerHour &&
       stored.confirm === parsed.confirm &&
+      stored.ackWithinMinutes === parsed.ackWithinMinutes &&
+      stored.resolveWithinMinutes === parsed.resolveWithinMinutes &&
       (masked || (stored.routingKey === undefined && parsed.routingKey === undefined));
     if (same) plan.unchanged.push(channel);
     else plan.update.push({ channel, changes });

@@ -153,12 +153,16 @@ function tableResource(stage, protect) {
           { AttributeName: t.partitionKey, AttributeType: 'S' },
           { AttributeName: t.customerIndex.partitionKey, AttributeType: 'S' },
           { AttributeName: t.openLinkIndex.partitionKey, AttributeType: 'S' },
+          { AttributeName: t.historyIndex.partitionKey, AttributeType: 'S' },
+          { AttributeName: t.historyIndex.sortKey, AttributeType: 'S' },
         ],
         KeySchema: [{ AttributeName: t.partitionKey, KeyType: 'HASH' }],
         // Sparse: only customer items carry the first index's key, so listing customers reads
         // customers only; only links not yet resolved carry the second's, so the reconciler reads
-        // open links only (and nothing at all when none is open).
-        GlobalSecondaryIndexes: [indexSpec(t.customerIndex), indexSpec(t.openLinkIndex)],
+        // open links only (and nothing at all when none is open). Only history records carry the
+        // third's, so a report reads escalations by month and customer, never a scan
+        // (docs/reports.md). CloudFormation adds one index per update, and this is the only new one.
+        GlobalSecondaryIndexes: [indexSpec(t.customerIndex), indexSpec(t.openLinkIndex), indexSpec(t.historyIndex)],
         TimeToLiveSpecification: { AttributeName: t.ttlAttribute, Enabled: true },
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         DeletionProtectionEnabled: protect,
@@ -233,6 +237,41 @@ function roleResources(stage, secrets) {
     { Sid: 'ListOpenLinks', Effect: 'Allow', Action: 'dynamodb:Query', Resource: indexArn(layout.table.openLinkIndex) },
   ]);
   return resources;
+}
+
+/** What a report reads of a customer item: its name and response targets, never its settings or key. */
+const REPORT_CUSTOMER_ATTRIBUTES = ['channel', 'name', 'ackWithinMinutes', 'resolveWithinMinutes'];
+
+/**
+ * What `npm run report -- --stage <s>` needs, as a managed policy to attach to the people or
+ * roles that run it: Query on the history index and on the customer index (names and targets
+ * only), nothing else. No Scan, no write, no item read: a report cannot see a link, a customer's
+ * words or a routing key.
+ */
+function reportPolicyResource(stage) {
+  const t = layout.table;
+  return {
+    ReportReadPolicy: {
+      Type: 'AWS::IAM::ManagedPolicy',
+      Properties: {
+        ManagedPolicyName: `${layout.service}-${stage}-report`,
+        Description: `pd-router ${stage}: read the escalation history for npm run report (Query only)`,
+        PolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            { Sid: 'ReadHistory', Effect: 'Allow', Action: 'dynamodb:Query', Resource: indexArn(t.historyIndex) },
+            {
+              Sid: 'ReadCustomerNamesAndTargets',
+              Effect: 'Allow',
+              Action: 'dynamodb:Query',
+              Resource: indexArn(t.customerIndex),
+              Condition: { StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' }, 'ForAllValues:StringEquals': { 'dynamodb:Attributes': REPORT_CUSTOMER_ATTRIBUTES } },
+            },
+          ],
+        },
+      },
+    },
+  };
 }
 
 function alarm(description, metric, actions) {
@@ -535,6 +574,7 @@ async function resources({ resolveVariable }) {
       ...Object.assign({}, ...Object.keys(layout.queues).map((name) => queueResources(stage, name))),
       ...tableResource(stage, protect),
       ...roleResources(stage, secrets),
+      ...reportPolicyResource(stage),
       ...target.resources,
       ...alarmResources(stage, target.actions),
       ...dashboardResource(stage),

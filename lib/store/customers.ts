@@ -38,6 +38,9 @@ export function isWellFormedRoutingKey(key: unknown): boolean {
 
 const RoutingKeySchema = v.pipe(v.string(), v.regex(ROUTING_KEY, 'a routing key is 20–64 letters, digits, - or _'));
 
+/** A response target in whole minutes: up to 30 days. */
+const TargetMinutes = v.pipe(v.number(), v.integer('a target is a whole number of minutes'), v.minValue(1, 'a target is at least one minute'), v.maxValue(43200, 'a target is at most 30 days'));
+
 /** What a provider may set on a customer (add and update take these). */
 const SettingsEntries = {
   name: v.pipe(v.string(), v.trim(), v.minLength(1, 'the name is empty'), v.maxLength(200, 'the name is longer than 200 characters')),
@@ -55,6 +58,9 @@ const SettingsEntries = {
   ),
   /** Paging needs a click on Page on-call first. */
   confirm: v.optional(v.boolean(), false),
+  /** The response targets promised to the customer (`npm run report` says whether each escalation met them); absent: none. */
+  ackWithinMinutes: v.optional(TargetMinutes),
+  resolveWithinMinutes: v.optional(TargetMinutes),
 };
 
 /** The one definition of a stored customer. */
@@ -104,7 +110,7 @@ export function parseNewCustomer(input: unknown): v.InferOutput<typeof NewCustom
 }
 
 /** Settings that may be cleared back to the deployment's default with `null`. */
-type Clearable = 'routingKey' | 'severity' | 'contact' | 'showResponderNames';
+type Clearable = 'routingKey' | 'severity' | 'contact' | 'showResponderNames' | 'ackWithinMinutes' | 'resolveWithinMinutes';
 
 const ChangesSchema = v.object({
   name: v.optional(SettingsEntries.name),
@@ -114,6 +120,8 @@ const ChangesSchema = v.object({
   showResponderNames: v.optional(v.nullable(v.boolean())),
   pagesPerHour: v.optional(v.unwrap(SettingsEntries.pagesPerHour)),
   confirm: v.optional(v.boolean()),
+  ackWithinMinutes: v.optional(v.nullable(TargetMinutes)),
+  resolveWithinMinutes: v.optional(v.nullable(TargetMinutes)),
 });
 /** What `update` takes: only the settings to change; `null` puts a setting back to the deployment's default. */
 export type CustomerChanges = v.InferInput<typeof ChangesSchema>;

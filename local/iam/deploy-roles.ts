@@ -170,7 +170,7 @@ export function functionRoles(template: Template, localStage: string, arns: Loca
 
 /** The table's key schema as layout.json defines it, for the leading keys of each request. */
 export function layoutPartitionKeyOf(localStage: string): PartitionKeyOf {
-  const indexes = [LAYOUT.table.customerIndex, LAYOUT.table.openLinkIndex];
+  const indexes = [LAYOUT.table.customerIndex, LAYOUT.table.openLinkIndex, LAYOUT.table.historyIndex];
   return (table, index) => {
     if (table !== tableName(localStage)) return undefined;
     return index === undefined ? LAYOUT.table.partitionKey : indexes.find((i) => i.name === index)?.partitionKey;

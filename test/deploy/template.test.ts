@@ -235,9 +235,13 @@ describe('the CloudFormation template `sls package` generates, offline and witho
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         DeletionProtectionEnabled: protect,
       });
-      // Two sparse indexes: customers, and links whose incident is not resolved (the reconciler's).
-      const indexes = [LAYOUT.table.customerIndex, LAYOUT.table.openLinkIndex];
-      for (const index of indexes) expect(table.Properties.AttributeDefinitions).toContainEqual({ AttributeName: index.partitionKey, AttributeType: 'S' });
+      // Three sparse indexes: customers, links whose incident is not resolved (the reconciler's),
+      // and the escalation history by month and customer (the report's).
+      const indexes = [LAYOUT.table.customerIndex, LAYOUT.table.openLinkIndex, LAYOUT.table.historyIndex];
+      for (const index of indexes) {
+        expect(table.Properties.AttributeDefinitions).toContainEqual({ AttributeName: index.partitionKey, AttributeType: 'S' });
+        expect(table.Properties.AttributeDefinitions).toContainEqual({ AttributeName: index.sortKey, AttributeType: 'S' });
+      }
       expect(table.Properties.GlobalSecondaryIndexes).toEqual(
         indexes.map((index) => ({
           IndexName: index.name,
@@ -249,6 +253,29 @@ describe('the CloudFormation template `sls package` generates, offline and witho
         })),
       );
       expect(table.DeletionPolicy).toBe(protect ? 'Retain' : 'Delete');
+    }
+  });
+
+  it('lets the report Query the history index and the customers\' names and targets, and nothing else: no Scan, no item read, no write', () => {
+    for (const p of [dev, prod]) {
+      const [[, policy]] = resourcesOfType(p.template, 'AWS::IAM::ManagedPolicy') as [[string, Resource]];
+      expect(policy.Properties.ManagedPolicyName).toBe(`${LAYOUT.service}-${p.stage}-report`);
+      // Attached to no function: the people or roles that run `npm run report -- --stage` get it.
+      expect(policy.Properties.Roles).toBeUndefined();
+      const index = (i: { name: string }) => ({ 'Fn::Join': ['/', [getAtt(LAYOUT.table.logicalId), 'index', i.name]] });
+      expect(policy.Properties.PolicyDocument.Statement).toEqual([
+        { Sid: 'ReadHistory', Effect: 'Allow', Action: 'dynamodb:Query', Resource: index(LAYOUT.table.historyIndex) },
+        {
+          Sid: 'ReadCustomerNamesAndTargets',
+          Effect: 'Allow',
+          Action: 'dynamodb:Query',
+          Resource: index(LAYOUT.table.customerIndex),
+          Condition: { StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' }, 'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['channel', 'name', 'ackWithinMinutes', 'resolveWithinMinutes'] } },
+        },
+      ]);
+      const actions = (policy.Properties.PolicyDocument.Statement as { Action: string }[]).map((s) => s.Action);
+      expect(actions).not.toContain('dynamodb:Scan');
+      expect(actions.every((a) => a === 'dynamodb:Query')).toBe(true);
     }
   });
 
@@ -281,7 +308,7 @@ describe('the CloudFormation template `sls package` generates, offline and witho
           ]),
         );
       }
-      // No worker queries an index: the DynamoDB operations in the code are these, and the reconciler's Query.
+      // No worker queries an index: the DynamoDB operations in the code are these, and the Queries of the reconciler and the report.
       expect([...WRITES, ...READS].sort()).toEqual(dynamoActionsInCode().filter((action) => action !== 'dynamodb:Query'));
       // The reconciler: reads and writes links and effect claims (dropping a claim a Slack 429 left
       // unposted), lists open links on their index, reads the worker secret; never a queue.
