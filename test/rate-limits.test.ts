@@ -1,7 +1,7 @@
 import { startStack, type LocalStack } from '../local/stack';
 import type { RateLimitRules } from '../local/stand-ins/rate-limits';
-import type { RecordedCall } from '../local/stand-ins/slack';
 import { audit, World } from './robustness/support/world';
+import { effectKeyOf } from './helpers/stack';
 
 /**
  * Rate limits through the local stack: the stand-ins answer 429 as Slack and PagerDuty do, and
@@ -9,12 +9,6 @@ import { audit, World } from './robustness/support/world';
  * channel's (FIFO group's) message while the other channels go on.
  */
 
-/** The effect key pd-router stamps on a post (what makes a retry recognisable as the same post). */
-const effectKeyOf = (call: RecordedCall): string | undefined => {
-  const raw = call.args.metadata;
-  const metadata = (typeof raw === 'string' ? JSON.parse(raw) : raw) as { event_payload?: { key?: string } } | undefined;
-  return metadata?.event_payload?.key;
-};
 
 /** A local stack whose stand-ins enforce `rules`, with no backoff of pd-router's own: every wait comes from a limit. */
 function limitedStack(rules: Partial<RateLimitRules>, env?: Record<string, string>): Promise<LocalStack> {

@@ -1,8 +1,9 @@
 import type { LocalStack } from '../local/stack';
 import type { StandInIncident } from '../local/stand-ins/pagerduty';
 import { post, signedWebhook } from '../local/requests';
-import { botMessages, clickCheckStatus, confirmationOf, mention, sendWebhook, startTestStack } from './helpers/stack';
+import { botMessages, clickCheckStatus, confirmationOf, mention, postsWithKey, sendWebhook, startTestStack } from './helpers/stack';
 import { drainQueue } from './helpers/queue';
+import { ensureCustomer } from './helpers/customers';
 
 type Status = 'triggered' | 'acknowledged' | 'resolved';
 /** The incident's status after each step of the lifecycle the first test plays (reassigning re-triggers). */
@@ -88,6 +89,50 @@ describe('the update path, through the local stack', () => {
     }
     const sentTo = new Set(stack.slack!.calls.filter((c) => c.method.startsWith('chat.')).map((c) => c.channel));
     expect([...sentTo].filter((c) => !String(c).startsWith('C'))).toEqual([]);
+  });
+
+  it('a channel known to follow the incident is told before PagerDuty is asked anything; an alert grouped in is found after and told once', async () => {
+    const acme = await escalateAndFind('CFIRSTACME', 'the API answers 500');
+    await ensureCustomer(stack, 'CFIRSTGLOBEX', { name: 'Globex' });
+    stack.pagerDuty!.grouping = true;
+    await mention(stack, 'CFIRSTGLOBEX', 'escalate invoices time out');
+    await stack.waitForIdle();
+    stack.pagerDuty!.grouping = false;
+    const globexKey = stack.pagerDuty!.triggers.at(-1)!.dedupKey;
+    expect(stack.pagerDuty!.byKey(globexKey)).toBe(acme); // PagerDuty grouped Globex's alert into Acme's incident
+
+    // Acme's link is known from the webhook's own key: its post is the first thing that happens.
+    const postOf = (key: string) => postsWithKey(stack, key)[0];
+    const restBefore = stack.pagerDuty!.restCalls.length;
+    acme.status = 'acknowledged';
+    expect((await sendWebhook(stack, acme, 'incident.acknowledged', new Date().toISOString(), 'E-first-ack')).status).toBe(202);
+    await stack.waitForIdle();
+    const acmePost = postOf(`pd:E-first-ack:${acme.incidentKey}`);
+    expect(acmePost).toBeDefined();
+    const rest = stack.pagerDuty!.restCalls.slice(restBefore);
+    expect(rest.filter((c) => c.arrivedAt < acmePost!.arrivedAt)).toEqual([]);
+    // Then the alert listing, which finds Globex: told after, in its own thread.
+    expect(rest.some((c) => c.path.startsWith(`/incidents/${acme.id}/alerts`))).toBe(true);
+    const globexPost = postOf(`pd:E-first-ack:${globexKey}`);
+    expect(globexPost).toBeDefined();
+    expect(globexPost!.arrivedAt).toBeGreaterThan(acmePost!.arrivedAt);
+
+    // The next event: both are known now and each is told by a message of its own, queued before
+    // PagerDuty is asked; the only REST call is the alert listing. A redelivery posts nothing again.
+    const restBeforeSecond = stack.pagerDuty!.restCalls.length;
+    acme.status = 'resolved';
+    for (let delivery = 0; delivery < 2; delivery++) expect((await sendWebhook(stack, acme, 'incident.resolved', new Date().toISOString(), 'E-first-res')).status).toBe(202);
+    await stack.waitForIdle();
+    const resolvedPosts = [acme.incidentKey, globexKey].map((key) => postsWithKey(stack, `pd:E-first-res:${key}`));
+    for (const posts of resolvedPosts) expect(posts).toHaveLength(1);
+    const restPaths = new Set(stack.pagerDuty!.restCalls.slice(restBeforeSecond).map((c) => c.path.split('?')[0]));
+    expect([...restPaths]).toEqual([`/incidents/${acme.id}/alerts`]);
+    for (const channel of ['CFIRSTACME', 'CFIRSTGLOBEX']) {
+      const keys = botMessages(stack, channel).map((m) => String(m.metadata?.event_payload.key));
+      expect(keys.filter((k) => k.startsWith('joined:'))).toHaveLength(channel === 'CFIRSTGLOBEX' ? 1 : 0);
+      expect(keys.filter((k) => k.startsWith('pd:E-first-'))).toHaveLength(2);
+    }
+    expect(await stack.dlq('pagerduty')).toEqual([]);
   });
 
   it('Check Status from the incident\'s own channel shows its live status to the clicker only', async () => {

@@ -10,7 +10,7 @@ import type { Effects } from '../../lib/store/effects';
 import { toldByReconciler, type IncidentLink, type IncidentLinks } from '../../lib/store/incident-links';
 import type { Customers } from '../../lib/store/customers';
 import { makeDeliveryGate } from '../../lib/escalation/delivery-gate';
-import { customerView, shownPerson, type Happening } from '../../lib/tenancy/customer-view';
+import { customerView, shownPerson, shownStatusUpdate, type Happening } from '../../lib/tenancy/customer-view';
 import { incidentTag, makeOwnership } from '../../lib/tenancy/ownership';
 import { makeAudience, statusUpdateTextShown } from '../../lib/tenancy/audience';
 import { isDedupKey } from '../../lib/dedup-key';
@@ -149,7 +149,8 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
       // On-call's text only on an incident that is this escalation's own and holds no other: on a
       // combined one it was written for everyone the incident concerns (and may name them).
       const by = shownPerson(event.agentName, showNames);
-      const build = statusUpdateTextShown(link, followers) ? (l: IncidentLink) => statusUpdateMessage(customerView(l), update, by) : (l: IncidentLink) => combinedStatusUpdateMessage(customerView(l));
+      const text = shownStatusUpdate(update, link, followers);
+      const build = text !== undefined ? (l: IncidentLink) => statusUpdateMessage(customerView(l), text, by) : (l: IncidentLink) => combinedStatusUpdateMessage(customerView(l));
       posts.push({ effectKey: `pd:${event.id}:${link.dedupKey}`, build });
     }
     const eventStatus = statusOf(event);
@@ -193,8 +194,27 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
       targetStatus = target?.status;
       holder = target?.id;
     } else {
-      links = await ownership.heldBy({ id: incident.id, ...(incident.incidentKey ? { incidentKey: incident.incidentKey } : {}) }, logger);
+      const ref = { id: incident.id, ...(incident.incidentKey ? { incidentKey: incident.incidentKey } : {}) };
+      // The channels already known to follow the incident hear first: asking PagerDuty which
+      // alerts it holds (grouping) is for channels not yet known, and would otherwise sit in
+      // series before every update. On-call's text is the exception: whether it may be shown
+      // depends on who else the incident holds, so it waits for the answer.
+      const known = event.statusUpdate === undefined ? await ownership.known(ref, logger) : [];
+      if (known.length) {
+        checkpoint('incident-attached');
+        await tellAll(known, event, logger);
+      }
+      links = await ownership.heldBy(ref, logger, known);
       if (!links.length) return unlinked(logger);
+      if (known.length) {
+        const told = new Set(known.map((link) => link.dedupKey));
+        const found = links.filter((link) => !told.has(link.dedupKey));
+        if (found.length) {
+          logger.info('the incident holds escalations found after its known ones were told', { found: found.length });
+          await tellAll(found, event, logger);
+        }
+        return announce(holder, links, logger);
+      }
     }
     checkpoint('incident-attached');
     if (links.length === 1) {
@@ -210,6 +230,20 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
     // its escalation's FIFO group, so a channel that must wait (a 429, its thread not yet posted)
     // is retried alone. Retrying this event instead would redo every channel's reads and claims to
     // post the few that waited, hundreds of times under Slack's workspace limit.
+    await fanOut(links, event, targetStatus, logger);
+    await announce(holder, incident.mergedInto ? undefined : links, logger);
+  }
+
+  /**
+   * Tell channels about an event that needs no answer from PagerDuty to be told (not a merge, not
+   * on-call's text): one inline, several each by a message of its own (see handle).
+   */
+  async function tellAll(links: IncidentLink[], event: PagerDutyIncidentEvent, logger: Logger): Promise<void> {
+    if (links.length === 1) return tellOne(links[0]!, event, undefined, 1, logger);
+    await fanOut(links, event, undefined, logger);
+  }
+
+  async function fanOut(links: IncidentLink[], event: PagerDutyIncidentEvent, targetStatus: IncidentStatus | undefined, logger: Logger): Promise<void> {
     await Promise.all(
       links.map((link) => {
         const perLink: IncidentLinkEvent = { v: EVENT_CONTRACT_VERSION, kind: 'incident.link', id: `${event.id}:${link.dedupKey}`, dedupKey: link.dedupKey, ...(targetStatus ? { targetStatus } : {}), followers: links.length, event };
@@ -217,7 +251,6 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
       }),
     );
     logger.info('fanned out to each channel', { channels: links.length });
-    await announce(holder, incident.mergedInto ? undefined : links, logger);
   }
 
   /**

@@ -18,8 +18,17 @@ import type { IncidentLink, IncidentLinks } from '../store/incident-links';
  * `incident_key` filter matches alert keys too, and an empty one matches every open incident.
  */
 export interface Ownership {
-  /** The links an incident holds, for one of its webhooks (binding any its alerts reveal). */
-  heldBy(incident: IncidentRef, logger: Logger): Promise<IncidentLink[]>;
+  /**
+   * The links an incident is known to hold without asking PagerDuty: those bound to it, and its
+   * own key's link (bound here when the webhook names the key). What a webhook can be told to at
+   * once; {@link heldBy} then finds what its alerts reveal.
+   */
+  known(incident: IncidentRef, logger: Logger): Promise<IncidentLink[]>;
+  /**
+   * The links an incident holds, for one of its webhooks (binding any its alerts reveal).
+   * `known`: what {@link known} returned for the same webhook, so that it is not read again.
+   */
+  heldBy(incident: IncidentRef, logger: Logger, known?: IncidentLink[]): Promise<IncidentLink[]>;
   /**
    * Follow a merge: every link the merged incident held moves to the target, including its own
    * link when no earlier webhook had bound it. Returns the links that left the merged incident
@@ -64,9 +73,22 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
     return (await pagerDuty.getIncident(incident.id))?.incidentKey;
   }
 
-  async function heldBy(incident: IncidentRef, logger: Logger): Promise<IncidentLink[]> {
+  async function known(incident: IncidentRef, logger: Logger): Promise<IncidentLink[]> {
+    const found = new Map((await links.followersOf(incident.id)).filter((link) => link.incidentId === incident.id).map((link) => [link.dedupKey, link]));
+    const ownKey = incident.incidentKey;
+    if (ownKey && isDedupKey(ownKey) && !found.has(ownKey)) {
+      const own = await links.get(ownKey);
+      if (own && own.state !== 'rejected') {
+        const stored = await bindFromEvidence(own, incident.id, true, logger);
+        if (stored.incidentId === incident.id) found.set(ownKey, stored);
+      }
+    }
+    return [...found.values()].sort((a, b) => a.dedupKey.localeCompare(b.dedupKey));
+  }
+
+  async function heldBy(incident: IncidentRef, logger: Logger, knownLinks?: IncidentLink[]): Promise<IncidentLink[]> {
     const found = new Map<string, IncidentLink>();
-    const [followers, alertKeys] = await Promise.all([links.followersOf(incident.id), pagerDuty.alertKeys(incident.id)]);
+    const [followers, alertKeys] = await Promise.all([knownLinks ?? links.followersOf(incident.id), pagerDuty.alertKeys(incident.id)]);
     for (const link of followers) if (link.incidentId === incident.id) found.set(link.dedupKey, link);
 
     const candidateKeys = new Set(alertKeys.filter(isDedupKey));
@@ -137,7 +159,7 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
     return { link };
   }
 
-  return { heldBy, moveOnMerge, locate };
+  return { known, heldBy, moveOnMerge, locate };
 }
 
 /**

@@ -118,7 +118,8 @@ export class PagerDutyStandIn {
   /** Every accepted Events API call, merged or not. */
   readonly triggers: { dedupKey: string; payload: Record<string, unknown> }[] = [];
   readonly eventsCalls: { status: number; body: unknown }[] = [];
-  readonly restCalls: { path: string; status: number }[] = [];
+  /** Every REST call; `arrivedAt` (performance.now(), as the Slack stand-in's calls) orders it against other stand-ins' calls. */
+  readonly restCalls: { path: string; status: number; arrivedAt: number }[] = [];
   readonly deliveries: WebhookDelivery[] = [];
   /** Changes whose event type the subscription does not ask for: PagerDuty sends nothing for them. */
   readonly unsubscribed: { eventType: string; incidentId: string }[] = [];
@@ -682,7 +683,8 @@ export class PagerDutyStandIn {
   }
 
   private async rest(req: IncomingMessage, url: URL, raw: string, res: ServerResponse) {
-    const record = (status: number) => this.restCalls.push({ path: url.pathname + url.search, status });
+    const arrivedAt = performance.now();
+    const record = (status: number) => this.restCalls.push({ path: url.pathname + url.search, status, arrivedAt });
     if (req.headers.authorization !== `Token token=${this.options.restToken}`) {
       record(401);
       return sendJson(res, 401, { error: { message: 'Unauthorized', code: 2006 } });

@@ -47,6 +47,8 @@ export interface RecordedCall {
   channel?: string;
   args: Record<string, unknown>;
   at: number;
+  /** performance.now() on arrival: orders this call against the PagerDuty stand-in's. */
+  arrivedAt: number;
   /** Set when the call was refused by a rate limit: the Retry-After it was told. */
   retryAfterSeconds?: number;
 }
@@ -242,7 +244,7 @@ export class SlackStandIn {
     const token = (req.headers.authorization ?? '').replace(/^Bearer /, '') || String(args.token ?? '');
     if (token !== this.options.botToken) return sendJson(res, 200, { ok: false, error: 'invalid_auth' });
     const channel = typeof args.channel === 'string' ? args.channel : undefined;
-    const call: RecordedCall = { method, ...(channel ? { channel } : {}), args, at: Date.now() };
+    const call: RecordedCall = { method, ...(channel ? { channel } : {}), args, at: Date.now(), arrivedAt: performance.now() };
     this.calls.push(call);
     const scopeHeaders = { 'x-oauth-scopes': this.scopes.join(',') };
     const scopes = scopeCheck(method, this.scopes);

@@ -1,5 +1,5 @@
 import { startStack, type LocalStack, type StackOptions } from '../../local/stack';
-import { STAND_IN_BOT_USER_ID } from '../../local/stand-ins/slack';
+import { STAND_IN_BOT_USER_ID, type RecordedCall } from '../../local/stand-ins/slack';
 import type { StandInIncident } from '../../local/stand-ins/pagerduty';
 import { ensureCustomer } from './customers';
 import { checkStatusPayload, mentionEnvelope, post, signedSlackForm, signedSlackJson, signedWebhook } from '../../local/requests';
@@ -62,6 +62,18 @@ export async function slashCommand(stack: LocalStack, channel: string, text: str
 export function sendWebhook(stack: LocalStack, incident: StandInIncident, eventType: string, occurredAt: string, eventId: string, by: string | null = 'Dana Scully') {
   const body = stack.pagerDuty!.webhookBody(incident, eventType, by, occurredAt, eventId);
   return post(`${stack.url}/pagerduty/webhooks`, signedWebhook(stack.secrets.PAGER_DUTY_SIGNING_KEY, body, `wh-${eventId}`));
+}
+
+/** The effect key pd-router stamps on a post (what makes a retry recognisable as the same post). */
+export function effectKeyOf(call: RecordedCall): string | undefined {
+  const raw = call.args.metadata;
+  const metadata = (typeof raw === 'string' ? JSON.parse(raw) : raw) as { event_payload?: { key?: string } } | undefined;
+  return metadata?.event_payload?.key;
+}
+
+/** The posts (chat.postMessage calls) stamped with an effect key, in the order Slack received them. */
+export function postsWithKey(stack: LocalStack, key: string): RecordedCall[] {
+  return stack.slack!.calls.filter((c) => c.method === 'chat.postMessage' && effectKeyOf(c) === key);
 }
 
 /** Messages the bot posted in a channel (the customers' own messages left out). */
