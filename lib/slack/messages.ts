@@ -1,5 +1,5 @@
 import type { IncidentStatus } from '../events';
-import { isSlackUserId, type CustomerView, type Happening, type LiveStatus, type ShownPerson } from '../tenancy/customer-view';
+import { isSlackUserId, type CustomerView, type Happening, type LiveStatus, type ShownPerson, type ShownUpdate } from '../tenancy/customer-view';
 import type { Blocks, SlackMessage } from './web-api';
 import { CANCEL_PAGE_ACTION_ID, CHECK_STATUS_ACTION_ID, PAGE_ONCALL_ACTION_ID } from './normalize';
 import { stripInvisible } from '../commands';
@@ -8,6 +8,8 @@ import { stripInvisible } from '../commands';
  * Everything pd-router says in a customer channel is written here, from a CustomerView (the
  * channel's own link) and pd-router's own vocabulary. The builders never receive PagerDuty's
  * incident: no title, URL, number, service, escalation policy, team or note can reach a customer.
+ * The types hold it: customer data comes in only as what lib/tenancy/customer-view.ts made
+ * (CustomerView, ShownPerson, ShownUpdate), never as a plain object or string.
  * Every piece of text we did not write is escaped, in blocks and in the top-level `text` alike.
  */
 
@@ -151,7 +153,7 @@ export function handledTogetherMessage(view: CustomerView): SlackMessage {
  * A status update on-call published for stakeholders, in the escalation's thread: their text
  * (escaped, quoted), attributed to the person under the names rule or to the on-call team.
  */
-export function statusUpdateMessage(view: CustomerView, update: string, by: ShownPerson): SlackMessage {
+export function statusUpdateMessage(view: CustomerView, update: ShownUpdate, by: ShownPerson): SlackMessage {
   // On-call's text, without bidi controls and zero-width characters (they reorder or hide what a reader sees).
   const words = stripInvisible(update).slice(0, 2800);
   const text = escapeMrkdwn(words);
@@ -174,7 +176,7 @@ export function combinedStatusUpdateMessage(view: CustomerView): SlackMessage {
 
 /** The live state, shown only to the person who clicked Check Status. */
 export function statusMessage(view: CustomerView, live: LiveStatus): SlackMessage {
-  const handledBy = live.handledBy.filter((who): who is string => Boolean(who));
+  const handledBy = live.handledBy.filter((who): who is NonNullable<ShownPerson> => Boolean(who));
   const lines = [
     `*${reference(view)}*`,
     `>${escapeMrkdwn(view.words.slice(0, 500))}`,

@@ -1,13 +1,18 @@
 import type { IncidentStatus } from '../events';
 import type { IncidentLink } from '../store/incident-links';
+import { statusUpdateTextShown } from './audience';
 
 /**
- * What a customer may be shown about their escalation, and nothing else: their own words, who
- * raised it, the channel's own reference, and a status word. Every message builder in
- * lib/slack/messages.ts takes this view (plus pd-router's own vocabulary), never PagerDuty's
- * incident, so no later change can render a title, URL, number, service or note by accident.
+ * The mark only this module's constructors put on what a customer may be shown. It is declared
+ * and not exported, so no other module can make a CustomerView, a ShownPerson or a ShownUpdate by
+ * hand: an object of the right shape, a PagerDuty incident, a registry record or any string does
+ * not compile where lib/slack/messages.ts wants one (test/types/renderer-input.ts shows it). It
+ * exists in the types only; at run time the values are plain objects and strings.
  */
-export interface CustomerView {
+declare const shown: unique symbol;
+type Shown<T, What extends string> = T & { readonly [shown]: What };
+
+interface ViewFields {
   /** Opaque: carried by the Check Status button and checked against the clicking channel. */
   readonly dedupKey: string;
   /** The channel's own number for this escalation (absent until it was paged). */
@@ -20,8 +25,23 @@ export interface CustomerView {
   readonly status: IncidentStatus;
 }
 
-/** Someone, as a customer may read it: a person's name under the names rule, or no one in particular. */
-export type ShownPerson = string | undefined;
+/**
+ * What a customer may be shown about their escalation, and nothing else: their own words, who
+ * raised it, the channel's own reference, and a status word. Every message builder in
+ * lib/slack/messages.ts takes this view (plus pd-router's own vocabulary), never PagerDuty's
+ * incident, so no later change can render a title, URL, number, service or note by accident.
+ * Made only by {@link customerView}, from the channel's own link.
+ */
+export type CustomerView = Shown<ViewFields, 'customer view'>;
+
+/**
+ * Someone, as a customer may read it: a person's name under the names rule, or no one in
+ * particular. Made only by {@link shownPerson}.
+ */
+export type ShownPerson = Shown<string, 'person'> | undefined;
+
+/** On-call's text of a status update, for a channel that may read it. Made only by {@link shownStatusUpdate}. */
+export type ShownUpdate = Shown<string, 'status update'>;
 
 /** What happened to the incident, in pd-router's words. PagerDuty's event types map onto these. */
 export type Happening =
@@ -48,13 +68,14 @@ export function isSlackUserId(value: string | undefined): value is string {
 
 /** The view of one link: built from that link alone. */
 export function customerView(link: IncidentLink): CustomerView {
-  return {
+  const fields: ViewFields = {
     dedupKey: link.dedupKey,
     ...(link.ref !== undefined ? { ref: link.ref } : {}),
     words: link.summary,
     ...(isSlackUserId(link.requester) ? { requester: link.requester } : {}),
     status: link.status ?? 'triggered',
   };
+  return fields as CustomerView;
 }
 
 /**
@@ -63,7 +84,16 @@ export function customerView(link: IncidentLink): CustomerView {
  * automations act as agents too; to a customer they are "the on-call team".
  */
 export function shownPerson(name: string | null | undefined, showNames: boolean): ShownPerson {
-  return showNames && name ? name : undefined;
+  return showNames && name ? (name as ShownPerson) : undefined;
+}
+
+/**
+ * On-call's text of a status update, for the one channel whose escalation the incident is and
+ * which it alone holds (the audience rule, lib/tenancy/audience.ts); undefined for every other
+ * channel, which is told only that an update was posted.
+ */
+export function shownStatusUpdate(text: string, link: Pick<IncidentLink, 'heldBy'>, followers: number | undefined): ShownUpdate | undefined {
+  return statusUpdateTextShown(link, followers) ? (text as ShownUpdate) : undefined;
 }
 
 /** PagerDuty's urgency, when it is one of the two PagerDuty defines (anything else is not shown). */

@@ -1,6 +1,7 @@
 import { LogLevel, WebClient } from '@slack/web-api';
 import { confirmationMessage } from '../../lib/slack/messages';
 import { makeSlackApi } from '../../lib/slack/web-api';
+import { customerView } from '../../lib/tenancy/customer-view';
 import { SandboxDriver } from '../sandbox-console/driver';
 import { listen, readBody, sendJson, type RunningServer } from './http-util';
 import { SlackStandIn } from './slack';
@@ -10,6 +11,10 @@ import { methodScopes } from './slack-scopes';
 /** The Slack stand-in is as strict as the installed app: the manifest's scopes and events, Block Kit's limits. */
 
 const TOKEN = 'xoxb-stand-in-manifest';
+
+/** The view of an escalation as the workers build it, from its link. */
+const viewOf = (ref: number, words: string) =>
+  customerView({ dedupKey: 'k'.repeat(32), team: 'T0PROVIDER', channel: 'CSCOPES', requester: 'U1ABC', summary: words, createdAt: '2026-01-01T00:00:00.000Z', state: 'triggered', ref, status: 'triggered' });
 
 /** The repository's manifest, changed by `change` (a parsed copy: the file stays as it is). */
 function manifestWith(change: (manifest: SlackAppManifest) => void): SlackAppManifest {
@@ -37,7 +42,7 @@ describe('scopes: a Web API method needs a scope the manifest grants (missing_sc
     const slack = await standIn();
     try {
       const api = makeSlackApi({ token: TOKEN, apiUrl: slack.apiUrl, timeoutMs: 2000 });
-      const ts = await api.postMessage({ channel: 'CSCOPES', message: confirmationMessage({ dedupKey: 'k'.repeat(32), ref: 1, words: 'checkout is down', status: 'triggered' }), effectKey: 'e1' });
+      const ts = await api.postMessage({ channel: 'CSCOPES', message: confirmationMessage(viewOf(1, 'checkout is down')), effectKey: 'e1' });
       await api.updateMessage({ channel: 'CSCOPES', ts, message: { text: 'updated' } });
       await api.postEphemeral({ channel: 'CSCOPES', user: 'U1', message: { text: 'only you' } });
       expect(await api.findByEffectKey({ channel: 'CSCOPES', effectKey: 'e1', since: new Date(Date.now() - 60_000).toISOString() })).toBe(ts);
@@ -141,7 +146,7 @@ describe("Block Kit's limits on chat.postMessage, chat.update, chat.postEphemera
 
   it("pd-router's confirmation of the longest escalation, full of characters Slack needs escaped, is taken", async () => {
     const api = makeSlackApi({ token: TOKEN, apiUrl: slack.apiUrl, timeoutMs: 2000 });
-    const message = confirmationMessage({ dedupKey: 'k'.repeat(32), ref: 7, words: '<html><body>&nbsp;500 Internal Server Error</body></html>\n'.repeat(60), requester: 'U1', status: 'triggered' });
+    const message = confirmationMessage(viewOf(7, '<html><body>&nbsp;500 Internal Server Error</body></html>\n'.repeat(60)));
     await expect(api.postMessage({ channel: 'CBLOCKS', message })).resolves.toEqual(expect.any(String));
   });
 });
