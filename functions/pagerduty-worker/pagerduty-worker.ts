@@ -11,7 +11,7 @@ import { toldByReconciler, type IncidentLink, type IncidentLinks } from '../../l
 import type { Customers } from '../../lib/store/customers';
 import { makeDeliveryGate } from '../../lib/escalation/delivery-gate';
 import { customerView, shownPerson, shownStatusUpdate, type Happening } from '../../lib/tenancy/customer-view';
-import { incidentTag, makeOwnership } from '../../lib/tenancy/ownership';
+import { followMerges, incidentTag, makeOwnership } from '../../lib/tenancy/ownership';
 import { makeAudience, statusUpdateTextShown } from '../../lib/tenancy/audience';
 import { isDedupKey } from '../../lib/dedup-key';
 import type { EventQueue } from '../../lib/runtime/queue';
@@ -180,16 +180,15 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
     if (incident.mergedInto) {
       let moved = await ownership.moveOnMerge({ id: incident.id, ...(incident.incidentKey ? { incidentKey: incident.incidentKey } : {}) }, incident.mergedInto, logger);
       if (!moved.length) return unlinked(logger);
-      let target = await deps.pagerDuty.getIncident(incident.mergedInto);
       // The target may itself have been merged on (its merge event processed first, in its own
       // queue group): carry the links along the chain to the incident that is still worked on.
-      for (let hop = 0; target?.mergedInto && target.mergedInto !== target.id && hop < 5; hop++) {
+      const target = await followMerges(deps.pagerDuty, incident.mergedInto, async (merged, into) => {
         // Only this merge's links are told here; the target's own were told by its own merge.
         const ours = new Set(moved.map((link) => link.dedupKey));
-        const carried = new Map((await ownership.moveOnMerge({ id: target.id }, target.mergedInto, logger)).filter((link) => ours.has(link.dedupKey)).map((link) => [link.dedupKey, link]));
+        const carried = new Map((await ownership.moveOnMerge({ id: merged.id }, into, logger)).filter((link) => ours.has(link.dedupKey)).map((link) => [link.dedupKey, link]));
         moved = moved.map((link) => carried.get(link.dedupKey) ?? link);
-        target = await deps.pagerDuty.getIncident(target.mergedInto);
-      }
+        return true;
+      });
       links = moved;
       targetStatus = target?.status;
       holder = target?.id;

@@ -3,7 +3,7 @@ import { startTestDynamo } from '../../test/helpers/dynamo';
 import { makePagerDutyApi } from '../pagerduty/api';
 import { createLogger } from '../runtime/log';
 import { makeIncidentLinks, type IncidentLinks } from '../store/incident-links';
-import { makeOwnership } from './ownership';
+import { followMerges, makeOwnership, MAX_MERGE_HOPS } from './ownership';
 
 const logger = createLogger({ level: 'silent' });
 
@@ -114,5 +114,26 @@ describe('ownership follows merges (on dynalite and the PagerDuty stand-in)', ()
 
     const moved = await makeOwnership({ links: halfBound(links, g.id, dedupKey), pagerDuty }).moveOnMerge({ id: g.id, incidentKey: g.incidentKey }, c.id, logger);
     expect(moved.map((link) => [link.dedupKey, link.incidentId, link.heldBy])).toEqual([[dedupKey, c.id, 'merged']]);
+  });
+
+  it('a chain of merges is walked to the incident still worked on, and no further than MAX_MERGE_HOPS merges', async () => {
+    const pagerDuty = makePagerDutyApi({ eventsUrl: pagerDutyStandIn.url, apiUrl: pagerDutyStandIn.url, routingKey: 'R0OWNERSHIPTESTKEY00000000000000', restToken: 'rest-token', timeoutMs: 5000 });
+    // On-call merging an outage's incidents one into the next: a chain one merge longer than the limit.
+    const chain = Array.from({ length: MAX_MERGE_HOPS + 2 }, (_, i) => pagerDutyStandIn.openInternal(`INTERNAL: chain ${i}`).id);
+    for (let i = 0; i + 1 < chain.length; i++) pagerDutyStandIn.merge(chain[i]!, chain[i + 1]!);
+    const carried: string[] = [];
+    const carry = async (merged: { id: string }, into: string) => (carried.push(`${merged.id} → ${into}`), true);
+
+    const end = await followMerges(pagerDuty, chain[chain.length - 3]!, carry);
+    expect([end?.id, end?.mergedInto]).toEqual([chain[chain.length - 1], undefined]);
+    expect(carried).toEqual([`${chain[chain.length - 3]} → ${chain[chain.length - 2]}`, `${chain[chain.length - 2]} → ${chain[chain.length - 1]}`]);
+
+    carried.length = 0;
+    const stopped = await followMerges(pagerDuty, chain[0]!, carry);
+    expect(carried).toHaveLength(MAX_MERGE_HOPS);
+    expect([stopped?.id, stopped?.mergedInto]).toEqual([chain[MAX_MERGE_HOPS], chain[MAX_MERGE_HOPS + 1]]);
+
+    // The links did not follow (carry says so): the walk stops at the incident they are still in.
+    expect((await followMerges(pagerDuty, chain[0]!, async () => false))?.id).toBe(chain[0]);
   });
 });

@@ -45,7 +45,7 @@ export interface IncidentRef {
 }
 
 /** Merges can chain (A into B, B into C); a loop or an absurd chain stops here. */
-const MAX_MERGE_HOPS = 5;
+export const MAX_MERGE_HOPS = 5;
 /** Candidates a key search may return are checked one by one; PagerDuty returns few. */
 const MAX_CANDIDATES = 10;
 
@@ -147,19 +147,42 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
       }
       if (!link.incidentId) return { link };
     }
-    for (let hop = 0; hop < MAX_MERGE_HOPS; hop++) {
-      const incident = await pagerDuty.getIncident(link.incidentId!);
-      if (!incident) return { link };
-      if (!incident.mergedInto || incident.mergedInto === incident.id) return { link, incident };
-      const result = await links.bind(link.dedupKey, incident.mergedInto, 'merge', incident.id);
+    const end = await followMerges(pagerDuty, link.incidentId!, async (incident, into) => {
+      const result = await links.bind(link.dedupKey, into, 'merge', incident.id);
       if (result.bound) logger.info('escalation moved with a merge found on read', { dedupKey: link.dedupKey });
       link = result.link;
-      if (link.incidentId !== incident.mergedInto) return { link };
-    }
-    return { link };
+      return link.incidentId === into;
+    });
+    return end && !mergedOn(end) ? { link, incident: end } : { link };
   }
 
   return { known, heldBy, moveOnMerge, locate };
+}
+
+/** The incident PagerDuty merged this one into, when it was merged into another. */
+function mergedOn(incident: IncidentState): string | undefined {
+  return incident.mergedInto && incident.mergedInto !== incident.id ? incident.mergedInto : undefined;
+}
+
+/**
+ * Walk a chain of merges (A into B, B into C), the one place it is walked: read the incident `id`
+ * and, while it was merged into another, let `carry` move the links along to that one (it says
+ * whether to go on), then read that one; at most MAX_MERGE_HOPS merges. Returns the last incident
+ * read: where the chain ends, or one still merged on when `carry` stopped or the limit was
+ * reached; undefined when PagerDuty no longer has it.
+ */
+export async function followMerges(
+  pagerDuty: Pick<PagerDutyApi, 'getIncident'>,
+  id: string,
+  carry: (merged: IncidentState, into: string) => Promise<boolean>,
+): Promise<IncidentState | undefined> {
+  let incident = await pagerDuty.getIncident(id);
+  for (let hop = 0; hop < MAX_MERGE_HOPS && incident; hop++) {
+    const into = mergedOn(incident);
+    if (!into || !(await carry(incident, into))) return incident;
+    incident = await pagerDuty.getIncident(into);
+  }
+  return incident;
 }
 
 /**
