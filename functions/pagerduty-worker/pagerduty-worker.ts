@@ -10,6 +10,7 @@ import type { Effects } from '../../lib/store/effects';
 import { toldByReconciler, type IncidentLink, type IncidentLinks } from '../../lib/store/incident-links';
 import type { Customers } from '../../lib/store/customers';
 import { makeDeliveryGate } from '../../lib/escalation/delivery-gate';
+import { postOnce } from '../../lib/escalation/once';
 import { customerView, shownPerson, shownStatusUpdate, type Happening } from '../../lib/tenancy/customer-view';
 import { followMerges, incidentTag, makeOwnership } from '../../lib/tenancy/ownership';
 import { makeAudience, statusUpdateTextShown } from '../../lib/tenancy/audience';
@@ -108,7 +109,7 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
     const post = told ? candidates.filter((message) => !message.effectKey.startsWith('pd:')) : candidates;
     const latest = current;
     for (const message of post) {
-      const { performed } = await deps.effects.once(message.effectKey, () => scope.post(message.build(latest), { threadTs, effectKey: message.effectKey }), (since) => scope.findByEffectKey(message.effectKey, since, threadTs));
+      const { performed } = await postOnce(deps.effects, scope, message.effectKey, message.build(latest), threadTs);
       if (performed && message.effectKey.startsWith('pd:')) logger.metric(METRIC_NAMES.updatesPosted[event.eventType], 1, { eventType: event.eventType });
     }
     // The confirmation is brought up to date apart, paced (see confirmation-refresh.ts).

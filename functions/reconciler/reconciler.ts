@@ -6,6 +6,7 @@ import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { handledTogetherMessage, incidentUpdateMessage, escalationNotOpenedMessage, promptDecidedMessage } from '../../lib/slack/messages';
 import type { Customers } from '../../lib/store/customers';
 import { isGone, makeDeliveryGate } from '../../lib/escalation/delivery-gate';
+import { postOnce } from '../../lib/escalation/once';
 import { channelScope, DEAD_CHANNEL_ERRORS, type SlackApi, type SlackMessage } from '../../lib/slack/web-api';
 import type { Effects } from '../../lib/store/effects';
 import { CONFIRMATION_LIFETIME_MS, type IncidentLink, type IncidentLinks } from '../../lib/store/incident-links';
@@ -79,11 +80,8 @@ export function makeReconciler(deps: ReconcilerDeps) {
   const gate = makeDeliveryGate({ customers: deps.customers });
 
   /** Post once under `effectKey` in the link's thread; true when this call posted it. */
-  async function postOnce(link: IncidentLink, effectKey: string, message: SlackMessage): Promise<boolean> {
-    const scope = channelScope(deps.slack, link.channel);
-    const threadTs = link.threadTs!;
-    const { performed } = await deps.effects.once(effectKey, () => scope.post(message, { threadTs, effectKey }), (since) => scope.findByEffectKey(effectKey, since, threadTs));
-    return performed;
+  async function postInThread(link: IncidentLink, effectKey: string, message: SlackMessage): Promise<boolean> {
+    return (await postOnce(deps.effects, channelScope(deps.slack, link.channel), effectKey, message, link.threadTs!)).performed;
   }
 
   /** `contact`: whom the customer is told to contact, its own (registry `contact`) or the deployment's. */
@@ -91,7 +89,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
     const acceptedAt = Date.parse(link.acceptedAt ?? link.createdAt);
     const waited = now().getTime() - acceptedAt;
     if (waited < deps.config.noIncidentAfterSeconds * 1000) return 0;
-    const told = await postOnce(link, `noincident:${link.dedupKey}`, escalationNotOpenedMessage(customerView(link), contact));
+    const told = await postInThread(link, `noincident:${link.dedupKey}`, escalationNotOpenedMessage(customerView(link), contact));
     if (told) {
       // The provider's part: someone must page on-call by hand, or fix the service's rules.
       logger.error('PagerDuty accepted an escalation but no incident holds it; the channel was told to contact support', { waitedSeconds: Math.round(waited / 1000) });
@@ -146,7 +144,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
   async function tellMissed(link: IncidentLink, incident: IncidentState, logger: Logger): Promise<number> {
     let posted = 0;
     if ((link.heldBy === 'grouped' || link.heldBy === 'merged') && link.incidentId === incident.id) {
-      if (await postOnce(link, `joined:${link.dedupKey}:${incidentTag(incident.id)}`, handledTogetherMessage(customerView(link)))) posted++;
+      if (await postInThread(link, `joined:${link.dedupKey}:${incidentTag(incident.id)}`, handledTogetherMessage(customerView(link)))) posted++;
     }
     let current = link;
     if (incident.status && incident.lastStatusChangeAt) {
@@ -159,7 +157,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
       const ours = recorded.advanced || (current.statusSource === 'reconciler' && current.status === status && current.statusAt === at);
       if (ours) {
         const happening = catchUpHappening(link.status, status);
-        if (await postOnce(current, `caught:${link.dedupKey}:${status}:${at}`, incidentUpdateMessage(customerView(current), happening))) posted++;
+        if (await postInThread(current, `caught:${link.dedupKey}:${status}:${at}`, incidentUpdateMessage(customerView(current), happening))) posted++;
         checkpoint('posted');
         // Re-rendering is idempotent, so a run that finds its post already made still does it.
         await showConfirmationNow(deps, current);

@@ -7,6 +7,7 @@ import { channelScope, type SlackApi } from '../../lib/slack/web-api';
 import type { Actor, DeliveryGate } from '../../lib/escalation/delivery-gate';
 import { gateRefusalMessage } from '../../lib/slack/messages';
 import type { Effects } from '../../lib/store/effects';
+import { answerOnce } from '../../lib/escalation/once';
 import type { IncidentLinks } from '../../lib/store/incident-links';
 import { NOTE_BUDGET, type PageBudget } from '../../lib/store/page-budget';
 import type { Ownership } from '../../lib/tenancy/ownership';
@@ -72,7 +73,7 @@ export function makeThreadReplies(deps: ThreadRepliesDeps) {
     if (!allowed.allowed) {
       if (allowed.reason !== 'other-installation') {
         const scope = channelScope(deps.slack, link.channel);
-        await deps.effects.once(`refused:${event.id}`, async () => (await scope.ephemeral(event.user, gateRefusalMessage(), event.threadTs), 'refused'), async () => undefined);
+        await answerOnce(deps.effects, `refused:${event.id}`, () => scope.ephemeral(event.user, gateRefusalMessage(), event.threadTs), 'refused');
       }
       return;
     }

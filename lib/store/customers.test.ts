@@ -1,7 +1,7 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { startTestDynamo } from '../../test/helpers/dynamo';
 import { InvalidInputError, TransientError } from '../errors';
-import { checkChannelId, CustomerExistsError, customerSettings, maskedCustomer, makeCustomers, maskRoutingKey, UnknownCustomerError, unapprovedOrgs, type Customers } from './customers';
+import { checkChannelId, CustomerExistsError, maskedCustomer, makeCustomers, maskRoutingKey, UnknownCustomerError, unapprovedOrgs, type Customers } from './customers';
 
 const KEY = 'R0a1b2c3d4e5f60718293a4b5c6d7e9f';
 
@@ -198,19 +198,5 @@ describe('what a person may see of a customer', () => {
       expect(() => checkChannelId(id)).toThrow(InvalidInputError);
     }
     expect(() => checkChannelId('D0123456789')).toThrow(/direct message/);
-  });
-
-  it('lets a customer’s own settings override the deployment’s, and only those', () => {
-    const defaults = { routingKey: 'deployment-key-000000000000000000', severity: 'critical' as const, contact: 'support@provider.example', showResponderNames: true };
-    const base = { channel: 'C0ACME00001', name: 'Acme', pagesPerHour: 3, confirm: false, sharedWith: [], approvedOrgs: [], createdAt: 'x', updatedAt: 'x' };
-    expect(customerSettings(base, defaults)).toEqual({ ...defaults, pagesPerHour: 3, confirm: false });
-    expect(customerSettings({ ...base, routingKey: KEY, severity: 'info', showResponderNames: false, pagesPerHour: 9, confirm: true }, defaults)).toEqual({
-      routingKey: KEY,
-      severity: 'info',
-      contact: 'support@provider.example',
-      showResponderNames: false,
-      pagesPerHour: 9,
-      confirm: true,
-    });
   });
 });

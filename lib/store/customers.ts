@@ -460,23 +460,3 @@ export function makeCustomerAdmin(customers: Customers): CustomerAdmin {
     approve: async (channel) => maskedCustomer(await customers.approve(channel, (await known(channel)).sharedWith)),
   };
 }
-
-/** The deployment's settings, which a customer's own settings override. */
-export interface DeploymentDefaults {
-  routingKey: string;
-  severity: CustomerSeverity;
-  contact: string;
-  showResponderNames: boolean;
-}
-
-/** What an escalation from this customer uses: its own settings where it has them, the deployment's otherwise. */
-export function customerSettings(customer: Customer, defaults: DeploymentDefaults): DeploymentDefaults & Pick<Customer, 'pagesPerHour' | 'confirm'> {
-  return {
-    routingKey: customer.routingKey ?? defaults.routingKey,
-    severity: customer.severity ?? defaults.severity,
-    contact: customer.contact ?? defaults.contact,
-    showResponderNames: customer.showResponderNames ?? defaults.showResponderNames,
-    pagesPerHour: customer.pagesPerHour,
-    confirm: customer.confirm,
-  };
-}
