@@ -1,5 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { SETTINGS } from '../lib/runtime/settings';
 
 /**
  * Where a running sandbox tells the helper commands how to reach it: one file per port, so two
@@ -9,7 +10,7 @@ import path from 'node:path';
 export const SANDBOX_STATE_DIR = path.join(process.cwd(), '.local-data');
 
 /** The port `npm start` listens on when PORT is not set. */
-export const DEFAULT_PORT = 3000;
+export const DEFAULT_PORT = SETTINGS.PORT.default;
 
 export interface SandboxState {
   url: string;

@@ -9,6 +9,7 @@ import { createSlackIngressHandler } from '../functions/slack-ingress/wiring';
 import { createSlackWorkerHandler } from '../functions/slack-worker/wiring';
 import { createReconcilerHandler } from '../functions/reconciler/wiring';
 import { ENV, type Env } from '../lib/runtime/config';
+import { readSetting } from '../lib/runtime/settings';
 import { makeSqsClient } from '../lib/runtime/lambda';
 import { LAYOUT, type QueueName } from '../lib/layout/layout';
 import { SECRET_NAMES, type Secrets } from '../lib/runtime/secrets';
@@ -237,7 +238,7 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
     };
     const standIns = options.standIns ?? {};
     // Off unless asked for, by option or PD_ROUTER_RATE_LIMITS=on: waiting on them slows every run.
-    const rateLimits = standIns.rateLimits ?? (baseEnv.PD_ROUTER_RATE_LIMITS === 'on' || undefined);
+    const rateLimits = standIns.rateLimits ?? (readSetting(baseEnv, 'PD_ROUTER_RATE_LIMITS') === 'on' || undefined);
     slack = await new SlackStandIn({
       botToken: secrets.SLACK_BOT_TOKEN,
       ...(standIns.latencyMs !== undefined ? { latencyMs: standIns.latencyMs } : {}),
@@ -252,7 +253,7 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
       ...(standIns.duplicateWebhooks ? { duplicateWebhooks: true } : {}),
       ...(standIns.omitIncidentKey ? { omitIncidentKey: true } : {}),
       // Content-based alert grouping on the sandbox service, as a provider may have it.
-      ...(standIns.grouping || baseEnv.PD_SANDBOX_GROUPING === 'on' ? { grouping: true } : {}),
+      ...(standIns.grouping || readSetting(baseEnv, 'PD_SANDBOX_GROUPING') === 'on' ? { grouping: true } : {}),
       ...(standIns.firstIncidentNumber !== undefined ? { firstNumber: standIns.firstIncidentNumber } : {}),
       ...(standIns.print ? { print: standIns.print } : {}),
       rateLimits,

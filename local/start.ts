@@ -1,5 +1,6 @@
 import { SANDBOX_ONCALL_EMAIL } from './stand-ins/pagerduty';
 import { checkSettings, type Env } from '../lib/runtime/config';
+import { readSetting } from '../lib/runtime/settings';
 import { ConfigError } from '../lib/errors';
 import { DataDirError } from './data-dir';
 import { SUBSCRIBED_EVENT_TYPES } from '../lib/pagerduty/subscription';
@@ -27,20 +28,18 @@ export interface StartSettings {
  * value is a ConfigError naming its variable.
  */
 export function readStartSettings(env: Env): StartSettings {
-  const rawPort = env.PORT?.trim();
-  if (rawPort !== undefined && (!/^\d+$/.test(rawPort) || Number(rawPort) > 65535)) {
-    throw new ConfigError(`environment variable PORT must be a port number from 0 to 65535, not ${JSON.stringify(env.PORT)}`);
-  }
   checkSettings(env);
-  const dataDir = env.PD_ROUTER_DATA_DIR?.trim();
+  const dataDir = readSetting(env, 'PD_ROUTER_DATA_DIR');
+  // In sandbox mode the transcript is the point; set LOG_LEVEL=info to see the JSON logs too.
+  const logLevel = readSetting(env, 'LOG_LEVEL', 'warn');
   return {
-    port: rawPort ? Number(rawPort) : DEFAULT_PORT,
+    port: readSetting(env, 'PORT'),
     ...(dataDir ? { dataDir } : {}),
-    // In sandbox mode the transcript is the point; set LOG_LEVEL=info to see the JSON logs too.
-    logLevel: env.LOG_LEVEL?.trim() || 'warn',
-    showMetrics: env.LOG_LEVEL?.trim() === 'debug',
-    retryBaseSeconds: Number(env.RETRY_BASE_SECONDS?.trim() || 2),
-    reconcileEverySeconds: Number(env.RECONCILE_EVERY_SECONDS?.trim() || 300),
+    logLevel,
+    showMetrics: logLevel === 'debug',
+    // Retries come back sooner than in AWS: a local run is watched as it happens.
+    retryBaseSeconds: readSetting(env, 'RETRY_BASE_SECONDS', 2),
+    reconcileEverySeconds: readSetting(env, 'RECONCILE_EVERY_SECONDS'),
   };
 }
 

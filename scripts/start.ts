@@ -11,7 +11,7 @@ the environment:
   PD_ROUTER_DATA_DIR   a folder to keep its DynamoDB data in across restarts (default: in memory)
   LOG_LEVEL            debug, info, warn (the default here), error or silent; the functions' metric
                        lines (CloudWatch EMF JSON) are printed only with debug
-and the Configuration variables of the README.`;
+and the variables docs/configuration.md lists.`;
 
 /** `npm start`: refuse any argument, then hand over to the local stack. */
 async function main(): Promise<void> {

@@ -383,8 +383,9 @@ describe('npm start refuses what it cannot run, in one line', () => {
       [{ PORT: 'abc' }, /^pd-router did not start: environment variable PORT must be a port number from 0 to 65535, not "abc"$/],
       [{ PORT: '70000' }, /^pd-router did not start: environment variable PORT must be a port number/],
       [{ PORT: '0', LOG_LEVEL: 'verbose' }, /^pd-router did not start: environment variable LOG_LEVEL must be one of debug, info, warn, error, silent, not "verbose"$/],
-      [{ PORT: '0', HTTP_TIMEOUT_MS: 'soon' }, /^pd-router did not start: environment variable HTTP_TIMEOUT_MS must be a non-negative number$/],
-      [{ PORT: '0', SHOW_RESPONDER_NAMES: 'maybe' }, /^pd-router did not start: environment variable SHOW_RESPONDER_NAMES must be true or false$/],
+      [{ PORT: '0', HTTP_TIMEOUT_MS: 'soon' }, /^pd-router did not start: environment variable HTTP_TIMEOUT_MS must be a number of 0 or more, not "soon"$/],
+      [{ PORT: '0', SHOW_RESPONDER_NAMES: 'maybe' }, /^pd-router did not start: environment variable SHOW_RESPONDER_NAMES must be true or false, not "maybe"$/],
+      [{ PORT: '0', PAGER_DUTY_SEVERITY: 'critcal' }, /^pd-router did not start: environment variable PAGER_DUTY_SEVERITY must be one of critical, error, warning, info, not "critcal"$/],
       [{ PORT: String(busy.port) }, new RegExp(`^pd-router did not start: port ${busy.port} is in use .*set PORT to a free port$`)],
       [{ PORT: '0', PD_ROUTER_DATA_DIR: path.join(cwd, 'a-file') }, /^pd-router did not start: the data folder .*a-file is a file, not a folder: set PD_ROUTER_DATA_DIR to a folder/],
     ];

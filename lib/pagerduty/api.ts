@@ -4,8 +4,9 @@ import { nodeHttpFetch, type NodeHttpFetchResponse } from '../runtime/node-http-
 import type { IncidentStatus } from '../events';
 import { PermanentError, TransientError } from '../errors';
 import { mergeTarget } from './normalize';
+import type { SEVERITIES } from '../runtime/settings';
 
-export type Severity = 'critical' | 'error' | 'warning' | 'info';
+export type Severity = (typeof SEVERITIES)[number];
 
 export interface TriggerEvent {
   /** The customer's own Events API routing key (a credential); absent: the deployment's. */

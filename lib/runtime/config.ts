@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors';
-import { LOG_LEVELS } from './log';
+import { FUNCTION_NAMES, readSetting, SETTINGS, type Env, type SettingName, type SEVERITIES } from './settings';
 
 /**
  * Where a local run or the benchmark points one AWS client (`AWS_ENDPOINT_URL_<SERVICE>`, else
@@ -11,45 +11,13 @@ export function awsEndpoint(env: Record<string, string | undefined>, service: 'S
   return endpoint ? { endpoint } : {};
 }
 
-export type Env = Record<string, string | undefined>;
+export type { Env } from './settings';
 
 /** Read a required variable; a missing one is a startup error that names it. */
 export function requireEnv(env: Env, name: string): string {
   const value = env[name]?.trim();
   if (!value) throw new ConfigError(`environment variable ${name} is not set`);
   return value;
-}
-
-function optionalEnv(env: Env, name: string, fallback: string): string {
-  const value = env[name]?.trim();
-  return value ? value : fallback;
-}
-
-function numberEnv(env: Env, name: string, fallback: number): number {
-  const raw = env[name]?.trim();
-  if (!raw) return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new ConfigError(`environment variable ${name} must be a non-negative number`);
-  return value;
-}
-
-function booleanEnv(env: Env, name: string, fallback: boolean): boolean {
-  const raw = env[name]?.trim().toLowerCase();
-  if (!raw) return fallback;
-  if (['true', '1', 'yes'].includes(raw)) return true;
-  if (['false', '0', 'no'].includes(raw)) return false;
-  throw new ConfigError(`environment variable ${name} must be true or false`);
-}
-
-/** A base URL with exactly one trailing slash, so `new URL(path, base)` keeps its path. */
-function baseUrl(env: Env, name: string, fallback: string): string {
-  const value = optionalEnv(env, name, fallback);
-  try {
-    new URL(value);
-  } catch {
-    throw new ConfigError(`environment variable ${name} is not a URL`);
-  }
-  return value.endsWith('/') ? value : `${value}/`;
 }
 
 /** The names of the variables the deploy and the local stack set for the queues and the table. */
@@ -59,7 +27,7 @@ export const ENV = {
   pagerDutyQueueUrl: 'PAGERDUTY_EVENTS_QUEUE_URL',
   pagerDutyDlqUrl: 'PAGERDUTY_EVENTS_DLQ_URL',
   tableName: 'TABLE_NAME',
-} as const;
+} as const satisfies Record<string, SettingName>;
 
 export interface SlackIngressConfig {
   queueUrl: string;
@@ -70,8 +38,8 @@ export interface SlackIngressConfig {
 export function loadSlackIngressConfig(env: Env): SlackIngressConfig {
   return {
     queueUrl: requireEnv(env, ENV.slackQueueUrl),
-    slashCommand: optionalEnv(env, 'SLACK_COMMAND', '/piiano-pd-trigger'),
-    pingPhrase: optionalEnv(env, 'SLACK_PING_PHRASE', 'piiano-ping-bot'),
+    slashCommand: readSetting(env, 'SLACK_COMMAND'),
+    pingPhrase: readSetting(env, 'SLACK_PING_PHRASE'),
   };
 }
 
@@ -96,6 +64,8 @@ export interface WorkerConfig {
   supportContact: string;
   /** How long links and effect records live before DynamoDB's TTL removes them. */
   linkTtlDays: number;
+  /** How long the escalation history lives (from when each escalation was asked), whatever linkTtlDays says. */
+  historyTtlDays: number;
   /** First retry delay; later attempts back off exponentially up to the visibility timeout. */
   retryBaseSeconds: number;
   /** Attempts before SQS moves a message to the DLQ (the queue's maxReceiveCount). */
@@ -107,6 +77,8 @@ export interface WorkerConfig {
    * with room for the updates that are not paced (a click's answer, a reconciler catch-up).
    */
   slackUpdatesPerMinute: number;
+  /** The severity of the incidents escalations trigger, unless the customer has its own. */
+  severity: (typeof SEVERITIES)[number];
   /**
    * The PagerDuty user (email) that customers' thread replies are added as notes by; unset:
    * replies stay in Slack.
@@ -124,30 +96,32 @@ export function loadWorkerConfig(env: Env, queue: { dlqEnv: string; maxReceiveCo
   return {
     tableName: requireEnv(env, ENV.tableName),
     dlqUrl: requireEnv(env, queue.dlqEnv),
-    slackApiUrl: baseUrl(env, 'SLACK_API_URL', 'https://slack.com/api/'),
-    pagerDutyEventsUrl: baseUrl(env, 'PAGER_DUTY_EVENTS_URL', 'https://events.pagerduty.com/'),
-    pagerDutyApiUrl: baseUrl(env, 'PAGER_DUTY_API_URL', 'https://api.pagerduty.com/'),
-    slashCommand: optionalEnv(env, 'SLACK_COMMAND', '/piiano-pd-trigger'),
-    pingPhrase: optionalEnv(env, 'SLACK_PING_PHRASE', 'piiano-ping-bot'),
-    showResponderNames: booleanEnv(env, 'SHOW_RESPONDER_NAMES', true),
-    supportContact: optionalEnv(env, 'SUPPORT_CONTACT', 'your account team'),
-    linkTtlDays: numberEnv(env, 'LINK_TTL_DAYS', 90),
-    retryBaseSeconds: numberEnv(env, 'RETRY_BASE_SECONDS', 10),
-    maxReceiveCount: numberEnv(env, 'MAX_RECEIVE_COUNT', queue.maxReceiveCount),
-    httpTimeoutMs: numberEnv(env, 'HTTP_TIMEOUT_MS', 8000),
-    slackUpdatesPerMinute: positiveEnv(env, 'SLACK_UPDATES_PER_MINUTE', 45),
-    ...(fromEmail(env) ? { pagerDutyFromEmail: fromEmail(env)! } : {}),
-    ...(env.SLACK_APP_ID?.trim() ? { slackAppId: env.SLACK_APP_ID.trim() } : {}),
+    slackApiUrl: readSetting(env, 'SLACK_API_URL'),
+    pagerDutyEventsUrl: readSetting(env, 'PAGER_DUTY_EVENTS_URL'),
+    pagerDutyApiUrl: readSetting(env, 'PAGER_DUTY_API_URL'),
+    slashCommand: readSetting(env, 'SLACK_COMMAND'),
+    pingPhrase: readSetting(env, 'SLACK_PING_PHRASE'),
+    showResponderNames: readSetting(env, 'SHOW_RESPONDER_NAMES'),
+    supportContact: readSetting(env, 'SUPPORT_CONTACT'),
+    linkTtlDays: readSetting(env, 'LINK_TTL_DAYS'),
+    historyTtlDays: readSetting(env, 'HISTORY_TTL_DAYS'),
+    retryBaseSeconds: readSetting(env, 'RETRY_BASE_SECONDS'),
+    maxReceiveCount: readSetting(env, 'MAX_RECEIVE_COUNT', queue.maxReceiveCount),
+    httpTimeoutMs: readSetting(env, 'HTTP_TIMEOUT_MS'),
+    slackUpdatesPerMinute: readSetting(env, 'SLACK_UPDATES_PER_MINUTE'),
+    severity: readSetting(env, 'PAGER_DUTY_SEVERITY'),
+    ...optional('pagerDutyFromEmail', readSetting(env, 'PAGER_DUTY_FROM_EMAIL')),
+    ...optional('slackAppId', readSetting(env, 'SLACK_APP_ID')),
   };
 }
 
-/** PAGER_DUTY_FROM_EMAIL, checked to look like an email (PagerDuty refuses a From that is no user's). */
-function fromEmail(env: Env): string | undefined {
-  const value = env.PAGER_DUTY_FROM_EMAIL?.trim();
-  if (!value) return undefined;
-  if (!/^[^\s@]+@[^\s@]+$/.test(value)) throw new ConfigError('environment variable PAGER_DUTY_FROM_EMAIL must be the email of a PagerDuty user');
-  return value;
+/** An optional field only when it has a value (exactOptionalPropertyTypes). */
+function optional<K extends string, T>(key: K, value: T | undefined): Partial<Record<K, T>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, T>);
 }
+
+/** How long the escalation history is kept by default: over a year, so a year-on-year report has its first month. */
+export const DEFAULT_HISTORY_TTL_DAYS = SETTINGS.HISTORY_TTL_DAYS.default;
 
 export interface ReconcilerConfig {
   tableName: string;
@@ -156,6 +130,7 @@ export interface ReconcilerConfig {
   showResponderNames: boolean;
   supportContact: string;
   linkTtlDays: number;
+  historyTtlDays: number;
   httpTimeoutMs: number;
   /** How often the reconciler runs (the schedule in serverless.yml, the timer of the local stack). */
   reconcileEverySeconds: number;
@@ -166,37 +141,27 @@ export interface ReconcilerConfig {
 export function loadReconcilerConfig(env: Env): ReconcilerConfig {
   return {
     tableName: requireEnv(env, ENV.tableName),
-    slackApiUrl: baseUrl(env, 'SLACK_API_URL', 'https://slack.com/api/'),
-    pagerDutyApiUrl: baseUrl(env, 'PAGER_DUTY_API_URL', 'https://api.pagerduty.com/'),
-    showResponderNames: booleanEnv(env, 'SHOW_RESPONDER_NAMES', true),
-    supportContact: optionalEnv(env, 'SUPPORT_CONTACT', 'your account team'),
-    linkTtlDays: numberEnv(env, 'LINK_TTL_DAYS', 90),
-    httpTimeoutMs: numberEnv(env, 'HTTP_TIMEOUT_MS', 8000),
-    reconcileEverySeconds: positiveEnv(env, 'RECONCILE_EVERY_SECONDS', 300),
-    noIncidentAfterSeconds: numberEnv(env, 'NO_INCIDENT_AFTER_SECONDS', 300),
+    slackApiUrl: readSetting(env, 'SLACK_API_URL'),
+    pagerDutyApiUrl: readSetting(env, 'PAGER_DUTY_API_URL'),
+    showResponderNames: readSetting(env, 'SHOW_RESPONDER_NAMES'),
+    supportContact: readSetting(env, 'SUPPORT_CONTACT'),
+    linkTtlDays: readSetting(env, 'LINK_TTL_DAYS'),
+    historyTtlDays: readSetting(env, 'HISTORY_TTL_DAYS'),
+    httpTimeoutMs: readSetting(env, 'HTTP_TIMEOUT_MS'),
+    reconcileEverySeconds: readSetting(env, 'RECONCILE_EVERY_SECONDS'),
+    noIncidentAfterSeconds: readSetting(env, 'NO_INCIDENT_AFTER_SECONDS'),
   };
 }
 
-function positiveEnv(env: Env, name: string, fallback: number): number {
-  const value = numberEnv(env, name, fallback);
-  if (value <= 0) throw new ConfigError(`environment variable ${name} must be a positive number`);
-  return value;
-}
-
 /**
- * Check the settings a person sets by hand (not the queue and table names the deploy sets), so a
- * typo is refused at start with the variable named instead of surfacing on the first request.
- * Throws a ConfigError naming the first bad variable.
+ * Check every setting a person sets (not the keys, nor the queue and table names the deploy sets),
+ * so a typo is refused at start with the variable named instead of surfacing on the first
+ * request. Throws a ConfigError naming the first bad variable and what it must be.
  */
 export function checkSettings(env: Env): void {
-  const level = env.LOG_LEVEL?.trim();
-  if (level && !(LOG_LEVELS as string[]).includes(level)) {
-    throw new ConfigError(`environment variable LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(level)}`);
+  const readers = new Set<string>([...FUNCTION_NAMES, 'npm start']);
+  for (const name of Object.keys(SETTINGS) as SettingName[]) {
+    const setting = SETTINGS[name];
+    if ((setting.group === 'setting' || setting.group === 'local') && setting.readBy.some((reader) => readers.has(reader))) readSetting(env, name);
   }
-  for (const name of ['LINK_TTL_DAYS', 'RETRY_BASE_SECONDS', 'MAX_RECEIVE_COUNT', 'HTTP_TIMEOUT_MS', 'NO_INCIDENT_AFTER_SECONDS']) numberEnv(env, name, 0);
-  positiveEnv(env, 'RECONCILE_EVERY_SECONDS', 300);
-  positiveEnv(env, 'SLACK_UPDATES_PER_MINUTE', 45);
-  booleanEnv(env, 'SHOW_RESPONDER_NAMES', true);
-  fromEmail(env);
-  for (const name of ['SLACK_API_URL', 'PAGER_DUTY_EVENTS_URL', 'PAGER_DUTY_API_URL']) baseUrl(env, name, 'https://example.invalid/');
 }

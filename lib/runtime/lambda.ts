@@ -3,7 +3,8 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { awsEndpoint, type Env } from './config';
 import { fromApiGateway, type IngressRequest, type IngressResponse } from './http';
-import { createLogger, type Logger, type LoggerOptions, type LogLevel } from './log';
+import { createLogger, type Logger, type LoggerOptions } from './log';
+import { readSetting } from './settings';
 import { secretsMiddleware, type SecretName, type Secrets } from './secrets';
 
 /** Clients are built once per cold start and shared by every invocation of that container. */
@@ -16,7 +17,7 @@ export function makeSqsClient(env: Env): SQSClient {
 export function makeLogger(env: Env, fn: string, secrets?: () => readonly string[], metrics?: LoggerOptions['metrics']): Logger {
   return createLogger({
     service: `pd-router.${fn}`,
-    level: (env.LOG_LEVEL as LogLevel | undefined) ?? 'info',
+    level: readSetting(env, 'LOG_LEVEL'),
     ...(secrets ? { redact: secrets } : {}),
     ...(metrics ? { metrics } : {}),
   });

@@ -1,6 +1,7 @@
 import type middy from '@middy/core';
 import secretsManager from '@middy/secrets-manager';
 import { awsEndpoint, type Env } from './config';
+import { readSetting } from './settings';
 import { MissingSecretError } from '../errors';
 
 /** The five keys of the Secrets Manager secret (or of the environment, in local runs). */
@@ -49,7 +50,7 @@ const SECRET_CACHE_MS = 15 * 60 * 1000;
  * environment variables of the same names (local runs).
  */
 export function secretsMiddleware<K extends SecretName>(env: Env, names: readonly K[]): middy.MiddlewareObj {
-  const secretId = env.SECRETS_MANAGER_SECRET_ID?.trim();
+  const secretId = readSetting(env, 'SECRETS_MANAGER_SECRET_ID');
   if (!secretId) {
     return {
       before: (request) => {

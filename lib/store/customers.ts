@@ -4,6 +4,7 @@ import * as v from 'valibot';
 import { LAYOUT } from '../layout/layout';
 import { InvalidInputError, PermanentError, TransientError } from '../errors';
 import { attributeNames, isConditionFailure, queryIndexPage, storeCall } from './dynamo';
+import { SEVERITIES } from '../runtime/settings';
 
 /**
  * The customer registry: one item per customer channel (the channel id is the tenant key), in
@@ -13,7 +14,8 @@ import { attributeNames, isConditionFailure, queryIndexPage, storeCall } from '.
  * (`dynamodb:LeadingKeys`, lib/layout/cloudformation.js); the customer item carries its mask.
  */
 
-export const SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
+/** A customer's severity takes the values the deployment's PAGER_DUTY_SEVERITY does. */
+export { SEVERITIES };
 export type CustomerSeverity = (typeof SEVERITIES)[number];
 
 export const DEFAULT_PAGES_PER_HOUR = 3;
