@@ -22,7 +22,7 @@ import {
 import { ADMIN_TOKEN_HEADER } from '../local/admin-routes';
 import { localStackUrl, readSandboxState, whichSandboxLine, type SandboxState } from '../local/sandbox-state';
 import { parseCommandLine, type CliOutput } from './cli';
-import { formatMinutes, parseMinutes } from '../lib/duration';
+import { formatMinutes, parseMinutes } from '../lib/runtime/duration';
 
 const USAGE = `usage: npm run customers -- <command> [options]
 

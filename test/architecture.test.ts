@@ -203,6 +203,7 @@ const LIB_FLOORS: string[][] = [
   ['lib/slack/'],
   ['lib/tenancy/'],
   ['lib/escalation/'],
+  ['lib/report/'],
 ];
 
 /** The floor a lib/ module stands on. */

@@ -239,9 +239,6 @@ function roleResources(stage, secrets) {
   return resources;
 }
 
-/** What a report reads of a customer item: its name and response targets, never its settings or key. */
-const REPORT_CUSTOMER_ATTRIBUTES = ['channel', 'name', 'ackWithinMinutes', 'resolveWithinMinutes'];
-
 /**
  * What `npm run report -- --stage <s>` needs, as a managed policy to attach to the people or
  * roles that run it: Query on the history index and on the customer index (names and targets
@@ -265,7 +262,7 @@ function reportPolicyResource(stage) {
               Effect: 'Allow',
               Action: 'dynamodb:Query',
               Resource: indexArn(t.customerIndex),
-              Condition: { StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' }, 'ForAllValues:StringEquals': { 'dynamodb:Attributes': REPORT_CUSTOMER_ATTRIBUTES } },
+              Condition: { StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' }, 'ForAllValues:StringEquals': { 'dynamodb:Attributes': t.historyIndex.reportCustomerAttributes } },
             },
           ],
         },

@@ -1,4 +1,4 @@
-import { InvalidInputError } from './errors';
+import { InvalidInputError } from '../errors';
 
 const UNIT_MINUTES: Record<string, number> = { m: 1, h: 60, d: 1440 };
 

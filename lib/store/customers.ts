@@ -233,7 +233,7 @@ export interface Customers {
 
 const INDEX = LAYOUT.table.customerIndex;
 /** The one value of the index's partition key: every customer item carries it, nothing else does. */
-const LISTED = 'customer';
+export const LISTED = 'customer';
 /** Partition key prefixes: IAM conditions name them (lib/layout/cloudformation.js). */
 export const CUSTOMER_PREFIX = 'customer#';
 export const ROUTING_KEY_PREFIX = 'routing#';

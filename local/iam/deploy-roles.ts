@@ -176,3 +176,12 @@ export function layoutPartitionKeyOf(localStage: string): PartitionKeyOf {
     return index === undefined ? LAYOUT.table.partitionKey : indexes.find((i) => i.name === index)?.partitionKey;
   };
 }
+
+/** The stack's report policy (ReportReadPolicy), resolved for the local stack: what `npm run report -- --stage` may do. */
+export function reportPolicy(template: Template, localStage: string, arns: LocalArns = LOCAL_ARNS): PolicyStatement[] {
+  const policy = template.Resources.ReportReadPolicy;
+  if (policy?.Type !== 'AWS::IAM::ManagedPolicy') throw new Error('the deploy\'s template has no ReportReadPolicy');
+  const statements = [resolver(localStage, arns)((policy.Properties!.PolicyDocument as { Statement: unknown }).Statement) as PolicyStatement | PolicyStatement[]].flat();
+  assertEvaluable(statements, 'ReportReadPolicy');
+  return statements;
+}
