@@ -7,6 +7,7 @@ import { makeCustomers } from '../../lib/store/customers';
 import { makeEffects } from '../../lib/store/effects';
 import { makeIncidentLinks } from '../../lib/store/incident-links';
 import { makePacer } from '../../lib/store/pacer';
+import { makeOwnership } from '../../lib/tenancy/ownership';
 import { PagerDutyStandIn } from '../../local/stand-ins/pagerduty';
 import { SlackStandIn } from '../../local/stand-ins/slack';
 import { startTestDynamo } from '../../test/helpers/dynamo';
@@ -45,6 +46,7 @@ describe('an update for a slash command whose confirmation (its thread) is missi
     const links = makeIncidentLinks(env.db, env.dynamo.tableName, { ttlDays: 1 });
     const worker = makePagerDutyWorker({
       links,
+      ownership: makeOwnership({ links, binding: links, pagerDuty }),
       customers: makeCustomers(env.db, env.dynamo.tableName),
       effects: makeEffects(env.db, env.dynamo.tableName, { ttlDays: 1 }),
       slack: makeSlackApi({ token: 'xoxb-worker-test', apiUrl: slackStandIn.apiUrl, timeoutMs: 5000 }),

@@ -12,7 +12,7 @@ import type { Customers } from '../../lib/store/customers';
 import { makeDeliveryGate } from '../../lib/escalation/delivery-gate';
 import { postOnce } from '../../lib/escalation/once';
 import { customerView, shownPerson, shownStatusUpdate, type Happening } from '../../lib/tenancy/customer-view';
-import { followMerges, incidentTag, makeOwnership } from '../../lib/tenancy/ownership';
+import { followMerges, incidentTag, type Ownership } from '../../lib/tenancy/ownership';
 import { makeAudience, statusUpdateTextShown } from '../../lib/tenancy/audience';
 import { isDedupKey } from '../../lib/dedup-key';
 import type { EventQueue } from '../../lib/runtime/queue';
@@ -25,6 +25,8 @@ const NO_THREAD = 'no_thread';
 
 export interface PagerDutyWorkerDeps {
   links: IncidentLinks;
+  /** Which escalations an incident holds (the only module that binds a link to one). */
+  ownership: Ownership;
   customers: Customers;
   effects: Effects;
   slack: SlackApi;
@@ -67,7 +69,7 @@ function happeningOf(event: PagerDutyIncidentEvent, showNames: boolean): Happeni
 export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
   const checkpoint = (step: string) => deps.checkpoint?.(step);
   const now = deps.now ?? Date.now;
-  const ownership = makeOwnership(deps);
+  const { ownership } = deps;
   const gate = makeDeliveryGate({ customers: deps.customers });
   const confirmations = makeConfirmationRefresh({ ...deps, gate });
   const audience = makeAudience({ ...deps, ...(deps.config.pagerDutyFromEmail ? { fromEmail: deps.config.pagerDutyFromEmail } : {}) });

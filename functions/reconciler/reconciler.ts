@@ -12,10 +12,12 @@ import type { Effects } from '../../lib/store/effects';
 import { CONFIRMATION_LIFETIME_MS, type IncidentLink, type IncidentLinks } from '../../lib/store/incident-links';
 import { customerView, type Happening } from '../../lib/tenancy/customer-view';
 import { showConfirmationNow } from '../../lib/tenancy/confirmation';
-import { incidentTag, makeOwnership } from '../../lib/tenancy/ownership';
+import { incidentTag, type Ownership } from '../../lib/tenancy/ownership';
 
 export interface ReconcilerDeps {
   links: IncidentLinks;
+  /** Which escalations an incident holds (the only module that binds a link to one). */
+  ownership: Ownership;
   customers: Customers;
   effects: Effects;
   slack: SlackApi;
@@ -73,7 +75,7 @@ function catchUpHappening(from: IncidentStatus | undefined, to: IncidentStatus):
  * lib/store/incident-links.ts). Whichever writes first tells the channel; the other finds it told.
  */
 export function makeReconciler(deps: ReconcilerDeps) {
-  const ownership = makeOwnership(deps);
+  const { ownership } = deps;
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const checkpoint = (step: string) => deps.checkpoint?.(step);

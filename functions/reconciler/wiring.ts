@@ -10,6 +10,7 @@ import { makeDocumentClient } from '../../lib/store/dynamo';
 import { makeEffects } from '../../lib/store/effects';
 import { makeIncidentLinks } from '../../lib/store/incident-links';
 import { makeCustomers } from '../../lib/store/customers';
+import { makeOwnership } from '../../lib/tenancy/ownership';
 import { makeReconciler, type RunSummary } from './reconciler';
 
 /** The reconciler reads incidents and posts to Slack: the bot token and the REST key, nothing else. */
@@ -32,7 +33,8 @@ export function createReconcilerHandler(env: Env, overrides: ReconcilerOverrides
   const logger = makeLogger(env, 'reconciler', () => secretValues, (write) => makeMetricEmitter({ fn: 'reconciler', stage: env.STAGE?.trim() || 'local', write }));
   const db = makeDocumentClient(env);
   const store = { ttlDays: config.linkTtlDays };
-  const links = makeIncidentLinks(db, config.tableName, store);
+  // The binding is taken out of the store here and given to ownership alone.
+  const { bind, ...links } = makeIncidentLinks(db, config.tableName, store);
   const effects = makeEffects(db, config.tableName, store);
   const customers = makeCustomers(db, config.tableName);
   let built: { key: string; run: ReturnType<typeof makeReconciler> } | undefined;
@@ -44,7 +46,8 @@ export function createReconcilerHandler(env: Env, overrides: ReconcilerOverrides
       const slack = overrides.slack ?? makeSlackApi({ token: secrets.SLACK_BOT_TOKEN, apiUrl: config.slackApiUrl, timeoutMs: config.httpTimeoutMs });
       // The Events API is never called from here: no routing key is given to it.
       const pagerDuty = overrides.pagerDuty ?? makePagerDutyApi({ eventsUrl: 'https://events.invalid/', apiUrl: config.pagerDutyApiUrl, routingKey: '', restToken: secrets.PAGER_DUTY_REST_API_KEY, timeoutMs: config.httpTimeoutMs });
-      const run = makeReconciler({ links, customers, effects, slack, pagerDuty, config, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) });
+      const ownership = makeOwnership({ links, binding: { bind }, pagerDuty });
+      const run = makeReconciler({ links, ownership, customers, effects, slack, pagerDuty, config, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) });
       built = { key, run };
     }
     return built.run;

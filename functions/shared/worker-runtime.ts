@@ -20,11 +20,15 @@ const WORKER_SECRETS = API_TOKEN_NAMES;
 type WorkerSecrets = Secrets<(typeof WORKER_SECRETS)[number]>;
 import { makeSlackApi, type SlackApi } from '../../lib/slack/web-api';
 import { processFifoBatch } from '../../lib/runtime/sqs-batch';
+import { makeOwnership, type Ownership } from '../../lib/tenancy/ownership';
 
 /** What both workers are built from. */
 export interface WorkerParts {
   config: WorkerConfig;
+  /** The links, read and written; binding one to an incident is ownership's alone. */
   links: IncidentLinks;
+  /** Which escalations an incident holds, decided from evidence (the only module given the store's binding). */
+  ownership: Ownership;
   references: ChannelReferences;
   customers: Customers;
   budget: PageBudget;
@@ -66,7 +70,8 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
   const db = makeDocumentClient(env);
   const sqs = makeSqsClient(env);
   const store = { ttlDays: config.linkTtlDays };
-  const links = makeIncidentLinks(db, config.tableName, store);
+  // The binding is taken out of the store here and given to ownership alone (handlerFor).
+  const { bind, ...links } = makeIncidentLinks(db, config.tableName, store);
   const effects = makeEffects(db, config.tableName, store);
   const references = makeChannelReferences(db, config.tableName);
   const customers = makeCustomers(db, config.tableName);
@@ -91,7 +96,8 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
           restToken: secrets.PAGER_DUTY_REST_API_KEY,
           timeoutMs: config.httpTimeoutMs,
         });
-      built = { key, handle: definition.build({ config, links, references, customers, budget, noteBudget, effects, slack, pagerDuty, queue: ownQueue, pacer, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
+      const ownership = makeOwnership({ links, binding: { bind }, pagerDuty });
+      built = { key, handle: definition.build({ config, links, ownership, references, customers, budget, noteBudget, effects, slack, pagerDuty, queue: ownQueue, pacer, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
     }
     return built.handle;
   };

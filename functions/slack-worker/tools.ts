@@ -4,7 +4,7 @@ import type { Severity } from '../../lib/pagerduty/api';
 import type { WorkerParts } from '../shared/worker-runtime';
 import { makeDeliveryGate, type Actor, type DeliveryGate } from '../../lib/escalation/delivery-gate';
 import { settingsFor, type CustomerSettings } from '../../lib/escalation/customer-settings';
-import { makeOwnership, type Ownership } from '../../lib/tenancy/ownership';
+import type { Ownership } from '../../lib/tenancy/ownership';
 import { channelScope, type ChannelScope } from '../../lib/slack/web-api';
 import type { CustomerRecord } from '../../lib/store/customers';
 
@@ -44,7 +44,7 @@ export function makeStepTools(deps: SlackWorkerDeps): StepTools {
   return {
     deps,
     gate: makeDeliveryGate({ customers: deps.customers, slack: deps.slack, ...(deps.config.slackAppId ? { appId: deps.config.slackAppId } : {}) }),
-    ownership: makeOwnership(deps),
+    ownership: deps.ownership,
     now: deps.now ?? (() => new Date()),
     checkpoint: (step) => deps.checkpoint?.(step),
     scope: ({ channel }) => channelScope(deps.slack, channel),

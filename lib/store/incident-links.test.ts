@@ -1,9 +1,9 @@
 import { recordingClient, startTestDynamo } from '../../test/helpers/dynamo';
-import { makeIncidentLinks, type IncidentLinks } from './incident-links';
+import { makeIncidentLinks, type IncidentLinks, type LinkBinding } from './incident-links';
 
 describe('the incident links store: binding and settling (on dynalite)', () => {
   let env: Awaited<ReturnType<typeof startTestDynamo>>;
-  let links: IncidentLinks;
+  let links: IncidentLinks & LinkBinding;
   let calls: string[];
   let sequence = 0;
 

@@ -90,7 +90,25 @@ export const CONFIRMATION_LIFETIME_MS = 15 * 60 * 1000;
 /** How a link came to be held by an incident: the evidence ownership found. */
 export type Evidence = 'own-key' | 'alert' | 'merge';
 
-/** The store of links, keyed by dedup_key, and for each PagerDuty incident the links it holds. */
+/**
+ * Binding a link to the incident that holds it: the port only ownership (lib/tenancy/ownership.ts)
+ * is given, so that which incident holds an escalation is decided from evidence in one place.
+ * Every other user of the store gets {@link IncidentLinks}, which cannot bind.
+ */
+export interface LinkBinding {
+  /**
+   * Bind the link to the incident that holds it. `own-key` and `alert` evidence bind only a link
+   * that no incident holds yet; `merge` evidence moves a link from `from` (the merged incident)
+   * to `incidentId`. Idempotent: binding again to the same incident changes nothing. Returns the
+   * link as stored and whether this call bound it.
+   */
+  bind(dedupKey: string, incidentId: string, evidence: Evidence, from?: string): Promise<{ link: IncidentLink; bound: boolean }>;
+}
+
+/**
+ * The store of links, keyed by dedup_key, and for each PagerDuty incident the links it holds.
+ * (Binding a link to an incident is {@link LinkBinding}, ownership's alone.)
+ */
 export interface IncidentLinks {
   /** Create the link, or return the one an earlier attempt created. */
   create(link: NewIncidentLink): Promise<{ link: IncidentLink; created: boolean }>;
@@ -122,13 +140,6 @@ export interface IncidentLinks {
   decide(dedupKey: string, decision: 'confirmed' | 'cancelled' | 'expired' | 'refused', by: string): Promise<IncidentLink>;
   /** Give the link its per-channel reference, once (a second call keeps the first number). */
   setRef(dedupKey: string, ref: number): Promise<IncidentLink>;
-  /**
-   * Bind the link to the incident that holds it. `own-key` and `alert` evidence bind only a link
-   * that no incident holds yet; `merge` evidence moves a link from `from` (the merged incident)
-   * to `incidentId`. Idempotent: binding again to the same incident changes nothing. Returns the
-   * link as stored and whether this call bound it.
-   */
-  bind(dedupKey: string, incidentId: string, evidence: Evidence, from?: string): Promise<{ link: IncidentLink; bound: boolean }>;
   /**
    * Record a status if it is newer than the one stored (by PagerDuty's occurred_at); an older
    * event never moves the status back. Returns the link as stored and whether it moved.
@@ -164,7 +175,8 @@ function toLink(item: Record<string, unknown> | undefined): IncidentLink | undef
 const HELD_BY: Record<Evidence, NonNullable<IncidentLink['heldBy']>> = { 'own-key': 'own', alert: 'grouped', merge: 'merged' };
 
 
-export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string, options: { ttlDays: number; now?: () => Date }): IncidentLinks {
+/** The store, binding included: the composition root gives the binding to ownership alone. */
+export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string, options: { ttlDays: number; now?: () => Date }): IncidentLinks & LinkBinding {
   const now = options.now ?? (() => new Date());
   const linkKey = (dedupKey: string) => ({ pk: `link#${dedupKey}` });
   const incidentKey = (incidentId: string) => ({ pk: `incident#${incidentId}` });

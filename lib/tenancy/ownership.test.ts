@@ -50,7 +50,7 @@ describe('ownership follows merges (on dynalite and the PagerDuty stand-in)', ()
 
     // The merge of A is being handled; between its read of A's links and its move, a click in the
     // channel locates the escalation and carries it from A through B to C.
-    const clickOwnership = makeOwnership({ links, pagerDuty });
+    const clickOwnership = makeOwnership({ links, binding: links, pagerDuty });
     const racing: IncidentLinks = {
       ...links,
       followersOf: async (incidentId) => {
@@ -59,7 +59,7 @@ describe('ownership follows merges (on dynalite and the PagerDuty stand-in)', ()
         return read;
       },
     };
-    const moved = await makeOwnership({ links: racing, pagerDuty }).moveOnMerge({ id: a.id, incidentKey: dedupKey }, b.id, logger);
+    const moved = await makeOwnership({ links: racing, binding: links, pagerDuty }).moveOnMerge({ id: a.id, incidentKey: dedupKey }, b.id, logger);
 
     expect(moved.map((link) => [link.dedupKey, link.incidentId])).toEqual([[dedupKey, c.id]]);
   });
@@ -80,7 +80,7 @@ describe('ownership follows merges (on dynalite and the PagerDuty stand-in)', ()
         return read;
       },
     };
-    const moved = await makeOwnership({ links: racing, pagerDuty }).moveOnMerge({ id: a.id }, c.id, logger);
+    const moved = await makeOwnership({ links: racing, binding: links, pagerDuty }).moveOnMerge({ id: a.id }, c.id, logger);
 
     expect(moved.map((link) => [link.dedupKey, link.incidentId, link.heldBy])).toEqual([[dedupKey, c.id, 'merged']]);
   });
@@ -93,11 +93,11 @@ describe('ownership follows merges (on dynalite and the PagerDuty stand-in)', ()
 
     // A click's bind lists the escalation under A before it writes the link: the merge's read of
     // A's links falls in between, and finds it listed but held by no incident.
-    const moved = await makeOwnership({ links: halfBound(links, a.id, dedupKey), pagerDuty }).moveOnMerge({ id: a.id, incidentKey: dedupKey }, c.id, logger);
+    const moved = await makeOwnership({ links: halfBound(links, a.id, dedupKey), binding: links, pagerDuty }).moveOnMerge({ id: a.id, incidentKey: dedupKey }, c.id, logger);
     expect(moved.map((link) => [link.dedupKey, link.incidentId, link.heldBy])).toEqual([[dedupKey, c.id, 'merged']]);
 
     // The click then finishes: it finds the escalation already in C, and leaves it there.
-    const located = await makeOwnership({ links, pagerDuty }).locate((await links.get(dedupKey))!, logger);
+    const located = await makeOwnership({ links, binding: links, pagerDuty }).locate((await links.get(dedupKey))!, logger);
     expect([located.link.incidentId, located.link.heldBy, located.incident?.id]).toEqual([c.id, 'merged', c.id]);
   });
 
@@ -112,7 +112,7 @@ describe('ownership follows merges (on dynalite and the PagerDuty stand-in)', ()
     const c = pagerDutyStandIn.openInternal('INTERNAL: C');
     pagerDutyStandIn.merge(g.id, c.id);
 
-    const moved = await makeOwnership({ links: halfBound(links, g.id, dedupKey), pagerDuty }).moveOnMerge({ id: g.id, incidentKey: g.incidentKey }, c.id, logger);
+    const moved = await makeOwnership({ links: halfBound(links, g.id, dedupKey), binding: links, pagerDuty }).moveOnMerge({ id: g.id, incidentKey: g.incidentKey }, c.id, logger);
     expect(moved.map((link) => [link.dedupKey, link.incidentId, link.heldBy])).toEqual([[dedupKey, c.id, 'merged']]);
   });
 

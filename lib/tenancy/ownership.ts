@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { isDedupKey } from '../dedup-key';
 import type { IncidentState, PagerDutyApi } from '../pagerduty/api';
 import type { Logger } from '../runtime/log';
-import type { IncidentLink, IncidentLinks } from '../store/incident-links';
+import type { IncidentLink, IncidentLinks, LinkBinding } from '../store/incident-links';
 
 /**
  * Which escalations (links) a PagerDuty incident holds. This module is the only writer of that
@@ -49,8 +49,12 @@ export const MAX_MERGE_HOPS = 5;
 /** Candidates a key search may return are checked one by one; PagerDuty returns few. */
 const MAX_CANDIDATES = 10;
 
-export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDutyApi }): Ownership {
-  const { links, pagerDuty } = deps;
+/**
+ * `binding`: the store's port for binding a link to an incident, given to ownership alone (the
+ * composition root, functions/shared/worker-runtime.ts, builds it); everyone else reads links.
+ */
+export function makeOwnership(deps: { links: IncidentLinks; binding: LinkBinding; pagerDuty: PagerDutyApi }): Ownership {
+  const { links, binding, pagerDuty } = deps;
 
   /**
    * Bind one link no incident holds yet to an incident, from own-key or own-alert evidence. Returns
@@ -58,7 +62,7 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
    */
   async function bindFromEvidence(link: IncidentLink, incidentId: string, ownKey: boolean, logger: Logger): Promise<IncidentLink> {
     if (link.incidentId) return link;
-    const result = await links.bind(link.dedupKey, incidentId, ownKey ? 'own-key' : 'alert');
+    const result = await binding.bind(link.dedupKey, incidentId, ownKey ? 'own-key' : 'alert');
     if (result.bound) logger.info(ownKey ? 'escalation bound to its own incident' : 'escalation found grouped into an incident', { dedupKey: link.dedupKey });
     return result.link;
   }
@@ -123,7 +127,7 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
       candidates.set(link.dedupKey, await bindFromEvidence(link, merged.id, link.dedupKey === ownKey, logger));
     }
     const affected = [...candidates.values()].filter((link) => link.incidentId === merged.id || (link.incidentId === into && (link.heldBy === 'merged' || link.dedupKey === ownKey)));
-    const moved = await Promise.all(affected.map((link) => links.bind(link.dedupKey, into, 'merge', merged.id)));
+    const moved = await Promise.all(affected.map((link) => binding.bind(link.dedupKey, into, 'merge', merged.id)));
     for (const result of moved) if (result.bound) logger.info('escalation moved with a merge', { dedupKey: result.link.dedupKey });
     // The merged incident can only be left by its merge, so a link it held (or its own) that is
     // now held elsewhere by merge evidence left with this merge: carried further along a chain of
@@ -148,7 +152,7 @@ export function makeOwnership(deps: { links: IncidentLinks; pagerDuty: PagerDuty
       if (!link.incidentId) return { link };
     }
     const end = await followMerges(pagerDuty, link.incidentId!, async (incident, into) => {
-      const result = await links.bind(link.dedupKey, into, 'merge', incident.id);
+      const result = await binding.bind(link.dedupKey, into, 'merge', incident.id);
       if (result.bound) logger.info('escalation moved with a merge found on read', { dedupKey: link.dedupKey });
       link = result.link;
       return link.incidentId === into;
