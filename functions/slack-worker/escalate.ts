@@ -8,103 +8,98 @@ import type { SlackMessage } from '../../lib/slack/web-api';
 import type { GateRefusal } from '../../lib/escalation/delivery-gate';
 import { customerView } from '../../lib/tenancy/customer-view';
 import { answerOnce, postOnce } from '../../lib/escalation/once';
-import { failureNotice, type Origin, type Page } from './page';
+import { failureNotice, page, type Origin } from './page';
 import type { HandleContext, StepTools } from './tools';
 
-/** A person's `escalate …` (a mention or the slash command): recorded once, then paged, or asked to confirm first. */
-export function makeEscalate(tools: StepTools, page: Page) {
-  const { deps, gate, checkpoint } = tools;
-
-  /**
-   * Nothing goes to PagerDuty from a channel that is not a registered customer's (or that became
-   * shared with an organization nobody approved): the person gets a data-free answer, the
-   * provider a log line and a metric.
-   */
-  async function refuse(event: SlackMessageEvent, reason: GateRefusal, context: HandleContext, orgs: string[] = []) {
-    if (reason === 'unregistered' || reason === 'removed') context.logger.warn('escalation refused: the channel is not a registered customer', { reason });
-    else if (reason === 'unapproved-organization') context.logger.error('escalation refused: the channel is shared with an organization nobody approved', { reason, organizations: orgs });
-    else context.logger.warn('escalation refused: the person or the event is not of the installation or an approved organization', { reason });
-    context.logger.metric(METRIC_NAMES.escalationsRefused, 1, { reason });
-    // Another workspace's installation, or another app: Slack gives us no way to answer there.
-    if (reason === 'other-installation') return;
-    const message = notSetUpMessage();
-    if (event.via === 'command') {
-      // A DM or a channel the bot is not in has no room for chat.postEphemeral: answer through the command's own URL.
-      if (event.responseUrl) await answerOnce(deps.effects, `refused:${event.id}`, () => deps.slack.respond(event.responseUrl!, message), 'responded');
-      return;
-    }
-    await postOnce(deps.effects, tools.scope(event), `refused:${event.id}`, message, event.threadTs ?? event.ts);
+/**
+ * Nothing goes to PagerDuty from a channel that is not a registered customer's (or that became
+ * shared with an organization nobody approved): the person gets a data-free answer, the
+ * provider a log line and a metric.
+ */
+async function refuse(tools: StepTools, event: SlackMessageEvent, reason: GateRefusal, context: HandleContext, orgs: string[] = []) {
+  const { deps } = tools;
+  if (reason === 'unregistered' || reason === 'removed') context.logger.warn('escalation refused: the channel is not a registered customer', { reason });
+  else if (reason === 'unapproved-organization') context.logger.error('escalation refused: the channel is shared with an organization nobody approved', { reason, organizations: orgs });
+  else context.logger.warn('escalation refused: the person or the event is not of the installation or an approved organization', { reason });
+  context.logger.metric(METRIC_NAMES.escalationsRefused, 1, { reason });
+  // Another workspace's installation, or another app: Slack gives us no way to answer there.
+  if (reason === 'other-installation') return;
+  const message = notSetUpMessage();
+  if (event.via === 'command') {
+    // A DM or a channel the bot is not in has no room for chat.postEphemeral: answer through the command's own URL.
+    if (event.responseUrl) await answerOnce(deps.effects, `refused:${event.id}`, () => deps.slack.respond(event.responseUrl!, message), 'responded');
+    return;
   }
+  await postOnce(deps.effects, tools.scope(event), `refused:${event.id}`, message, event.threadTs ?? event.ts);
+}
 
-  return async function escalate(event: SlackMessageEvent, description: string, context: HandleContext) {
-    const dedupKey = dedupKeyFor(event);
-    const logger = context.logger.child({ dedupKey });
-    const threadTs = event.via === 'mention' ? (event.threadTs ?? event.ts) : undefined;
-    const unsettled = { dedupKey, channel: event.channel, ...(threadTs ? { threadTs } : {}) };
-    let registration: Awaited<ReturnType<typeof gate>>;
-    try {
-      registration = await gate({ path: 'escalation', channel: event.channel, actor: tools.actorOf(event) }, logger);
-    } catch (error) {
-      // The registry cannot be read (DynamoDB is down): on the last attempt the person still hears
-      // that nobody was paged, in words that say nothing about any customer.
-      await failureNotice(tools, unsettled, deps.config.supportContact, context, logger)(error);
-      throw error;
-    }
-    if (!registration.allowed) return refuse(event, registration.reason, context, registration.organizations);
-    const { customer } = registration;
-    const settings = tools.settings(customer);
-    // Started now so that they overlap the DynamoDB write; neither ever rejects (a missing name
-    // or link only makes the incident's details less readable).
-    const origin: Origin = {
-      team: event.team,
-      text: event.text,
-      ...(event.cut !== undefined ? { cut: event.cut } : {}),
-      via: event.via,
-      lookups: Promise.all([event.channelName ?? deps.slack.channelName(event.channel), event.ts ? deps.slack.permalink(event.channel, event.ts) : undefined]),
-    };
-    const summary = trimSummary(stripInvisible(slackMarkupToPlainText(description)));
-    let link: IncidentLink;
-    let created: boolean;
-    try {
-      ({ link, created } = await deps.links.create({
-        dedupKey,
-        team: event.team,
-        channel: event.channel,
-        ...(threadTs ? { threadTs } : {}),
-        requester: event.user,
-        summary,
-        via: event.via,
-        showNames: settings.showResponderNames,
-        ...(customer.registrationId ? { registrationId: customer.registrationId } : {}),
-      }));
-    } catch (error) {
-      await failureNotice(tools, unsettled, settings.contact, context, logger)(error);
-      throw error;
-    }
-    logger.info(created ? 'escalation recorded' : 'escalation resumed', { state: link.state });
-    if (created) logger.metric(METRIC_NAMES.escalationsReceived);
-    checkpoint('link-created');
-
-    // The customer asked that paging needs a click: ask, once, and wait for it.
-    if (settings.confirm && link.state === 'pending' && link.confirmation !== 'confirmed') {
-      if (link.confirmation) return; // cancelled or expired: nothing pages
-      const { ts: promptTs } = await postOnce(deps.effects, tools.scope(link), `prompt:${dedupKey}`, confirmPromptMessage(customerView(link)), link.threadTs);
-      link = await deps.links.askConfirmation(dedupKey, promptTs);
-      if (!link.threadTs) await deps.links.setThread(dedupKey, promptTs);
-      logger.info('asked the channel to confirm before paging');
-      return;
-    }
-    await page(link, customer, origin, context, logger);
+/** A person's `escalate …` (a mention or the slash command): recorded once, then paged, or asked to confirm first. */
+export async function escalate(tools: StepTools, event: SlackMessageEvent, description: string, context: HandleContext) {
+  const { deps, gate, checkpoint } = tools;
+  const dedupKey = dedupKeyFor(event);
+  const logger = context.logger.child({ dedupKey });
+  const threadTs = event.via === 'mention' ? (event.threadTs ?? event.ts) : undefined;
+  const unsettled = { dedupKey, channel: event.channel, ...(threadTs ? { threadTs } : {}) };
+  let registration: Awaited<ReturnType<typeof gate>>;
+  try {
+    registration = await gate({ path: 'escalation', channel: event.channel, actor: tools.actorOf(event) }, logger);
+  } catch (error) {
+    // The registry cannot be read (DynamoDB is down): on the last attempt the person still hears
+    // that nobody was paged, in words that say nothing about any customer.
+    await failureNotice(tools, unsettled, deps.config.supportContact, context, logger)(error);
+    throw error;
+  }
+  if (!registration.allowed) return refuse(tools, event, registration.reason, context, registration.organizations);
+  const { customer } = registration;
+  const settings = tools.settings(customer);
+  // Started now so that they overlap the DynamoDB write; neither ever rejects (a missing name
+  // or link only makes the incident's details less readable).
+  const origin: Origin = {
+    team: event.team,
+    text: event.text,
+    ...(event.cut !== undefined ? { cut: event.cut } : {}),
+    via: event.via,
+    lookups: Promise.all([event.channelName ?? deps.slack.channelName(event.channel), event.ts ? deps.slack.permalink(event.channel, event.ts) : undefined]),
   };
+  const summary = trimSummary(stripInvisible(slackMarkupToPlainText(description)));
+  let link: IncidentLink;
+  let created: boolean;
+  try {
+    ({ link, created } = await deps.links.create({
+      dedupKey,
+      team: event.team,
+      channel: event.channel,
+      ...(threadTs ? { threadTs } : {}),
+      requester: event.user,
+      summary,
+      via: event.via,
+      showNames: settings.showResponderNames,
+      ...(customer.registrationId ? { registrationId: customer.registrationId } : {}),
+    }));
+  } catch (error) {
+    await failureNotice(tools, unsettled, settings.contact, context, logger)(error);
+    throw error;
+  }
+  logger.info(created ? 'escalation recorded' : 'escalation resumed', { state: link.state });
+  if (created) logger.metric(METRIC_NAMES.escalationsReceived);
+  checkpoint('link-created');
+
+  // The customer asked that paging needs a click: ask, once, and wait for it.
+  if (settings.confirm && link.state === 'pending' && link.confirmation !== 'confirmed') {
+    if (link.confirmation) return; // cancelled or expired: nothing pages
+    const { ts: promptTs } = await postOnce(deps.effects, tools.scope(link), `prompt:${dedupKey}`, confirmPromptMessage(customerView(link)), link.threadTs);
+    link = await deps.links.askConfirmation(dedupKey, promptTs);
+    if (!link.threadTs) await deps.links.setThread(dedupKey, promptTs);
+    logger.info('asked the channel to confirm before paging');
+    return;
+  }
+  await page(tools, link, customer, origin, context, logger);
 }
 
 /** The answer to a ping or a request for help: in the thread for a mention, to its author alone for a slash command. */
-export function makeReply(tools: StepTools) {
-  const { deps } = tools;
-  return async function reply(event: SlackMessageEvent, message: SlackMessage, threadTs: string | undefined) {
-    const scope = tools.scope(event);
-    // A slash command has no message to answer in a thread: answer its author only.
-    if (event.via === 'command') return void (await answerOnce(deps.effects, `reply:${event.id}`, () => scope.ephemeral(event.user, message), 'ephemeral'));
-    await postOnce(deps.effects, scope, `reply:${event.id}`, message, threadTs);
-  };
+export async function reply(tools: StepTools, event: SlackMessageEvent, message: SlackMessage, threadTs: string | undefined) {
+  const scope = tools.scope(event);
+  // A slash command has no message to answer in a thread: answer its author only.
+  if (event.via === 'command') return void (await answerOnce(tools.deps.effects, `reply:${event.id}`, () => scope.ephemeral(event.user, message), 'ephemeral'));
+  await postOnce(tools.deps.effects, scope, `reply:${event.id}`, message, threadTs);
 }

@@ -49,167 +49,165 @@ export function failureNotice(tools: StepTools, link: Pick<IncidentLink, 'dedupK
   };
 }
 
-/** Page (or fold) an escalation that may page, and confirm it in its thread. */
-export function makePage(tools: StepTools) {
-  const { deps, now, checkpoint } = tools;
-
-  /**
-   * An escalation over its channel's page budget, added to the channel's open escalation as one
-   * PagerDuty note on its incident (once, whatever retries come). False when a note cannot carry
-   * it (no PAGER_DUTY_FROM_EMAIL, no incident holds the open escalation yet, its note budget is
-   * spent, PagerDuty refuses the note): then it is folded by a trigger, as before.
-   */
-  async function foldAsNote(link: IncidentLink, into: IncidentLink, origin: Origin, channelName: string | undefined, permalink: string | undefined, logger: Logger): Promise<boolean> {
-    const fromEmail = deps.config.pagerDutyFromEmail;
-    if (!fromEmail) return false;
-    const incidentId = into.incidentId ?? (await tools.ownership.locate(into, logger)).link.incidentId;
-    if (!incidentId) return false;
-    const notes = await deps.noteBudget.take(into.dedupKey, `fold:${link.dedupKey}`, now().getTime(), NOTE_BUDGET.limit);
-    if (!notes.granted) return false;
-    // What identifies this note among the incident's notes, should an attempt be interrupted after adding it.
-    const suffix = permalink ?? `pd-router ${link.dedupKey}`;
-    const content = replyNote({
-      lead: 'Another escalation from this channel, over its page budget, added here instead of paging again. ',
-      channel: link.channel,
-      ...(channelName ? { channelName } : {}),
-      user: link.requester,
-      text: origin.text,
-      suffix,
-    });
-    try {
-      await deps.effects.once(`foldnote:${link.dedupKey}`, () => deps.pagerDuty.addNote(incidentId, content, fromEmail), () => deps.pagerDuty.findNote(incidentId, `(${suffix})`));
-    } catch (error) {
-      if (!(error instanceof PermanentError)) throw error;
-      logger.warn('PagerDuty refused the folded escalation\'s note; folding it by a trigger instead', { incidentId, reason: error.message });
-      return false;
-    }
-    logger.info('over the page budget: added to the open incident as a note', { incidentId });
-    return true;
+/**
+ * An escalation over its channel's page budget, added to the channel's open escalation as one
+ * PagerDuty note on its incident (once, whatever retries come). False when a note cannot carry
+ * it (no PAGER_DUTY_FROM_EMAIL, no incident holds the open escalation yet, its note budget is
+ * spent, PagerDuty refuses the note): then it is folded by a trigger, as before.
+ */
+async function foldAsNote(tools: StepTools, link: IncidentLink, into: IncidentLink, origin: Origin, channelName: string | undefined, permalink: string | undefined, logger: Logger): Promise<boolean> {
+  const { deps, now } = tools;
+  const fromEmail = deps.config.pagerDutyFromEmail;
+  if (!fromEmail) return false;
+  const incidentId = into.incidentId ?? (await tools.ownership.locate(into, logger)).link.incidentId;
+  if (!incidentId) return false;
+  const notes = await deps.noteBudget.take(into.dedupKey, `fold:${link.dedupKey}`, now().getTime(), NOTE_BUDGET.limit);
+  if (!notes.granted) return false;
+  // What identifies this note among the incident's notes, should an attempt be interrupted after adding it.
+  const suffix = permalink ?? `pd-router ${link.dedupKey}`;
+  const content = replyNote({
+    lead: 'Another escalation from this channel, over its page budget, added here instead of paging again. ',
+    channel: link.channel,
+    ...(channelName ? { channelName } : {}),
+    user: link.requester,
+    text: origin.text,
+    suffix,
+  });
+  try {
+    await deps.effects.once(`foldnote:${link.dedupKey}`, () => deps.pagerDuty.addNote(incidentId, content, fromEmail), () => deps.pagerDuty.findNote(incidentId, `(${suffix})`));
+  } catch (error) {
+    if (!(error instanceof PermanentError)) throw error;
+    logger.warn('PagerDuty refused the folded escalation\'s note; folding it by a trigger instead', { incidentId, reason: error.message });
+    return false;
   }
-
-  /** The open escalation of the channel an escalation over its budget is folded into; none: it pages anyway. */
-  async function foldTarget(link: IncidentLink, customer: CustomerRecord, logger: Logger): Promise<IncidentLink | undefined> {
-    // The customer's budget: counted once per escalation, whatever retries and redeliveries come.
-    const budget = await deps.budget.take(link.channel, link.dedupKey, now().getTime(), customer.pagesPerHour);
-    if (budget.granted) return undefined;
-    const latest = await deps.references.latest(link.channel);
-    const open = latest && latest.dedupKey !== link.dedupKey ? await deps.links.get(latest.dedupKey) : undefined;
-    if (open && open.state === 'triggered' && open.status !== 'resolved') return open;
-    // A customer in trouble must still be able to page: over budget with nothing open, it pages.
-    logger.warn('over the page budget with nothing open: paging anyway', { used: budget.used, pagesPerHour: customer.pagesPerHour });
-    logger.metric(METRIC_NAMES.escalationsOverBudget);
-    return undefined;
-  }
-
-  /** Trigger (or fold) a pending escalation at PagerDuty, and settle it: triggered, folded or rejected. */
-  async function trigger(start: IncidentLink, customer: CustomerRecord, origin: Origin, carried: string, context: HandleContext, logger: Logger): Promise<IncidentLink> {
-    let link = start;
-    const { dedupKey } = link;
-    const settings = tools.settings(customer);
-    // The customer's own key, read beside the lookups and the budget (only this role may read it).
-    const ownKey = settings.ownRoutingKey ? deps.customers.routingKey(link.channel) : Promise.resolve(undefined);
-    ownKey.catch(() => undefined);
-    const [channelName, permalink] = await origin.lookups;
-    const foldInto = await foldTarget(link, customer, logger);
-    const routingKey = await ownKey;
-    // Folded, with notes possible: one note on the open incident, under that escalation's note
-    // budget, instead of one more trigger on the routing key's Events API budget (which every
-    // customer on the deployment's key shares).
-    const foldedAsNote = foldInto ? await foldAsNote(link, foldInto, origin, channelName, permalink, logger) : false;
-    if (!foldedAsNote) {
-      try {
-        await deps.pagerDuty.trigger({
-          ...(routingKey ? { routingKey } : {}),
-          // Folded: the trigger carries the open escalation's key, which PagerDuty adds to its open alert without paging again.
-          dedupKey: foldInto?.dedupKey ?? dedupKey,
-          // What the person typed, as text no reader of PagerDuty turns into a live mention or link.
-          summary: trimSummary(pagerDutyText(link.summary)),
-          source: channelName ? `#${channelName}` : link.channel,
-          severity: settings.severity,
-          customDetails: {
-            team: origin.team,
-            channel_id: link.channel,
-            channel_name: channelName ?? null,
-            customer: customer.name,
-            requested_by: link.requester,
-            permalink: permalink ?? null,
-            message: carried,
-            via: origin.via === 'mention' ? 'app_mention' : deps.config.slashCommand,
-            ...(link.decidedBy ? { confirmed_by: link.decidedBy } : {}),
-            ...(foldInto ? { added_to: foldInto.dedupKey } : {}),
-          },
-          ...(permalink ? { links: [{ href: permalink, text: 'Slack message' }] } : {}),
-        });
-      } catch (error) {
-        if (!(error instanceof PermanentError)) {
-          await failureNotice(tools, link, settings.contact, context, logger)(error);
-          throw error;
-        }
-        logger.error('PagerDuty refused the escalation', { reason: error.message });
-        logger.metric(METRIC_NAMES.escalationsRejected);
-        return deps.links.settle(dedupKey, { state: 'rejected', reason: error.message });
-      }
-    }
-    // Once PagerDuty has accepted, a failure here must not say "not paged".
-    if (foldInto) {
-      link = await deps.links.fold(dedupKey, foldInto.dedupKey);
-      logger.info('over the page budget: added to the channel\'s open escalation', { foldedInto: foldInto.dedupKey });
-      logger.metric(METRIC_NAMES.escalationsFolded);
-      return link;
-    }
-    // The channel's own number for it, taken now and stored with the new state in one write.
-    // A retry after a crash between the two gets the same number back (references.take).
-    const ref = await deps.references.take(link.channel, dedupKey);
-    checkpoint('numbered');
-    link = await deps.links.settle(dedupKey, { state: 'triggered', ref });
-    logger.info('PagerDuty triggered');
-    logger.metric(METRIC_NAMES.escalationsPaged);
-    return link;
-  }
-
-  return async function page(start: IncidentLink, customer: CustomerRecord, origin: Origin, context: HandleContext, logger: Logger): Promise<void> {
-    let link = start;
-    const { dedupKey } = link;
-    const scope = tools.scope(link);
-    // What on-call receives of the person's words; longer than that, the person is told in the thread.
-    const written = pagerDutyText(stripInvisible(slackMarkupToPlainText(origin.text)));
-    const carried = written.slice(0, MESSAGE_DETAIL_MAX_LENGTH);
-    const tellCut = async (threadTs: string | undefined) => {
-      if (origin.cut === undefined && written.length <= MESSAGE_DETAIL_MAX_LENGTH) return;
-      logger.info('the message was longer than an escalation carries; the channel is told it was cut', { characters: origin.cut ?? Array.from(written).length, kept: carried.length });
-      await postOnce(deps.effects, scope, `cut:${dedupKey}`, messageCutMessage(carried.length), threadTs);
-    };
-
-    if (link.state === 'pending') {
-      link = await trigger(link, customer, origin, carried, context, logger);
-      checkpoint('triggered');
-    }
-
-    if (link.state === 'folded') {
-      const open = await deps.links.get(link.foldedInto!);
-      await postOnce(deps.effects, scope, `folded:${dedupKey}`, foldedMessage(customerView(open ?? link)), link.threadTs);
-      await tellCut(link.threadTs);
-      return;
-    }
-
-    if (link.state === 'rejected') {
-      await postOnce(deps.effects, scope, `rejected:${dedupKey}`, escalationRejectedMessage(tools.settings(customer).contact), link.threadTs);
-      return;
-    }
-
-    // Stored by the settle above; a link an earlier version settled may still lack it.
-    if (link.ref === undefined) link = await deps.links.setRef(dedupKey, await deps.references.take(link.channel, dedupKey));
-    const confirmation = confirmationFor(link);
-    const { ts: confirmationTs } = await postOnce(deps.effects, scope, `confirm:${dedupKey}`, confirmation.message, link.threadTs);
-    checkpoint('confirmed');
-    if (link.confirmationTs !== confirmationTs) link = await deps.links.setConfirmation(dedupKey, confirmationTs, confirmation.shown);
-    // A slash command's confirmation starts the thread every later update goes to.
-    if (!link.threadTs) link = await deps.links.setThread(dedupKey, confirmationTs);
-    // An update may have arrived while we were posting (its own refresh found no confirmation yet): show it.
-    await showConfirmationNow(deps, link);
-    await tellCut(link.threadTs);
-    logger.info('escalation confirmed');
-  };
+  logger.info('over the page budget: added to the open incident as a note', { incidentId });
+  return true;
 }
 
-export type Page = ReturnType<typeof makePage>;
+/** The open escalation of the channel an escalation over its budget is folded into; none: it pages anyway. */
+async function foldTarget(tools: StepTools, link: IncidentLink, customer: CustomerRecord, logger: Logger): Promise<IncidentLink | undefined> {
+  const { deps, now } = tools;
+  // The customer's budget: counted once per escalation, whatever retries and redeliveries come.
+  const budget = await deps.budget.take(link.channel, link.dedupKey, now().getTime(), customer.pagesPerHour);
+  if (budget.granted) return undefined;
+  const latest = await deps.references.latest(link.channel);
+  const open = latest && latest.dedupKey !== link.dedupKey ? await deps.links.get(latest.dedupKey) : undefined;
+  if (open && open.state === 'triggered' && open.status !== 'resolved') return open;
+  // A customer in trouble must still be able to page: over budget with nothing open, it pages.
+  logger.warn('over the page budget with nothing open: paging anyway', { used: budget.used, pagesPerHour: customer.pagesPerHour });
+  logger.metric(METRIC_NAMES.escalationsOverBudget);
+  return undefined;
+}
+
+/** Trigger (or fold) a pending escalation at PagerDuty, and settle it: triggered, folded or rejected. */
+async function trigger(tools: StepTools, start: IncidentLink, customer: CustomerRecord, origin: Origin, carried: string, context: HandleContext, logger: Logger): Promise<IncidentLink> {
+  const { deps, checkpoint } = tools;
+  let link = start;
+  const { dedupKey } = link;
+  const settings = tools.settings(customer);
+  // The customer's own key, read beside the lookups and the budget (only this role may read it).
+  const ownKey = settings.ownRoutingKey ? deps.customers.routingKey(link.channel) : Promise.resolve(undefined);
+  ownKey.catch(() => undefined);
+  const [channelName, permalink] = await origin.lookups;
+  const foldInto = await foldTarget(tools, link, customer, logger);
+  const routingKey = await ownKey;
+  // Folded, with notes possible: one note on the open incident, under that escalation's note
+  // budget, instead of one more trigger on the routing key's Events API budget (which every
+  // customer on the deployment's key shares).
+  const foldedAsNote = foldInto ? await foldAsNote(tools, link, foldInto, origin, channelName, permalink, logger) : false;
+  if (!foldedAsNote) {
+    try {
+      await deps.pagerDuty.trigger({
+        ...(routingKey ? { routingKey } : {}),
+        // Folded: the trigger carries the open escalation's key, which PagerDuty adds to its open alert without paging again.
+        dedupKey: foldInto?.dedupKey ?? dedupKey,
+        // What the person typed, as text no reader of PagerDuty turns into a live mention or link.
+        summary: trimSummary(pagerDutyText(link.summary)),
+        source: channelName ? `#${channelName}` : link.channel,
+        severity: settings.severity,
+        customDetails: {
+          team: origin.team,
+          channel_id: link.channel,
+          channel_name: channelName ?? null,
+          customer: customer.name,
+          requested_by: link.requester,
+          permalink: permalink ?? null,
+          message: carried,
+          via: origin.via === 'mention' ? 'app_mention' : deps.config.slashCommand,
+          ...(link.decidedBy ? { confirmed_by: link.decidedBy } : {}),
+          ...(foldInto ? { added_to: foldInto.dedupKey } : {}),
+        },
+        ...(permalink ? { links: [{ href: permalink, text: 'Slack message' }] } : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof PermanentError)) {
+        await failureNotice(tools, link, settings.contact, context, logger)(error);
+        throw error;
+      }
+      logger.error('PagerDuty refused the escalation', { reason: error.message });
+      logger.metric(METRIC_NAMES.escalationsRejected);
+      return deps.links.settle(dedupKey, { state: 'rejected', reason: error.message });
+    }
+  }
+  // Once PagerDuty has accepted, a failure here must not say "not paged".
+  if (foldInto) {
+    link = await deps.links.fold(dedupKey, foldInto.dedupKey);
+    logger.info('over the page budget: added to the channel\'s open escalation', { foldedInto: foldInto.dedupKey });
+    logger.metric(METRIC_NAMES.escalationsFolded);
+    return link;
+  }
+  // The channel's own number for it, taken now and stored with the new state in one write.
+  // A retry after a crash between the two gets the same number back (references.take).
+  const ref = await deps.references.take(link.channel, dedupKey);
+  checkpoint('numbered');
+  link = await deps.links.settle(dedupKey, { state: 'triggered', ref });
+  logger.info('PagerDuty triggered');
+  logger.metric(METRIC_NAMES.escalationsPaged);
+  return link;
+}
+
+/** Page (or fold) an escalation that may page, and confirm it in its thread. */
+export async function page(tools: StepTools, start: IncidentLink, customer: CustomerRecord, origin: Origin, context: HandleContext, logger: Logger): Promise<void> {
+  const { deps, checkpoint } = tools;
+  let link = start;
+  const { dedupKey } = link;
+  const scope = tools.scope(link);
+  // What on-call receives of the person's words; longer than that, the person is told in the thread.
+  const written = pagerDutyText(stripInvisible(slackMarkupToPlainText(origin.text)));
+  const carried = written.slice(0, MESSAGE_DETAIL_MAX_LENGTH);
+  const tellCut = async (threadTs: string | undefined) => {
+    if (origin.cut === undefined && written.length <= MESSAGE_DETAIL_MAX_LENGTH) return;
+    logger.info('the message was longer than an escalation carries; the channel is told it was cut', { characters: origin.cut ?? Array.from(written).length, kept: carried.length });
+    await postOnce(deps.effects, scope, `cut:${dedupKey}`, messageCutMessage(carried.length), threadTs);
+  };
+
+  if (link.state === 'pending') {
+    link = await trigger(tools, link, customer, origin, carried, context, logger);
+    checkpoint('triggered');
+  }
+
+  if (link.state === 'folded') {
+    const open = await deps.links.get(link.foldedInto!);
+    await postOnce(deps.effects, scope, `folded:${dedupKey}`, foldedMessage(customerView(open ?? link)), link.threadTs);
+    await tellCut(link.threadTs);
+    return;
+  }
+
+  if (link.state === 'rejected') {
+    await postOnce(deps.effects, scope, `rejected:${dedupKey}`, escalationRejectedMessage(tools.settings(customer).contact), link.threadTs);
+    return;
+  }
+
+  // Stored by the settle above; a link an earlier version settled may still lack it.
+  if (link.ref === undefined) link = await deps.links.setRef(dedupKey, await deps.references.take(link.channel, dedupKey));
+  const confirmation = confirmationFor(link);
+  const { ts: confirmationTs } = await postOnce(deps.effects, scope, `confirm:${dedupKey}`, confirmation.message, link.threadTs);
+  checkpoint('confirmed');
+  if (link.confirmationTs !== confirmationTs) link = await deps.links.setConfirmation(dedupKey, confirmationTs, confirmation.shown);
+  // A slash command's confirmation starts the thread every later update goes to.
+  if (!link.threadTs) link = await deps.links.setThread(dedupKey, confirmationTs);
+  // An update may have arrived while we were posting (its own refresh found no confirmation yet): show it.
+  await showConfirmationNow(deps, link);
+  await tellCut(link.threadTs);
+  logger.info('escalation confirmed');
+}
