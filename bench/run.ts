@@ -25,7 +25,7 @@ import { parseCommandLine, processOutput, usageError } from '../scripts/cli';
  */
 const USAGE = `usage: npm run bench [-- --quick | --storm] [--channels <n>]
 
-Builds the four functions as the deploy does and measures bundle sizes, cold starts, ingress
+Builds the five functions as the deploy does and measures bundle sizes, cold starts, ingress
 answer times and the whole stack end to end next to the single-function baseline, then a
 300-customer outage under Slack's and PagerDuty's rate limits (about 17 minutes in all).
 Prints the tables and writes bench/results/latest.json and latest.md.
