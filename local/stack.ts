@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { clearCache } from '@middy/util';
 import { createPagerDutyIngressHandler } from '../functions/pagerduty-ingress/wiring';
 import { createPagerDutyWorkerHandler } from '../functions/pagerduty-worker/wiring';
 import { createSlackIngressHandler } from '../functions/slack-ingress/wiring';
@@ -26,7 +27,7 @@ import { CustomerExistsError, makeCustomerAdmin, makeCustomers, type Customers, 
 import { makePageBudget, type PageBudget } from '../lib/store/page-budget';
 import { adminRoutes } from './admin-routes';
 import { SANDBOX_CUSTOMERS } from './sandbox-console/channels';
-import { FUNCTIONS, functionRoles, layoutPartitionKeyOf, loadDeployTemplate, type FunctionName, type Template } from './iam/deploy-roles';
+import { deployedSecretIds, FUNCTIONS, functionRoles, layoutPartitionKeyOf, loadDeployTemplate, type FunctionName, type Template } from './iam/deploy-roles';
 import { startEnforcingProxy, type Denial, type EnforcingProxy } from './iam/enforcing-proxy';
 
 /** The variables whose presence means "talk to real Slack and PagerDuty". */
@@ -82,6 +83,13 @@ export interface StackOptions {
    * which logs each one as it happens).
    */
   iam?: { template?: Template; allowDenials?: boolean };
+  /**
+   * Where Secrets Manager listens (local/secrets-manager.ts): the functions then read their keys
+   * from it as deployed ones do, each from the secret its SECRETS_MANAGER_SECRET_ID in the deploy's
+   * template names (one secret, or the split halves), through its role's check, when first called.
+   * So the stack starts before the secret holds anything, and `env` needs none of the five keys.
+   */
+  secretsManagerEndpoint?: string;
 }
 
 export interface LocalStack {
@@ -267,7 +275,7 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
     if (!rateLimits && !baseEnv.SLACK_UPDATES_PER_MINUTE?.trim()) sandboxEnv.SLACK_UPDATES_PER_MINUTE = '6000';
   } else {
     const missing = SECRET_NAMES.filter((name) => !baseEnv[name]?.trim());
-    if (missing.length && !baseEnv.SECRETS_MANAGER_SECRET_ID) {
+    if (missing.length && !baseEnv.SECRETS_MANAGER_SECRET_ID && !options.secretsManagerEndpoint) {
       throw new Error(`Slack/PagerDuty configuration is partial: set ${missing.join(', ')} (or unset all of it for sandbox mode)`);
     }
     secrets = Object.fromEntries(SECRET_NAMES.map((name) => [name, baseEnv[name] ?? ''])) as unknown as Secrets;
@@ -315,13 +323,15 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
 
   // Each function reaches DynamoDB and SQS only through an endpoint that enforces its deploy role.
   const denials: Denial[] = [];
-  const roles = functionRoles(options.iam?.template ?? (await loadDeployTemplate()), stage);
+  const template = options.iam?.template ?? (await loadDeployTemplate());
+  const roles = functionRoles(template, stage);
+  const secretIds = options.secretsManagerEndpoint ? deployedSecretIds(template) : undefined;
   const proxies = {} as Record<FunctionName, EnforcingProxy>;
   for (const fn of FUNCTIONS) {
     proxies[fn] = await startEnforcingProxy({
       function: fn,
       ...roles[fn],
-      upstream: { dynamodb: dynamo.endpoint, sqs: sqs.endpoint },
+      upstream: { dynamodb: dynamo.endpoint, sqs: sqs.endpoint, ...(options.secretsManagerEndpoint ? { secretsmanager: options.secretsManagerEndpoint } : {}) },
       partitionKeyOf: layoutPartitionKeyOf(stage),
       onDenied: (denial) => {
         denials.push(denial);
@@ -329,16 +339,31 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
       },
     });
   }
-  const envOf = (fn: FunctionName): Env => ({ ...env, AWS_ENDPOINT_URL_SQS: proxies[fn].url, AWS_ENDPOINT_URL_DYNAMODB: proxies[fn].url });
+  const envOf = (fn: FunctionName): Env => ({
+    ...env,
+    AWS_ENDPOINT_URL_SQS: proxies[fn].url,
+    AWS_ENDPOINT_URL_DYNAMODB: proxies[fn].url,
+    ...(secretIds ? { SECRETS_MANAGER_SECRET_ID: secretIds[fn], AWS_ENDPOINT_URL_SECRETS_MANAGER: proxies[fn].url } : {}),
+  });
 
-  const slackIngress = createSlackIngressHandler(envOf('slack-ingress'));
+  // Reading its secret from Secrets Manager, a function starts as in Lambda: at its first call (its
+  // secret fetched then, and awaited by that call), so the stack runs before the secret exists.
+  const atFirstCall = <T>(make: () => T): (() => T) => {
+    if (!options.secretsManagerEndpoint) {
+      const made = make();
+      return () => made;
+    }
+    let made: T | undefined;
+    return () => (made ??= make());
+  };
+  const slackIngress = atFirstCall(() => createSlackIngressHandler(envOf('slack-ingress')));
   // Kept: acceptPagerDutySigningKey() adds to its PAGER_DUTY_SIGNING_KEY, as storing a new secret does.
   const pagerDutyIngressEnv = envOf('pagerduty-ingress');
-  const pagerDutyIngress = createPagerDutyIngressHandler(pagerDutyIngressEnv);
-  const slackWorker = createSlackWorkerHandler(envOf('slack-worker'), options.checkpoint?.slack ? { checkpoint: options.checkpoint.slack } : {});
-  const pagerDutyWorker = createPagerDutyWorkerHandler(envOf('pagerduty-worker'), options.checkpoint?.pagerDuty ? { checkpoint: options.checkpoint.pagerDuty } : {});
+  const pagerDutyIngress = atFirstCall(() => createPagerDutyIngressHandler(pagerDutyIngressEnv));
+  const slackWorker = atFirstCall(() => createSlackWorkerHandler(envOf('slack-worker'), options.checkpoint?.slack ? { checkpoint: options.checkpoint.slack } : {}));
+  const pagerDutyWorker = atFirstCall(() => createPagerDutyWorkerHandler(envOf('pagerduty-worker'), options.checkpoint?.pagerDuty ? { checkpoint: options.checkpoint.pagerDuty } : {}));
 
-  const reconciler = createReconcilerHandler(envOf('reconciler'), options.checkpoint?.reconciler ? { checkpoint: options.checkpoint.reconciler } : {});
+  const reconciler = atFirstCall(() => createReconcilerHandler(envOf('reconciler'), options.checkpoint?.reconciler ? { checkpoint: options.checkpoint.reconciler } : {}));
   // EventBridge's schedule, locally: one run at a time, the next one interval after the last ended.
   let reconcileRun: Promise<void> | undefined;
   let reconcileTimer: NodeJS.Timeout | undefined;
@@ -346,7 +371,7 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
   const reconcile = (): Promise<void> => {
     reconcileRun ??= (async () => {
       try {
-        await reconciler.handler({} as never, lambdaContext('reconciler', 60_000));
+        await reconciler().handler({} as never, lambdaContext('reconciler', 60_000));
       } catch (error) {
         process.stderr.write(`${JSON.stringify({ level: 'error', message: 'reconciler invocation failed', error: String(error) })}\n`);
       } finally {
@@ -358,12 +383,12 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
   const timed = options.reconcileEverySeconds !== undefined || Boolean(baseEnv.RECONCILE_EVERY_SECONDS?.trim());
   const scheduleReconcile = () => {
     if (stopped || !timed) return;
-    reconcileTimer = setTimeout(() => void reconcile().then(scheduleReconcile), reconciler.config.reconcileEverySeconds * 1000);
+    reconcileTimer = setTimeout(() => void reconcile().then(scheduleReconcile), reconciler().config.reconcileEverySeconds * 1000);
     reconcileTimer.unref();
   };
   scheduleReconcile();
 
-  const invokeHttp = async (handler: typeof slackIngress, name: string, request: IncomingMessage, response: ServerResponse) => {
+  const invokeHttp = async (handler: ReturnType<typeof slackIngress>, name: string, request: IncomingMessage, response: ServerResponse) => {
     const body = await readBody(request, 10 * 1024 * 1024);
     const result = await handler(toApiGatewayEvent(request, body), lambdaContext(name));
     response.writeHead(result.statusCode, (result.headers ?? {}) as Record<string, string>);
@@ -375,8 +400,8 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
   let stack: LocalStack;
   const server: RunningServer = await listen(async (request, response) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-    if (request.method === 'POST' && path === '/slack/events') return invokeHttp(slackIngress, 'slack-ingress', request, response);
-    if (request.method === 'POST' && path === '/pagerduty/webhooks') return invokeHttp(pagerDutyIngress, 'pagerduty-ingress', request, response);
+    if (request.method === 'POST' && path === '/slack/events') return invokeHttp(slackIngress(), 'slack-ingress', request, response);
+    if (request.method === 'POST' && path === '/pagerduty/webhooks') return invokeHttp(pagerDutyIngress(), 'pagerduty-ingress', request, response);
     if (request.method === 'GET' && path === '/health') return sendJson(response, 200, { ok: true, sandbox, stage, sqsEndpoint: sqs.endpoint, dynamoEndpoint: dynamo.endpoint, tableName: dynamo.tableName });
     if (await adminRoutes(request, response, { token: adminToken, customers: admin })) return;
     if (options.routes && (await options.routes(request, response, stack))) return;
@@ -394,7 +419,7 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
       sqs: poller,
       queueUrl: sqs.queues[queue].url,
       batchSize: LAYOUT.queues[queue].batchSize,
-      invoke: (event) => worker.handler(event, lambdaContext(LAYOUT.queues[queue].worker)),
+      invoke: (event) => worker().handler(event, lambdaContext(LAYOUT.queues[queue].worker)),
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       onError: (error) => process.stderr.write(`${JSON.stringify({ level: 'error', message: `${queue} worker invocation failed`, error: String(error) })}\n`),
     });
@@ -471,6 +496,8 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
       for (const poller of pollers) poller.destroy();
       await Promise.all(Object.values(proxies).map((proxy) => proxy.close()));
       await sqs.stop();
+      // The functions' secrets are cached process-wide, each with a refresh timer that would outlive the stack.
+      if (options.secretsManagerEndpoint) clearCache();
       db.destroy();
       await dynamo.stop();
       if (denials.length && !options.iam?.allowDenials) {

@@ -168,6 +168,19 @@ export function functionRoles(template: Template, localStage: string, arns: Loca
   return out;
 }
 
+/** The Secrets Manager secret each function reads (its SECRETS_MANAGER_SECRET_ID in the template), by function. */
+export function deployedSecretIds(template: Template): Record<FunctionName, string> {
+  const lambdas = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+  const out = {} as Record<FunctionName, string>;
+  for (const fn of FUNCTIONS) {
+    const lambda = lambdas.find((r) => String(r.Properties?.FunctionName ?? '').endsWith(`-${fn}`));
+    const id = (lambda?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.SECRETS_MANAGER_SECRET_ID;
+    if (typeof id !== 'string' || !id) throw new Error(`the deploy's template gives ${fn} no SECRETS_MANAGER_SECRET_ID a local run can read (${JSON.stringify(id)})`);
+    out[fn] = id;
+  }
+  return out;
+}
+
 /** The table's key schema as layout.json defines it, for the leading keys of each request. */
 export function layoutPartitionKeyOf(localStage: string): PartitionKeyOf {
   const indexes = [LAYOUT.table.customerIndex, LAYOUT.table.openLinkIndex, LAYOUT.table.historyIndex];
