@@ -1,4 +1,4 @@
-import { SETTINGS, settingNames, type Group, type Reader, type SettingName } from '../lib/runtime/settings';
+import { SETTING_DOCS, SETTINGS, settingNames, type Group, type Reader, type SettingDoc, type SettingName } from '../lib/runtime/settings';
 
 /** Where the document lives, from the repository's root. */
 export const CONFIGURATION_DOC = 'docs/configuration.md';
@@ -7,7 +7,8 @@ const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 function defaultOf(name: SettingName): string {
   const setting = SETTINGS[name];
-  if (setting.defaultNote) return setting.defaultNote;
+  const { defaultNote } = SETTING_DOCS[name] as SettingDoc;
+  if (defaultNote) return defaultNote;
   return setting.default === undefined ? '' : `\`${String(setting.default)}\``;
 }
 
@@ -19,7 +20,7 @@ function table(group: Group, withValues: boolean): string {
   const rows = settingNames(group).map((name) => {
     const setting = SETTINGS[name];
     const values = withValues ? ` ${cell(defaultOf(name))} | ${cell(setting.parser.allowed)} |` : '';
-    return `| \`${name}\` |${values} ${cell(setting.doc)} | ${readers(setting.readBy)} |`;
+    return `| \`${name}\` |${values} ${cell(SETTING_DOCS[name].doc)} | ${readers(setting.readBy)} |`;
   });
   const head = withValues ? '| variable | default | allowed | meaning | read by |\n|---|---|---|---|---|' : '| variable | meaning | read by |\n|---|---|---|';
   return `${head}\n${rows.join('\n')}`;
@@ -33,7 +34,7 @@ export function renderConfigurationDoc(): string {
 
 pd-router's functions, \`npm start\` and the helper commands read their settings from environment
 variables. Every variable, its default, the values it takes and who reads it comes from one table,
-\`SETTINGS\` in \`lib/runtime/settings.ts\`. A value outside what a variable allows is refused in one
+in \`lib/runtime/settings.ts\`. A value outside what a variable allows is refused in one
 line naming the variable and what it must be, for example
 \`environment variable PAGER_DUTY_SEVERITY must be one of critical, error, warning, info, not "critcal"\`:
 \`npm start\` checks every setting before it starts, and a function refuses to start with one.
@@ -86,9 +87,10 @@ is \`true\`: the SDK looks up no endpoint URL itself, and pd-router hands its th
 
 ## A new setting
 
-Add its row to \`SETTINGS\` in \`lib/runtime/settings.ts\` (its parser, default, meaning and
-readers), read it with \`readSetting\` in the loader of each function that reads it
-(\`lib/runtime/config.ts\`), and run \`npm run docs:config\`. \`test/configuration-doc.test.ts\` fails
+Add its row to \`SETTINGS\` in \`lib/runtime/settings.ts\` (its parser, default and readers) and to
+\`SETTING_DOCS\` beside it (what it means; kept apart so the functions' bundles leave it out), read
+it with \`readSetting\` in the loader of each function that reads it (\`lib/runtime/config.ts\`),
+and run \`npm run docs:config\`. \`test/configuration-doc.test.ts\` fails
 while this document differs from the table, and while a function reads a setting its row does not
 name, or the other way round.
 `;
