@@ -1,6 +1,6 @@
 import { SANDBOX_ONCALL_EMAIL } from '../local/stand-ins/pagerduty';
 import { playDemo } from '../local/demo/scenario';
-import { helperEnvProblem, isUnreachable, readSandboxState, stackGoneMessage, type SandboxState } from '../local/sandbox-state';
+import { helperEnvProblem, isUnreachable, readSandboxState, runningSandboxes, stackGoneMessage, type SandboxState } from '../local/sandbox-state';
 import { SANDBOX_CHANNELS, SANDBOX_CHANNEL_NAMES } from '../local/sandbox-console/channels';
 import { SandboxDriver } from '../local/sandbox-console/driver';
 import { userNames, formatTranscript } from '../local/sandbox-console/transcript';
@@ -12,17 +12,40 @@ const USAGE = `usage: npm run demo
 Plays a scripted scenario: three customers escalate in the same second, on-call acknowledges,
 reassigns and resolves, a customer checks the status and another pastes someone else's button.
 Prints each channel's transcript and a verdict; exits 1 if anything crossed channels, was lost
-or was doubled. It plays on the sandbox \`npm start\` runs (the one on PORT, default 3000) when
-one answers, and otherwise starts its own in this process. It takes no arguments.`;
+or was doubled. It plays on the sandbox \`npm start\` runs when one answers: the one on PORT (or
+PD_ROUTER_URL), else the only one running. Otherwise, and when several run and nothing says which,
+it starts its own in this process and says so. It takes no arguments.`;
 
 const print = (line = '') => process.stdout.write(`${line}\n`);
 
-/** The sandbox `npm start` left a note about, if it still answers. */
-async function runningSandbox(): Promise<SandboxState | undefined> {
-  const state = readSandboxState();
-  if (!state) return undefined;
+/** Whether a sandbox's hand-off names one that still answers as a sandbox. */
+async function answers(state: SandboxState): Promise<boolean> {
   const health = await fetch(`${state.url}/health`, { signal: AbortSignal.timeout(1000) }).then((r) => r.json() as Promise<{ sandbox?: boolean }>).catch(() => undefined);
-  return health?.sandbox ? state : undefined;
+  return health?.sandbox === true;
+}
+
+const portOf = (state: SandboxState) => new URL(state.url).port;
+
+/**
+ * The sandbox to play on: the one PORT or PD_ROUTER_URL names, else the only one running. When
+ * several run and nothing says which, none is picked (the demo plays on its own, and `several`
+ * says which run, to name them).
+ */
+async function runningSandbox(env: Record<string, string | undefined>): Promise<{ target?: SandboxState; several?: SandboxState[] }> {
+  if (env.PORT?.trim() || env.PD_ROUTER_URL?.trim()) {
+    const state = readSandboxState(env);
+    return state && (await answers(state)) ? { target: state } : {};
+  }
+  const running: SandboxState[] = [];
+  for (const state of runningSandboxes()) if (await answers(state)) running.push(state);
+  if (running.length === 1) return { target: running[0]! };
+  return running.length > 1 ? { several: running } : {};
+}
+
+/** One line: which sandboxes run, that the demo played on its own, and how to play on one of them. */
+function severalSandboxesLine(several: readonly SandboxState[], ownUrl: string): string {
+  const ports = several.map(portOf);
+  return `${ports.length} sandboxes are running, on ports ${ports.slice(0, -1).join(', ')} and ${ports.at(-1)}, and PORT does not say which: playing on one started in this process at ${ownUrl} (\`PORT=${ports[0]} npm run demo\` plays on the one on ${ports[0]})`;
 }
 
 /**
@@ -42,14 +65,15 @@ async function main() {
     return;
   }
   let stack: LocalStack | undefined;
-  let target = await runningSandbox();
+  const found = await runningSandbox(process.env);
+  let target = found.target;
   if (target) {
     print(`Using the sandbox running at ${target.url}`);
   } else {
     // env: {} forces sandbox mode even where real Slack/PagerDuty variables are set.
     stack = await startStack({ env: {}, logLevel: 'silent', retryBaseSeconds: 0, visibilityTimeoutSeconds: 5, standIns: { channelNames: SANDBOX_CHANNEL_NAMES }, sandboxNotesFrom: SANDBOX_ONCALL_EMAIL });
     target = { url: stack.url, slackApiUrl: stack.slack!.apiUrl, pagerDutyUrl: stack.pagerDuty!.url, slackSigningSecret: stack.secrets.SLACK_SIGNING_SECRET, pagerDutySigningKey: stack.secrets.PAGER_DUTY_SIGNING_KEY };
-    print(`Started a sandbox stack in this process at ${stack.url}`);
+    print(found.several ? severalSandboxesLine(found.several, stack.url) : `Started a sandbox stack in this process at ${stack.url}`);
   }
   print();
   const url = target.url;

@@ -1,11 +1,19 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { SANDBOX_ONCALL_EMAIL } from '../local/stand-ins/pagerduty';
 import { ACME_REPLY, playDemo, STATUS_UPDATE } from '../local/demo/scenario';
 import { classify, judge, type TenantExpectation } from '../local/demo/verdict';
 import { SANDBOX_CHANNELS, SANDBOX_CHANNEL_NAMES } from '../local/sandbox-console/channels';
 import { SandboxDriver } from '../local/sandbox-console/driver';
 import type { ChannelTranscript, TranscriptEntry } from '../local/sandbox-console/transcript';
-import { startStack } from '../local/stack';
+import { startStack, type LocalStack } from '../local/stack';
 import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
+import { startTestStack } from './helpers/stack';
+
+const ROOT = join(__dirname, '..');
 
 let clock = 0;
 const bot = (text: string, extra: Partial<TranscriptEntry> = {}): TranscriptEntry => ({ ts: `1700000000.${String(++clock).padStart(6, '0')}`, user: STAND_IN_BOT_USER_ID, text, edits: 0, replies: [], ...extra });
@@ -133,5 +141,67 @@ describe('npm run demo’s scenario, in-process', () => {
     } finally {
       await stack.stop();
     }
+  });
+});
+
+describe('npm run demo with two sandboxes running and no PORT', () => {
+  let cwd: string;
+  let stacks: LocalStack[];
+
+  /** `npm run demo` in `cwd`, as a real process, to its end. */
+  function demo(env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, join(ROOT, 'scripts', 'demo.ts')], {
+        cwd,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+  const portOf = (stack: LocalStack) => new URL(stack.url).port;
+
+  beforeAll(async () => {
+    cwd = mkdtempSync(join(tmpdir(), 'pd-router-demo-'));
+    stacks = [await startTestStack(), await startTestStack()];
+    // What `npm start` leaves for the helpers, one file per port (this process plays both stacks' owner).
+    mkdirSync(join(cwd, '.local-data'));
+    for (const stack of stacks) {
+      const state = { url: stack.url, slackApiUrl: stack.slack!.apiUrl, pagerDutyUrl: stack.pagerDuty!.url, slackSigningSecret: stack.secrets.SLACK_SIGNING_SECRET, pagerDutySigningKey: stack.secrets.PAGER_DUTY_SIGNING_KEY, pid: process.pid };
+      writeFileSync(join(cwd, '.local-data', `sandbox-${portOf(stack)}.json`), JSON.stringify(state));
+    }
+  });
+  afterAll(async () => {
+    await Promise.all(stacks.map((stack) => stack.stop()));
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it('plays on a sandbox of its own, and says in one line which two run and how to play on one of them', async () => {
+    const [first, second] = stacks.map(portOf).sort((a, b) => Number(a) - Number(b));
+    const run = await demo();
+    expect(run.code).toBe(0);
+    expect(run.stdout.split('\n')[0]).toMatch(
+      new RegExp(`^2 sandboxes are running, on ports ${first} and ${second}, and PORT does not say which: playing on one started in this process at http://127\\.0\\.0\\.1:\\d+ \\(\`PORT=${first} npm run demo\` plays on the one on ${first}\\)$`),
+    );
+    expect(run.stdout).toMatch(/^VERDICT PASS /m);
+    // Neither running sandbox was touched.
+    for (const stack of stacks) {
+      expect(stack.pagerDuty!.triggers).toEqual([]);
+      expect(stack.slack!.channelMessages('CACME')).toEqual([]);
+    }
+  });
+
+  it('with PORT, plays on that one', async () => {
+    const chosen = stacks[1]!;
+    const run = await demo({ PORT: portOf(chosen) });
+    expect(run.code).toBe(0);
+    expect(run.stdout.split('\n')[0]).toBe(`Using the sandbox running at ${chosen.url}`);
+    expect(chosen.pagerDuty!.triggers).toHaveLength(3);
+    expect(stacks[0]!.pagerDuty!.triggers).toEqual([]);
   });
 });
