@@ -58,7 +58,8 @@ In AWS, \`serverless.yml\` decides what the functions get. Seven settings are de
 The five keys live in the Secrets Manager secret in AWS (\`npm run secrets:put\` writes them;
 [deploy.md](deploy.md#where-each-slack-and-pagerduty-value-comes-from) says where each comes from).
 Without \`SECRETS_MANAGER_SECRET_ID\` they are read from the environment, as in local runs. Each
-function can read only the keys it needs.
+function takes only the keys it needs; with split secrets it can read no others
+([operating.md](operating.md#split-secrets-recommended-for-production)).
 
 ${table('secret', false)}
 
