@@ -17,6 +17,7 @@ import { makeAudience, statusUpdateTextShown } from '../../lib/tenancy/audience'
 import { isDedupKey } from '../../lib/dedup-key';
 import type { EventQueue } from '../../lib/runtime/queue';
 import type { Pacer } from '../../lib/store/pacer';
+import { historyOf, type History } from '../../lib/store/history';
 import { makeConfirmationRefresh } from './confirmation-refresh';
 
 /** How long an update waits for a slash command's confirmation (its thread) before it is dropped. */
@@ -34,6 +35,8 @@ export interface PagerDutyWorkerDeps {
   /** This worker's own queue (confirmation refreshes) and the pace they go out at. */
   queue: EventQueue;
   pacer: Pacer;
+  /** The escalation history (acknowledged, resolved, handled together); absent in tests of other things. */
+  history?: History;
   /** `pagerDutyFromEmail`: the PagerDuty user that notes telling on-call who follows an incident are added as; unset: none are. */
   config: { showResponderNames: boolean; pagerDutyFromEmail?: string };
   checkpoint?: (step: string) => void;
@@ -160,10 +163,26 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
     return { posts, ...(eventStatus ? { status: { value: eventStatus, at: event.occurredAt } } : {}) };
   }
 
+  /**
+   * The history's part of an event for one escalation: the status it reports, and whether the
+   * escalation is handled together with others (how many, never who). Recorded before the channel
+   * is told, whatever the gate says of telling it: on-call's times are what they are.
+   */
+  async function record(link: IncidentLink, event: PagerDutyIncidentEvent, status: { value: IncidentStatus; at: string } | undefined, followers: number | undefined): Promise<void> {
+    const { history } = deps;
+    if (!history) return;
+    if (status) await history.recordStatus(link, status.value, status.at);
+    const together = event.incident.mergedInto !== undefined || link.heldBy === 'grouped' || link.heldBy === 'merged';
+    const others = followers !== undefined && followers > 1 ? followers - 1 : together ? 1 : 0;
+    if (others) await history.record(historyOf(link), { step: 'handled-together', count: others });
+    if (event.incident.mergedInto) await history.record(historyOf(link), { step: 'merged' });
+  }
+
   /** Tell one channel; a channel Slack refuses for good (archived, the bot removed) is dropped, not retried. */
   async function tellOne(link: IncidentLink, event: PagerDutyIncidentEvent, targetStatus: IncidentStatus | undefined, followers: number | undefined, logger: Logger): Promise<void> {
     const channelLogger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });
     const { posts, status } = tellingOf(event, link, targetStatus, followers);
+    await record(link, event, status, followers);
     try {
       await tellChannel(link, event, posts, status, channelLogger);
     } catch (error) {

@@ -12,6 +12,7 @@ import type { Effects } from '../../lib/store/effects';
 import { CONFIRMATION_LIFETIME_MS, type IncidentLink, type IncidentLinks } from '../../lib/store/incident-links';
 import { customerView, type Happening } from '../../lib/tenancy/customer-view';
 import { showConfirmationNow } from '../../lib/tenancy/confirmation';
+import { historyOf, type History } from '../../lib/store/history';
 import { incidentTag, type Ownership } from '../../lib/tenancy/ownership';
 
 export interface ReconcilerDeps {
@@ -20,6 +21,8 @@ export interface ReconcilerDeps {
   ownership: Ownership;
   customers: Customers;
   effects: Effects;
+  /** The escalation history: what the reconciler learns (a status, no incident, an expired prompt) is recorded too. */
+  history: History;
   slack: SlackApi;
   pagerDuty: PagerDutyApi;
   config: { noIncidentAfterSeconds: number; supportContact: string };
@@ -91,6 +94,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
     const acceptedAt = Date.parse(link.acceptedAt ?? link.createdAt);
     const waited = now().getTime() - acceptedAt;
     if (waited < deps.config.noIncidentAfterSeconds * 1000) return 0;
+    await deps.history.record(historyOf(link), { step: 'no-incident', at: now().toISOString() });
     const told = await postInThread(link, `noincident:${link.dedupKey}`, escalationNotOpenedMessage(customerView(link), contact));
     if (told) {
       // The provider's part: someone must page on-call by hand, or fix the service's rules.
@@ -112,6 +116,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
     if (now().getTime() - Date.parse(link.createdAt) <= CONFIRMATION_LIFETIME_MS) return 0;
     const decided = await deps.links.decide(link.dedupKey, 'expired', 'pd-router');
     if (decided.confirmation !== 'expired') return 0;
+    await deps.history.recordLink(decided);
     // Expired all the same where the gate refuses the channel (it never pages), but not shown there.
     if (decided.promptTs && heard) await channelScope(deps.slack, decided.channel).update(decided.promptTs, promptDecidedMessage(customerView(decided), 'expired'));
     await deps.links.close(decided.dedupKey);
@@ -130,7 +135,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
     // the first run after approval catches it up.
     const answer = await gate({ path: 'reconciler', channel: start.channel, link: start }, logger);
     if (!answer.allowed && isGone(answer.reason)) {
-      if (prompt) await deps.links.decide(start.dedupKey, 'refused', 'pd-router');
+      if (prompt) await deps.history.recordLink(await deps.links.decide(start.dedupKey, 'refused', 'pd-router'));
       await deps.links.close(start.dedupKey);
       logger.info('the channel is no longer a customer (or was registered again since): the escalation is closed, nothing posted');
       return 0;
@@ -158,6 +163,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
       // Ours to tell when this call recorded it, or an earlier run did and stopped before posting.
       const ours = recorded.advanced || (current.statusSource === 'reconciler' && current.status === status && current.statusAt === at);
       if (ours) {
+        await deps.history.recordStatus(current, status, at);
         const happening = catchUpHappening(link.status, status);
         if (await postInThread(current, `caught:${link.dedupKey}:${status}:${at}`, incidentUpdateMessage(customerView(current), happening))) posted++;
         checkpoint('posted');

@@ -10,6 +10,7 @@ import { makeDocumentClient } from '../../lib/store/dynamo';
 import { makeEffects } from '../../lib/store/effects';
 import { makeIncidentLinks } from '../../lib/store/incident-links';
 import { makeCustomers } from '../../lib/store/customers';
+import { makeHistory } from '../../lib/store/history';
 import { makeOwnership } from '../../lib/tenancy/ownership';
 import { makeReconciler, type RunSummary } from './reconciler';
 
@@ -37,6 +38,7 @@ export function createReconcilerHandler(env: Env, overrides: ReconcilerOverrides
   const { bind, ...links } = makeIncidentLinks(db, config.tableName, store);
   const effects = makeEffects(db, config.tableName, store);
   const customers = makeCustomers(db, config.tableName);
+  const history = makeHistory(db, config.tableName, { ttlDays: config.historyTtlDays });
   let built: { key: string; run: ReturnType<typeof makeReconciler> } | undefined;
 
   const runFor = (secrets: ReconcilerSecrets) => {
@@ -47,7 +49,7 @@ export function createReconcilerHandler(env: Env, overrides: ReconcilerOverrides
       // The Events API is never called from here: no routing key is given to it.
       const pagerDuty = overrides.pagerDuty ?? makePagerDutyApi({ eventsUrl: 'https://events.invalid/', apiUrl: config.pagerDutyApiUrl, routingKey: '', restToken: secrets.PAGER_DUTY_REST_API_KEY, timeoutMs: config.httpTimeoutMs });
       const ownership = makeOwnership({ links, binding: { bind }, pagerDuty });
-      const run = makeReconciler({ links, ownership, customers, effects, slack, pagerDuty, config, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) });
+      const run = makeReconciler({ links, ownership, customers, effects, slack, pagerDuty, config, history, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) });
       built = { key, run };
     }
     return built.run;

@@ -13,6 +13,7 @@ import { makePagerDutyApi, type PagerDutyApi } from '../../lib/pagerduty/api';
 import { makeMetricEmitter } from '../../lib/runtime/metrics';
 import { makeEventQueue, makeQueueControl, type EventQueue } from '../../lib/runtime/queue';
 import { makePacer, type Pacer } from '../../lib/store/pacer';
+import { makeHistory, type History } from '../../lib/store/history';
 import { API_TOKEN_NAMES, type Secrets } from '../../lib/runtime/secrets';
 
 /** The workers call Slack and PagerDuty; the signing secrets are the ingress functions' alone. */
@@ -41,6 +42,8 @@ export interface WorkerParts {
   queue: EventQueue;
   /** Turns under Slack's chat.update limit, shared by every invocation. */
   pacer: Pacer;
+  /** The escalation history the report reads: each step recorded by the path that sees it. */
+  history: History;
   /** Called after each step that changes something; the fault-injection tests throw here. */
   checkpoint?: (step: string) => void;
 }
@@ -80,6 +83,7 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
   const queue = makeQueueControl(sqs, queueUrl, config.dlqUrl);
   const ownQueue = makeEventQueue(sqs, queueUrl);
   const pacer = makePacer(db, config.tableName, { perMinute: config.slackUpdatesPerMinute });
+  const history = makeHistory(db, config.tableName, { ttlDays: config.historyTtlDays });
   let built: { key: string; handle: ReturnType<WorkerDefinition<E>['build']> } | undefined;
 
   const handlerFor = (secrets: WorkerSecrets) => {
@@ -97,7 +101,7 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
           timeoutMs: config.httpTimeoutMs,
         });
       const ownership = makeOwnership({ links, binding: { bind }, pagerDuty });
-      built = { key, handle: definition.build({ config, links, ownership, references, customers, budget, noteBudget, effects, slack, pagerDuty, queue: ownQueue, pacer, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
+      built = { key, handle: definition.build({ config, links, ownership, references, customers, budget, noteBudget, effects, slack, pagerDuty, queue: ownQueue, pacer, history, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
     }
     return built.handle;
   };

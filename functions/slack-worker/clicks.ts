@@ -47,6 +47,7 @@ export async function confirmationClick(tools: StepTools, event: SlackActionEven
     // The channel may not page: the prompt is decided as refused, for good (a click after an
     // approval pages no one either), and says so, once whatever clicks and retries come.
     const refused = await deps.links.decide(link.dedupKey, 'refused', event.user);
+    await deps.history.recordLink(refused);
     if (refused.confirmation === 'refused') {
       const promptTs = refused.promptTs;
       if (promptTs) await answerOnce(deps.effects, `refused:${refused.dedupKey}`, () => scope.update(promptTs, promptDecidedMessage(customerView(refused), 'refused')), 'updated');
@@ -61,7 +62,10 @@ export async function confirmationClick(tools: StepTools, event: SlackActionEven
     await scope.update(decided.promptTs, promptDecidedMessage(customerView(decided), decided.confirmation, decided.decidedBy));
   }
   logger.info('confirmation decided', { decision: decided.confirmation });
-  if (decided.confirmation !== 'confirmed') return void (await deps.links.close(decided.dedupKey));
+  if (decided.confirmation !== 'confirmed') {
+    await deps.history.recordLink(decided);
+    return void (await deps.links.close(decided.dedupKey));
+  }
   const lookups = Promise.all([deps.slack.channelName(decided.channel), decided.threadTs ? deps.slack.permalink(decided.channel, decided.threadTs) : undefined]);
   await page(tools, decided, allowed.customer, { team: decided.team, text: decided.summary, via: decided.via ?? 'mention', lookups }, context, logger);
 }

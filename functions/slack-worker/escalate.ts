@@ -6,6 +6,7 @@ import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { confirmPromptMessage, notSetUpMessage } from '../../lib/slack/messages';
 import type { SlackMessage } from '../../lib/slack/web-api';
 import type { GateRefusal } from '../../lib/escalation/delivery-gate';
+import type { RefusedReason } from '../../lib/store/history';
 import { customerView } from '../../lib/tenancy/customer-view';
 import { answerOnce, postOnce } from '../../lib/escalation/once';
 import { failureNotice, page, type Origin } from './page';
@@ -33,6 +34,19 @@ async function refuse(tools: StepTools, event: SlackMessageEvent, reason: GateRe
   await postOnce(deps.effects, tools.scope(event), `refused:${event.id}`, message, event.threadTs ?? event.ts);
 }
 
+/** Why the history says nobody was paged for a refused escalation; undefined for another installation's events, which are not ours. */
+function refusedReason(reason: GateRefusal): RefusedReason | undefined {
+  if (reason === 'other-installation') return undefined;
+  if (reason === 'unregistered' || reason === 'removed') return 'unregistered';
+  return reason === 'unapproved-organization' ? 'paused' : 'not-approved';
+}
+
+/** When the person asked: their message's time (a mention), or now (a slash command, which carries none). */
+function askedAt(event: SlackMessageEvent, now: Date): string {
+  const seconds = Number(event.ts);
+  return event.ts && Number.isFinite(seconds) ? new Date(Math.floor(seconds * 1000)).toISOString() : now.toISOString();
+}
+
 /** A person's `escalate …` (a mention or the slash command): recorded once, then paged, or asked to confirm first. */
 export async function escalate(tools: StepTools, event: SlackMessageEvent, description: string, context: HandleContext) {
   const { deps, gate, checkpoint } = tools;
@@ -49,7 +63,11 @@ export async function escalate(tools: StepTools, event: SlackMessageEvent, descr
     await failureNotice(tools, unsettled, deps.config.supportContact, context, logger)(error);
     throw error;
   }
-  if (!registration.allowed) return refuse(tools, event, registration.reason, context, registration.organizations);
+  if (!registration.allowed) {
+    const reason = refusedReason(registration.reason);
+    if (reason) await deps.history.record({ dedupKey, channel: event.channel, askedAt: askedAt(event, tools.now()) }, { step: 'refused', reason });
+    return refuse(tools, event, registration.reason, context, registration.organizations);
+  }
   const { customer } = registration;
   const settings = tools.settings(customer);
   // Started now so that they overlap the DynamoDB write; neither ever rejects (a missing name
@@ -80,6 +98,7 @@ export async function escalate(tools: StepTools, event: SlackMessageEvent, descr
     await failureNotice(tools, unsettled, settings.contact, context, logger)(error);
     throw error;
   }
+  await deps.history.recordLink(link);
   logger.info(created ? 'escalation recorded' : 'escalation resumed', { state: link.state });
   if (created) logger.metric(METRIC_NAMES.escalationsReceived);
   checkpoint('link-created');

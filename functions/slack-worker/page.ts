@@ -185,6 +185,8 @@ export async function page(tools: StepTools, start: IncidentLink, customer: Cust
     link = await trigger(tools, link, customer, origin, carried, context, logger);
     checkpoint('triggered');
   }
+  // After the settle, on every attempt: a crash between the two is recorded by the retry.
+  await deps.history.recordLink(link);
 
   if (link.state === 'folded') {
     const open = await deps.links.get(link.foldedInto!);

@@ -1,6 +1,8 @@
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LAYOUT } from '../layout/layout';
+import type { IncidentStatus } from '../events';
 import { attributeNames, expiryEpoch, isConditionFailure, storeCall } from './dynamo';
+import type { IncidentLink } from './incident-links';
 
 /**
  * The escalation history: one compact record per escalation, kept for HISTORY_TTL_DAYS (400 by
@@ -81,6 +83,14 @@ export interface HistoryQuery {
 export interface History {
   /** Record one step, once: a retry or a redelivery of it changes nothing, and each time keeps its earliest value. */
   record(identity: HistoryIdentity, step: HistoryStep): Promise<void>;
+  /**
+   * Record what a link says of its escalation now: paged, folded, rejected, a click's decision, or
+   * only that it was asked. Every path that moves a link calls it after the move, so a retry after
+   * a crash between the two records it then.
+   */
+  recordLink(link: IncidentLink): Promise<void>;
+  /** Record a status PagerDuty reported for the incident holding the link (acknowledged, resolved; others are not kept). */
+  recordStatus(link: IncidentLink, status: IncidentStatus, at: string): Promise<void>;
   /** The records asked in a period, for one customer or all, read by Query only. */
   query(query: HistoryQuery): Promise<HistoryRecord[]>;
 }
@@ -95,6 +105,19 @@ export function monthsOf(from: Date, to: Date): string[] {
     cursor.setUTCMonth(cursor.getUTCMonth() + 1);
   }
   return months;
+}
+
+/** The record a link's escalation has. */
+export function historyOf(link: Pick<IncidentLink, 'dedupKey' | 'channel' | 'createdAt'>): HistoryIdentity {
+  return { dedupKey: link.dedupKey, channel: link.channel, askedAt: link.createdAt };
+}
+
+/** The step a link's state stands for (its outcome, else a click's decision, else only asked). */
+export function linkStep(link: IncidentLink): HistoryStep {
+  if (link.state === 'triggered') return { step: 'paged', at: link.acceptedAt ?? link.createdAt, ...(link.ref !== undefined ? { ref: link.ref } : {}) };
+  if (link.state === 'folded' || link.state === 'rejected') return { step: link.state };
+  if (link.confirmation === 'cancelled' || link.confirmation === 'expired' || link.confirmation === 'refused') return { step: 'cancelled', reason: link.confirmation };
+  return { step: 'asked' };
 }
 
 /** One write's parts: what it sets, and the condition under which the step is news. */
@@ -138,47 +161,53 @@ function toRecord(item: Record<string, unknown>): HistoryRecord {
 
 /** The history on the one table, with its own TTL. */
 export function makeHistory(db: DynamoDBDocumentClient, tableName: string, options: { ttlDays: number }): History {
+  const record: History['record'] = async (identity, step) => {
+    const write = stepWrite(step);
+    const asked = new Date(identity.askedAt);
+    // Whoever writes first makes the record whole, so a crash before an earlier step's write loses nothing but that step.
+    const sets = [
+      '#dedupKey = if_not_exists(#dedupKey, :dedupKey)',
+      '#channel = if_not_exists(#channel, :channel)',
+      '#askedAt = if_not_exists(#askedAt, :askedAt)',
+      `#${INDEX.partitionKey} = if_not_exists(#${INDEX.partitionKey}, :month)`,
+      `#${INDEX.sortKey} = if_not_exists(#${INDEX.sortKey}, :sortKey)`,
+      `#${TTL} = if_not_exists(#${TTL}, :expires)`,
+      ...write.sets,
+    ];
+    const expression = `SET ${sets.join(', ')}`;
+    try {
+      await storeCall('update', () =>
+        db.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: `${HISTORY_PREFIX}${identity.dedupKey}` },
+            UpdateExpression: expression,
+            ...(write.condition ? { ConditionExpression: write.condition } : {}),
+            ExpressionAttributeValues: {
+              ':dedupKey': identity.dedupKey,
+              ':channel': identity.channel,
+              ':askedAt': identity.askedAt,
+              ':month': identity.askedAt.slice(0, 7),
+              ':sortKey': `${identity.channel}#${identity.askedAt}#${identity.dedupKey}`,
+              // Kept for the period from when it was asked, not from each step's write.
+              ':expires': expiryEpoch(asked, options.ttlDays),
+              ...write.values,
+            },
+            ...attributeNames(`${expression} ${write.condition ?? ''}`),
+          }),
+        ),
+      );
+    } catch (error) {
+      // The step is recorded already (a retry, a redelivery, or a later time than the one kept).
+      if (!isConditionFailure(error)) throw error;
+    }
+  };
+
   return {
-    async record(identity, step) {
-      const write = stepWrite(step);
-      const asked = new Date(identity.askedAt);
-      // Whoever writes first makes the record whole, so a crash before an earlier step's write loses nothing but that step.
-      const sets = [
-        '#dedupKey = if_not_exists(#dedupKey, :dedupKey)',
-        '#channel = if_not_exists(#channel, :channel)',
-        '#askedAt = if_not_exists(#askedAt, :askedAt)',
-        `#${INDEX.partitionKey} = if_not_exists(#${INDEX.partitionKey}, :month)`,
-        `#${INDEX.sortKey} = if_not_exists(#${INDEX.sortKey}, :sortKey)`,
-        `#${TTL} = if_not_exists(#${TTL}, :expires)`,
-        ...write.sets,
-      ];
-      const expression = `SET ${sets.join(', ')}`;
-      try {
-        await storeCall('update', () =>
-          db.send(
-            new UpdateCommand({
-              TableName: tableName,
-              Key: { pk: `${HISTORY_PREFIX}${identity.dedupKey}` },
-              UpdateExpression: expression,
-              ...(write.condition ? { ConditionExpression: write.condition } : {}),
-              ExpressionAttributeValues: {
-                ':dedupKey': identity.dedupKey,
-                ':channel': identity.channel,
-                ':askedAt': identity.askedAt,
-                ':month': identity.askedAt.slice(0, 7),
-                ':sortKey': `${identity.channel}#${identity.askedAt}#${identity.dedupKey}`,
-                // Kept for the period from when it was asked, not from each step's write.
-                ':expires': expiryEpoch(asked, options.ttlDays),
-                ...write.values,
-              },
-              ...attributeNames(`${expression} ${write.condition ?? ''}`),
-            }),
-          ),
-        );
-      } catch (error) {
-        // The step is recorded already (a retry, a redelivery, or a later time than the one kept).
-        if (!isConditionFailure(error)) throw error;
-      }
+    record,
+    recordLink: (link) => record(historyOf(link), linkStep(link)),
+    async recordStatus(link, status, at) {
+      if (status === 'acknowledged' || status === 'resolved') await record(historyOf(link), { step: status, at });
     },
 
     async query({ from, to, channel, onPage }) {
