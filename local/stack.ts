@@ -26,6 +26,7 @@ import { makeDocumentClient } from '../lib/store/dynamo';
 import { CustomerExistsError, makeCustomerAdmin, makeCustomers, type Customers, type NewCustomer } from '../lib/store/customers';
 import { makePageBudget, type PageBudget } from '../lib/store/page-budget';
 import { adminRoutes } from './admin-routes';
+import { makeSlackApi } from '../lib/slack/web-api';
 import { SANDBOX_CUSTOMERS } from './sandbox-console/channels';
 import { deployedSecretIds, FUNCTIONS, functionRoles, layoutPartitionKeyOf, loadDeployTemplate, type FunctionName, type Template } from './iam/deploy-roles';
 import { startEnforcingProxy, type Denial, type EnforcingProxy } from './iam/enforcing-proxy';
@@ -295,16 +296,21 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
   const customers = makeCustomers(db, dynamo.tableName);
   const pageBudget = makePageBudget(db, dynamo.tableName, { ttlDays: 90 });
   const adminToken = options.adminToken ?? (baseEnv.PD_ROUTER_ADMIN_TOKEN?.trim() || randomBytes(24).toString('base64url'));
+  // Registration learns each channel's name from Slack, as `npm run customers -- add` does deployed.
+  const registrationSlack = secrets.SLACK_BOT_TOKEN && env.SLACK_API_URL ? makeSlackApi({ token: secrets.SLACK_BOT_TOKEN, apiUrl: env.SLACK_API_URL, timeoutMs: 5000 }) : undefined;
+  const admin = makeCustomerAdmin(customers, registrationSlack ? { channelName: (channel) => registrationSlack.channelName(channel) } : {});
+  // The sandbox's customers are registered as a provider would; a test's or benchmark's own are
+  // stored as they are given (hundreds of them would wait on Slack's conversations.info limit).
+  const register = options.customers ? (customer: NewCustomer) => customers.add(customer) : (customer: NewCustomer) => admin.add(customer);
   for (const customer of options.customers ?? (sandbox ? SANDBOX_CUSTOMERS : [])) {
     // A stack restarted on its kept data keeps the provider's changes to these customers.
-    await customers.add(customer).catch((error: unknown) => {
+    await register(customer).catch((error: unknown) => {
       if (!(error instanceof CustomerExistsError)) throw error;
     });
   }
 
   // The sandbox PagerDuty has a service for every customer key, as a real account would: a customer
   // registered with its own key pages there, and `npm run pd:subscribe` and the doctor find its service.
-  const admin = makeCustomerAdmin(customers);
   if (pagerDuty) {
     for (const customer of await customers.all()) if (customer.routingKey) pagerDuty.addService(customer.routingKey, customer.name);
     const add = admin.add.bind(admin);

@@ -170,7 +170,27 @@ export function httpCustomerAdmin(url: string, token: string): CustomerAdmin {
 /** The registry of a deployed stack: its table, reached with the caller's AWS credentials. */
 export function tableCustomerAdmin(stage: string, region: string): CustomerAdmin {
   const db = DynamoDBDocumentClient.from(new DynamoDBClient({ region }), { marshallOptions: { removeUndefinedValues: true } });
-  return makeCustomerAdmin(makeCustomers(db, tableName(stage)));
+  return makeCustomerAdmin(makeCustomers(db, tableName(stage)), { channelName: (channel) => deployedChannelName(stage, region, channel) });
+}
+
+/**
+ * A channel's name, asked of Slack with the stage's own bot token (read from its secret with your
+ * AWS credentials), so that the channel's first escalation names it to on-call. Undefined when the
+ * token or Slack cannot be reached: the slack-worker learns the name after the first escalation.
+ */
+async function deployedChannelName(stage: string, region: string, channel: string): Promise<string | undefined> {
+  const [{ deployedSecrets }, { LambdaClient }, { SecretsManagerClient }, { makeSlackApi }] = await Promise.all([
+    import('./doctor'),
+    import('@aws-sdk/client-lambda'),
+    import('@aws-sdk/client-secrets-manager'),
+    import('../lib/slack/web-api'),
+  ]);
+  for (const source of await deployedSecrets(new LambdaClient({ region }), new SecretsManagerClient({ region }), stage, region)) {
+    if (!source.names.includes('SLACK_BOT_TOKEN')) continue;
+    const token = (await source.read()).SLACK_BOT_TOKEN;
+    if (typeof token === 'string' && token) return makeSlackApi({ token, apiUrl: 'https://slack.com/api/', timeoutMs: 5000 }).channelName(channel);
+  }
+  return undefined;
 }
 
 function flag(values: Values, name: keyof Values): string | undefined {
@@ -226,6 +246,7 @@ function describe(customer: MaskedCustomer): string[] {
   const unapproved = unapprovedOrgs(customer);
   return [
     `${customer.channel}  ${customer.name}`,
+    `  channel name:     ${customer.channelName ? `#${customer.channelName}` : 'not known yet (pd-router learns it at the first escalation; until then on-call reads the channel id)'}`,
     `  routing key:      ${customer.routingKey ?? "the deployment's"}`,
     `  severity:         ${customer.severity ?? "the deployment's"}`,
     `  support contact:  ${customer.contact ?? "the deployment's"}`,

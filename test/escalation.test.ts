@@ -4,6 +4,8 @@ import type { LocalStack } from '../local/stack';
 import { mentionEnvelope, post, signedSlackJson } from '../local/requests';
 import { botMessages, confirmationOf, mention, slashCommand, startTestStack } from './helpers/stack';
 import { drainQueue } from './helpers/queue';
+import { ensureCustomer } from './helpers/customers';
+import { ADMIN_TOKEN_HEADER } from '../local/admin-routes';
 
 describe('the escalation path, through the local stack', () => {
   let stack: LocalStack;
@@ -20,6 +22,7 @@ describe('the escalation path, through the local stack', () => {
   const triggersFor = (channel: string) => stack.pagerDuty!.triggers.filter((t) => (t.payload.custom_details as { channel_id: string }).channel_id === channel);
 
   it('a signed mention triggers exactly one incident and confirms once, in the thread of the mention', async () => {
+    const slackBefore = stack.slack!.calls.length; // registration asked Slack for each sandbox channel's name
     const { ts, responses } = await mention(stack, 'CACME', 'escalate API is returning 500 errors, see <https://status.acme.test|status> and ask <@U777>');
     expect(responses[0]!.status).toBe(200);
     await stack.waitForIdle();
@@ -44,7 +47,31 @@ describe('the escalation path, through the local stack', () => {
     expect(confirmations).toHaveLength(1);
     expect(confirmations[0]).toMatchObject({ threadTs: ts });
     expect(confirmations[0]!.text).toContain('On-call has been paged');
-    expect(stack.slack!.calls.filter((c) => c.channel && c.channel !== 'CACME')).toEqual([]);
+    expect(stack.slack!.calls.slice(slackBefore).filter((c) => c.channel && c.channel !== 'CACME')).toEqual([]);
+  });
+
+  it('nothing is asked of Slack between a mention and its trigger, on a channel\'s first escalation too; the name comes from the registry, learned after when unknown', async () => {
+    // Registered through the registry's own add (as a test fixture, so Slack was not asked): name unknown.
+    await ensureCustomer(stack, 'CFIRSTNAME');
+    const slackBetween = (from: number, to: number) => stack.slack!.calls.filter((c) => c.arrivedAt > from && c.arrivedAt < to && c.method !== 'chat.postMessage').map((c) => c.method);
+    for (const round of [1, 2]) {
+      const before = performance.now();
+      await mention(stack, 'CFIRSTNAME', `escalate outage number ${round}`);
+      await stack.waitForIdle();
+      const trigger = triggersFor('CFIRSTNAME').at(-1)!;
+      expect(slackBetween(before, trigger.arrivedAt)).toEqual([]);
+      const details = trigger.payload.custom_details as { channel_name: string | null };
+      // The first page names the channel by its id; the registry learns its name after, for the next.
+      if (round === 1) expect([trigger.payload.source, details.channel_name]).toEqual(['CFIRSTNAME', null]);
+      else expect([trigger.payload.source, details.channel_name]).toEqual(['#cfirstname', 'cfirstname']);
+    }
+    expect((await stack.customers.get('CFIRSTNAME'))?.channelName).toBe('cfirstname');
+    // Registered as a provider registers (npm run customers -- add): the name is known from its first page on.
+    const added = await fetch(`${stack.url}/admin/customers`, { method: 'POST', headers: { 'content-type': 'application/json', [ADMIN_TOKEN_HEADER]: stack.adminToken }, body: JSON.stringify({ channel: 'CREGNAME', name: 'Registered', pagesPerHour: 1000 }) });
+    expect(added.status).toBe(201);
+    await mention(stack, 'CREGNAME', 'escalate login fails');
+    await stack.waitForIdle();
+    expect(triggersFor('CREGNAME')[0]!.payload.source).toBe('#cregname');
   });
 
   it('the same event delivered three times by Slack and redelivered by SQS still gives one incident and one confirmation', async () => {

@@ -66,7 +66,7 @@ export async function confirmationClick(tools: StepTools, event: SlackActionEven
     await deps.history.recordLink(decided);
     return void (await deps.links.close(decided.dedupKey));
   }
-  const lookups = Promise.all([deps.slack.channelName(decided.channel), decided.threadTs ? deps.slack.permalink(decided.channel, decided.threadTs) : undefined]);
+  const lookups = Promise.all([allowed.customer.channelName, decided.threadTs ? deps.slack.permalink(decided.channel, decided.threadTs) : undefined]);
   await page(tools, decided, allowed.customer, { team: decided.team, text: decided.summary, via: decided.via ?? 'mention', lookups }, context, logger);
 }
 

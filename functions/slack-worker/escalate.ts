@@ -2,6 +2,8 @@ import { slackMarkupToPlainText, stripInvisible, trimSummary } from '../../lib/c
 import { dedupKeyFor } from '../../lib/dedup-key';
 import type { SlackMessageEvent } from '../../lib/events';
 import type { IncidentLink } from '../../lib/store/incident-links';
+import type { CustomerRecord } from '../../lib/store/customers';
+import type { Logger } from '../../lib/runtime/log';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { confirmPromptMessage, notSetUpMessage } from '../../lib/slack/messages';
 import type { SlackMessage } from '../../lib/slack/web-api';
@@ -70,14 +72,14 @@ export async function escalate(tools: StepTools, event: SlackMessageEvent, descr
   }
   const { customer } = registration;
   const settings = tools.settings(customer);
-  // Started now so that they overlap the DynamoDB write; neither ever rejects (a missing name
-  // or link only makes the incident's details less readable).
+  // Nothing is asked of Slack before PagerDuty: the channel's name comes with a slash command or
+  // from the registry, the permalink from the workspace address auth.test gave (cached).
   const origin: Origin = {
     team: event.team,
     text: event.text,
     ...(event.cut !== undefined ? { cut: event.cut } : {}),
     via: event.via,
-    lookups: Promise.all([event.channelName ?? deps.slack.channelName(event.channel), event.ts ? deps.slack.permalink(event.channel, event.ts) : undefined]),
+    lookups: Promise.all([event.channelName ?? customer.channelName, event.ts ? deps.slack.permalink(event.channel, event.ts) : undefined]),
   };
   const summary = trimSummary(stripInvisible(slackMarkupToPlainText(description)));
   let link: IncidentLink;
@@ -113,6 +115,23 @@ export async function escalate(tools: StepTools, event: SlackMessageEvent, descr
     return;
   }
   await page(tools, link, customer, origin, context, logger);
+  await keepChannelName(tools, event, customer, logger);
+}
+
+/**
+ * After the escalation is answered, off the path to PagerDuty: the registry learns the channel's
+ * name, or its new name, for the next escalation (a slash command carries it; otherwise Slack's
+ * conversations.info, cached per container). A failure here costs only a less readable page later.
+ */
+async function keepChannelName(tools: StepTools, event: SlackMessageEvent, customer: CustomerRecord, logger: Logger): Promise<void> {
+  try {
+    const name = event.channelName ?? (await tools.deps.slack.channelName(event.channel));
+    if (!name || name === customer.channelName) return;
+    await tools.deps.customers.recordChannelName(event.channel, name);
+    logger.info('the channel\'s name is kept for its next escalations', { known: customer.channelName !== undefined });
+  } catch (error) {
+    logger.warn('could not keep the channel\'s name; its next escalation asks again', { error });
+  }
 }
 
 /** The answer to a ping or a request for help: in the thread for a mention, to its author alone for a slash command. */

@@ -84,7 +84,7 @@ export function makeThreadReplies(deps: ThreadRepliesDeps) {
     // merges), one customer's chatty thread must not silence another's.
     const budget = await deps.noteBudget.take(link.dedupKey, event.id, now().getTime(), NOTE_BUDGET.limit);
     if (!budget.granted) return log.warn('over the escalation\'s note budget: the reply stays in Slack only', { incidentId, limit: NOTE_BUDGET.limit, windowMinutes: NOTE_BUDGET.windowMs / 60_000 });
-    const [channelName, permalink] = await Promise.all([deps.slack.channelName(event.channel), deps.slack.permalink(event.channel, event.ts)]);
+    const [channelName, permalink] = await Promise.all([allowed.customer.channelName ?? deps.slack.channelName(event.channel), deps.slack.permalink(event.channel, event.ts)]);
     // What identifies this reply's note among the incident's notes, should an attempt be interrupted after adding it.
     const suffix = permalink ?? `Slack message ${event.channel}/${event.ts}`;
     const content = replyNote({ channel: event.channel, ...(channelName ? { channelName } : {}), user: event.user, text: event.text, suffix });

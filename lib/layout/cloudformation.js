@@ -182,7 +182,8 @@ const RECORDS_SHARING = 'slack-worker';
 /**
  * A function's access to the table's items. It writes its own items (links, claims, budgets,
  * pace) and never the registry's: customers are the provider's to change (`npm run customers`),
- * save the organizations a channel is shared with, which the channel's events record. It reads
+ * save what Slack says of a channel: the organizations it is shared with (from its events) and its
+ * name (learned after an escalation), each its own attribute. It reads
  * every item but the customers' routing keys, which only the function that pages may read.
  */
 function itemStatements(fn, writes, reads) {
@@ -199,7 +200,7 @@ function itemStatements(fn, writes, reads) {
             Effect: 'Allow',
             Action: 'dynamodb:UpdateItem',
             Resource: table,
-            Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [CUSTOMER_ITEMS] }, 'ForAllValues:StringEquals': { 'dynamodb:Attributes': [layout.table.partitionKey, 'sharedWith', 'updatedAt'] } },
+            Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [CUSTOMER_ITEMS] }, 'ForAllValues:StringEquals': { 'dynamodb:Attributes': [layout.table.partitionKey, 'sharedWith', 'channelName', 'updatedAt'] } },
           },
         ]
       : []),

@@ -26,6 +26,8 @@ export const DEFAULT_PAGES_PER_HOUR = 3;
  * bound is 4 so that the sandbox's readable demo ids (CACME) are customers like any other.
  */
 const CHANNEL_ID = /^[CG][A-Z0-9]{4,20}$/;
+/** Slack's longest channel name. */
+const SLACK_CHANNEL_NAME_MAX_LENGTH = 80;
 /** Slack organizations: workspaces (T…) and Enterprise Grid organizations (E…). */
 const TEAM_ID = /^[TE][A-Z0-9]{2,15}$/;
 /** PagerDuty Events API v2 routing (integration) keys are 32 characters; stay a little lenient. */
@@ -80,6 +82,12 @@ export const CustomerSchema = v.object({
    * customers registered before it existed (they own every escalation of their channel).
    */
   registrationId: v.optional(v.pipe(v.string(), v.maxLength(64))),
+  /**
+   * The channel's name in Slack (without "#"), as pd-router last learned it: at registration, then
+   * by the slack-worker after an escalation. An escalation names the channel to on-call from here,
+   * so nothing is asked of Slack before PagerDuty is; unknown, the channel id stands in.
+   */
+  channelName: v.optional(v.pipe(v.string(), v.maxLength(SLACK_CHANNEL_NAME_MAX_LENGTH))),
   createdAt: v.pipe(v.string(), v.isoTimestamp()),
   updatedAt: v.pipe(v.string(), v.isoTimestamp()),
 });
@@ -229,6 +237,8 @@ export interface Customers {
    * the one write of a customer item a function makes, and its role allows no other attribute.
    */
   recordSharedWith(channel: string, orgs: readonly string[]): Promise<CustomerRecord>;
+  /** Record the channel's name as Slack gives it (the other write of a customer item a function makes). */
+  recordChannelName(channel: string, name: string): Promise<CustomerRecord>;
 }
 
 const INDEX = LAYOUT.table.customerIndex;
@@ -426,6 +436,9 @@ export function makeCustomers(db: DynamoDBDocumentClient, tableName: string, opt
     async recordSharedWith(channel, orgs) {
       return update(channel, { sharedWith: [...new Set(parseOrThrow(v.array(TeamIdSchema), orgs))] });
     },
+    async recordChannelName(channel, name) {
+      return update(channel, { channelName: parseOrThrow(CustomerSchema.entries.channelName, name) });
+    },
   };
 }
 
@@ -444,7 +457,18 @@ export interface CustomerAdmin {
 }
 
 /** {@link CustomerAdmin} over the registry itself (a deployed table, or the local stack's). */
-export function makeCustomerAdmin(customers: Customers): CustomerAdmin {
+export function makeCustomerAdmin(customers: Customers, slack: { channelName?: (channel: string) => Promise<string | undefined> } = {}): CustomerAdmin {
+  /**
+   * A channel's name, learned at registration where Slack can be asked (the bot token at hand), so
+   * that its first escalation names it to on-call without asking Slack first. Never fails the add:
+   * unknown, the slack-worker learns it after the channel's first escalation.
+   */
+  const withChannelName = async (customer: Customer): Promise<Customer> => {
+    const name = await slack.channelName?.(customer.channel).catch(() => undefined);
+    if (!name || name === customer.channelName) return customer;
+    const { channelName } = await customers.recordChannelName(customer.channel, name);
+    return { ...customer, ...(channelName ? { channelName } : {}) };
+  };
   const known = async (channel: string) => {
     const customer = await customers.get(checkChannelId(channel));
     if (!customer) throw new UnknownCustomerError(channel);
@@ -455,7 +479,7 @@ export function makeCustomerAdmin(customers: Customers): CustomerAdmin {
       const customer = await customers.full(checkChannelId(channel));
       return customer && maskedCustomer(customer);
     },
-    add: async (input) => maskedCustomer(await customers.add(input)),
+    add: async (input) => maskedCustomer(await withChannelName(await customers.add(input))),
     update: async (channel, changes) => maskedCustomer(await customers.update(checkChannelId(channel), changes)),
     remove: async (channel) => maskedCustomer(await customers.remove(checkChannelId(channel))),
     all: async () => (await customers.all()).map(maskedCustomer),

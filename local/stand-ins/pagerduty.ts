@@ -116,7 +116,7 @@ interface StandInSubscription {
 export class PagerDutyStandIn {
   readonly incidents = new Map<string, StandInIncident>();
   /** Every accepted Events API call, merged or not. */
-  readonly triggers: { dedupKey: string; payload: Record<string, unknown> }[] = [];
+  readonly triggers: { dedupKey: string; payload: Record<string, unknown>; arrivedAt: number }[] = [];
   readonly eventsCalls: { status: number; body: unknown }[] = [];
   /** Every REST call; `arrivedAt` (performance.now(), as the Slack stand-in's calls) orders it against other stand-ins' calls. */
   readonly restCalls: { path: string; status: number; arrivedAt: number }[] = [];
@@ -658,7 +658,7 @@ export class PagerDutyStandIn {
     if (body.event_action !== 'trigger') return reject(`the stand-in implements 'event_action' trigger only, not ${String(body.event_action)}`);
     const payload = body.payload as Record<string, unknown> & { summary: string };
     const dedupKey = typeof body.dedup_key === 'string' && body.dedup_key ? body.dedup_key : randomBytes(16).toString('hex');
-    this.triggers.push({ dedupKey, payload });
+    this.triggers.push({ dedupKey, payload, arrivedAt: performance.now() });
     this.eventsCalls.push({ status: 202, body });
     const open = [...this.incidents.values()].find((i) => i.alertKeys.includes(dedupKey) && i.status !== 'resolved');
     if (!open && this.maintenance) {

@@ -285,7 +285,7 @@ describe('the CloudFormation template `sls package` generates, offline and witho
     const READS = ['dynamodb:BatchGetItem', 'dynamodb:GetItem'];
     const OWN_ITEMS = { 'ForAllValues:StringNotLike': { 'dynamodb:LeadingKeys': ['customer#*', 'routing#*'] } };
     const NOT_ROUTING_KEYS = { 'ForAllValues:StringNotLike': { 'dynamodb:LeadingKeys': ['routing#*'] } };
-    const SHARING = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['customer#*'] }, 'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sharedWith', 'updatedAt'] } };
+    const SHARING = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['customer#*'] }, 'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sharedWith', 'channelName', 'updatedAt'] } };
     const devSecret = { 'Fn::Sub': `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:pd-router/${dev.stage}-??????` };
     for (const [p, secret] of [[dev, devSecret], [prod, PROD_SECRET_ARN]] as const) {
       const roleIds = resourcesOfType(p.template, 'AWS::Lambda::Function').map(([, f]) => f.Properties.Role['Fn::GetAtt'][0]);
