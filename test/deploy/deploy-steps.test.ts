@@ -231,6 +231,8 @@ describe(`the Deploy steps of ${DEPLOY_DOC}, followed in their order on the loca
       const summary = run.stdout.split('\n').filter((l) => /^(Packaged| {2}\d+ | {2}table|Next)/.test(l));
       expect(summary[0]).toBe(`Packaged stage ${STAGE} into .serverless:`);
       expect(summary).toContainEqual(expect.stringMatching(/^ {2}5 functions: pd-router-prod-slack-ingress, /));
+      // Step 3's reserved concurrency defaults to none, which a new account can grant.
+      expect(summary.join('\n')).not.toContain('reserved concurrency');
       expect(summary).toContainEqual(expect.stringMatching(/^ {2}4 queues: /));
       expect(summary).toContainEqual(`  table: pd-router-${STAGE}-incident-links`);
       expect(summary).toContainEqual(expect.stringMatching(/^ {2}11 alarms, notifying a new SNS topic \(AlarmTopic\) mailing oncall@example\.com$/));
