@@ -1,3 +1,4 @@
+import { formatMinutes } from '../runtime/duration';
 import { NOT_PAGED, type CustomerReport, type Durations, type Report, type Summary, type TargetResult, type Week } from './report';
 
 /** The report as a person reads it: a terminal table, CSV, JSON, or one HTML file with its charts. */
@@ -97,6 +98,20 @@ function escapeHtml(text: string): string {
 
 const minutes = (s: number | undefined) => (s === undefined ? null : Math.round((s / 60) * 10) / 10);
 
+/** One colour per measure, a target in its measure's hue (drawn dashed); the legend below, its labels whole. */
+function measureColor(targets: string[]) {
+  return {
+    field: 'measure',
+    type: 'nominal',
+    title: null,
+    scale: {
+      domain: ['acknowledge, median', 'acknowledge, p90', 'resolve, median', 'resolve, p90', ...targets],
+      range: ['#1f77b4', '#aec7e8', '#2ca02c', '#98df8a', ...targets.map((t) => (t.includes('acknowledge') ? '#1f77b4' : '#2ca02c'))],
+    },
+    legend: { orient: 'bottom', labelLimit: 0, columns: 3 },
+  };
+}
+
 /** Vega-Lite specs of the report's charts: response times per week (targets as lines), per customer, and counts per week. */
 export function chartSpecs(report: Report, only?: string): { title: string; spec: Record<string, unknown> }[] {
   const focus: CustomerReport | undefined = only ? report.customers[0] : undefined;
@@ -109,8 +124,8 @@ export function chartSpecs(report: Report, only?: string): { title: string; spec
   ]).filter((d) => d.minutes !== null);
   const targetLines = focus
     ? [
-        ...(focus.ackWithinMinutes !== undefined ? [{ target: `acknowledge within ${focus.ackWithinMinutes}m`, minutes: focus.ackWithinMinutes }] : []),
-        ...(focus.resolveWithinMinutes !== undefined ? [{ target: `resolve within ${focus.resolveWithinMinutes}m`, minutes: focus.resolveWithinMinutes }] : []),
+        ...(focus.ackWithinMinutes !== undefined ? [{ measure: `target: acknowledge within ${formatMinutes(focus.ackWithinMinutes)}`, minutes: focus.ackWithinMinutes }] : []),
+        ...(focus.resolveWithinMinutes !== undefined ? [{ measure: `target: resolve within ${formatMinutes(focus.resolveWithinMinutes)}`, minutes: focus.resolveWithinMinutes }] : []),
       ]
     : [];
   const x = { field: 'week', type: 'temporal', title: 'week of', axis: { format: '%b %d' } };
@@ -121,8 +136,8 @@ export function chartSpecs(report: Report, only?: string): { title: string; spec
         width: 640,
         height: 260,
         layer: [
-          { data: { values: perWeek }, mark: { type: 'line', point: true }, encoding: { x, y: { field: 'minutes', type: 'quantitative', title: 'minutes after asking', scale: { type: 'symlog' } }, color: { field: 'measure', type: 'nominal', title: null } } },
-          ...(targetLines.length ? [{ data: { values: targetLines }, mark: { type: 'rule', strokeDash: [6, 4] }, encoding: { y: { field: 'minutes', type: 'quantitative' }, color: { field: 'target', type: 'nominal', title: null } } }] : []),
+          { data: { values: perWeek }, mark: { type: 'line', point: true }, encoding: { x, y: { field: 'minutes', type: 'quantitative', title: 'minutes after asking', scale: { type: 'log' } }, color: measureColor(targetLines.map((t) => t.measure)) } },
+          ...(targetLines.length ? [{ data: { values: targetLines }, mark: { type: 'rule', strokeDash: [6, 4], strokeWidth: 2 }, encoding: { y: { field: 'minutes', type: 'quantitative' }, color: measureColor(targetLines.map((t) => t.measure)) } }] : []),
         ],
       },
     },
@@ -133,7 +148,7 @@ export function chartSpecs(report: Report, only?: string): { title: string; spec
         height: 200,
         data: { values: weeks.flatMap((w) => [{ week: w.week, what: 'paged', count: w.summary.paged }, { week: w.week, what: 'folded', count: w.summary.folded }, { week: w.week, what: 'not paged', count: w.summary.asked - w.summary.paged - w.summary.folded }]) },
         mark: 'bar',
-        encoding: { x: { ...x, timeUnit: 'yearmonthdate' }, y: { field: 'count', type: 'quantitative', title: 'escalations', stack: true }, color: { field: 'what', type: 'nominal', title: null } },
+        encoding: { x: { field: 'week', type: 'ordinal', title: 'week of', axis: { labelAngle: 0 } }, y: { field: 'count', type: 'quantitative', title: 'escalations', stack: true }, color: { field: 'what', type: 'nominal', title: null } },
       },
     },
   ];
