@@ -1,0 +1,60 @@
+import type { PagerDutyApi } from '../../lib/pagerduty/api';
+import { type SlackApi } from '../../lib/slack/web-api';
+import type { Effects } from '../../lib/store/effects';
+import { type IncidentLinks } from '../../lib/store/incident-links';
+import type { Customers } from '../../lib/store/customers';
+import { makeDeliveryGate, type DeliveryGate } from '../../lib/escalation/delivery-gate';
+import { type Ownership } from '../../lib/tenancy/ownership';
+import { makeAudience } from '../../lib/tenancy/audience';
+import type { EventQueue } from '../../lib/runtime/queue';
+import type { Pacer } from '../../lib/store/pacer';
+import { type History } from '../../lib/store/history';
+import { makeConfirmationRefresh } from './confirmation-refresh';
+
+type ConfirmationRefresh = ReturnType<typeof makeConfirmationRefresh>;
+type Audience = ReturnType<typeof makeAudience>;
+
+export interface PagerDutyWorkerDeps {
+  links: IncidentLinks;
+  /** Which escalations an incident holds (the only module that binds a link to one). */
+  ownership: Ownership;
+  customers: Customers;
+  effects: Effects;
+  slack: SlackApi;
+  pagerDuty: PagerDutyApi;
+  /** This worker's own queue (confirmation refreshes) and the pace they go out at. */
+  queue: EventQueue;
+  pacer: Pacer;
+  /** The escalation history (acknowledged, resolved, handled together); absent in tests of other things. */
+  history?: History;
+  /** `pagerDutyFromEmail`: the PagerDuty user that notes telling on-call who follows an incident are added as; unset: none are. */
+  config: { showResponderNames: boolean; pagerDutyFromEmail?: string };
+  checkpoint?: (step: string) => void;
+  now?: () => number;
+}
+
+/** What every step of the pagerduty-worker is built from: its parts, and the few things they all ask. */
+export interface PagerDutyTools {
+  deps: PagerDutyWorkerDeps;
+  ownership: Ownership;
+  /** Asked for every channel told, fan-out included (lib/escalation/delivery-gate.ts). */
+  gate: DeliveryGate;
+  confirmations: ConfirmationRefresh;
+  /** Tells on-call who follows an incident (lib/tenancy/audience.ts). */
+  audience: Audience;
+  now: () => number;
+  checkpoint: (step: string) => void;
+}
+
+export function makePagerDutyTools(deps: PagerDutyWorkerDeps): PagerDutyTools {
+  const gate = makeDeliveryGate({ customers: deps.customers });
+  return {
+    deps,
+    ownership: deps.ownership,
+    gate,
+    confirmations: makeConfirmationRefresh({ ...deps, gate }),
+    audience: makeAudience({ ...deps, ...(deps.config.pagerDutyFromEmail ? { fromEmail: deps.config.pagerDutyFromEmail } : {}) }),
+    now: deps.now ?? Date.now,
+    checkpoint: (step) => deps.checkpoint?.(step),
+  };
+}
