@@ -3,6 +3,7 @@ import type { ColdInitReport } from './cold-init';
 import type { EndToEndResult, OperationCounts } from './end-to-end';
 import type { IngressReport } from './ingress-latency';
 import type { StormResult } from './storm';
+import type { ReportReadResult } from './report-read';
 
 /** Everything one `npm run bench` measured; written as bench/results/latest.json. */
 export interface BenchResults {
@@ -17,6 +18,8 @@ export interface BenchResults {
   operations?: OperationCounts;
   /** The shared outage (`--storm`): customers on their own routing keys, and all on one. */
   storm?: { own?: StormResult; shared?: StormResult };
+  /** `npm run report` over a provider's history on the local stack (issue 26). */
+  reportRead?: ReportReadResult;
   targets: TargetCheck[];
   /** Phases that could not run, and why. */
   skipped: { phase: string; reason: string }[];

@@ -6,6 +6,7 @@ import { buildBundles, BUILD_DIR, readDeployBuild, ROOT, type BundleResult } fro
 import { measureColdInit, type FunctionName } from './cold-init';
 import type { EndToEndOptions, EndToEndResult, OperationCounts } from './end-to-end';
 import { measureIngress } from './ingress-latency';
+import { measureReportRead } from './report-read';
 import { evaluateTargets, renderMarkdown } from './report';
 import type { BenchResults } from './results-types';
 import type { StormOptions, StormResult } from './storm';
@@ -72,6 +73,7 @@ const PLAN = quick
       burst: { channels: 4, escalationsPerChannel: 3 },
       light: { channels: 3, escalationsPerChannel: 2, ratePerSecond: 4, warmUp: false, concurrency: 5 },
       operations: false,
+      reportRead: { escalations: 1_000, days: 40, customers: 30, runs: 3 },
     }
   : {
       coldInit: {
@@ -85,6 +87,7 @@ const PLAN = quick
       burst: { channels: 50, escalationsPerChannel: 20 },
       light: { channels: 10, escalationsPerChannel: 5, ratePerSecond: 5, warmUp: false, concurrency: 5 },
       operations: true,
+      reportRead: { escalations: 10_000, days: 400, customers: 300, runs: 5 },
     };
 
 const E2E_DEFAULTS: Omit<EndToEndOptions, 'channels' | 'escalationsPerChannel' | 'mode'> = {
@@ -214,6 +217,8 @@ async function main() {
   const light = await timed(results, 'end to end (light)', () => inChild<EndToEndResult>(JSON.stringify({ ...E2E_DEFAULTS, ...PLAN.light, mode: 'paced' })));
   if (light) endToEnd.light = light;
   results.endToEnd = endToEnd;
+  const { reportRead } = PLAN;
+  results.reportRead = await timed(results, `report (${reportRead.escalations} escalations)`, () => measureReportRead(reportRead));
   results.storm = await runStorms(results);
 
   results.machine.loadAverageAtEnd = loadavg().map((v) => round(v, 2));
