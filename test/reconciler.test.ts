@@ -264,9 +264,10 @@ describe('an escalation PagerDuty accepts but opens no incident for (maintenance
     const stack = await startTestStack({ reconcileEverySeconds: 3600 });
     try {
       const before = stack.pagerDuty!.restCalls.length;
+      const slackBefore = stack.slack!.calls.length; // registering the sandbox's customers asked Slack their channels' names
       await stack.reconcile();
       expect(stack.pagerDuty!.restCalls.length).toBe(before);
-      expect(stack.slack!.calls.length).toBe(0);
+      expect(stack.slack!.calls.length).toBe(slackBefore);
     } finally {
       await stack.stop();
     }

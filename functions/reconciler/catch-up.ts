@@ -1,0 +1,126 @@
+import type { IncidentStatus } from '../../lib/events';
+import type { IncidentState } from '../../lib/pagerduty/api';
+import type { Logger } from '../../lib/runtime/log';
+import { METRIC_NAMES } from '../../lib/runtime/metrics';
+import { handledTogetherMessage, incidentUpdateMessage, escalationNotOpenedMessage, promptDecidedMessage } from '../../lib/slack/messages';
+import { isGone } from '../../lib/escalation/delivery-gate';
+import { postOnce } from '../../lib/escalation/once';
+import { channelScope, type SlackMessage } from '../../lib/slack/web-api';
+import { CONFIRMATION_LIFETIME_MS, type IncidentLink } from '../../lib/store/incident-links';
+import { customerView, type Happening } from '../../lib/tenancy/customer-view';
+import { showConfirmationNow } from '../../lib/tenancy/confirmation';
+import { historyOf } from '../../lib/store/history';
+import { incidentTag } from '../../lib/tenancy/ownership';
+
+import type { ReconcilerTools } from './tools';
+
+/** A link no incident ever held is given up (taken out of the open-link index) after this long. */
+const GIVE_UP_WITHOUT_INCIDENT_MS = 24 * 3600 * 1000;
+
+/** How a status the channel did not see is told: the change from the status it last showed. */
+function catchUpHappening(from: IncidentStatus | undefined, to: IncidentStatus): Happening {
+  if (to === 'resolved') return { kind: 'resolved', by: undefined };
+  if (to === 'acknowledged') return { kind: 'acknowledged', by: undefined };
+  if (from === 'resolved') return { kind: 'reopened', by: undefined };
+  if (from === 'acknowledged') return { kind: 'unacknowledged' };
+  return { kind: 'opened' };
+}
+
+
+/** Post once under `effectKey` in the link's thread; true when this call posted it. */
+async function postInThread(tools: ReconcilerTools, link: IncidentLink, effectKey: string, message: SlackMessage): Promise<boolean> {
+  return (await postOnce(tools.deps.effects, channelScope(tools.deps.slack, link.channel), effectKey, message, link.threadTs!)).performed;
+}
+
+/** `contact`: whom the customer is told to contact, its own (registry `contact`) or the deployment's. */
+async function noIncidentYet(tools: ReconcilerTools, link: IncidentLink, contact: string, logger: Logger): Promise<number> {
+  const acceptedAt = Date.parse(link.acceptedAt ?? link.createdAt);
+  const waited = tools.now().getTime() - acceptedAt;
+  if (waited < tools.deps.config.noIncidentAfterSeconds * 1000) return 0;
+  await tools.deps.history.record(historyOf(link), { step: 'no-incident', at: tools.now().toISOString() });
+  const told = await postInThread(tools, link, `noincident:${link.dedupKey}`, escalationNotOpenedMessage(customerView(link), contact));
+  if (told) {
+    // The provider's part: someone must page on-call by hand, or fix the service's rules.
+    logger.error('PagerDuty accepted an escalation but no incident holds it; the channel was told to contact support', { waitedSeconds: Math.round(waited / 1000) });
+    logger.metric(METRIC_NAMES.escalationsWithoutIncident);
+  }
+  if (waited > GIVE_UP_WITHOUT_INCIDENT_MS) {
+    await tools.deps.links.close(link.dedupKey);
+    logger.warn('no incident holds this escalation a day after it was accepted; the reconciler stops looking');
+  }
+  return told ? 1 : 0;
+}
+
+/**
+ * A confirmation prompt nobody clicked within its lifetime pages no one: the prompt says so, once
+ * (the same conditional decision a late click would make, so the two cannot disagree).
+ */
+async function expirePrompt(tools: ReconcilerTools, link: IncidentLink, heard: boolean, logger: Logger): Promise<number> {
+  if (tools.now().getTime() - Date.parse(link.createdAt) <= CONFIRMATION_LIFETIME_MS) return 0;
+  const decided = await tools.deps.links.decide(link.dedupKey, 'expired', 'pd-router');
+  if (decided.confirmation !== 'expired') return 0;
+  await tools.deps.history.recordLink(decided);
+  // Expired all the same where the gate refuses the channel (it never pages), but not shown there.
+  if (decided.promptTs && heard) await channelScope(tools.deps.slack, decided.channel).update(decided.promptTs, promptDecidedMessage(customerView(decided), 'expired'));
+  await tools.deps.links.close(decided.dedupKey);
+  logger.info('a confirmation prompt expired unanswered; nobody was paged');
+  return 1;
+}
+
+/** Tell one channel what it missed; returns the number of posts made (0 when nothing was missed). */
+export async function reconcileLink(tools: ReconcilerTools, start: IncidentLink, logger: Logger): Promise<number> {
+  const prompt = start.state === 'pending' && start.confirmation === 'asked';
+  // Pending: its trigger is in flight (the slack-worker owns it). No thread: its confirmation is being posted.
+  if (!prompt && (start.state !== 'triggered' || !start.threadTs)) return 0;
+  // The delivery gate: a channel removed (or added again since) hears nothing more, and its
+  // escalation leaves the open-link index for good; one shared with an organization nobody
+  // approved hears nothing until it is approved, and its link keeps its last shown status, so
+  // the first run after approval catches it up.
+  const answer = await tools.gate({ path: 'reconciler', channel: start.channel, link: start }, logger);
+  if (!answer.allowed && isGone(answer.reason)) {
+    if (prompt) await tools.deps.history.recordLink(await tools.deps.links.decide(start.dedupKey, 'refused', 'pd-router'));
+    await tools.deps.links.close(start.dedupKey);
+    logger.info('the channel is no longer a customer (or was registered again since): the escalation is closed, nothing posted');
+    return 0;
+  }
+  if (prompt) return expirePrompt(tools, start, answer.allowed, logger);
+  if (!answer.allowed) return 0;
+  const { link, incident } = await tools.ownership.locate(start, logger);
+  tools.checkpoint('read');
+  if (!incident) return link.incidentId ? 0 : noIncidentYet(tools, link, answer.customer.contact ?? tools.deps.config.supportContact, logger);
+  return tellMissed(tools, link, incident, logger);
+}
+
+async function tellMissed(tools: ReconcilerTools, link: IncidentLink, incident: IncidentState, logger: Logger): Promise<number> {
+  let posted = 0;
+  if ((link.heldBy === 'grouped' || link.heldBy === 'merged') && link.incidentId === incident.id) {
+    if (await postInThread(tools, link, `joined:${link.dedupKey}:${incidentTag(incident.id)}`, handledTogetherMessage(customerView(link)))) posted++;
+  }
+  let current = link;
+  if (incident.status && incident.lastStatusChangeAt) {
+    const status = incident.status;
+    const at = new Date(incident.lastStatusChangeAt).toISOString();
+    const recorded = await tools.deps.links.recordReconciledStatus(link.dedupKey, status, at);
+    current = recorded.link;
+    tools.checkpoint('status-recorded');
+    // Ours to tell when this call recorded it, or an earlier run did and stopped before posting.
+    const ours = recorded.advanced || (current.statusSource === 'reconciler' && current.status === status && current.statusAt === at);
+    if (ours) {
+      await tools.deps.history.recordStatus(current, status, at);
+      const happening = catchUpHappening(link.status, status);
+      if (await postInThread(tools, current, `caught:${link.dedupKey}:${status}:${at}`, incidentUpdateMessage(customerView(current), happening))) posted++;
+      tools.checkpoint('posted');
+      // Re-rendering is idempotent, so a run that finds its post already made still does it.
+      await showConfirmationNow(tools.deps, current);
+      // Only now, told, does a resolved link leave the open-link index: a run that stopped before
+      // its post finds the link again next time (recordReconciledStatus keeps it listed).
+      if (status === 'resolved') await tools.deps.links.close(link.dedupKey);
+    }
+  }
+  if (posted) {
+    logger.info('the reconciler told a channel what no webhook had', { posts: posted, status: current.status });
+    logger.metric(METRIC_NAMES.reconcilerCatchUps, posted);
+  }
+  return posted;
+}
+

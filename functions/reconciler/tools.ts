@@ -1,0 +1,47 @@
+import type { PagerDutyApi } from '../../lib/pagerduty/api';
+import type { Customers } from '../../lib/store/customers';
+import { makeDeliveryGate, type DeliveryGate } from '../../lib/escalation/delivery-gate';
+import { type SlackApi } from '../../lib/slack/web-api';
+import type { Effects } from '../../lib/store/effects';
+import { type IncidentLinks } from '../../lib/store/incident-links';
+import { type History } from '../../lib/store/history';
+import { type Ownership } from '../../lib/tenancy/ownership';
+
+export interface ReconcilerDeps {
+  links: IncidentLinks;
+  /** Which escalations an incident holds (the only module that binds a link to one). */
+  ownership: Ownership;
+  customers: Customers;
+  effects: Effects;
+  /** The escalation history: what the reconciler learns (a status, no incident, an expired prompt) is recorded too. */
+  history: History;
+  slack: SlackApi;
+  pagerDuty: PagerDutyApi;
+  config: { noIncidentAfterSeconds: number; supportContact: string };
+  now?: () => Date;
+  sleep?: (ms: number) => Promise<void>;
+  /** Called after each step that changes something; the crash tests throw here. */
+  checkpoint?: (step: string) => void;
+}
+
+/** What the reconciler's steps are built from: its parts, and the few things they all ask. */
+export interface ReconcilerTools {
+  deps: ReconcilerDeps;
+  ownership: Ownership;
+  /** Asked before any channel is told (lib/escalation/delivery-gate.ts). */
+  gate: DeliveryGate;
+  now: () => Date;
+  sleep: (ms: number) => Promise<void>;
+  checkpoint: (step: string) => void;
+}
+
+export function makeReconcilerTools(deps: ReconcilerDeps): ReconcilerTools {
+  return {
+    deps,
+    ownership: deps.ownership,
+    gate: makeDeliveryGate({ customers: deps.customers }),
+    now: deps.now ?? (() => new Date()),
+    sleep: deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))),
+    checkpoint: (step) => deps.checkpoint?.(step),
+  };
+}
