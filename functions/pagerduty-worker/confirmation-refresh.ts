@@ -5,7 +5,7 @@ import type { EventQueue } from '../../lib/runtime/queue';
 import { channelScope, type SlackApi } from '../../lib/slack/web-api';
 import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
 import type { Pacer } from '../../lib/store/pacer';
-import { confirmationFor, confirmationIsStale } from '../../lib/tenancy/confirmation';
+import { confirmationFor, confirmationIsStale } from '../../lib/escalation/confirmation';
 import type { DeliveryGate } from '../../lib/escalation/delivery-gate';
 
 export interface ConfirmationRefreshDeps {

@@ -8,7 +8,7 @@ import { postOnce } from '../../lib/escalation/once';
 import { channelScope, type SlackMessage } from '../../lib/slack/web-api';
 import { CONFIRMATION_LIFETIME_MS, type IncidentLink } from '../../lib/store/incident-links';
 import { customerView, type Happening } from '../../lib/tenancy/customer-view';
-import { showConfirmationNow } from '../../lib/tenancy/confirmation';
+import { showConfirmationNow } from '../../lib/escalation/confirmation';
 import { historyOf } from '../../lib/store/history';
 import { incidentTag } from '../../lib/tenancy/ownership';
 

@@ -6,7 +6,7 @@ import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { escalationFailedMessage, escalationRejectedMessage, foldedMessage, messageCutMessage } from '../../lib/slack/messages';
 import type { CustomerRecord } from '../../lib/store/customers';
 import { customerView } from '../../lib/tenancy/customer-view';
-import { confirmationFor, showConfirmationNow } from '../../lib/tenancy/confirmation';
+import { confirmationFor, showConfirmationNow } from '../../lib/escalation/confirmation';
 import { NOTE_BUDGET } from '../../lib/store/page-budget';
 import { postOnce } from '../../lib/escalation/once';
 import { replyNote } from './thread-replies';

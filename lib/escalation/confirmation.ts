@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { confirmationMessage } from '../slack/messages';
 import { channelScope, type SlackApi, type SlackMessage } from '../slack/web-api';
 import type { IncidentLink, IncidentLinks } from '../store/incident-links';
-import { customerView } from './customer-view';
+import { customerView } from '../tenancy/customer-view';
 
 /**
  * A channel's confirmation ("On-call has been paged", with its status and Check Status) as the
