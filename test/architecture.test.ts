@@ -2,6 +2,7 @@ import { build } from 'esbuild';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import ts from 'typescript';
 import { readDeployBuild } from '../bench/bundles';
 import { codeFiles, outsideReads } from './helpers/outside-reads';
 
@@ -237,6 +238,44 @@ describe('inside lib/, imports point one way: report → escalation → slack �
     writeFileSync(planted, "import { makeCustomers } from '../store/customers';\nexport const planted = makeCustomers;\n");
     try {
       expect(importsRunningUp(['lib/runtime/zz-planted-upward-import.ts'])).toEqual(['lib/runtime/zz-planted-upward-import.ts → lib/store/customers.ts']);
+    } finally {
+      rmSync(planted);
+    }
+  });
+});
+
+/** Handlers are wiring and the workers read as steps: a function in functions/ this long is a closure to split. */
+const MAX_FUNCTION_LINES = 80;
+
+/** Every function (declarations, methods, arrows) in these files longer than the limit, with its lines. */
+function longFunctions(files: string[]): string[] {
+  return files.flatMap((file) => {
+    const source = ts.createSourceFile(file, readFileSync(path.join(root, file), 'utf8'), ts.ScriptTarget.Latest, true);
+    const found: string[] = [];
+    const visit = (node: ts.Node) => {
+      if (ts.isFunctionLike(node) && 'body' in node && node.body) {
+        const first = source.getLineAndCharacterOfPosition(node.getStart()).line;
+        const lines = source.getLineAndCharacterOfPosition(node.getEnd()).line - first + 1;
+        const name = 'name' in node && node.name ? node.name.getText() : '(anonymous)';
+        if (lines > MAX_FUNCTION_LINES) found.push(`${file}:${first + 1} ${name} (${lines} lines)`);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+    return found;
+  });
+}
+
+describe(`no function in functions/ is over ${MAX_FUNCTION_LINES} lines`, () => {
+  it('the functions, their steps and their wiring', () => {
+    expect(longFunctions(modulesUnder('functions'))).toEqual([]);
+  });
+
+  it('finds a long one (the check is not blind)', () => {
+    const planted = path.join(root, 'functions', 'zz-planted-long-function.ts');
+    writeFileSync(planted, `export function makeEverything() {\n${'  console.log(1);\n'.repeat(MAX_FUNCTION_LINES)}}\n`);
+    try {
+      expect(longFunctions(['functions/zz-planted-long-function.ts'])).toEqual([`functions/zz-planted-long-function.ts:1 makeEverything (${MAX_FUNCTION_LINES + 2} lines)`]);
     } finally {
       rmSync(planted);
     }
