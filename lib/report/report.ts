@@ -217,3 +217,24 @@ export function buildReport(records: HistoryRecord[], customers: ReportCustomer[
 }
 
 const sum = (parts: TargetResult[], key: 'met' | 'missed' | 'pending') => parts.reduce((n, t) => n + t[key], 0);
+
+/** A customer's last days at a glance (the sandbox console's card): the report's numbers, and escalations per day. */
+export interface RecentSummary {
+  days: number;
+  asked: number;
+  paged: number;
+  medianAckSeconds?: number;
+  /** Escalations asked each day, oldest first, today last. */
+  perDay: number[];
+}
+
+export function recentSummary(records: HistoryRecord[], now: Date, days = 30): RecentSummary {
+  const summary = summarize(records, now.toISOString());
+  const perDay = new Array<number>(days).fill(0);
+  const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
+  for (const record of records) {
+    const day = days - 1 - Math.floor((today - Date.parse(record.askedAt.slice(0, 10))) / 86_400_000);
+    if (day >= 0 && day < days) perDay[day]! += 1;
+  }
+  return { days, asked: summary.asked, paged: summary.paged, ...(summary.timeToAcknowledge.median !== undefined ? { medianAckSeconds: summary.timeToAcknowledge.median } : {}), perDay };
+}

@@ -5,6 +5,9 @@ import path from 'node:path';
 import { build } from 'esbuild';
 import { CANCEL_PAGE_ACTION_ID, CHECK_STATUS_ACTION_ID, PAGE_ONCALL_ACTION_ID } from '../../lib/slack/normalize';
 import type { Customer } from '../../lib/store/customers';
+import { makeDocumentClient } from '../../lib/store/dynamo';
+import { makeHistory, type History } from '../../lib/store/history';
+import { recentSummary } from '../../lib/report/report';
 import type { LocalStack, StackOptions } from '../stack';
 import { readBody, sendJson } from '../stand-ins/http-util';
 import { STAND_IN_BOT_USER_ID } from '../stand-ins/slack';
@@ -56,6 +59,22 @@ async function snapshotOf(stack: LocalStack, channels: ChannelInfo[]): Promise<C
   };
 }
 
+const RECENT_DAYS = 30;
+const histories = new WeakMap<LocalStack, History>();
+
+/** A channel's last 30 days from the stack's escalation history, read as the report reads it (by Query). */
+async function recentOf(stack: LocalStack, channel: string, now: number) {
+  let history = histories.get(stack);
+  if (!history) {
+    // The TTL matters only to writes, and this only reads.
+    history = makeHistory(makeDocumentClient({ AWS_ENDPOINT_URL_DYNAMODB: stack.dynamo.endpoint }), stack.dynamo.tableName, { ttlDays: 1 });
+    histories.set(stack, history);
+  }
+  const to = new Date(now);
+  const records = await history.query({ from: new Date(now - RECENT_DAYS * 86_400_000), to: new Date(now + 1), channel });
+  return recentSummary(records, to, RECENT_DAYS);
+}
+
 /** Each console channel's customer card: name, pages left in the rolling hour, confirmation. */
 async function customerCards(stack: LocalStack, channels: ChannelInfo[], registered: readonly Customer[]): Promise<Record<string, CustomerCard>> {
   const now = Date.now();
@@ -64,8 +83,8 @@ async function customerCards(stack: LocalStack, channels: ChannelInfo[], registe
     channels.map(async ({ id }) => {
       const customer = byChannel.get(id);
       if (!customer) return undefined;
-      const used = await stack.pageBudget.used(id, now);
-      return [id, { name: customer.name, pagesPerHour: customer.pagesPerHour, budgetLeft: Math.max(0, customer.pagesPerHour - used), confirm: customer.confirm }] as const;
+      const [used, recent] = await Promise.all([stack.pageBudget.used(id, now), recentOf(stack, id, now)]);
+      return [id, { name: customer.name, pagesPerHour: customer.pagesPerHour, budgetLeft: Math.max(0, customer.pagesPerHour - used), confirm: customer.confirm, recent }] as const;
     }),
   );
   return Object.fromEntries(cards.filter((card) => card !== undefined));

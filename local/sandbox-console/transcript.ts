@@ -1,6 +1,7 @@
 import type { RecordedEphemeral, RecordedMessage } from '../stand-ins/slack';
 import { STAND_IN_BOT_USER_ID } from '../stand-ins/slack';
 import type { StandInIncident } from '../stand-ins/pagerduty';
+import type { RecentSummary } from '../../lib/report/report';
 
 /**
  * What a channel's members see, built from the Slack stand-in's records: the console renders it,
@@ -49,6 +50,8 @@ export interface CustomerCard {
   /** Pages left in the rolling hour. */
   budgetLeft: number;
   confirm: boolean;
+  /** Its last 30 days, from the escalation history (lib/report/report.ts). */
+  recent?: RecentSummary;
 }
 
 /** Everything the console page draws, sent on each change. */

@@ -70,7 +70,7 @@ describe('the sandbox console, in Chromium', () => {
     expect(await page.locator('.channel-header h2').allInnerTexts()).toEqual(['# customer-acme', '# customer-globex', '# customer-initech']);
     // Each demo channel is a registered customer, and its card says so.
     expect(await page.locator('.customer-card').allInnerTexts()).toEqual(
-      ['Acme Corp', 'Globex', 'Initech'].map((name) => expect.stringMatching(new RegExp(`^${name}\\s+3 of 3 pages left this hour\\s+confirmation off$`))),
+      ['Acme Corp', 'Globex', 'Initech'].map((name) => expect.stringMatching(new RegExp(`^${name}\\s+3 of 3 pages left this hour\\s+confirmation off\\s+last 30 days: 0 asked$`))),
     );
 
     // Two customers type, as they would in Slack.
@@ -105,6 +105,12 @@ describe('the sandbox console, in Chromium', () => {
     expect(globex).not.toContain(ACME);
     expect(globex).not.toMatch(/Acknowledged|Resolved|Only visible/);
     expect(await column('CGLOBEX').locator('.message').count()).toBe(3); // mention, confirmation, triggered
+    // Each card counts its own channel's last 30 days, from the escalation history, with a bar for today.
+    const cardOf = (channel: string) => page.locator(`[data-channel="${channel}"] .customer-card`);
+    expect(await cardOf('CACME').innerText()).toMatch(/last 30 days: 1 asked, 1 paged, acknowledged in [\dm ]+s \(median\)$/);
+    expect(await cardOf('CGLOBEX').innerText()).toMatch(/last 30 days: 1 asked, 1 paged$/);
+    expect(await cardOf('CINITECH').innerText()).toMatch(/last 30 days: 0 asked$/);
+    expect(await cardOf('CACME').locator('.customer-spark rect').count()).toBe(1);
 
     const initech = await column('CINITECH').innerText();
     expect(initech).toContain('No messages yet');
@@ -203,7 +209,7 @@ describe('the sandbox console, in Chromium', () => {
     await httpCustomerAdmin(stack.url, stack.adminToken).add({ channel: 'CUMBRELLA', name: 'Umbrella Corp', confirm: true });
     const card = page.locator('[data-channel="CUMBRELLA"] .customer-card');
     await card.filter({ hasText: 'Umbrella Corp' }).waitFor();
-    expect(await card.innerText()).toMatch(/^Umbrella Corp\s+3 of 3 pages left this hour\s+confirmation on$/);
+    expect(await card.innerText()).toMatch(/^Umbrella Corp\s+3 of 3 pages left this hour\s+confirmation on\s+last 30 days: 0 asked$/);
 
     // Every column beside the PagerDuty panel, never under it, each wide enough to read.
     const layout = async () => {

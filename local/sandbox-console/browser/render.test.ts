@@ -53,6 +53,19 @@ describe('the console’s Slack rendering', () => {
     expect(renderCustomerCard(undefined)).toContain('Not a customer');
   });
 
+  it('shows a customer\'s last 30 days on its card: counts, the median time to acknowledge, a bar per day', () => {
+    const perDay = new Array<number>(30).fill(0);
+    perDay[0] = 1;
+    perDay[29] = 2;
+    const card = renderCustomerCard({ name: 'Acme', pagesPerHour: 3, budgetLeft: 3, confirm: false, recent: { days: 30, asked: 3, paged: 2, medianAckSeconds: 245, perDay } });
+    expect(card).toContain('last 30 days: 3 asked, 2 paged, acknowledged in 4m 05s (median)');
+    // The busiest day is full height, the other in proportion; days without one draw nothing.
+    expect(card.match(/<rect /g)).toHaveLength(2);
+    expect(card).toContain('<rect x="87" y="0" width="2" height="12">');
+    expect(card).toContain('<rect x="0" y="6" width="2" height="6">');
+    expect(renderCustomerCard({ name: 'Quiet', pagesPerHour: 3, budgetLeft: 3, confirm: false, recent: { days: 30, asked: 0, paged: 0, perDay: new Array<number>(30).fill(0) } })).toContain('last 30 days: 0 asked</span>');
+  });
+
   it('shows the sandbox service’s switches, each button turning its switch the other way', () => {
     const normal = renderServiceSwitches({ webhooks: 'on', lostWebhooks: 0, maintenance: false, suppressedAlerts: 0 });
     expect(normal).toContain('data-switch="webhooks" data-on="false">Webhooks on');

@@ -1,4 +1,6 @@
 import type { ChannelTranscript, CustomerCard, IncidentView, ServiceSwitches, TranscriptEntry } from '../transcript';
+import type { RecentSummary } from '../../../lib/report/report';
+import { formatSeconds } from '../../../lib/report/format';
 
 /** HTML for the console, as strings: Slack's mrkdwn and Block Kit drawn roughly as Slack draws them. */
 
@@ -224,12 +226,22 @@ export function renderServiceSwitches(service: ServiceSwitches | undefined): str
   );
 }
 
+/** A customer's last days: the counts, the median time to acknowledge, and a bar per day. */
+export function renderRecent(recent: RecentSummary | undefined): string {
+  if (!recent) return '';
+  const answered = recent.medianAckSeconds !== undefined ? `, acknowledged in ${formatSeconds(recent.medianAckSeconds)} (median)` : '';
+  const text = `last ${recent.days} days: ${recent.asked} asked${recent.asked ? `, ${recent.paged} paged${answered}` : ''}`;
+  const most = Math.max(1, ...recent.perDay);
+  const bars = recent.perDay.map((n, i) => (n ? `<rect x="${i * 3}" y="${12 - Math.max(1, Math.round((n / most) * 12))}" width="2" height="${Math.max(1, Math.round((n / most) * 12))}"><title>${n}</title></rect>` : '')).join('');
+  return `<span class="customer-recent">${text}</span><svg class="customer-spark" role="img" aria-label="escalations per day, last ${recent.days} days" width="${recent.days * 3}" height="12" viewBox="0 0 ${recent.days * 3} 12">${bars}</svg>`;
+}
+
 /** The customer card in a channel's header: who the customer is, pages left this hour, confirmation. */
 export function renderCustomerCard(card: CustomerCard | undefined): string {
   if (!card) return '<div class="customer-card not-customer">Not a customer: escalations from here are refused</div>';
   const left = `${card.budgetLeft} of ${card.pagesPerHour} ${card.pagesPerHour === 1 ? 'page' : 'pages'} left this hour`;
   return (
     `<div class="customer-card${card.budgetLeft === 0 ? ' over-budget' : ''}"><span class="customer-name">${escapeHtml(card.name)}</span>` +
-    `<span class="customer-budget">${left}</span><span class="customer-confirm">confirmation ${card.confirm ? 'on' : 'off'}</span></div>`
+    `<span class="customer-budget">${left}</span><span class="customer-confirm">confirmation ${card.confirm ? 'on' : 'off'}</span>${renderRecent(card.recent)}</div>`
   );
 }
