@@ -1,5 +1,5 @@
 import type { HistoryRecord } from '../store/history';
-import { buildReport, durations, weekOf, weeksOf } from './report';
+import { buildReport, durations, recentSummary, weekOf, weeksOf } from './report';
 import { formatSeconds, renderCsv, renderText } from './render';
 
 const at = (iso: string, plusSeconds = 0) => new Date(Date.parse(iso) + plusSeconds * 1000).toISOString();
@@ -89,6 +89,15 @@ describe('the response report\'s numbers', () => {
     expect(durations([7])).toEqual({ count: 1, median: 7, p90: 7, max: 7 });
     expect(durations([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])).toEqual({ count: 10, median: 5.5, p90: 9, max: 10 });
     expect(durations([10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11])).toEqual({ count: 11, median: 6, p90: 10, max: 11 });
+  });
+
+  it('sums up a customer\'s last 30 days for its console card: today is the last day, 29 days ago the first', () => {
+    const now = new Date('2026-11-30T15:00:00.000Z');
+    const recent = recentSummary([paged('t1', ACME, '2026-11-30T01:00:00.000Z', 5, 60), paged('t2', ACME, '2026-11-30T02:00:00.000Z', 5, 180), paged('t3', ACME, '2026-11-01T23:00:00.000Z', 5, 120)], now);
+    expect(recent).toMatchObject({ days: 30, asked: 3, paged: 3, medianAckSeconds: 120 });
+    expect(recent.perDay[29]).toBe(2);
+    expect(recent.perDay[0]).toBe(1);
+    expect(recent.perDay.reduce((a, b) => a + b, 0)).toBe(3);
   });
 
   it('groups by weeks starting Monday 00:00 UTC, quiet weeks included', () => {
