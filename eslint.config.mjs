@@ -20,7 +20,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
-    files: ['**/*.cjs', 'lib/layout/cloudformation.js', 'lib/layout/serverless-build-key.js'],
+    files: ['**/*.cjs', 'deploy/cloudformation.js', 'deploy/serverless-build-key.js'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -3,12 +3,12 @@
 /**
  * The CloudFormation resources that lib/layout/layout.json defines (queues, DLQs, table), the five
  * least-privilege roles and the alarms. serverless.yml pulls them in with
- * `${file(./lib/layout/cloudformation.js):resources}`, so queue and table properties live only in
+ * `${file(./deploy/cloudformation.js):resources}`, so queue and table properties live only in
  * layout.json. CommonJS, because the Serverless Framework require()s it while it resolves
  * variables, before anything compiles TypeScript.
  */
-const layout = require('./layout.json');
-const metrics = require('./metrics.json');
+const layout = require('../lib/layout/layout.json');
+const metrics = require('../lib/layout/metrics.json');
 
 /** AWS's guidance for Lambda consumers of SQS: visibility at least 6 × the function timeout. */
 const VISIBILITY_PER_TIMEOUT = 6;
@@ -561,7 +561,7 @@ async function alarmDestination(resolveVariable, stage) {
   return alarmTarget(stage, topicArn, email);
 }
 
-/** `${file(./lib/layout/cloudformation.js):resources}`: everything above, for the resolved stage and params. */
+/** `${file(./deploy/cloudformation.js):resources}`: everything above, for the resolved stage and params. */
 async function resources({ resolveVariable }) {
   const stage = await resolveVariable('sls:stage');
   const secrets = await secretLayout(resolveVariable);
@@ -581,18 +581,18 @@ async function resources({ resolveVariable }) {
   };
 }
 
-/** `${file(./lib/layout/cloudformation.js):ingressSecretId}`: the secret the ingress functions read. */
+/** `${file(./deploy/cloudformation.js):ingressSecretId}`: the secret the ingress functions read. */
 async function ingressSecretId({ resolveVariable }) {
   return (await secretLayout(resolveVariable)).ingress;
 }
 
-/** `${file(./lib/layout/cloudformation.js):workerSecretId}`: the secret the workers read. */
+/** `${file(./deploy/cloudformation.js):workerSecretId}`: the secret the workers read. */
 async function workerSecretId({ resolveVariable }) {
   return (await secretLayout(resolveVariable)).worker;
 }
 
 /**
- * `${file(./lib/layout/cloudformation.js):reconcileRate}`: param reconcileEverySeconds as
+ * `${file(./deploy/cloudformation.js):reconcileRate}`: param reconcileEverySeconds as
  * EventBridge's rate expression (whole minutes, at least one).
  */
 async function reconcileRate({ resolveVariable }) {

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 
 const ROOT = path.join(__dirname, '..');
 /** What `osls package` reads from the service folder. */
-const SERVICE_FILES = ['serverless.yml', 'package.json', 'tsconfig.json', 'lib', 'functions'];
+const SERVICE_FILES = ['serverless.yml', 'package.json', 'tsconfig.json', 'deploy', 'lib', 'functions'];
 
 export interface PackageOptions {
   stage: string;

@@ -46,7 +46,7 @@ async function main(): Promise<number> {
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['inherit', 'pipe', 'pipe'] });
     // osls's output goes through as it comes until it reports an error (its `Error:` and the
     // `Environment:` footer it prints only then); from there it is held, so that a param refused by
-    // lib/layout/cloudformation.js is told in its own one line.
+    // deploy/cloudformation.js is told in its own one line.
     let failing = false;
     const held: string[] = [];
     const pass = (stream: NodeJS.WriteStream) => (chunk: Buffer) => {

@@ -1,6 +1,6 @@
 /**
  * Why the work queues may de-duplicate per message group (SQS FIFO high-throughput mode,
- * `DeduplicationScope: messageGroup`, lib/layout/cloudformation.js): in that mode SQS drops a
+ * `DeduplicationScope: messageGroup`, deploy/cloudformation.js): in that mode SQS drops a
  * message only when an earlier one with the same de-duplication id was sent to the same group. So
  * it is safe only if every pair of messages that must be de-duplicated always lands in one group.
  * Those pairs are redeliveries: Slack retrying an event, PagerDuty redelivering a webhook, a

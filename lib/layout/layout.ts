@@ -2,7 +2,7 @@ import layout from './layout.json';
 
 /**
  * The one definition of the table and the queues. serverless.yml reads layout.json through
- * lib/layout/cloudformation.js; the local stack and the tests read it through here.
+ * deploy/cloudformation.js; the local stack and the tests read it through here.
  */
 export const LAYOUT = layout;
 

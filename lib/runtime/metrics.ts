@@ -4,7 +4,7 @@ import definitions from '../layout/metrics.json';
 
 /**
  * Every metric name pd-router emits or will emit. They are defined once, in
- * lib/layout/metrics.json, because the dashboard and the alarms (lib/layout/cloudformation.js,
+ * lib/layout/metrics.json, because the dashboard and the alarms (deploy/cloudformation.js,
  * CommonJS) read them too.
  */
 export const METRIC_NAMES = {

@@ -11,7 +11,7 @@ import { SEVERITIES } from '../runtime/settings';
  * the one table, under its own `customer#` prefix and in the sparse customer index so that a
  * list reads customers only. A customer's own routing key is a credential: it lives in an item of
  * its own (`routing#<channel>`), so IAM can let only the function that pages read it
- * (`dynamodb:LeadingKeys`, lib/layout/cloudformation.js); the customer item carries its mask.
+ * (`dynamodb:LeadingKeys`, deploy/cloudformation.js); the customer item carries its mask.
  */
 
 /** A customer's severity takes the values the deployment's PAGER_DUTY_SEVERITY does. */
@@ -244,7 +244,7 @@ export interface Customers {
 const INDEX = LAYOUT.table.customerIndex;
 /** The one value of the index's partition key: every customer item carries it, nothing else does. */
 export const LISTED = 'customer';
-/** Partition key prefixes: IAM conditions name them (lib/layout/cloudformation.js). */
+/** Partition key prefixes: IAM conditions name them (deploy/cloudformation.js). */
 export const CUSTOMER_PREFIX = 'customer#';
 export const ROUTING_KEY_PREFIX = 'routing#';
 const key = (channel: string) => ({ pk: `${CUSTOMER_PREFIX}${channel}` });

@@ -7,7 +7,7 @@ import { LISTED } from './customers';
  * What a report reads of the customers: channel, name and response targets, projected from the
  * customer index so that nothing else of a customer item (its settings, an inline routing key an
  * earlier version stored) leaves the table. The stack's report policy allows exactly these
- * attributes (layout.json's historyIndex.reportCustomerAttributes, lib/layout/cloudformation.js).
+ * attributes (layout.json's historyIndex.reportCustomerAttributes, deploy/cloudformation.js).
  */
 const REPORT_CUSTOMER_ATTRIBUTES = LAYOUT.table.historyIndex.reportCustomerAttributes;
 

@@ -17,7 +17,7 @@ const ROOT = path.join(__dirname, '..', '..');
 /** The stage the template is generated for; its physical names are mapped to the local stage's. */
 export const TEMPLATE_STAGE = 'dev';
 /** Everything the template's roles are generated from; a change to any of them regenerates it. */
-const GENERATOR_INPUTS = ['serverless.yml', 'lib/layout/cloudformation.js', 'lib/layout/layout.json', 'lib/layout/metrics.json', 'lib/layout/serverless-build-key.js', 'node_modules/osls/package.json'];
+const GENERATOR_INPUTS = ['serverless.yml', 'deploy/cloudformation.js', 'lib/layout/layout.json', 'lib/layout/metrics.json', 'deploy/serverless-build-key.js', 'node_modules/osls/package.json'];
 /** A template to use instead of the generated one (a mutated copy, another stage's or params' output). */
 export const TEMPLATE_OVERRIDE_ENV = 'PD_ROUTER_DEPLOY_TEMPLATE';
 

@@ -31,7 +31,7 @@ const DEPLOY_DOC = existsSync(join(ROOT, 'docs', 'deploy.md')) ? 'docs/deploy.md
 /** The examples' stage and region, and the files of the repository the commands need. */
 const STAGE = 'prod';
 const REGION = 'eu-west-1';
-const REPOSITORY_FILES = ['package.json', 'tsconfig.json', 'serverless.yml', 'slack-app-manifest.yaml', 'lib', 'functions', 'local', 'scripts'];
+const REPOSITORY_FILES = ['package.json', 'tsconfig.json', 'serverless.yml', 'slack-app-manifest.yaml', 'deploy', 'lib', 'functions', 'local', 'scripts'];
 
 interface DocStep {
   number: number;

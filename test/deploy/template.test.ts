@@ -682,9 +682,9 @@ describe('serverless.yml as a plain YAML file', () => {
   });
 });
 
-describe('lib/layout/cloudformation.js refuses params that would deploy a half-configured stack', () => {
+describe('deploy/cloudformation.js refuses params that would deploy a half-configured stack', () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const generator = require('../../lib/layout/cloudformation.js') as { resources: (input: { resolveVariable: (v: string) => Promise<unknown> }) => Promise<unknown> };
+  const generator = require('../../deploy/cloudformation.js') as { resources: (input: { resolveVariable: (v: string) => Promise<unknown> }) => Promise<unknown> };
   const DEFAULTS: Record<string, string> = { secretId: 'pd-router/t', routeRateLimit: '50', routeBurstLimit: '100', ingressReservedConcurrency: 'none', reconcilerReservedConcurrency: 'none' };
   const resolveWith = (params: Record<string, string>) => async (variable: string) => {
     if (variable === 'sls:stage') return 't';
@@ -732,7 +732,7 @@ describe('lib/layout/cloudformation.js refuses params that would deploy a half-c
 
 describe('stage prod refuses to be packaged or deployed with alarms that notify nobody', () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const generator = require('../../lib/layout/cloudformation.js') as { resources: (input: { resolveVariable: (v: string) => Promise<unknown> }) => Promise<{ Resources: Record<string, Resource> }> };
+  const generator = require('../../deploy/cloudformation.js') as { resources: (input: { resolveVariable: (v: string) => Promise<unknown> }) => Promise<{ Resources: Record<string, Resource> }> };
   const resolveFor = (stage: string, params: Record<string, string>) => async (variable: string) => {
     if (variable === 'sls:stage') return stage;
     if (variable === 'self:custom.routes.slack') return '/slack/events';
