@@ -302,7 +302,7 @@ function whatToRun(stage) {
 /**
  * The age at which a queue's oldest message means its worker is not draining it. A message's whole
  * retry path is five deliveries (maxReceiveCount), each up to a 60 s worker timeout, with backoffs
- * of 10 to 80 s between them (lib/runtime/sqs-batch.ts): under 8 minutes before it succeeds or
+ * of 10 to 80 s between them (lib/queue/sqs-batch.ts): under 8 minutes before it succeeds or
  * goes to the DLQ, and a healthy queue's oldest message is seconds old. Fifteen minutes is well past
  * that, so the worker is stuck, throttled or not polling (its event source mapping disabled), and
  * every escalation or update behind that message is as late.

@@ -196,7 +196,7 @@ describe('the repository stands on its own: nothing reads outside it', () => {
 /**
  * Inside lib/, floors from the ground up: a module imports only from its own floor or below.
  * The root's contract files sit above the errors and the layout, the runtime above the contract,
- * the adapters and stores above the runtime, who-may-see-what (tenancy) above them, the Slack
+ * the adapters, stores and queue plumbing above the runtime, who-may-see-what (tenancy) above them, the Slack
  * renderer above that (it takes only tenancy's customer-safe types), and the steps the workers
  * share (escalation) above the renderer.
  */
@@ -204,7 +204,7 @@ const LIB_FLOORS: string[][] = [
   ['lib/errors.ts', 'lib/layout/'],
   ['lib/events.ts', 'lib/commands.ts', 'lib/dedup-key.ts'],
   ['lib/runtime/'],
-  ['lib/store/', 'lib/pagerduty/'],
+  ['lib/store/', 'lib/pagerduty/', 'lib/queue/'],
   ['lib/tenancy/'],
   ['lib/slack/'],
   ['lib/escalation/'],
@@ -228,7 +228,7 @@ function importsRunningUp(modules: string[]): string[] {
   );
 }
 
-describe('inside lib/, imports point one way: report → escalation → slack → tenancy → store, pagerduty → runtime → the contract → errors, layout', () => {
+describe('inside lib/, imports point one way: report → escalation → slack → tenancy → store, pagerduty, queue → runtime → the contract → errors, layout', () => {
   it('every module of lib/ stands on a floor, and none imports from a floor above its own', () => {
     const modules = modulesUnder('lib');
     expect(modules.map(libFloor).every((floor) => floor >= 0)).toBe(true);

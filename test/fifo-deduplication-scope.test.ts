@@ -6,7 +6,7 @@
  * Those pairs are redeliveries: Slack retrying an event, PagerDuty redelivering a webhook, a
  * worker queueing a fan-out part or a refresh again after a retry. Each is shown here to produce
  * the same group id and de-duplication id as the original, through the routing functions of
- * lib/events.ts and the queue sender of lib/runtime/queue.ts (which hashes both into SQS's
+ * lib/events.ts and the queue sender of lib/queue/queue.ts (which hashes both into SQS's
  * alphabet), and, over many events at once, that no de-duplication id is ever sent to two groups.
  */
 import type { SendMessageCommand, SendMessageCommandInput, SQSClient } from '@aws-sdk/client-sqs';
@@ -22,7 +22,7 @@ import {
   type SlackQueueEvent,
 } from '../lib/events';
 import { normalizePagerDutyWebhook } from '../lib/pagerduty/normalize';
-import { makeEventQueue } from '../lib/runtime/queue';
+import { makeEventQueue } from '../lib/queue/queue';
 import { normalizeBlockActions, normalizeEventCallback, normalizeSlashCommand } from '../lib/slack/normalize';
 import { checkStatusPayload, mentionEnvelope } from '../local/requests';
 

@@ -1,6 +1,6 @@
 import { createLogger } from '../../lib/runtime/log';
 import { LOGGED_HEADER_MAX_LENGTH } from '../../lib/runtime/http';
-import { makeEventQueue } from '../../lib/runtime/queue';
+import { makeEventQueue } from '../../lib/queue/queue';
 import { signPagerDutyWebhook } from '../../lib/pagerduty/signature';
 import { startLocalSqs, type LocalSqs } from '../../local/aws';
 import { drainQueue } from '../../test/helpers/queue';

@@ -3,7 +3,7 @@ import { pagerDutyRouting } from '../../lib/events';
 import { json, rejection, rejectUnverified, type IngressRequest, type IngressResponse } from '../../lib/runtime/http';
 import type { Logger } from '../../lib/runtime/log';
 import { normalizePagerDutyWebhook } from '../../lib/pagerduty/normalize';
-import type { EventQueue } from '../../lib/runtime/queue';
+import type { EventQueue } from '../../lib/queue/queue';
 import { verifyPagerDutySignature } from '../../lib/pagerduty/signature';
 import { header, loggedHeader } from '../../lib/runtime/http';
 

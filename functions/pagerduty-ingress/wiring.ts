@@ -1,6 +1,6 @@
 import { loadPagerDutyIngressConfig, type Env } from '../../lib/runtime/config';
 import { ingressHandler, makeSqsClient } from '../../lib/runtime/lambda';
-import { makeEventQueue } from '../../lib/runtime/queue';
+import { makeEventQueue } from '../../lib/queue/queue';
 import { makePagerDutyIngress } from './pagerduty-ingress';
 
 export function createPagerDutyIngressHandler(env: Env) {

@@ -1,7 +1,7 @@
 import { EVENT_CONTRACT_VERSION, pagerDutyRouting, type ConfirmationRefreshEvent } from '../../lib/events';
 import { RateLimitedError, WaitForTurnError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
-import type { EventQueue } from '../../lib/runtime/queue';
+import type { EventQueue } from '../../lib/queue/queue';
 import { channelScope, type SlackApi } from '../../lib/slack/web-api';
 import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
 import type { Pacer } from '../../lib/store/pacer';

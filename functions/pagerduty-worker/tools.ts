@@ -6,7 +6,7 @@ import type { Customers } from '../../lib/store/customers';
 import { makeDeliveryGate, type DeliveryGate } from '../../lib/escalation/delivery-gate';
 import { type Ownership } from '../../lib/tenancy/ownership';
 import { makeAudience } from '../../lib/tenancy/audience';
-import type { EventQueue } from '../../lib/runtime/queue';
+import type { EventQueue } from '../../lib/queue/queue';
 import type { Pacer } from '../../lib/store/pacer';
 import { type History } from '../../lib/store/history';
 import { makeConfirmationRefresh } from './confirmation-refresh';

@@ -11,7 +11,7 @@ import { LAYOUT, type QueueName } from '../../lib/layout/layout';
 import type { LogContext, Logger } from '../../lib/runtime/log';
 import { makePagerDutyApi, type PagerDutyApi } from '../../lib/pagerduty/api';
 import { makeMetricEmitter } from '../../lib/runtime/metrics';
-import { makeEventQueue, makeQueueControl, type EventQueue } from '../../lib/runtime/queue';
+import { makeEventQueue, makeQueueControl, type EventQueue } from '../../lib/queue/queue';
 import { makePacer, type Pacer } from '../../lib/store/pacer';
 import { makeHistory, type History } from '../../lib/store/history';
 import { API_TOKEN_NAMES, type Secrets } from '../../lib/runtime/secrets';
@@ -20,7 +20,7 @@ import { API_TOKEN_NAMES, type Secrets } from '../../lib/runtime/secrets';
 const WORKER_SECRETS = API_TOKEN_NAMES;
 type WorkerSecrets = Secrets<(typeof WORKER_SECRETS)[number]>;
 import { makeSlackApi, type SlackApi } from '../../lib/slack/web-api';
-import { processFifoBatch } from '../../lib/runtime/sqs-batch';
+import { processFifoBatch } from '../../lib/queue/sqs-batch';
 import { makeOwnership, type Ownership } from '../../lib/tenancy/ownership';
 
 /** What both workers are built from. */

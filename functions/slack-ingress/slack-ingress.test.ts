@@ -1,5 +1,5 @@
 import { createLogger } from '../../lib/runtime/log';
-import { makeEventQueue } from '../../lib/runtime/queue';
+import { makeEventQueue } from '../../lib/queue/queue';
 import { signSlackRequest } from '../../lib/slack/signature';
 import { startLocalSqs, type LocalSqs } from '../../local/aws';
 import { drainQueue } from '../../test/helpers/queue';

@@ -3,7 +3,7 @@ import { InvalidInputError } from '../../lib/errors';
 import { slackRouting, type SlackQueueEvent } from '../../lib/events';
 import { json, mediaType, rejection, rejectUnverified, text, type IngressRequest, type IngressResponse } from '../../lib/runtime/http';
 import type { Logger } from '../../lib/runtime/log';
-import type { EventQueue } from '../../lib/runtime/queue';
+import type { EventQueue } from '../../lib/queue/queue';
 import { header, loggedHeader } from '../../lib/runtime/http';
 import { verifySlackSignature } from '../../lib/slack/signature';
 import { normalizeBlockActions, normalizeEventCallback, normalizeSlashCommand } from '../../lib/slack/normalize';

@@ -1,6 +1,6 @@
 import { loadSlackIngressConfig, type Env } from '../../lib/runtime/config';
 import { ingressHandler, makeSqsClient } from '../../lib/runtime/lambda';
-import { makeEventQueue } from '../../lib/runtime/queue';
+import { makeEventQueue } from '../../lib/queue/queue';
 import { makeSlackIngress } from './slack-ingress';
 
 export function createSlackIngressHandler(env: Env) {

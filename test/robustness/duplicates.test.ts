@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { pagerDutyRouting, slackRouting } from '../../lib/events';
 import { normalizePagerDutyWebhook } from '../../lib/pagerduty/normalize';
-import { toSqsJson } from '../../lib/runtime/queue';
+import { toSqsJson } from '../../lib/queue/queue';
 import { normalizeEventCallback, normalizeSlashCommand } from '../../lib/slack/normalize';
 import { startStack, type LocalStack } from '../../local/stack';
 import { STAND_IN_BOT_USER_ID } from '../../local/stand-ins/slack';

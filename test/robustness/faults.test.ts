@@ -112,7 +112,7 @@ describe('fault injection through the local stack', () => {
       const logFrom = output.records().length;
       const { world, escalation } = await escalateThrough('CPD429');
       const retries = logsSince(logFrom).filter((l) => l.message === 'message failed; it will be retried' && l.service === 'pd-router.slack-worker');
-      // No sooner than asked; a first refusal adds at most one second of spread (lib/runtime/sqs-batch.ts).
+      // No sooner than asked; a first refusal adds at most one second of spread (lib/queue/sqs-batch.ts).
       expect(retries).toHaveLength(1);
       expect([1, 2]).toContain(retries[0]!.retryInSeconds);
       await acknowledgeAndResolve(world, escalation);

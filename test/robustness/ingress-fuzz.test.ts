@@ -8,7 +8,7 @@ import { makeSlackIngress } from '../../functions/slack-ingress/slack-ingress';
 import { PAGERDUTY_HANDLED_EVENT_TYPES, type QueueRouting } from '../../lib/events';
 import { MAX_BODY_BYTES, type IngressRequest, type IngressResponse } from '../../lib/runtime/http';
 import { createLogger } from '../../lib/runtime/log';
-import type { EventQueue } from '../../lib/runtime/queue';
+import type { EventQueue } from '../../lib/queue/queue';
 import { LOCAL_AWS_ENV, startLocalSqs, type LocalSqs } from '../../local/aws';
 import { drainQueue } from '../helpers/queue';
 

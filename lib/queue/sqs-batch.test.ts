@@ -1,6 +1,6 @@
 import type { SQSRecord } from 'aws-lambda';
 import { InvalidInputError, RateLimitedError, TransientError, WaitForTurnError } from '../errors';
-import { createLogger, type Logger } from './log';
+import { createLogger, type Logger } from '../runtime/log';
 import { makeQueueControl } from './queue';
 import { processFifoBatch, retryDelayFor, retryDelaySeconds, SQS_MAX_VISIBILITY_SECONDS } from './sqs-batch';
 import { startLocalSqs, type LocalSqs } from '../../local/aws';

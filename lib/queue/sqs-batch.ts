@@ -1,7 +1,7 @@
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { InvalidInputError, isLimitWait, isRetryable, RateLimitedError, TransientError, WaitForTurnError } from '../errors';
-import { METRIC_NAMES } from './metrics';
-import type { Logger } from './log';
+import { METRIC_NAMES } from '../runtime/metrics';
+import type { Logger } from '../runtime/log';
 import { NOT_BEFORE_ATTRIBUTE, type QueueControl } from './queue';
 
 export interface RecordContext {
