@@ -8,7 +8,7 @@ const config: Config = {
   transform: { '^.+\\.(t|j|mj)s$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
   // The deploy bundles pdjs with the runtime's fetch in place of cross-fetch (serverless.yml's
   // esbuild alias); tests run the same code.
-  moduleNameMapper: { '^cross-fetch$': '<rootDir>/lib/pagerduty/pdjs-fetch.ts' },
+  moduleNameMapper: { '^cross-fetch$': '<rootDir>/lib/shims/pdjs-fetch.ts' },
   transformIgnorePatterns: ['/node_modules/(?!(@middy|fauxqs|toad-cache)/)'],
   testTimeout: 60_000,
   globalSetup: '<rootDir>/test/global-setup.ts',

@@ -8,7 +8,7 @@ import path from 'node:path';
  * first by `local/stack.ts`, before anything loads pdjs. Jest refuses loader hooks and maps the
  * module itself (`moduleNameMapper` in jest.config.ts).
  */
-const PDJS_FETCH = path.join(__dirname, '..', 'lib', 'pagerduty', 'pdjs-fetch.ts');
+const PDJS_FETCH = path.join(__dirname, '..', 'lib', 'shims', 'pdjs-fetch.ts');
 
 if (!process.env.JEST_WORKER_ID) {
   registerHooks({

@@ -56,8 +56,17 @@ describe('the deployed worker bundles carry one HTTP stack', () => {
   it.each(['slack-worker', 'pagerduty-worker'])('%s bundles pdjs on the runtime fetch, without node-fetch, whatwg-url or tr46', async (fn) => {
     const inputs = await deployedInputsOf(fn);
     expect(inputs.some((file) => file.includes('node_modules/@pagerduty/pdjs/'))).toBe(true);
-    expect(inputs).toContain('lib/pagerduty/pdjs-fetch.ts');
+    expect(inputs).toContain('lib/shims/pdjs-fetch.ts');
     expect(inputs.filter((file) => /node_modules\/(node-fetch|whatwg-url|tr46|cross-fetch)\//.test(file))).toEqual([]);
+  });
+});
+
+describe('the modules the deploy puts in place of packages are the shims, in one folder', () => {
+  it('every esbuild alias of serverless.yml points into lib/shims/, and lib/shims/ holds nothing else', () => {
+    const aliased = Object.values(readDeployBuild(root).options.alias ?? {}).map((target) => path.normalize(target));
+    expect(aliased.length).toBeGreaterThan(0);
+    expect(aliased.filter((target) => !target.startsWith('lib/shims/'))).toEqual([]);
+    expect(modulesUnder('lib/shims').sort()).toEqual([...aliased].sort());
   });
 });
 
@@ -196,7 +205,8 @@ describe('the repository stands on its own: nothing reads outside it', () => {
 /**
  * Inside lib/, floors from the ground up: a module imports only from its own floor or below.
  * The root's contract files sit above the errors and the layout, the runtime above the contract,
- * the adapters, stores and queue plumbing above the runtime, who-may-see-what (tenancy) above them, the Slack
+ * the shims the deploy puts in place of packages above the runtime, the adapters, stores and queue
+ * plumbing above them, who-may-see-what (tenancy) above them, the Slack
  * renderer above that (it takes only tenancy's customer-safe types), and the steps the workers
  * share (escalation) above the renderer.
  */
@@ -204,6 +214,7 @@ const LIB_FLOORS: string[][] = [
   ['lib/errors.ts', 'lib/layout/'],
   ['lib/events.ts', 'lib/commands.ts', 'lib/dedup-key.ts'],
   ['lib/runtime/'],
+  ['lib/shims/'],
   ['lib/store/', 'lib/pagerduty/', 'lib/queue/'],
   ['lib/tenancy/'],
   ['lib/slack/'],
@@ -228,7 +239,7 @@ function importsRunningUp(modules: string[]): string[] {
   );
 }
 
-describe('inside lib/, imports point one way: report → escalation → slack → tenancy → store, pagerduty, queue → runtime → the contract → errors, layout', () => {
+describe('inside lib/, imports point one way: report → escalation → slack → tenancy → store, pagerduty, queue → shims → runtime → the contract → errors, layout', () => {
   it('every module of lib/ stands on a floor, and none imports from a floor above its own', () => {
     const modules = modulesUnder('lib');
     expect(modules.map(libFloor).every((floor) => floor >= 0)).toBe(true);

@@ -113,7 +113,7 @@ export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; r
     try {
       // pdjs's own requestTimeout only starts a 30 s timer that nothing clears after a failed call
       // (our signal is the deadline), which holds the process open: 0 turns it off. Its own 429
-      // retries never run: its fetch (lib/pagerduty/pdjs-fetch.ts) rejects a 429 with its headers.
+      // retries never run: its fetch (lib/shims/pdjs-fetch.ts) rejects a 429 with its headers.
       // Should that alias ever be missing, retryTimeout keeps pdjs's pause (20 s by default) short
       // of the Lambda timeout.
       response = await api({ url: url.toString(), token: options.restToken, method: write ? 'POST' : 'GET', ...(write ? { data: write.data, headers: write.headers } : {}), retryTimeout: 1000, requestTimeout: 0, signal: AbortSignal.timeout(options.timeoutMs) } as never);
@@ -132,7 +132,7 @@ export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; r
       let response: NodeHttpFetchResponse;
       let text: string;
       try {
-        // Through node:http(s), like pdjs's calls (lib/pagerduty/pdjs-fetch.ts): the runtime's
+        // Through node:http(s), like pdjs's calls (lib/shims/pdjs-fetch.ts): the runtime's
         // fetch would load undici on the cold start of every escalation.
         response = await nodeHttpFetch(new URL('v2/enqueue', options.eventsUrl), {
           method: 'POST',

@@ -22,7 +22,7 @@ export interface NodeHttpFetchInit {
 
 /**
  * Headers with fetch's semantics for what the callers use: names are case-insensitive, and
- * repeated values are joined with ", ". Also what pdjs constructs (`lib/pagerduty/pdjs-fetch.ts`):
+ * repeated values are joined with ", ". Also what pdjs constructs (`lib/shims/pdjs-fetch.ts`):
  * the runtime's Headers would load undici.
  */
 export class FetchHeaders implements Iterable<[string, string]> {

@@ -670,9 +670,9 @@ describe('serverless.yml as a plain YAML file', () => {
       exclude: [],
       mainFields: ['module', 'main'],
       alias: {
-        '@aws-sdk/credential-provider-node': './lib/runtime/lambda-credentials.ts',
-        'cross-fetch': './lib/pagerduty/pdjs-fetch.ts',
-        '@smithy/core/event-streams': './lib/runtime/no-event-streams.ts',
+        '@aws-sdk/credential-provider-node': './lib/shims/lambda-credentials.ts',
+        'cross-fetch': './lib/shims/pdjs-fetch.ts',
+        '@smithy/core/event-streams': './lib/shims/no-event-streams.ts',
       },
     });
   });

@@ -5,7 +5,7 @@
  * ~11 KB of every function. Should a future call need it, it fails loudly here.
  */
 function unavailable(): never {
-  throw new Error('AWS event streams are not bundled (lib/runtime/no-event-streams.ts): remove the alias in serverless.yml to use them');
+  throw new Error('AWS event streams are not bundled (lib/shims/no-event-streams.ts): remove the alias in serverless.yml to use them');
 }
 
 export class EventStreamSerde {
