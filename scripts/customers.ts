@@ -50,6 +50,8 @@ settings:
   --ack-within <duration>           response target: acknowledged within, e.g. 15m ("none": no target);
                                     npm run report says which escalations met it
   --resolve-within <duration>       response target: resolved within, e.g. 4h ("none": no target)
+  --receipt on|off                  after resolution, one line in the escalation's thread with its own
+                                    times ("Acknowledged 4 minutes after you asked; …"; default: off)
 
 organizations (--org, add only): the Slack team id of the other organization in a Slack Connect channel
   (T… for a workspace, E… for an Enterprise Grid organization; not its name or domain). Find it:
@@ -82,6 +84,7 @@ const SETTING_OPTIONS = {
   'no-names': { type: 'boolean' },
   'ack-within': { type: 'string' },
   'resolve-within': { type: 'string' },
+  receipt: { type: 'string' },
 } as const;
 
 /** Only at registration: later changes of the organizations go through the guard and `approve`. */
@@ -229,6 +232,11 @@ function settingsFromFlags(values: Values, forAdd: boolean): CustomerChanges {
       throw new CliError((error as Error).message, 2);
     }
   }
+  const receipt = flag(values, 'receipt');
+  if (receipt !== undefined) {
+    if (!['on', 'off'].includes(receipt.trim())) throw new CliError('--receipt is on or off', 2);
+    changes.receipt = receipt.trim() === 'on';
+  }
   if (values.names && values['no-names']) throw new CliError('--names and --no-names contradict each other', 2);
   if (values.names || values['no-names']) changes.showResponderNames = Boolean(values.names);
   if (forAdd) {
@@ -254,6 +262,7 @@ function describe(customer: MaskedCustomer): string[] {
     `  pages per hour:   ${customer.pagesPerHour}`,
     `  confirmation:     ${customer.confirm ? 'on (Page on-call button first)' : 'off'}`,
     `  targets:          ${describeTargets(customer)}`,
+    `  receipt:          ${customer.receipt ? 'on (its own times in the thread after resolution)' : 'off'}`,
     `  organizations:    ${customer.approvedOrgs.join(', ') || '(none recorded)'}`,
     ...(unapproved.length ? [`  NOT APPROVED:     ${unapproved.join(', ')} (paused; \`npm run customers -- approve ${customer.channel}\` after checking)`] : []),
   ];
@@ -280,7 +289,7 @@ function listLine(customer: MaskedCustomer): string {
 }
 
 /** The fields export writes and import reads, in that order. */
-const FILE_FIELDS = ['channel', 'name', 'routingKey', 'severity', 'contact', 'showResponderNames', 'pagesPerHour', 'confirm', 'ackWithinMinutes', 'resolveWithinMinutes', 'orgs'] as const;
+const FILE_FIELDS = ['channel', 'name', 'routingKey', 'severity', 'contact', 'showResponderNames', 'pagesPerHour', 'confirm', 'ackWithinMinutes', 'resolveWithinMinutes', 'receipt', 'orgs'] as const;
 
 function exportYaml(customers: MaskedCustomer[]): string {
   const entries = customers.map((c) => {
@@ -289,6 +298,7 @@ function exportYaml(customers: MaskedCustomer[]): string {
     entry.pagesPerHour = c.pagesPerHour;
     entry.confirm = c.confirm;
     for (const key of ['ackWithinMinutes', 'resolveWithinMinutes'] as const) if (c[key] !== undefined) entry[key] = c[key];
+    if (c.receipt) entry.receipt = true;
     if (c.approvedOrgs.length) entry.orgs = c.approvedOrgs;
     return entry;
   });
@@ -356,6 +366,7 @@ export function planImport(text: string, file: string, existing: MaskedCustomer[
       confirm: parsed.confirm,
       ackWithinMinutes: parsed.ackWithinMinutes ?? null,
       resolveWithinMinutes: parsed.resolveWithinMinutes ?? null,
+      receipt: parsed.receipt ?? false,
       ...(masked ? {} : { routingKey: parsed.routingKey ?? null }),
     };
     const same =
@@ -367,6 +378,7 @@ export function planImport(text: string, file: string, existing: MaskedCustomer[
       stored.confirm === parsed.confirm &&
       stored.ackWithinMinutes === parsed.ackWithinMinutes &&
       stored.resolveWithinMinutes === parsed.resolveWithinMinutes &&
+      Boolean(stored.receipt) === Boolean(parsed.receipt) &&
       (masked || (stored.routingKey === undefined && parsed.routingKey === undefined));
     if (same) plan.unchanged.push(channel);
     else plan.update.push({ channel, changes });

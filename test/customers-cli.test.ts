@@ -142,14 +142,14 @@ describe('npm run customers, as a process, against a local stack', () => {
 
   it('sets response targets with --ack-within and --resolve-within, shows, exports and imports them, and "none" clears one', async () => {
     await stack.customers.add({ channel: 'C0TARGET001', name: 'Targeted' });
-    const updated = await run(['update', 'C0TARGET001', '--ack-within', '15m', '--resolve-within', '4h']);
+    const updated = await run(['update', 'C0TARGET001', '--ack-within', '15m', '--resolve-within', '4h', '--receipt', 'on']);
     expect(updated.code).toBe(0);
     expect(updated.stdout).toMatch(/targets:\s+acknowledge within 15m, resolve within 4h$/m);
-    expect(await stack.customers.get('C0TARGET001')).toMatchObject({ ackWithinMinutes: 15, resolveWithinMinutes: 240 });
-    expect((await run(['show', 'C0TARGET001'])).stdout).toMatch(/targets:\s+acknowledge within 15m, resolve within 4h$/m);
+    expect(await stack.customers.get('C0TARGET001')).toMatchObject({ ackWithinMinutes: 15, resolveWithinMinutes: 240, receipt: true });
+    expect((await run(['show', 'C0TARGET001'])).stdout).toMatch(/targets:\s+acknowledge within 15m, resolve within 4h\n\s+receipt:\s+on /);
 
     const exported = (await run(['export'])).stdout;
-    expect(exported).toMatch(/channel: C0TARGET001\n(?:\s+\w+: .*\n)*?\s+ackWithinMinutes: 15\n\s+resolveWithinMinutes: 240\n/);
+    expect(exported).toMatch(/channel: C0TARGET001\n(?:\s+\w+: .*\n)*?\s+ackWithinMinutes: 15\n\s+resolveWithinMinutes: 240\n\s+receipt: true\n/);
     const file = path.join(dir, 'targets.yaml');
     writeFileSync(file, exported.replace('ackWithinMinutes: 15', 'ackWithinMinutes: 30'));
     expect((await run(['import', file])).stdout).toMatch(/0 added, 1 updated/);
@@ -158,6 +158,8 @@ describe('npm run customers, as a process, against a local stack', () => {
     expect((await run(['update', 'C0TARGET001', '--ack-within', 'none'])).stdout).toMatch(/targets:\s+resolve within 4h$/m);
     expect((await stack.customers.get('C0TARGET001'))?.ackWithinMinutes).toBeUndefined();
     expectOneLineFailure(await run(['update', 'C0TARGET001', '--resolve-within', 'soon']), /^--resolve-within is a duration such as 15m/);
+    expectOneLineFailure(await run(['update', 'C0TARGET001', '--receipt', 'yes']), /^--receipt is on or off$/);
+    expect((await run(['update', 'C0TARGET001', '--receipt', 'off'])).stdout).toMatch(/receipt:\s+off$/m);
     expect((await stack.customers.get('C0TARGET001'))?.resolveWithinMinutes).toBe(240);
   });
 

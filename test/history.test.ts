@@ -133,5 +133,32 @@ describe('the escalation history, through the local stack', () => {
     const [target] = await recordsOf('CHISTMERGEB');
     expect(target).toMatchObject({ outcome: 'paged', handledWith: 1 });
     expect(target!.merged).toBeUndefined();
+
+    // Customers that asked for a receipt, but whose escalations were handled together: none is posted.
+    await stack.customers.update('CHISTMERGEA', { receipt: true });
+    await stack.customers.update('CHISTMERGEB', { receipt: true });
+    stack.pagerDuty!.resolve(incidentOf('CHISTMERGEB').id);
+    await stack.waitForIdle();
+    expect([...botMessages(stack, 'CHISTMERGEA'), ...botMessages(stack, 'CHISTMERGEB')].filter((m) => String(m.metadata?.event_payload.key).startsWith('receipt:'))).toEqual([]);
+  });
+
+  it('posts a receipt with the escalation\'s own times in its thread once, for a customer that asked for one (--receipt on), and none for one that did not', async () => {
+    const receipts = (channel: string) => botMessages(stack, channel).filter((m) => String(m.metadata?.event_payload.key).startsWith('receipt:'));
+    await ensureCustomer(stack, 'CHISTRECEIPT', { receipt: true });
+    const { ts } = await mention(stack, 'CHISTRECEIPT', 'escalate the export job is stuck');
+    await stack.waitForIdle();
+    const incident = incidentOf('CHISTRECEIPT');
+    stack.pagerDuty!.acknowledge(incident.id);
+    await stack.waitForIdle();
+    expect(receipts('CHISTRECEIPT')).toEqual([]); // not before resolution
+    stack.pagerDuty!.resolve(incident.id);
+    await stack.waitForIdle();
+    // PagerDuty delivers the resolution again: still one receipt.
+    await sendWebhook(stack, { ...incident, status: 'resolved' }, 'incident.resolved', new Date().toISOString(), 'E-hist-resolved-again');
+    await stack.waitForIdle();
+    expect(receipts('CHISTRECEIPT')).toHaveLength(1);
+    expect(receipts('CHISTRECEIPT')[0]).toMatchObject({ threadTs: ts, text: ':receipt: Acknowledged under a minute after you asked; resolved after under a minute.' });
+    // The first customer of this file escalated, was acknowledged and resolved, without a receipt.
+    expect(receipts('CHISTPAGED')).toEqual([]);
   });
 });

@@ -3,8 +3,8 @@ import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { statusOf } from '../../lib/pagerduty/normalize';
 import { PermanentError, WaitForTurnError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
-import { combinedStatusUpdateMessage, handledTogetherMessage, incidentUpdateMessage, statusUpdateMessage } from '../../lib/slack/messages';
-import { channelScope } from '../../lib/slack/web-api';
+import { combinedStatusUpdateMessage, handledTogetherMessage, incidentUpdateMessage, receiptMessage, statusUpdateMessage } from '../../lib/slack/messages';
+import { channelScope, type ChannelScope } from '../../lib/slack/web-api';
 import { toldByReconciler, type IncidentLink } from '../../lib/store/incident-links';
 import { postOnce } from '../../lib/escalation/once';
 import { customerView, shownPerson, shownStatusUpdate, type Happening } from '../../lib/tenancy/customer-view';
@@ -80,10 +80,28 @@ async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: Pag
     const { performed } = await postOnce(tools.deps.effects, scope, message.effectKey, message.build(latest), threadTs);
     if (performed && message.effectKey.startsWith('pd:')) logger.metric(METRIC_NAMES.updatesPosted[event.eventType], 1, { eventType: event.eventType });
   }
+  if (status?.value === 'resolved' && latest.status === 'resolved') await sendReceipt(tools, latest, scope, threadTs, logger);
   // The confirmation is brought up to date apart, paced (see confirmation-refresh.ts).
   await tools.confirmations.request(latest, event.id, logger);
   tools.checkpoint('posted');
   logger.info('update posted', { eventType: event.eventType, status: latest.status });
+}
+
+/**
+ * The customer's receipt (its `receipt` setting), once: this escalation's own times, from the
+ * history. None for an escalation handled together with others, whose times are the combined
+ * incident's rather than its own.
+ */
+async function sendReceipt(tools: PagerDutyTools, link: IncidentLink, scope: ChannelScope, threadTs: string, logger: Logger): Promise<void> {
+  const { history } = tools.deps;
+  if (!history || link.heldBy !== 'own') return;
+  if (!(await tools.deps.customers.get(link.channel))?.receipt) return;
+  const record = await history.get(link.dedupKey);
+  if (!record?.resolvedAt || record.merged || (record.handledWith ?? 0) > 0) return;
+  const after = (at: string) => (Date.parse(at) - Date.parse(record.askedAt)) / 1000;
+  const times = { ...(record.acknowledgedAt ? { acknowledgedAfterSeconds: after(record.acknowledgedAt) } : {}), resolvedAfterSeconds: after(record.resolvedAt) };
+  const { performed } = await postOnce(tools.deps.effects, scope, `receipt:${link.dedupKey}`, receiptMessage(times), threadTs);
+  if (performed) logger.info('receipt posted');
 }
 
 type Post = { effectKey: string; build: (link: IncidentLink) => ReturnType<typeof incidentUpdateMessage> };

@@ -191,4 +191,11 @@ describe("Block Kit's limits (Slack refuses the whole message with invalid_block
     expect(section.length).toBeLessThanOrEqual(messages.SECTION_TEXT_MAX);
     expect(section).toMatch(/(&amp;)+…$/);
   });
+
+  it('words a receipt in the customer\'s terms: its own times from when they asked, in minutes or hours and minutes', () => {
+    expect(messages.receiptMessage({ acknowledgedAfterSeconds: 240, resolvedAfterSeconds: 38 * 60 + 20 }).text).toBe(':receipt: Acknowledged 4 minutes after you asked; resolved after 38 minutes.');
+    expect(messages.receiptMessage({ acknowledgedAfterSeconds: 29, resolvedAfterSeconds: 2 * 3600 + 5 * 60 }).text).toBe(':receipt: Acknowledged under a minute after you asked; resolved after 2 hours 5 minutes.');
+    expect(messages.receiptMessage({ resolvedAfterSeconds: 60 }).text).toBe(':receipt: Resolved 1 minute after you asked.');
+    expect(messages.receiptMessage({ resolvedAfterSeconds: 3 * 3600 }).text).toBe(':receipt: Resolved 3 hours after you asked.');
+  });
 });

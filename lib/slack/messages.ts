@@ -245,6 +245,28 @@ export function escalationNotOpenedMessage(view: CustomerView, supportContact: s
   return { text: headline, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: headline } }] };
 }
 
+/** A duration in a customer's words: "under a minute", "4 minutes", "2 hours 5 minutes". */
+function spoken(seconds: number): string {
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 1) return 'under a minute';
+  if (minutes < 120) return `${minutes} ${minutes === 1 ? 'minute' : 'minutes'}`;
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return `${hours} hours${rest ? ` ${rest} ${rest === 1 ? 'minute' : 'minutes'}` : ''}`;
+}
+
+/**
+ * The receipt a customer may ask for (`--receipt on`): after resolution, this escalation's own
+ * times, counted from when the person asked. Numbers only: nothing of the incident or on-call.
+ */
+export function receiptMessage(times: { acknowledgedAfterSeconds?: number; resolvedAfterSeconds: number }): SlackMessage {
+  const text =
+    times.acknowledgedAfterSeconds !== undefined
+      ? `:receipt: Acknowledged ${spoken(times.acknowledgedAfterSeconds)} after you asked; resolved after ${spoken(times.resolvedAfterSeconds)}.`
+      : `:receipt: Resolved ${spoken(times.resolvedAfterSeconds)} after you asked.`;
+  return { text };
+}
+
 /**
  * The person wrote more than an escalation carries to on-call (the incident's details hold the
  * first `kept` characters): said in the thread, so nobody believes on-call read all of it.

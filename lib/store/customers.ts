@@ -65,6 +65,8 @@ const SettingsEntries = {
   /** The response targets promised to the customer (`npm run report` says whether each escalation met them); absent: none. */
   ackWithinMinutes: v.optional(TargetMinutes),
   resolveWithinMinutes: v.optional(TargetMinutes),
+  /** After resolution, one line in the escalation's thread with its own times; absent: off. */
+  receipt: v.optional(v.boolean()),
 };
 
 /** The one definition of a stored customer. */
@@ -132,6 +134,7 @@ const ChangesSchema = v.object({
   confirm: v.optional(v.boolean()),
   ackWithinMinutes: v.optional(v.nullable(TargetMinutes)),
   resolveWithinMinutes: v.optional(v.nullable(TargetMinutes)),
+  receipt: v.optional(v.boolean()),
 });
 /** What `update` takes: only the settings to change; `null` puts a setting back to the deployment's default. */
 export type CustomerChanges = v.InferInput<typeof ChangesSchema>;

@@ -1,4 +1,4 @@
-import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LAYOUT } from '../layout/layout';
 import type { IncidentStatus } from '../events';
 import { attributeNames, expiryEpoch, isConditionFailure, storeCall } from './dynamo';
@@ -91,6 +91,8 @@ export interface History {
   recordLink(link: IncidentLink): Promise<void>;
   /** Record a status PagerDuty reported for the incident holding the link (acknowledged, resolved; others are not kept). */
   recordStatus(link: IncidentLink, status: IncidentStatus, at: string): Promise<void>;
+  /** One escalation's record (for its receipt). */
+  get(dedupKey: string): Promise<HistoryRecord | undefined>;
   /** The records asked in a period, for one customer or all, read by Query only. */
   query(query: HistoryQuery): Promise<HistoryRecord[]>;
 }
@@ -206,6 +208,10 @@ export function makeHistory(db: DynamoDBDocumentClient, tableName: string, optio
   return {
     record,
     recordLink: (link) => record(historyOf(link), linkStep(link)),
+    async get(dedupKey) {
+      const item = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: { pk: `${HISTORY_PREFIX}${dedupKey}` }, ConsistentRead: true })))).Item;
+      return item ? toRecord(item) : undefined;
+    },
     async recordStatus(link, status, at) {
       if (status === 'acknowledged' || status === 'resolved') await record(historyOf(link), { step: status, at });
     },
