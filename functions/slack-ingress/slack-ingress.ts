@@ -1,4 +1,4 @@
-import { parseSlashCommand } from '../../lib/commands';
+import { parseSlashCommand } from '../../lib/slack/commands';
 import { InvalidInputError } from '../../lib/errors';
 import { slackRouting, type SlackQueueEvent } from '../../lib/events';
 import { json, mediaType, rejection, rejectUnverified, text, type IngressRequest, type IngressResponse } from '../../lib/runtime/http';

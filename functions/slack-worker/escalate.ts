@@ -1,4 +1,4 @@
-import { slackMarkupToPlainText, stripInvisible, trimSummary } from '../../lib/commands';
+import { slackMarkupToPlainText, stripInvisible, trimSummary } from '../../lib/slack/commands';
 import { dedupKeyFor } from '../../lib/dedup-key';
 import type { SlackMessageEvent } from '../../lib/events';
 import type { IncidentLink } from '../../lib/store/incident-links';

@@ -1,4 +1,4 @@
-import { pagerDutyText, slackMarkupToPlainText, stripInvisible, trimSummary } from '../../lib/commands';
+import { pagerDutyText, slackMarkupToPlainText, stripInvisible, trimSummary } from '../../lib/slack/commands';
 import { PermanentError } from '../../lib/errors';
 import type { IncidentLink } from '../../lib/store/incident-links';
 import type { Logger } from '../../lib/runtime/log';

@@ -1,4 +1,4 @@
-import { parseCommand, parseSlashCommand, textAfterBotMention } from '../../lib/commands';
+import { parseCommand, parseSlashCommand, textAfterBotMention } from '../../lib/slack/commands';
 import { PermanentError } from '../../lib/errors';
 import type { SlackQueueEvent } from '../../lib/events';
 import { CHECK_STATUS_ACTION_ID } from '../../lib/slack/normalize';

@@ -1,4 +1,4 @@
-import { pagerDutyText, slackMarkupToPlainText, stripInvisible } from '../../lib/commands';
+import { pagerDutyText, slackMarkupToPlainText, stripInvisible } from '../../lib/slack/commands';
 import type { SlackReplyEvent } from '../../lib/events';
 import { NOTE_MAX_LENGTH, type PagerDutyApi } from '../../lib/pagerduty/api';
 import { PermanentError } from '../../lib/errors';
@@ -31,7 +31,7 @@ export interface ThreadRepliesDeps {
 
 /**
  * The note a reply becomes: where it was said, by whom, what (as plain text no reader of
- * PagerDuty turns into markup, lib/commands.ts `pagerDutyText`), and a link back.
+ * PagerDuty turns into markup, lib/slack/commands.ts `pagerDutyText`), and a link back.
  * The text gives way first so that the whole fits PagerDuty's limit with its link intact.
  */
 export function replyNote(input: { lead?: string; channel: string; channelName?: string; user: string; text: string; suffix: string }): string {

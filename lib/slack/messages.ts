@@ -2,7 +2,7 @@ import type { IncidentStatus } from '../events';
 import { isSlackUserId, type CustomerView, type Happening, type LiveStatus, type ShownPerson, type ShownUpdate } from '../tenancy/customer-view';
 import type { Blocks, SlackMessage } from './web-api';
 import { CANCEL_PAGE_ACTION_ID, CHECK_STATUS_ACTION_ID, PAGE_ONCALL_ACTION_ID } from './normalize';
-import { stripInvisible } from '../commands';
+import { stripInvisible } from './commands';
 
 /**
  * Everything pd-router says in a customer channel is written here, from a CustomerView (the

@@ -154,7 +154,7 @@ describe('the sandbox console, in Chromium', () => {
     // The router's immediate answer and its response_url answers, each shown to that user only.
     await shows('CINITECH', 'Escalating…');
     // PagerDuty gets the text as plain text no reader turns into markup: angle brackets stay escaped
-    // as Slack sent them (lib/commands.ts, pagerDutyText), and on-call reads them so.
+    // as Slack sent them (lib/slack/commands.ts, pagerDutyText), and on-call reads them so.
     const pagerDutyTitle = 'db &lt;down&gt; & out';
     await incident(pagerDutyTitle).waitFor();
     await stack.waitForIdle();
