@@ -1,4 +1,4 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { makeDocumentClient } from '../lib/store/dynamo';
 import { makeHistory, type History, type HistoryRecord } from '../lib/store/history';
 import type { LocalStack } from '../local/stack';
@@ -107,6 +107,23 @@ describe('the escalation history, through the local stack', () => {
     expect(await recordsOf('CHISTPAUSED')).toEqual([expect.objectContaining({ outcome: 'refused', reason: 'paused' })]);
     expect((await recordsOf('CHISTFOLDED')).map((r) => r.outcome)).toEqual(['paged', 'folded']);
     expect(await recordsOf('CHISTCANCEL')).toEqual([expect.objectContaining({ outcome: 'cancelled', reason: 'cancelled' })]);
+  });
+
+  it('records a trigger PagerDuty refused, and a prompt nobody answered that the reconciler expires', async () => {
+    stack.pagerDuty!.faults.failNext('events', 1, { kind: 'status', status: 400 });
+    await ensureCustomer(stack, 'CHISTREJECT');
+    await mention(stack, 'CHISTREJECT', 'escalate with a broken key');
+    await ensureCustomer(stack, 'CHISTEXPIRE', { confirm: true });
+    await mention(stack, 'CHISTEXPIRE', 'escalate is anyone there');
+    await stack.waitForIdle();
+    expect(await recordsOf('CHISTEXPIRE')).toEqual([expect.not.objectContaining({ outcome: expect.anything() })]);
+    const [asked] = await recordsOf('CHISTEXPIRE');
+    // Sixteen minutes pass without a click (the link's clock moved back; the history keeps when it was asked).
+    const db = makeDocumentClient({ AWS_ENDPOINT_URL_DYNAMODB: stack.dynamo.endpoint });
+    await db.send(new UpdateCommand({ TableName: stack.dynamo.tableName, Key: { pk: `link#${asked!.dedupKey}` }, UpdateExpression: 'SET createdAt = :at', ExpressionAttributeValues: { ':at': new Date(Date.now() - 16 * 60_000).toISOString() } }));
+    await stack.reconcile();
+    expect(await recordsOf('CHISTREJECT')).toEqual([expect.objectContaining({ outcome: 'rejected' })]);
+    expect(await recordsOf('CHISTEXPIRE')).toEqual([{ ...asked, outcome: 'cancelled', reason: 'expired' }]);
   });
 
   it('records an accepted trigger no incident holds (the reconciler), and an escalation merged into another customer\'s incident (a count, never who)', async () => {
