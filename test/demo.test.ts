@@ -12,6 +12,10 @@ import type { ChannelTranscript, TranscriptEntry } from '../local/sandbox-consol
 import { startStack, type LocalStack } from '../local/stack';
 import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
 import { startTestStack } from './helpers/stack';
+import { makeDocumentClient } from '../lib/store/dynamo';
+import { makeHistory } from '../lib/store/history';
+import { readReportCustomers } from '../lib/store/report-customers';
+import { buildReport } from '../lib/report/report';
 
 const ROOT = join(__dirname, '..');
 
@@ -137,6 +141,16 @@ describe('npm run demo’s scenario, in-process', () => {
       // Everything went through the router: three triggers, and every webhook answered 2xx.
       expect(stack.pagerDuty!.triggers).toHaveLength(3);
       expect(stack.pagerDuty!.deliveries.every((d) => d.status >= 200 && d.status < 300)).toBe(true);
+      // The demo leaves history behind: `npm run report` after it shows each customer's escalation,
+      // paged and resolved, Acme's within its targets, Globex's and Initech's handled together.
+      const db = makeDocumentClient({ AWS_ENDPOINT_URL_DYNAMODB: stack.dynamo.endpoint });
+      const period = { from: new Date(started - 60_000), to: new Date(Date.now() + 60_000) };
+      const records = await makeHistory(db, stack.dynamo.tableName, { ttlDays: 1 }).query(period);
+      const report = buildReport(records, await readReportCustomers(db, stack.dynamo.tableName), period, new Date());
+      expect(report.total).toMatchObject({ asked: 3, paged: 3, handledTogether: 2 });
+      expect(report.total.timeToResolve.count).toBe(3);
+      expect(report.customers.find((c) => c.name === 'Acme Corp')!.summary).toMatchObject({ ackTarget: { met: 1, missed: 0 }, resolveTarget: { met: 1, missed: 0 } });
+      db.destroy();
       expect(Date.now() - started).toBeLessThan(30_000);
     } finally {
       await stack.stop();
