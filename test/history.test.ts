@@ -109,6 +109,16 @@ describe('the escalation history, through the local stack', () => {
     expect(await recordsOf('CHISTCANCEL')).toEqual([expect.objectContaining({ outcome: 'cancelled', reason: 'cancelled' })]);
   });
 
+  it('records a refusal of a person of an organization nobody approved (not-approved)', async () => {
+    await ensureCustomer(stack, 'CHISTSTRANGER');
+    // The slash command from someone whose own workspace is neither the provider's nor approved.
+    const form = { team_id: 'T0STRANGER', channel_id: 'CHISTSTRANGER', channel_name: 'chiststranger', user_id: 'USTRANGER1', command: '/piiano-pd-trigger', text: 'escalate let me in', trigger_id: 'trigger-stranger', response_url: stack.slack!.responseUrl('CHISTSTRANGER', 'USTRANGER1') };
+    expect((await post(`${stack.url}/slack/events`, signedSlackForm(stack.secrets.SLACK_SIGNING_SECRET, form))).status).toBe(200);
+    await stack.waitForIdle();
+    expect(stack.pagerDuty!.triggers.filter((t) => (t.payload.custom_details as { channel_id?: string } | undefined)?.channel_id === 'CHISTSTRANGER')).toEqual([]);
+    expect(await recordsOf('CHISTSTRANGER')).toEqual([expect.objectContaining({ outcome: 'refused', reason: 'not-approved' })]);
+  });
+
   it('records a trigger PagerDuty refused, and a prompt nobody answered that the reconciler expires', async () => {
     stack.pagerDuty!.faults.failNext('events', 1, { kind: 'status', status: 400 });
     await ensureCustomer(stack, 'CHISTREJECT');
