@@ -8,11 +8,12 @@ import type { Env } from '../lib/runtime/config';
 import { EVENT_CONTRACT_VERSION } from '../lib/events';
 import { normalizePagerDutyWebhook } from '../lib/pagerduty/normalize';
 import { normalizeEventCallback } from '../lib/slack/normalize';
-import { mentionEnvelope } from '../local/requests';
+import { incidentWebhookBody, signedWebhook, webhookIncident } from '../local/events/pagerduty';
+import { mentionEnvelope, signedSlackJson } from '../local/events/slack';
 import { makeCustomers } from '../lib/store/customers';
 import { makeDocumentClient } from '../lib/store/dynamo';
 import { startBenchEnvironment, type BenchEnvironment } from './lib/environment';
-import { apiGatewayEvent, benchContext, signedSlackJson, signedWebhook } from './lib/requests';
+import { apiGatewayEvent, benchContext } from './lib/requests';
 import { startSecretsManagerStandIn } from './lib/secrets-manager-stand-in';
 import { startTlsFronts } from './lib/tls-front';
 import { BUILD_DIR } from './bundles';
@@ -189,17 +190,7 @@ export async function measureColdInit(options: {
     const webhookRequest = () =>
       apiGatewayEvent(
         '/pagerduty/webhooks',
-        signedWebhook(secrets.PAGER_DUTY_SIGNING_KEY, {
-          event: {
-            id: `E${randomBytes(8).toString('hex')}`,
-            event_type: 'incident.acknowledged',
-            resource_type: 'incident',
-            occurred_at: new Date().toISOString(),
-            agent: null,
-            client: null,
-            data: { id: `Q${randomBytes(6).toString('hex').toUpperCase()}`, number: 1, status: 'acknowledged', incident_key: `pdr-${randomBytes(16).toString('hex')}`, title: 'cold start', assignees: [] },
-          },
-        }),
+        signedWebhook(secrets.PAGER_DUTY_SIGNING_KEY, incidentWebhookBody(webhookIncident({ status: 'acknowledged', title: 'cold start' }), 'incident.acknowledged', { by: null })),
       );
     // Only registered customers' channels escalate; a worker run in any other channel would
     // measure the refusal instead. The page budget at its most, so that no run is folded.

@@ -2,7 +2,7 @@ import { cpus, loadavg } from 'node:os';
 import { dedupKeyFor } from '../lib/dedup-key';
 import { startStack } from '../local/stack';
 import type { StandInIncident } from '../local/stand-ins/pagerduty';
-import { mentionEnvelope, signedSlackJson } from '../local/requests';
+import { mentionEnvelope, signedSlackJson } from '../local/events/slack';
 import { countAwsRequests, difference, type Counts } from './lib/count-requests';
 import { round, summarize, type Summary } from './lib/stats';
 

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createPagerDutyIngressHandler } from '../functions/pagerduty-ingress/wiring';
@@ -8,7 +8,8 @@ import { normalizePagerDutyWebhook } from '../lib/pagerduty/normalize';
 import { normalizeEventCallback } from '../lib/slack/normalize';
 import { createBaselineHandler } from './baseline/handler';
 import { startBenchEnvironment, type BenchEnvironment } from './lib/environment';
-import { apiGatewayEvent, incidentWebhookBody, benchContext, signedIncidentWebhook, slackEscalation } from './lib/requests';
+import { incidentWebhookBody, signedWebhook, webhookIncident } from '../local/events/pagerduty';
+import { apiGatewayEvent, benchContext, slackEscalation } from './lib/requests';
 import { elapsedMs, round, summarize, type Summary } from './lib/stats';
 
 export interface IngressSeries {
@@ -70,15 +71,9 @@ function prepareSlack(environment: BenchEnvironment, count: number): Prepared[] 
 
 function preparePagerDuty(environment: BenchEnvironment, count: number): Prepared[] {
   return Array.from({ length: count }, (_, i) => {
-    const body = incidentWebhookBody({
-      incidentId: `QBENCH${i}`,
-      number: i + 1,
-      incidentKey: `pdr-${randomBytes(16).toString('hex')}`,
-      eventType: i % 2 ? 'incident.acknowledged' : 'incident.triggered',
-      status: i % 2 ? 'acknowledged' : 'triggered',
-      title: `ingress bench ${i}`,
-    });
-    const request = signedIncidentWebhook(environment.secrets.PAGER_DUTY_SIGNING_KEY, body);
+    const incident = webhookIncident({ id: `QBENCH${i}`, number: i + 1, status: i % 2 ? 'acknowledged' : 'triggered', title: `ingress bench ${i}`, assignees: ['Bench On-Call'] });
+    const body = incidentWebhookBody(incident, i % 2 ? 'incident.acknowledged' : 'incident.triggered', { by: 'Bench On-Call' });
+    const request = signedWebhook(environment.secrets.PAGER_DUTY_SIGNING_KEY, body);
     const event = normalizePagerDutyWebhook(body as unknown as Record<string, unknown>, request.headers['x-webhook-id'], new Date());
     if (typeof event === 'string') throw new Error(`ingress bench: webhook ignored (${event})`);
     return { ours: apiGatewayEvent('/pagerduty/webhooks', request), floor: { body: JSON.stringify(event), groupId: event.incident.id, deduplicationId: fifoId(`floor:${event.id}`) } };
@@ -181,7 +176,7 @@ export async function measureIngress(options: { requests: number; warmup: number
         });
         const incidents = [...environment.pagerDuty.incidents.values()].filter((i) => i.incidentKey.startsWith('baseline|'));
         const webhooks = incidents.map((incident) =>
-          apiGatewayEvent('/pagerduty/webhooks', signedIncidentWebhook(environment.secrets.PAGER_DUTY_SIGNING_KEY, environment.pagerDuty.webhookBody(incident, 'incident.acknowledged', 'Bench On-Call') as never)),
+          apiGatewayEvent('/pagerduty/webhooks', signedWebhook(environment.secrets.PAGER_DUTY_SIGNING_KEY, environment.pagerDuty.webhookBody(incident, 'incident.acknowledged', 'Bench On-Call'))),
         );
         await concurrently(webhooks, plan.concurrency, async (event) => {
           const start = process.hrtime.bigint();

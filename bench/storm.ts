@@ -1,7 +1,7 @@
 import { cpus, loadavg } from 'node:os';
 import { dedupKeyFor } from '../lib/dedup-key';
 import { startStack } from '../local/stack';
-import { mentionEnvelope, signedSlackJson } from '../local/requests';
+import { mentionEnvelope, signedSlackJson } from '../local/events/slack';
 import type { RateLimitCounts } from '../local/stand-ins/rate-limits';
 import type { RecordedCall } from '../local/stand-ins/slack';
 import { round, summarize, type Summary } from './lib/stats';

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline/promises';
-import { signSlackRequest } from '../lib/slack/signature';
 import { helperEnvProblem, isUnreachable, readSandboxState, stackGoneMessage, whichSandboxLine, type SandboxState } from '../local/sandbox-state';
-import { STAND_IN_BOT_USER_ID, STAND_IN_TEAM_ID } from '../local/stand-ins/slack';
+import { mentionEnvelope, signedSlackJson } from '../local/events/slack';
+import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
 import { parseCommandLine, processOutput, usageError, type CliOutput } from './cli';
 
 const USAGE = `usage: npm run escalate -- <channel id> <what is wrong> [--yes]
@@ -32,19 +32,6 @@ function channelProblem(channel: string): string | undefined {
     return `${JSON.stringify(channel)} is a channel name; give the channel's id (like C0123ABC: in Slack, the channel's details → About → Channel ID)`;
   }
   return `${JSON.stringify(channel)} is not a Slack channel id (C… or G…, capital letters and digits, like C0123ABC)`;
-}
-
-/** The signed `app_mention` envelope Slack would send for `text` in `channel`. */
-function mentionEnvelope(channel: string, text: string, ts: string, now: number): string {
-  return JSON.stringify({
-    type: 'event_callback',
-    team_id: STAND_IN_TEAM_ID,
-    api_app_id: 'ASANDBOX',
-    event_id: `Ev${Date.now().toString(36)}`,
-    event_time: now,
-    authorizations: [{ team_id: STAND_IN_TEAM_ID, user_id: STAND_IN_BOT_USER_ID, is_bot: true }],
-    event: { type: 'app_mention', user: 'UCUSTOMER', text, ts, channel, team: STAND_IN_TEAM_ID, event_ts: ts },
-  });
 }
 
 /**
@@ -100,7 +87,8 @@ export async function runEscalate(argv: readonly string[], io: EscalateIo): Prom
     return 1;
   }
 
-  const text = `<@${STAND_IN_BOT_USER_ID}> escalate ${description.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}`;
+  const typed = `escalate ${description.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}`;
+  const text = `<@${STAND_IN_BOT_USER_ID}> ${typed}`;
   const now = Math.floor(Date.now() / 1000);
   try {
     let ts = `${now}.000100`;
@@ -114,11 +102,11 @@ export async function runEscalate(argv: readonly string[], io: EscalateIo): Prom
       });
       if (response.ok) ts = ((await response.json()) as { ts: string }).ts;
     }
-    const body = mentionEnvelope(channel, text, ts, now);
+    const request = signedSlackJson(secret, mentionEnvelope({ channel, text: typed, ts, user: 'UCUSTOMER', appId: 'ASANDBOX' }), now);
     const response = await fetch(`${url}/slack/events`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(signSlackRequest(secret, body, now) as Record<string, string>) },
-      body,
+      headers: request.headers,
+      body: request.body,
       signal: AbortSignal.timeout(15_000),
     });
     io.stdout(`POST ${url}/slack/events → ${response.status} ${await response.text()}`);

@@ -1,6 +1,7 @@
 import type { LocalStack } from '../local/stack';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { checkStatusPayload, mentionEnvelope, post, signedSlackForm, signedSlackJson } from '../local/requests';
+import { post } from '../local/events/request';
+import { checkStatusPayload, mentionEnvelope, signedSlackForm, signedSlackJson } from '../local/events/slack';
 import { makeDocumentClient } from '../lib/store/dynamo';
 import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
 import { drainQueue } from './helpers/queue';

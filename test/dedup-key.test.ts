@@ -1,6 +1,6 @@
 import type { LocalStack } from '../local/stack';
 import { dedupKeyFor } from '../lib/dedup-key';
-import { mentionEnvelope } from '../local/requests';
+import { mentionEnvelope } from '../local/events/slack';
 import { ensureCustomer } from './helpers/customers';
 import { botMessages, slackSends, startTestStack } from './helpers/stack';
 

@@ -7,7 +7,8 @@ import { makeDocumentClient } from '../lib/store/dynamo';
 import type { LocalStack } from '../local/stack';
 import type { StandInIncident } from '../local/stand-ins/pagerduty';
 import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
-import { checkStatusPayload, mentionEnvelope, post, signedSlackForm, signedSlackJson } from '../local/requests';
+import { post } from '../local/events/request';
+import { checkStatusPayload, mentionEnvelope, signedSlackForm, signedSlackJson } from '../local/events/slack';
 import { fixture } from './fixtures';
 import { botMessages, mention, slackSends, slashCommand, startTestStack } from './helpers/stack';
 

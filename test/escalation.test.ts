@@ -1,7 +1,8 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createHash } from 'node:crypto';
 import type { LocalStack } from '../local/stack';
-import { mentionEnvelope, post, signedSlackJson } from '../local/requests';
+import { post } from '../local/events/request';
+import { mentionEnvelope, signedSlackJson } from '../local/events/slack';
 import { botMessages, confirmationOf, mention, slashCommand, startTestStack } from './helpers/stack';
 import { drainQueue } from './helpers/queue';
 import { ensureCustomer } from './helpers/customers';

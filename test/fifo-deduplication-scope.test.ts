@@ -24,7 +24,8 @@ import {
 import { normalizePagerDutyWebhook } from '../lib/pagerduty/normalize';
 import { makeEventQueue } from '../lib/queue/queue';
 import { normalizeBlockActions, normalizeEventCallback, normalizeSlashCommand } from '../lib/slack/normalize';
-import { checkStatusPayload, mentionEnvelope } from '../local/requests';
+import { incidentWebhookBody, statusUpdateWebhookBody, webhookIncident } from '../local/events/pagerduty';
+import { checkStatusPayload, mentionEnvelope, slashCommandForm } from '../local/events/slack';
 
 /** What the queue sender hands SQS for each event: its group and de-duplication ids, as sent. */
 async function sentIds<E extends object>(events: E[], routing: (event: E) => QueueRouting): Promise<{ group: string; dedup: string }[]> {
@@ -50,18 +51,9 @@ function slackEvent(envelope: Record<string, unknown>, at: Date): SlackQueueEven
 }
 
 function webhook(input: { eventId: string; incidentId: string; eventType: string }) {
-  const isStatusUpdate = input.eventType === 'incident.status_update_published';
-  const incident = { id: input.incidentId, type: 'incident', status: 'triggered', incident_key: `pdr-${input.incidentId}`, assignees: [] };
-  return {
-    event: {
-      id: input.eventId,
-      event_type: input.eventType,
-      resource_type: 'incident',
-      occurred_at: '2026-11-30T09:59:59.000Z',
-      agent: null,
-      data: isStatusUpdate ? { incident, message: 'We are restoring the database.' } : incident,
-    },
-  };
+  const incident = webhookIncident({ id: input.incidentId, incidentKey: `pdr-${input.incidentId}` });
+  const origin = { by: null, eventId: input.eventId, occurredAt: '2026-11-30T09:59:59.000Z' };
+  return input.eventType === 'incident.status_update_published' ? statusUpdateWebhookBody(incident, 'We are restoring the database.', origin) : incidentWebhookBody(incident, input.eventType, origin);
 }
 
 function pagerDutyEvent(body: ReturnType<typeof webhook>, webhookId: string | undefined, at: Date): PagerDutyQueueEvent {
@@ -73,7 +65,7 @@ function pagerDutyEvent(body: ReturnType<typeof webhook>, webhookId: string | un
 describe('FIFO de-duplication per message group is safe: every redelivery lands in its original group', () => {
   it("a Slack retry of the same event (same body, a later moment) is sent with the original's group and de-duplication id", async () => {
     const envelope = mentionEnvelope({ channel: 'C0ACME', text: 'escalate the API answers 503' });
-    const form = new URLSearchParams({ team_id: 'T0PROVIDER', channel_id: 'C0ACME', user_id: 'U1', text: 'escalate x', trigger_id: '123.456.abc', api_app_id: 'A0PDROUTER' });
+    const form = new URLSearchParams(slashCommandForm({ channel: 'C0ACME', user: 'U1', text: 'escalate x', triggerId: '123.456.abc' }));
     const action = checkStatusPayload({ channel: 'C0ACME', value: 'pdr-1' });
     for (const [original, again] of [
       [slackEvent(envelope, first), slackEvent(structuredClone(envelope), retry)],

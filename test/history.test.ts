@@ -3,7 +3,8 @@ import { makeDocumentClient } from '../lib/store/dynamo';
 import { makeHistory, type History, type HistoryRecord } from '../lib/store/history';
 import type { LocalStack } from '../local/stack';
 import type { StandInIncident } from '../local/stand-ins/pagerduty';
-import { checkStatusPayload, post, signedSlackForm } from '../local/requests';
+import { post } from '../local/events/request';
+import { checkStatusPayload, signedSlackForm } from '../local/events/slack';
 import { botMessages, mention, sendWebhook, startTestStack } from './helpers/stack';
 import { ensureCustomer } from './helpers/customers';
 

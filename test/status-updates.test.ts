@@ -1,6 +1,7 @@
 import type { LocalStack } from '../local/stack';
 import type { StandInIncident } from '../local/stand-ins/pagerduty';
-import { post, signedWebhook } from '../local/requests';
+import { signedWebhook } from '../local/events/pagerduty';
+import { post } from '../local/events/request';
 import { botMessages, confirmationOf, mention, startTestStack } from './helpers/stack';
 import { ensureCustomer } from './helpers/customers';
 import { fixture } from './fixtures';

@@ -4,23 +4,13 @@ import { makeEventQueue } from '../../lib/queue/queue';
 import { signPagerDutyWebhook } from '../../lib/pagerduty/signature';
 import { startLocalSqs, type LocalSqs } from '../../local/aws';
 import { drainQueue } from '../../test/helpers/queue';
+import { incidentWebhookBody, webhookIncident } from '../../local/events/pagerduty';
 import { makePagerDutyIngress } from './pagerduty-ingress';
 
 const KEY = 'pagerduty-ingress-test-key';
 
-function incidentWebhook(eventType: string, id = 'E1') {
-  return {
-    event: {
-      id,
-      event_type: eventType,
-      resource_type: 'incident',
-      occurred_at: '2026-11-26T10:00:00Z',
-      agent: null,
-      client: null,
-      data: { id: 'PINC9', number: 9, status: 'acknowledged', incident_key: 'pdr-0123456789abcdef0123456789abcdef', title: 't', assignees: [] },
-    },
-  };
-}
+const INCIDENT = webhookIncident({ id: 'PINC9', number: 9, status: 'acknowledged', incidentKey: 'pdr-0123456789abcdef0123456789abcdef', title: 't' });
+const incidentWebhook = (eventType: string, id = 'E1') => incidentWebhookBody(INCIDENT, eventType, { by: null, eventId: id, occurredAt: '2026-11-26T10:00:00Z' });
 
 describe('pagerduty-ingress', () => {
   let sqs: LocalSqs;

@@ -3,7 +3,7 @@ import { makeEventQueue } from '../../lib/queue/queue';
 import { signSlackRequest } from '../../lib/slack/signature';
 import { startLocalSqs, type LocalSqs } from '../../local/aws';
 import { drainQueue } from '../../test/helpers/queue';
-import { checkStatusPayload, mentionEnvelope } from '../../local/requests';
+import { checkStatusPayload, mentionEnvelope } from '../../local/events/slack';
 import { makeSlackIngress } from './slack-ingress';
 
 const SECRET = 'ingress-test-signing-secret';

@@ -1,25 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { signSlackRequest } from '../../lib/slack/signature';
 import { CHECK_STATUS_ACTION_ID } from '../../lib/slack/normalize';
 import type { SandboxState } from '../sandbox-state';
 import type { StandInIncident } from '../stand-ins/pagerduty';
+import type { SignedRequest } from '../events/request';
+import { blockActionsPayload, eventCallback, signedClick, signedSlackForm, signedSlackJson, slashCommandForm, type SlackButton } from '../events/slack';
 import { STAND_IN_BOT_USER_ID, STAND_IN_TEAM_ID } from '../stand-ins/slack';
 import type { StandInRecords } from './transcript';
 
 export type IncidentAction = 'acknowledge' | 'reassign' | 'resolve';
 
-/** A button element as a message's actions block holds it. */
-export interface SlackButton {
-  action_id: string;
-  value?: string;
-  text?: { type?: string; text?: string };
-  style?: string;
-}
+export type { SlackButton };
 
 /** How to reach a running sandbox: what `npm start` writes to the sandbox state file. */
 export type SandboxEndpoints = Pick<SandboxState, 'url' | 'slackApiUrl' | 'pagerDutyUrl' | 'slackSigningSecret'>;
 
 const TEAM = STAND_IN_TEAM_ID;
+/** The sandbox's Slack app, as its requests name it. */
+const APP_ID = 'ASANDBOX';
 const BOT_ALIAS = /(^|\s)@(?:bot|pd-router)\b/i;
 
 /** Typed text as Slack stores it: `&<>` escaped, and `@bot` turned into a real mention of the bot. */
@@ -67,18 +64,8 @@ export class SandboxDriver {
   async slackSends(event: Record<string, unknown> & { type: string }): Promise<number | undefined> {
     const delivery = await this.json<{ delivered: boolean }>(`${this.slackStandInUrl}/sandbox/delivers`, event);
     if (!delivery.delivered) return undefined;
-    const envelope = {
-      token: 'deprecated',
-      type: 'event_callback',
-      team_id: TEAM,
-      api_app_id: 'ASANDBOX',
-      event_id: `Ev${randomBytes(8).toString('hex').toUpperCase()}`,
-      event_time: Math.floor(Date.now() / 1000),
-      authorizations: [{ team_id: TEAM, user_id: STAND_IN_BOT_USER_ID, is_bot: true }],
-      is_ext_shared_channel: true,
-      event,
-    };
-    return this.postSlack(JSON.stringify(envelope), 'application/json');
+    const envelope = eventCallback(event, { appId: APP_ID, sharedChannel: true });
+    return this.postSlack(signedSlackJson(this.target.slackSigningSecret, envelope));
   }
 
   /**
@@ -87,23 +74,8 @@ export class SandboxDriver {
    * (Slack shows its text to that user only).
    */
   async slashCommand(channel: string, user: string, command: string, text: string, responseUrl: string): Promise<{ response_type?: string; text?: string }> {
-    const form = new URLSearchParams({
-      token: 'deprecated',
-      team_id: TEAM,
-      team_domain: 'sandbox',
-      channel_id: channel,
-      channel_name: channel.toLowerCase(),
-      user_id: user,
-      user_name: user.toLowerCase(),
-      command,
-      text,
-      api_app_id: 'ASANDBOX',
-      is_enterprise_install: 'false',
-      response_url: responseUrl,
-      trigger_id: `${Date.now()}.${randomBytes(6).toString('hex')}`,
-    }).toString();
-    const headers = { 'content-type': 'application/x-www-form-urlencoded', ...(signSlackRequest(this.target.slackSigningSecret, form, Math.floor(Date.now() / 1000)) as Record<string, string>) };
-    const response = await fetch(`${this.target.url}/slack/events`, { method: 'POST', headers, body: form });
+    const request = signedSlackForm(this.target.slackSigningSecret, slashCommandForm({ channel, user, command, text, responseUrl, appId: APP_ID }));
+    const response = await fetch(`${this.target.url}/slack/events`, { method: 'POST', headers: request.headers, body: request.body });
     const raw = await response.text();
     if (!response.ok) throw new Error(`/slack/events answered ${response.status}`);
     try {
@@ -126,33 +98,18 @@ export class SandboxDriver {
    * the app (`at.message`; absent for an ephemeral one, as in Slack) and a `response_url`.
    */
   async clickButton(channel: string, user: string, button: SlackButton, at: { messageTs: string; blockId: string; message?: Record<string, unknown>; isEphemeral?: boolean; responseUrl?: string }): Promise<number> {
-    const payload = {
-      type: 'block_actions',
-      user: { id: user, username: user.toLowerCase(), name: user.toLowerCase(), team_id: TEAM },
-      api_app_id: 'ASANDBOX',
-      token: 'deprecated',
-      container: { type: 'message', message_ts: at.messageTs, channel_id: channel, is_ephemeral: at.isEphemeral ?? false },
-      trigger_id: `${Date.now()}.${randomBytes(6).toString('hex')}`,
-      team: { id: TEAM, domain: 'sandbox' },
-      enterprise: null,
-      is_enterprise_install: false,
-      channel: { id: channel, name: channel.toLowerCase() },
-      ...(at.message && !at.isEphemeral ? { message: { ...at.message, team: TEAM } } : {}),
-      state: { values: {} },
-      response_url: at.responseUrl ?? `${this.slackStandInUrl}/actions/${randomBytes(6).toString('hex')}`,
-      actions: [
-        {
-          action_id: button.action_id,
-          block_id: at.blockId,
-          text: { type: 'plain_text', text: button.text?.text ?? '', emoji: true },
-          value: button.value ?? '',
-          ...(button.style ? { style: button.style } : {}),
-          type: 'button',
-          action_ts: (Date.now() / 1000).toFixed(6),
-        },
-      ],
-    };
-    return this.postSlack(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), 'application/x-www-form-urlencoded');
+    const payload = blockActionsPayload({
+      channel,
+      user,
+      button,
+      messageTs: at.messageTs,
+      blockId: at.blockId,
+      ...(at.message ? { message: at.message } : {}),
+      ...(at.isEphemeral ? { isEphemeral: true } : {}),
+      responseUrl: at.responseUrl ?? `${this.slackStandInUrl}/actions/${randomBytes(6).toString('hex')}`,
+      appId: APP_ID,
+    });
+    return this.postSlack(signedClick(this.target.slackSigningSecret, payload));
   }
 
   /** On-call works an incident in the PagerDuty stand-in; it sends the signed webhook. */
@@ -190,9 +147,8 @@ export class SandboxDriver {
     return this.json<StandInRecords>(`${this.slackStandInUrl}/sandbox/messages`);
   }
 
-  private async postSlack(body: string, contentType: string): Promise<number> {
-    const headers = { 'content-type': contentType, ...(signSlackRequest(this.target.slackSigningSecret, body, Math.floor(Date.now() / 1000)) as Record<string, string>) };
-    const response = await fetch(`${this.target.url}/slack/events`, { method: 'POST', headers, body });
+  private async postSlack(request: SignedRequest): Promise<number> {
+    const response = await fetch(`${this.target.url}/slack/events`, { method: 'POST', headers: request.headers, body: request.body });
     await response.arrayBuffer();
     if (!response.ok) throw new Error(`/slack/events answered ${response.status}`);
     return response.status;

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { signPagerDutyWebhook } from '../../lib/pagerduty/signature';
+import { incidentWebhookBody, noteWebhookBody, statusUpdateWebhookBody, type Agent } from '../events/pagerduty';
 import { SUBSCRIBED_EVENT_TYPES } from '../../lib/pagerduty/subscription';
 import { FaultPlan, listen, readBody, sendJson, sleep, type RunningServer } from './http-util';
 import { eventsInvalid, eventsRefusals, restInvalid, restRefusals } from './pagerduty-api';
@@ -40,11 +41,6 @@ export function standInServiceId(routingKey: string): string {
   return `PS${createHash('sha256').update(routingKey).digest('hex').slice(0, 8).toUpperCase()}`;
 }
 
-/**
- * Who acted, as PagerDuty says in a webhook's `agent`: a person (a user reference), a service or
- * an integration (automation acting as an agent), or nobody (`null`, for automated changes).
- */
-export type Agent = string | { service: string } | { integration: string } | null;
 
 /** The sandbox account's on-call user: the `From` the sandbox gives notes (PAGER_DUTY_FROM_EMAIL). */
 export const SANDBOX_ONCALL_EMAIL = 'oncall@provider.test';
@@ -299,46 +295,14 @@ export class PagerDutyStandIn {
     return incident;
   }
 
-  /** A status update's v3 webhook body, shaped like the real capture (shared/corpus/pagerduty). */
-  statusUpdateBody(incident: StandInIncident, message: string, by: Agent, occurredAt = new Date().toISOString(), eventId = `E${randomBytes(8).toString('hex').toUpperCase()}`) {
-    return {
-      event: {
-        id: eventId,
-        event_type: 'incident.status_update_published',
-        resource_type: 'incident',
-        occurred_at: occurredAt,
-        agent: this.agentReference(by),
-        client: null,
-        data: {
-          incident: { id: incident.id, type: 'incident_reference', self: `${this.url}/incidents/${incident.id}`, html_url: `${this.url}/incidents/${incident.id}`, summary: incident.title },
-          id: `PSU${randomBytes(4).toString('hex').toUpperCase()}`,
-          message,
-          trimmed: false,
-          type: 'incident_status_update',
-        },
-      },
-    };
+  /** A status update's v3 webhook body, shaped like the real capture. */
+  statusUpdateBody(incident: StandInIncident, message: string, by: Agent, occurredAt = new Date().toISOString(), eventId?: string) {
+    return statusUpdateWebhookBody(incident, message, { by, baseUrl: this.url, occurredAt, ...(eventId ? { eventId } : {}) });
   }
 
-  /** An `incident.annotated` webhook body (a note added), shaped as PagerDuty's webhooks docs show `incident_note`. */
+  /** An `incident.annotated` webhook body (a note added). */
   noteBody(incident: StandInIncident, note: { id: string; content: string; from: string; at: string }) {
-    return {
-      event: {
-        id: `E${randomBytes(8).toString('hex').toUpperCase()}`,
-        event_type: 'incident.annotated',
-        resource_type: 'incident',
-        occurred_at: note.at,
-        agent: this.agentReference(note.from),
-        client: null,
-        data: {
-          incident: { id: incident.id, type: 'incident_reference', self: `${this.url}/incidents/${incident.id}`, html_url: `${this.url}/incidents/${incident.id}`, summary: incident.title },
-          id: note.id,
-          content: note.content,
-          trimmed: false,
-          type: 'incident_note',
-        },
-      },
-    };
+    return noteWebhookBody(incident, note, { by: note.from, baseUrl: this.url, occurredAt: note.at });
   }
 
   /** The service's switches and what they hold back, for the sandbox's tools. */
@@ -459,43 +423,10 @@ export class PagerDutyStandIn {
   }
 
   /** A v3 webhook body for an incident, as PagerDuty would send it. */
-  webhookBody(incident: StandInIncident, eventType: string, by: Agent, occurredAt = new Date().toISOString(), eventId = `E${randomBytes(8).toString('hex').toUpperCase()}`) {
-    return {
-      event: {
-        id: eventId,
-        event_type: eventType,
-        resource_type: 'incident',
-        occurred_at: occurredAt,
-        agent: this.agentReference(by),
-        client: null,
-        data: {
-          id: incident.id,
-          type: 'incident',
-          self: `${this.url}/incidents/${incident.id}`,
-          html_url: `${this.url}/incidents/${incident.id}`,
-          number: incident.number,
-          status: incident.status,
-          incident_key: this.options.omitIncidentKey ? null : incident.incidentKey,
-          created_at: incident.createdAt,
-          title: incident.title,
-          service: { id: incident.serviceId ?? DEFAULT_SERVICE_ID, type: 'service_reference', summary: this.serviceName(incident.serviceId ?? DEFAULT_SERVICE_ID) },
-          assignees: incident.assignees.map((name, i) => ({ id: `PUSER${i}`, type: 'user_reference', summary: name })),
-          escalation_policy: { id: 'PPOLICY', type: 'escalation_policy_reference', summary: 'Default' },
-          teams: [],
-          priority: null,
-          urgency: incident.urgency,
-          conference_bridge: null,
-          resolve_reason: incident.mergedInto ? { type: 'merge_resolve_reason', incident: { id: incident.mergedInto, type: 'incident_reference' } } : null,
-        },
-      },
-    };
-  }
-
-  private agentReference(by: Agent) {
-    if (by === null) return null;
-    if (typeof by === 'string') return { id: 'PUSER01', type: 'user_reference', summary: by, html_url: `${this.url}/users/PUSER01` };
-    if ('service' in by) return { id: 'PSVC01', type: 'service_reference', summary: by.service, html_url: `${this.url}/services/PSVC01` };
-    return { id: 'PINT01', type: 'generic_events_api_inbound_integration_reference', summary: by.integration, html_url: `${this.url}/services/PSVC01/integrations/PINT01` };
+  webhookBody(incident: StandInIncident, eventType: string, by: Agent, occurredAt = new Date().toISOString(), eventId?: string) {
+    const serviceId = incident.serviceId ?? DEFAULT_SERVICE_ID;
+    const about = { ...incident, incidentKey: this.options.omitIncidentKey ? null : incident.incidentKey, service: { id: serviceId, name: this.serviceName(serviceId) } };
+    return incidentWebhookBody(about, eventType, { by, baseUrl: this.url, occurredAt, ...(eventId ? { eventId } : {}) });
   }
 
   private change(id: string, eventType: string, by: Agent, apply: (incident: StandInIncident) => void): StandInIncident {

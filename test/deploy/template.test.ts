@@ -15,8 +15,9 @@ import { packageService } from '../../local/deploy-package';
 import { EVENT_CONTRACT_VERSION } from '../../lib/events';
 import { normalizePagerDutyWebhook } from '../../lib/pagerduty/normalize';
 import { normalizeBlockActions } from '../../lib/slack/normalize';
-import { checkStatusPayload, mentionEnvelope, signedSlackJson, signedWebhook } from '../../local/requests';
-import { apiGatewayEvent, incidentWebhookBody } from '../../bench/lib/requests';
+import { incidentWebhookBody, signedWebhook, webhookIncident } from '../../local/events/pagerduty';
+import { checkStatusPayload, mentionEnvelope, signedSlackJson } from '../../local/events/slack';
+import { apiGatewayEvent } from '../../bench/lib/requests';
 
 // CloudFormation is untyped JSON: properties stay `any` and each assertion states the shape it expects.
 interface Resource {
@@ -470,7 +471,7 @@ Promise.resolve().then(() => handler(JSON.parse(process.env.PROBE_EVENT), contex
       const sqsRecord = (body: unknown, group: string) => ({
         Records: [{ messageId: 'm1', receiptHandle: 'r1', body: JSON.stringify(body), attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'probe', ApproximateFirstReceiveTimestamp: String(Date.now()), MessageGroupId: group }, messageAttributes: { contractVersion: { dataType: 'Number', stringValue: String(EVENT_CONTRACT_VERSION) } }, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:eu-west-1:000000000000:probe.fifo', awsRegion: 'eu-west-1' }],
       });
-      const webhook = incidentWebhookBody({ incidentId: 'PPROBE1', number: 1, incidentKey: 'pdr-probe', eventType: 'incident.acknowledged', status: 'acknowledged', title: 'probe' });
+      const webhook = incidentWebhookBody(webhookIncident({ id: 'PPROBE1', incidentKey: 'pdr-probe', status: 'acknowledged', title: 'probe' }), 'incident.acknowledged', { by: 'Bench On-Call' });
       const normalizedWebhook = normalizePagerDutyWebhook(webhook as never, 'whprobe', new Date());
       const firstRequests: Record<string, unknown> = {
         'slack-ingress': apiGatewayEvent('/slack/events', signedSlackJson(secrets.SLACK_SIGNING_SECRET!, mentionEnvelope({ channel: 'CPROBE1', text: 'escalate probe' }))),

@@ -2,7 +2,9 @@ import { startStack, type LocalStack, type StackOptions } from '../../local/stac
 import { STAND_IN_BOT_USER_ID, type RecordedCall } from '../../local/stand-ins/slack';
 import type { StandInIncident } from '../../local/stand-ins/pagerduty';
 import { ensureCustomer } from './customers';
-import { checkStatusPayload, mentionEnvelope, post, signedSlackForm, signedSlackJson, signedWebhook } from '../../local/requests';
+import { signedWebhook } from '../../local/events/pagerduty';
+import { post } from '../../local/events/request';
+import { checkStatusPayload, mentionEnvelope, signedClick, signedSlackForm, signedSlackJson, slashCommandForm } from '../../local/events/slack';
 
 /**
  * A sandbox stack tuned for tests: fast retries, quiet logs, and PagerDuty numbers far from the
@@ -38,24 +40,14 @@ export async function mention(stack: LocalStack, channel: string, text: string, 
 }
 
 export function clickCheckStatus(stack: LocalStack, channel: string, value: string, user = 'UCUSTOMER1') {
-  return post(`${stack.url}/slack/events`, signedSlackForm(stack.secrets.SLACK_SIGNING_SECRET, { payload: JSON.stringify(checkStatusPayload({ channel, value, user })) }));
+  return post(`${stack.url}/slack/events`, signedClick(stack.secrets.SLACK_SIGNING_SECRET, checkStatusPayload({ channel, value, user })));
 }
 
 export async function slashCommand(stack: LocalStack, channel: string, text: string, triggerId: string, extra: { unregistered?: boolean; user?: string } = {}) {
   if (!extra.unregistered) await ensureCustomer(stack, channel);
-  return post(
-    `${stack.url}/slack/events`,
-    signedSlackForm(stack.secrets.SLACK_SIGNING_SECRET, {
-      team_id: 'T0PROVIDER',
-      channel_id: channel,
-      channel_name: channel.toLowerCase(),
-      user_id: extra.user ?? 'UCUSTOMER1',
-      command: '/piiano-pd-trigger',
-      text,
-      trigger_id: triggerId,
-      response_url: stack.slack!.responseUrl(channel, extra.user ?? 'UCUSTOMER1'),
-    }),
-  );
+  const user = extra.user ?? 'UCUSTOMER1';
+  const form = slashCommandForm({ channel, text, triggerId, user, responseUrl: stack.slack!.responseUrl(channel, user) });
+  return post(`${stack.url}/slack/events`, signedSlackForm(stack.secrets.SLACK_SIGNING_SECRET, form));
 }
 
 /** Send PagerDuty's webhook for an incident event by hand (the tests that control order turn the stand-in's own sending off). */

@@ -6,7 +6,7 @@ import { toSqsJson } from '../../lib/queue/queue';
 import { normalizeEventCallback, normalizeSlashCommand } from '../../lib/slack/normalize';
 import { startStack, type LocalStack } from '../../local/stack';
 import { STAND_IN_BOT_USER_ID } from '../../local/stand-ins/slack';
-import { mentionEnvelope } from '../../local/requests';
+import { mentionEnvelope } from '../../local/events/slack';
 import { audit, crashPlan, FIRST_INCIDENT_NUMBER, pool, SLASH_COMMAND, TEAM, World } from './support/world';
 
 /**

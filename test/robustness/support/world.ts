@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { dedupKeyFor, isDedupKey } from '../../../lib/dedup-key';
 import { refusalMessage } from '../../../lib/slack/messages';
-import { signPagerDutyWebhook } from '../../../lib/pagerduty/signature';
 import type { LocalStack } from '../../../local/stack';
 import { ensureCustomer } from '../../helpers/customers';
-import type { Agent, StandInIncident } from '../../../local/stand-ins/pagerduty';
+import type { StandInIncident } from '../../../local/stand-ins/pagerduty';
 import { STAND_IN_BOT_USER_ID, type RecordedMessage } from '../../../local/stand-ins/slack';
-import { checkStatusPayload, mentionEnvelope, signedSlackForm, signedSlackJson, type SignedRequest } from '../../../local/requests';
+import { signedWebhook, type Agent } from '../../../local/events/pagerduty';
+import { post, type SignedRequest } from '../../../local/events/request';
+import { checkStatusPayload, mentionEnvelope, signedClick, signedSlackForm, signedSlackJson, slashCommandForm } from '../../../local/events/slack';
 
 /**
  * A driver and an auditor for the robustness tests and the soak run: it sends what Slack and
@@ -77,11 +78,6 @@ export async function pool<T, R>(items: readonly T[], limit: number, work: (item
   return results;
 }
 
-async function postRaw(url: string, request: SignedRequest, extraHeaders: Record<string, string> = {}): Promise<HttpAnswer> {
-  const response = await fetch(url, { method: 'POST', headers: { ...request.headers, ...extraHeaders }, body: request.body });
-  return { status: response.status, body: await response.text() };
-}
-
 export class World {
   readonly escalations = new Map<string, SentEscalation>();
   readonly clicks: SentClick[] = [];
@@ -114,7 +110,7 @@ export class World {
     // Slack signs each delivery anew; a retry carries its number and reason.
     for (let n = 0; n < deliveries; n++) {
       const headers: Record<string, string> = n === 0 ? {} : { 'x-slack-retry-num': String(n), 'x-slack-retry-reason': 'http_timeout' };
-      const answer = await postRaw(`${this.stack.url}/slack/events`, request(), headers);
+      const answer = await post(`${this.stack.url}/slack/events`, request(), headers);
       this.slackRequests++;
       this.answers.push({ route: 'slack', ...answer });
       answers.push(answer);
@@ -140,18 +136,7 @@ export class World {
       return { ...escalation, answers };
     }
     const triggerId = `trig-${randomBytes(8).toString('hex')}`;
-    const form = {
-      team_id: TEAM,
-      channel_id: channel,
-      channel_name: channel.toLowerCase(),
-      user_id: 'UCUSTOMER1',
-      user_name: 'customer',
-      command: SLASH_COMMAND,
-      text: `escalate ${description}`,
-      trigger_id: triggerId,
-      response_url: 'https://hooks.slack.test/commands/1',
-      api_app_id: 'A0PDROUTER',
-    };
+    const form = slashCommandForm({ team: TEAM, channel, command: SLASH_COMMAND, text: `escalate ${description}`, triggerId });
     const escalation: SentEscalation = { dedupKey: dedupKeyFor({ team: TEAM, channel, id: triggerId, via }), channel, via, id: triggerId, marker, description };
     this.escalations.set(escalation.dedupKey, escalation);
     this.requests.set(escalation.dedupKey, () => signedSlackForm(this.secret, form));
@@ -161,7 +146,7 @@ export class World {
 
   /** Slack delivers an earlier escalation once more (a retry, with its number). */
   async redeliver(escalation: SentEscalation, retryNum = 1): Promise<HttpAnswer> {
-    const answer = await postRaw(`${this.stack.url}/slack/events`, this.requests.get(escalation.dedupKey)!(), { 'x-slack-retry-num': String(retryNum), 'x-slack-retry-reason': 'http_timeout' });
+    const answer = await post(`${this.stack.url}/slack/events`, this.requests.get(escalation.dedupKey)!(), { 'x-slack-retry-num': String(retryNum), 'x-slack-retry-reason': 'http_timeout' });
     this.slackRequests++;
     this.answers.push({ route: 'slack', ...answer });
     return answer;
@@ -174,7 +159,7 @@ export class World {
     const click: SentClick = { channel, user, value, ...(owner ? { owner } : {}) };
     this.clicks.push(click);
     const payload = checkStatusPayload({ channel, value, user, team: TEAM });
-    await this.sendSlack(() => signedSlackForm(this.secret, { payload: JSON.stringify(payload) }), deliveries);
+    await this.sendSlack(() => signedClick(this.secret, payload), deliveries);
     return click;
   }
 
@@ -182,9 +167,7 @@ export class World {
   async webhook(incident: StandInIncident, eventType: string, occurredAt: string, eventId: string, options: { webhookId?: string; by?: Agent; withoutIncidentKey?: boolean } = {}): Promise<HttpAnswer> {
     const payload = this.stack.pagerDuty!.webhookBody(incident, eventType, options.by === undefined ? 'Dana Scully' : options.by, occurredAt, eventId);
     if (options.withoutIncidentKey) (payload.event.data as { incident_key: string | null }).incident_key = null;
-    const body = JSON.stringify(payload);
-    const headers = { 'content-type': 'application/json', 'x-webhook-id': options.webhookId ?? `wh-${eventId}`, ...(signPagerDutyWebhook(body, this.stack.secrets.PAGER_DUTY_SIGNING_KEY) as Record<string, string>) };
-    const answer = await postRaw(`${this.stack.url}/pagerduty/webhooks`, { body, headers });
+    const answer = await post(`${this.stack.url}/pagerduty/webhooks`, signedWebhook(this.stack.secrets.PAGER_DUTY_SIGNING_KEY, payload, options.webhookId ?? `wh-${eventId}`));
     this.webhookRequests++;
     this.answers.push({ route: 'pagerduty', ...answer });
     if (answer.status >= 200 && answer.status < 300) this.handWebhooks.set(eventId, { incidentId: incident.id, status: answer.status, eventType });
@@ -209,9 +192,7 @@ export class World {
     }
     const named = this.escalations.get(incident.incidentKey)?.marker ?? 'everyone';
     const payload = this.stack.pagerDuty!.statusUpdateBody(incident, `Update ${marker}: ${named} - we stopped the export, next update in 30 min`, options.by === undefined ? 'Dana Scully' : options.by, occurredAt, eventId);
-    const body = JSON.stringify(payload);
-    const headers = { 'content-type': 'application/json', 'x-webhook-id': options.webhookId ?? `wh-${eventId}`, ...(signPagerDutyWebhook(body, this.stack.secrets.PAGER_DUTY_SIGNING_KEY) as Record<string, string>) };
-    const answer = await postRaw(`${this.stack.url}/pagerduty/webhooks`, { body, headers });
+    const answer = await post(`${this.stack.url}/pagerduty/webhooks`, signedWebhook(this.stack.secrets.PAGER_DUTY_SIGNING_KEY, payload, options.webhookId ?? `wh-${eventId}`));
     this.webhookRequests++;
     this.answers.push({ route: 'pagerduty', ...answer });
     if (answer.status >= 200 && answer.status < 300) this.handWebhooks.set(eventId, { incidentId: incident.id, status: answer.status, eventType: 'incident.status_update_published' });
