@@ -92,6 +92,29 @@ export class PermanentError extends PdRouterError {
   }
 }
 
+/*
+ * The refusals a caller acts on have classes of their own, so that a branch reads `instanceof`
+ * rather than comparing codes; `code` stays for the logs.
+ */
+
+/** Slack will never take a message in this channel: it is gone or archived, or the bot is not in it. `code` is Slack's error. */
+export class ChannelGoneError extends PermanentError {
+  override name = 'ChannelGoneError';
+}
+
+/** An update for an escalation whose confirmation, which starts its thread, was never posted: there is no thread to tell. */
+export class NoThreadError extends PermanentError {
+  override name = 'NoThreadError';
+  constructor(message = 'the escalation never got its thread (its confirmation was not posted)') {
+    super('no_thread', message);
+  }
+}
+
+/** PagerDuty answered 404: the incident (or what was asked of it) is not there. */
+export class PagerDutyNotFoundError extends PermanentError {
+  override name = 'PagerDutyNotFoundError';
+}
+
 /** True when retrying the work later may succeed. Unknown errors count as retryable. */
 export function isRetryable(error: unknown): boolean {
   return error instanceof PdRouterError ? error.retryable : true;

@@ -151,6 +151,26 @@ describe('the reconciler within PagerDuty\'s rate limit and the Lambda\'s time',
   });
 });
 
+describe('the reconciler when a channel is gone', () => {
+  it('skips the link, says Slack\'s reason and counts the channel as unavailable', async () => {
+    const stack = await startTestStack({ reconcileEverySeconds: 3600, logLevel: 'info' });
+    const output = captureOutput();
+    try {
+      const e = await acknowledgedUnheard(stack, 'CRECGONE');
+      stack.slack!.archived.add('CRECGONE');
+      const reconciler = createReconcilerHandler(stack.functionEnv('reconciler'));
+      await expect(reconciler.handler({} as never, lambdaContext('reconciler', 60_000))).resolves.toMatchObject({ examined: 1, caughtUp: 0 });
+      expect(statusPosts(stack, 'CRECGONE', e.dedupKey, /Acknowledged/)).toHaveLength(0);
+      const records = output.records();
+      expect(records.some((r) => r.message === 'Slack or PagerDuty refused for good; this link is skipped' && r.reason === 'is_archived')).toBe(true);
+      expect(records.some((r) => JSON.stringify(r._aws ?? {}).includes('SlackChannelUnavailable'))).toBe(true);
+    } finally {
+      output.restore();
+      await stack.stop();
+    }
+  });
+});
+
 describe('the reconciler when Slack answers its catch-up with a 429', () => {
   it('drops the claim its refused post made (a delete its deploy role allows), and the next run posts once without asking Slack first', async () => {
     const stack = await startTestStack({ reconcileEverySeconds: 3600 });

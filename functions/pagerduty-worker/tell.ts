@@ -1,7 +1,7 @@
 import { type IncidentStatus, type PagerDutyEventType, type PagerDutyIncidentEvent } from '../../lib/events';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { statusOf } from '../../lib/pagerduty/normalize';
-import { PermanentError, WaitForTurnError } from '../../lib/errors';
+import { NoThreadError, PermanentError, WaitForTurnError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
 import { combinedStatusUpdateMessage, handledTogetherMessage, incidentUpdateMessage, receiptMessage, statusUpdateMessage } from '../../lib/slack/messages';
 import { channelScope, type ChannelScope } from '../../lib/slack/web-api';
@@ -15,7 +15,6 @@ import type { PagerDutyTools } from './tools';
 
 /** How long an update waits for a slash command's confirmation (its thread) before it is dropped. */
 export const THREAD_WAIT_MS = 30 * 60 * 1000;
-const NO_THREAD = 'no_thread';
 
 /**
  * What each PagerDuty event type means to a customer, in pd-router's words; undefined for the
@@ -57,7 +56,7 @@ async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: Pag
     // A slash command's confirmation starts its thread and is being posted: the update waits its
     // turn (2 s at a time, and never into the DLQ: a busy channel's confirmation may take a while
     // under Slack's limits). One that never came (Slack refused it for good) is not waited for forever.
-    if (tools.now() - Date.parse(link.createdAt) > THREAD_WAIT_MS) throw new PermanentError(NO_THREAD, 'the escalation never got its thread (its confirmation was not posted)');
+    if (tools.now() - Date.parse(link.createdAt) > THREAD_WAIT_MS) throw new NoThreadError();
     throw new WaitForTurnError('the escalation has no thread yet; retrying once its confirmation is posted', undefined, 2);
   }
   const scope = channelScope(tools.deps.slack, link.channel);
@@ -168,7 +167,7 @@ export async function tellOne(tools: PagerDutyTools, link: IncidentLink, event: 
     await tellChannel(tools, link, event, posts, status, channelLogger);
   } catch (error) {
     if (!(error instanceof PermanentError)) throw error;
-    if (error.code === NO_THREAD) return channelLogger.warn('the escalation never got its thread (its confirmation was not posted); update dropped', { waitedMinutes: THREAD_WAIT_MS / 60_000 });
+    if (error instanceof NoThreadError) return channelLogger.warn('the escalation never got its thread (its confirmation was not posted); update dropped', { waitedMinutes: THREAD_WAIT_MS / 60_000 });
     channelLogger.warn('Slack refused our message to a channel; dropped', { reason: error.code });
     channelLogger.metric(METRIC_NAMES.slackChannelUnavailable);
   }

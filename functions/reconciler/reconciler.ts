@@ -1,7 +1,6 @@
-import { PdRouterError, PermanentError, RateLimitedError } from '../../lib/errors';
+import { ChannelGoneError, PdRouterError, PermanentError, RateLimitedError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
-import { DEAD_CHANNEL_ERRORS } from '../../lib/slack/web-api';
 import { makeReconcilerTools, type ReconcilerDeps } from './tools';
 import { reconcileLink } from './catch-up';
 
@@ -80,7 +79,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
             }
             if (error instanceof PermanentError) {
               logger.warn('Slack or PagerDuty refused for good; this link is skipped', { reason: error.code });
-              if (DEAD_CHANNEL_ERRORS.has(error.code)) logger.metric(METRIC_NAMES.slackChannelUnavailable);
+              if (error instanceof ChannelGoneError) logger.metric(METRIC_NAMES.slackChannelUnavailable);
               break;
             }
             // A transient failure of one link leaves it for the next run; anything else is a bug or a crash.

@@ -1,5 +1,5 @@
 import { PagerDutyStandIn } from '../../local/stand-ins/pagerduty';
-import { TransientError } from '../errors';
+import { PagerDutyNotFoundError, PermanentError, TransientError } from '../errors';
 import { makePagerDutyApi, retryAfterSeconds } from './api';
 
 describe('the PagerDuty adapter under rate limits', () => {
@@ -35,5 +35,32 @@ describe('the PagerDuty adapter under rate limits', () => {
     expect(retryAfterSeconds(headers({ 'retry-after': 'soon' }))).toBeUndefined();
     expect(retryAfterSeconds(headers({ 'retry-after': '0' }))).toBeUndefined();
     expect(retryAfterSeconds(headers({}))).toBeUndefined();
+  });
+});
+
+describe('the PagerDuty adapter when an incident is not there', () => {
+  let pagerDuty: PagerDutyStandIn;
+  beforeAll(async () => {
+    pagerDuty = await new PagerDutyStandIn({ routingKey: 'R'.repeat(32), restToken: 'rest-token' }).start();
+  });
+  afterAll(() => pagerDuty.stop());
+  const api = () => makePagerDutyApi({ eventsUrl: pagerDuty.url, apiUrl: pagerDuty.url, routingKey: 'R'.repeat(32), restToken: 'rest-token', timeoutMs: 5000 });
+
+  it('reads a 404 as no incident and no alerts', async () => {
+    await expect(api().getIncident('PMISSING')).resolves.toBeUndefined();
+    await expect(api().alertKeys('PMISSING')).resolves.toEqual([]);
+    expect(pagerDuty.restCalls.map((c) => c.status)).toEqual([404, 404]);
+  });
+
+  it('refuses a note on a missing incident for good, as a PagerDutyNotFoundError that keeps its code for the logs', async () => {
+    const refused = await api()
+      .addNote('PMISSING', 'a note', 'oncall@example.com')
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(refused).toBeInstanceOf(PagerDutyNotFoundError);
+    expect(refused).toBeInstanceOf(PermanentError);
+    expect(refused).toMatchObject({ name: 'PagerDutyNotFoundError', code: 'pagerduty_404', retryable: false });
   });
 });

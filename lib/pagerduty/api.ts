@@ -2,7 +2,7 @@ import { api } from '@pagerduty/pdjs';
 import { RateLimitedError } from '../errors';
 import { nodeHttpFetch, type NodeHttpFetchResponse } from '../runtime/node-http-fetch';
 import type { IncidentStatus } from '../events';
-import { PermanentError, TransientError } from '../errors';
+import { PagerDutyNotFoundError, PermanentError, TransientError } from '../errors';
 import { mergeTarget } from './normalize';
 import type { SEVERITIES } from '../runtime/settings';
 
@@ -77,7 +77,8 @@ export function retryAfterSeconds(headers: { get(name: string): string | null })
 function failure(what: string, status: number, detail: string, headers?: { get(name: string): string | null }): Error {
   if (status === 429) return new RateLimitedError('pagerduty', `PagerDuty ${what} answered 429`, undefined, headers ? retryAfterSeconds(headers) : undefined);
   if (status >= 500) return new TransientError(`PagerDuty ${what} answered ${status}`, undefined, headers ? retryAfterSeconds(headers) : undefined);
-  return new PermanentError(`pagerduty_${status}`, `PagerDuty ${what} answered ${status}${detail ? `: ${detail}` : ''}`);
+  const message = `PagerDuty ${what} answered ${status}${detail ? `: ${detail}` : ''}`;
+  return status === 404 ? new PagerDutyNotFoundError('pagerduty_404', message) : new PermanentError(`pagerduty_${status}`, message);
 }
 
 function toIncidentState(raw: Record<string, unknown>): IncidentState {
@@ -102,8 +103,6 @@ function toIncidentState(raw: Record<string, unknown>): IncidentState {
 /** Alerts are listed a page at a time; an incident with more than this many is not ours to read whole. */
 const ALERT_PAGE_SIZE = 100;
 const MAX_ALERT_PAGES = 10;
-
-const isNotFound = (error: unknown) => error instanceof PermanentError && error.code === 'pagerduty_404';
 
 export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; routingKey: string; restToken: string; timeoutMs: number }): PagerDutyApi {
   const rest = async (what: string, path: string, query?: Record<string, string>, write?: { data: unknown; headers: Record<string, string> }): Promise<Record<string, unknown>> => {
@@ -166,7 +165,7 @@ export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; r
         const data = await rest('incident lookup', `incidents/${encodeURIComponent(id)}`);
         return toIncidentState((data.incident ?? {}) as Record<string, unknown>);
       } catch (error) {
-        if (isNotFound(error)) return undefined;
+        if (error instanceof PagerDutyNotFoundError) return undefined;
         throw error;
       }
     },
@@ -184,7 +183,7 @@ export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; r
         try {
           data = await rest('alert lookup', `incidents/${encodeURIComponent(incidentId)}/alerts`, { limit: String(ALERT_PAGE_SIZE), offset: String(page * ALERT_PAGE_SIZE) });
         } catch (error) {
-          if (isNotFound(error)) return keys;
+          if (error instanceof PagerDutyNotFoundError) return keys;
           throw error;
         }
         const alerts = Array.isArray(data.alerts) ? (data.alerts as { alert_key?: unknown }[]) : [];

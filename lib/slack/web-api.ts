@@ -1,5 +1,5 @@
 import { ErrorCode, LogLevel, WebClient, type Block, type KnownBlock } from '@slack/web-api';
-import { PermanentError, RateLimitedError, TransientError } from '../errors';
+import { ChannelGoneError, PermanentError, RateLimitedError, TransientError } from '../errors';
 import { nodeHttpFetch, type NodeHttpFetchResponse } from '../runtime/node-http-fetch';
 
 export type Blocks = (KnownBlock | Block)[];
@@ -11,7 +11,7 @@ export interface SlackMessage {
 }
 
 /** Slack errors that mean the channel will never take our message: drop, do not retry. */
-export const DEAD_CHANNEL_ERRORS = new Set(['channel_not_found', 'not_in_channel', 'is_archived']);
+const DEAD_CHANNEL_ERRORS = new Set(['channel_not_found', 'not_in_channel', 'is_archived']);
 
 /** Marks our own messages, so a retry can find what a crashed attempt already posted. */
 export const EFFECT_METADATA_TYPE = 'pd_router_effect';
@@ -49,7 +49,7 @@ export function classifySlackError(error: unknown, method: string): Error {
   const code = (error as { code?: string })?.code;
   if (code === ErrorCode.PlatformError) {
     const slackError = String((error as { data?: { error?: string } }).data?.error ?? 'unknown_error');
-    if (DEAD_CHANNEL_ERRORS.has(slackError)) return new PermanentError(slackError, `Slack ${method} failed: ${slackError}`, error);
+    if (DEAD_CHANNEL_ERRORS.has(slackError)) return new ChannelGoneError(slackError, `Slack ${method} failed: ${slackError}`, error);
     return new TransientError(`Slack ${method} failed: ${slackError}`, error);
   }
   if (code === ErrorCode.RateLimitedError) {
