@@ -112,6 +112,28 @@ describe('npm run report, against a local stack', () => {
     expect(html).toContain('acknowledge within 15m');
   });
 
+  it('shows a progress line while it reads (on a terminal), cleared before the report', async () => {
+    const lines: string[] = [];
+    const progress: string[] = [];
+    const io: ReportIo = {
+      env: { PD_ROUTER_URL: stack.url },
+      now: () => now,
+      getJson: async (url) => (await fetch(url)).json(),
+      readSandboxUrl: () => undefined,
+      writeFile: async () => undefined,
+      progress: (line) => progress.push(line),
+      stdout: (line) => lines.push(line),
+      stderr: (line) => lines.push(line),
+    };
+    expect(await runReport(['--since', '60d', '--format', 'json'], io)).toBe(0);
+    // One page per month the period touches, each saying how many escalations were read so far; then cleared.
+    expect(progress.length).toBeGreaterThanOrEqual(3);
+    expect(progress.slice(0, -1).every((line) => /^reading the history… \d+ escalations$/.test(line))).toBe(true);
+    expect(progress.at(-2)).toBe('reading the history… 5 escalations');
+    expect(progress.at(-1)).toBe('');
+    expect(JSON.parse(lines.join('\n')).total.asked).toBe(5);
+  });
+
   it('answers bad input and a missing stack with one line, and --help with the usage', async () => {
     expectOneLineFailure(await run(['--since', 'forever']), /^--since is a duration such as/);
     expectOneLineFailure(await run(['--format', 'html']), /^--format html needs --out/);
