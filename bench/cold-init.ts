@@ -14,7 +14,7 @@ import { makeCustomers } from '../lib/store/customers';
 import { makeDocumentClient } from '../lib/store/dynamo';
 import { startBenchEnvironment, type BenchEnvironment } from './lib/environment';
 import { apiGatewayEvent, benchContext } from './lib/requests';
-import { startSecretsManagerStandIn } from './lib/secrets-manager-stand-in';
+import { startLocalSecretsManager } from '../local/secrets-manager';
 import { startTlsFronts } from './lib/tls-front';
 import { BUILD_DIR } from './bundles';
 import { median, round } from './lib/stats';
@@ -169,9 +169,10 @@ export async function measureColdInit(options: {
 }): Promise<ColdInitReport> {
   const environment = await startBenchEnvironment({ latencyMs: 0 });
   const secretId = 'pd-router/bench';
-  const secretsManager = await startSecretsManagerStandIn(secretId, { ...environment.secrets });
+  const secretsManager = await startLocalSecretsManager();
+  secretsManager.store(secretId, JSON.stringify(environment.secrets));
   const { env, secrets } = environment;
-  const tls = await startTlsFronts([env.AWS_ENDPOINT_URL_SQS!, env.AWS_ENDPOINT_URL_DYNAMODB!, secretsManager.url], BUILD_DIR);
+  const tls = await startTlsFronts([env.AWS_ENDPOINT_URL_SQS!, env.AWS_ENDPOINT_URL_DYNAMODB!, secretsManager.endpoint], BUILD_DIR);
   const [sqsOverTls, dynamoOverTls, secretsManagerOverTls] = tls.urls as [string, string, string];
   try {
     // AWS over TLS, as in Lambda (see bench/lib/tls-front.ts); Slack and PagerDuty stay plain HTTP.
@@ -279,7 +280,7 @@ export async function measureColdInit(options: {
     };
   } finally {
     await tls.close();
-    await secretsManager.close();
+    await secretsManager.stop();
     await environment.stop();
   }
 }

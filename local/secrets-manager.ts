@@ -15,6 +15,8 @@ export interface LocalSecretsManager {
   value(id: string): string | undefined;
   /** How many GetSecretValue calls were answered, per secret name. */
   reads(name: string): number;
+  /** Create (or replace) a secret directly, as if `npm run secrets:put` had stored it. */
+  store(name: string, value: string): void;
   stop(): Promise<void>;
 }
 
@@ -36,6 +38,12 @@ export async function startLocalSecretsManager(options: { region?: string; accou
   // An ARN ends in six random characters after the name, as AWS's do.
   const find = (id: unknown) => (typeof id === 'string' ? (secrets.get(id) ?? [...secrets.values()].find((s) => s.arn === id)) : undefined);
 
+  const create = (name: string, value: string): StoredSecret => {
+    const secret = { name, arn: `arn:aws:secretsmanager:${region}:${account}:secret:${name}-${randomBytes(3).toString('hex')}`, versionId: randomUUID(), value, created: Date.now() / 1000 };
+    secrets.set(name, secret);
+    return secret;
+  };
+
   const server = await listen(async (request, response) => {
     const operation = String(request.headers['x-amz-target'] ?? '').replace(/^secretsmanager\./, '');
     let body: Record<string, unknown>;
@@ -52,9 +60,7 @@ export async function startLocalSecretsManager(options: { region?: string; accou
         if (typeof name !== 'string' || !/^[\w/+=.@-]{1,512}$/.test(name)) return fail('InvalidParameterException', 'Name is required: letters, digits and /_+=.@-');
         if (secrets.has(name)) return fail('ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
         if (typeof body.SecretString !== 'string') return fail('InvalidRequestException', 'SecretString is required here');
-        const secret = { name, arn: `arn:aws:secretsmanager:${region}:${account}:secret:${name}-${randomBytes(3).toString('hex')}`, versionId: randomUUID(), value: body.SecretString, created: Date.now() / 1000 };
-        secrets.set(name, secret);
-        return answer(secret);
+        return answer(create(name, body.SecretString));
       }
       case 'PutSecretValue': {
         const secret = find(body.SecretId);
@@ -77,6 +83,7 @@ export async function startLocalSecretsManager(options: { region?: string; accou
     endpoint: server.url,
     value: (id) => find(id)?.value,
     reads: (name) => readCounts.get(name) ?? 0,
+    store: (name, value) => void create(name, value),
     stop: () => server.close(),
   };
 }
