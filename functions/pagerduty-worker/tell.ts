@@ -50,7 +50,7 @@ async function refused(tools: PagerDutyTools, link: IncidentLink, logger: Logger
 }
 
 /** Record the status and post, once each, what one channel should read about this event. */
-async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: PagerDutyIncidentEvent, candidates: { effectKey: string; build: (link: IncidentLink) => ReturnType<typeof incidentUpdateMessage> }[], status: { value: IncidentStatus; at: string } | undefined, logger: Logger) {
+async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: PagerDutyIncidentEvent, candidates: { effectKey: string; build: (link: IncidentLink) => ReturnType<typeof incidentUpdateMessage> }[], status: { value: IncidentStatus; at: string } | undefined, afterPosts: () => Promise<void>, logger: Logger) {
   if (await refused(tools, link, logger)) return;
   if (!link.threadTs) {
     // A slash command's confirmation starts its thread and is being posted: the update waits its
@@ -79,6 +79,8 @@ async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: Pag
     const { performed } = await postOnce(tools.deps.effects, scope, message.effectKey, message.build(latest), threadTs);
     if (performed && message.effectKey.startsWith('pd:')) logger.metric(METRIC_NAMES.updatesPosted[event.eventType], 1, { eventType: event.eventType });
   }
+  // The history after the posts (it is not what the customer waits for), before the receipt that reads it.
+  await afterPosts();
   if (status?.value === 'resolved' && latest.status === 'resolved') await sendReceipt(tools, latest, scope, threadTs, logger);
   // The confirmation is brought up to date apart, paced (see confirmation-refresh.ts).
   await tools.confirmations.request(latest, event.id, logger);
@@ -145,8 +147,7 @@ function tellingOf(tools: PagerDutyTools, event: PagerDutyIncidentEvent, link: I
 
 /**
  * The history's part of an event for one escalation: the status it reports, and whether the
- * escalation is handled together with others (how many, never who). Recorded before the channel
- * is told, whatever the gate says of telling it: on-call's times are what they are.
+ * escalation is handled together with others (how many, never who).
  */
 async function record(tools: PagerDutyTools, link: IncidentLink, event: PagerDutyIncidentEvent, status: { value: IncidentStatus; at: string } | undefined, followers: number | undefined): Promise<void> {
   const { history } = tools.deps;
@@ -162,13 +163,22 @@ async function record(tools: PagerDutyTools, link: IncidentLink, event: PagerDut
 export async function tellOne(tools: PagerDutyTools, link: IncidentLink, event: PagerDutyIncidentEvent, targetStatus: IncidentStatus | undefined, followers: number | undefined, logger: Logger): Promise<void> {
   const channelLogger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });
   const { posts, status } = tellingOf(tools, event, link, targetStatus, followers);
-  await record(tools, link, event, status, followers);
+  // Recorded whether or not the channel is told (the gate, a channel gone): on-call's times are what they are.
+  let recorded = false;
+  const recordOnce = async () => {
+    if (recorded) return;
+    recorded = true;
+    await record(tools, link, event, status, followers);
+  };
   try {
-    await tellChannel(tools, link, event, posts, status, channelLogger);
+    await tellChannel(tools, link, event, posts, status, recordOnce, channelLogger);
   } catch (error) {
     if (!(error instanceof PermanentError)) throw error;
-    if (error instanceof NoThreadError) return channelLogger.warn('the escalation never got its thread (its confirmation was not posted); update dropped', { waitedMinutes: THREAD_WAIT_MS / 60_000 });
-    channelLogger.warn('Slack refused our message to a channel; dropped', { reason: error.code });
-    channelLogger.metric(METRIC_NAMES.slackChannelUnavailable);
+    if (error instanceof NoThreadError) channelLogger.warn('the escalation never got its thread (its confirmation was not posted); update dropped', { waitedMinutes: THREAD_WAIT_MS / 60_000 });
+    else {
+      channelLogger.warn('Slack refused our message to a channel; dropped', { reason: error.code });
+      channelLogger.metric(METRIC_NAMES.slackChannelUnavailable);
+    }
   }
+  await recordOnce();
 }

@@ -100,7 +100,6 @@ export async function escalate(tools: StepTools, event: SlackMessageEvent, descr
     await failureNotice(tools, unsettled, settings.contact, context, logger)(error);
     throw error;
   }
-  await deps.history.recordLink(link);
   logger.info(created ? 'escalation recorded' : 'escalation resumed', { state: link.state });
   if (created) logger.metric(METRIC_NAMES.escalationsReceived);
   checkpoint('link-created');
@@ -111,6 +110,8 @@ export async function escalate(tools: StepTools, event: SlackMessageEvent, descr
     const { ts: promptTs } = await postOnce(deps.effects, tools.scope(link), `prompt:${dedupKey}`, confirmPromptMessage(customerView(link)), link.threadTs);
     link = await deps.links.askConfirmation(dedupKey, promptTs);
     if (!link.threadTs) await deps.links.setThread(dedupKey, promptTs);
+    // The history learns of an escalation when it is paged or settled (page), or here, asked to confirm.
+    await deps.history.recordLink(link);
     logger.info('asked the channel to confirm before paging');
     return;
   }
