@@ -141,7 +141,7 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
       met,
       note: met
         ? 'pd-router\'s own work on a first message within the margin'
-        : `the first request does a whole escalation's exactly-once steps, each a DynamoDB round trip in series (claims, registry, page budget, link states)${name === 'slack-worker' ? ' and two Slack calls before the trigger' : ' and the PagerDuty REST call before the post'}: the worker changes of issue 27 and fewer round trips are what would close it`,
+        : `the first request does a whole escalation's exactly-once steps, each a DynamoDB round trip in series (claims, registry, page budget, link states)${name === 'slack-worker' ? ", after auth.test once per container (the bot's own id, to read the mention)" : ''}: fewer round trips are what would close it`,
     });
   }
   for (const name of INGRESS) {
@@ -206,14 +206,14 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
       light.slackToTrigger.p95,
       TARGETS.slackToTriggerPerCall,
       'PagerDuty',
-      "at least one more vendor round trip in series before the trigger: on a channel's first escalation, Slack's conversations.info for the channel's name (issue 27's first bullet, a worker change to come)",
+      "a vendor call in series before the trigger besides PagerDuty's: nothing of Slack's should be (the channel's name comes from the registry); see the calls per step",
     );
     perCall(
       'webhook → Slack post',
       light.webhookToPost.p95,
       TARGETS.webhookToPostPerCall,
       'Slack',
-      "at least one more vendor round trip in series before the post: PagerDuty's REST alert listing that finds grouping, on every webhook (issue 27's second bullet, a worker change to come)",
+      "a vendor call in series before the post besides Slack's: the alert listing should come after the known channels' posts; see the calls per step",
     );
   }
   const read = results.reportRead;

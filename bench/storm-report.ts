@@ -47,12 +47,12 @@ function whyMissed(r: StormResult, step: StormStep, steps: StormStep[]): string 
       if (r.options.routingKeys === 'shared' && paged?.ratio !== undefined && paged.ratio > STORM_RATIO_GOAL) {
         return `the last trigger itself came at ${ratio(paged.ratio)} its bound: a trigger PagerDuty refuses (${r.pagerDuty429.received} 429s, no Retry-After) backs off up to 20 s, so slots freed in the 60 s window go unused`;
       }
-      if (step.step === 'paged') return 'PagerDuty accepted the triggers later than its limit allows: the Slack calls made before each trigger are in series with it';
-      return `each channel's "incident opened" post goes out beside its confirmation: ${r.escalations} more posts under the workspace's 600 a minute (with them the bound would be ${s(b.lastConfirmedWithOpenedPostsMs)}, ${ratio(r.allConfirmedMs / b.lastConfirmedWithOpenedPostsMs)}); and the Slack calls before each trigger are in series with it`;
+      if (step.step === 'paged') return "PagerDuty accepted the triggers later than its limit allows: pd-router's own work before each trigger (DynamoDB round trips, on cores the emulators and stand-ins share)";
+      return `each channel's "incident opened" post goes out beside its confirmation: ${r.escalations} more posts under the workspace's 600 a minute (with them the bound would be ${s(b.lastConfirmedWithOpenedPostsMs)}, ${ratio(r.allConfirmedMs / b.lastConfirmedWithOpenedPostsMs)})`;
     }
     case 'status update':
     case 'resolution':
-      return `the posts are not paced, only spread: ${r.slack429.received} posts in the run were refused by Slack's workspace limit and came back at a random point after their Retry-After; and the PagerDuty REST call before each webhook's first post is in series with it`;
+      return `the posts are not paced, only spread: ${r.slack429.received} posts in the run were refused by Slack's workspace limit and came back at a random point after their Retry-After${step.step === 'status update' ? "; and the status update's alert listing (whether on-call's text may be shown) is one REST call before its fan-out" : ''}`;
     case 're-render':
       return `pd-router paces re-renders at SLACK_UPDATES_PER_MINUTE (${UPDATES_PER_MINUTE} a minute, room for the unpaced updates) under Slack's 50: that alone makes ≥ ${ratio(50 / UPDATES_PER_MINUTE)}`;
   }
