@@ -1,7 +1,8 @@
 import { startStack, type LocalStack } from '../local/stack';
 import type { RateLimitRules } from '../local/stand-ins/rate-limits';
-import { audit, World } from './robustness/support/world';
-import { effectKeyOf } from './helpers/stack';
+import { audit } from '../local/world/audit';
+import { World } from '../local/world/world';
+import { effectKeyOf } from './support/stack';
 
 /**
  * Rate limits through the local stack: the stand-ins answer 429 as Slack and PagerDuty do, and

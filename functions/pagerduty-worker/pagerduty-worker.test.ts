@@ -10,7 +10,7 @@ import { makePacer } from '../../lib/store/pacer';
 import { makeOwnership } from '../../lib/tenancy/ownership';
 import { PagerDutyStandIn } from '../../local/stand-ins/pagerduty';
 import { SlackStandIn } from '../../local/stand-ins/slack';
-import { startTestDynamo } from '../../test/helpers/dynamo';
+import { startTestDynamo } from '../../test/support/dynamo';
 import { makePagerDutyWorker, THREAD_WAIT_MS } from './pagerduty-worker';
 
 const ROUTING_KEY = 'R0WORKERTESTKEY000000000000000000';

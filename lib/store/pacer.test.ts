@@ -1,4 +1,4 @@
-import { startTestDynamo } from '../../test/helpers/dynamo';
+import { startTestDynamo } from '../../test/support/dynamo';
 import { makePacer, type Pacer } from './pacer';
 
 const T0 = Date.parse('2026-11-30T10:00:00.000Z');
