@@ -1,5 +1,5 @@
 import { writeSync } from 'node:fs';
-import { formatSoakReport, runSoak } from '../test/robustness/support/soak';
+import { formatSoakReport, runSoak } from '../local/world/soak';
 import { parseCommandLine, processOutput, usageError } from './cli';
 
 const USAGE = `usage: npm run soak -- [--channels N] [--escalations N] [--fault-rate R] [--seed N] [--wave N]

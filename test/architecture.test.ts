@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
 import { readDeployBuild } from '../bench/bundles';
-import { codeFiles, outsideReads } from './helpers/outside-reads';
+import { codeFiles, outsideReads } from './support/outside-reads';
 
 const root = path.join(__dirname, '..');
 
@@ -113,12 +113,6 @@ function relativeImportsOf(file: string): string[] {
   });
 }
 
-/**
- * The one deliberate exception: `npm run soak` is a command-line front for the robustness suite's
- * soak, which lives with the tests it shares its world with.
- */
-const EXCEPTIONS = new Set(['scripts/soak.ts → test/robustness/support/soak.ts']);
-
 /** Which top-level folders each folder's modules may import from: the graph points one way. */
 const ALLOWED_IMPORTS: Record<string, string[]> = {
   lib: ['lib'],
@@ -143,8 +137,7 @@ describe('the import graph points one way: functions → lib; local, scripts, be
     const wrongWay = modules.flatMap((file) =>
       relativeImportsOf(file)
         .filter((target) => !ALLOWED_IMPORTS[folder]!.includes(topFolder(target)))
-        .map((target) => `${file} → ${target}`)
-        .filter((edge) => !EXCEPTIONS.has(edge)),
+        .map((target) => `${file} → ${target}`),
     );
     expect(wrongWay).toEqual([]);
   });

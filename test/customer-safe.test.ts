@@ -1,8 +1,9 @@
 import type { LocalStack } from '../local/stack';
 import { makePagerDutyApi } from '../lib/pagerduty/api';
 import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
-import { startTestStack } from './helpers/stack';
-import { audit, shownStatus, World, type SentEscalation } from './robustness/support/world';
+import { startTestStack, shownStatus } from './support/stack';
+import { audit } from '../local/world/audit';
+import { World, type SentEscalation } from '../local/world/world';
 import { makeDocumentClient } from '../lib/store/dynamo';
 import { makeIncidentLinks } from '../lib/store/incident-links';
 

@@ -6,7 +6,7 @@ import { LOCAL_AWS_ENV } from '../local/aws';
 import type { LocalStack } from '../local/stack';
 import { SANDBOX_CUSTOMERS } from '../local/sandbox-console/channels';
 import { resolveTarget } from '../scripts/customers';
-import { startTestStack } from './helpers/stack';
+import { startTestStack } from './support/stack';
 
 const ROOT = path.join(__dirname, '..');
 const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');

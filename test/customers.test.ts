@@ -4,11 +4,11 @@ import { post } from '../local/events/request';
 import { checkStatusPayload, mentionEnvelope, signedSlackForm, signedSlackJson } from '../local/events/slack';
 import { makeDocumentClient } from '../lib/store/dynamo';
 import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
-import { drainQueue } from './helpers/queue';
-import { ensureCustomer } from './helpers/customers';
-import { botMessages, mention, slackSends, slashCommand, startTestStack } from './helpers/stack';
+import { drainQueue } from './support/queue';
+import { ensureCustomer } from '../local/world/customers';
+import { botMessages, mention, slackSends, slashCommand, startTestStack } from './support/stack';
 import { fixture } from './fixtures';
-import { captureOutput } from './robustness/support/world';
+import { captureOutput } from '../local/world/capture-output';
 
 /**
  * Customers, through the local stack: only registered channels page, each with its own routing

@@ -1,8 +1,8 @@
 import type { LocalStack } from '../local/stack';
 import { dedupKeyFor } from '../lib/dedup-key';
 import { mentionEnvelope } from '../local/events/slack';
-import { ensureCustomer } from './helpers/customers';
-import { botMessages, slackSends, startTestStack } from './helpers/stack';
+import { ensureCustomer } from '../local/world/customers';
+import { botMessages, slackSends, startTestStack } from './support/stack';
 
 /**
  * A Slack message's ts is unique within its channel only: two customers' messages in the same

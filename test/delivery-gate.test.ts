@@ -10,7 +10,7 @@ import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
 import { post } from '../local/events/request';
 import { checkStatusPayload, mentionEnvelope, signedSlackForm, signedSlackJson } from '../local/events/slack';
 import { fixture } from './fixtures';
-import { botMessages, mention, slackSends, slashCommand, startTestStack } from './helpers/stack';
+import { botMessages, mention, slackSends, slashCommand, startTestStack } from './support/stack';
 
 /**
  * The delivery gate (lib/escalation/delivery-gate.ts), through the local stack: every path that

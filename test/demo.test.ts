@@ -11,7 +11,7 @@ import { SandboxDriver } from '../local/sandbox-console/driver';
 import type { ChannelTranscript, TranscriptEntry } from '../local/sandbox-console/transcript';
 import { startStack, type LocalStack } from '../local/stack';
 import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
-import { startTestStack } from './helpers/stack';
+import { startTestStack } from './support/stack';
 import { makeDocumentClient } from '../lib/store/dynamo';
 import { makeHistory } from '../lib/store/history';
 import { readReportCustomers } from '../lib/store/report-customers';

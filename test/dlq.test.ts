@@ -1,12 +1,12 @@
-import { freePort } from './helpers/ports';
+import { freePort } from './support/ports';
 import { DeleteMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { queueNames } from '../lib/layout/layout';
 import { startLocalSqs, type LocalSqs } from '../local/aws';
 import { readSandboxState } from '../local/sandbox-state';
 import type { LocalStack } from '../local/stack';
 import { describeBody, runDlq, sqsClientFor, type DlqIo, type DlqTarget } from '../scripts/dlq';
-import { drainQueue } from './helpers/queue';
-import { botMessages, confirmationOf, mention, startTestStack } from './helpers/stack';
+import { drainQueue } from './support/queue';
+import { botMessages, confirmationOf, mention, startTestStack } from './support/stack';
 
 /** Run the command as `npm run dlq -- …` would, its output collected. */
 async function dlq(argv: string[], io: Partial<DlqIo> = {}) {

@@ -1,4 +1,4 @@
-import { freePort } from './helpers/ports';
+import { freePort } from './support/ports';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { PAGERDUTY_HANDLED_EVENT_TYPES } from '../lib/events';
 import { SECRET_NAMES } from '../lib/runtime/secrets';
@@ -12,8 +12,8 @@ import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { ListSubscriptionsByTopicCommand } from '@aws-sdk/client-sns';
 import { alarmTopics, deployedSecrets, runDoctor, type DoctorIo } from '../scripts/doctor';
 import type { DoctorDeps } from '../scripts/doctor-checks';
-import { ensureCustomer } from './helpers/customers';
-import { startTestStack } from './helpers/stack';
+import { ensureCustomer } from '../local/world/customers';
+import { startTestStack } from './support/stack';
 
 /** The hand-off file `npm start` writes for this stack (sandbox mode). */
 function handOff(stack: LocalStack, override: Partial<SandboxState> = {}): SandboxState {

@@ -2,7 +2,7 @@ import type { LocalStack } from '../local/stack';
 import { dedupKeyFor } from '../lib/dedup-key';
 import { EFFECT_METADATA_TYPE } from '../lib/slack/web-api';
 import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
-import { confirmationOf, mention, startTestStack } from './helpers/stack';
+import { confirmationOf, mention, startTestStack } from './support/stack';
 
 /**
  * A post that failed is looked for before it is made again (lib/store/effects.ts, `find`): by the

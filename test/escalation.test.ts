@@ -3,9 +3,9 @@ import { createHash } from 'node:crypto';
 import type { LocalStack } from '../local/stack';
 import { post } from '../local/events/request';
 import { mentionEnvelope, signedSlackJson } from '../local/events/slack';
-import { botMessages, confirmationOf, mention, slashCommand, startTestStack } from './helpers/stack';
-import { drainQueue } from './helpers/queue';
-import { ensureCustomer } from './helpers/customers';
+import { botMessages, confirmationOf, mention, slashCommand, startTestStack } from './support/stack';
+import { drainQueue } from './support/queue';
+import { ensureCustomer } from '../local/world/customers';
 import { ADMIN_TOKEN_HEADER } from '../local/admin-routes';
 
 describe('the escalation path, through the local stack', () => {

@@ -5,8 +5,8 @@ import type { LocalStack } from '../local/stack';
 import type { StandInIncident } from '../local/stand-ins/pagerduty';
 import { post } from '../local/events/request';
 import { checkStatusPayload, signedSlackForm } from '../local/events/slack';
-import { botMessages, mention, sendWebhook, startTestStack } from './helpers/stack';
-import { ensureCustomer } from './helpers/customers';
+import { botMessages, mention, sendWebhook, startTestStack } from './support/stack';
+import { ensureCustomer } from '../local/world/customers';
 
 /**
  * The history is written by the paths that see each step, once whatever retries, redeliveries

@@ -8,7 +8,7 @@ import { loadDeployTemplate, TEMPLATE_OVERRIDE_ENV, type Template } from '../loc
 import { LAYOUT } from '../lib/layout/layout';
 import { makeCustomers } from '../lib/store/customers';
 import { makeDocumentClient } from '../lib/store/dynamo';
-import { confirmationOf, mention, startTestStack } from './helpers/stack';
+import { confirmationOf, mention, startTestStack } from './support/stack';
 
 const ROOT = path.join(__dirname, '..');
 const ACK_TEST = 'an acknowledgement brings the confirmation up to date under the deploy roles';

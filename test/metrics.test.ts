@@ -5,8 +5,8 @@ import type { LocalStack } from '../local/stack';
 import definitions from '../lib/layout/metrics.json';
 import { METRIC_NAMES } from '../lib/runtime/metrics';
 import { PAGERDUTY_HANDLED_EVENT_TYPES } from '../lib/events';
-import { captureOutput } from './robustness/support/world';
-import { mention, sendWebhook, startTestStack } from './helpers/stack';
+import { captureOutput } from '../local/world/capture-output';
+import { mention, sendWebhook, startTestStack } from './support/stack';
 
 interface EmfLine {
   _aws: { Timestamp: number; CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] };

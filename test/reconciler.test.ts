@@ -1,9 +1,12 @@
 import { createReconcilerHandler } from '../functions/reconciler/wiring';
 import { lambdaContext, type LocalStack } from '../local/stack';
 import type { RecordedMessage } from '../local/stand-ins/slack';
-import { ensureCustomer } from './helpers/customers';
-import { startTestStack } from './helpers/stack';
-import { audit, captureOutput, crashPlan, shownStatus, World, type SentEscalation } from './robustness/support/world';
+import { ensureCustomer } from '../local/world/customers';
+import { startTestStack, shownStatus } from './support/stack';
+import { audit } from '../local/world/audit';
+import { captureOutput } from '../local/world/capture-output';
+import { World, type SentEscalation } from '../local/world/world';
+import { crashPlan } from './support/crash-plan';
 
 const INTERVAL_SECONDS = 1;
 

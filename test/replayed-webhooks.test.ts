@@ -1,7 +1,7 @@
 import type { LocalStack } from '../local/stack';
 import { WEBHOOK_MAX_AGE_MS } from '../lib/events';
-import { botMessages, mention, sendWebhook, startTestStack } from './helpers/stack';
-import { captureOutput } from './robustness/support/world';
+import { botMessages, mention, sendWebhook, startTestStack } from './support/stack';
+import { captureOutput } from '../local/world/capture-output';
 
 /**
  * X-Webhook-Id is not signed: a signed body captured once (from a log, a proxy, a test

@@ -9,9 +9,9 @@ import { signedSlackJson } from '../local/events/slack';
 import { makeDocumentClient } from '../lib/store/dynamo';
 import { SandboxDriver } from '../local/sandbox-console/driver';
 import { NOTE_BUDGET } from '../lib/store/page-budget';
-import { ensureCustomer } from './helpers/customers';
+import { ensureCustomer } from '../local/world/customers';
 import { fixture } from './fixtures';
-import { confirmationOf, mention, slackSends, slashCommand, startTestStack } from './helpers/stack';
+import { confirmationOf, mention, slackSends, slashCommand, startTestStack } from './support/stack';
 
 // A real capture: a person's reply in a Slack Connect thread (test/fixtures/SOURCES.md).
 const CAPTURE = 'slack/message_slack_connect_thread_reply.json';

@@ -11,7 +11,7 @@ import { layoutPartitionKeyOf, loadDeployTemplate, reportPolicy } from '../local
 import { startEnforcingProxy, type Denial, type EnforcingProxy } from '../local/iam/enforcing-proxy';
 import type { LocalStack } from '../local/stack';
 import { runReport, type ReportIo } from '../scripts/report';
-import { startTestStack } from './helpers/stack';
+import { startTestStack } from './support/stack';
 
 const ROOT = path.join(__dirname, '..');
 const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');

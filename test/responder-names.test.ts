@@ -1,7 +1,7 @@
 import type { LocalStack } from '../local/stack';
-import { ensureCustomer } from './helpers/customers';
-import { startTestStack } from './helpers/stack';
-import { World, type SentEscalation } from './robustness/support/world';
+import { ensureCustomer } from '../local/world/customers';
+import { startTestStack } from './support/stack';
+import { World, type SentEscalation } from '../local/world/world';
 
 /**
  * The names rule: a customer with names off (its own `showResponderNames: false`, or the

@@ -5,7 +5,7 @@ import { DataDirError } from '../local/data-dir';
 import { resetKeptData, STAND_INS_FILE } from '../local/sandbox-keep';
 import type { LocalStack } from '../local/stack';
 import type { RecordedMessage } from '../local/stand-ins/slack';
-import { botMessages, mention, startTestStack } from './helpers/stack';
+import { botMessages, mention, startTestStack } from './support/stack';
 
 /**
  * PD_ROUTER_DATA_DIR keeps everything the sandbox shows: a stack stopped and started again on the

@@ -2,8 +2,8 @@ import type { LocalStack } from '../local/stack';
 import type { StandInIncident } from '../local/stand-ins/pagerduty';
 import { signedWebhook } from '../local/events/pagerduty';
 import { post } from '../local/events/request';
-import { botMessages, confirmationOf, mention, startTestStack } from './helpers/stack';
-import { ensureCustomer } from './helpers/customers';
+import { botMessages, confirmationOf, mention, startTestStack } from './support/stack';
+import { ensureCustomer } from '../local/world/customers';
 import { fixture } from './fixtures';
 
 // A real capture of PagerDuty's v3 webhook (test/fixtures/SOURCES.md).

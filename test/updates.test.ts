@@ -2,9 +2,9 @@ import type { LocalStack } from '../local/stack';
 import type { StandInIncident } from '../local/stand-ins/pagerduty';
 import { signedWebhook } from '../local/events/pagerduty';
 import { post } from '../local/events/request';
-import { botMessages, clickCheckStatus, confirmationOf, mention, postsWithKey, sendWebhook, startTestStack } from './helpers/stack';
-import { drainQueue } from './helpers/queue';
-import { ensureCustomer } from './helpers/customers';
+import { botMessages, clickCheckStatus, confirmationOf, mention, postsWithKey, sendWebhook, startTestStack } from './support/stack';
+import { drainQueue } from './support/queue';
+import { ensureCustomer } from '../local/world/customers';
 
 type Status = 'triggered' | 'acknowledged' | 'resolved';
 /** The incident's status after each step of the lifecycle the first test plays (reassigning re-triggers). */

@@ -4,7 +4,7 @@ import { DEFAULT_SERVICE_ID, type StandInIncident } from '../local/stand-ins/pag
 import { runCreateWebhookSubscription } from '../scripts/create-webhook-subscription';
 import { httpCustomerAdmin, keyCoverageLine, runCustomers } from '../scripts/customers';
 import { runDoctor, stageView } from '../scripts/doctor';
-import { botMessages, mention, startTestStack } from './helpers/stack';
+import { botMessages, mention, startTestStack } from './support/stack';
 
 /**
  * A customer paging with its own routing key pages its own PagerDuty service. Its incidents reach

@@ -2,10 +2,10 @@ import type { LocalStack } from '../local/stack';
 import type { StandInIncident } from '../local/stand-ins/pagerduty';
 import { STAND_IN_BOT_USER_ID } from '../local/stand-ins/slack';
 import { NOTE_BUDGET } from '../lib/store/page-budget';
-import { ensureCustomer } from './helpers/customers';
+import { ensureCustomer } from '../local/world/customers';
 import { fixture } from './fixtures';
 import { MESSAGE_TEXT_MAX_LENGTH } from '../lib/events';
-import { botMessages, mention, slackSends, slashCommand, startTestStack } from './helpers/stack';
+import { botMessages, mention, slackSends, slashCommand, startTestStack } from './support/stack';
 
 /**
  * What customers' words become on PagerDuty's side, through the local stack: the PagerDuty

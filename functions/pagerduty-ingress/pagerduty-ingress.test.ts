@@ -3,7 +3,7 @@ import { LOGGED_HEADER_MAX_LENGTH } from '../../lib/runtime/http';
 import { makeEventQueue } from '../../lib/queue/queue';
 import { signPagerDutyWebhook } from '../../lib/pagerduty/signature';
 import { startLocalSqs, type LocalSqs } from '../../local/aws';
-import { drainQueue } from '../../test/helpers/queue';
+import { drainQueue } from '../../test/support/queue';
 import { incidentWebhookBody, webhookIncident } from '../../local/events/pagerduty';
 import { makePagerDutyIngress } from './pagerduty-ingress';
 

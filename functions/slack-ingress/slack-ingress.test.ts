@@ -2,7 +2,7 @@ import { createLogger } from '../../lib/runtime/log';
 import { makeEventQueue } from '../../lib/queue/queue';
 import { signSlackRequest } from '../../lib/slack/signature';
 import { startLocalSqs, type LocalSqs } from '../../local/aws';
-import { drainQueue } from '../../test/helpers/queue';
+import { drainQueue } from '../../test/support/queue';
 import { checkStatusPayload, mentionEnvelope } from '../../local/events/slack';
 import { makeSlackIngress } from './slack-ingress';
 

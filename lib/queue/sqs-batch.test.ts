@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../runtime/log';
 import { makeQueueControl } from './queue';
 import { processFifoBatch, retryDelayFor, retryDelaySeconds, SQS_MAX_VISIBILITY_SECONDS } from './sqs-batch';
 import { startLocalSqs, type LocalSqs } from '../../local/aws';
-import { drainQueue } from '../../test/helpers/queue';
+import { drainQueue } from '../../test/support/queue';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 
 function record(id: string, group: string, body = id, receiveCount = 1, receiptHandle = `rh-${id}`): SQSRecord {

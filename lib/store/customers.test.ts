@@ -1,5 +1,5 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { startTestDynamo } from '../../test/helpers/dynamo';
+import { startTestDynamo } from '../../test/support/dynamo';
 import { InvalidInputError, TransientError } from '../errors';
 import { checkChannelId, CustomerExistsError, maskedCustomer, makeCustomers, maskRoutingKey, UnknownCustomerError, unapprovedOrgs, type Customers } from './customers';
 

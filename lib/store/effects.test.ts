@@ -1,4 +1,4 @@
-import { startTestDynamo } from '../../test/helpers/dynamo';
+import { startTestDynamo } from '../../test/support/dynamo';
 import { RateLimitedError, TransientError } from '../errors';
 import { makeEffects, type Effects } from './effects';
 

@@ -1,5 +1,5 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { recordingClient, startTestDynamo } from '../../test/helpers/dynamo';
+import { recordingClient, startTestDynamo } from '../../test/support/dynamo';
 import { LAYOUT } from '../layout/layout';
 import { makeHistory, monthsOf, type History, type HistoryIdentity } from './history';
 

@@ -1,4 +1,4 @@
-import { recordingClient, startTestDynamo } from '../../test/helpers/dynamo';
+import { recordingClient, startTestDynamo } from '../../test/support/dynamo';
 import { makeIncidentLinks, type IncidentLinks, type LinkBinding } from './incident-links';
 
 describe('the incident links store: binding and settling (on dynalite)', () => {

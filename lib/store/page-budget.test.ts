@@ -1,4 +1,4 @@
-import { recordingClient, startTestDynamo } from '../../test/helpers/dynamo';
+import { recordingClient, startTestDynamo } from '../../test/support/dynamo';
 import { BUDGET_WINDOW_MS, makePageBudget, type PageBudget } from './page-budget';
 
 const T0 = Date.parse('2026-11-30T10:00:00.000Z');

@@ -1,5 +1,5 @@
 import { PagerDutyStandIn } from '../../local/stand-ins/pagerduty';
-import { startTestDynamo } from '../../test/helpers/dynamo';
+import { startTestDynamo } from '../../test/support/dynamo';
 import { makePagerDutyApi } from '../pagerduty/api';
 import { createLogger } from '../runtime/log';
 import { makeIncidentLinks, type IncidentLinks } from '../store/incident-links';

@@ -14,7 +14,7 @@ import { startStack, type LocalStack } from '../../local/stack';
 import { DEFAULT_SERVICE_ID, PagerDutyStandIn } from '../../local/stand-ins/pagerduty';
 import { loadSlackAppManifest } from '../../local/stand-ins/slack-manifest';
 import { SlackStandIn, STAND_IN_BOT_USER_ID } from '../../local/stand-ins/slack';
-import { freePort } from '../helpers/ports';
+import { freePort } from '../support/ports';
 
 /**
  * The Deploy steps, followed in the order the guide gives them, on the local stack in non-sandbox

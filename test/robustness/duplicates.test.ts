@@ -7,7 +7,10 @@ import { normalizeEventCallback, normalizeSlashCommand } from '../../lib/slack/n
 import { startStack, type LocalStack } from '../../local/stack';
 import { STAND_IN_BOT_USER_ID } from '../../local/stand-ins/slack';
 import { mentionEnvelope } from '../../local/events/slack';
-import { audit, crashPlan, FIRST_INCIDENT_NUMBER, pool, SLASH_COMMAND, TEAM, World } from './support/world';
+import { audit } from '../../local/world/audit';
+import { pool } from '../../local/world/pool';
+import { FIRST_INCIDENT_NUMBER, SLASH_COMMAND, TEAM, World } from '../../local/world/world';
+import { crashPlan } from '../support/crash-plan';
 
 /**
  * Duplicates from every side at once: Slack delivers each event three times, SQS delivers

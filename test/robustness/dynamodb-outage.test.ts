@@ -2,9 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startStack, type LocalStack } from '../../local/stack';
-import { ensureCustomer } from '../helpers/customers';
+import { ensureCustomer } from '../../local/world/customers';
 import { STAND_IN_BOT_USER_ID } from '../../local/stand-ins/slack';
-import { audit, captureOutput, FIRST_INCIDENT_NUMBER, World } from './support/world';
+import { audit } from '../../local/world/audit';
+import { captureOutput } from '../../local/world/capture-output';
+import { FIRST_INCIDENT_NUMBER, World } from '../../local/world/world';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

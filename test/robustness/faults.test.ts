@@ -1,7 +1,9 @@
 import type { Fault } from '../../local/stand-ins/http-util';
 import { startStack, type LocalStack } from '../../local/stack';
 import { STAND_IN_BOT_USER_ID } from '../../local/stand-ins/slack';
-import { audit, captureOutput, FIRST_INCIDENT_NUMBER, World, type SentEscalation } from './support/world';
+import { audit } from '../../local/world/audit';
+import { captureOutput } from '../../local/world/capture-output';
+import { FIRST_INCIDENT_NUMBER, World, type SentEscalation } from '../../local/world/world';
 
 /**
  * Fault injection: PagerDuty and Slack answering 500, 429 with Retry-After, ok:false or not in

@@ -10,7 +10,7 @@ import { MAX_BODY_BYTES, type IngressRequest, type IngressResponse } from '../..
 import { createLogger } from '../../lib/runtime/log';
 import type { EventQueue } from '../../lib/queue/queue';
 import { LOCAL_AWS_ENV, startLocalSqs, type LocalSqs } from '../../local/aws';
-import { drainQueue } from '../helpers/queue';
+import { drainQueue } from '../support/queue';
 
 /**
  * Garbage on the public URLs, fuzzed: random and mutated bodies, headers, encodings, content

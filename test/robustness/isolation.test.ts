@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { startStack, type LocalStack } from '../../local/stack';
 import type { StandInIncident } from '../../local/stand-ins/pagerduty';
-import { audit, FIRST_INCIDENT_NUMBER, pool, World, type SentEscalation } from './support/world';
+import { audit } from '../../local/world/audit';
+import { pool } from '../../local/world/pool';
+import { FIRST_INCIDENT_NUMBER, World, type SentEscalation } from '../../local/world/world';
 
 /**
  * Isolation under load, as a property: random schedules of many customers (channels),

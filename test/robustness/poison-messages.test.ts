@@ -9,7 +9,8 @@ import type { QueueControl } from '../../lib/queue/queue';
 import { processFifoBatch } from '../../lib/queue/sqs-batch';
 import { startStack, type LocalStack } from '../../local/stack';
 import { STAND_IN_BOT_USER_ID } from '../../local/stand-ins/slack';
-import { captureOutput, FIRST_INCIDENT_NUMBER, World } from './support/world';
+import { captureOutput } from '../../local/world/capture-output';
+import { FIRST_INCIDENT_NUMBER, World } from '../../local/world/world';
 
 /**
  * Malformed and unknown-version queue messages: each is parked in the DLQ at once with a logged

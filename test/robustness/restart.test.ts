@@ -4,8 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { LocalStack, StackOptions } from '../../local/stack';
-import { startExternalWorld, type ExternalWorld } from './support/external';
-import { audit, World, type SentEscalation } from './support/world';
+import { startExternalWorld, type ExternalWorld } from '../support/external';
+import { audit } from '../../local/world/audit';
+import { World, type SentEscalation } from '../../local/world/world';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

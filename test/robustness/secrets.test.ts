@@ -7,8 +7,9 @@ import { createSlackWorkerHandler } from '../../functions/slack-worker/wiring';
 import { signPagerDutyWebhook } from '../../lib/pagerduty/signature';
 import { signSlackRequest } from '../../lib/slack/signature';
 import type { LocalStack } from '../../local/stack';
-import { startExternalWorld, type ExternalWorld } from './support/external';
-import { captureOutput, World } from './support/world';
+import { startExternalWorld, type ExternalWorld } from '../support/external';
+import { captureOutput } from '../../local/world/capture-output';
+import { World } from '../../local/world/world';
 
 /**
  * Secrets never leak. The router runs with known secret values (as in production: from its

@@ -1,4 +1,4 @@
-import { formatSoakReport, runSoak } from './support/soak';
+import { formatSoakReport, runSoak } from '../../local/world/soak';
 
 /**
  * The soak run's short version (npm run soak is the long one): the same harness, 20 channels,

@@ -1,5 +1,8 @@
-import { startStack } from '../../../local/stack';
-import { captureOutput, audit, FIRST_INCIDENT_NUMBER, pool, World, type SentEscalation } from './world';
+import { startStack } from '../stack';
+import { audit } from './audit';
+import { captureOutput } from './capture-output';
+import { pool } from './pool';
+import { FIRST_INCIDENT_NUMBER, World, type SentEscalation } from './world';
 
 /**
  * The soak run, shared by `npm run soak` (scripts/soak.ts) and its short version in npm test:

@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'node:http';
-import type { Env } from '../../../lib/runtime/config';
-import { startStack, type LocalStack, type StackOptions } from '../../../local/stack';
-import { listen, readBody, type RunningServer } from '../../../local/stand-ins/http-util';
-import { PagerDutyStandIn } from '../../../local/stand-ins/pagerduty';
-import { SlackStandIn } from '../../../local/stand-ins/slack';
-import { FIRST_INCIDENT_NUMBER } from './world';
+import type { Env } from '../../lib/runtime/config';
+import { startStack, type LocalStack, type StackOptions } from '../../local/stack';
+import { listen, readBody, type RunningServer } from '../../local/stand-ins/http-util';
+import { PagerDutyStandIn } from '../../local/stand-ins/pagerduty';
+import { SlackStandIn } from '../../local/stand-ins/slack';
+import { FIRST_INCIDENT_NUMBER } from '../../local/world/world';
 
 /**
  * The router configured like production (the five secrets and the three API URLs in its

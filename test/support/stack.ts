@@ -1,7 +1,7 @@
 import { startStack, type LocalStack, type StackOptions } from '../../local/stack';
 import { STAND_IN_BOT_USER_ID, type RecordedCall } from '../../local/stand-ins/slack';
 import type { StandInIncident } from '../../local/stand-ins/pagerduty';
-import { ensureCustomer } from './customers';
+import { ensureCustomer } from '../../local/world/customers';
 import { signedWebhook } from '../../local/events/pagerduty';
 import { post } from '../../local/events/request';
 import { checkStatusPayload, mentionEnvelope, signedClick, signedSlackForm, signedSlackJson, slashCommandForm } from '../../local/events/slack';
@@ -75,3 +75,9 @@ export function botMessages(stack: LocalStack, channel: string) {
 
 export const confirmationOf = (stack: LocalStack, channel: string) =>
   botMessages(stack, channel).filter((m) => String(m.metadata?.event_payload.key ?? '').startsWith('confirm:'));
+
+/** The shown status word of a rendered message (`*Status:* :emoji: Word`). */
+export function shownStatus(message: { blocks?: unknown[] }): string | undefined {
+  const match = /\*Status:\* :[a-z_]+: (Triggered|Acknowledged|Resolved)/.exec(JSON.stringify(message.blocks ?? []));
+  return match ? match[1]!.toLowerCase() : undefined;
+}

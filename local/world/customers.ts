@@ -1,4 +1,4 @@
-import type { LocalStack } from '../../local/stack';
+import type { LocalStack } from '../stack';
 import { CustomerExistsError, type NewCustomer } from '../../lib/store/customers';
 
 const registered = new WeakMap<LocalStack, Set<string>>();
