@@ -4,7 +4,7 @@ import { makeHistory, type History, type HistoryRecord } from '../lib/store/hist
 import type { LocalStack } from '../local/stack';
 import type { StandInIncident } from '../local/stand-ins/pagerduty';
 import { post } from '../local/events/request';
-import { checkStatusPayload, signedSlackForm } from '../local/events/slack';
+import { checkStatusPayload, signedSlackForm, slashCommandForm } from '../local/events/slack';
 import { botMessages, mention, sendWebhook, startTestStack } from './support/stack';
 import { ensureCustomer } from '../local/world/customers';
 
@@ -113,7 +113,7 @@ describe('the escalation history, through the local stack', () => {
   it('records a refusal of a person of an organization nobody approved (not-approved)', async () => {
     await ensureCustomer(stack, 'CHISTSTRANGER');
     // The slash command from someone whose own workspace is neither the provider's nor approved.
-    const form = { team_id: 'T0STRANGER', channel_id: 'CHISTSTRANGER', channel_name: 'chiststranger', user_id: 'USTRANGER1', command: '/piiano-pd-trigger', text: 'escalate let me in', trigger_id: 'trigger-stranger', response_url: stack.slack!.responseUrl('CHISTSTRANGER', 'USTRANGER1') };
+    const form = slashCommandForm({ team: 'T0STRANGER', channel: 'CHISTSTRANGER', user: 'USTRANGER1', text: 'escalate let me in', triggerId: 'trigger-stranger', responseUrl: stack.slack!.responseUrl('CHISTSTRANGER', 'USTRANGER1') });
     expect((await post(`${stack.url}/slack/events`, signedSlackForm(stack.secrets.SLACK_SIGNING_SECRET, form))).status).toBe(200);
     await stack.waitForIdle();
     expect(stack.pagerDuty!.triggers.filter((t) => (t.payload.custom_details as { channel_id?: string } | undefined)?.channel_id === 'CHISTSTRANGER')).toEqual([]);

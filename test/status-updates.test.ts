@@ -162,7 +162,7 @@ describe('status updates (incident.status_update_published), through the local s
   it('notes, responders and empty status updates stay internal and are answered 2xx', async () => {
     const incident = await escalate('CSUNOTE', 'emails bounce');
     const before = stack.slack!.channelMessages('CSUNOTE').length;
-    const note = { event: { id: 'E-NOTE', event_type: 'incident.annotated', resource_type: 'incident', occurred_at: new Date().toISOString(), agent: null, client: null, data: { incident: { id: incident.id, type: 'incident_reference' }, content: 'root cause: our mistake', type: 'incident_note' } } };
+    const note = stack.pagerDuty!.noteBody(incident, { id: 'PNOTE1', content: 'root cause: our mistake', from: 'Dana Scully', at: new Date().toISOString() });
     const empty = stack.pagerDuty!.statusUpdateBody(incident, ' ', 'Dana Scully');
     for (const body of [note, empty]) expect((await post(`${stack.url}/pagerduty/webhooks`, signedWebhook(stack.secrets.PAGER_DUTY_SIGNING_KEY, body))).status).toBe(202);
     await stack.waitForIdle();

@@ -1,6 +1,6 @@
 import type { LocalStack } from '../local/stack';
 import type { StandInIncident } from '../local/stand-ins/pagerduty';
-import { signedWebhook } from '../local/events/pagerduty';
+import { incidentWebhookBody, signedWebhook, webhookIncident } from '../local/events/pagerduty';
 import { post } from '../local/events/request';
 import { botMessages, clickCheckStatus, confirmationOf, mention, postsWithKey, sendWebhook, startTestStack } from './support/stack';
 import { drainQueue } from './support/queue';
@@ -199,7 +199,7 @@ describe('the update path, through the local stack', () => {
   it('a ping is answered 2xx; a bad signature 401 with nothing enqueued', async () => {
     const ping = await post(`${stack.url}/pagerduty/webhooks`, signedWebhook(stack.secrets.PAGER_DUTY_SIGNING_KEY, { event: { id: 'P1', event_type: 'pagey.ping', resource_type: 'pagey', occurred_at: new Date().toISOString(), agent: null, client: null, data: {} } }));
     expect(ping.status).toBe(202);
-    const forged = await post(`${stack.url}/pagerduty/webhooks`, signedWebhook('not-the-key', { event: { id: 'E-forged', event_type: 'incident.resolved', resource_type: 'incident', occurred_at: new Date().toISOString(), data: { id: 'QX' } } }));
+    const forged = await post(`${stack.url}/pagerduty/webhooks`, signedWebhook('not-the-key', incidentWebhookBody(webhookIncident({ id: 'QX', status: 'resolved' }), 'incident.resolved', { by: null, eventId: 'E-forged' })));
     expect(forged.status).toBe(401);
     expect(await drainQueue(stack.sqs.client, stack.sqs.queues.pagerduty.url)).toEqual([]);
   });

@@ -3,7 +3,7 @@ import { makeEventQueue } from '../../lib/queue/queue';
 import { signSlackRequest } from '../../lib/slack/signature';
 import { startLocalSqs, type LocalSqs } from '../../local/aws';
 import { drainQueue } from '../../test/support/queue';
-import { checkStatusPayload, mentionEnvelope } from '../../local/events/slack';
+import { checkStatusPayload, eventCallback, mentionEnvelope } from '../../local/events/slack';
 import { makeSlackIngress } from './slack-ingress';
 
 const SECRET = 'ingress-test-signing-secret';
@@ -89,7 +89,7 @@ describe('slack-ingress', () => {
   });
 
   it('answers a signed event type we do not handle with 200 and enqueues nothing', async () => {
-    const response = await handle(json({ type: 'event_callback', team_id: 'T', event_id: 'Ev9', event: { type: 'reaction_added', channel: 'C' } }), SECRET);
+    const response = await handle(json(eventCallback({ type: 'reaction_added', channel: 'C' }, { team: 'T', eventId: 'Ev9' })), SECRET);
     expect(response.statusCode).toBe(200);
     expect(await queued()).toHaveLength(0);
   });

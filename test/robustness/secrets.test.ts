@@ -7,6 +7,7 @@ import { createSlackWorkerHandler } from '../../functions/slack-worker/wiring';
 import { signPagerDutyWebhook } from '../../lib/pagerduty/signature';
 import { signSlackRequest } from '../../lib/slack/signature';
 import type { LocalStack } from '../../local/stack';
+import { mentionEnvelope } from '../../local/events/slack';
 import { startExternalWorld, type ExternalWorld } from '../support/external';
 import { captureOutput } from '../../local/world/capture-output';
 import { World } from '../../local/world/world';
@@ -93,7 +94,7 @@ describe('secrets never leak', () => {
     await stack.waitForIdle();
 
     // Requests that are refused, each kind.
-    const mentionBody = JSON.stringify({ type: 'event_callback', event_id: 'Ev1', team_id: 'T1', event: { type: 'app_mention', channel: 'C1', user: 'U1', ts: '1.1', text: 'escalate x' } });
+    const mentionBody = JSON.stringify(mentionEnvelope({ channel: 'C1', user: 'U1', team: 'T1', ts: '1.1', eventId: 'Ev1', text: 'escalate x' }));
     const now = Math.floor(Date.now() / 1000);
     await send('slack, wrong secret', '/slack/events', mentionBody, { 'content-type': 'application/json', ...(signSlackRequest('wrong', mentionBody, now) as Record<string, string>) });
     await send('slack, stale', '/slack/events', mentionBody, { 'content-type': 'application/json', ...(signSlackRequest(SECRETS.SLACK_SIGNING_SECRET, mentionBody, now - 3600) as Record<string, string>) });
