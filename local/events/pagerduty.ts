@@ -79,13 +79,13 @@ function webhook<D>(eventType: string, origin: WebhookOrigin, data: D) {
   };
 }
 
-const incidentReference = (incident: Pick<WebhookIncident, 'id' | 'title'>, baseUrl: string) => ({
-  id: incident.id,
-  type: 'incident_reference',
-  self: `${baseUrl}/incidents/${incident.id}`,
-  html_url: `${baseUrl}/incidents/${incident.id}`,
-  summary: incident.title,
-});
+/** A note-type event (a status update, a note): the incident by reference in `data.incident`, the note's own fields beside it. */
+function aboutIncident<F extends Record<string, unknown>>(eventType: string, incident: Pick<WebhookIncident, 'id' | 'title'>, fields: F & { id: string; type: string }, origin: WebhookOrigin) {
+  const baseUrl = origin.baseUrl ?? DEFAULT_BASE_URL;
+  const reference = { id: incident.id, type: 'incident_reference', self: `${baseUrl}/incidents/${incident.id}`, html_url: `${baseUrl}/incidents/${incident.id}`, summary: incident.title };
+  const { type, ...rest } = fields;
+  return webhook(eventType, origin, { incident: reference, ...rest, trimmed: false, type });
+}
 
 /** An incident's own event (`incident.triggered`, `.acknowledged`, `.resolved`…): the incident is the data. */
 export function incidentWebhookBody(incident: WebhookIncident, eventType: string, origin: WebhookOrigin) {
@@ -113,24 +113,12 @@ export function incidentWebhookBody(incident: WebhookIncident, eventType: string
 
 /** `incident.status_update_published`: the text on-call published for stakeholders, about a referenced incident. */
 export function statusUpdateWebhookBody(incident: Pick<WebhookIncident, 'id' | 'title'>, message: string, origin: WebhookOrigin) {
-  return webhook('incident.status_update_published', origin, {
-    incident: incidentReference(incident, origin.baseUrl ?? DEFAULT_BASE_URL),
-    id: `PSU${randomBytes(4).toString('hex').toUpperCase()}`,
-    message,
-    trimmed: false,
-    type: 'incident_status_update',
-  });
+  return aboutIncident('incident.status_update_published', incident, { id: `PSU${randomBytes(4).toString('hex').toUpperCase()}`, message, type: 'incident_status_update' }, origin);
 }
 
 /** `incident.annotated`: a note added to a referenced incident, shaped as PagerDuty's docs show `incident_note`. */
 export function noteWebhookBody(incident: Pick<WebhookIncident, 'id' | 'title'>, note: { id: string; content: string }, origin: WebhookOrigin) {
-  return webhook('incident.annotated', origin, {
-    incident: incidentReference(incident, origin.baseUrl ?? DEFAULT_BASE_URL),
-    id: note.id,
-    content: note.content,
-    trimmed: false,
-    type: 'incident_note',
-  });
+  return aboutIncident('incident.annotated', incident, { id: note.id, content: note.content, type: 'incident_note' }, origin);
 }
 
 /** A webhook body signed with the subscription's key, with the delivery's own id (`x-webhook-id`). */

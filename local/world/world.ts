@@ -106,18 +106,19 @@ export class World {
       const customer = this.stack.slack!.recordCustomerMessage(channel, 'UCUSTOMER1', `<@${STAND_IN_BOT_USER_ID}> escalate ${description}`);
       const envelope = mentionEnvelope({ channel, text: `escalate ${description}`, ts: customer.ts, team: TEAM });
       const escalation: SentEscalation = { dedupKey: dedupKeyFor({ team: TEAM, channel, ts: customer.ts, id: envelope.event_id, via }), channel, via, id: envelope.event_id, ts: customer.ts, marker, description };
-      this.escalations.set(escalation.dedupKey, escalation);
-      this.requests.set(escalation.dedupKey, () => signedSlackJson(this.secret, envelope));
-      const answers = await this.sendSlack(() => signedSlackJson(this.secret, envelope), deliveries);
-      return { ...escalation, answers };
+      return this.sendEscalation(escalation, () => signedSlackJson(this.secret, envelope), deliveries);
     }
     const triggerId = `trig-${randomBytes(8).toString('hex')}`;
     const form = slashCommandForm({ team: TEAM, channel, command: SLASH_COMMAND, text: `escalate ${description}`, triggerId });
     const escalation: SentEscalation = { dedupKey: dedupKeyFor({ team: TEAM, channel, id: triggerId, via }), channel, via, id: triggerId, marker, description };
+    return this.sendEscalation(escalation, () => signedSlackForm(this.secret, form), deliveries);
+  }
+
+  /** Remember an escalation (and how to send it again, for {@link redeliver}), then send it. */
+  private async sendEscalation(escalation: SentEscalation, request: () => SignedRequest, deliveries: number): Promise<SentEscalation & { answers: HttpAnswer[] }> {
     this.escalations.set(escalation.dedupKey, escalation);
-    this.requests.set(escalation.dedupKey, () => signedSlackForm(this.secret, form));
-    const answers = await this.sendSlack(() => signedSlackForm(this.secret, form), deliveries);
-    return { ...escalation, answers };
+    this.requests.set(escalation.dedupKey, request);
+    return { ...escalation, answers: await this.sendSlack(request, deliveries) };
   }
 
   /** Slack delivers an earlier escalation once more (a retry, with its number). */
