@@ -204,6 +204,35 @@ describe('one incident fanned out to many channels, under chat.update\'s limit',
   });
 });
 
+describe('one incident fanned out to many channels, under chat.postMessage\'s workspace limit', () => {
+  let stack: LocalStack;
+  beforeAll(async () => {
+    // Slack takes 2 posts a second across the workspace (bursts of 2); pd-router paces a fan-out's posts at 110 a minute.
+    stack = await limitedStack({ 'slack.chat.postMessage.workspace': { kind: 'bucket', burst: 2, perSecond: 2 } }, { SLACK_FANOUT_POSTS_PER_MINUTE: '110' });
+  });
+  afterAll(() => stack.stop());
+
+  it('the resolution reaches every channel once, at the pace pd-router keeps, and Slack refuses none of its posts', async () => {
+    const slack = stack.slack!;
+    const world = new World(stack);
+    const channels = ['CPACEA', 'CPACEB', 'CPACEC', 'CPACED', 'CPACEE', 'CPACEF'];
+    const escalations = await Promise.all(channels.map((channel) => world.escalate(channel)));
+    await stack.waitForIdle(120_000);
+    const resolvedAt = await mergeAndResolve(stack, escalations);
+    await stack.waitForIdle(180_000);
+
+    const posts = slack.calls.filter((c) => c.at >= resolvedAt && c.method === 'chat.postMessage');
+    // Paced, not discovered: no post of the fan-out met a 429.
+    expect(posts.filter((c) => c.retryAfterSeconds !== undefined)).toEqual([]);
+    const resolutions = posts.filter((c) => JSON.stringify(c.args).includes('Resolved'));
+    expect(resolutions.map((c) => c.channel).sort()).toEqual([...channels].sort());
+    // 6 posts at 110 a minute: the last turn is 5 turns of 546 ms after the first, which is no
+    // earlier than the resolve (a turn may be taken late, never early).
+    expect(Math.max(...resolutions.map((c) => c.at)) - resolvedAt).toBeGreaterThanOrEqual(5 * 546);
+    await expectNothingLostOrDoubled(world);
+  });
+});
+
 describe('confirmations refused by Slack although paced (a limit tighter than the pace)', () => {
   let stack: LocalStack;
   beforeAll(async () => {

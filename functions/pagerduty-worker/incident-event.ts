@@ -109,7 +109,7 @@ function holdsOnly(alertKeys: string[], dedupKey: string): boolean {
 export async function handleLink(tools: PagerDutyTools, message: IncidentLinkEvent, logger: Logger): Promise<void> {
   const link = await tools.deps.links.get(message.dedupKey);
   if (!link) return logger.warn('the escalation is gone (its link expired); nothing posted');
-  await tellOne(tools, link, message.event, message.targetStatus, message.followers, logger);
+  await tellOne(tools, link, message.event, message.targetStatus, message.followers, logger, true);
 }
 
 function unlinked(logger: Logger) {

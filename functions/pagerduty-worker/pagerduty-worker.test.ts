@@ -52,6 +52,7 @@ describe('an update for a slash command whose confirmation (its thread) is missi
       slack: makeSlackApi({ token: 'xoxb-worker-test', apiUrl: slackStandIn.apiUrl, timeoutMs: 5000 }),
       pagerDuty,
       pacer: makePacer(env.db, env.dynamo.tableName, { perMinute: 45 }),
+      postPacer: makePacer(env.db, env.dynamo.tableName, { perMinute: 580 }),
       // Never reached: one escalation is told in the event's own message, and a confirmation never posted needs no refresh.
       queue: { send: () => Promise.reject(new Error('nothing should be queued')) },
       config: { showResponderNames: true },

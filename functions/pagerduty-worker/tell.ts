@@ -49,8 +49,25 @@ async function refused(tools: PagerDutyTools, link: IncidentLink, logger: Logger
   return !(await tools.gate({ path: 'incident-update', channel: link.channel, link }, logger)).allowed;
 }
 
+/** A paced post's turn this close is waited for in place; a later one by leaving and coming back. */
+const WAIT_IN_PLACE_MS = 1000;
+
+/**
+ * One post of a fan-out (one incident event told to many channels) waits for its turn under
+ * Slack's workspace-wide chat.postMessage limit (lib/store/pacer.ts), so hundreds of channels are
+ * told at the limit's pace instead of finding it by refusals that each come back at a random
+ * point after their Retry-After. The turn is kept per post: a retry finds its own, long passed.
+ */
+async function waitForPostTurn(tools: PagerDutyTools, link: IncidentLink, effectKey: string): Promise<void> {
+  const nowMs = tools.now();
+  const turnAt = await tools.deps.postPacer.keptTurn(`chat.postMessage#${link.team}`, effectKey, nowMs);
+  const wait = turnAt - nowMs;
+  if (wait > WAIT_IN_PLACE_MS) throw new WaitForTurnError("a fan-out's post waits for its turn under Slack's workspace limit", undefined, Math.floor(wait / 1000));
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+}
+
 /** Record the status and post, once each, what one channel should read about this event. */
-async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: PagerDutyIncidentEvent, candidates: { effectKey: string; build: (link: IncidentLink) => ReturnType<typeof incidentUpdateMessage> }[], status: { value: IncidentStatus; at: string } | undefined, afterPosts: () => Promise<void>, logger: Logger) {
+async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: PagerDutyIncidentEvent, candidates: { effectKey: string; build: (link: IncidentLink) => ReturnType<typeof incidentUpdateMessage> }[], status: { value: IncidentStatus; at: string } | undefined, paced: boolean, afterPosts: () => Promise<void>, logger: Logger) {
   if (await refused(tools, link, logger)) return;
   if (!link.threadTs) {
     // A slash command's confirmation starts its thread and is being posted: the update waits its
@@ -76,6 +93,7 @@ async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: Pag
   const post = told ? candidates.filter((message) => !message.effectKey.startsWith('pd:')) : candidates;
   const latest = current;
   for (const message of post) {
+    if (paced) await waitForPostTurn(tools, link, message.effectKey);
     const { performed } = await postOnce(tools.deps.effects, scope, message.effectKey, message.build(latest), threadTs);
     if (performed && message.effectKey.startsWith('pd:')) logger.metric(METRIC_NAMES.updatesPosted[event.eventType], 1, { eventType: event.eventType });
   }
@@ -160,7 +178,8 @@ async function record(tools: PagerDutyTools, link: IncidentLink, event: PagerDut
 }
 
 /** Tell one channel; a channel Slack refuses for good (archived, the bot removed) is dropped, not retried. */
-export async function tellOne(tools: PagerDutyTools, link: IncidentLink, event: PagerDutyIncidentEvent, targetStatus: IncidentStatus | undefined, followers: number | undefined, logger: Logger): Promise<void> {
+/** `paced`: one channel of a fan-out, whose posts wait for their turns (see waitForPostTurn). */
+export async function tellOne(tools: PagerDutyTools, link: IncidentLink, event: PagerDutyIncidentEvent, targetStatus: IncidentStatus | undefined, followers: number | undefined, logger: Logger, paced = false): Promise<void> {
   const channelLogger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });
   const { posts, status } = tellingOf(tools, event, link, targetStatus, followers);
   // Recorded whether or not the channel is told (the gate, a channel gone): on-call's times are what they are.
@@ -171,7 +190,7 @@ export async function tellOne(tools: PagerDutyTools, link: IncidentLink, event: 
     await record(tools, link, event, status, followers);
   };
   try {
-    await tellChannel(tools, link, event, posts, status, recordOnce, channelLogger);
+    await tellChannel(tools, link, event, posts, status, paced, recordOnce, channelLogger);
   } catch (error) {
     if (!(error instanceof PermanentError)) throw error;
     if (error instanceof NoThreadError) channelLogger.warn('the escalation never got its thread (its confirmation was not posted); update dropped', { waitedMinutes: THREAD_WAIT_MS / 60_000 });

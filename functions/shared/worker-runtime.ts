@@ -42,6 +42,8 @@ export interface WorkerParts {
   queue: EventQueue;
   /** Turns under Slack's chat.update limit, shared by every invocation. */
   pacer: Pacer;
+  /** Turns under Slack's workspace-wide chat.postMessage limit, for the posts of a fan-out. */
+  postPacer: Pacer;
   /** The escalation history the report reads: each step recorded by the path that sees it. */
   history: History;
   /** Called after each step that changes something; the fault-injection tests throw here. */
@@ -83,6 +85,7 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
   const queue = makeQueueControl(sqs, queueUrl, config.dlqUrl);
   const ownQueue = makeEventQueue(sqs, queueUrl);
   const pacer = makePacer(db, config.tableName, { perMinute: config.slackUpdatesPerMinute });
+  const postPacer = makePacer(db, config.tableName, { perMinute: config.slackFanOutPostsPerMinute });
   const history = makeHistory(db, config.tableName, { ttlDays: config.historyTtlDays });
   let built: { key: string; handle: ReturnType<WorkerDefinition<E>['build']> } | undefined;
 
@@ -101,7 +104,7 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
           timeoutMs: config.httpTimeoutMs,
         });
       const ownership = makeOwnership({ links, binding: { bind }, pagerDuty });
-      built = { key, handle: definition.build({ config, links, ownership, references, customers, budget, noteBudget, effects, slack, pagerDuty, queue: ownQueue, pacer, history, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
+      built = { key, handle: definition.build({ config, links, ownership, references, customers, budget, noteBudget, effects, slack, pagerDuty, queue: ownQueue, pacer, postPacer, history, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
     }
     return built.handle;
   };

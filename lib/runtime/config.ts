@@ -77,6 +77,8 @@ export interface WorkerConfig {
    * with room for the updates that are not paced (a click's answer, a reconciler catch-up).
    */
   slackUpdatesPerMinute: number;
+  /** The pace of a fan-out's posts (chat.postMessage) per workspace: one incident event told to many channels. */
+  slackFanOutPostsPerMinute: number;
   /** The severity of the incidents escalations trigger, unless the customer has its own. */
   severity: (typeof SEVERITIES)[number];
   /**
@@ -109,6 +111,7 @@ export function loadWorkerConfig(env: Env, queue: { dlqEnv: string; maxReceiveCo
     maxReceiveCount: readSetting(env, 'MAX_RECEIVE_COUNT', queue.maxReceiveCount),
     httpTimeoutMs: readSetting(env, 'HTTP_TIMEOUT_MS'),
     slackUpdatesPerMinute: readSetting(env, 'SLACK_UPDATES_PER_MINUTE'),
+    slackFanOutPostsPerMinute: readSetting(env, 'SLACK_FANOUT_POSTS_PER_MINUTE'),
     severity: readSetting(env, 'PAGER_DUTY_SEVERITY'),
     ...optional('pagerDutyFromEmail', readSetting(env, 'PAGER_DUTY_FROM_EMAIL')),
     ...optional('slackAppId', readSetting(env, 'SLACK_APP_ID')),

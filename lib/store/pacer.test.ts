@@ -35,4 +35,18 @@ describe('paced turns under a shared rate limit (on dynalite)', () => {
     await Promise.all([0, 1, 2, 3].map(() => pacer.turn('workspace-a', T0)));
     expect(await pacer.turn('workspace-b', T0)).toBe(T0);
   });
+
+  it('a holder keeps the turn it was given: asked again (a retry), it gets the same one, not the next free one', async () => {
+    const first = await pacer.keptTurn('lane-kept', 'post-1', T0);
+    const second = await pacer.keptTurn('lane-kept', 'post-2', T0);
+    expect([first, second]).toEqual([T0, T0 + 2000]);
+    // post-1 comes back later: its own turn, though the lane's next free one is T0 + 4 s.
+    expect(await pacer.keptTurn('lane-kept', 'post-1', T0 + 3000)).toBe(T0);
+    expect(await pacer.keptTurn('lane-kept', 'post-3', T0 + 3000)).toBe(T0 + 4000);
+  });
+
+  it('two attempts of one holder racing for a turn agree on one', async () => {
+    const turns = await Promise.all(Array.from({ length: 4 }, () => pacer.keptTurn('lane-race', 'post-x', T0)));
+    expect(new Set(turns).size).toBe(1);
+  });
 });

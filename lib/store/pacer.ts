@@ -1,4 +1,4 @@
-import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LAYOUT } from '../layout/layout';
 import { expiryEpoch, isConditionFailure, storeCall } from './dynamo';
 
@@ -15,12 +15,41 @@ export interface Pacer {
    * is lost, which only makes the pace a little slower.
    */
   turn(lane: string, nowMs: number): Promise<number>;
+  /**
+   * The turn `holder` keeps on `lane`: reserved at its first ask and the same at every later one,
+   * so work that waits for its turn by leaving and coming back (a queue message) finds it again
+   * instead of queueing behind the turns reserved meanwhile.
+   */
+  keptTurn(lane: string, holder: string, nowMs: number): Promise<number>;
 }
 
 export function makePacer(db: DynamoDBDocumentClient, tableName: string, options: { perMinute: number }): Pacer {
   const intervalMs = Math.ceil(60_000 / options.perMinute);
   const key = (lane: string) => ({ pk: `pace#${lane}` });
-  return {
+  const heldKey = (lane: string, holder: string) => ({ pk: `turn#${lane}#${holder}` });
+  const pacer: Pacer = {
+    async keptTurn(lane, holder, nowMs) {
+      const held = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: heldKey(lane, holder), ConsistentRead: true })))).Item;
+      if (typeof held?.turnAt === 'number') return held.turnAt;
+      const turnAt = await pacer.turn(lane, nowMs);
+      try {
+        await storeCall('put', () =>
+          db.send(
+            new PutCommand({
+              TableName: tableName,
+              Item: { ...heldKey(lane, holder), turnAt, [LAYOUT.table.ttlAttribute]: expiryEpoch(new Date(nowMs), 1) },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            }),
+          ),
+        );
+        return turnAt;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        // Another attempt of the same holder reserved one first: that one is kept (this one goes unused).
+        const first = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: heldKey(lane, holder), ConsistentRead: true })))).Item;
+        return Number(first?.turnAt ?? turnAt);
+      }
+    },
     async turn(lane, nowMs) {
       // Two writes at most and no read-modify-write loop: an idle lane is claimed for now; a busy
       // one hands out the turn after the last one reserved (an atomic add: concurrent callers each
@@ -55,4 +84,5 @@ export function makePacer(db: DynamoDBDocumentClient, tableName: string, options
       return Math.max(nowMs, Number(taken.Attributes?.nextAt) - intervalMs);
     },
   };
+  return pacer;
 }
