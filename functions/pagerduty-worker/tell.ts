@@ -49,8 +49,12 @@ async function refused(tools: PagerDutyTools, link: IncidentLink, logger: Logger
   return !(await tools.gate({ path: 'incident-update', channel: link.channel, link }, logger)).allowed;
 }
 
-/** A paced post's turn this close is waited for in place; a later one by leaving and coming back. */
-const WAIT_IN_PLACE_MS = 1000;
+/**
+ * A paced post's turn this close is waited for in place (message groups run side by side, so no
+ * other channel waits behind it); a later one by leaving and coming back, which the queue delivers
+ * only to the second and often later, so posts that came back late go out together.
+ */
+const WAIT_IN_PLACE_MS = 3000;
 
 /**
  * One post of a fan-out (one incident event told to many channels) waits for its turn under
