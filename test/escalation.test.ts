@@ -67,6 +67,8 @@ describe('the escalation path, through the local stack', () => {
       else expect([trigger.payload.source, details.channel_name]).toEqual(['#cfirstname', 'cfirstname']);
     }
     expect((await stack.customers.get('CFIRSTNAME'))?.channelName).toBe('cfirstname');
+    // Slack was asked the name once, after the first escalation was answered; never again once the registry knew it.
+    expect(stack.slack!.calls.filter((c) => c.method === 'conversations.info' && c.channel === 'CFIRSTNAME')).toHaveLength(1);
     // Registered as a provider registers (npm run customers -- add): the name is known from its first page on.
     const added = await fetch(`${stack.url}/admin/customers`, { method: 'POST', headers: { 'content-type': 'application/json', [ADMIN_TOKEN_HEADER]: stack.adminToken }, body: JSON.stringify({ channel: 'CREGNAME', name: 'Registered', pagesPerHour: 1000 }) });
     expect(added.status).toBe(201);

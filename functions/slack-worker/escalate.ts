@@ -121,10 +121,12 @@ export async function escalate(tools: StepTools, event: SlackMessageEvent, descr
 
 /**
  * After the escalation is answered, off the path to PagerDuty: the registry learns the channel's
- * name, or its new name, for the next escalation (a slash command carries it; otherwise Slack's
- * conversations.info, cached per container). A failure here costs only a less readable page later.
+ * name for the next escalation. A slash command carries it (a renamed channel is learned from the
+ * next one); a mention does not, and Slack is asked (conversations.info) only while the registry
+ * has no name at all. A failure here costs only a less readable page later.
  */
 async function keepChannelName(tools: StepTools, event: SlackMessageEvent, customer: CustomerRecord, logger: Logger): Promise<void> {
+  if (!event.channelName && customer.channelName) return;
   try {
     const name = event.channelName ?? (await tools.deps.slack.channelName(event.channel));
     if (!name || name === customer.channelName) return;
