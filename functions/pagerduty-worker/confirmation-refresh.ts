@@ -2,7 +2,7 @@ import { EVENT_CONTRACT_VERSION, pagerDutyRouting, type ConfirmationRefreshEvent
 import { RateLimitedError, WaitForTurnError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
 import type { EventQueue } from '../../lib/queue/queue';
-import { channelScope, type SlackApi } from '../../lib/slack/web-api';
+import { type ChannelScopes, type SlackApi } from '../../lib/slack/web-api';
 import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
 import type { Pacer } from '../../lib/store/pacer';
 import { confirmationFor, confirmationIsStale } from '../../lib/escalation/confirmation';
@@ -11,6 +11,8 @@ import type { DeliveryGate } from '../../lib/escalation/delivery-gate';
 export interface ConfirmationRefreshDeps {
   links: IncidentLinks;
   slack: SlackApi;
+  /** Where each channel is spoken to. */
+  scopes: ChannelScopes;
   pacer: Pacer;
   /** The PagerDuty queue: a refresh is queued for this worker itself. */
   queue: EventQueue;
@@ -66,7 +68,7 @@ export function makeConfirmationRefresh(deps: ConfirmationRefreshDeps) {
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       const { message, shown } = confirmationFor(link);
       try {
-        await channelScope(deps.slack, link.channel).update(link.confirmationTs!, message);
+        await deps.scopes(link).update(link.confirmationTs!, message);
       } catch (error) {
         // Refused anyway (Slack's limit is shared with other updates): the next attempt takes a new turn.
         if (error instanceof RateLimitedError && link.confirmationTurnAt !== undefined) await deps.links.dropConfirmationTurn(link.dedupKey);

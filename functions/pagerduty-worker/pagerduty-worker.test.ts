@@ -2,7 +2,7 @@ import { EVENT_CONTRACT_VERSION, type PagerDutyIncidentEvent } from '../../lib/e
 import { makePagerDutyApi } from '../../lib/pagerduty/api';
 import { WaitForTurnError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
-import { makeSlackApi } from '../../lib/slack/web-api';
+import { makeSlackApi, workspaceScopes, type SlackApi } from '../../lib/slack/web-api';
 import { makeCustomers } from '../../lib/store/customers';
 import { makeEffects } from '../../lib/store/effects';
 import { makeIncidentLinks } from '../../lib/store/incident-links';
@@ -14,6 +14,8 @@ import { startTestDynamo } from '../../test/support/dynamo';
 import { makePagerDutyWorker, THREAD_WAIT_MS } from './pagerduty-worker';
 
 const ROUTING_KEY = 'R0WORKERTESTKEY000000000000000000';
+
+const slackParts = (slack: SlackApi) => ({ slack, scopes: workspaceScopes(slack) });
 
 describe('an update for a slash command whose confirmation (its thread) is missing', () => {
   let env: Awaited<ReturnType<typeof startTestDynamo>>;
@@ -49,7 +51,7 @@ describe('an update for a slash command whose confirmation (its thread) is missi
       ownership: makeOwnership({ links, binding: links, pagerDuty }),
       customers: makeCustomers(env.db, env.dynamo.tableName),
       effects: makeEffects(env.db, env.dynamo.tableName, { ttlDays: 1 }),
-      slack: makeSlackApi({ token: 'xoxb-worker-test', apiUrl: slackStandIn.apiUrl, timeoutMs: 5000 }),
+      ...slackParts(makeSlackApi({ token: 'xoxb-worker-test', apiUrl: slackStandIn.apiUrl, timeoutMs: 5000 })),
       pagerDuty,
       pacer: makePacer(env.db, env.dynamo.tableName, { perMinute: 45 }),
       postPacer: makePacer(env.db, env.dynamo.tableName, { perMinute: 580 }),

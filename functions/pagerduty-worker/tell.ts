@@ -4,7 +4,7 @@ import { statusOf } from '../../lib/pagerduty/normalize';
 import { NoThreadError, PermanentError, WaitForTurnError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
 import { combinedStatusUpdateMessage, handledTogetherMessage, incidentUpdateMessage, receiptMessage, statusUpdateMessage } from '../../lib/slack/messages';
-import { channelScope, type ChannelScope } from '../../lib/slack/web-api';
+import { type ChannelScope } from '../../lib/slack/web-api';
 import { toldByReconciler, type IncidentLink } from '../../lib/store/incident-links';
 import { postOnce } from '../../lib/escalation/once';
 import { customerView, shownPerson, shownStatusUpdate, type Happening } from '../../lib/tenancy/customer-view';
@@ -80,7 +80,7 @@ async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: Pag
     if (tools.now() - Date.parse(link.createdAt) > THREAD_WAIT_MS) throw new NoThreadError();
     throw new WaitForTurnError('the escalation has no thread yet; retrying once its confirmation is posted', undefined, 2);
   }
-  const scope = channelScope(tools.deps.slack, link.channel);
+  const scope = tools.deps.scopes(link);
   const threadTs = link.threadTs;
   let current = link;
   if (status) {

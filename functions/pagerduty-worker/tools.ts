@@ -1,5 +1,5 @@
 import type { PagerDutyApi } from '../../lib/pagerduty/api';
-import { type SlackApi } from '../../lib/slack/web-api';
+import { type ChannelScopes, type SlackApi } from '../../lib/slack/web-api';
 import type { Effects } from '../../lib/store/effects';
 import { type IncidentLinks } from '../../lib/store/incident-links';
 import type { Customers } from '../../lib/store/customers';
@@ -21,6 +21,8 @@ export interface PagerDutyWorkerDeps {
   customers: Customers;
   effects: Effects;
   slack: SlackApi;
+  /** Where each channel is spoken to. */
+  scopes: ChannelScopes;
   pagerDuty: PagerDutyApi;
   /** This worker's own queue (confirmation refreshes) and the pace they go out at. */
   queue: EventQueue;

@@ -5,7 +5,7 @@ import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { handledTogetherMessage, incidentUpdateMessage, escalationNotOpenedMessage, promptDecidedMessage } from '../../lib/slack/messages';
 import { isGone } from '../../lib/escalation/delivery-gate';
 import { postOnce } from '../../lib/escalation/once';
-import { channelScope, type SlackMessage } from '../../lib/slack/web-api';
+import { type SlackMessage } from '../../lib/slack/web-api';
 import { CONFIRMATION_LIFETIME_MS, type IncidentLink } from '../../lib/store/incident-links';
 import { customerView, type Happening } from '../../lib/tenancy/customer-view';
 import { showConfirmationNow } from '../../lib/escalation/confirmation';
@@ -29,7 +29,7 @@ function catchUpHappening(from: IncidentStatus | undefined, to: IncidentStatus):
 
 /** Post once under `effectKey` in the link's thread; true when this call posted it. */
 async function postInThread(tools: ReconcilerTools, link: IncidentLink, effectKey: string, message: SlackMessage): Promise<boolean> {
-  return (await postOnce(tools.deps.effects, channelScope(tools.deps.slack, link.channel), effectKey, message, link.threadTs!)).performed;
+  return (await postOnce(tools.deps.effects, tools.deps.scopes(link), effectKey, message, link.threadTs!)).performed;
 }
 
 /** `contact`: whom the customer is told to contact, its own (registry `contact`) or the deployment's. */
@@ -61,7 +61,7 @@ async function expirePrompt(tools: ReconcilerTools, link: IncidentLink, heard: b
   if (decided.confirmation !== 'expired') return 0;
   await tools.deps.history.recordLink(decided);
   // Expired all the same where the gate refuses the channel (it never pages), but not shown there.
-  if (decided.promptTs && heard) await channelScope(tools.deps.slack, decided.channel).update(decided.promptTs, promptDecidedMessage(customerView(decided), 'expired'));
+  if (decided.promptTs && heard) await tools.deps.scopes(decided).update(decided.promptTs, promptDecidedMessage(customerView(decided), 'expired'));
   await tools.deps.links.close(decided.dedupKey);
   logger.info('a confirmation prompt expired unanswered; nobody was paged');
   return 1;

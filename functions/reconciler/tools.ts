@@ -1,7 +1,7 @@
 import type { PagerDutyApi } from '../../lib/pagerduty/api';
 import type { Customers } from '../../lib/store/customers';
 import { makeDeliveryGate, type DeliveryGate } from '../../lib/escalation/delivery-gate';
-import { type SlackApi } from '../../lib/slack/web-api';
+import { type ChannelScopes, type SlackApi } from '../../lib/slack/web-api';
 import type { Effects } from '../../lib/store/effects';
 import { type IncidentLinks } from '../../lib/store/incident-links';
 import { type History } from '../../lib/store/history';
@@ -16,6 +16,8 @@ export interface ReconcilerDeps {
   /** The escalation history: what the reconciler learns (a status, no incident, an expired prompt) is recorded too. */
   history: History;
   slack: SlackApi;
+  /** Where each channel is spoken to. */
+  scopes: ChannelScopes;
   pagerDuty: PagerDutyApi;
   config: { noIncidentAfterSeconds: number; supportContact: string };
   now?: () => Date;

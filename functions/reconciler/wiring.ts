@@ -5,7 +5,7 @@ import { makeLogger } from '../../lib/runtime/lambda';
 import { makeMetricEmitter } from '../../lib/runtime/metrics';
 import { secretsMiddleware, type Secrets } from '../../lib/runtime/secrets';
 import { makePagerDutyApi, type PagerDutyApi } from '../../lib/pagerduty/api';
-import { makeSlackApi, type SlackApi } from '../../lib/slack/web-api';
+import { makeSlackApi, workspaceScopes, type SlackApi } from '../../lib/slack/web-api';
 import { makeDocumentClient } from '../../lib/store/dynamo';
 import { makeEffects } from '../../lib/store/effects';
 import { makeIncidentLinks } from '../../lib/store/incident-links';
@@ -49,7 +49,7 @@ export function createReconcilerHandler(env: Env, overrides: ReconcilerOverrides
       // The Events API is never called from here: no routing key is given to it.
       const pagerDuty = overrides.pagerDuty ?? makePagerDutyApi({ eventsUrl: 'https://events.invalid/', apiUrl: config.pagerDutyApiUrl, routingKey: '', restToken: secrets.PAGER_DUTY_REST_API_KEY, timeoutMs: config.httpTimeoutMs });
       const ownership = makeOwnership({ links, binding: { bind }, pagerDuty });
-      const run = makeReconciler({ links, ownership, customers, effects, slack, pagerDuty, config, history, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) });
+      const run = makeReconciler({ links, ownership, customers, effects, slack, scopes: workspaceScopes(slack), pagerDuty, config, history, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) });
       built = { key, run };
     }
     return built.run;

@@ -19,7 +19,7 @@ import { API_TOKEN_NAMES, type Secrets } from '../../lib/runtime/secrets';
 /** The workers call Slack and PagerDuty; the signing secrets are the ingress functions' alone. */
 const WORKER_SECRETS = API_TOKEN_NAMES;
 type WorkerSecrets = Secrets<(typeof WORKER_SECRETS)[number]>;
-import { makeSlackApi, type SlackApi } from '../../lib/slack/web-api';
+import { makeSlackApi, workspaceScopes, type ChannelScopes, type SlackApi } from '../../lib/slack/web-api';
 import { processFifoBatch } from '../../lib/queue/sqs-batch';
 import { makeOwnership, type Ownership } from '../../lib/tenancy/ownership';
 
@@ -42,6 +42,8 @@ export interface WorkerParts {
   queue: EventQueue;
   /** Turns under Slack's chat.update limit, shared by every invocation. */
   pacer: Pacer;
+  /** Where each channel is spoken to (lib/slack/web-api.ts ChannelScopes). */
+  scopes: ChannelScopes;
   /** Turns under Slack's workspace-wide chat.postMessage limit, for the posts of a fan-out. */
   postPacer: Pacer;
   /** The escalation history the report reads: each step recorded by the path that sees it. */
@@ -104,7 +106,7 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
           timeoutMs: config.httpTimeoutMs,
         });
       const ownership = makeOwnership({ links, binding: { bind }, pagerDuty });
-      built = { key, handle: definition.build({ config, links, ownership, references, customers, budget, noteBudget, effects, slack, pagerDuty, queue: ownQueue, pacer, postPacer, history, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
+      built = { key, handle: definition.build({ config, links, ownership, references, customers, budget, noteBudget, effects, slack, pagerDuty, queue: ownQueue, pacer, postPacer, history, scopes: workspaceScopes(slack), ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
     }
     return built.handle;
   };

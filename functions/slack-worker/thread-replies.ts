@@ -3,7 +3,7 @@ import type { SlackReplyEvent } from '../../lib/events';
 import { NOTE_MAX_LENGTH, type PagerDutyApi } from '../../lib/pagerduty/api';
 import { PermanentError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
-import { channelScope, type SlackApi } from '../../lib/slack/web-api';
+import { type ChannelScopes, type SlackApi } from '../../lib/slack/web-api';
 import type { Actor, DeliveryGate } from '../../lib/escalation/delivery-gate';
 import { gateRefusalMessage } from '../../lib/slack/messages';
 import type { Effects } from '../../lib/store/effects';
@@ -17,6 +17,8 @@ export interface ThreadRepliesDeps {
   noteBudget: PageBudget;
   effects: Effects;
   slack: SlackApi;
+  /** Where each channel is spoken to. */
+  scopes: ChannelScopes;
   /** The delivery gate (lib/escalation/delivery-gate.ts), and who acts in a reply, as the worker reads it. */
   gate: DeliveryGate;
   actorOf: (event: SlackReplyEvent) => Actor;
@@ -72,7 +74,7 @@ export function makeThreadReplies(deps: ThreadRepliesDeps) {
     const allowed = await deps.gate({ path: 'thread-reply', channel: link.channel, link, actor: deps.actorOf(event) }, log);
     if (!allowed.allowed) {
       if (allowed.reason !== 'other-installation') {
-        const scope = channelScope(deps.slack, link.channel);
+        const scope = deps.scopes(link);
         await answerOnce(deps.effects, `refused:${event.id}`, () => scope.ephemeral(event.user, gateRefusalMessage(), event.threadTs), 'refused');
       }
       return;

@@ -5,7 +5,7 @@ import type { WorkerParts } from '../shared/worker-runtime';
 import { makeDeliveryGate, type Actor, type DeliveryGate } from '../../lib/escalation/delivery-gate';
 import { settingsFor, type CustomerSettings } from '../../lib/escalation/customer-settings';
 import type { Ownership } from '../../lib/tenancy/ownership';
-import { channelScope, type ChannelScope } from '../../lib/slack/web-api';
+import { type ChannelScope } from '../../lib/slack/web-api';
 import type { CustomerRecord } from '../../lib/store/customers';
 
 /** The worker's parts (functions/shared/worker-runtime.ts), with only the settings it reads. */
@@ -47,7 +47,7 @@ export function makeStepTools(deps: SlackWorkerDeps): StepTools {
     ownership: deps.ownership,
     now: deps.now ?? (() => new Date()),
     checkpoint: (step) => deps.checkpoint?.(step),
-    scope: ({ channel }) => channelScope(deps.slack, channel),
+    scope: deps.scopes,
     /**
      * An Events API envelope's `team_id` is the installation's, so it is compared; a click's or a
      * slash command's `team` is the person's own workspace, so it is their organization.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { confirmationMessage } from '../slack/messages';
-import { channelScope, type SlackApi, type SlackMessage } from '../slack/web-api';
+import { type ChannelScopes, type SlackMessage } from '../slack/web-api';
 import type { IncidentLink, IncidentLinks } from '../store/incident-links';
 import { customerView } from '../tenancy/customer-view';
 
@@ -24,9 +24,9 @@ export function confirmationIsStale(link: IncidentLink): boolean {
  * that arrived while the confirmation was being posted, a reconciler catch-up). A fan-out goes
  * through the pagerduty-worker's paced refresh instead.
  */
-export async function showConfirmationNow(deps: { slack: SlackApi; links: IncidentLinks }, link: IncidentLink): Promise<void> {
+export async function showConfirmationNow(deps: { scopes: ChannelScopes; links: IncidentLinks }, link: IncidentLink): Promise<void> {
   if (!link.confirmationTs || !confirmationIsStale(link)) return;
   const { message, shown } = confirmationFor(link);
-  await channelScope(deps.slack, link.channel).update(link.confirmationTs, message);
+  await deps.scopes(link).update(link.confirmationTs, message);
   await deps.links.confirmationShows(link.dedupKey, shown);
 }

@@ -220,6 +220,18 @@ export interface ChannelScope {
   findByEffectKey(effectKey: string, since: string, threadTs?: string): Promise<string | undefined>;
 }
 
+/**
+ * Where a channel is spoken to: the scope of a channel in the workspace it belongs to (`team`, when
+ * known). Every worker reaches channels through this port; a second workspace is one module that
+ * picks the workspace's client by team, in place of {@link workspaceScopes}.
+ */
+export type ChannelScopes = (target: { channel: string; team?: string }) => ChannelScope;
+
+/** The one workspace pd-router is installed in: every channel through the same client. */
+export function workspaceScopes(slack: SlackApi): ChannelScopes {
+  return ({ channel }) => channelScope(slack, channel);
+}
+
 export function channelScope(slack: SlackApi, channel: string): ChannelScope {
   return {
     channel,
