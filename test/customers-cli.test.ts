@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,17 +6,11 @@ import type { LocalStack } from '../local/stack';
 import { SANDBOX_CUSTOMERS } from '../local/sandbox-console/channels';
 import { resolveTarget } from '../scripts/customers';
 import { startTestStack } from './support/stack';
+import { runScript, type Run } from './support/cli';
 
-const ROOT = path.join(__dirname, '..');
-const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 const KEY = 'Rk7f3c2a9b1d4e6f8a0b2c4d6e8f0a1e9';
 const OTHER_KEY = 'Zq0123456789abcdef0123456789abcd';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /** Every output of every run, to check that no routing key ever appears in full. */
 const outputs: string[] = [];
@@ -27,16 +20,11 @@ describe('npm run customers, as a process, against a local stack', () => {
   let dir: string;
 
   /** The command as a person runs it, pointed at the test's stack (never at a sandbox running on this machine). */
-  const run = (args: string[], env: Record<string, string> = {}, stdin = '') =>
-    new Promise<Run>((resolve) => {
-      const childEnv: NodeJS.ProcessEnv = { ...process.env, PD_ROUTER_URL: stack.url, PD_ROUTER_ADMIN_TOKEN: stack.adminToken, ...env };
-      delete childEnv.PORT;
-      const child = execFile(process.execPath, [TSX, 'scripts/customers.ts', ...args], { cwd: ROOT, env: childEnv, timeout: 30_000 }, (error, stdout, stderr) => {
-        outputs.push(stdout, stderr);
-        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      });
-      child.stdin?.end(stdin);
-    });
+  const run = async (args: string[], env: Record<string, string> = {}, stdin = '') => {
+    const result = await runScript('scripts/customers.ts', args, { env: { PD_ROUTER_URL: stack.url, PD_ROUTER_ADMIN_TOKEN: stack.adminToken, ...env }, stdin, timeoutMs: 30_000 });
+    outputs.push(result.stdout, result.stderr);
+    return result;
+  };
 
   /** A failure: non-zero, nothing on stdout, one line saying what is wrong (a command-line mistake adds the usage after a blank line). */
   const expectOneLineFailure = (result: Run, pattern: RegExp) => {

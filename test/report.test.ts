@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,17 +11,11 @@ import { startEnforcingProxy, type Denial, type EnforcingProxy } from '../local/
 import type { LocalStack } from '../local/stack';
 import { runReport, type ReportIo } from '../scripts/report';
 import { startTestStack } from './support/stack';
+import { runScript, type Run } from './support/cli';
 
-const ROOT = path.join(__dirname, '..');
-const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 const ACME = 'C0RACME0001';
 const GLOBEX = 'C0RGLOBEX01';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /** Seconds after `iso`, as an ISO time. */
 const plus = (iso: string, seconds: number) => new Date(Date.parse(iso) + seconds * 1000).toISOString();
@@ -35,14 +28,7 @@ describe('npm run report, against a local stack', () => {
   // Days ago at noon UTC: inside the default 30 days whatever the hour the test runs.
   const daysAgo = (days: number) => new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - days, 12)).toISOString();
 
-  const run = (args: string[]) =>
-    new Promise<Run>((resolve) => {
-      const env: NodeJS.ProcessEnv = { ...process.env, PD_ROUTER_URL: stack.url };
-      delete env.PORT;
-      execFile(process.execPath, [TSX, 'scripts/report.ts', ...args], { cwd: ROOT, env, timeout: 60_000 }, (error, stdout, stderr) =>
-        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      );
-    });
+  const run = (args: string[]) => runScript('scripts/report.ts', args, { env: { PD_ROUTER_URL: stack.url } });
 
   const expectOneLineFailure = (result: Run, pattern: RegExp) => {
     expect(result.code).not.toBe(0);

@@ -2,7 +2,7 @@ import type { LocalStack } from '../local/stack';
 import type { StandInIncident } from '../local/stand-ins/pagerduty';
 import { signedWebhook } from '../local/events/pagerduty';
 import { post } from '../local/events/request';
-import { botMessages, confirmationOf, mention, startTestStack } from './support/stack';
+import { botMessages, confirmationOf, escalateGrouped, mention, startTestStack } from './support/stack';
 import { ensureCustomer } from '../local/world/customers';
 import { fixture } from './fixtures';
 
@@ -82,12 +82,7 @@ describe('status updates (incident.status_update_published), through the local s
 
   it('grouping: Globex’s alert grouped into Acme’s incident; an update naming Acme reaches neither thread as text, each sees the combined line and the status; on-call is told both follow, once', async () => {
     const acme = await escalate('CSUGRPACME', 'payroll export is failing', 'Acme Corp');
-    await ensureCustomer(stack, 'CSUGRPGLOBEX', { name: 'Globex' });
-    stack.pagerDuty!.grouping = true;
-    await mention(stack, 'CSUGRPGLOBEX', 'escalate invoices time out');
-    await stack.waitForIdle();
-    stack.pagerDuty!.grouping = false;
-    const globexKey = stack.pagerDuty!.triggers.at(-1)!.dedupKey;
+    const globexKey = await escalateGrouped(stack, 'CSUGRPGLOBEX', 'invoices time out', { name: 'Globex' });
     expect(stack.pagerDuty!.byKey(globexKey)).toBe(acme); // PagerDuty put Globex's alert into Acme's incident
     stack.pagerDuty!.acknowledge(acme.id, 'Fox Mulder');
     await stack.waitForIdle();

@@ -2,9 +2,8 @@ import type { LocalStack } from '../local/stack';
 import type { StandInIncident } from '../local/stand-ins/pagerduty';
 import { incidentWebhookBody, signedWebhook, webhookIncident } from '../local/events/pagerduty';
 import { post } from '../local/events/request';
-import { botMessages, clickCheckStatus, confirmationOf, mention, postsWithKey, sendWebhook, startTestStack } from './support/stack';
+import { botMessages, clickCheckStatus, confirmationOf, escalateGrouped, mention, postsWithKey, sendWebhook, startTestStack } from './support/stack';
 import { drainQueue } from './support/queue';
-import { ensureCustomer } from '../local/world/customers';
 
 type Status = 'triggered' | 'acknowledged' | 'resolved';
 /** The incident's status after each step of the lifecycle the first test plays (reassigning re-triggers). */
@@ -94,12 +93,7 @@ describe('the update path, through the local stack', () => {
 
   it('a channel known to follow the incident is told before PagerDuty is asked anything; an alert grouped in is found after and told once', async () => {
     const acme = await escalateAndFind('CFIRSTACME', 'the API answers 500');
-    await ensureCustomer(stack, 'CFIRSTGLOBEX', { name: 'Globex' });
-    stack.pagerDuty!.grouping = true;
-    await mention(stack, 'CFIRSTGLOBEX', 'escalate invoices time out');
-    await stack.waitForIdle();
-    stack.pagerDuty!.grouping = false;
-    const globexKey = stack.pagerDuty!.triggers.at(-1)!.dedupKey;
+    const globexKey = await escalateGrouped(stack, 'CFIRSTGLOBEX', 'invoices time out', { name: 'Globex' });
     expect(stack.pagerDuty!.byKey(globexKey)).toBe(acme); // PagerDuty grouped Globex's alert into Acme's incident
 
     // Acme's link is known from the webhook's own key: its post is the first thing that happens.

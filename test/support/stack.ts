@@ -50,6 +50,22 @@ export async function slashCommand(stack: LocalStack, channel: string, text: str
   return post(`${stack.url}/slack/events`, signedSlackForm(stack.secrets.SLACK_SIGNING_SECRET, form));
 }
 
+/**
+ * A mention from `channel` (registered with `settings`) that PagerDuty's alert grouping puts into
+ * the newest open incident of its service; returns its dedup key once the stack is idle.
+ */
+export async function escalateGrouped(stack: LocalStack, channel: string, text: string, settings: Parameters<typeof ensureCustomer>[2] = {}): Promise<string> {
+  await ensureCustomer(stack, channel, settings);
+  stack.pagerDuty!.grouping = true;
+  try {
+    await mention(stack, channel, `escalate ${text}`);
+    await stack.waitForIdle();
+  } finally {
+    stack.pagerDuty!.grouping = false;
+  }
+  return stack.pagerDuty!.triggers.at(-1)!.dedupKey;
+}
+
 /** Send PagerDuty's webhook for an incident event by hand (the tests that control order turn the stand-in's own sending off). */
 export function sendWebhook(stack: LocalStack, incident: StandInIncident, eventType: string, occurredAt: string, eventId: string, by: string | null = 'Dana Scully') {
   const body = stack.pagerDuty!.webhookBody(incident, eventType, by, occurredAt, eventId);
