@@ -274,7 +274,7 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
     if (options.sandboxNotesFrom && !baseEnv.PAGER_DUTY_FROM_EMAIL?.trim()) sandboxEnv.PAGER_DUTY_FROM_EMAIL = options.sandboxNotesFrom;
     // A stand-in without limits needs no pacing: confirmations are re-rendered at once.
     if (!rateLimits && !baseEnv.SLACK_UPDATES_PER_MINUTE?.trim()) sandboxEnv.SLACK_UPDATES_PER_MINUTE = '6000';
-    if (!rateLimits && !baseEnv.SLACK_FANOUT_POSTS_PER_MINUTE?.trim()) sandboxEnv.SLACK_FANOUT_POSTS_PER_MINUTE = '60000';
+    if (!rateLimits && !baseEnv.SLACK_FANOUT_POSTS_PER_MINUTE?.trim()) sandboxEnv.SLACK_FANOUT_POSTS_PER_MINUTE = '0';
   } else {
     const missing = SECRET_NAMES.filter((name) => !baseEnv[name]?.trim());
     if (missing.length && !baseEnv.SECRETS_MANAGER_SECRET_ID && !options.secretsManagerEndpoint) {

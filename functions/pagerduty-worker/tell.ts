@@ -63,6 +63,7 @@ const WAIT_IN_PLACE_MS = 3000;
  * point after their Retry-After. The turn is kept per post: a retry finds its own, long passed.
  */
 async function waitForPostTurn(tools: PagerDutyTools, link: IncidentLink, effectKey: string): Promise<void> {
+  if (!tools.deps.postPacer) return;
   const nowMs = tools.now();
   const turnAt = await tools.deps.postPacer.keptTurn(`chat.postMessage#${link.team}`, effectKey, nowMs);
   const wait = turnAt - nowMs;

@@ -27,8 +27,8 @@ export interface PagerDutyWorkerDeps {
   /** This worker's own queue (confirmation refreshes) and the pace they go out at. */
   queue: EventQueue;
   pacer: Pacer;
-  /** The pace of a fan-out's posts (see tell.ts). */
-  postPacer: Pacer;
+  /** The pace of a fan-out's posts (see tell.ts); none: not paced. */
+  postPacer?: Pacer;
   /** The escalation history (acknowledged, resolved, handled together); absent in tests of other things. */
   history?: History;
   /** `pagerDutyFromEmail`: the PagerDuty user that notes telling on-call who follows an incident are added as; unset: none are. */

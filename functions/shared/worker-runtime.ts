@@ -44,8 +44,8 @@ export interface WorkerParts {
   pacer: Pacer;
   /** Where each channel is spoken to (lib/slack/web-api.ts ChannelScopes). */
   scopes: ChannelScopes;
-  /** Turns under Slack's workspace-wide chat.postMessage limit, for the posts of a fan-out. */
-  postPacer: Pacer;
+  /** Turns under Slack's workspace-wide chat.postMessage limit, for the posts of a fan-out; none: not paced. */
+  postPacer?: Pacer;
   /** The escalation history the report reads: each step recorded by the path that sees it. */
   history: History;
   /** Called after each step that changes something; the fault-injection tests throw here. */
@@ -87,7 +87,7 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
   const queue = makeQueueControl(sqs, queueUrl, config.dlqUrl);
   const ownQueue = makeEventQueue(sqs, queueUrl);
   const pacer = makePacer(db, config.tableName, { perMinute: config.slackUpdatesPerMinute });
-  const postPacer = makePacer(db, config.tableName, { perMinute: config.slackFanOutPostsPerMinute });
+  const postPacer = config.slackFanOutPostsPerMinute > 0 ? makePacer(db, config.tableName, { perMinute: config.slackFanOutPostsPerMinute }) : undefined;
   const history = makeHistory(db, config.tableName, { ttlDays: config.historyTtlDays });
   let built: { key: string; handle: ReturnType<WorkerDefinition<E>['build']> } | undefined;
 
@@ -106,7 +106,7 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
           timeoutMs: config.httpTimeoutMs,
         });
       const ownership = makeOwnership({ links, binding: { bind }, pagerDuty });
-      built = { key, handle: definition.build({ config, links, ownership, references, customers, budget, noteBudget, effects, slack, pagerDuty, queue: ownQueue, pacer, postPacer, history, scopes: workspaceScopes(slack), ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
+      built = { key, handle: definition.build({ config, links, ownership, references, customers, budget, noteBudget, effects, slack, pagerDuty, queue: ownQueue, pacer, ...(postPacer ? { postPacer } : {}), history, scopes: workspaceScopes(slack), ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
     }
     return built.handle;
   };

@@ -187,7 +187,8 @@ describe('isolation under load', () => {
       stack.pagerDuty!.grouping = grouping;
       const played = await Promise.all(batchSchedules.map((s, n) => play(s, `CI${run.toString(36).toUpperCase()}X${n}Y`, run * SCHEDULES_AT_ONCE + n)));
       stack.pagerDuty!.grouping = false;
-      await stack.waitForIdle(60_000);
+      // A batch settles in seconds; the bound is for a loaded CI machine running the suite beside it.
+      await stack.waitForIdle(120_000);
       schedules += batchSchedules.length;
       for (const update of world.statusUpdates.values()) {
         if (!update.eventId.includes(`CI${run.toString(36).toUpperCase()}X`)) continue;
