@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import YAML from 'yaml';
 import { tableName } from '../lib/layout/layout';
+import type { SlackApi } from '../lib/slack/web-api';
 import { PdRouterError } from '../lib/errors';
 import {
   checkChannelId,
@@ -173,25 +174,32 @@ export function httpCustomerAdmin(url: string, token: string): CustomerAdmin {
 /** The registry of a deployed stack: its table, reached with the caller's AWS credentials. */
 export function tableCustomerAdmin(stage: string, region: string): CustomerAdmin {
   const db = DynamoDBDocumentClient.from(new DynamoDBClient({ region }), { marshallOptions: { removeUndefinedValues: true } });
-  return makeCustomerAdmin(makeCustomers(db, tableName(stage)), { channelName: (channel) => deployedChannelName(stage, region, channel) });
+  // Read once per command: an import of many customers asks Slack once each, not AWS once each too.
+  let slack: Promise<SlackApi | undefined> | undefined;
+  const channelName = async (channel: string) => (await (slack ??= deployedSlack(stage, region)))?.channelName(channel);
+  return makeCustomerAdmin(makeCustomers(db, tableName(stage)), { channelName });
 }
 
 /**
- * A channel's name, asked of Slack with the stage's own bot token (read from its secret with your
- * AWS credentials), so that the channel's first escalation names it to on-call. Undefined when the
- * token or Slack cannot be reached: the slack-worker learns the name after the first escalation.
+ * Slack with the stage's own bot token (read from its secret with your AWS credentials), so that
+ * registration learns each channel's name and its first escalation names it to on-call. Undefined
+ * when the token cannot be read: the slack-worker then learns the name after the first escalation.
  */
-async function deployedChannelName(stage: string, region: string, channel: string): Promise<string | undefined> {
+async function deployedSlack(stage: string, region: string): Promise<SlackApi | undefined> {
   const [{ deployedSecrets }, { LambdaClient }, { SecretsManagerClient }, { makeSlackApi }] = await Promise.all([
     import('./doctor'),
     import('@aws-sdk/client-lambda'),
     import('@aws-sdk/client-secrets-manager'),
     import('../lib/slack/web-api'),
   ]);
-  for (const source of await deployedSecrets(new LambdaClient({ region }), new SecretsManagerClient({ region }), stage, region)) {
-    if (!source.names.includes('SLACK_BOT_TOKEN')) continue;
-    const token = (await source.read()).SLACK_BOT_TOKEN;
-    if (typeof token === 'string' && token) return makeSlackApi({ token, apiUrl: 'https://slack.com/api/', timeoutMs: 5000 }).channelName(channel);
+  try {
+    for (const source of await deployedSecrets(new LambdaClient({ region }), new SecretsManagerClient({ region }), stage, region)) {
+      if (!source.names.includes('SLACK_BOT_TOKEN')) continue;
+      const token = (await source.read()).SLACK_BOT_TOKEN;
+      if (typeof token === 'string' && token) return makeSlackApi({ token, apiUrl: 'https://slack.com/api/', timeoutMs: 5000 });
+    }
+  } catch {
+    // No access to the stage's functions or secret: registration goes on without the names.
   }
   return undefined;
 }

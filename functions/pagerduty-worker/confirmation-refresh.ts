@@ -1,10 +1,10 @@
 import { EVENT_CONTRACT_VERSION, pagerDutyRouting, type ConfirmationRefreshEvent } from '../../lib/events';
-import { RateLimitedError, WaitForTurnError } from '../../lib/errors';
+import { RateLimitedError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
 import type { EventQueue } from '../../lib/queue/queue';
 import { type ChannelScopes, type SlackApi } from '../../lib/slack/web-api';
 import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
-import type { Pacer } from '../../lib/store/pacer';
+import { awaitTurn, type Pacer } from '../../lib/store/pacer';
 import { confirmationFor, confirmationIsStale } from '../../lib/escalation/confirmation';
 import type { DeliveryGate } from '../../lib/escalation/delivery-gate';
 
@@ -63,9 +63,7 @@ export function makeConfirmationRefresh(deps: ConfirmationRefreshDeps) {
         // Kept on the link only when it must outlive this delivery (a turn taken now is used now).
         if (turnAt - now() > WAIT_IN_PLACE_MS) turnAt = (await deps.links.keepConfirmationTurn(link.dedupKey, turnAt)).confirmationTurnAt ?? turnAt;
       }
-      const wait = turnAt - now();
-      if (wait > WAIT_IN_PLACE_MS) throw new WaitForTurnError('the confirmation waits for its turn under chat.update\'s limit', undefined, Math.floor(wait / 1000));
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      await awaitTurn(turnAt, now(), WAIT_IN_PLACE_MS, 'the confirmation waits for its turn under chat.update\'s limit');
       const { message, shown } = confirmationFor(link);
       try {
         await deps.scopes(link).update(link.confirmationTs!, message);

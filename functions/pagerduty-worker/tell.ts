@@ -1,3 +1,4 @@
+import { awaitTurn } from '../../lib/store/pacer';
 import { type IncidentStatus, type PagerDutyEventType, type PagerDutyIncidentEvent } from '../../lib/events';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { statusOf } from '../../lib/pagerduty/normalize';
@@ -66,9 +67,7 @@ async function waitForPostTurn(tools: PagerDutyTools, link: IncidentLink, effect
   if (!tools.deps.postPacer) return;
   const nowMs = tools.now();
   const turnAt = await tools.deps.postPacer.keptTurn(`chat.postMessage#${link.team}`, effectKey, nowMs);
-  const wait = turnAt - nowMs;
-  if (wait > WAIT_IN_PLACE_MS) throw new WaitForTurnError("a fan-out's post waits for its turn under Slack's workspace limit", undefined, Math.floor(wait / 1000));
-  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  await awaitTurn(turnAt, nowMs, WAIT_IN_PLACE_MS, "a fan-out's post waits for its turn under Slack's workspace limit");
 }
 
 /** Record the status and post, once each, what one channel should read about this event. */

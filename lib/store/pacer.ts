@@ -1,5 +1,6 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LAYOUT } from '../layout/layout';
+import { WaitForTurnError } from '../errors';
 import { expiryEpoch, isConditionFailure, storeCall } from './dynamo';
 
 /**
@@ -85,4 +86,14 @@ export function makePacer(db: DynamoDBDocumentClient, tableName: string, options
     },
   };
   return pacer;
+}
+
+/**
+ * Be at a reserved turn: wait in place when it is at most `inPlaceMs` away, otherwise leave (a
+ * WaitForTurnError puts the message back for the whole seconds left) and come back for it.
+ */
+export async function awaitTurn(turnAt: number, nowMs: number, inPlaceMs: number, why: string): Promise<void> {
+  const wait = turnAt - nowMs;
+  if (wait > inPlaceMs) throw new WaitForTurnError(why, undefined, Math.floor(wait / 1000));
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
 }
