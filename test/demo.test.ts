@@ -32,7 +32,6 @@ function healthy(): ChannelTranscript[] {
       messages: [
         mention('UACME', 'Acme: checkout is down', [
           bot('On-call has been paged (escalation #1) (resolved): Acme: checkout is down', { edits: 2, blocks: [{ type: 'actions', elements: [{ type: 'button', value: 'pdr-acme' }] }] }),
-          bot('Escalation #1: Incident opened (triggered)'),
           bot('Escalation #1: Resolved by Sandbox On-Call (resolved)'),
         ]),
       ],
@@ -41,7 +40,7 @@ function healthy(): ChannelTranscript[] {
       id: 'CGLOBEX',
       name: 'customer-globex',
       messages: [
-        mention('UGLOBEX', 'Globex: login fails', [bot('On-call has been paged (escalation #1) (resolved): Globex: login fails', { edits: 2 }), bot('Escalation #1: Incident opened (triggered)'), bot('Escalation #1: Resolved by the on-call team (resolved)')]),
+        mention('UGLOBEX', 'Globex: login fails', [bot('On-call has been paged (escalation #1) (resolved): Globex: login fails', { edits: 2 }), bot('Escalation #1: Resolved by the on-call team (resolved)')]),
         bot("Sorry, that status button doesn't belong to this channel, so I can't show anything for it here.", { onlyVisibleTo: 'UGLOBEX' }),
       ],
     },
@@ -49,16 +48,16 @@ function healthy(): ChannelTranscript[] {
 }
 
 const tenants: TenantExpectation[] = [
-  { channel: 'CACME', markers: ['Acme: checkout is down', 'pdr-acme', 'QACME'], expected: { escalation: 1, confirmation: 1, triggered: 1, resolved: 1 }, finalStatus: 'resolved' },
-  { channel: 'CGLOBEX', markers: ['Globex: login fails', 'pdr-globex', 'QGLOBEX'], expected: { escalation: 1, confirmation: 1, triggered: 1, resolved: 1, refusal: 1 }, finalStatus: 'resolved' },
+  { channel: 'CACME', markers: ['Acme: checkout is down', 'pdr-acme', 'QACME'], expected: { escalation: 1, confirmation: 1, resolved: 1 }, finalStatus: 'resolved' },
+  { channel: 'CGLOBEX', markers: ['Globex: login fails', 'pdr-globex', 'QGLOBEX'], expected: { escalation: 1, confirmation: 1, resolved: 1, refusal: 1 }, finalStatus: 'resolved' },
 ];
 
 describe('the demo verdict', () => {
   it('passes the transcripts the scenario should produce, and counts each channel’s messages', () => {
     const verdict = judge(healthy(), tenants);
     expect(verdict.ok).toBe(true);
-    expect(verdict.messagesPerChannel.map((c) => c.messages)).toEqual([4, 5]);
-    expect(verdict.line).toBe('VERDICT PASS | messages per channel: #customer-acme 4, #customer-globex 5 | crossed channels: 0 | lost: 0 | doubled: 0');
+    expect(verdict.messagesPerChannel.map((c) => c.messages)).toEqual([3, 4]);
+    expect(verdict.line).toBe('VERDICT PASS | messages per channel: #customer-acme 3, #customer-globex 4 | crossed channels: 0 | lost: 0 | doubled: 0');
   });
 
   it('fails when another customer’s incident shows up in a channel, even only inside a button', () => {
@@ -113,9 +112,9 @@ describe('npm run demo’s scenario, in-process', () => {
       const result = await playDemo(driver, { channels: SANDBOX_CHANNELS });
       expect(result.verdict.line).toMatch(/^VERDICT PASS /);
       expect(result.verdict.messagesPerChannel).toEqual([
-        { channel: 'CACME', name: 'customer-acme', messages: 7 },
-        { channel: 'CGLOBEX', name: 'customer-globex', messages: 8 },
-        { channel: 'CINITECH', name: 'customer-initech', messages: 6 },
+        { channel: 'CACME', name: 'customer-acme', messages: 6 },
+        { channel: 'CGLOBEX', name: 'customer-globex', messages: 7 },
+        { channel: 'CINITECH', name: 'customer-initech', messages: 5 },
       ]);
       // Globex and Initech followed the provider's internal incident to its resolution, each seeing only its own words.
       expect(JSON.stringify(result.transcripts.find((c) => c.id === 'CACME'))).not.toContain(STATUS_UPDATE);

@@ -63,9 +63,10 @@ describe('the update path, through the local stack', () => {
     for (const [n, channel] of channels.entries()) {
       const incident = incidents[n]!;
       const updates = botMessages(stack, channel).filter((m) => String(m.metadata?.event_payload.key).startsWith('pd:'));
-      // Exactly one post per distinct PagerDuty event, all in this channel's escalation thread.
+      // Exactly one post per distinct PagerDuty event, all in this channel's escalation thread;
+      // none for its own incident opening (step 0), which its confirmation already says.
       const link = incident.incidentKey;
-      expect(updates.map((m) => m.metadata!.event_payload.key).sort()).toEqual(lifecycle.map((_, step) => `pd:E-${incident.id}-${step}:${link}`).sort());
+      expect(updates.map((m) => m.metadata!.event_payload.key).sort()).toEqual(lifecycle.slice(1).map((_, step) => `pd:E-${incident.id}-${step + 1}:${link}`).sort());
       const [confirmation] = confirmationOf(stack, channel);
       expect(updates.every((m) => m.threadTs === confirmation!.threadTs)).toBe(true);
       // Nothing about another customer's incident in this channel.

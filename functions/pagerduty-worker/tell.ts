@@ -8,6 +8,7 @@ import { combinedStatusUpdateMessage, handledTogetherMessage, incidentUpdateMess
 import { type ChannelScope } from '../../lib/slack/web-api';
 import { toldByReconciler, type IncidentLink } from '../../lib/store/incident-links';
 import { postOnce } from '../../lib/escalation/once';
+import { confirmationSaysIt } from '../../lib/escalation/confirmation';
 import { customerView, shownPerson, shownStatusUpdate, type Happening } from '../../lib/tenancy/customer-view';
 import { incidentTag } from '../../lib/tenancy/ownership';
 import { historyOf } from '../../lib/store/history';
@@ -71,7 +72,7 @@ async function waitForPostTurn(tools: PagerDutyTools, link: IncidentLink, effect
 }
 
 /** Record the status and post, once each, what one channel should read about this event. */
-async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: PagerDutyIncidentEvent, candidates: { effectKey: string; build: (link: IncidentLink) => ReturnType<typeof incidentUpdateMessage> }[], status: { value: IncidentStatus; at: string } | undefined, paced: boolean, afterPosts: () => Promise<void>, logger: Logger) {
+async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: PagerDutyIncidentEvent, candidates: Post[], status: { value: IncidentStatus; at: string } | undefined, paced: boolean, afterPosts: () => Promise<void>, logger: Logger) {
   if (await refused(tools, link, logger)) return;
   if (!link.threadTs) {
     // A slash command's confirmation starts its thread and is being posted: the update waits its
@@ -94,8 +95,8 @@ async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: Pag
   // retry of this event decides the same way (see toldByReconciler).
   const told = status !== undefined && toldByReconciler(current, status.value, status.at);
   if (told) logger.info('the reconciler already told this change; not posted again', { eventStatus: status.value });
-  const post = told ? candidates.filter((message) => !message.effectKey.startsWith('pd:')) : candidates;
   const latest = current;
+  const post = candidates.filter((message) => !(told && message.effectKey.startsWith('pd:')) && !message.unless?.(latest));
   for (const message of post) {
     if (paced) await waitForPostTurn(tools, link, message.effectKey);
     const { performed } = await postOnce(tools.deps.effects, scope, message.effectKey, message.build(latest), threadTs);
@@ -127,7 +128,8 @@ async function sendReceipt(tools: PagerDutyTools, link: IncidentLink, scope: Cha
   if (performed) logger.info('receipt posted');
 }
 
-type Post = { effectKey: string; build: (link: IncidentLink) => ReturnType<typeof incidentUpdateMessage> };
+/** `unless`: not posted when the link as recorded (after this event's status) says it need not be. */
+type Post = { effectKey: string; build: (link: IncidentLink) => ReturnType<typeof incidentUpdateMessage>; unless?: (link: IncidentLink) => boolean };
 
 /**
  * What one channel is told about an event, from its own link: the posts (each with its effect
@@ -153,7 +155,7 @@ function tellingOf(tools: PagerDutyTools, event: PagerDutyIncidentEvent, link: I
   // (A merge is told by the merge event itself, in the merged incident's queue group; telling it
   // here too would race that group for the same message.)
   if (link.heldBy === 'grouped') posts.push({ effectKey: `joined:${link.dedupKey}:${incidentTag(incident.id)}`, build: (l) => handledTogetherMessage(customerView(l)) });
-  if (happening) posts.push({ effectKey: `pd:${event.id}:${link.dedupKey}`, build: (l) => incidentUpdateMessage(customerView(l), happening) });
+  if (happening) posts.push({ effectKey: `pd:${event.id}:${link.dedupKey}`, build: (l) => incidentUpdateMessage(customerView(l), happening), unless: (l) => confirmationSaysIt(l, happening) });
   const update = event.statusUpdate;
   if (update) {
     // On-call's text only on an incident that is this escalation's own and holds no other: on a

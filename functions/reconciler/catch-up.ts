@@ -8,7 +8,7 @@ import { postOnce } from '../../lib/escalation/once';
 import { type SlackMessage } from '../../lib/slack/web-api';
 import { CONFIRMATION_LIFETIME_MS, type IncidentLink } from '../../lib/store/incident-links';
 import { customerView, type Happening } from '../../lib/tenancy/customer-view';
-import { showConfirmationNow } from '../../lib/escalation/confirmation';
+import { confirmationSaysIt, showConfirmationNow } from '../../lib/escalation/confirmation';
 import { historyOf } from '../../lib/store/history';
 import { incidentTag } from '../../lib/tenancy/ownership';
 
@@ -37,6 +37,8 @@ async function noIncidentYet(tools: ReconcilerTools, link: IncidentLink, contact
   const acceptedAt = Date.parse(link.acceptedAt ?? link.createdAt);
   const waited = tools.now().getTime() - acceptedAt;
   if (waited < tools.deps.config.noIncidentAfterSeconds * 1000) return 0;
+  // An incident bound since this run read the link (its webhook came): nothing to warn about.
+  if (!(await tools.deps.links.noteNoIncidentNotice(link.dedupKey, tools.now().toISOString()))) return 0;
   await tools.deps.history.record(historyOf(link), { step: 'no-incident', at: tools.now().toISOString() });
   const told = await postInThread(tools, link, `noincident:${link.dedupKey}`, escalationNotOpenedMessage(customerView(link), contact));
   if (told) {
@@ -108,7 +110,7 @@ async function tellMissed(tools: ReconcilerTools, link: IncidentLink, incident: 
     if (ours) {
       await tools.deps.history.recordStatus(current, status, at);
       const happening = catchUpHappening(link.status, status);
-      if (await postInThread(tools, current, `caught:${link.dedupKey}:${status}:${at}`, incidentUpdateMessage(customerView(current), happening))) posted++;
+      if (!confirmationSaysIt(current, happening) && (await postInThread(tools, current, `caught:${link.dedupKey}:${status}:${at}`, incidentUpdateMessage(customerView(current), happening)))) posted++;
       tools.checkpoint('posted');
       // Re-rendering is idempotent, so a run that finds its post already made still does it.
       await showConfirmationNow(tools.deps, current);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { confirmationMessage } from '../slack/messages';
 import { type ChannelScopes, type SlackMessage } from '../slack/web-api';
 import type { IncidentLink, IncidentLinks } from '../store/incident-links';
-import { customerView } from '../tenancy/customer-view';
+import { customerView, type Happening } from '../tenancy/customer-view';
 
 /**
  * A channel's confirmation ("On-call has been paged", with its status and Check Status) as the
@@ -12,6 +12,16 @@ import { customerView } from '../tenancy/customer-view';
 export function confirmationFor(link: IncidentLink): { message: SlackMessage; shown: string } {
   const message = confirmationMessage(customerView(link));
   return { message, shown: createHash('sha256').update(JSON.stringify(message)).digest('base64url').slice(0, 16) };
+}
+
+/**
+ * An escalation's own incident opening is what its confirmation already shows ("paged",
+ * Triggered): told in the thread only after the channel heard that no incident held it (the
+ * reconciler's notice). One post fewer per escalation, which in an outage shares Slack's
+ * workspace-wide limit with every channel's confirmation.
+ */
+export function confirmationSaysIt(link: Pick<IncidentLink, 'heldBy' | 'noIncidentToldAt'>, happening: Happening): boolean {
+  return happening.kind === 'opened' && link.heldBy === 'own' && link.noIncidentToldAt === undefined;
 }
 
 /** Whether the link's confirmation is posted and shows something other than the link as it stands. */

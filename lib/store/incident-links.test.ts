@@ -48,6 +48,19 @@ describe('the incident links store: binding and settling (on dynalite)', () => {
     expect(await links.bind(dedupKey, 'Q0TARGET', 'merge', 'Q0MERGED')).toMatchObject({ bound: false, link: { incidentId: 'Q0TARGET', heldBy: 'merged' } });
   });
 
+  it('the no-incident notice and the incident\'s binding decide on the one item: whichever comes first, the other sees it', async () => {
+    // Noted first: the binding that follows carries the note, so the opening is told after the notice.
+    const noticed = await created();
+    expect(await links.noteNoIncidentNotice(noticed, '2026-12-06T10:00:00.000Z')).toBe(true);
+    expect(await links.noteNoIncidentNotice(noticed, '2026-12-06T10:05:00.000Z')).toBe(true);
+    expect((await links.bind(noticed, 'Q0LATE', 'own-key')).link).toMatchObject({ heldBy: 'own', noIncidentToldAt: '2026-12-06T10:00:00.000Z' });
+    // Bound first: no notice goes out (the incident's opening is what the confirmation says).
+    const bound = await created();
+    await links.bind(bound, 'Q0EARLY', 'own-key');
+    expect(await links.noteNoIncidentNotice(bound, '2026-12-06T10:00:00.000Z')).toBe(false);
+    expect(await links.get(bound)).not.toHaveProperty('noIncidentToldAt');
+  });
+
   it('settles a triggered escalation with its channel number in one write, and a second settle keeps the first', async () => {
     const dedupKey = await created();
     expect(await links.settle(dedupKey, { state: 'triggered', ref: 4 })).toMatchObject({ state: 'triggered', ref: 4 });

@@ -75,6 +75,13 @@ export interface IncidentLink {
   statusSource?: 'webhook' | 'reconciler';
   /** When PagerDuty accepted the escalation's trigger (the no-incident answer counts from here). */
   acceptedAt?: string;
+  /**
+   * When the reconciler told the channel that no incident holds its escalation (yet). Only then is
+   * its own incident's opening told in the thread: otherwise the confirmation ("paged",
+   * Triggered) already says it, and one more post per channel would share Slack's limit with the
+   * confirmations of an outage.
+   */
+  noIncidentToldAt?: string;
   confirmationTs?: string;
   /** What the confirmation shows now (confirmationFor's fingerprint): a refresh that would show the same is skipped. */
   confirmationShown?: string;
@@ -152,6 +159,13 @@ export interface IncidentLinks {
    * `close`. Returns the link as stored and whether it moved.
    */
   recordReconciledStatus(dedupKey: string, status: IncidentStatus, at: string): Promise<{ link: IncidentLink; advanced: boolean }>;
+  /**
+   * Note that the channel is being told no incident holds its escalation, only while none does:
+   * the same item binding writes, so either the notice is noted first and the incident's opening
+   * is told after it, or the incident was bound first and no notice goes out. True when noted (by
+   * this call or an earlier attempt while still unbound).
+   */
+  noteNoIncidentNotice(dedupKey: string, at: string): Promise<boolean>;
   /** One page of the links whose incident is not resolved (the sparse open-link index); pass `cursor` back for the next. */
   listOpen(options?: { limit?: number; cursor?: Record<string, unknown> }): Promise<{ links: IncidentLink[]; cursor?: Record<string, unknown> }>;
   /** Take a link out of the open-link index (the reconciler told its resolution, or gave up on it). */
@@ -381,6 +395,15 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
         const link = await get(dedupKey);
         if (!link) throw new TransientError('link vanished while recording its status');
         return { link, advanced: false };
+      }
+    },
+    async noteNoIncidentNotice(dedupKey, at) {
+      try {
+        await update(dedupKey, 'SET noIncidentToldAt = if_not_exists(noIncidentToldAt, :at)', { ':at': at }, 'attribute_not_exists(incidentId)');
+        return true;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        return false;
       }
     },
     async listOpen({ limit = 100, cursor } = {}) {

@@ -225,6 +225,12 @@ export async function audit(world: World, options: AuditOptions = {}): Promise<A
     }
     if (NOT_POSTED.has(eventType)) continue;
     const posts = byEffect.get(`pd:${eventId}:${escalation.dedupKey}`) ?? [];
+    // The escalation's own incident opening is what its confirmation says ("paged", Triggered):
+    // posted only after the reconciler told the channel no incident held it.
+    if (eventType === 'incident.triggered' && !(byEffect.get(`noincident:${escalation.dedupKey}`) ?? []).length) {
+      if (posts.length) duplicates.push(`PagerDuty event ${eventId} (its own incident opened) was posted in ${escalation.channel}, where the confirmation already says it`);
+      continue;
+    }
     // The reconciler told the channel what the webhooks had not (a `caught:` post): a webhook of the
     // same change, or an older one, arriving later posts nothing (toldByReconciler).
     const caughtUp = [...byEffect.keys()].some((key) => key.startsWith(`caught:${escalation.dedupKey}:`));
