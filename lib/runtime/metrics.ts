@@ -1,6 +1,7 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { PagerDutyEventType } from '../events';
-import definitions from '../layout/metrics.json';
+// Named imports, so a bundle carries the names it emits, not the deploy's list of who emits what.
+import { names, namespace, updatesPosted } from '../layout/metrics.json';
 
 /**
  * Every metric name pd-router emits or will emit. They are defined once, in
@@ -8,12 +9,12 @@ import definitions from '../layout/metrics.json';
  * CommonJS) read them too.
  */
 export const METRIC_NAMES = {
-  ...definitions.names,
+  ...names,
   /** One metric per event type, so no dimension is needed for it. */
-  updatesPosted: definitions.updatesPosted as Record<PagerDutyEventType, string>,
+  updatesPosted: updatesPosted as Record<PagerDutyEventType, string>,
 } as const;
 
-export type MetricName = (typeof definitions.names)[keyof typeof definitions.names] | (typeof definitions.updatesPosted)[keyof typeof definitions.updatesPosted];
+export type MetricName = (typeof names)[keyof typeof names] | (typeof updatesPosted)[keyof typeof updatesPosted];
 
 /** Context fields copied onto a metric line as properties: searchable in Logs Insights, never dimensions. */
 const PROPERTY_FIELDS = ['channel', 'incidentId', 'eventId', 'dedupKey', 'messageId', 'eventType'] as const;
@@ -28,7 +29,7 @@ export type MetricEmitter = (name: MetricName, value: number, properties: Record
  * Each call flushes at once, so a crash later in the invocation loses no count.
  */
 export function makeMetricEmitter(options: { fn: string; stage: string; write: (line: string) => void }): MetricEmitter {
-  const metrics = new Metrics({ namespace: definitions.namespace, serviceName: definitions.namespace, defaultDimensions: { stage: options.stage, function: options.fn } });
+  const metrics = new Metrics({ namespace, serviceName: namespace, defaultDimensions: { stage: options.stage, function: options.fn } });
   // Powertools prints EMF through its own console on stdout; routing it through our writer keeps
   // one output path (the `silent` level, the secret scrubbing, tests that read the lines).
   (metrics as unknown as { console: { log: (line: string) => void } }).console = { log: options.write };
