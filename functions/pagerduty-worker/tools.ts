@@ -2,13 +2,13 @@ import type { PagerDutyApi } from '../../lib/pagerduty/api';
 import { type ChannelScopes, type SlackApi } from '../../lib/slack/web-api';
 import type { Effects } from '../../lib/store/effects';
 import { type IncidentLinks } from '../../lib/store/incident-links';
-import type { Customers } from '../../lib/store/customers';
+import type { CustomerRecords } from '../../lib/store/customer-records';
 import { makeDeliveryGate, type DeliveryGate } from '../../lib/escalation/delivery-gate';
 import { type Ownership } from '../../lib/tenancy/ownership';
 import { makeAudience } from '../../lib/tenancy/audience';
 import type { EventQueue } from '../../lib/queue/queue';
 import type { Pacer } from '../../lib/store/pacer';
-import { type History } from '../../lib/store/history';
+import { type HistorySteps } from '../../lib/store/history';
 import { makeConfirmationRefresh } from './confirmation-refresh';
 
 type ConfirmationRefresh = ReturnType<typeof makeConfirmationRefresh>;
@@ -18,7 +18,7 @@ export interface PagerDutyWorkerDeps {
   links: IncidentLinks;
   /** Which escalations an incident holds (the only module that binds a link to one). */
   ownership: Ownership;
-  customers: Customers;
+  customers: CustomerRecords;
   effects: Effects;
   slack: SlackApi;
   /** Where each channel is spoken to. */
@@ -30,7 +30,7 @@ export interface PagerDutyWorkerDeps {
   /** The pace of a fan-out's posts (see tell.ts); none: not paced. */
   postPacer?: Pacer;
   /** The escalation history (acknowledged, resolved, handled together); absent in tests of other things. */
-  history?: History;
+  history?: HistorySteps;
   /** `pagerDutyFromEmail`: the PagerDuty user that notes telling on-call who follows an incident are added as; unset: none are. */
   config: { showResponderNames: boolean; pagerDutyFromEmail?: string };
   checkpoint?: (step: string) => void;

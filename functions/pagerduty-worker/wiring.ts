@@ -1,5 +1,8 @@
 import { ENV, type Env } from '../../lib/runtime/config';
 import { parsePagerDutyQueueEvent } from '../../lib/events';
+import { makeEventQueue } from '../../lib/queue/queue';
+import { makePacer } from '../../lib/store/pacer';
+import { makeOwnership } from '../../lib/tenancy/ownership';
 import { createWorkerHandler, type WorkerParts } from '../shared/worker-runtime';
 import { makePagerDutyWorker } from './pagerduty-worker';
 
@@ -18,6 +21,15 @@ export function createPagerDutyWorkerHandler(env: Env, overrides: Partial<Pick<W
           : event.kind === 'incident.link'
             ? { eventId: event.event.id, incidentId: event.event.incident.id, dedupKey: event.dedupKey }
             : { eventId: event.id, incidentId: event.incident.id },
+      ownership: makeOwnership,
+      own: ({ config, db, sqs, queueUrl }) => ({
+        /** The worker's own queue: confirmation refreshes and a fan-out's per-link events. */
+        queue: makeEventQueue(sqs, queueUrl),
+        /** Turns under Slack's chat.update limit, shared by every invocation. */
+        pacer: makePacer(db, config.tableName, { perMinute: config.slackUpdatesPerMinute }),
+        /** Turns under Slack's workspace-wide chat.postMessage limit, for the posts of a fan-out; none: not paced. */
+        ...(config.slackFanOutPostsPerMinute > 0 ? { postPacer: makePacer(db, config.tableName, { perMinute: config.slackFanOutPostsPerMinute }) } : {}),
+      }),
       build: ({ config, ...parts }) => makePagerDutyWorker({ ...parts, config: { showResponderNames: config.showResponderNames, ...(config.pagerDutyFromEmail ? { pagerDutyFromEmail: config.pagerDutyFromEmail } : {}) } }),
     },
     overrides,

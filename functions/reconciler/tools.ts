@@ -1,20 +1,20 @@
 import type { PagerDutyApi } from '../../lib/pagerduty/api';
-import type { Customers } from '../../lib/store/customers';
+import type { CustomerRecords } from '../../lib/store/customer-records';
 import { makeDeliveryGate, type DeliveryGate } from '../../lib/escalation/delivery-gate';
 import { type ChannelScopes, type SlackApi } from '../../lib/slack/web-api';
 import type { Effects } from '../../lib/store/effects';
 import { type IncidentLinks } from '../../lib/store/incident-links';
-import { type History } from '../../lib/store/history';
-import { type Ownership } from '../../lib/tenancy/ownership';
+import { type HistorySteps } from '../../lib/store/history';
+import { type Locator } from '../../lib/tenancy/ownership';
 
 export interface ReconcilerDeps {
   links: IncidentLinks;
   /** Which escalations an incident holds (the only module that binds a link to one). */
-  ownership: Ownership;
-  customers: Customers;
+  ownership: Locator;
+  customers: CustomerRecords;
   effects: Effects;
   /** The escalation history: what the reconciler learns (a status, no incident, an expired prompt) is recorded too. */
-  history: History;
+  history: HistorySteps;
   slack: SlackApi;
   /** Where each channel is spoken to. */
   scopes: ChannelScopes;
@@ -29,7 +29,7 @@ export interface ReconcilerDeps {
 /** What the reconciler's steps are built from: its parts, and the few things they all ask. */
 export interface ReconcilerTools {
   deps: ReconcilerDeps;
-  ownership: Ownership;
+  ownership: Locator;
   /** Asked before any channel is told (lib/escalation/delivery-gate.ts). */
   gate: DeliveryGate;
   now: () => Date;

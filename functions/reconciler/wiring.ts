@@ -9,9 +9,9 @@ import { makeSlackApi, workspaceScopes, type SlackApi } from '../../lib/slack/we
 import { makeDocumentClient } from '../../lib/store/dynamo';
 import { makeEffects } from '../../lib/store/effects';
 import { makeIncidentLinks } from '../../lib/store/incident-links';
-import { makeCustomers } from '../../lib/store/customers';
-import { makeHistory } from '../../lib/store/history';
-import { makeOwnership } from '../../lib/tenancy/ownership';
+import { makeCustomerRecords } from '../../lib/store/customer-records';
+import { makeHistorySteps } from '../../lib/store/history';
+import { makeLocator } from '../../lib/tenancy/ownership';
 import { makeReconciler, type RunSummary } from './reconciler';
 
 /** The reconciler reads incidents and posts to Slack: the bot token and the REST key, nothing else. */
@@ -37,8 +37,8 @@ export function createReconcilerHandler(env: Env, overrides: ReconcilerOverrides
   // The binding is taken out of the store here and given to ownership alone.
   const { bind, ...links } = makeIncidentLinks(db, config.tableName, store);
   const effects = makeEffects(db, config.tableName, store);
-  const customers = makeCustomers(db, config.tableName);
-  const history = makeHistory(db, config.tableName, { ttlDays: config.historyTtlDays });
+  const customers = makeCustomerRecords(db, config.tableName);
+  const history = makeHistorySteps(db, config.tableName, { ttlDays: config.historyTtlDays });
   let built: { key: string; run: ReturnType<typeof makeReconciler> } | undefined;
 
   const runFor = (secrets: ReconcilerSecrets) => {
@@ -48,7 +48,7 @@ export function createReconcilerHandler(env: Env, overrides: ReconcilerOverrides
       const slack = overrides.slack ?? makeSlackApi({ token: secrets.SLACK_BOT_TOKEN, apiUrl: config.slackApiUrl, timeoutMs: config.httpTimeoutMs });
       // The Events API is never called from here: no routing key is given to it.
       const pagerDuty = overrides.pagerDuty ?? makePagerDutyApi({ eventsUrl: 'https://events.invalid/', apiUrl: config.pagerDutyApiUrl, routingKey: '', restToken: secrets.PAGER_DUTY_REST_API_KEY, timeoutMs: config.httpTimeoutMs });
-      const ownership = makeOwnership({ links, binding: { bind }, pagerDuty });
+      const ownership = makeLocator({ binding: { bind }, pagerDuty });
       const run = makeReconciler({ links, ownership, customers, effects, slack, scopes: workspaceScopes(slack), pagerDuty, config, history, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) });
       built = { key, run };
     }

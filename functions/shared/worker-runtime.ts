@@ -1,19 +1,18 @@
 import type { SQSEvent } from 'aws-lambda';
 import { loadWorkerConfig, type Env, type WorkerConfig } from '../../lib/runtime/config';
 import { makeDocumentClient } from '../../lib/store/dynamo';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { makeEffects, type Effects } from '../../lib/store/effects';
-import { makeIncidentLinks, type IncidentLinks } from '../../lib/store/incident-links';
-import { makeChannelReferences, type ChannelReferences } from '../../lib/store/channel-references';
-import { makeCustomers, type Customers } from '../../lib/store/customers';
-import { makePageBudget, NOTE_BUDGET, type PageBudget } from '../../lib/store/page-budget';
+import { makeIncidentLinks, type IncidentLinks, type LinkBinding } from '../../lib/store/incident-links';
+import { makeCustomerRecords, type CustomerRecords } from '../../lib/store/customer-records';
 import { makeLogger, makeSqsClient, sqsHandler } from '../../lib/runtime/lambda';
 import { LAYOUT, type QueueName } from '../../lib/layout/layout';
 import type { LogContext, Logger } from '../../lib/runtime/log';
 import { makePagerDutyApi, type PagerDutyApi } from '../../lib/pagerduty/api';
 import { makeMetricEmitter } from '../../lib/runtime/metrics';
-import { makeEventQueue, makeQueueControl, type EventQueue } from '../../lib/queue/queue';
-import { makePacer, type Pacer } from '../../lib/store/pacer';
-import { makeHistory, type History } from '../../lib/store/history';
+import { makeQueueControl } from '../../lib/queue/queue';
+import { makeHistorySteps, type HistorySteps } from '../../lib/store/history';
 import { API_TOKEN_NAMES, type Secrets } from '../../lib/runtime/secrets';
 
 /** The workers call Slack and PagerDuty; the signing secrets are the ingress functions' alone. */
@@ -21,38 +20,41 @@ const WORKER_SECRETS = API_TOKEN_NAMES;
 type WorkerSecrets = Secrets<(typeof WORKER_SECRETS)[number]>;
 import { makeSlackApi, workspaceScopes, type ChannelScopes, type SlackApi } from '../../lib/slack/web-api';
 import { processFifoBatch } from '../../lib/queue/sqs-batch';
-import { makeOwnership, type Ownership } from '../../lib/tenancy/ownership';
+import type { Ownership } from '../../lib/tenancy/ownership';
 
-/** What both workers are built from. */
-export interface WorkerParts {
+/**
+ * What both workers are built from. `O`: the part of ownership the worker asks (the only module
+ * given the store's binding); the parts one worker alone uses are its own (WorkerDefinition.own),
+ * so that the other worker's bundle leaves them out.
+ */
+export interface WorkerParts<O = Ownership> {
   config: WorkerConfig;
   /** The links, read and written; binding one to an incident is ownership's alone. */
   links: IncidentLinks;
-  /** Which escalations an incident holds, decided from evidence (the only module given the store's binding). */
-  ownership: Ownership;
-  references: ChannelReferences;
-  customers: Customers;
-  budget: PageBudget;
-  /** Notes per incident (thread replies), counted like the page budget. */
-  noteBudget: PageBudget;
+  /** Which escalations an incident holds, decided from evidence. */
+  ownership: O;
+  customers: CustomerRecords;
   effects: Effects;
   slack: SlackApi;
   pagerDuty: PagerDutyApi;
-  /** The worker's own queue, for work it queues for itself. */
-  queue: EventQueue;
-  /** Turns under Slack's chat.update limit, shared by every invocation. */
-  pacer: Pacer;
   /** Where each channel is spoken to (lib/slack/web-api.ts ChannelScopes). */
   scopes: ChannelScopes;
-  /** Turns under Slack's workspace-wide chat.postMessage limit, for the posts of a fan-out; none: not paced. */
-  postPacer?: Pacer;
   /** The escalation history the report reads: each step recorded by the path that sees it. */
-  history: History;
+  history: HistorySteps;
   /** Called after each step that changes something; the fault-injection tests throw here. */
   checkpoint?: (step: string) => void;
 }
 
-export interface WorkerDefinition<E> {
+/** What a worker builds its own parts from, once per container. */
+export interface WorkerStore {
+  config: WorkerConfig;
+  db: DynamoDBDocumentClient;
+  sqs: SQSClient;
+  /** The worker's own queue. */
+  queueUrl: string;
+}
+
+export interface WorkerDefinition<E, O, X> {
   queue: QueueName;
   name: string;
   dlqEnv: string;
@@ -61,14 +63,18 @@ export interface WorkerDefinition<E> {
   parse: (body: string) => E;
   /** The fields every log line about this event carries. */
   logContext: (event: E) => LogContext;
-  build: (parts: WorkerParts) => (event: E, context: { logger: Logger; finalAttempt: boolean }) => Promise<void>;
+  /** The worker's part of ownership, given the store's binding (no other part is). */
+  ownership: (deps: { links: IncidentLinks; binding: LinkBinding; pagerDuty: PagerDutyApi }) => O;
+  /** The parts this worker alone uses. */
+  own: (store: WorkerStore) => X;
+  build: (parts: WorkerParts<O> & X) => (event: E, context: { logger: Logger; finalAttempt: boolean }) => Promise<void>;
 }
 
 /**
  * Wire a worker: clients built once per container, Slack and PagerDuty clients rebuilt only
  * when a rotated secret changes them, every record processed FIFO-safely.
  */
-export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>, overrides: Partial<Pick<WorkerParts, 'slack' | 'pagerDuty' | 'checkpoint'>> = {}) {
+export function createWorkerHandler<E, O, X>(env: Env, definition: WorkerDefinition<E, O, X>, overrides: Partial<Pick<WorkerParts, 'slack' | 'pagerDuty' | 'checkpoint'>> = {}) {
   const queueLayout = LAYOUT.queues[definition.queue];
   const config = loadWorkerConfig(env, { dlqEnv: definition.dlqEnv, maxReceiveCount: queueLayout.maxReceiveCount });
   const queueUrl = env[definition.queueEnv] ?? '';
@@ -80,16 +86,11 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
   // The binding is taken out of the store here and given to ownership alone (handlerFor).
   const { bind, ...links } = makeIncidentLinks(db, config.tableName, store);
   const effects = makeEffects(db, config.tableName, store);
-  const references = makeChannelReferences(db, config.tableName);
-  const customers = makeCustomers(db, config.tableName);
-  const budget = makePageBudget(db, config.tableName, store);
-  const noteBudget = makePageBudget(db, config.tableName, { ...store, prefix: NOTE_BUDGET.prefix, windowMs: NOTE_BUDGET.windowMs });
+  const customers = makeCustomerRecords(db, config.tableName);
   const queue = makeQueueControl(sqs, queueUrl, config.dlqUrl);
-  const ownQueue = makeEventQueue(sqs, queueUrl);
-  const pacer = makePacer(db, config.tableName, { perMinute: config.slackUpdatesPerMinute });
-  const postPacer = config.slackFanOutPostsPerMinute > 0 ? makePacer(db, config.tableName, { perMinute: config.slackFanOutPostsPerMinute }) : undefined;
-  const history = makeHistory(db, config.tableName, { ttlDays: config.historyTtlDays });
-  let built: { key: string; handle: ReturnType<WorkerDefinition<E>['build']> } | undefined;
+  const own = definition.own({ config, db, sqs, queueUrl });
+  const history = makeHistorySteps(db, config.tableName, { ttlDays: config.historyTtlDays });
+  let built: { key: string; handle: ReturnType<WorkerDefinition<E, O, X>['build']> } | undefined;
 
   const handlerFor = (secrets: WorkerSecrets) => {
     const key = WORKER_SECRETS.map((name) => secrets[name]).join('\n');
@@ -105,8 +106,8 @@ export function createWorkerHandler<E>(env: Env, definition: WorkerDefinition<E>
           restToken: secrets.PAGER_DUTY_REST_API_KEY,
           timeoutMs: config.httpTimeoutMs,
         });
-      const ownership = makeOwnership({ links, binding: { bind }, pagerDuty });
-      built = { key, handle: definition.build({ config, links, ownership, references, customers, budget, noteBudget, effects, slack, pagerDuty, queue: ownQueue, pacer, ...(postPacer ? { postPacer } : {}), history, scopes: workspaceScopes(slack), ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
+      const ownership = definition.ownership({ links, binding: { bind }, pagerDuty });
+      built = { key, handle: definition.build({ ...own, config, links, ownership, customers, effects, slack, pagerDuty, history, scopes: workspaceScopes(slack), ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
     }
     return built.handle;
   };

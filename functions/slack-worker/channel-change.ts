@@ -1,6 +1,6 @@
 import type { SlackChannelEvent } from '../../lib/events';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
-import { unapprovedOrgs } from '../../lib/store/customers';
+import { unapprovedOrgs } from '../../lib/store/customer-records';
 import type { HandleContext, StepTools } from './tools';
 
 /** Who a customer channel is shared with changed: recorded, so the guard pauses it until `customers approve`. */

@@ -2,7 +2,7 @@ import { slackMarkupToPlainText, stripInvisible, trimSummary } from '../../lib/s
 import { dedupKeyFor } from '../../lib/dedup-key';
 import type { SlackMessageEvent } from '../../lib/events';
 import type { IncidentLink } from '../../lib/store/incident-links';
-import type { CustomerRecord } from '../../lib/store/customers';
+import type { CustomerRecord } from '../../lib/store/customer-records';
 import type { Logger } from '../../lib/runtime/log';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { confirmPromptMessage, notSetUpMessage } from '../../lib/slack/messages';

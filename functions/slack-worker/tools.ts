@@ -4,12 +4,18 @@ import type { Severity } from '../../lib/pagerduty/api';
 import type { WorkerParts } from '../shared/worker-runtime';
 import { makeDeliveryGate, type Actor, type DeliveryGate } from '../../lib/escalation/delivery-gate';
 import { settingsFor, type CustomerSettings } from '../../lib/escalation/customer-settings';
-import type { Ownership } from '../../lib/tenancy/ownership';
+import type { Locator } from '../../lib/tenancy/ownership';
+import type { ChannelReferences } from '../../lib/store/channel-references';
+import type { PageBudget } from '../../lib/store/page-budget';
 import { type ChannelScope } from '../../lib/slack/web-api';
-import type { CustomerRecord } from '../../lib/store/customers';
+import type { CustomerRecord } from '../../lib/store/customer-records';
 
 /** The worker's parts (functions/shared/worker-runtime.ts), with only the settings it reads. */
-export interface SlackWorkerDeps extends Omit<WorkerParts, 'config' | 'checkpoint'> {
+export interface SlackWorkerDeps extends Omit<WorkerParts<Locator>, 'config' | 'checkpoint'> {
+  references: ChannelReferences;
+  budget: PageBudget;
+  /** Notes per incident (thread replies), counted like the page budget. */
+  noteBudget: PageBudget;
   config: { pingPhrase: string; slashCommand: string; supportContact: string; showResponderNames: boolean; severity: Severity; pagerDutyFromEmail?: string; slackAppId?: string };
   /** Called after each step that changes something; tests throw here to simulate a crash. */
   checkpoint?: (step: string) => void;
@@ -26,7 +32,7 @@ export interface StepTools {
   deps: SlackWorkerDeps;
   /** Asked by every step before it shows anything to a channel or acts for one. */
   gate: DeliveryGate;
-  ownership: Ownership;
+  ownership: Locator;
   now: () => Date;
   checkpoint: (step: string) => void;
   /**

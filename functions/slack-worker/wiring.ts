@@ -1,5 +1,8 @@
 import { ENV, type Env } from '../../lib/runtime/config';
 import { parseSlackQueueEvent } from '../../lib/events';
+import { makeChannelReferences } from '../../lib/store/channel-references';
+import { makePageBudget, NOTE_BUDGET } from '../../lib/store/page-budget';
+import { makeLocator } from '../../lib/tenancy/ownership';
 import { createWorkerHandler, type WorkerParts } from '../shared/worker-runtime';
 import { makeSlackWorker } from './slack-worker';
 
@@ -13,6 +16,16 @@ export function createSlackWorkerHandler(env: Env, overrides: Partial<Pick<Worke
       dlqEnv: ENV.slackDlqUrl,
       parse: parseSlackQueueEvent,
       logContext: (event) => ({ eventId: event.id, channel: event.channel }),
+      // Check Status and thread replies find where one escalation is now; only webhooks need the rest of ownership.
+      ownership: makeLocator,
+      own: ({ config, db }) => {
+        const store = { ttlDays: config.linkTtlDays };
+        return {
+          references: makeChannelReferences(db, config.tableName),
+          budget: makePageBudget(db, config.tableName, store),
+          noteBudget: makePageBudget(db, config.tableName, { ...store, prefix: NOTE_BUDGET.prefix, windowMs: NOTE_BUDGET.windowMs }),
+        };
+      },
       build: ({ config, ...parts }) =>
         makeSlackWorker({
           ...parts,

@@ -1,4 +1,4 @@
-import type { CustomerRecord, CustomerSeverity } from '../store/customers';
+import type { CustomerRecord, CustomerSeverity } from '../store/customer-records';
 
 /** The deployment's settings, which a customer's own settings override. */
 export interface DeploymentDefaults {
@@ -11,7 +11,7 @@ export interface DeploymentDefaults {
 export interface CustomerSettings extends DeploymentDefaults {
   pagesPerHour: number;
   confirm: boolean;
-  /** Paging uses the customer's own routing key (read apart, by the one role allowed to: Customers.routingKey). */
+  /** Paging uses the customer's own routing key (read apart, by the one role allowed to: CustomerRecords.routingKey). */
   ownRoutingKey: boolean;
 }
 

@@ -2,7 +2,7 @@ import { TransientError } from '../errors';
 import type { Logger } from '../runtime/log';
 import { METRIC_NAMES } from '../runtime/metrics';
 import type { SlackApi } from '../slack/web-api';
-import { unapprovedOrgs, type CustomerRecord, type Customers } from '../store/customers';
+import { unapprovedOrgs, type CustomerRecord, type CustomerRecords } from '../store/customer-records';
 
 /**
  * The one question every path asks before it shows something to a channel or acts for one:
@@ -67,7 +67,7 @@ export interface GateQuestion {
 export type GateAnswer = { allowed: true; customer: CustomerRecord } | { allowed: false; reason: GateRefusal; organizations?: string[] };
 
 export interface DeliveryGateDeps {
-  customers: Pick<Customers, 'get'>;
+  customers: Pick<CustomerRecords, 'get'>;
   /** The installation's own workspace (auth.test); needed only for questions with an actor. */
   slack?: Pick<SlackApi, 'teamId'>;
   /** The Slack app's id (`SLACK_APP_ID`); unset: `api_app_id` is not compared. */

@@ -1,106 +1,55 @@
 import { randomBytes } from 'node:crypto';
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as v from 'valibot';
-import { LAYOUT } from '../layout/layout';
-import { InvalidInputError, PermanentError, TransientError } from '../errors';
-import { attributeNames, isConditionFailure, queryIndexPage, storeCall } from './dynamo';
-import { SEVERITIES } from '../runtime/settings';
+import { InvalidInputError, TransientError } from '../errors';
+import { isConditionFailure, queryIndexPage, storeCall } from './dynamo';
+import {
+  ChannelIdSchema,
+  checkChannelId,
+  customerKey,
+  customerRecordsOf,
+  INDEX,
+  LISTED,
+  makeCustomerItems,
+  maskRoutingKey,
+  parseOrThrow,
+  RoutingKeySchema,
+  routingKeyItem,
+  SettingsEntries,
+  SEVERITIES,
+  TargetMinutes,
+  TeamIdSchema,
+  toRecord,
+  UnknownCustomerError,
+  type Customer,
+  type CustomerRecord,
+  type CustomerRecords,
+} from './customer-records';
 
 /**
- * The customer registry: one item per customer channel (the channel id is the tenant key), in
- * the one table, under its own `customer#` prefix and in the sparse customer index so that a
- * list reads customers only. A customer's own routing key is a credential: it lives in an item of
- * its own (`routing#<channel>`), so IAM can let only the function that pages read it
- * (`dynamodb:LeadingKeys`, deploy/cloudformation.js); the customer item carries its mask.
+ * The customer registry as the provider's tools manage it (the `customers` command, the local
+ * stack, the doctor): add, update, remove, list and approve, over the functions' half
+ * (./customer-records.ts, which says how a customer is stored). The functions import that half
+ * alone, so their bundles leave this one out.
  */
 
-/** A customer's severity takes the values the deployment's PAGER_DUTY_SEVERITY does. */
-export { SEVERITIES };
-export type CustomerSeverity = (typeof SEVERITIES)[number];
-
-export const DEFAULT_PAGES_PER_HOUR = 3;
-
-/**
- * Slack channel ids: C (public or Slack Connect) or G (private), then uppercase letters and
- * digits. Real ids have 8 to 11 after the prefix today, and Slack says they may grow; the lower
- * bound is 4 so that the sandbox's readable demo ids (CACME) are customers like any other.
- */
-const CHANNEL_ID = /^[CG][A-Z0-9]{4,20}$/;
-/** Slack's longest channel name. */
-const SLACK_CHANNEL_NAME_MAX_LENGTH = 80;
-/** Slack organizations: workspaces (T…) and Enterprise Grid organizations (E…). */
-const TEAM_ID = /^[TE][A-Z0-9]{2,15}$/;
-/** PagerDuty Events API v2 routing (integration) keys are 32 characters; stay a little lenient. */
-const ROUTING_KEY = /^[A-Za-z0-9_-]{20,64}$/;
-
-const ChannelIdSchema = v.pipe(v.string(), v.regex(CHANNEL_ID, 'a channel id is C or G and 4–20 uppercase letters or digits'));
-const TeamIdSchema = v.pipe(v.string(), v.regex(TEAM_ID, 'an organization id is T or E and uppercase letters or digits'));
-/** True when `key` has the shape of a PagerDuty Events API v2 routing key (the doctor checks stored ones). */
-export function isWellFormedRoutingKey(key: unknown): boolean {
-  return typeof key === 'string' && ROUTING_KEY.test(key);
-}
-
-const RoutingKeySchema = v.pipe(v.string(), v.regex(ROUTING_KEY, 'a routing key is 20–64 letters, digits, - or _'));
-
-/** A response target in whole minutes: up to 30 days. */
-const TargetMinutes = v.pipe(v.number(), v.integer('a target is a whole number of minutes'), v.minValue(1, 'a target is at least one minute'), v.maxValue(43200, 'a target is at most 30 days'));
-
-/** What a provider may set on a customer (add and update take these). */
-const SettingsEntries = {
-  name: v.pipe(v.string(), v.trim(), v.minLength(1, 'the name is empty'), v.maxLength(200, 'the name is longer than 200 characters')),
-  /** The customer's own PagerDuty Events routing key; absent: the deployment's PAGER_DUTY_EVENTS_API_KEY. A credential. */
-  routingKey: v.optional(RoutingKeySchema),
-  /** Absent: the deployment's PAGER_DUTY_SEVERITY. */
-  severity: v.optional(v.picklist(SEVERITIES, `severity is one of ${SEVERITIES.join(', ')}`)),
-  /** Named in the customer's failure messages; absent: the deployment's SUPPORT_CONTACT. */
-  contact: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1, 'the contact is empty'), v.maxLength(500, 'the contact is longer than 500 characters'))),
-  /** Absent: the deployment's SHOW_RESPONDER_NAMES. */
-  showResponderNames: v.optional(v.boolean()),
-  pagesPerHour: v.optional(
-    v.pipe(v.number(), v.integer('pages per hour is a whole number'), v.minValue(1, 'pages per hour is at least 1'), v.maxValue(1000, 'pages per hour is at most 1000')),
-    DEFAULT_PAGES_PER_HOUR,
-  ),
-  /** Paging needs a click on Page on-call first. */
-  confirm: v.optional(v.boolean(), false),
-  /** The response targets promised to the customer (`npm run report` says whether each escalation met them); absent: none. */
-  ackWithinMinutes: v.optional(TargetMinutes),
-  resolveWithinMinutes: v.optional(TargetMinutes),
-  /** After resolution, one line in the escalation's thread with its own times; absent: off. */
-  receipt: v.optional(v.boolean()),
-};
-
-/** The one definition of a stored customer. */
-export const CustomerSchema = v.object({
-  channel: ChannelIdSchema,
-  ...SettingsEntries,
-  /** The organizations the channel is shared with, as pd-router last learned (at registration, then from channel_shared/unshared). */
-  sharedWith: v.optional(v.array(TeamIdSchema), []),
-  /** The organizations approved to see the channel: those at registration, then what `approve` recorded. */
-  approvedOrgs: v.optional(v.array(TeamIdSchema), []),
-  /**
-   * This registration of the channel, new at every `add`: each escalation carries the one it was
-   * raised under, and the delivery gate (lib/escalation/delivery-gate.ts) refuses an escalation of
-   * an earlier registration, so a customer removed and added again starts clean. Absent on
-   * customers registered before it existed (they own every escalation of their channel).
-   */
-  registrationId: v.optional(v.pipe(v.string(), v.maxLength(64))),
-  /**
-   * The channel's name in Slack (without "#"), as pd-router last learned it: at registration, then
-   * by the slack-worker after an escalation. An escalation names the channel to on-call from here,
-   * so nothing is asked of Slack before PagerDuty is; unknown, the channel id stands in.
-   */
-  channelName: v.optional(v.pipe(v.string(), v.maxLength(SLACK_CHANNEL_NAME_MAX_LENGTH))),
-  createdAt: v.pipe(v.string(), v.isoTimestamp()),
-  updatedAt: v.pipe(v.string(), v.isoTimestamp()),
-});
-
-export type Customer = v.InferOutput<typeof CustomerSchema>;
-
-/**
- * A customer as the functions read it: everything but its routing key, which only the function
- * that pages reads ({@link Customers.routingKey}); `routingKeyMask` says whether it has one.
- */
-export type CustomerRecord = Omit<Customer, 'routingKey'> & { routingKeyMask?: string };
+export {
+  checkChannelId,
+  CUSTOMER_PREFIX,
+  CustomerSchema,
+  DEFAULT_PAGES_PER_HOUR,
+  isWellFormedRoutingKey,
+  LISTED,
+  maskRoutingKey,
+  ROUTING_KEY_PREFIX,
+  SEVERITIES,
+  unapprovedOrgs,
+  UnknownCustomerError,
+  type Customer,
+  type CustomerRecord,
+  type CustomerRecords,
+  type CustomerSeverity,
+} from './customer-records';
 
 const NewCustomerSchema = v.object({
   channel: ChannelIdSchema,
@@ -147,49 +96,6 @@ export class CustomerExistsError extends InvalidInputError {
   }
 }
 
-/** The channel is not a customer (get-or-fail, update, remove, approve). */
-export class UnknownCustomerError extends InvalidInputError {
-  override name = 'UnknownCustomerError';
-  constructor(channel: string) {
-    super(`channel ${channel} is not a customer`, 404);
-  }
-}
-
-/** One line naming the first problem of a failed validation, never the offending value (it may be a key). */
-function firstIssue(issues: readonly v.BaseIssue<unknown>[]): string {
-  const issue = issues[0]!;
-  const path = issue.path?.map((item) => String(item.key)).join('.');
-  // valibot's own type messages quote the value received, which may be a key: say what was expected instead.
-  const message = issue.kind === 'schema' ? `expected ${issue.expected ?? 'another type'}` : issue.message;
-  return path ? `${path}: ${message}` : message;
-}
-
-function parseOrThrow<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
-  const result = v.safeParse(schema, input);
-  if (!result.success) throw new InvalidInputError(firstIssue(result.issues));
-  return result.output;
-}
-
-/**
- * Check a channel id a person typed. A DM is refused by name: it can never be a customer channel.
- * @throws InvalidInputError with one line saying what is wrong
- */
-export function checkChannelId(channel: string): string {
-  if (/^D[A-Z0-9]{4,20}$/.test(channel)) throw new InvalidInputError(`${channel} is a direct message, which cannot be a customer channel`);
-  if (!CHANNEL_ID.test(channel)) throw new InvalidInputError(`malformed channel id "${channel.slice(0, 40)}": Slack channel ids look like C0123ABCD45`);
-  return channel;
-}
-
-/** A routing key as any person may see it: enough to tell two apart, never enough to use. */
-export function maskRoutingKey(key: string): string {
-  return `${key.slice(0, 2)}…${key.slice(-2)}`;
-}
-
-/** True when a value is a masked key (as `list` and `export` show it) rather than a key. */
-export function isMaskedRoutingKey(value: string): boolean {
-  return value.includes('…');
-}
-
 /**
  * A customer as commands and the console show it: the routing key masked. (Not what a customer
  * sees: that is lib/tenancy/customer-view.ts.)
@@ -202,20 +108,8 @@ export function maskedCustomer(customer: Customer): MaskedCustomer {
   return routingKey === undefined ? rest : { ...rest, routingKey: maskRoutingKey(routingKey) };
 }
 
-/** Organizations the channel is shared with that nobody approved: the shared-channel guard pauses while any remain. */
-export function unapprovedOrgs(customer: Pick<Customer, 'sharedWith' | 'approvedOrgs'>): string[] {
-  return customer.sharedWith.filter((org) => !customer.approvedOrgs.includes(org));
-}
-
-/** The registry of customer channels. */
-export interface Customers {
-  /** The customer item alone: what every function may read (its routing key is not in it). */
-  get(channel: string): Promise<CustomerRecord | undefined>;
-  /**
-   * The customer's own routing key, undefined when it pages with the deployment's. Only the
-   * slack-worker's role may read the item it is kept in.
-   */
-  routingKey(channel: string): Promise<string | undefined>;
+/** The registry of customer channels, as the provider's tools manage it. */
+export interface Customers extends CustomerRecords {
   /** The customer with its routing key, as the provider's tools show and export it. */
   full(channel: string): Promise<Customer | undefined>;
   /** Register a channel; fails with {@link CustomerExistsError} if it is registered. */
@@ -235,41 +129,17 @@ export interface Customers {
   all(): Promise<Customer[]>;
   /** Approve these organizations (the shared-channel guard resumes when all it sees are approved). */
   approve(channel: string, orgs: readonly string[]): Promise<Customer>;
-  /**
-   * Record the organizations the channel is shared with now (from channel_shared / channel_unshared):
-   * the one write of a customer item a function makes, and its role allows no other attribute.
-   */
-  recordSharedWith(channel: string, orgs: readonly string[]): Promise<CustomerRecord>;
-  /** Record the channel's name as Slack gives it (the other write of a customer item a function makes). */
-  recordChannelName(channel: string, name: string): Promise<CustomerRecord>;
-}
-
-const INDEX = LAYOUT.table.customerIndex;
-/** The one value of the index's partition key: every customer item carries it, nothing else does. */
-export const LISTED = 'customer';
-/** Partition key prefixes: IAM conditions name them (deploy/cloudformation.js). */
-export const CUSTOMER_PREFIX = 'customer#';
-export const ROUTING_KEY_PREFIX = 'routing#';
-const key = (channel: string) => ({ pk: `${CUSTOMER_PREFIX}${channel}` });
-const routingKeyItem = (channel: string) => ({ pk: `${ROUTING_KEY_PREFIX}${channel}` });
-
-const RecordSchema = v.object({ ...v.omit(CustomerSchema, ['routingKey']).entries, routingKeyMask: v.optional(v.pipe(v.string(), v.maxLength(16))) });
-
-function toRecord(item: Record<string, unknown> | undefined): CustomerRecord | undefined {
-  if (!item) return undefined;
-  const { pk: _pk, [INDEX.partitionKey]: _listed, routingKey: legacyKey, ...rest } = item;
-  // Registered before routing keys had their own item: the key is still inline (and moves out at the next update).
-  if (typeof legacyKey === 'string' && rest.routingKeyMask === undefined) rest.routingKeyMask = maskRoutingKey(legacyKey);
-  const result = v.safeParse(RecordSchema, rest);
-  // A stored item that no longer fits is a data problem to fix, not something a retry solves.
-  if (!result.success) throw new PermanentError('corrupt_customer', `stored customer ${String(rest.channel)} is invalid: ${firstIssue(result.issues)}`);
-  return result.output;
 }
 
 /** The customer item to store for a customer: everything but the routing key, whose mask it carries. */
 function customerItem(customer: Customer): Record<string, unknown> {
   const { routingKey, ...rest } = customer;
-  return { ...key(customer.channel), [INDEX.partitionKey]: LISTED, ...rest, ...(routingKey ? { routingKeyMask: maskRoutingKey(routingKey) } : {}) };
+  return { ...customerKey(customer.channel), [INDEX.partitionKey]: LISTED, ...rest, ...(routingKey ? { routingKeyMask: maskRoutingKey(routingKey) } : {}) };
+}
+
+/** True when a value is a masked key (as `list` and `export` show it) rather than a key. */
+export function isMaskedRoutingKey(value: string): boolean {
+  return value.includes('…');
 }
 
 function encodeCursor(lastKey: Record<string, unknown> | undefined): string | undefined {
@@ -294,20 +164,8 @@ function decodeCursor(cursor: string): Record<string, unknown> {
  */
 export function makeCustomers(db: DynamoDBDocumentClient, tableName: string, options: { now?: () => Date } = {}): Customers {
   const now = options.now ?? (() => new Date());
-
-  const getItem = async (pk: { pk: string }) => (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: pk, ConsistentRead: true })))).Item;
-  const get = async (channel: string) => toRecord(await getItem(key(channel)));
-
-  const routingKey = async (channel: string): Promise<string | undefined> => {
-    const stored = (await getItem(routingKeyItem(channel)))?.routingKey;
-    if (typeof stored === 'string') return stored;
-    const customer = await getItem(key(channel));
-    if (typeof customer?.routingKey === 'string') return customer.routingKey;
-    // The mask says there is a key: its item is being written (add, update) or was lost. Paging
-    // with the deployment's key instead would page another service; a retry finds it.
-    if (customer?.routingKeyMask !== undefined) throw new TransientError(`the routing key of ${channel} is not stored (yet)`);
-    return undefined;
-  };
+  const items = makeCustomerItems(db, tableName, options);
+  const { get, routingKey, update } = items;
 
   /**
    * A record and its routing key, together: the customer as the provider's tools see it. A key
@@ -326,36 +184,6 @@ export function makeCustomers(db: DynamoDBDocumentClient, tableName: string, opt
   const putRoutingKey = (channel: string, value: string) => storeCall('put', () => db.send(new PutCommand({ TableName: tableName, Item: { ...routingKeyItem(channel), routingKey: value } })));
   const deleteRoutingKey = (channel: string) => storeCall('delete', () => db.send(new DeleteCommand({ TableName: tableName, Key: routingKeyItem(channel) })));
 
-  /** One conditional update of an existing customer item; a missing one is {@link UnknownCustomerError}. */
-  const update = async (channel: string, sets: Record<string, unknown>, removes: readonly string[] = []) => {
-    const values: Record<string, unknown> = { ':updatedAt': now().toISOString() };
-    const assignments = ['#updatedAt = :updatedAt'];
-    for (const [attribute, value] of Object.entries(sets)) {
-      assignments.push(`#${attribute} = :${attribute}`);
-      values[`:${attribute}`] = value;
-    }
-    const expression = `SET ${assignments.join(', ')}${removes.length ? ` REMOVE ${removes.map((a) => `#${a}`).join(', ')}` : ''}`;
-    try {
-      const result = await storeCall('update', () =>
-        db.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: key(channel),
-            UpdateExpression: expression,
-            ExpressionAttributeValues: values,
-            ...attributeNames(expression),
-            ConditionExpression: 'attribute_exists(pk)',
-            ReturnValues: 'ALL_NEW',
-          }),
-        ),
-      );
-      return toRecord(result.Attributes)!;
-    } catch (error) {
-      if (isConditionFailure(error)) throw new UnknownCustomerError(channel);
-      throw error;
-    }
-  };
-
   const list: Customers['list'] = async ({ limit = 100, cursor } = {}) => {
     const page = await queryIndexPage(db, tableName, INDEX, LISTED, { limit, ...(cursor ? { cursor: decodeCursor(cursor) } : {}) });
     const next = encodeCursor(page.lastKey);
@@ -368,8 +196,7 @@ export function makeCustomers(db: DynamoDBDocumentClient, tableName: string, opt
   };
 
   return {
-    get,
-    routingKey,
+    ...customerRecordsOf(items),
     full,
     list,
     async all() {
@@ -422,7 +249,7 @@ export function makeCustomers(db: DynamoDBDocumentClient, tableName: string, opt
       const stored = await full(channel);
       try {
         const result = await storeCall('delete', () =>
-          db.send(new DeleteCommand({ TableName: tableName, Key: key(channel), ConditionExpression: 'attribute_exists(pk)', ReturnValues: 'ALL_OLD' })),
+          db.send(new DeleteCommand({ TableName: tableName, Key: customerKey(channel), ConditionExpression: 'attribute_exists(pk)', ReturnValues: 'ALL_OLD' })),
         );
         const removed = toRecord(result.Attributes)!;
         await deleteRoutingKey(channel);
@@ -435,12 +262,6 @@ export function makeCustomers(db: DynamoDBDocumentClient, tableName: string, opt
     },
     async approve(channel, orgs) {
       return withKey(await update(channel, { approvedOrgs: [...new Set(parseOrThrow(v.array(TeamIdSchema), orgs))] }));
-    },
-    async recordSharedWith(channel, orgs) {
-      return update(channel, { sharedWith: [...new Set(parseOrThrow(v.array(TeamIdSchema), orgs))] });
-    },
-    async recordChannelName(channel, name) {
-      return update(channel, { channelName: parseOrThrow(CustomerSchema.entries.channelName, name) });
     },
   };
 }

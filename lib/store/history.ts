@@ -80,7 +80,8 @@ export interface HistoryQuery {
   onPage?: (read: number) => void;
 }
 
-export interface History {
+/** The history as the functions use it: each step written by the path that sees it, and one record read (a receipt). */
+export interface HistorySteps {
   /** Record one step, once: a retry or a redelivery of it changes nothing, and each time keeps its earliest value. */
   record(identity: HistoryIdentity, step: HistoryStep): Promise<void>;
   /**
@@ -93,6 +94,10 @@ export interface History {
   recordStatus(link: IncidentLink, status: IncidentStatus, at: string): Promise<void>;
   /** One escalation's record (for its receipt). */
   get(dedupKey: string): Promise<HistoryRecord | undefined>;
+}
+
+/** The history as the report reads it too. */
+export interface History extends HistorySteps {
   /** The records asked in a period, for one customer or all, read by Query only. */
   query(query: HistoryQuery): Promise<HistoryRecord[]>;
 }
@@ -161,9 +166,9 @@ function toRecord(item: Record<string, unknown>): HistoryRecord {
   return record as unknown as HistoryRecord;
 }
 
-/** The history on the one table, with its own TTL. */
-export function makeHistory(db: DynamoDBDocumentClient, tableName: string, options: { ttlDays: number }): History {
-  const record: History['record'] = async (identity, step) => {
+/** The functions' history on the one table, with its own TTL (the report's reads are {@link makeHistory}'s). */
+export function makeHistorySteps(db: DynamoDBDocumentClient, tableName: string, options: { ttlDays: number }): HistorySteps {
+  const record: HistorySteps['record'] = async (identity, step) => {
     const write = stepWrite(step);
     const asked = new Date(identity.askedAt);
     // Whoever writes first makes the record whole, so a crash before an earlier step's write loses nothing but that step.
@@ -215,7 +220,13 @@ export function makeHistory(db: DynamoDBDocumentClient, tableName: string, optio
     async recordStatus(link, status, at) {
       if (status === 'acknowledged' || status === 'resolved') await record(historyOf(link), { step: status, at });
     },
+  };
+}
 
+/** The history on the one table, with the report's reads (by Query only). */
+export function makeHistory(db: DynamoDBDocumentClient, tableName: string, options: { ttlDays: number }): History {
+  return {
+    ...makeHistorySteps(db, tableName, options),
     async query({ from, to, channel, onPage }) {
       const fromIso = from.toISOString();
       const toIso = to.toISOString();

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { PagerDutyApi } from '../pagerduty/api';
 import { PermanentError } from '../errors';
 import type { Logger } from '../runtime/log';
-import type { Customers } from '../store/customers';
+import type { CustomerRecords } from '../store/customer-records';
 import type { Effects } from '../store/effects';
 import type { IncidentLink } from '../store/incident-links';
 import { incidentTag } from './ownership';
@@ -30,7 +30,7 @@ export function followersNote(names: readonly string[], marker: string): string 
 
 export interface AudienceDeps {
   effects: Effects;
-  customers: Pick<Customers, 'get'>;
+  customers: Pick<CustomerRecords, 'get'>;
   pagerDuty: Pick<PagerDutyApi, 'addNote' | 'findNote'>;
   /** The PagerDuty user notes are added as (PAGER_DUTY_FROM_EMAIL); unset: on-call is not told. */
   fromEmail?: string;

@@ -49,23 +49,65 @@ export const MAX_MERGE_HOPS = 5;
 /** Candidates a key search may return are checked one by one; PagerDuty returns few. */
 const MAX_CANDIDATES = 10;
 
-/**
- * `binding`: the store's port for binding a link to an incident, given to ownership alone (the
- * composition root, functions/shared/worker-runtime.ts, builds it); everyone else reads links.
- */
-export function makeOwnership(deps: { links: IncidentLinks; binding: LinkBinding; pagerDuty: PagerDutyApi }): Ownership {
-  const { links, binding, pagerDuty } = deps;
+/** What Check Status, a thread reply and the reconciler ask of ownership: where one link is now. */
+export type Locator = Pick<Ownership, 'locate'>;
 
-  /**
-   * Bind one link no incident holds yet to an incident, from own-key or own-alert evidence. Returns
-   * the link as stored: held by that incident, or by whichever incident was bound first.
-   */
-  async function bindFromEvidence(link: IncidentLink, incidentId: string, ownKey: boolean, logger: Logger): Promise<IncidentLink> {
-    if (link.incidentId) return link;
-    const result = await binding.bind(link.dedupKey, incidentId, ownKey ? 'own-key' : 'alert');
-    if (result.bound) logger.info(ownKey ? 'escalation bound to its own incident' : 'escalation found grouped into an incident', { dedupKey: link.dedupKey });
-    return result.link;
-  }
+/**
+ * `binding`: the store's port for binding a link to an incident, given to ownership alone (each
+ * function's composition root builds it); everyone else reads links.
+ */
+export interface OwnershipDeps {
+  links: IncidentLinks;
+  binding: LinkBinding;
+  pagerDuty: PagerDutyApi;
+}
+
+/**
+ * Bind one link no incident holds yet to an incident, from own-key or own-alert evidence. Returns
+ * the link as stored: held by that incident, or by whichever incident was bound first.
+ */
+async function bindOnEvidence(binding: LinkBinding, link: IncidentLink, incidentId: string, ownKey: boolean, logger: Logger): Promise<IncidentLink> {
+  if (link.incidentId) return link;
+  const result = await binding.bind(link.dedupKey, incidentId, ownKey ? 'own-key' : 'alert');
+  if (result.bound) logger.info(ownKey ? 'escalation bound to its own incident' : 'escalation found grouped into an incident', { dedupKey: link.dedupKey });
+  return result.link;
+}
+
+/**
+ * Ownership's {@link Ownership.locate} alone: the slack-worker and the reconciler build this, and
+ * leave out what only the pagerduty-worker's webhooks ask (known, heldBy, moveOnMerge).
+ */
+export function makeLocator(deps: Pick<OwnershipDeps, 'binding' | 'pagerDuty'>): Locator {
+  const { binding, pagerDuty } = deps;
+  const bindFromEvidence = (link: IncidentLink, incidentId: string, ownKey: boolean, logger: Logger) => bindOnEvidence(binding, link, incidentId, ownKey, logger);
+  return {
+    async locate(start: IncidentLink, logger: Logger): Promise<{ link: IncidentLink; incident?: IncidentState }> {
+      let link = start;
+      if (!link.incidentId) {
+        const candidates = (await pagerDuty.findIncidentsByKey(link.dedupKey)).slice(0, MAX_CANDIDATES);
+        for (const candidate of candidates) {
+          const ownKey = candidate.incidentKey === link.dedupKey;
+          if (!ownKey && !(await pagerDuty.alertKeys(candidate.id)).includes(link.dedupKey)) continue;
+          link = await bindFromEvidence(link, candidate.id, ownKey, logger);
+          break;
+        }
+        if (!link.incidentId) return { link };
+      }
+      const end = await followMerges(pagerDuty, link.incidentId!, async (incident, into) => {
+        const result = await binding.bind(link.dedupKey, into, 'merge', incident.id);
+        if (result.bound) logger.info('escalation moved with a merge found on read', { dedupKey: link.dedupKey });
+        link = result.link;
+        return link.incidentId === into;
+      });
+      return end && !mergedOn(end) ? { link, incident: end } : { link };
+    },
+  };
+}
+
+/** Ownership whole: what the pagerduty-worker's webhooks ask, and locate. */
+export function makeOwnership(deps: OwnershipDeps): Ownership {
+  const { links, binding, pagerDuty } = deps;
+  const bindFromEvidence = (link: IncidentLink, incidentId: string, ownKey: boolean, logger: Logger) => bindOnEvidence(binding, link, incidentId, ownKey, logger);
 
   /**
    * The incident's own key: from the webhook, or when PagerDuty left it out (it does for incidents
@@ -139,28 +181,7 @@ export function makeOwnership(deps: { links: IncidentLinks; binding: LinkBinding
     return [...moved.map((result) => result.link).filter(leftWithThisMerge), ...carriedOn];
   }
 
-  async function locate(start: IncidentLink, logger: Logger): Promise<{ link: IncidentLink; incident?: IncidentState }> {
-    let link = start;
-    if (!link.incidentId) {
-      const candidates = (await pagerDuty.findIncidentsByKey(link.dedupKey)).slice(0, MAX_CANDIDATES);
-      for (const candidate of candidates) {
-        const ownKey = candidate.incidentKey === link.dedupKey;
-        if (!ownKey && !(await pagerDuty.alertKeys(candidate.id)).includes(link.dedupKey)) continue;
-        link = await bindFromEvidence(link, candidate.id, ownKey, logger);
-        break;
-      }
-      if (!link.incidentId) return { link };
-    }
-    const end = await followMerges(pagerDuty, link.incidentId!, async (incident, into) => {
-      const result = await binding.bind(link.dedupKey, into, 'merge', incident.id);
-      if (result.bound) logger.info('escalation moved with a merge found on read', { dedupKey: link.dedupKey });
-      link = result.link;
-      return link.incidentId === into;
-    });
-    return end && !mergedOn(end) ? { link, incident: end } : { link };
-  }
-
-  return { known, heldBy, moveOnMerge, locate };
+  return { known, heldBy, moveOnMerge, ...makeLocator(deps) };
 }
 
 /** The incident PagerDuty merged this one into, when it was merged into another. */
