@@ -378,7 +378,7 @@ export function renderMarkdown(results: BenchResults): string {
     );
   }
 
-  lines.push(...renderStorm(results.storm ?? {}));
+  lines.push(...renderStorm(results.storm ?? {}, results.stormLarge));
   if (results.reportRead) {
     const r = results.reportRead;
     lines.push(

@@ -18,6 +18,8 @@ export interface BenchResults {
   operations?: OperationCounts;
   /** The shared outage (`--storm`): customers on their own routing keys, and all on one. */
   storm?: { own?: StormResult; shared?: StormResult };
+  /** The same storm at another size (`--storm --channels 1000`), kept beside the default one. */
+  stormLarge?: { own?: StormResult; shared?: StormResult };
   /** `npm run report` over a provider's history on the local stack (issue 26). */
   reportRead?: ReportReadResult;
   targets: TargetCheck[];

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
@@ -45,7 +45,9 @@ if ('exitCode' in parsed) process.exit(parsed.exitCode);
 const quick = parsed.values.quick === true;
 const stormOnly = parsed.values.storm === true;
 if (quick && stormOnly) process.exit(usageError(processOutput, USAGE, '--quick and --storm exclude each other (--quick already runs a small storm)'));
-const stormChannels = parsed.values.channels === undefined ? (quick ? 20 : 300) : Number(parsed.values.channels);
+/** The full run's storm size; `--storm --channels <other>` is kept beside it (results.stormLarge). */
+const DEFAULT_STORM_CHANNELS = 300;
+const stormChannels = parsed.values.channels === undefined ? (quick ? 20 : DEFAULT_STORM_CHANNELS) : Number(parsed.values.channels);
 if (!Number.isInteger(stormChannels) || stormChannels < 1 || stormChannels > 10_000) process.exit(usageError(processOutput, USAGE, `--channels must be a whole number from 1 to 10000, not "${parsed.values.channels}"`));
 
 /**
@@ -141,9 +143,22 @@ async function runStorms(results: BenchResults): Promise<NonNullable<BenchResult
     const options = STORM[keys];
     if (!options) continue;
     const result = await timed(results, `storm (${options.channels} channels, ${keys} keys)`, () => inChild<StormResult>(JSON.stringify(options), 'storm-child.ts'));
-    if (result) storm[keys] = result;
+    if (result) storm[keys] = { ...result, ranAt: new Date().toISOString(), ...commitOf() };
   }
   return storm;
+}
+
+function commitOf(): { commit?: string } {
+  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
+  return head.status === 0 ? { commit: head.stdout.trim() } : {};
+}
+
+function keptLargeStorm(): BenchResults['stormLarge'] {
+  try {
+    return (JSON.parse(readFileSync(path.join(ROOT, 'bench', 'results', 'latest.json'), 'utf8')) as BenchResults).stormLarge;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `--storm`: the storm alone, its figures put into the last full run's results. */
@@ -151,11 +166,17 @@ async function stormOnlyMain() {
   mkdirSync(BUILD_DIR, { recursive: true });
   const dir = path.join(ROOT, 'bench', 'results');
   const results = JSON.parse(readFileSync(path.join(dir, 'latest.json'), 'utf8')) as BenchResults;
-  results.skipped = results.skipped.filter((s) => !s.phase.startsWith('storm'));
-  results.storm = await runStorms(results);
-  results.targets = [...results.targets.filter((t) => !t.target.startsWith('storm')), ...stormTargets(results.storm)];
+  // The default size replaces the full run's storm; another size is kept beside it.
+  const atDefaultSize = stormChannels === DEFAULT_STORM_CHANNELS;
+  const previous = atDefaultSize ? results.storm : results.stormLarge;
+  const previousSizes = new Set([previous?.own?.escalations, previous?.shared?.escalations, stormChannels].filter((n) => n !== undefined).map((n) => `storm (${n} channels`));
+  results.skipped = results.skipped.filter((s) => !s.phase.startsWith(`storm (${stormChannels} channels`));
+  const storm = await runStorms(results);
+  if (atDefaultSize) results.storm = storm;
+  else results.stormLarge = storm;
+  results.targets = [...results.targets.filter((t) => ![...previousSizes].some((prefix) => t.target.startsWith(prefix))), ...stormTargets(storm)];
   const markdown = renderMarkdown(results);
-  process.stdout.write(`\n${renderStorm(results.storm).join('\n')}\n`);
+  process.stdout.write(`\n${renderStorm(storm).join('\n')}\n`);
   writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(path.join(dir, 'latest.md'), markdown);
   say('storm done; results in bench/results/latest.json and latest.md');
@@ -220,10 +241,14 @@ async function main() {
   const { reportRead } = PLAN;
   results.reportRead = await timed(results, `report (${reportRead.escalations} escalations)`, () => measureReportRead(reportRead));
   results.storm = await runStorms(results);
+  // A larger storm (`--storm --channels 1000`, an hour) is not rerun by a full run: kept from the
+  // last results, with the time it ran.
+  const kept = quick ? undefined : keptLargeStorm();
+  if (kept) results.stormLarge = kept;
 
   results.machine.loadAverageAtEnd = loadavg().map((v) => round(v, 2));
   results.phaseSeconds.total = round((Date.now() - started) / 1000, 1);
-  results.targets = [...evaluateTargets(results), ...stormTargets(results.storm)];
+  results.targets = [...evaluateTargets(results), ...stormTargets(results.storm), ...stormTargets(results.stormLarge ?? {})];
   const markdown = renderMarkdown(results);
   process.stdout.write(`\n${markdown}`);
 

@@ -85,8 +85,8 @@ export function stormTargets(storm: { own?: StormResult; shared?: StormResult })
 }
 
 /** The storm's table for bench/results/latest.md. */
-export function renderStorm(storm: { own?: StormResult; shared?: StormResult }): string[] {
-  const runs = [storm.own, storm.shared].filter((r): r is StormResult => !!r);
+export function renderStorm(storm: { own?: StormResult; shared?: StormResult }, larger?: { own?: StormResult; shared?: StormResult }): string[] {
+  const runs = [storm.own, storm.shared, larger?.own, larger?.shared].filter((r): r is StormResult => !!r);
   if (!runs.length) return [];
   const lines = [
     `**Storm** — registered customer channels escalate within ${s(runs[0]!.options.spreadMs)}, the stand-ins enforcing Slack's and PagerDuty's documented limits (workspace-wide chat.postMessage: our choice, 600 a minute); on-call then merges every incident into one internal incident, publishes a status update and resolves it. Times from the customer's request. p50 / p95 / max.`,
@@ -109,6 +109,7 @@ export function renderStorm(storm: { own?: StormResult; shared?: StormResult }):
   row('CPU per escalation (whole one-process stack)', (r) => `${r.cpuMsPerEscalation} ms`);
   row('peak RSS', (r) => `${r.peakRssMb} MB`);
   row('run length; load average at the end', (r) => `${s(r.durationMs)}; ${r.loadAverage[0]}`);
+  row('ran at (commit)', (r) => (r.ranAt ? `${r.ranAt.slice(0, 16).replace('T', ' ')} UTC${r.commit ? ` (${r.commit})` : ''}` : '–'));
   lines.push('');
   const measured = runs.filter((r) => r.bounds);
   if (measured.length) {

@@ -26,6 +26,9 @@ export interface StormOptions {
 
 export interface StormResult {
   options: StormOptions;
+  /** When it ran, and on which commit (a larger storm is kept across full runs). */
+  ranAt?: string;
+  commit?: string;
   escalations: number;
   /** Slack request sent → its PagerDuty trigger accepted. */
   paged: Summary;
