@@ -1,5 +1,6 @@
 import { SANDBOX_ONCALL_EMAIL } from './stand-ins/pagerduty';
-import { checkSettings, type Env } from '../lib/runtime/config';
+import { type Env } from '../lib/runtime/config';
+import { checkSettings } from '../lib/runtime/setting-docs';
 import { readSetting } from '../lib/runtime/settings';
 import { ConfigError } from '../lib/errors';
 import { DataDirError } from './data-dir';

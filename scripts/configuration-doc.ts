@@ -1,4 +1,5 @@
-import { SETTING_DOCS, SETTINGS, settingNames, type Group, type Reader, type SettingDoc, type SettingName } from '../lib/runtime/settings';
+import { SETTINGS, type SettingName } from '../lib/runtime/settings';
+import { SETTING_DOCS, settingNames, type Group, type Reader, type SettingDoc } from '../lib/runtime/setting-docs';
 
 /** Where the document lives, from the repository's root. */
 export const CONFIGURATION_DOC = 'docs/configuration.md';
@@ -20,13 +21,13 @@ function table(group: Group, withValues: boolean): string {
   const rows = settingNames(group).map((name) => {
     const setting = SETTINGS[name];
     const values = withValues ? ` ${cell(defaultOf(name))} | ${cell(setting.parser.allowed)} |` : '';
-    return `| \`${name}\` |${values} ${cell(SETTING_DOCS[name].doc)} | ${readers(setting.readBy)} |`;
+    return `| \`${name}\` |${values} ${cell(SETTING_DOCS[name].doc)} | ${readers(SETTING_DOCS[name].readBy)} |`;
   });
   const head = withValues ? '| variable | default | allowed | meaning | read by |\n|---|---|---|---|---|' : '| variable | meaning | read by |\n|---|---|---|';
   return `${head}\n${rows.join('\n')}`;
 }
 
-/** docs/configuration.md, whole: written by `npm run docs:config` from the table in lib/runtime/settings.ts. */
+/** docs/configuration.md, whole: written by `npm run docs:config` from the tables in lib/runtime/settings.ts and setting-docs.ts. */
 export function renderConfigurationDoc(): string {
   return `# Configuration
 
@@ -88,8 +89,9 @@ is \`true\`: the SDK looks up no endpoint URL itself, and pd-router hands its th
 
 ## A new setting
 
-Add its row to \`SETTINGS\` in \`lib/runtime/settings.ts\` (its parser, default and readers) and to
-\`SETTING_DOCS\` beside it (what it means; kept apart so the functions' bundles leave it out), read
+Add its row to \`SETTINGS\` in \`lib/runtime/settings.ts\` (its parser and default) and to
+\`SETTING_DOCS\` in \`lib/runtime/setting-docs.ts\` (its group, its readers and what it means; kept
+apart so the functions' bundles leave them out), read
 it with \`readSetting\` in the loader of each function that reads it (\`lib/runtime/config.ts\`),
 and run \`npm run docs:config\`. \`test/configuration-doc.test.ts\` fails
 while this document differs from the table, and while a function reads a setting its row does not

@@ -5,7 +5,8 @@ import { createPagerDutyWorkerHandler } from '../functions/pagerduty-worker/wiri
 import { createReconcilerHandler } from '../functions/reconciler/wiring';
 import { createSlackIngressHandler } from '../functions/slack-ingress/wiring';
 import { createSlackWorkerHandler } from '../functions/slack-worker/wiring';
-import { FUNCTION_NAMES, SETTINGS, type Env, type FunctionName, type SettingName } from '../lib/runtime/settings';
+import { SETTINGS, type Env, type SettingName } from '../lib/runtime/settings';
+import { FUNCTION_NAMES, SETTING_DOCS, type FunctionName } from '../lib/runtime/setting-docs';
 import { CONFIGURATION_DOC, renderConfigurationDoc } from '../scripts/configuration-doc';
 
 const ROOT = path.join(__dirname, '..');
@@ -41,7 +42,7 @@ describe("the table's readers are the functions that read each setting", () => {
     AWS_REGION: 'eu-west-1',
   };
   /** The keys are read by the secrets middleware on each invocation, not when the function is built. */
-  const KEYS = (Object.keys(SETTINGS) as SettingName[]).filter((name) => SETTINGS[name].group === 'secret' && name !== 'SECRETS_MANAGER_SECRET_ID');
+  const KEYS = (Object.keys(SETTINGS) as SettingName[]).filter((name) => SETTING_DOCS[name].group === 'secret' && name !== 'SECRETS_MANAGER_SECRET_ID');
 
   function readsOf(build: (env: Env) => unknown): Set<string> {
     const read = new Set<string>();
@@ -58,6 +59,6 @@ describe("the table's readers are the functions that read each setting", () => {
   it.each([...FUNCTION_NAMES])('%s', (fn) => {
     const read = readsOf(BUILD[fn]);
     const named = (Object.keys(SETTINGS) as SettingName[]).filter((name) => !KEYS.includes(name));
-    expect({ fn, reads: named.filter((name) => read.has(name)) }).toEqual({ fn, reads: named.filter((name) => (SETTINGS[name].readBy as readonly string[]).includes(fn)) });
+    expect({ fn, reads: named.filter((name) => read.has(name)) }).toEqual({ fn, reads: named.filter((name) => (SETTING_DOCS[name].readBy as readonly string[]).includes(fn)) });
   });
 });

@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors';
-import { checkSettings, loadWorkerConfig } from './config';
+import { loadWorkerConfig } from './config';
+import { checkSettings } from './setting-docs';
 import { makeLogger } from './lambda';
 
 const WORKER_ENV = { TABLE_NAME: 't', SLACK_EVENTS_DLQ_URL: 'http://127.0.0.1:1/dlq' };

@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors';
-import { FUNCTION_NAMES, readSetting, SETTINGS, type Env, type SettingName, type SEVERITIES } from './settings';
+import { readSetting, SETTINGS, type Env, type SettingName, type SEVERITIES } from './settings';
 
 /**
  * Where a local run or the benchmark points one AWS client (`AWS_ENDPOINT_URL_<SERVICE>`, else
@@ -154,17 +154,4 @@ export function loadReconcilerConfig(env: Env): ReconcilerConfig {
     reconcileEverySeconds: readSetting(env, 'RECONCILE_EVERY_SECONDS'),
     noIncidentAfterSeconds: readSetting(env, 'NO_INCIDENT_AFTER_SECONDS'),
   };
-}
-
-/**
- * Check every setting a person sets (not the keys, nor the queue and table names the deploy sets),
- * so a typo is refused at start with the variable named instead of surfacing on the first
- * request. Throws a ConfigError naming the first bad variable and what it must be.
- */
-export function checkSettings(env: Env): void {
-  const readers = new Set<string>([...FUNCTION_NAMES, 'npm start']);
-  for (const name of Object.keys(SETTINGS) as SettingName[]) {
-    const setting = SETTINGS[name];
-    if ((setting.group === 'setting' || setting.group === 'local') && setting.readBy.some((reader) => readers.has(reader))) readSetting(env, name);
-  }
 }
