@@ -3,6 +3,7 @@ import { parsePagerDutyQueueEvent } from '../../lib/events';
 import { makeEventQueue } from '../../lib/queue/queue';
 import { makePacer } from '../../lib/store/pacer';
 import { makeOwnership } from '../../lib/tenancy/ownership';
+import { makeIncidentLinks } from '../../lib/store/incident-links';
 import { createWorkerHandler, type WorkerParts } from '../shared/worker-runtime';
 import { makePagerDutyWorker } from './pagerduty-worker';
 
@@ -22,6 +23,7 @@ export function createPagerDutyWorkerHandler(env: Env, overrides: Partial<Pick<W
             ? { eventId: event.event.id, incidentId: event.event.incident.id, dedupKey: event.dedupKey }
             : { eventId: event.id, incidentId: event.incident.id },
       ownership: makeOwnership,
+      links: makeIncidentLinks,
       own: ({ config, db, sqs, queueUrl }) => ({
         /** The worker's own queue: confirmation refreshes and a fan-out's per-link events. */
         queue: makeEventQueue(sqs, queueUrl),

@@ -4,7 +4,7 @@ import { makeDocumentClient } from '../../lib/store/dynamo';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { makeEffects, type Effects } from '../../lib/store/effects';
-import { makeIncidentLinks, type IncidentLinks, type LinkBinding } from '../../lib/store/incident-links';
+import type { IncidentLinks, LinkBinding } from '../../lib/store/incident-links';
 import { makeCustomerRecords, type CustomerRecords } from '../../lib/store/customer-records';
 import { makeLogger, makeSqsClient, sqsHandler } from '../../lib/runtime/lambda';
 import { LAYOUT, type QueueName } from '../../lib/layout/layout';
@@ -24,13 +24,13 @@ import type { Ownership } from '../../lib/tenancy/ownership';
 
 /**
  * What both workers are built from. `O`: the part of ownership the worker asks (the only module
- * given the store's binding); the parts one worker alone uses are its own (WorkerDefinition.own),
- * so that the other worker's bundle leaves them out.
+ * given the store's binding); `L`: the steps of the links store it takes; the parts one worker alone
+ * uses are its own (WorkerDefinition.own), so that the other worker's bundle leaves them out.
  */
-export interface WorkerParts<O = Ownership> {
+export interface WorkerParts<O = Ownership, L = IncidentLinks> {
   config: WorkerConfig;
   /** The links, read and written; binding one to an incident is ownership's alone. */
-  links: IncidentLinks;
+  links: L;
   /** Which escalations an incident holds, decided from evidence. */
   ownership: O;
   customers: CustomerRecords;
@@ -54,7 +54,7 @@ export interface WorkerStore {
   queueUrl: string;
 }
 
-export interface WorkerDefinition<E, O, X> {
+export interface WorkerDefinition<E, O, L, X> {
   queue: QueueName;
   name: string;
   dlqEnv: string;
@@ -64,17 +64,26 @@ export interface WorkerDefinition<E, O, X> {
   /** The fields every log line about this event carries. */
   logContext: (event: E) => LogContext;
   /** The worker's part of ownership, given the store's binding (no other part is). */
-  ownership: (deps: { links: IncidentLinks; binding: LinkBinding; pagerDuty: PagerDutyApi }) => O;
+  ownership: (deps: { links: L; binding: LinkBinding; pagerDuty: PagerDutyApi }) => O;
+  /** The links store with the steps this worker takes, binding included (taken out here for ownership). */
+  links: (db: DynamoDBDocumentClient, tableName: string, options: { ttlDays: number }) => L & LinkBinding;
   /** The parts this worker alone uses. */
   own: (store: WorkerStore) => X;
-  build: (parts: WorkerParts<O> & X) => (event: E, context: { logger: Logger; finalAttempt: boolean }) => Promise<void>;
+  build: (parts: WorkerParts<O, L> & X) => (event: E, context: { logger: Logger; finalAttempt: boolean }) => Promise<void>;
+}
+
+/** The store's binding taken out of it: ownership is given the binding, everyone else links that cannot bind. */
+function takeBinding<L>(store: L & LinkBinding): { links: L; binding: LinkBinding } {
+  const { bind, ...links } = store;
+  // What is left is L: L itself has no bind (test/types/link-binding.ts holds the workers to that).
+  return { links: links as L, binding: { bind } };
 }
 
 /**
  * Wire a worker: clients built once per container, Slack and PagerDuty clients rebuilt only
  * when a rotated secret changes them, every record processed FIFO-safely.
  */
-export function createWorkerHandler<E, O, X>(env: Env, definition: WorkerDefinition<E, O, X>, overrides: Partial<Pick<WorkerParts, 'slack' | 'pagerDuty' | 'checkpoint'>> = {}) {
+export function createWorkerHandler<E, O, L, X>(env: Env, definition: WorkerDefinition<E, O, L, X>, overrides: Partial<Pick<WorkerParts, 'slack' | 'pagerDuty' | 'checkpoint'>> = {}) {
   const queueLayout = LAYOUT.queues[definition.queue];
   const config = loadWorkerConfig(env, { dlqEnv: definition.dlqEnv, maxReceiveCount: queueLayout.maxReceiveCount });
   const queueUrl = env[definition.queueEnv] ?? '';
@@ -84,13 +93,13 @@ export function createWorkerHandler<E, O, X>(env: Env, definition: WorkerDefinit
   const sqs = makeSqsClient(env);
   const store = { ttlDays: config.linkTtlDays };
   // The binding is taken out of the store here and given to ownership alone (handlerFor).
-  const { bind, ...links } = makeIncidentLinks(db, config.tableName, store);
+  const { links, binding } = takeBinding(definition.links(db, config.tableName, store));
   const effects = makeEffects(db, config.tableName, store);
   const customers = makeCustomerRecords(db, config.tableName);
   const queue = makeQueueControl(sqs, queueUrl, config.dlqUrl);
   const own = definition.own({ config, db, sqs, queueUrl });
   const history = makeHistorySteps(db, config.tableName, { ttlDays: config.historyTtlDays });
-  let built: { key: string; handle: ReturnType<WorkerDefinition<E, O, X>['build']> } | undefined;
+  let built: { key: string; handle: ReturnType<WorkerDefinition<E, O, L, X>['build']> } | undefined;
 
   const handlerFor = (secrets: WorkerSecrets) => {
     const key = WORKER_SECRETS.map((name) => secrets[name]).join('\n');
@@ -106,7 +115,7 @@ export function createWorkerHandler<E, O, X>(env: Env, definition: WorkerDefinit
           restToken: secrets.PAGER_DUTY_REST_API_KEY,
           timeoutMs: config.httpTimeoutMs,
         });
-      const ownership = definition.ownership({ links, binding: { bind }, pagerDuty });
+      const ownership = definition.ownership({ links, binding, pagerDuty });
       built = { key, handle: definition.build({ ...own, config, links, ownership, customers, effects, slack, pagerDuty, history, scopes: workspaceScopes(slack), ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) }) };
     }
     return built.handle;

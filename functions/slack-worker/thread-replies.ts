@@ -8,12 +8,12 @@ import type { Actor, DeliveryGate } from '../../lib/escalation/delivery-gate';
 import { gateRefusalMessage } from '../../lib/slack/messages';
 import type { Effects } from '../../lib/store/effects';
 import { answerOnce } from '../../lib/escalation/once';
-import type { IncidentLinks } from '../../lib/store/incident-links';
+import type { EscalationLinks } from '../../lib/store/incident-links';
 import { NOTE_BUDGET, type PageBudget } from '../../lib/store/page-budget';
 import type { Ownership } from '../../lib/tenancy/ownership';
 
 export interface ThreadRepliesDeps {
-  links: IncidentLinks;
+  links: EscalationLinks;
   noteBudget: PageBudget;
   effects: Effects;
   slack: SlackApi;

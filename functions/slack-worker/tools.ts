@@ -5,13 +5,14 @@ import type { WorkerParts } from '../shared/worker-runtime';
 import { makeDeliveryGate, type Actor, type DeliveryGate } from '../../lib/escalation/delivery-gate';
 import { settingsFor, type CustomerSettings } from '../../lib/escalation/customer-settings';
 import type { Locator } from '../../lib/tenancy/ownership';
+import type { EscalationLinks } from '../../lib/store/incident-links';
 import type { ChannelReferences } from '../../lib/store/channel-references';
 import type { PageBudget } from '../../lib/store/page-budget';
 import { type ChannelScope } from '../../lib/slack/web-api';
 import type { CustomerRecord } from '../../lib/store/customer-records';
 
 /** The worker's parts (functions/shared/worker-runtime.ts), with only the settings it reads. */
-export interface SlackWorkerDeps extends Omit<WorkerParts<Locator>, 'config' | 'checkpoint'> {
+export interface SlackWorkerDeps extends Omit<WorkerParts<Locator, EscalationLinks>, 'config' | 'checkpoint'> {
   references: ChannelReferences;
   budget: PageBudget;
   /** Notes per incident (thread replies), counted like the page budget. */

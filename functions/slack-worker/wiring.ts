@@ -3,6 +3,7 @@ import { parseSlackQueueEvent } from '../../lib/events';
 import { makeChannelReferences } from '../../lib/store/channel-references';
 import { makePageBudget, NOTE_BUDGET } from '../../lib/store/page-budget';
 import { makeLocator } from '../../lib/tenancy/ownership';
+import { makeEscalationLinks } from '../../lib/store/incident-links';
 import { createWorkerHandler, type WorkerParts } from '../shared/worker-runtime';
 import { makeSlackWorker } from './slack-worker';
 
@@ -18,6 +19,7 @@ export function createSlackWorkerHandler(env: Env, overrides: Partial<Pick<Worke
       logContext: (event) => ({ eventId: event.id, channel: event.channel }),
       // Check Status and thread replies find where one escalation is now; only webhooks need the rest of ownership.
       ownership: makeLocator,
+      links: makeEscalationLinks,
       own: ({ config, db }) => {
         const store = { ttlDays: config.linkTtlDays };
         return {

@@ -34,7 +34,7 @@ export function confirmationIsStale(link: IncidentLink): boolean {
  * that arrived while the confirmation was being posted, a reconciler catch-up). A fan-out goes
  * through the pagerduty-worker's paced refresh instead.
  */
-export async function showConfirmationNow(deps: { scopes: ChannelScopes; links: IncidentLinks }, link: IncidentLink): Promise<void> {
+export async function showConfirmationNow(deps: { scopes: ChannelScopes; links: Pick<IncidentLinks, 'confirmationShows'> }, link: IncidentLink): Promise<void> {
   if (!link.confirmationTs || !confirmationIsStale(link)) return;
   const { message, shown } = confirmationFor(link);
   await deps.scopes(link).update(link.confirmationTs, message);

@@ -189,8 +189,16 @@ function toLink(item: Record<string, unknown> | undefined): IncidentLink | undef
 const HELD_BY: Record<Evidence, NonNullable<IncidentLink['heldBy']>> = { 'own-key': 'own', alert: 'grouped', merge: 'merged' };
 
 
-/** The store, binding included: the composition root gives the binding to ownership alone. */
-export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string, options: { ttlDays: number; now?: () => Date }): IncidentLinks & LinkBinding {
+/**
+ * What the slack-worker does with links: an escalation's own steps, from its creation to its
+ * close. The pagerduty-worker and the reconciler have them all ({@link makeIncidentLinks}).
+ */
+export type EscalationLinks = Pick<IncidentLinks, 'get' | 'create' | 'settle' | 'fold' | 'setThread' | 'setConfirmation' | 'confirmationShows' | 'askConfirmation' | 'decide' | 'setRef' | 'byThread' | 'close'>;
+
+type StoreOptions = { ttlDays: number; now?: () => Date };
+
+/** The reads and writes every step is made of, on the one table. */
+function linkItems(db: DynamoDBDocumentClient, tableName: string, options: StoreOptions) {
   const now = options.now ?? (() => new Date());
   const linkKey = (dedupKey: string) => ({ pk: `link#${dedupKey}` });
   const incidentKey = (incidentId: string) => ({ pk: `incident#${incidentId}` });
@@ -247,6 +255,13 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
     }
   };
 
+  return { now, linkKey, incidentKey, expiresAt, threadKey, pointThread, get, update, updateOnce };
+}
+
+type LinkItems = ReturnType<typeof linkItems>;
+
+function escalationSteps(db: DynamoDBDocumentClient, tableName: string, items: LinkItems): EscalationLinks {
+  const { now, linkKey, expiresAt, threadKey, pointThread, get, update, updateOnce } = items;
   return {
     get,
     async create(input) {
@@ -271,15 +286,6 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
         await pointThread(existing);
         return { link: existing, created: false };
       }
-    },
-    async followersOf(incidentId) {
-      const holder = (
-        await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: incidentKey(incidentId), ConsistentRead: true })))
-      ).Item;
-      // `dedupKey` is the single pointer earlier versions wrote; `links` is the set written now.
-      const keys = new Set<string>([...((holder?.links as Set<string> | undefined) ?? []), ...(typeof holder?.dedupKey === 'string' ? [holder.dedupKey] : [])]);
-      const links = await Promise.all([...keys].sort().map(get));
-      return links.filter((link): link is IncidentLink => link !== undefined);
     },
     async settle(dedupKey, outcome) {
       try {
@@ -311,14 +317,8 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
     async setConfirmation(dedupKey, ts, shown) {
       return update(dedupKey, 'SET confirmationTs = :ts, confirmationShown = :shown', { ':ts': ts, ':shown': shown });
     },
-    async keepConfirmationTurn(dedupKey, at) {
-      return updateOnce(dedupKey, 'SET confirmationTurnAt = :at', { ':at': at }, 'attribute_not_exists(confirmationTurnAt)');
-    },
     async confirmationShows(dedupKey, shown) {
       return update(dedupKey, 'SET confirmationShown = :shown REMOVE confirmationTurnAt', { ':shown': shown });
-    },
-    async dropConfirmationTurn(dedupKey) {
-      await update(dedupKey, 'REMOVE confirmationTurnAt', {});
     },
     async askConfirmation(dedupKey, promptTs) {
       return updateOnce(dedupKey, 'SET confirmation = :asked, promptTs = :ts', { ':asked': 'asked', ':ts': promptTs }, 'attribute_not_exists(confirmation)');
@@ -329,6 +329,21 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
     async setRef(dedupKey, ref) {
       return updateOnce(dedupKey, 'SET #ref = :ref', { ':ref': ref }, 'attribute_not_exists(#ref)');
     },
+    async byThread(channel, threadTs) {
+      const item = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: threadKey(channel, threadTs), ConsistentRead: true })))).Item;
+      return typeof item?.dedupKey === 'string' ? item.dedupKey : undefined;
+    },
+    async close(dedupKey) {
+      await update(dedupKey, `REMOVE ${OPEN_INDEX.partitionKey}`, {}).catch((error: unknown) => {
+        if (!isConditionFailure(error)) throw error;
+      });
+    },
+  };
+}
+
+function bindingOf(db: DynamoDBDocumentClient, tableName: string, items: LinkItems): LinkBinding {
+  const { incidentKey, expiresAt, get, update } = items;
+  return {
     async bind(dedupKey, incidentId, evidence, from) {
       // The incident's set of links first: a set add is idempotent, and a member whose link is
       // held elsewhere is skipped by every reader, so a failed bind below leaves nothing wrong.
@@ -359,6 +374,37 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
         if (!link) throw new TransientError('link vanished while binding it to an incident');
         return { link, bound: false };
       }
+    },
+  };
+}
+
+/** The slack-worker's links, binding included: the composition root gives the binding to ownership alone. */
+export function makeEscalationLinks(db: DynamoDBDocumentClient, tableName: string, options: StoreOptions): EscalationLinks & LinkBinding {
+  const items = linkItems(db, tableName, options);
+  return { ...escalationSteps(db, tableName, items), ...bindingOf(db, tableName, items) };
+}
+
+/** The store, binding included: the composition root gives the binding to ownership alone. */
+export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string, options: StoreOptions): IncidentLinks & LinkBinding {
+  const items = linkItems(db, tableName, options);
+  const { incidentKey, get, update, updateOnce } = items;
+  return {
+    ...escalationSteps(db, tableName, items),
+    ...bindingOf(db, tableName, items),
+    async followersOf(incidentId) {
+      const holder = (
+        await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: incidentKey(incidentId), ConsistentRead: true })))
+      ).Item;
+      // `dedupKey` is the single pointer earlier versions wrote; `links` is the set written now.
+      const keys = new Set<string>([...((holder?.links as Set<string> | undefined) ?? []), ...(typeof holder?.dedupKey === 'string' ? [holder.dedupKey] : [])]);
+      const links = await Promise.all([...keys].sort().map(get));
+      return links.filter((link): link is IncidentLink => link !== undefined);
+    },
+    async keepConfirmationTurn(dedupKey, at) {
+      return updateOnce(dedupKey, 'SET confirmationTurnAt = :at', { ':at': at }, 'attribute_not_exists(confirmationTurnAt)');
+    },
+    async dropConfirmationTurn(dedupKey) {
+      await update(dedupKey, 'REMOVE confirmationTurnAt', {});
     },
     async advanceStatus(dedupKey, status, occurredAt) {
       try {
@@ -409,15 +455,6 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
     async listOpen({ limit = 100, cursor } = {}) {
       const page = await queryIndexPage(db, tableName, OPEN_INDEX, OPEN, { limit, ...(cursor ? { cursor } : {}) });
       return { links: page.items.map((item) => toLink(item)!), ...(page.lastKey ? { cursor: page.lastKey } : {}) };
-    },
-    async byThread(channel, threadTs) {
-      const item = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: threadKey(channel, threadTs), ConsistentRead: true })))).Item;
-      return typeof item?.dedupKey === 'string' ? item.dedupKey : undefined;
-    },
-    async close(dedupKey) {
-      await update(dedupKey, `REMOVE ${OPEN_INDEX.partitionKey}`, {}).catch((error: unknown) => {
-        if (!isConditionFailure(error)) throw error;
-      });
     },
   };
 }
