@@ -1,4 +1,5 @@
-import { EVENT_CONTRACT_VERSION, pagerDutyRouting, parsePagerDutyQueueEvent, type ConfirmationRefreshEvent } from './events';
+import { EVENT_CONTRACT_VERSION, pagerDutyRouting, type ConfirmationRefreshEvent } from './events';
+import { parsePagerDutyQueueEvent } from './pagerduty-events';
 
 const refresh: ConfirmationRefreshEvent = {
   v: EVENT_CONTRACT_VERSION,

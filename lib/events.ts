@@ -1,10 +1,15 @@
 import * as v from 'valibot';
 import { InvalidInputError } from './errors';
+import type { SlackQueueEvent } from './slack-events';
+import type { PagerDutyQueueEvent } from './pagerduty-events';
 
 /**
  * The normalized event contract: what the ingress functions put on the queues and the workers
  * read back. It is versioned; a worker validates every message against it before acting, so a
  * message from an older or newer deploy is parked with a reason instead of half-processed.
+ *
+ * The Slack queue's events are ./slack-events.ts, the PagerDuty queue's ./pagerduty-events.ts: a
+ * function bundles the schemas of the queue it reads and no other.
  */
 export const EVENT_CONTRACT_VERSION = 1;
 
@@ -18,100 +23,11 @@ export const STATUS_UPDATE_MAX_LENGTH = 2800;
  */
 export const MESSAGE_TEXT_MAX_LENGTH = 40000;
 
-const nonEmpty = v.pipe(v.string(), v.minLength(1), v.maxLength(4000));
+export const nonEmpty = v.pipe(v.string(), v.minLength(1), v.maxLength(4000));
 /** How many characters the text had before the ingress cut it to MESSAGE_TEXT_MAX_LENGTH (absent: not cut). */
-const cutFrom = v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)));
-const optionalText = v.optional(v.pipe(v.string(), v.maxLength(4000)));
-const isoTime = v.pipe(v.string(), v.isoTimestamp());
-
-/**
- * Who acts, for the delivery gate (lib/escalation/delivery-gate.ts): optional, so that messages
- * queued before they were carried still read (the gate then knows only `team`).
- */
-const actorEntries = {
-  /** The request's `api_app_id`. */
-  appId: optionalText,
-  /** The person's own organization: `user_team` of a message event, `user.team_id` of a click (in Slack Connect, not the channel's). */
-  userTeam: optionalText,
-};
-
-/** A customer's message to the bot: an `app_mention` or the slash command. */
-export const SlackMessageEventSchema = v.object({
-  v: v.literal(EVENT_CONTRACT_VERSION),
-  kind: v.literal('slack.message'),
-  /** Slack's event_id, or the slash command's trigger_id: stable across Slack's retries. */
-  id: nonEmpty,
-  via: v.picklist(['mention', 'command']),
-  team: nonEmpty,
-  channel: nonEmpty,
-  channelName: optionalText,
-  user: nonEmpty,
-  /** The text as Slack sent it (mentions still in `<@U…>` form), cut to MESSAGE_TEXT_MAX_LENGTH. */
-  text: v.pipe(v.string(), v.maxLength(MESSAGE_TEXT_MAX_LENGTH)),
-  cut: cutFrom,
-  botUserId: optionalText,
-  ...actorEntries,
-  /** The mention's own ts (absent for slash commands, which have no message). */
-  ts: optionalText,
-  threadTs: optionalText,
-  responseUrl: optionalText,
-  receivedAt: isoTime,
-});
-
-/** A click on one of our buttons (today only Check Status). */
-export const SlackActionEventSchema = v.object({
-  v: v.literal(EVENT_CONTRACT_VERSION),
-  kind: v.literal('slack.action'),
-  id: nonEmpty,
-  actionId: nonEmpty,
-  /** The button's value as the click carried it: untrusted, it may be copied or forged. */
-  value: v.pipe(v.string(), v.maxLength(2000)),
-  team: nonEmpty,
-  channel: nonEmpty,
-  user: nonEmpty,
-  ...actorEntries,
-  messageTs: optionalText,
-  responseUrl: optionalText,
-  receivedAt: isoTime,
-});
-
-/**
- * The channel was shared with another organization, or stopped being shared (Slack's
- * `channel_shared` / `channel_unshared`): a registered customer channel that gains an
- * organization nobody approved stops receiving updates until the provider approves it.
- */
-export const SlackChannelEventSchema = v.object({
-  v: v.literal(EVENT_CONTRACT_VERSION),
-  kind: v.literal('slack.channel'),
-  id: nonEmpty,
-  change: v.picklist(['shared', 'unshared']),
-  team: nonEmpty,
-  channel: nonEmpty,
-  /** The organization that joined or left. */
-  org: nonEmpty,
-  appId: actorEntries.appId,
-  receivedAt: isoTime,
-});
-
-/**
- * A person's reply in a thread (Slack's `message` event with a `thread_ts` other than its own
- * `ts`): it may become a note on the incident of the escalation whose thread it is in.
- */
-export const SlackReplyEventSchema = v.object({
-  v: v.literal(EVENT_CONTRACT_VERSION),
-  kind: v.literal('slack.reply'),
-  /** Slack's event_id: stable across Slack's retries. */
-  id: nonEmpty,
-  team: nonEmpty,
-  channel: nonEmpty,
-  threadTs: nonEmpty,
-  ts: nonEmpty,
-  user: nonEmpty,
-  ...actorEntries,
-  text: v.pipe(v.string(), v.maxLength(MESSAGE_TEXT_MAX_LENGTH)),
-  cut: cutFrom,
-  receivedAt: isoTime,
-});
+export const cutFrom = v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)));
+export const optionalText = v.optional(v.pipe(v.string(), v.maxLength(4000)));
+export const isoTime = v.pipe(v.string(), v.isoTimestamp());
 
 export const PAGERDUTY_HANDLED_EVENT_TYPES = [
   'incident.triggered',
@@ -140,95 +56,6 @@ export const WEBHOOK_MAX_AGE_MS = 50 * 60 * 60 * 1000;
 export const INCIDENT_STATUSES = ['triggered', 'acknowledged', 'resolved'] as const;
 export type IncidentStatus = (typeof INCIDENT_STATUSES)[number];
 
-/**
- * One PagerDuty webhook (v3) about an incident, reduced to what routing needs and what a customer
- * may ever see. PagerDuty's title, URL, number, service, escalation policy, teams, priority and
- * notes are dropped at the ingress: they are the provider's, and what never enters the queue
- * cannot be shown to a customer by a later change.
- */
-export const PagerDutyIncidentEventSchema = v.object({
-  v: v.literal(EVENT_CONTRACT_VERSION),
-  kind: v.literal('pagerduty.incident'),
-  /** PagerDuty's event.id. */
-  id: nonEmpty,
-  webhookId: optionalText,
-  eventType: v.picklist(PAGERDUTY_HANDLED_EVENT_TYPES),
-  occurredAt: isoTime,
-  /** The person who did it; null when the agent is a service, an integration or automation (or absent). */
-  agentName: v.nullable(v.pipe(v.string(), v.maxLength(400))),
-  incident: v.object({
-    id: nonEmpty,
-    status: v.optional(v.picklist(INCIDENT_STATUSES)),
-    urgency: optionalText,
-    /** Routing evidence only: equals one of our dedup keys when our trigger opened the incident. */
-    incidentKey: optionalText,
-    /** The people it is assigned to (user references only). */
-    assignees: v.array(v.pipe(v.string(), v.maxLength(400))),
-    /** Set when PagerDuty resolved this incident by merging it into another one. */
-    mergedInto: optionalText,
-  }),
-  /**
-   * A status update's message (`incident.status_update_published`): the text on-call wrote for
-   * stakeholders, the one piece of a note-type payload that is kept. Bounded like Slack's own
-   * section text, so a long update cannot make a post Slack refuses.
-   */
-  statusUpdate: v.optional(v.pipe(v.string(), v.maxLength(STATUS_UPDATE_MAX_LENGTH))),
-  receivedAt: isoTime,
-});
-
-export type SlackMessageEvent = v.InferOutput<typeof SlackMessageEventSchema>;
-export type SlackActionEvent = v.InferOutput<typeof SlackActionEventSchema>;
-/**
- * A channel's confirmation should show its escalation as it stands now (chat.update). Not from
- * outside: the pagerduty-worker queues it for itself after telling a channel of a change, so that
- * re-rendering hundreds of confirmations is paced under Slack's chat.update limit and never holds
- * up the posts customers read first. It names a link, not what to show: the link is read when the
- * turn comes, so several changes queued meanwhile cost one update.
- */
-export const ConfirmationRefreshEventSchema = v.object({
-  v: v.literal(EVENT_CONTRACT_VERSION),
-  kind: v.literal('confirmation.refresh'),
-  /** The change that asked for it (its PagerDuty event id) and the link: a retry asks again with the same id. */
-  id: nonEmpty,
-  dedupKey: nonEmpty,
-  channel: nonEmpty,
-  requestedAt: isoTime,
-});
-
-/**
- * One channel's part of a PagerDuty event that concerns many (an outage merged into one incident):
- * queued by the pagerduty-worker for itself, one per escalation, so each channel is told and
- * retried on its own. Carries the event as the ingress normalized it, nothing more.
- */
-export const IncidentLinkEventSchema = v.object({
-  v: v.literal(EVENT_CONTRACT_VERSION),
-  kind: v.literal('incident.link'),
-  /** The event's id and the escalation's dedup key: a retry of the fan-out queues the same id. */
-  id: nonEmpty,
-  dedupKey: nonEmpty,
-  /** For a merge: the status of the incident the escalation goes on in, read when the merge was handled. */
-  targetStatus: v.optional(v.picklist(INCIDENT_STATUSES)),
-  /**
-   * How many escalations the incident held when the event was handled: what a status update may
-   * show is decided from it (its text only for an incident that is one escalation's own). Absent
-   * (an older message): more than one, as every fan-out is.
-   */
-  followers: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
-  event: PagerDutyIncidentEventSchema,
-});
-
-export type PagerDutyIncidentEvent = v.InferOutput<typeof PagerDutyIncidentEventSchema>;
-export type IncidentLinkEvent = v.InferOutput<typeof IncidentLinkEventSchema>;
-export type ConfirmationRefreshEvent = v.InferOutput<typeof ConfirmationRefreshEventSchema>;
-/** What the PagerDuty queue carries: webhooks from PagerDuty, and the worker's own per-channel parts and confirmation refreshes. */
-export type PagerDutyQueueEvent = PagerDutyIncidentEvent | IncidentLinkEvent | ConfirmationRefreshEvent;
-export type SlackChannelEvent = v.InferOutput<typeof SlackChannelEventSchema>;
-export type SlackReplyEvent = v.InferOutput<typeof SlackReplyEventSchema>;
-export type SlackQueueEvent = SlackMessageEvent | SlackActionEvent | SlackChannelEvent | SlackReplyEvent;
-
-const SlackQueueEventSchema = v.variant('kind', [SlackMessageEventSchema, SlackActionEventSchema, SlackChannelEventSchema, SlackReplyEventSchema]);
-const PagerDutyQueueEventSchema = v.variant('kind', [PagerDutyIncidentEventSchema, IncidentLinkEventSchema, ConfirmationRefreshEventSchema]);
-
 function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
   return issues
     .slice(0, 3)
@@ -253,21 +80,15 @@ function parseBody(body: string): Record<string, unknown> {
   return record;
 }
 
-function parseWith<S extends v.GenericSchema>(schema: S, body: string): v.InferOutput<S> {
+/** Read a queue message back against a schema, or throw InvalidInputError saying what is wrong. */
+export function parseWith<S extends v.GenericSchema>(schema: S, body: string): v.InferOutput<S> {
   const result = v.safeParse(schema, parseBody(body));
   if (!result.success) throw new InvalidInputError(`queue message does not match the contract: ${describeIssues(result.issues)}`);
   return result.output;
 }
 
-/** Read a message of the Slack queue back, or throw InvalidInputError saying what is wrong. */
-export function parseSlackQueueEvent(body: string): SlackQueueEvent {
-  return parseWith(SlackQueueEventSchema, body);
-}
-
-/** Read a message of the PagerDuty queue back, or throw InvalidInputError saying what is wrong. */
-export function parsePagerDutyQueueEvent(body: string): PagerDutyQueueEvent {
-  return parseWith(PagerDutyQueueEventSchema, body);
-}
+export type { SlackActionEvent, SlackChannelEvent, SlackMessageEvent, SlackQueueEvent, SlackReplyEvent } from './slack-events';
+export type { ConfirmationRefreshEvent, IncidentLinkEvent, PagerDutyIncidentEvent, PagerDutyQueueEvent } from './pagerduty-events';
 
 /** Where a queued event goes: FIFO group (ordering) and de-duplication id. */
 export interface QueueRouting {

@@ -1,5 +1,5 @@
 import { ENV, type Env } from '../../lib/runtime/config';
-import { parsePagerDutyQueueEvent } from '../../lib/events';
+import { parsePagerDutyQueueEvent } from '../../lib/pagerduty-events';
 import { makeEventQueue } from '../../lib/queue/queue';
 import { makePacer } from '../../lib/store/pacer';
 import { makeOwnership } from '../../lib/tenancy/ownership';

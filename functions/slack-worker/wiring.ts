@@ -1,5 +1,5 @@
 import { ENV, type Env } from '../../lib/runtime/config';
-import { parseSlackQueueEvent } from '../../lib/events';
+import { parseSlackQueueEvent } from '../../lib/slack-events';
 import { makeChannelReferences } from '../../lib/store/channel-references';
 import { makePageBudget, NOTE_BUDGET } from '../../lib/store/page-budget';
 import { makeLocator } from '../../lib/tenancy/ownership';

@@ -1,4 +1,5 @@
-import { PAGERDUTY_HANDLED_EVENT_TYPES, parsePagerDutyQueueEvent } from '../events';
+import { PAGERDUTY_HANDLED_EVENT_TYPES } from '../events';
+import { parsePagerDutyQueueEvent } from '../pagerduty-events';
 import { fixture, fixturesIn } from '../../test/fixtures';
 import { normalizePagerDutyWebhook, statusOf } from './normalize';
 

@@ -1,5 +1,5 @@
 import { fixture } from '../../test/fixtures';
-import { parseSlackQueueEvent } from '../events';
+import { parseSlackQueueEvent } from '../slack-events';
 import { normalizeBlockActions, normalizeEventCallback, normalizeSlashCommand } from './normalize';
 
 const RECEIVED = new Date('2026-11-26T10:00:00.000Z');
