@@ -1,7 +1,7 @@
 import * as v from 'valibot';
-import { EVENT_CONTRACT_VERSION, INCIDENT_STATUSES, isoTime, nonEmpty, optionalText, PAGERDUTY_HANDLED_EVENT_TYPES, parseWith, STATUS_UPDATE_MAX_LENGTH } from './events';
+import { EVENT_CONTRACT_VERSION, INCIDENT_STATUSES, isoTime, nonEmpty, optionalText, PAGERDUTY_HANDLED_EVENT_TYPES, parseWith, STATUS_UPDATE_MAX_LENGTH } from './event-contract';
 
-/** The PagerDuty queue's events (the contract: ./events.ts): what the pagerduty-ingress queues and the pagerduty-worker reads back, and what it queues for itself. */
+/** The PagerDuty queue's events (the contract: ./event-contract.ts): what the pagerduty-ingress queues and the pagerduty-worker reads back, and what it queues for itself. */
 
 /**
  * One PagerDuty webhook (v3) about an incident, reduced to what routing needs and what a customer

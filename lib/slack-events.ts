@@ -1,7 +1,7 @@
 import * as v from 'valibot';
-import { cutFrom, EVENT_CONTRACT_VERSION, isoTime, MESSAGE_TEXT_MAX_LENGTH, nonEmpty, optionalText, parseWith } from './events';
+import { cutFrom, EVENT_CONTRACT_VERSION, isoTime, MESSAGE_TEXT_MAX_LENGTH, nonEmpty, optionalText, parseWith } from './event-contract';
 
-/** The Slack queue's events (the contract: ./events.ts): what the slack-ingress queues and the slack-worker reads back. */
+/** The Slack queue's events (the contract: ./event-contract.ts): what the slack-ingress queues and the slack-worker reads back. */
 
 /**
  * Who acts, for the delivery gate (lib/escalation/delivery-gate.ts): optional, so that messages
