@@ -43,7 +43,7 @@ describe('a mistyped setting is refused in one line naming it and the values it 
     expect(loadWorkerConfig({ ...WORKER_ENV, PAGER_DUTY_SEVERITY: 'warning' }, queue).severity).toBe('warning');
     expect(loadWorkerConfig({ ...WORKER_ENV, PAGER_DUTY_SEVERITY: ' ' }, queue).severity).toBe('critical');
     expect(loadWorkerConfig({ ...WORKER_ENV, SLACK_API_URL: 'http://127.0.0.1:9/api' }, queue).slackApiUrl).toBe('http://127.0.0.1:9/api/');
-    expect(loadWorkerConfig(WORKER_ENV, queue)).toMatchObject({ maxReceiveCount: 5, linkTtlDays: 90, retryBaseSeconds: 10, httpTimeoutMs: 8000, slackUpdatesPerMinute: 45, showResponderNames: true, supportContact: 'your account team' });
+    expect(loadWorkerConfig(WORKER_ENV, queue)).toMatchObject({ maxReceiveCount: 5, linkTtlDays: 90, retryBaseSeconds: 10, httpTimeoutMs: 8000, slackUpdatesPerMinute: 50, showResponderNames: true, supportContact: 'your account team' });
     expect(() => checkSettings({ PAGER_DUTY_SEVERITY: 'info', LOG_LEVEL: 'debug', PORT: '0' })).not.toThrow();
   });
 });

@@ -97,3 +97,11 @@ export function shownStatus(message: { blocks?: unknown[] }): string | undefined
   const match = /\*Status:\* :[a-z_]+: (Triggered|Acknowledged|Resolved)/.exec(JSON.stringify(message.blocks ?? []));
   return match ? match[1]!.toLowerCase() : undefined;
 }
+
+/**
+ * The events of an escalation's own incident its thread tells, one post each: every one delivered
+ * but the incident's opening, which its confirmation ("On-call has been paged", Triggered) says.
+ */
+export function eventsToldOf(stack: LocalStack, incidentId: string): string[] {
+  return [...new Set(stack.pagerDuty!.deliveries.filter((d) => d.incidentId === incidentId && d.eventType !== 'incident.triggered').map((d) => d.eventId))];
+}
