@@ -1,0 +1,59 @@
+import { startTestDynamo } from '../../test/support/dynamo';
+import { makeWindowPacer, routingKeyLane, type WindowPacer } from './window-pacer';
+
+const T0 = Date.parse('2026-11-30T10:00:00.000Z');
+
+describe('turns under a sliding-window limit (on dynalite)', () => {
+  let env: Awaited<ReturnType<typeof startTestDynamo>>;
+  let pacer: WindowPacer;
+
+  beforeAll(async () => {
+    env = await startTestDynamo();
+    // 3 calls in any 1 s, with no margin so turns read exactly.
+    pacer = makeWindowPacer(env.db, env.dynamo.tableName, { limit: 3, windowMs: 1000, marginMs: 0, settleMs: 200 });
+  });
+  afterAll(() => env.stop());
+
+  it('the first `limit` turns are at once; each later one is a window after the one `limit` before it', async () => {
+    const turns = [];
+    for (const [i, asked] of [T0, T0 + 100, T0 + 200, T0 + 300, T0 + 300, T0 + 300, T0 + 300].entries()) turns.push(await pacer.keptTurn('lane-a', `esc-${i}`, asked));
+    expect(turns).toEqual([T0, T0 + 100, T0 + 200, T0 + 1000, T0 + 1100, T0 + 1200, T0 + 2000]);
+  });
+
+  it('a slot whose window has room goes now: a quiet lane does not wait for old turns', async () => {
+    for (const i of [0, 1, 2]) await pacer.keptTurn('lane-b', `esc-${i}`, T0);
+    expect(await pacer.keptTurn('lane-b', 'esc-3', T0 + 5000)).toBe(T0 + 5000);
+  });
+
+  it('a holder keeps its turn across asks, and a new one after it is forgotten', async () => {
+    for (const i of [0, 1, 2]) await pacer.keptTurn('lane-c', `esc-${i}`, T0);
+    const kept = await pacer.keptTurn('lane-c', 'esc-3', T0);
+    expect(kept).toBe(T0 + 1000);
+    // Coming back later (a redelivery), it finds its own turn, not the next free one.
+    expect(await pacer.keptTurn('lane-c', 'esc-3', T0 + 900)).toBe(kept);
+    expect(await pacer.keptTurn('lane-c', 'esc-4', T0 + 900)).toBe(T0 + 1000);
+    expect(await pacer.keptTurn('lane-c', 'esc-5', T0 + 900)).toBe(T0 + 1000);
+    // Refused anyway (another sender on the key): its next ask queues behind the slots taken meanwhile.
+    await pacer.forget('lane-c', 'esc-3');
+    expect(await pacer.keptTurn('lane-c', 'esc-3', T0 + 900)).toBe(T0 + 2000);
+  });
+
+  it('concurrent reservations get distinct slots: no window holds more than the limit', async () => {
+    const turns = await Promise.all(Array.from({ length: 12 }, (_, i) => pacer.keptTurn('lane-d', `esc-${i}`, T0)));
+    expect([...turns].sort((a, b) => a - b)).toEqual([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3].map((w) => T0 + w * 1000));
+  });
+
+  it('two attempts of one escalation racing agree on one turn', async () => {
+    const turns = await Promise.all(Array.from({ length: 4 }, () => pacer.keptTurn('lane-e', 'esc-x', T0)));
+    expect(new Set(turns).size).toBe(1);
+  });
+
+  it('lanes are hashes of routing keys: independent, and never the key itself', async () => {
+    const lane = routingKeyLane('R0UTINGKEYSECRET00000000000000AB');
+    expect(lane).not.toContain('R0UTINGKEYSECRET');
+    expect(lane).not.toBe(routingKeyLane('another-key'));
+    expect(routingKeyLane(undefined)).toBe('events#deployment');
+    for (const i of [0, 1, 2, 3]) await pacer.keptTurn(lane, `esc-${i}`, T0);
+    expect(await pacer.keptTurn(routingKeyLane('another-key'), 'esc-0', T0)).toBe(T0);
+  });
+});

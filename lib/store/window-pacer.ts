@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { LAYOUT } from '../layout/layout';
+import { expiryEpoch, isConditionFailure, storeCall } from './dynamo';
+
+/**
+ * Turns under a sliding-window limit that many Lambda invocations share: PagerDuty's Events API
+ * takes about 120 triggers per routing key in any 60 s looking back, and answers 429 without a
+ * Retry-After past that. When an outage makes every customer on one key escalate at once, each
+ * trigger reserves a slot and goes out when the window has room for it, instead of finding the
+ * limit by refusals and sleeping in backoff while slots that freed up go unused.
+ *
+ * Slot n may go once slot n - limit went a window ago (the window then holds at most `limit`
+ * calls). Each lane keeps one counter and `limit` residue items, each the {slot, at} of the
+ * latest slot with that residue: a reservation is one atomic add, plus, once the first `limit`
+ * slots are taken, one read and one conditional write.
+ */
+export interface WindowPacer {
+  /**
+   * The turn `holder` keeps on `lane` (epoch ms, never before `nowMs` at its first ask): reserved
+   * at its first ask and the same at every later one, so work that leaves to wait for its turn
+   * (a queue message) finds it again instead of queueing behind the slots reserved meanwhile.
+   */
+  keptTurn(lane: string, holder: string, nowMs: number): Promise<number>;
+  /** Drop the turn `holder` keeps: the limit refused it anyway (another sender), its next ask takes a new one. */
+  forget(lane: string, holder: string): Promise<void>;
+}
+
+export interface WindowPacerOptions {
+  limit: number;
+  windowMs: number;
+  /** Room for the clocks and the network between the turn and the call's arrival. */
+  marginMs?: number;
+  /** How long to wait for the slot `limit` earlier to record its turn (reserved a moment ago) before assuming the worst. */
+  settleMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * The lane of a routing key: a hash, never the key itself (routing keys are readable by the
+ * function that pages only; pacing items are readable by every function). No key: the deployment's.
+ */
+export function routingKeyLane(routingKey: string | undefined): string {
+  return routingKey ? `events#${createHash('sha256').update(routingKey).digest('hex').slice(0, 24)}` : 'events#deployment';
+}
+
+const SETTLE_POLL_MS = 50;
+
+export function makeWindowPacer(db: DynamoDBDocumentClient, tableName: string, options: WindowPacerOptions): WindowPacer {
+  const { limit, windowMs } = options;
+  const marginMs = options.marginMs ?? 250;
+  const settleMs = options.settleMs ?? 1000;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const counterKey = (lane: string) => ({ pk: `window#${lane}` });
+  const residueKey = (lane: string, residue: number) => ({ pk: `window#${lane}#${residue}` });
+  const heldKey = (lane: string, holder: string) => ({ pk: `wturn#${lane}#${holder}` });
+  // Kept a day past last use; the counter is refreshed by every reservation, so it outlives its residues.
+  const expires = (nowMs: number) => expiryEpoch(new Date(nowMs), 1);
+  const get = async (key: { pk: string }) => (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true })))).Item;
+
+  async function turn(lane: string, nowMs: number): Promise<number> {
+    const taken = await storeCall('update', () =>
+      db.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: counterKey(lane),
+          UpdateExpression: `ADD #count :one SET ${LAYOUT.table.ttlAttribute} = :expires`,
+          ExpressionAttributeNames: { '#count': 'count' },
+          ExpressionAttributeValues: { ':one': 1, ':expires': expires(nowMs) },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      ),
+    );
+    const slot = Number(taken.Attributes?.count) - 1;
+    const before = slot - limit;
+    let turnAt = nowMs;
+    if (before >= 0) {
+      const residue = residueKey(lane, slot % limit);
+      let waited = 0;
+      for (;;) {
+        const item = await get(residue);
+        const recorded = typeof item?.slot === 'number' ? item.slot : -1;
+        const at = Number(item?.at);
+        if (recorded === before || recorded > slot) {
+          // Its turn a window ago; a residue newer than this slot is a counter that expired and started again: nothing to follow.
+          if (recorded === before) turnAt = Math.max(nowMs, at + windowMs + marginMs);
+          break;
+        }
+        if (waited >= settleMs) {
+          // Slot `before` was reserved but has not said when it goes (its caller is slow or gone):
+          // assume the latest it can go, a window from now, or after the slots known before it.
+          const known = recorded >= 0 ? at + ((slot - recorded) / limit) * windowMs : 0;
+          turnAt = Math.max(nowMs + windowMs, known) + marginMs;
+          break;
+        }
+        await sleep(SETTLE_POLL_MS);
+        waited += SETTLE_POLL_MS;
+      }
+    }
+    if (slot >= 0) {
+      try {
+        await storeCall('put', () =>
+          db.send(
+            new PutCommand({
+              TableName: tableName,
+              Item: { ...residueKey(lane, slot % limit), slot, at: turnAt, [LAYOUT.table.ttlAttribute]: expires(nowMs) },
+              ConditionExpression: 'attribute_not_exists(pk) OR #slot < :slot',
+              ExpressionAttributeNames: { '#slot': 'slot' },
+              ExpressionAttributeValues: { ':slot': slot },
+            }),
+          ),
+        );
+      } catch (error) {
+        // A later slot with this residue already wrote (it gave up waiting for this one): it is the one to follow.
+        if (!isConditionFailure(error)) throw error;
+      }
+    }
+    return turnAt;
+  }
+
+  return {
+    async keptTurn(lane, holder, nowMs) {
+      const held = await get(heldKey(lane, holder));
+      if (typeof held?.turnAt === 'number') return held.turnAt;
+      const turnAt = await turn(lane, nowMs);
+      try {
+        await storeCall('put', () =>
+          db.send(
+            new PutCommand({
+              TableName: tableName,
+              Item: { ...heldKey(lane, holder), turnAt, [LAYOUT.table.ttlAttribute]: expires(nowMs) },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            }),
+          ),
+        );
+        return turnAt;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        // Another attempt of the same holder reserved one first: that one is kept (this slot goes unused, which only slows the pace a little).
+        const first = await get(heldKey(lane, holder));
+        return Number(first?.turnAt ?? turnAt);
+      }
+    },
+    async forget(lane, holder) {
+      await storeCall('delete', () => db.send(new DeleteCommand({ TableName: tableName, Key: heldKey(lane, holder) })));
+    },
+  };
+}
