@@ -275,6 +275,7 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
     // A stand-in without limits needs no pacing: confirmations are re-rendered at once.
     if (!rateLimits && !baseEnv.SLACK_UPDATES_PER_MINUTE?.trim()) sandboxEnv.SLACK_UPDATES_PER_MINUTE = '6000';
     if (!rateLimits && !baseEnv.SLACK_FANOUT_POSTS_PER_MINUTE?.trim()) sandboxEnv.SLACK_FANOUT_POSTS_PER_MINUTE = '0';
+    if (!rateLimits && !baseEnv.PAGER_DUTY_TRIGGERS_PER_WINDOW?.trim()) sandboxEnv.PAGER_DUTY_TRIGGERS_PER_WINDOW = '0';
   } else {
     const missing = SECRET_NAMES.filter((name) => !baseEnv[name]?.trim());
     if (missing.length && !baseEnv.SECRETS_MANAGER_SECRET_ID && !options.secretsManagerEndpoint) {

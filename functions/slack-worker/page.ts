@@ -1,5 +1,7 @@
 import { pagerDutyText, slackMarkupToPlainText, stripInvisible, trimSummary } from '../../lib/slack/commands';
-import { PermanentError } from '../../lib/errors';
+import { PermanentError, RateLimitedError } from '../../lib/errors';
+import { awaitTurn } from '../../lib/store/pacer';
+import { routingKeyLane } from '../../lib/store/window-pacer';
 import type { IncidentLink } from '../../lib/store/incident-links';
 import type { Logger } from '../../lib/runtime/log';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
@@ -14,6 +16,12 @@ import type { HandleContext, StepTools } from './tools';
 
 /** The most of a person's message an escalation carries to on-call (its `custom_details.message`). */
 export const MESSAGE_DETAIL_MAX_LENGTH = 4000;
+
+/**
+ * A trigger whose turn under its routing key's limit is at most this far waits for it in place;
+ * farther, its message leaves and comes back near its turn.
+ */
+const TRIGGER_WAIT_IN_PLACE_MS = 3000;
 
 /** What the escalation's PagerDuty event says about where it came from (looked up, never failing). */
 export interface Origin {
@@ -116,6 +124,15 @@ async function trigger(tools: StepTools, start: IncidentLink, customer: Customer
   // customer on the deployment's key shares).
   const foldedAsNote = foldInto ? await foldAsNote(tools, link, foldInto, origin, channelName, permalink, logger) : false;
   if (!foldedAsNote) {
+    // Every customer on a routing key shares its Events API limit: in an outage, each trigger goes
+    // out at its turn, when the window has room, rather than finding the limit by refusals.
+    const pacer = deps.triggerPacer;
+    const lane = routingKeyLane(routingKey);
+    if (pacer) {
+      const nowMs = tools.now().getTime();
+      const turnAt = await pacer.keptTurn(lane, dedupKey, nowMs);
+      await awaitTurn(turnAt, nowMs, TRIGGER_WAIT_IN_PLACE_MS, "the trigger waits for its turn under PagerDuty's limit on its routing key");
+    }
     try {
       await deps.pagerDuty.trigger({
         ...(routingKey ? { routingKey } : {}),
@@ -140,6 +157,10 @@ async function trigger(tools: StepTools, start: IncidentLink, customer: Customer
         ...(permalink ? { links: [{ href: permalink, text: 'Slack message' }] } : {}),
       });
     } catch (error) {
+      if (pacer && error instanceof RateLimitedError) {
+        // Refused anyway (another sender on the key, such as the provider's monitoring): retried with backoff, and a new turn then.
+        await pacer.forget(lane, dedupKey).catch((forgetError: unknown) => logger.warn('could not drop the refused trigger\'s turn', { error: forgetError }));
+      }
       if (!(error instanceof PermanentError)) {
         await failureNotice(tools, link, settings.contact, context, logger)(error);
         throw error;

@@ -8,6 +8,7 @@ import type { Locator } from '../../lib/tenancy/ownership';
 import type { EscalationLinks } from '../../lib/store/incident-links';
 import type { ChannelReferences } from '../../lib/store/channel-references';
 import type { PageBudget } from '../../lib/store/page-budget';
+import type { WindowPacer } from '../../lib/store/window-pacer';
 import { type ChannelScope } from '../../lib/slack/web-api';
 import type { CustomerRecord } from '../../lib/store/customer-records';
 
@@ -17,6 +18,8 @@ export interface SlackWorkerDeps extends Omit<WorkerParts<Locator, EscalationLin
   budget: PageBudget;
   /** Notes per incident (thread replies), counted like the page budget. */
   noteBudget: PageBudget;
+  /** Turns for triggers under the Events API's limit per routing key; unset: triggers are not paced. */
+  triggerPacer?: WindowPacer;
   config: { pingPhrase: string; slashCommand: string; supportContact: string; showResponderNames: boolean; severity: Severity; pagerDutyFromEmail?: string; slackAppId?: string };
   /** Called after each step that changes something; tests throw here to simulate a crash. */
   checkpoint?: (step: string) => void;

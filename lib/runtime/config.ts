@@ -79,6 +79,9 @@ export interface WorkerConfig {
   slackUpdatesPerMinute: number;
   /** The pace of a fan-out's posts (chat.postMessage) per workspace: one incident event told to many channels. */
   slackFanOutPostsPerMinute: number;
+  /** Triggers per routing key in any window of `triggerWindowSeconds` (PagerDuty's Events API limit); 0: not paced. */
+  triggersPerWindow: number;
+  triggerWindowSeconds: number;
   /** The severity of the incidents escalations trigger, unless the customer has its own. */
   severity: (typeof SEVERITIES)[number];
   /**
@@ -112,6 +115,8 @@ export function loadWorkerConfig(env: Env, queue: { dlqEnv: string; maxReceiveCo
     httpTimeoutMs: readSetting(env, 'HTTP_TIMEOUT_MS'),
     slackUpdatesPerMinute: readSetting(env, 'SLACK_UPDATES_PER_MINUTE'),
     slackFanOutPostsPerMinute: readSetting(env, 'SLACK_FANOUT_POSTS_PER_MINUTE'),
+    triggersPerWindow: readSetting(env, 'PAGER_DUTY_TRIGGERS_PER_WINDOW'),
+    triggerWindowSeconds: readSetting(env, 'PAGER_DUTY_TRIGGER_WINDOW_SECONDS'),
     severity: readSetting(env, 'PAGER_DUTY_SEVERITY'),
     ...optional('pagerDutyFromEmail', readSetting(env, 'PAGER_DUTY_FROM_EMAIL')),
     ...optional('slackAppId', readSetting(env, 'SLACK_APP_ID')),

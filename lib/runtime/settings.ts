@@ -80,6 +80,8 @@ export const SETTINGS = {
   HTTP_TIMEOUT_MS: define({ parser: number('zero'), default: 8000 }),
   SLACK_UPDATES_PER_MINUTE: define({ parser: number('above zero'), default: 50 }),
   SLACK_FANOUT_POSTS_PER_MINUTE: define({ parser: number('zero'), default: 580 }),
+  PAGER_DUTY_TRIGGERS_PER_WINDOW: define({ parser: number('zero'), default: 120 }),
+  PAGER_DUTY_TRIGGER_WINDOW_SECONDS: define({ parser: number('above zero'), default: 60 }),
   LOG_LEVEL: define({ parser: oneOf(LOG_LEVELS), default: 'info' }),
   SLACK_API_URL: define({ parser: baseUrl, default: 'https://slack.com/api/' }),
   PAGER_DUTY_EVENTS_URL: define({ parser: baseUrl, default: 'https://events.pagerduty.com/' }),

@@ -1,0 +1,65 @@
+import { earliestCallTimes } from '../bench/lib/storm-bounds';
+import { startStack, type LocalStack } from '../local/stack';
+import type { Rule } from '../local/stand-ins/rate-limits';
+import { audit } from '../local/world/audit';
+import { World } from '../local/world/world';
+
+/**
+ * Many customers on ONE routing key escalate at once (an outage): PagerDuty's Events API takes a
+ * few triggers per routing key in any window looking back and refuses the rest with a 429 and no
+ * Retry-After. pd-router gives each trigger a turn under that window, so every escalation pages
+ * once, none is refused, and the last goes out when the window first has room for it.
+ */
+
+const SHARED_KEY = 'RPACEDSHAREDKEY000000000';
+const WINDOW: Rule = { kind: 'window', limit: 4, windowSeconds: 3 };
+const CHANNELS = Array.from({ length: 10 }, (_, i) => `CPACED${String(i).padStart(2, '0')}`);
+/** Beyond the window's bound: the queue's delivery, the worker's steps, and the pacer's margin per window. */
+const SLACK_MS = 2000;
+
+describe('triggers on one shared routing key paced under its Events API window', () => {
+  let stack: LocalStack;
+  const eventsCallAt: number[] = [];
+  beforeAll(async () => {
+    stack = await startStack({
+      visibilityTimeoutSeconds: 10,
+      retryBaseSeconds: 0,
+      logLevel: 'silent',
+      customers: CHANNELS.map((channel, i) => ({ channel, name: `Customer ${i}`, routingKey: SHARED_KEY, pagesPerHour: 1000 })),
+      env: { PAGER_DUTY_TRIGGERS_PER_WINDOW: String(WINDOW.limit), PAGER_DUTY_TRIGGER_WINDOW_SECONDS: String(WINDOW.windowSeconds) },
+      standIns: { rateLimits: { 'pagerduty.events.routingKey': WINDOW } },
+    });
+    // The stand-in records Events API calls without a time: note each one's as it is recorded.
+    const calls = stack.pagerDuty!.eventsCalls;
+    const record = calls.push.bind(calls);
+    calls.push = (...items) => {
+      for (const _ of items) eventsCallAt.push(Date.now());
+      return record(...items);
+    };
+  });
+  afterAll(() => stack.stop());
+
+  it('every escalation pages exactly once, none is refused, and the last by the window\'s bound', async () => {
+    const world = new World(stack);
+    const started = Date.now();
+    const escalations = await Promise.all(CHANNELS.map((channel) => world.escalate(channel)));
+    await stack.waitForIdle(90_000);
+
+    const calls = stack.pagerDuty!.eventsCalls.map((call, i) => ({ status: call.status, at: eventsCallAt[i]!, dedupKey: (typeof call.body === 'string' ? JSON.parse(call.body) : call.body).dedup_key as string }));
+    expect(calls.filter((c) => c.status === 429)).toEqual([]);
+    expect(stack.pagerDuty!.rateLimits!.totals['pagerduty.events.routingKey'].refused).toBe(0);
+    for (const escalation of escalations) expect(calls.filter((c) => c.status === 202 && c.dedupKey === escalation.dedupKey)).toHaveLength(1);
+
+    // All ready at once: the window lets the last one go after floor((n - 1) / limit) windows.
+    const bound = Math.max(...earliestCallTimes(WINDOW, CHANNELS.map(() => 0)));
+    const accepted = calls.filter((c) => c.status === 202).map((c) => c.at);
+    const first = Math.min(...accepted);
+    expect(first - started).toBeLessThan(SLACK_MS);
+    expect(Math.max(...accepted) - first).toBeLessThanOrEqual(bound + SLACK_MS);
+
+    const report = await audit(world);
+    expect(report.duplicates).toEqual([]);
+    expect(report.lost).toEqual([]);
+    expect(report.dlq).toEqual({ slack: [], pagerduty: [] });
+  }, 120_000);
+});
