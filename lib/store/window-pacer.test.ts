@@ -1,3 +1,4 @@
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { startTestDynamo } from '../../test/support/dynamo';
 import { makeWindowPacer, routingKeyLane, type WindowPacer } from './window-pacer';
 
@@ -46,6 +47,28 @@ describe('turns under a sliding-window limit (on dynalite)', () => {
   it('two attempts of one escalation racing agree on one turn', async () => {
     const turns = await Promise.all(Array.from({ length: 4 }, () => pacer.keptTurn('lane-e', 'esc-x', T0)));
     expect(new Set(turns).size).toBe(1);
+  });
+
+  it('a slot reserved by a caller that never says when it goes: the next one waits briefly, then assumes the latest it could go', async () => {
+    for (const i of [0, 1, 2]) await pacer.keptTurn('lane-f', `esc-${i}`, T0);
+    // Slot 3 is taken (the atomic add) by a caller that stops before recording its turn.
+    await env.db.send(new UpdateCommand({ TableName: env.dynamo.tableName, Key: { pk: 'window#lane-f' }, UpdateExpression: 'ADD #count :one', ExpressionAttributeNames: { '#count': 'count' }, ExpressionAttributeValues: { ':one': 1 } }));
+    for (const i of [4, 5]) await pacer.keptTurn('lane-f', `esc-${i}`, T0);
+    // Slot 6 follows slot 3, which could go as late as now (it was reserved before): a window from now.
+    const started = Date.now();
+    expect(await pacer.keptTurn('lane-f', 'esc-6', T0 + 1500)).toBe(T0 + 2500);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    // Later slots follow the turns recorded.
+    for (const i of [7, 8]) expect(await pacer.keptTurn('lane-f', `esc-${i}`, T0 + 1500)).toBe(T0 + 2000);
+    expect(await pacer.keptTurn('lane-f', 'esc-9', T0 + 1500)).toBe(T0 + 3500);
+  });
+
+  it('nor sooner than a window after the slots known before the silent one', async () => {
+    for (const i of [0, 1, 2]) await pacer.keptTurn('lane-g', `esc-${i}`, T0);
+    await env.db.send(new UpdateCommand({ TableName: env.dynamo.tableName, Key: { pk: 'window#lane-g' }, UpdateExpression: 'ADD #count :one', ExpressionAttributeNames: { '#count': 'count' }, ExpressionAttributeValues: { ':one': 1 } }));
+    for (const i of [4, 5]) await pacer.keptTurn('lane-g', `esc-${i}`, T0);
+    // Slot 3 goes a window after slot 0 at the earliest (T0 + 1 s), so slot 6 a window after that.
+    expect(await pacer.keptTurn('lane-g', 'esc-6', T0 + 100)).toBe(T0 + 2000);
   });
 
   it('lanes are hashes of routing keys: independent, and never the key itself', async () => {

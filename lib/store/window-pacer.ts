@@ -88,7 +88,8 @@ export function makeWindowPacer(db: DynamoDBDocumentClient, tableName: string, o
         }
         if (waited >= settleMs) {
           // Slot `before` was reserved but has not said when it goes (its caller is slow or gone):
-          // assume the latest it can go, a window from now, or after the slots known before it.
+          // follow the latest it would go, now (it was reserved before this one) or a window after
+          // the slot known before it with its residue.
           const known = recorded >= 0 ? at + ((slot - recorded) / limit) * windowMs : 0;
           turnAt = Math.max(nowMs + windowMs, known) + marginMs;
           break;
