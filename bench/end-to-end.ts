@@ -112,6 +112,9 @@ export async function runEndToEnd(options: EndToEndOptions): Promise<EndToEndRes
     concurrency: options.concurrency,
     standIns: { latencyMs: options.standInLatencyMs },
   });
+  // Named, as `npm run customers -- add` registers a channel deployed (it asks Slack once, at
+  // registration): a first escalation then asks Slack nothing.
+  await Promise.all(channels.map((channel) => stack.customers.recordChannelName(channel, channel.toLowerCase())));
   const slack = stack.slack!;
   const pagerDuty = stack.pagerDuty!;
   const secret = stack.secrets.SLACK_SIGNING_SECRET;

@@ -117,6 +117,9 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
     concurrency: options.concurrency,
     standIns: { latencyMs: options.standInLatencyMs, rateLimits: true },
   });
+  // Named, as `npm run customers -- add` registers a channel deployed (it asks Slack once, at
+  // registration): a first escalation then asks Slack nothing.
+  await Promise.all(channels.map((channel) => stack.customers.recordChannelName(channel, channel.toLowerCase())));
   const slack = stack.slack!;
   const pagerDuty = stack.pagerDuty!;
   // The limits the stand-ins enforce (the documented ones) give the bounds.
