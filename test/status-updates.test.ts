@@ -2,7 +2,7 @@ import type { LocalStack } from '../local/stack';
 import type { StandInIncident } from '../local/stand-ins/pagerduty';
 import { signedWebhook } from '../local/events/pagerduty';
 import { post } from '../local/events/request';
-import { botMessages, confirmationOf, escalateGrouped, mention, startTestStack } from './support/stack';
+import { botMessages, confirmationOf, effectKeyOf, escalateGrouped, mention, startTestStack } from './support/stack';
 import { ensureCustomer } from '../local/world/customers';
 import { fixture } from './fixtures';
 
@@ -126,8 +126,17 @@ describe('status updates (incident.status_update_published), through the local s
     await stack.waitForIdle();
 
     const rca = 'Root cause: Acme bulk import overloaded pg-shared-3; Globex and Initech degraded';
+    // PagerDuty's next REST answer takes 0.8 s (inside the worker's deadline): three channels are
+    // known to follow, so none may see the text whatever it says, and their posts do not wait for it.
+    const restBefore = stack.pagerDuty!.restCalls.length;
+    stack.pagerDuty!.faults.failNext('rest', 1, { kind: 'timeout', ms: 800 });
     stack.pagerDuty!.publishStatusUpdate(internal.id, rca, 'Dana Scully');
     await stack.waitForIdle();
+    const listing = stack.pagerDuty!.restCalls.slice(restBefore).filter((c) => c.path.startsWith(`/incidents/${internal.id}/alerts`)).sort((a, b) => a.arrivedAt - b.arrivedAt)[0]!;
+    const published = stack.pagerDuty!.deliveries.find((d) => d.incidentId === internal.id && d.eventType === 'incident.status_update_published')!;
+    const combinedPosts = stack.slack!.calls.filter((c) => c.method === 'chat.postMessage' && effectKeyOf(c)?.startsWith(`pd:${published.eventId}:`));
+    expect(combinedPosts).toHaveLength(3);
+    for (const post of combinedPosts) expect(post.arrivedAt).toBeLessThan(listing.arrivedAt + 800);
 
     for (const channel of ['CSU3ACME', 'CSU3GLOBEX', 'CSU3INITECH']) {
       expect(everything(channel)).not.toContain('Root cause');

@@ -34,9 +34,12 @@ export async function handleIncidentEvent(tools: PagerDutyTools, event: PagerDut
     const ref = { id: incident.id, ...(incident.incidentKey ? { incidentKey: incident.incidentKey } : {}) };
     // The channels already known to follow the incident hear first: asking PagerDuty which
     // alerts it holds (grouping) is for channels not yet known, and would otherwise sit in
-    // series before every update. On-call's text is the exception: whether it may be shown
-    // depends on who else the incident holds, so it waits for the answer.
-    const known = event.statusUpdate === undefined ? await tools.ownership.known(ref, logger) : [];
+    // series before every update. On-call's text is the exception while one channel is known:
+    // whether it may be shown depends on who else the incident holds, so it waits for the answer.
+    // With more than one known it is not shown, whatever the answer (an outage merged into one
+    // incident: the whole fan-out would otherwise wait for the listing).
+    const found = await tools.ownership.known(ref, logger);
+    const known = event.statusUpdate === undefined || found.length > 1 ? found : [];
     if (known.length) {
       tools.checkpoint('incident-attached');
       await tellAll(tools, known, event, logger);
