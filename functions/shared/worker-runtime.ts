@@ -69,7 +69,7 @@ export interface WorkerDefinition<E, O, L, X> {
   links: (db: DynamoDBDocumentClient, tableName: string, options: { ttlDays: number }) => L & LinkBinding;
   /** The parts this worker alone uses. */
   own: (store: WorkerStore) => X;
-  build: (parts: WorkerParts<O, L> & X) => (event: E, context: { logger: Logger; finalAttempt: boolean }) => Promise<void>;
+  build: (parts: WorkerParts<O, L> & X) => (event: E, context: { logger: Logger; attempt: number; finalAttempt: boolean }) => Promise<void>;
 }
 
 /** The store's binding taken out of it: ownership is given the binding, everyone else links that cannot bind. */
@@ -127,7 +127,7 @@ export function createWorkerHandler<E, O, L, X>(env: Env, definition: WorkerDefi
       event.Records,
       async ({ record, finalAttempt, attempt }) => {
         const parsed = definition.parse(record.body);
-        await handle(parsed, { logger: logger.child({ ...definition.logContext(parsed), messageId: record.messageId, attempt }), finalAttempt });
+        await handle(parsed, { logger: logger.child({ ...definition.logContext(parsed), messageId: record.messageId, attempt }), attempt, finalAttempt });
       },
       {
         logger,

@@ -128,10 +128,13 @@ async function trigger(tools: StepTools, start: IncidentLink, customer: Customer
     // out at its turn, when the window has room, rather than finding the limit by refusals.
     const pacer = deps.triggerPacer;
     const lane = routingKeyLane(routingKey);
+    let recorded: Promise<void> = Promise.resolve();
     if (pacer) {
       const nowMs = tools.now().getTime();
-      const turnAt = await pacer.keptTurn(lane, dedupKey, nowMs);
-      await awaitTurn(turnAt, nowMs, TRIGGER_WAIT_IN_PLACE_MS, "the trigger waits for its turn under PagerDuty's limit on its routing key");
+      // A first delivery has no kept turn to look up, and one it uses at once it need not keep.
+      const turn = context.attempt === 1 ? await pacer.firstTurn(lane, dedupKey, nowMs, TRIGGER_WAIT_IN_PLACE_MS) : { turnAt: await pacer.keptTurn(lane, dedupKey, nowMs), recorded };
+      recorded = turn.recorded;
+      await awaitTurn(turn.turnAt, nowMs, TRIGGER_WAIT_IN_PLACE_MS, "the trigger waits for its turn under PagerDuty's limit on its routing key");
     }
     try {
       await deps.pagerDuty.trigger({
@@ -168,6 +171,8 @@ async function trigger(tools: StepTools, start: IncidentLink, customer: Customer
       logger.error('PagerDuty refused the escalation', { reason: error.message });
       logger.metric(METRIC_NAMES.escalationsRejected);
       return deps.links.settle(dedupKey, { state: 'rejected', reason: error.message });
+    } finally {
+      await recorded;
     }
   }
   // Once PagerDuty has accepted, a failure here must not say "not paged".

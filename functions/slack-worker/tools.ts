@@ -28,6 +28,8 @@ export interface SlackWorkerDeps extends Omit<WorkerParts<Locator, EscalationLin
 
 export interface HandleContext {
   logger: Logger;
+  /** Which delivery of its queue message this is (1: the first, which has no kept turn). */
+  attempt: number;
   finalAttempt: boolean;
 }
 

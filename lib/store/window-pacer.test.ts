@@ -39,6 +39,20 @@ describe('turns under a sliding-window limit (on dynalite)', () => {
     expect(await pacer.keptTurn('lane-c', 'esc-3', T0 + 900)).toBe(T0 + 2000);
   });
 
+  it('a first ask: a near turn is used at once, not kept, its slot recorded beside the call; a far one is kept for the redelivery', async () => {
+    const near = await Promise.all([0, 1, 2].map((i) => pacer.firstTurn('lane-h', `esc-${i}`, T0, 300)));
+    expect(near.map((t) => t.turnAt)).toEqual([T0, T0, T0]);
+    await Promise.all(near.map((t) => t.recorded));
+    // The slot a window later follows the recorded ones; it is too far to wait in place, so it is kept.
+    const far = await pacer.firstTurn('lane-h', 'esc-3', T0 + 100, 300);
+    expect(far.turnAt).toBe(T0 + 1000);
+    expect(await pacer.keptTurn('lane-h', 'esc-3', T0 + 900)).toBe(T0 + 1000);
+    // A near turn was not kept: asking again reserves a new slot, behind the far one.
+    expect(await pacer.keptTurn('lane-h', 'esc-0', T0 + 200)).toBe(T0 + 1000);
+    expect(await pacer.keptTurn('lane-h', 'esc-1', T0 + 200)).toBe(T0 + 1000);
+    expect(await pacer.keptTurn('lane-h', 'esc-2', T0 + 200)).toBe(T0 + 2000);
+  });
+
   it('concurrent reservations get distinct slots: no window holds more than the limit', async () => {
     const turns = await Promise.all(Array.from({ length: 12 }, (_, i) => pacer.keptTurn('lane-d', `esc-${i}`, T0)));
     expect([...turns].sort((a, b) => a - b)).toEqual([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3].map((w) => T0 + w * 1000));

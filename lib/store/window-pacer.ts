@@ -22,6 +22,14 @@ export interface WindowPacer {
    * (a queue message) finds it again instead of queueing behind the slots reserved meanwhile.
    */
   keptTurn(lane: string, holder: string, nowMs: number): Promise<number>;
+  /**
+   * A first ask's turn (a queue message's first delivery keeps none), for less on the way to the
+   * call: nothing is looked up, a turn within `inPlaceMs` is not kept (it is used at once), and the
+   * slot's record, which only the slot a window later reads, is written beside the caller's call:
+   * await `recorded` after it (it never fails; a record missing makes that later slot wait for it,
+   * then assume the latest this one could go).
+   */
+  firstTurn(lane: string, holder: string, nowMs: number, inPlaceMs: number): Promise<{ turnAt: number; recorded: Promise<void> }>;
   /** Drop the turn `holder` keeps: the limit refused it anyway (another sender), its next ask takes a new one. */
   forget(lane: string, holder: string): Promise<void>;
 }
@@ -58,7 +66,8 @@ export function makeWindowPacer(db: DynamoDBDocumentClient, tableName: string, o
   const expires = (nowMs: number) => expiryEpoch(new Date(nowMs), 1);
   const get = async (key: { pk: string }) => (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true })))).Item;
 
-  async function turn(lane: string, nowMs: number): Promise<number> {
+  /** Reserve a slot and say when it goes; `record` writes the slot's turn for the slot a window later. */
+  async function reserve(lane: string, nowMs: number): Promise<{ turnAt: number; record: () => Promise<void> }> {
     const taken = await storeCall('update', () =>
       db.send(
         new UpdateCommand({
@@ -98,7 +107,8 @@ export function makeWindowPacer(db: DynamoDBDocumentClient, tableName: string, o
         waited += SETTLE_POLL_MS;
       }
     }
-    if (slot >= 0) {
+    const record = async () => {
+      if (slot < 0) return;
       try {
         await storeCall('put', () =>
           db.send(
@@ -115,32 +125,47 @@ export function makeWindowPacer(db: DynamoDBDocumentClient, tableName: string, o
         // A later slot with this residue already wrote (it gave up waiting for this one): it is the one to follow.
         if (!isConditionFailure(error)) throw error;
       }
-    }
+    };
+    return { turnAt, record };
+  }
+
+  async function turn(lane: string, nowMs: number): Promise<number> {
+    const { turnAt, record } = await reserve(lane, nowMs);
+    await record();
     return turnAt;
+  }
+
+  async function keep(lane: string, holder: string, turnAt: number, nowMs: number): Promise<number> {
+    try {
+      await storeCall('put', () =>
+        db.send(
+          new PutCommand({
+            TableName: tableName,
+            Item: { ...heldKey(lane, holder), turnAt, [LAYOUT.table.ttlAttribute]: expires(nowMs) },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        ),
+      );
+      return turnAt;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      // Another attempt of the same holder reserved one first: that one is kept (this slot goes unused, which only slows the pace a little).
+      const first = await get(heldKey(lane, holder));
+      return Number(first?.turnAt ?? turnAt);
+    }
   }
 
   return {
     async keptTurn(lane, holder, nowMs) {
       const held = await get(heldKey(lane, holder));
       if (typeof held?.turnAt === 'number') return held.turnAt;
-      const turnAt = await turn(lane, nowMs);
-      try {
-        await storeCall('put', () =>
-          db.send(
-            new PutCommand({
-              TableName: tableName,
-              Item: { ...heldKey(lane, holder), turnAt, [LAYOUT.table.ttlAttribute]: expires(nowMs) },
-              ConditionExpression: 'attribute_not_exists(pk)',
-            }),
-          ),
-        );
-        return turnAt;
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        // Another attempt of the same holder reserved one first: that one is kept (this slot goes unused, which only slows the pace a little).
-        const first = await get(heldKey(lane, holder));
-        return Number(first?.turnAt ?? turnAt);
-      }
+      return keep(lane, holder, await turn(lane, nowMs), nowMs);
+    },
+    async firstTurn(lane, holder, nowMs, inPlaceMs) {
+      const reserved = await reserve(lane, nowMs);
+      if (reserved.turnAt - nowMs <= inPlaceMs) return { turnAt: reserved.turnAt, recorded: reserved.record().catch(() => undefined) };
+      await reserved.record();
+      return { turnAt: await keep(lane, holder, reserved.turnAt, nowMs), recorded: Promise.resolve() };
     },
     async forget(lane, holder) {
       await storeCall('delete', () => db.send(new DeleteCommand({ TableName: tableName, Key: heldKey(lane, holder) })));
