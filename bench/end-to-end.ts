@@ -254,6 +254,11 @@ export async function runEndToEnd(options: EndToEndOptions): Promise<EndToEndRes
   let duplicateUpdates = 0;
   for (const [eventId, delivery] of deliveredEvents) {
     const at = postedAt.get(`pd:${eventId}`);
+    // An escalation's own incident opening is told by its confirmation ("paged", Triggered), not by a post.
+    if (delivery.eventType === 'incident.triggered') {
+      duplicateUpdates += at?.length ?? 0;
+      continue;
+    }
     const sent = webhookSentAt.get(`${delivery.incidentId}|${delivery.eventType}`);
     if (!at?.length) {
       missingUpdates++;

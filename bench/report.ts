@@ -344,7 +344,7 @@ export function renderMarkdown(results: BenchResults): string {
     row('escalations confirmed per second', (r) => `${r.escalationsPerSecond}`);
     row('PagerDuty triggers per second', (r) => `${r.triggersPerSecond}`);
     row('Slack request → PagerDuty trigger, p50 / p95', (r) => pair(r.slackToTrigger));
-    row('webhook → Slack post, p50 / p95', (r) => pair(r.webhookToPost));
+    row('webhook → Slack post (every webhook but an incident opening, which the confirmation tells), p50 / p95', (r) => pair(r.webhookToPost));
     row('the same p95 over the one vendor call each needs (the stand-ins\' latency): trigger / post', (r) => `${(r.slackToTrigger.p95 / r.options.standInLatencyMs).toFixed(2)}× / ${(r.webhookToPost.p95 / r.options.standInLatencyMs).toFixed(2)}×`);
     row('ingress HTTP answer under this load, p50 / p95', (r) => pair(r.slackAnswer));
     row('escalations / webhooks', (r) => `${r.escalations} / ${r.webhooks}`);
