@@ -24,7 +24,7 @@ import { parseCommandLine, processOutput, usageError } from '../scripts/cli';
  * prints the tables and writes bench/results/latest.json and latest.md (quick mode:
  * bench/results/quick.json.tmp).
  */
-const USAGE = `usage: npm run bench [-- --quick | --storm] [--channels <n>]
+const USAGE = `usage: npm run bench [-- --quick | --storm] [--channels <n>] [--keys own|shared]
 
 Builds the five functions as the deploy does and measures bundle sizes, cold starts, ingress
 answer times and the whole stack end to end next to the single-function baseline, then a
@@ -33,11 +33,13 @@ Prints the tables and writes bench/results/latest.json and latest.md.
   --quick   the same code on small numbers, under 30 s; writes bench/results/quick.json.tmp only
   --storm   only the storm (300 customers, own keys then one shared key, about 15 minutes); its
             figures replace the storm's in bench/results/latest.json and latest.md
-  --channels <n>  customer channels in the storm (default 300; 20 with --quick), e.g. --storm --channels 1000`;
+  --channels <n>  customer channels in the storm (default 300; 20 with --quick), e.g. --storm --channels 1000
+  --keys own|shared  with --storm: only the storm on the customers' own routing keys, or only on one
+            shared key (the other's last figures of the same size are kept)`;
 
-const parsed = parseCommandLine<{ quick?: boolean; storm?: boolean; channels?: string }>(
+const parsed = parseCommandLine<{ quick?: boolean; storm?: boolean; channels?: string; keys?: string }>(
   process.argv.slice(2),
-  { quick: { type: 'boolean' }, storm: { type: 'boolean' }, channels: { type: 'string' } },
+  { quick: { type: 'boolean' }, storm: { type: 'boolean' }, channels: { type: 'string' }, keys: { type: 'string' } },
   USAGE,
   processOutput,
 );
@@ -45,6 +47,8 @@ if ('exitCode' in parsed) process.exit(parsed.exitCode);
 const quick = parsed.values.quick === true;
 const stormOnly = parsed.values.storm === true;
 if (quick && stormOnly) process.exit(usageError(processOutput, USAGE, '--quick and --storm exclude each other (--quick already runs a small storm)'));
+const keysOnly = parsed.values.keys;
+if (keysOnly !== undefined && (!stormOnly || (keysOnly !== 'own' && keysOnly !== 'shared'))) process.exit(usageError(processOutput, USAGE, `--keys takes own or shared, with --storm (not "${keysOnly}")`));
 /** The full run's storm size; `--storm --channels <other>` is kept beside it (results.stormLarge). */
 const DEFAULT_STORM_CHANNELS = 300;
 const stormChannels = parsed.values.channels === undefined ? (quick ? 20 : DEFAULT_STORM_CHANNELS) : Number(parsed.values.channels);
@@ -64,8 +68,8 @@ const STORM: Record<'own' | 'shared', StormOptions | undefined> = quick
   ? { own: stormOptions('own', stormChannels, { spreadMs: 2000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 20_000, settle: false }), shared: undefined }
   : {
       // Both run until every confirmation is re-rendered too (Slack's chat.update limit makes that 6+ minutes at 300 channels).
-      own: stormOptions('own', stormChannels, { spreadMs: 10_000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 300_000, settle: true }),
-      shared: stormOptions('shared', stormChannels, { spreadMs: 10_000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 300_000, settle: true }),
+      own: keysOnly === 'shared' ? undefined : stormOptions('own', stormChannels, { spreadMs: 10_000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 300_000, settle: true }),
+      shared: keysOnly === 'own' ? undefined : stormOptions('shared', stormChannels, { spreadMs: 10_000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 300_000, settle: true }),
     };
 
 const PLAN = quick
@@ -171,7 +175,9 @@ async function stormOnlyMain() {
   const previous = atDefaultSize ? results.storm : results.stormLarge;
   const previousSizes = new Set([previous?.own?.escalations, previous?.shared?.escalations, stormChannels].filter((n) => n !== undefined).map((n) => `storm (${n} channels`));
   results.skipped = results.skipped.filter((s) => !s.phase.startsWith(`storm (${stormChannels} channels`));
-  const storm = await runStorms(results);
+  // One key mode alone keeps the other's last figures of this size.
+  const sameSize = previous && [previous.own, previous.shared].some((r) => r?.escalations === stormChannels) ? previous : {};
+  const storm = { ...(keysOnly ? sameSize : {}), ...(await runStorms(results)) };
   if (atDefaultSize) results.storm = storm;
   else results.stormLarge = storm;
   results.targets = [...results.targets.filter((t) => ![...previousSizes].some((prefix) => t.target.startsWith(prefix))), ...stormTargets(storm)];
