@@ -23,6 +23,22 @@ export const MESSAGE_DETAIL_MAX_LENGTH = 4000;
  */
 const TRIGGER_WAIT_IN_PLACE_MS = 3000;
 
+/**
+ * Every customer on a routing key shares its Events API limit: in an outage, each trigger goes out
+ * at its turn, when the window has room, rather than finding the limit by refusals. Resolves once
+ * the turn has come, with the slot's record still being written (wrapped, so that awaiting the
+ * turn does not await the record): await `recorded` after the trigger.
+ */
+async function triggerTurn(tools: StepTools, lane: string, dedupKey: string, context: HandleContext): Promise<{ recorded: Promise<void> }> {
+  const pacer = tools.deps.triggerPacer;
+  if (!pacer) return { recorded: Promise.resolve() };
+  const nowMs = tools.now().getTime();
+  // A first delivery has no kept turn to look up, and one it uses at once it need not keep.
+  const turn = context.attempt === 1 ? await pacer.firstTurn(lane, dedupKey, nowMs, TRIGGER_WAIT_IN_PLACE_MS) : { turnAt: await pacer.keptTurn(lane, dedupKey, nowMs), recorded: Promise.resolve() };
+  await awaitTurn(turn.turnAt, nowMs, TRIGGER_WAIT_IN_PLACE_MS, "the trigger waits for its turn under PagerDuty's limit on its routing key");
+  return { recorded: turn.recorded };
+}
+
 /** What the escalation's PagerDuty event says about where it came from (looked up, never failing). */
 export interface Origin {
   team: string;
@@ -124,18 +140,9 @@ async function trigger(tools: StepTools, start: IncidentLink, customer: Customer
   // customer on the deployment's key shares).
   const foldedAsNote = foldInto ? await foldAsNote(tools, link, foldInto, origin, channelName, permalink, logger) : false;
   if (!foldedAsNote) {
-    // Every customer on a routing key shares its Events API limit: in an outage, each trigger goes
-    // out at its turn, when the window has room, rather than finding the limit by refusals.
     const pacer = deps.triggerPacer;
     const lane = routingKeyLane(routingKey);
-    let recorded: Promise<void> = Promise.resolve();
-    if (pacer) {
-      const nowMs = tools.now().getTime();
-      // A first delivery has no kept turn to look up, and one it uses at once it need not keep.
-      const turn = context.attempt === 1 ? await pacer.firstTurn(lane, dedupKey, nowMs, TRIGGER_WAIT_IN_PLACE_MS) : { turnAt: await pacer.keptTurn(lane, dedupKey, nowMs), recorded };
-      recorded = turn.recorded;
-      await awaitTurn(turn.turnAt, nowMs, TRIGGER_WAIT_IN_PLACE_MS, "the trigger waits for its turn under PagerDuty's limit on its routing key");
-    }
+    const { recorded } = await triggerTurn(tools, lane, dedupKey, context);
     try {
       await deps.pagerDuty.trigger({
         ...(routingKey ? { routingKey } : {}),
