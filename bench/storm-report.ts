@@ -45,14 +45,14 @@ function whyMissed(r: StormResult, step: StormStep, steps: StormStep[]): string 
     case 'confirmed': {
       const paged = steps.find((x) => x.step === 'paged');
       if (r.options.routingKeys === 'shared' && paged?.ratio !== undefined && paged.ratio > STORM_RATIO_GOAL) {
-        return `the last trigger itself came at ${ratio(paged.ratio)} its bound: a trigger PagerDuty refuses (${r.pagerDuty429.received} 429s, no Retry-After) backs off up to 20 s, so slots freed in the 60 s window go unused`;
+        return `the last trigger itself came at ${ratio(paged.ratio)} its bound: triggers take turns under the key's window, but one that reaches PagerDuty later than its recorded turn (a busy event loop, a late redelivery) finds the window full (${r.pagerDuty429.received} 429s, no Retry-After) and backs off up to 20 s`;
       }
-      if (step.step === 'paged') return "PagerDuty accepted the triggers later than its limit allows: pd-router's own work before each trigger (DynamoDB round trips, on cores the emulators and stand-ins share)";
-      return `a confirmation refused by the workspace's post limit (${r.slack429.retried} 429s in the run) is retried no earlier than its Retry-After, when the queue next delivers it, a second or more after the slot it waited for`;
+      if (step.step === 'paged') return "PagerDuty accepted the triggers later than its limit allows: every customer's first escalation in 10 s, each a run of DynamoDB round trips, on the two cores the emulators and the stand-ins share";
+      return `the triggers came late (above), and the confirmations share the workspace's post limit: one refused (${r.slack429.retried} 429s in the run) is retried no earlier than its Retry-After, when the queue next delivers it`;
     }
     case 'status update':
     case 'resolution':
-      return `the fan-out's posts are paced at SLACK_FANOUT_POSTS_PER_MINUTE (580 a minute under the workspace's 600: ≥ 1.03× alone), and a post whose turn is more than 3 s away leaves and comes back when the queue next delivers it, a second or more late${step.step === 'status update' ? "; the status update's alert listing (whether on-call's text may be shown) is one REST call before its fan-out" : ''}`;
+      return `the fan-out's posts are paced at SLACK_FANOUT_POSTS_PER_MINUTE (580 a minute under the workspace's 600: ≥ 1.03× alone), and a post whose turn is more than 3 s away leaves and comes back when the queue next delivers it, a second or more late${step.step === 'status update' ? "; the status update follows the merge, whose announcements to on-call (each reading every follower of the incident) may still be running" : ''}`;
     case 're-render':
       return `pd-router paces re-renders evenly at SLACK_UPDATES_PER_MINUTE (${UPDATES_PER_MINUTE} a minute; the bound also spends the bucket's burst of 10 at once), and a refresh whose turn is more than 1 s away leaves and comes back when the queue next delivers it`;
   }
