@@ -30,26 +30,9 @@ export function makePacer(db: DynamoDBDocumentClient, tableName: string, options
   const heldKey = (lane: string, holder: string) => ({ pk: `turn#${lane}#${holder}` });
   const pacer: Pacer = {
     async keptTurn(lane, holder, nowMs) {
-      const held = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: heldKey(lane, holder), ConsistentRead: true })))).Item;
-      if (typeof held?.turnAt === 'number') return held.turnAt;
-      const turnAt = await pacer.turn(lane, nowMs);
-      try {
-        await storeCall('put', () =>
-          db.send(
-            new PutCommand({
-              TableName: tableName,
-              Item: { ...heldKey(lane, holder), turnAt, [LAYOUT.table.ttlAttribute]: expiryEpoch(new Date(nowMs), 1) },
-              ConditionExpression: 'attribute_not_exists(pk)',
-            }),
-          ),
-        );
-        return turnAt;
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        // Another attempt of the same holder reserved one first: that one is kept (this one goes unused).
-        const first = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: heldKey(lane, holder), ConsistentRead: true })))).Item;
-        return Number(first?.turnAt ?? turnAt);
-      }
+      const held = await heldTurn(db, tableName, heldKey(lane, holder));
+      if (held !== undefined) return held;
+      return keepTurn(db, tableName, heldKey(lane, holder), await pacer.turn(lane, nowMs), nowMs);
     },
     async turn(lane, nowMs) {
       // Two writes at most and no read-modify-write loop: an idle lane is claimed for now; a busy
@@ -86,6 +69,35 @@ export function makePacer(db: DynamoDBDocumentClient, tableName: string, options
     },
   };
   return pacer;
+}
+
+/** The turn kept under `key` (see Pacer.keptTurn), if any. */
+export async function heldTurn(db: DynamoDBDocumentClient, tableName: string, key: { pk: string }): Promise<number | undefined> {
+  const held = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true })))).Item;
+  return typeof held?.turnAt === 'number' ? held.turnAt : undefined;
+}
+
+/**
+ * Keep `turnAt` under `key` for its holder's later asks, unless another attempt of the same holder
+ * kept one first: then that one is the holder's (this one goes unused, which only slows the pace a
+ * little). Returns the turn kept.
+ */
+export async function keepTurn(db: DynamoDBDocumentClient, tableName: string, key: { pk: string }, turnAt: number, nowMs: number): Promise<number> {
+  try {
+    await storeCall('put', () =>
+      db.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: { ...key, turnAt, [LAYOUT.table.ttlAttribute]: expiryEpoch(new Date(nowMs), 1) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
+    );
+    return turnAt;
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    return (await heldTurn(db, tableName, key)) ?? turnAt;
+  }
 }
 
 /**

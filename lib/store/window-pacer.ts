@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LAYOUT } from '../layout/layout';
 import { expiryEpoch, isConditionFailure, storeCall } from './dynamo';
+import { heldTurn, keepTurn } from './pacer';
 
 /**
  * Turns under a sliding-window limit that many Lambda invocations share: PagerDuty's Events API
@@ -135,37 +136,17 @@ export function makeWindowPacer(db: DynamoDBDocumentClient, tableName: string, o
     return turnAt;
   }
 
-  async function keep(lane: string, holder: string, turnAt: number, nowMs: number): Promise<number> {
-    try {
-      await storeCall('put', () =>
-        db.send(
-          new PutCommand({
-            TableName: tableName,
-            Item: { ...heldKey(lane, holder), turnAt, [LAYOUT.table.ttlAttribute]: expires(nowMs) },
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        ),
-      );
-      return turnAt;
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-      // Another attempt of the same holder reserved one first: that one is kept (this slot goes unused, which only slows the pace a little).
-      const first = await get(heldKey(lane, holder));
-      return Number(first?.turnAt ?? turnAt);
-    }
-  }
-
   return {
     async keptTurn(lane, holder, nowMs) {
-      const held = await get(heldKey(lane, holder));
-      if (typeof held?.turnAt === 'number') return held.turnAt;
-      return keep(lane, holder, await turn(lane, nowMs), nowMs);
+      const held = await heldTurn(db, tableName, heldKey(lane, holder));
+      if (held !== undefined) return held;
+      return keepTurn(db, tableName, heldKey(lane, holder), await turn(lane, nowMs), nowMs);
     },
     async firstTurn(lane, holder, nowMs, inPlaceMs) {
       const reserved = await reserve(lane, nowMs);
       if (reserved.turnAt - nowMs <= inPlaceMs) return { turnAt: reserved.turnAt, recorded: reserved.record().catch(() => undefined) };
       await reserved.record();
-      return { turnAt: await keep(lane, holder, reserved.turnAt, nowMs), recorded: Promise.resolve() };
+      return { turnAt: await keepTurn(db, tableName, heldKey(lane, holder), reserved.turnAt, nowMs), recorded: Promise.resolve() };
     },
     async forget(lane, holder) {
       await storeCall('delete', () => db.send(new DeleteCommand({ TableName: tableName, Key: heldKey(lane, holder) })));
