@@ -39,12 +39,13 @@ export async function handleIncidentEvent(tools: PagerDutyTools, event: PagerDut
     // With more than one known it is not shown, whatever the answer (an outage merged into one
     // incident: the whole fan-out would otherwise wait for the listing).
     const found = await tools.ownership.known(ref, logger);
+    // What was found is the followers the listing adds to, either way.
     const known = event.statusUpdate === undefined || found.length > 1 ? found : [];
     if (known.length) {
       tools.checkpoint('incident-attached');
       await tellAll(tools, known, event, logger);
     }
-    links = await tools.ownership.heldBy(ref, logger, known);
+    links = await tools.ownership.heldBy(ref, logger, found);
     if (!links.length) return unlinked(logger);
     if (known.length) {
       const told = new Set(known.map((link) => link.dedupKey));
