@@ -9,7 +9,7 @@ import type { PagerDutyQueueEvent } from './pagerduty-events';
 export { EVENT_CONTRACT_VERSION, INCIDENT_STATUSES, MESSAGE_TEXT_MAX_LENGTH, PAGERDUTY_HANDLED_EVENT_TYPES, STATUS_UPDATE_MAX_LENGTH, WEBHOOK_MAX_AGE_MS } from './event-contract';
 export type { IncidentStatus, PagerDutyEventType } from './event-contract';
 export type { SlackActionEvent, SlackChannelEvent, SlackMessageEvent, SlackQueueEvent, SlackReplyEvent } from './slack-events';
-export type { ConfirmationRefreshEvent, IncidentLinkEvent, PagerDutyIncidentEvent, PagerDutyQueueEvent } from './pagerduty-events';
+export type { ConfirmationRefreshEvent, FollowersNoteEvent, IncidentLinkEvent, PagerDutyIncidentEvent, PagerDutyQueueEvent } from './pagerduty-events';
 
 /** Where a queued event goes: FIFO group (ordering) and de-duplication id. */
 export interface QueueRouting {
@@ -30,5 +30,6 @@ export function slackRouting(event: SlackQueueEvent): QueueRouting {
 export function pagerDutyRouting(event: PagerDutyQueueEvent): QueueRouting {
   if (event.kind === 'confirmation.refresh') return { groupId: `confirmation.${event.dedupKey}`, deduplicationId: `${event.kind}:${event.id}` };
   if (event.kind === 'incident.link') return { groupId: `link.${event.dedupKey}`, deduplicationId: `${event.kind}:${event.id}` };
+  if (event.kind === 'incident.followers') return { groupId: `followers.${event.incidentId}`, deduplicationId: `${event.kind}:${event.id}` };
   return { groupId: event.incident.id, deduplicationId: event.webhookId ?? event.id };
 }

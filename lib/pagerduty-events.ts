@@ -78,12 +78,28 @@ export const IncidentLinkEventSchema = v.object({
   event: PagerDutyIncidentEventSchema,
 });
 
+/**
+ * On-call should be told who follows an incident merges have changed the followers of. Not from
+ * outside: a merge queues it for the incident merged into, one per settle window (its id), and it
+ * waits until `dueAt`, the window's end, so an outage merged into one incident is one note read
+ * once, not a note and a read of every follower per merge.
+ */
+export const FollowersNoteEventSchema = v.object({
+  v: v.literal(EVENT_CONTRACT_VERSION),
+  kind: v.literal('incident.followers'),
+  /** The incident and the window: every merge into it in one window queues the same id. */
+  id: nonEmpty,
+  incidentId: nonEmpty,
+  dueAt: isoTime,
+});
+
 export type PagerDutyIncidentEvent = v.InferOutput<typeof PagerDutyIncidentEventSchema>;
 export type IncidentLinkEvent = v.InferOutput<typeof IncidentLinkEventSchema>;
 export type ConfirmationRefreshEvent = v.InferOutput<typeof ConfirmationRefreshEventSchema>;
-/** What the PagerDuty queue carries: webhooks from PagerDuty, and the worker's own per-channel parts and confirmation refreshes. */
-export type PagerDutyQueueEvent = PagerDutyIncidentEvent | IncidentLinkEvent | ConfirmationRefreshEvent;
-const PagerDutyQueueEventSchema = v.variant('kind', [PagerDutyIncidentEventSchema, IncidentLinkEventSchema, ConfirmationRefreshEventSchema]);
+export type FollowersNoteEvent = v.InferOutput<typeof FollowersNoteEventSchema>;
+/** What the PagerDuty queue carries: webhooks from PagerDuty, and the worker's own per-channel parts, confirmation refreshes and followers notes. */
+export type PagerDutyQueueEvent = PagerDutyIncidentEvent | IncidentLinkEvent | ConfirmationRefreshEvent | FollowersNoteEvent;
+const PagerDutyQueueEventSchema = v.variant('kind', [PagerDutyIncidentEventSchema, IncidentLinkEventSchema, ConfirmationRefreshEventSchema, FollowersNoteEventSchema]);
 
 /** Read a message of the PagerDuty queue back, or throw InvalidInputError saying what is wrong. */
 export function parsePagerDutyQueueEvent(body: string): PagerDutyQueueEvent {

@@ -276,6 +276,8 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
     if (!rateLimits && !baseEnv.SLACK_UPDATES_PER_MINUTE?.trim()) sandboxEnv.SLACK_UPDATES_PER_MINUTE = '6000';
     if (!rateLimits && !baseEnv.SLACK_FANOUT_POSTS_PER_MINUTE?.trim()) sandboxEnv.SLACK_FANOUT_POSTS_PER_MINUTE = '0';
     if (!rateLimits && !baseEnv.PAGER_DUTY_TRIGGERS_PER_WINDOW?.trim()) sandboxEnv.PAGER_DUTY_TRIGGERS_PER_WINDOW = '0';
+    // Nor a note about who follows held back long for more merges: it bounds notes against PagerDuty's REST limit.
+    if (!rateLimits && !baseEnv.FOLLOWERS_NOTE_SETTLE_SECONDS?.trim()) sandboxEnv.FOLLOWERS_NOTE_SETTLE_SECONDS = '1';
   } else {
     const missing = SECRET_NAMES.filter((name) => !baseEnv[name]?.trim());
     if (missing.length && !baseEnv.SECRETS_MANAGER_SECRET_ID && !options.secretsManagerEndpoint) {

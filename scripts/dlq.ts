@@ -177,7 +177,7 @@ export function describeBody(body: string, textMax: number): string {
     typeof event.kind === 'string' ? oneLine(event.kind, 40) : 'unknown kind',
     typeof event.channel === 'string' ? `channel ${oneLine(event.channel, 40)}` : undefined,
     typeof event.dedupKey === 'string' ? `escalation ${oneLine(event.dedupKey, 40)}` : undefined,
-    typeof incident?.id === 'string' ? `incident ${oneLine(incident.id, 40)}` : undefined,
+    typeof incident?.id === 'string' ? `incident ${oneLine(incident.id, 40)}` : typeof event.incidentId === 'string' ? `incident ${oneLine(event.incidentId, 40)}` : undefined,
     typeof about.eventType === 'string' ? oneLine(about.eventType, 40) : undefined,
     typeof event.actionId === 'string' ? `button ${oneLine(event.actionId, 40)}` : undefined,
     typeof event.text === 'string' ? `"${oneLine(event.text, textMax)}"` : undefined,

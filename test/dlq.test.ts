@@ -198,11 +198,13 @@ describe('npm run dlq: bad input gets one clear line and nothing is touched', ()
 });
 
 describe('what a parked message is about (npm run dlq -- list and show)', () => {
-  it('one channel\'s part of a PagerDuty event names its escalation, incident and event type; a confirmation refresh its channel and escalation', () => {
+  it('one channel\'s part of a PagerDuty event names its escalation, incident and event type; a confirmation refresh its channel and escalation; a followers note its incident', () => {
     const part = { v: 1, kind: 'incident.link', id: 'E1:pdr-1', dedupKey: 'pdr-1', event: { kind: 'pagerduty.incident', id: 'E1', eventType: 'incident.resolved', incident: { id: 'Q1ABC' } } };
     expect(describeBody(JSON.stringify(part), 40)).toBe('incident.link  escalation pdr-1  incident Q1ABC  incident.resolved');
     const refresh = { v: 1, kind: 'confirmation.refresh', id: 'E1:pdr-2', dedupKey: 'pdr-2', channel: 'C0123ABCD', requestedAt: '2026-11-30T10:00:00.000Z' };
     expect(describeBody(JSON.stringify(refresh), 40)).toBe('confirmation.refresh  channel C0123ABCD  escalation pdr-2');
+    const note = { v: 1, kind: 'incident.followers', id: 'Q1ABC:1764979200000', incidentId: 'Q1ABC', dueAt: '2026-11-30T10:00:11.000Z' };
+    expect(describeBody(JSON.stringify(note), 40)).toBe('incident.followers  incident Q1ABC');
   });
 });
 

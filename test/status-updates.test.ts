@@ -196,3 +196,40 @@ describe('without PAGER_DUTY_FROM_EMAIL, on-call is told nothing and a shared in
     }
   });
 });
+
+describe('an outage merged into one incident: on-call is told who follows once the merges settle', () => {
+  let stack: LocalStack;
+  beforeAll(async () => {
+    // Every webhook delivered twice, as PagerDuty may; merges settle over 4 s.
+    stack = await startTestStack({ env: { PAGER_DUTY_FROM_EMAIL: 'oncall@provider.test', FOLLOWERS_NOTE_SETTLE_SECONDS: '4' }, standIns: { duplicateWebhooks: true } });
+  });
+  afterAll(() => stack.stop());
+
+  it('ten merges in a few seconds: one note per settle window (not one per merge), the last naming all ten customers', async () => {
+    const customers = Array.from({ length: 10 }, (_, i) => ({ channel: `CSUOUT${i}`, name: `Outage Customer ${String.fromCharCode(65 + i)}` }));
+    for (const { channel, name } of customers) await ensureCustomer(stack, channel, { name });
+    await Promise.all(customers.map(({ channel }) => mention(stack, channel, 'escalate everything is slow')));
+    await stack.waitForIdle();
+    const incidents = customers.map(({ channel }) => [...stack.pagerDuty!.incidents.values()].find((i) => (i.payload.custom_details as { channel_id?: string }).channel_id === channel)!);
+    const internal = stack.pagerDuty!.openInternal('INTERNAL: region degraded');
+    await stack.waitForIdle();
+    // On-call merges one a quarter of a second apart: each merge is handled before the next comes.
+    for (const incident of incidents) {
+      stack.pagerDuty!.merge(incident.id, internal.id, 'Dana Scully');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    await stack.waitForIdle();
+
+    const notes = stack.pagerDuty!.notes.filter((n) => n.incidentId === internal.id && n.content.startsWith('pd-router: this incident is followed'));
+    // Told at each merge, this was ten notes, each naming one customer more. The merges (2.5 s)
+    // fall into one settle window, or two when they straddle a window's end.
+    expect(notes.length).toBeGreaterThanOrEqual(1);
+    expect(notes.length).toBeLessThanOrEqual(2);
+    expect(notes.at(-1)!.content).toContain(`followed in Slack by ${customers.map((c) => c.name).join(', ')}.`);
+    for (const { channel } of customers) {
+      expect(botMessages(stack, channel).filter((m) => /handled together/.test(m.text ?? ''))).toHaveLength(1);
+      expect(JSON.stringify(stack.slack!.calls.filter((c) => c.channel === channel))).not.toContain('followed in Slack');
+    }
+    expect(await stack.dlq('pagerduty')).toEqual([]);
+  });
+});

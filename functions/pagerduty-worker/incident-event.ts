@@ -95,13 +95,14 @@ async function fanOut(tools: PagerDutyTools, links: IncidentLink[], event: Pager
 }
 
 /**
- * Tell on-call who follows the incident, when that changed (lib/tenancy/tools.audience.ts). `held`: the
- * links it holds, as just found; for a merge's target, read again (its own links as well as the moved ones).
+ * Tell on-call who follows the incident, when that changed (lib/tenancy/audience.ts). `held`: the
+ * links it holds, as just found; none for a merge's target, whose note waits for the merges into
+ * it to settle (./followers-note.ts).
  */
 async function announce(tools: PagerDutyTools, incidentId: string | undefined, held: IncidentLink[] | undefined, logger: Logger): Promise<void> {
   if (!incidentId) return;
-  const links = held ?? (await tools.deps.links.followersOf(incidentId)).filter((link) => link.state !== 'rejected');
-  await tools.audience.announce(incidentId, links, logger);
+  if (!held) return tools.followersNote.request(incidentId, logger);
+  await tools.audience.announce(incidentId, held, logger);
 }
 
 /** The incident's alerts are this escalation's own and none of another escalation (alerts of the provider's own monitoring may be there too). */

@@ -20,6 +20,7 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
     try {
       if (event.kind === 'confirmation.refresh') await tools.confirmations.handle(event, context.logger);
       else if (event.kind === 'incident.link') await handleLink(tools, event, context.logger);
+      else if (event.kind === 'incident.followers') await tools.followersNote.handle(event, context.logger);
       else if (tools.now() - Date.parse(event.occurredAt) > WEBHOOK_MAX_AGE_MS) {
         // Older than any delivery PagerDuty still retries: a replayed body, never posted.
         context.logger.warn('a webhook older than PagerDuty retries a delivery was refused; nothing posted', { occurredAt: event.occurredAt, maxAgeHours: WEBHOOK_MAX_AGE_MS / 3_600_000 });

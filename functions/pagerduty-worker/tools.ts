@@ -10,6 +10,7 @@ import type { EventQueue } from '../../lib/queue/queue';
 import type { Pacer } from '../../lib/store/pacer';
 import { type HistorySteps } from '../../lib/store/history';
 import { makeConfirmationRefresh } from './confirmation-refresh';
+import { makeFollowersNote } from './followers-note';
 
 type ConfirmationRefresh = ReturnType<typeof makeConfirmationRefresh>;
 type Audience = ReturnType<typeof makeAudience>;
@@ -32,7 +33,7 @@ export interface PagerDutyWorkerDeps {
   /** The escalation history (acknowledged, resolved, handled together); absent in tests of other things. */
   history?: HistorySteps;
   /** `pagerDutyFromEmail`: the PagerDuty user that notes telling on-call who follows an incident are added as; unset: none are. */
-  config: { showResponderNames: boolean; pagerDutyFromEmail?: string };
+  config: { showResponderNames: boolean; pagerDutyFromEmail?: string; followersNoteSettleSeconds?: number };
   checkpoint?: (step: string) => void;
   now?: () => number;
 }
@@ -46,18 +47,25 @@ export interface PagerDutyTools {
   confirmations: ConfirmationRefresh;
   /** Tells on-call who follows an incident (lib/tenancy/audience.ts). */
   audience: Audience;
+  /** The same, after merges: once they settle (./followers-note.ts). */
+  followersNote: ReturnType<typeof makeFollowersNote>;
   now: () => number;
   checkpoint: (step: string) => void;
 }
 
+/** Tests that build the worker themselves and do not say. */
+const DEFAULT_SETTLE_SECONDS = 1;
+
 export function makePagerDutyTools(deps: PagerDutyWorkerDeps): PagerDutyTools {
   const gate = makeDeliveryGate({ customers: deps.customers });
+  const audience = makeAudience({ ...deps, ...(deps.config.pagerDutyFromEmail ? { fromEmail: deps.config.pagerDutyFromEmail } : {}) });
   return {
     deps,
     ownership: deps.ownership,
     gate,
     confirmations: makeConfirmationRefresh({ ...deps, gate }),
-    audience: makeAudience({ ...deps, ...(deps.config.pagerDutyFromEmail ? { fromEmail: deps.config.pagerDutyFromEmail } : {}) }),
+    audience,
+    followersNote: makeFollowersNote({ ...deps, audience, settleMs: (deps.config.followersNoteSettleSeconds ?? DEFAULT_SETTLE_SECONDS) * 1000 }),
     now: deps.now ?? Date.now,
     checkpoint: (step) => deps.checkpoint?.(step),
   };

@@ -21,7 +21,9 @@ export function createPagerDutyWorkerHandler(env: Env, overrides: Partial<Pick<W
           ? { eventId: event.id, channel: event.channel, dedupKey: event.dedupKey }
           : event.kind === 'incident.link'
             ? { eventId: event.event.id, incidentId: event.event.incident.id, dedupKey: event.dedupKey }
-            : { eventId: event.id, incidentId: event.incident.id },
+            : event.kind === 'incident.followers'
+              ? { eventId: event.id, incidentId: event.incidentId }
+              : { eventId: event.id, incidentId: event.incident.id },
       ownership: makeOwnership,
       links: makeIncidentLinks,
       own: ({ config, db, sqs, queueUrl }) => ({
@@ -32,7 +34,8 @@ export function createPagerDutyWorkerHandler(env: Env, overrides: Partial<Pick<W
         /** Turns under Slack's workspace-wide chat.postMessage limit, for the posts of a fan-out; none: not paced. */
         ...(config.slackFanOutPostsPerMinute > 0 ? { postPacer: makePacer(db, config.tableName, { perMinute: config.slackFanOutPostsPerMinute }) } : {}),
       }),
-      build: ({ config, ...parts }) => makePagerDutyWorker({ ...parts, config: { showResponderNames: config.showResponderNames, ...(config.pagerDutyFromEmail ? { pagerDutyFromEmail: config.pagerDutyFromEmail } : {}) } }),
+      build: ({ config, ...parts }) =>
+        makePagerDutyWorker({ ...parts, config: { showResponderNames: config.showResponderNames, followersNoteSettleSeconds: config.followersNoteSettleSeconds, ...(config.pagerDutyFromEmail ? { pagerDutyFromEmail: config.pagerDutyFromEmail } : {}) } }),
     },
     overrides,
   );

@@ -82,6 +82,8 @@ export interface WorkerConfig {
   /** Triggers per routing key in any window of `triggerWindowSeconds` (PagerDuty's Events API limit); 0: not paced. */
   triggersPerWindow: number;
   triggerWindowSeconds: number;
+  /** How long a merge's note telling on-call who follows waits for more merges into the same incident. */
+  followersNoteSettleSeconds: number;
   /** The severity of the incidents escalations trigger, unless the customer has its own. */
   severity: (typeof SEVERITIES)[number];
   /**
@@ -117,6 +119,7 @@ export function loadWorkerConfig(env: Env, queue: { dlqEnv: string; maxReceiveCo
     slackFanOutPostsPerMinute: readSetting(env, 'SLACK_FANOUT_POSTS_PER_MINUTE'),
     triggersPerWindow: readSetting(env, 'PAGER_DUTY_TRIGGERS_PER_WINDOW'),
     triggerWindowSeconds: readSetting(env, 'PAGER_DUTY_TRIGGER_WINDOW_SECONDS'),
+    followersNoteSettleSeconds: readSetting(env, 'FOLLOWERS_NOTE_SETTLE_SECONDS'),
     severity: readSetting(env, 'PAGER_DUTY_SEVERITY'),
     ...optional('pagerDutyFromEmail', readSetting(env, 'PAGER_DUTY_FROM_EMAIL')),
     ...optional('slackAppId', readSetting(env, 'SLACK_APP_ID')),

@@ -82,6 +82,7 @@ export const SETTINGS = {
   SLACK_FANOUT_POSTS_PER_MINUTE: define({ parser: number('zero'), default: 580 }),
   PAGER_DUTY_TRIGGERS_PER_WINDOW: define({ parser: number('zero'), default: 120 }),
   PAGER_DUTY_TRIGGER_WINDOW_SECONDS: define({ parser: number('above zero'), default: 60 }),
+  FOLLOWERS_NOTE_SETTLE_SECONDS: define({ parser: number('above zero'), default: 10 }),
   LOG_LEVEL: define({ parser: oneOf(LOG_LEVELS), default: 'info' }),
   SLACK_API_URL: define({ parser: baseUrl, default: 'https://slack.com/api/' }),
   PAGER_DUTY_EVENTS_URL: define({ parser: baseUrl, default: 'https://events.pagerduty.com/' }),

@@ -2,6 +2,7 @@ import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } fr
 import type { IncidentStatus } from '../events';
 import { attributeNames, expiryEpoch, isConditionFailure, queryIndexPage, storeCall } from './dynamo';
 import { TransientError } from '../errors';
+import { getItems } from './batch-get';
 import { LAYOUT } from '../layout/layout';
 
 const TTL = LAYOUT.table.ttlAttribute;
@@ -387,7 +388,7 @@ export function makeEscalationLinks(db: DynamoDBDocumentClient, tableName: strin
 /** The store, binding included: the composition root gives the binding to ownership alone. */
 export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string, options: StoreOptions): IncidentLinks & LinkBinding {
   const items = linkItems(db, tableName, options);
-  const { incidentKey, get, update, updateOnce } = items;
+  const { incidentKey, linkKey, get, update, updateOnce } = items;
   return {
     ...escalationSteps(db, tableName, items),
     ...bindingOf(db, tableName, items),
@@ -397,8 +398,8 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
       ).Item;
       // `dedupKey` is the single pointer earlier versions wrote; `links` is the set written now.
       const keys = new Set<string>([...((holder?.links as Set<string> | undefined) ?? []), ...(typeof holder?.dedupKey === 'string' ? [holder.dedupKey] : [])]);
-      const links = await Promise.all([...keys].sort().map(get));
-      return links.filter((link): link is IncidentLink => link !== undefined);
+      const items = await getItems(db, tableName, [...keys].sort().map((key) => linkKey(key).pk));
+      return [...keys].sort().flatMap((key) => toLink(items.get(linkKey(key).pk)) ?? []);
     },
     async keepConfirmationTurn(dedupKey, at) {
       return updateOnce(dedupKey, 'SET confirmationTurnAt = :at', { ':at': at }, 'attribute_not_exists(confirmationTurnAt)');

@@ -1,4 +1,5 @@
-import { BatchGetCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { getItems } from './batch-get';
 import { LAYOUT } from '../layout/layout';
 import { TransientError } from '../errors';
 import { expiryEpoch, isConditionFailure, storeCall } from './dynamo';
@@ -72,13 +73,8 @@ export function makePageBudget(db: DynamoDBDocumentClient, tableName: string, op
    */
   const readAnswerAndBudget = async (channel: string, escalationId: string) => {
     const [answerPk, budgetPk] = [answerKey(channel, escalationId), budgetKey(channel)];
-    const result = await storeCall('batch get', () => db.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: [answerPk, budgetPk], ConsistentRead: true } } })));
-    // DynamoDB may leave keys unread (throttled); those are read one by one.
-    const unread = new Set((result.UnprocessedKeys?.[tableName]?.Keys ?? []).map((key) => key.pk));
-    const found = new Map((result.Responses?.[tableName] ?? []).map((item) => [item.pk, item]));
-    const itemOf = async (pk: { pk: string }) => (unread.has(pk.pk) ? read(pk) : found.get(pk.pk));
-    const [answer, budget] = await Promise.all([itemOf(answerPk), itemOf(budgetPk)]);
-    return { answer, budget: toBudget(budget) };
+    const found = await getItems(db, tableName, [answerPk.pk, budgetPk.pk]);
+    return { answer: found.get(answerPk.pk), budget: toBudget(found.get(budgetPk.pk)) };
   };
 
   /**

@@ -68,13 +68,16 @@ export function makeAudience(deps: AudienceDeps) {
       const effectKey = `followers:${incidentTag(incidentId)}:${digest}`;
       if (announced.has(effectKey)) return;
       const channels = [...new Set(held.map((link) => link.channel))];
-      const names = (await Promise.all(channels.map(async (channel) => (await deps.customers.get(channel))?.name ?? `channel ${channel} (no longer a registered customer)`))).sort((a, b) => a.localeCompare(b));
       const marker = `[pd-router followers ${digest}]`;
-      const content = followersNote(names, marker);
+      // The names are read only for a note to write: a set told already (by another container) costs one read.
+      const content = async () => {
+        const names = await Promise.all(channels.map(async (channel) => (await deps.customers.get(channel))?.name ?? `channel ${channel} (no longer a registered customer)`));
+        return followersNote(names.sort((a, b) => a.localeCompare(b)), marker);
+      };
       try {
         const { performed } = await deps.effects.once(
           effectKey,
-          () => deps.pagerDuty.addNote(incidentId, content, deps.fromEmail!),
+          async () => deps.pagerDuty.addNote(incidentId, await content(), deps.fromEmail!),
           () => deps.pagerDuty.findNote(incidentId, marker),
         );
         remember(announced, effectKey);
