@@ -63,3 +63,60 @@ describe('triggers on one shared routing key paced under its Events API window',
     expect(report.dlq).toEqual({ slack: [], pagerduty: [] });
   }, 120_000);
 });
+
+describe('a paced trigger refused anyway (another sender on the key took the room)', () => {
+  const KEY = 'RPACEDOTHERSENDER0000000';
+  const channels = Array.from({ length: 5 }, (_, i) => `CPACEO${String(i).padStart(2, '0')}`);
+  let stack: LocalStack;
+  const eventsCallAt: number[] = [];
+  beforeAll(async () => {
+    stack = await startStack({
+      visibilityTimeoutSeconds: 10,
+      // A failure's backoff as deployed: 10 s for a first retry.
+      retryBaseSeconds: 10,
+      logLevel: 'silent',
+      customers: channels.map((channel, i) => ({ channel, name: `Customer ${i}`, routingKey: KEY, pagesPerHour: 1000 })),
+      env: { PAGER_DUTY_TRIGGERS_PER_WINDOW: String(WINDOW.limit), PAGER_DUTY_TRIGGER_WINDOW_SECONDS: String(WINDOW.windowSeconds) },
+      standIns: { rateLimits: { 'pagerduty.events.routingKey': WINDOW } },
+    });
+    const calls = stack.pagerDuty!.eventsCalls;
+    const record = calls.push.bind(calls);
+    calls.push = (...items) => {
+      for (const _ of items) eventsCallAt.push(Date.now());
+      return record(...items);
+    };
+  });
+  afterAll(() => stack.stop());
+
+  it('goes again at its next turn on the key, not after a backoff: refused once, every escalation paged once, nothing dead-lettered', async () => {
+    // The provider's monitoring, on the same key, takes three of the window's four just before.
+    for (let i = 0; i < 3; i++) {
+      const sent = await fetch(new URL('v2/enqueue', stack.pagerDuty!.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ routing_key: KEY, event_action: 'trigger', payload: { summary: `monitoring: disk ${i} full`, source: 'monitor', severity: 'warning' } }) });
+      expect(sent.status).toBe(202);
+    }
+    const world = new World(stack);
+    const escalations = await Promise.all(channels.map((channel) => world.escalate(channel)));
+    await stack.waitForIdle(90_000);
+
+    const ours = new Set(escalations.map((e) => e.dedupKey));
+    const calls = stack.pagerDuty!.eventsCalls
+      .map((call, i) => ({ status: call.status, at: eventsCallAt[i]!, dedupKey: (typeof call.body === 'string' ? JSON.parse(call.body) : call.body).dedup_key as string }))
+      .filter((c) => ours.has(c.dedupKey));
+    // pd-router's first four turns meet a window with one place left: up to three are refused.
+    const refused = calls.filter((c) => c.status === 429);
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(refused.length).toBeLessThanOrEqual(3);
+    for (const escalation of escalations) {
+      const accepted = calls.filter((c) => c.status === 202 && c.dedupKey === escalation.dedupKey);
+      expect(accepted).toHaveLength(1);
+      const refusals = calls.filter((c) => c.status === 429 && c.dedupKey === escalation.dedupKey);
+      expect(refusals.length).toBeLessThanOrEqual(1);
+      // Its new turn is the window's next room (about 3 s on), not the 10 s backoff of a failure.
+      for (const refusal of refusals) expect(accepted[0]!.at - refusal.at).toBeLessThan(8000);
+    }
+    const report = await audit(world);
+    expect(report.duplicates).toEqual([]);
+    expect(report.lost).toEqual([]);
+    expect(report.dlq).toEqual({ slack: [], pagerduty: [] });
+  }, 120_000);
+});

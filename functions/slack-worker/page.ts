@@ -1,7 +1,7 @@
 import { pagerDutyText, slackMarkupToPlainText, stripInvisible, trimSummary } from '../../lib/slack/commands';
-import { PermanentError, RateLimitedError } from '../../lib/errors';
+import { PermanentError, RateLimitedError, WaitForTurnError } from '../../lib/errors';
 import { awaitTurn } from '../../lib/store/pacer';
-import { routingKeyLane } from '../../lib/store/window-pacer';
+import { routingKeyLane, type WindowPacer } from '../../lib/store/window-pacer';
 import type { IncidentLink } from '../../lib/store/incident-links';
 import type { Logger } from '../../lib/runtime/log';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
@@ -37,6 +37,30 @@ async function triggerTurn(tools: StepTools, lane: string, dedupKey: string, con
   const turn = context.attempt === 1 ? await pacer.firstTurn(lane, dedupKey, nowMs, TRIGGER_WAIT_IN_PLACE_MS) : { turnAt: await pacer.keptTurn(lane, dedupKey, nowMs), recorded: Promise.resolve() };
   await awaitTurn(turn.turnAt, nowMs, TRIGGER_WAIT_IN_PLACE_MS, "the trigger waits for its turn under PagerDuty's limit on its routing key");
   return { recorded: turn.recorded };
+}
+
+/**
+ * A paced trigger PagerDuty refused anyway. Its turn is given up and a new one taken. When the
+ * window is full of the lane's own turns (an outage on a shared key, this trigger gone late after a
+ * busy moment), that turn is when the window has room: it waits for exactly that, instead of a
+ * backoff that comes back while the window is still full and leaves freed room unused. When the
+ * lane has room by its own count, someone else on the key (the provider's monitoring) took it, at
+ * times pd-router cannot see: the new turn is dropped too and the refusal is retried with backoff.
+ */
+async function afterRefusal(pacer: WindowPacer, lane: string, dedupKey: string, nowMs: number, refusal: RateLimitedError, logger: Logger): Promise<Error> {
+  try {
+    await pacer.forget(lane, dedupKey);
+    const turnAt = await pacer.keptTurn(lane, dedupKey, nowMs);
+    if (turnAt - nowMs <= TRIGGER_WAIT_IN_PLACE_MS) {
+      await pacer.forget(lane, dedupKey);
+      return refusal;
+    }
+    logger.metric(METRIC_NAMES.pagerDutyRateLimited);
+    return new WaitForTurnError('PagerDuty refused the trigger; it goes again at its next turn on the routing key', refusal, Math.floor((turnAt - nowMs) / 1000));
+  } catch (error) {
+    logger.warn('could not take a new turn for the refused trigger; it is retried with backoff', { error });
+    return refusal;
+  }
 }
 
 /** What the escalation's PagerDuty event says about where it came from (looked up, never failing). */
@@ -167,10 +191,7 @@ async function trigger(tools: StepTools, start: IncidentLink, customer: Customer
         ...(permalink ? { links: [{ href: permalink, text: 'Slack message' }] } : {}),
       });
     } catch (error) {
-      if (pacer && error instanceof RateLimitedError) {
-        // Refused anyway (another sender on the key, such as the provider's monitoring): retried with backoff, and a new turn then.
-        await pacer.forget(lane, dedupKey).catch((forgetError: unknown) => logger.warn('could not drop the refused trigger\'s turn', { error: forgetError }));
-      }
+      if (pacer && error instanceof RateLimitedError) throw await afterRefusal(pacer, lane, dedupKey, tools.now().getTime(), error, logger);
       if (!(error instanceof PermanentError)) {
         await failureNotice(tools, link, settings.contact, context, logger)(error);
         throw error;
