@@ -12,30 +12,40 @@ import { World } from '../local/world/world';
  */
 
 const SHARED_KEY = 'RPACEDSHAREDKEY000000000';
-const WINDOW: Rule = { kind: 'window', limit: 4, windowSeconds: 3 };
+const WINDOW = { kind: 'window', limit: 4, windowSeconds: 3 } as const satisfies Rule;
 const CHANNELS = Array.from({ length: 10 }, (_, i) => `CPACED${String(i).padStart(2, '0')}`);
 /** Beyond the window's bound: the queue's delivery, the worker's steps, and the pacer's margin per window. */
 const SLACK_MS = 2000;
 
+/**
+ * A local stack whose customers on `channels` all page on `key`, paced and limited by WINDOW; each
+ * Events API call's time is noted as the stand-in records it (it records none itself).
+ */
+async function pacedStack(key: string, channels: string[], retryBaseSeconds: number): Promise<{ stack: LocalStack; calls: () => { status: number; at: number; dedupKey: string }[] }> {
+  const stack = await startStack({
+    visibilityTimeoutSeconds: 10,
+    retryBaseSeconds,
+    logLevel: 'silent',
+    customers: channels.map((channel, i) => ({ channel, name: `Customer ${i}`, routingKey: key, pagesPerHour: 1000 })),
+    env: { PAGER_DUTY_TRIGGERS_PER_WINDOW: String(WINDOW.limit), PAGER_DUTY_TRIGGER_WINDOW_SECONDS: String(WINDOW.windowSeconds) },
+    standIns: { rateLimits: { 'pagerduty.events.routingKey': WINDOW } },
+  });
+  const eventsCallAt: number[] = [];
+  const recorded = stack.pagerDuty!.eventsCalls;
+  const record = recorded.push.bind(recorded);
+  recorded.push = (...items) => {
+    for (const _ of items) eventsCallAt.push(Date.now());
+    return record(...items);
+  };
+  const calls = () => recorded.map((call, i) => ({ status: call.status, at: eventsCallAt[i]!, dedupKey: (typeof call.body === 'string' ? JSON.parse(call.body) : call.body).dedup_key as string }));
+  return { stack, calls };
+}
+
 describe('triggers on one shared routing key paced under its Events API window', () => {
   let stack: LocalStack;
-  const eventsCallAt: number[] = [];
+  let eventsCalls: Awaited<ReturnType<typeof pacedStack>>['calls'];
   beforeAll(async () => {
-    stack = await startStack({
-      visibilityTimeoutSeconds: 10,
-      retryBaseSeconds: 0,
-      logLevel: 'silent',
-      customers: CHANNELS.map((channel, i) => ({ channel, name: `Customer ${i}`, routingKey: SHARED_KEY, pagesPerHour: 1000 })),
-      env: { PAGER_DUTY_TRIGGERS_PER_WINDOW: String(WINDOW.limit), PAGER_DUTY_TRIGGER_WINDOW_SECONDS: String(WINDOW.windowSeconds) },
-      standIns: { rateLimits: { 'pagerduty.events.routingKey': WINDOW } },
-    });
-    // The stand-in records Events API calls without a time: note each one's as it is recorded.
-    const calls = stack.pagerDuty!.eventsCalls;
-    const record = calls.push.bind(calls);
-    calls.push = (...items) => {
-      for (const _ of items) eventsCallAt.push(Date.now());
-      return record(...items);
-    };
+    ({ stack, calls: eventsCalls } = await pacedStack(SHARED_KEY, CHANNELS, 0));
   });
   afterAll(() => stack.stop());
 
@@ -45,7 +55,7 @@ describe('triggers on one shared routing key paced under its Events API window',
     const escalations = await Promise.all(CHANNELS.map((channel) => world.escalate(channel)));
     await stack.waitForIdle(90_000);
 
-    const calls = stack.pagerDuty!.eventsCalls.map((call, i) => ({ status: call.status, at: eventsCallAt[i]!, dedupKey: (typeof call.body === 'string' ? JSON.parse(call.body) : call.body).dedup_key as string }));
+    const calls = eventsCalls();
     expect(calls.filter((c) => c.status === 429)).toEqual([]);
     expect(stack.pagerDuty!.rateLimits!.totals['pagerduty.events.routingKey'].refused).toBe(0);
     for (const escalation of escalations) expect(calls.filter((c) => c.status === 202 && c.dedupKey === escalation.dedupKey)).toHaveLength(1);
@@ -68,23 +78,10 @@ describe('a paced trigger refused anyway (another sender on the key took the roo
   const KEY = 'RPACEDOTHERSENDER0000000';
   const channels = Array.from({ length: 5 }, (_, i) => `CPACEO${String(i).padStart(2, '0')}`);
   let stack: LocalStack;
-  const eventsCallAt: number[] = [];
+  let eventsCalls: Awaited<ReturnType<typeof pacedStack>>['calls'];
   beforeAll(async () => {
-    stack = await startStack({
-      visibilityTimeoutSeconds: 10,
-      // A failure's backoff as deployed: 10 s for a first retry.
-      retryBaseSeconds: 10,
-      logLevel: 'silent',
-      customers: channels.map((channel, i) => ({ channel, name: `Customer ${i}`, routingKey: KEY, pagesPerHour: 1000 })),
-      env: { PAGER_DUTY_TRIGGERS_PER_WINDOW: String(WINDOW.limit), PAGER_DUTY_TRIGGER_WINDOW_SECONDS: String(WINDOW.windowSeconds) },
-      standIns: { rateLimits: { 'pagerduty.events.routingKey': WINDOW } },
-    });
-    const calls = stack.pagerDuty!.eventsCalls;
-    const record = calls.push.bind(calls);
-    calls.push = (...items) => {
-      for (const _ of items) eventsCallAt.push(Date.now());
-      return record(...items);
-    };
+    // A failure's backoff as deployed: 10 s for a first retry.
+    ({ stack, calls: eventsCalls } = await pacedStack(KEY, channels, 10));
   });
   afterAll(() => stack.stop());
 
@@ -99,9 +96,7 @@ describe('a paced trigger refused anyway (another sender on the key took the roo
     await stack.waitForIdle(90_000);
 
     const ours = new Set(escalations.map((e) => e.dedupKey));
-    const calls = stack.pagerDuty!.eventsCalls
-      .map((call, i) => ({ status: call.status, at: eventsCallAt[i]!, dedupKey: (typeof call.body === 'string' ? JSON.parse(call.body) : call.body).dedup_key as string }))
-      .filter((c) => ours.has(c.dedupKey));
+    const calls = eventsCalls().filter((c) => ours.has(c.dedupKey));
     // pd-router's first four turns meet a window with one place left: up to three are refused.
     const refused = calls.filter((c) => c.status === 429);
     expect(refused.length).toBeGreaterThanOrEqual(1);
