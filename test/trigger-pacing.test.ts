@@ -3,6 +3,7 @@ import { startStack, type LocalStack } from '../local/stack';
 import type { Rule } from '../local/stand-ins/rate-limits';
 import { audit } from '../local/world/audit';
 import { World } from '../local/world/world';
+import { ensureCustomer } from '../local/world/customers';
 
 /**
  * Many customers on ONE routing key escalate at once (an outage): PagerDuty's Events API takes a
@@ -113,5 +114,28 @@ describe('a paced trigger refused anyway (another sender on the key took the roo
     expect(report.duplicates).toEqual([]);
     expect(report.lost).toEqual([]);
     expect(report.dlq).toEqual({ slack: [], pagerduty: [] });
+  }, 120_000);
+});
+
+describe("a customer registered with the deployment's own routing key", () => {
+  let stack: LocalStack;
+  let eventsCalls: Awaited<ReturnType<typeof pacedStack>>['calls'];
+  const onDeploymentKey = ['CPACEDDEP0', 'CPACEDDEP1', 'CPACEDDEP2', 'CPACEDDEP3'];
+  const withItAsOwn = ['CPACEDOWN0', 'CPACEDOWN1', 'CPACEDOWN2', 'CPACEDOWN3'];
+  beforeAll(async () => {
+    ({ stack, calls: eventsCalls } = await pacedStack('unused', [], 0));
+    for (const channel of onDeploymentKey) await ensureCustomer(stack, channel);
+    for (const channel of withItAsOwn) await ensureCustomer(stack, channel, { routingKey: stack.secrets.PAGER_DUTY_EVENTS_API_KEY });
+  });
+  afterAll(() => stack.stop());
+
+  it('takes turns in the same lane as the customers on that key: one limit, so none of the eight is refused', async () => {
+    const world = new World(stack);
+    const escalations = await Promise.all([...onDeploymentKey, ...withItAsOwn].map((channel) => world.escalate(channel)));
+    await stack.waitForIdle(90_000);
+    const calls = eventsCalls();
+    // Two lanes for one key would each let four through at once: four refusals.
+    expect(calls.filter((c) => c.status === 429)).toEqual([]);
+    for (const escalation of escalations) expect(calls.filter((c) => c.status === 202 && c.dedupKey === escalation.dedupKey)).toHaveLength(1);
   }, 120_000);
 });

@@ -165,7 +165,7 @@ async function trigger(tools: StepTools, start: IncidentLink, customer: Customer
   const foldedAsNote = foldInto ? await foldAsNote(tools, link, foldInto, origin, channelName, permalink, logger) : false;
   if (!foldedAsNote) {
     const pacer = deps.triggerPacer;
-    const lane = routingKeyLane(routingKey);
+    const lane = routingKeyLane(deps.pagerDuty.routingKeyFor(routingKey));
     const { recorded } = await triggerTurn(tools, lane, dedupKey, context);
     try {
       await deps.pagerDuty.trigger({

@@ -39,6 +39,8 @@ export interface IncidentState {
 export interface PagerDutyApi {
   /** Events API v2 trigger. 400 → PermanentError; 429, 5xx, network → TransientError. */
   trigger(event: TriggerEvent): Promise<void>;
+  /** The routing key a trigger goes on: the customer's own, else the deployment's. */
+  routingKeyFor(own: string | undefined): string;
   /** The incident, or undefined when PagerDuty no longer has it (deleted, or merged and gone). */
   getIncident(id: string): Promise<IncidentState | undefined>;
   /**
@@ -126,7 +128,9 @@ export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; r
     return (response.data ?? {}) as Record<string, unknown>;
   };
 
+  const routingKeyFor = (own: string | undefined) => own ?? options.routingKey;
   return {
+    routingKeyFor,
     async trigger(event) {
       let response: NodeHttpFetchResponse;
       let text: string;
@@ -137,7 +141,7 @@ export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; r
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({
-            routing_key: event.routingKey ?? options.routingKey,
+            routing_key: routingKeyFor(event.routingKey),
             event_action: 'trigger',
             dedup_key: event.dedupKey,
             payload: { summary: event.summary, source: event.source, severity: event.severity, custom_details: event.customDetails },

@@ -47,10 +47,11 @@ export interface WindowPacerOptions {
 
 /**
  * The lane of a routing key: a hash, never the key itself (routing keys are readable by the
- * function that pages only; pacing items are readable by every function). No key: the deployment's.
+ * function that pages only; pacing items are readable by every function). The deployment's key has
+ * its lane by the same hash, so a customer registered with that same key shares it: one limit.
  */
-export function routingKeyLane(routingKey: string | undefined): string {
-  return routingKey ? `events#${createHash('sha256').update(routingKey).digest('hex').slice(0, 24)}` : 'events#deployment';
+export function routingKeyLane(routingKey: string): string {
+  return `events#${createHash('sha256').update(routingKey).digest('hex').slice(0, 24)}`;
 }
 
 const SETTLE_POLL_MS = 50;
