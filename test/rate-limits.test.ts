@@ -236,6 +236,36 @@ describe('one incident fanned out to many channels, under chat.postMessage\'s wo
   });
 });
 
+describe('an outage\'s confirmations meeting chat.postMessage\'s workspace limit', () => {
+  let stack: LocalStack;
+  beforeAll(async () => {
+    // Slack takes 2 posts a second across the workspace, bursts of 2; pd-router paces the posts it
+    // paces at 110 a minute.
+    stack = await limitedStack({ 'slack.chat.postMessage.workspace': { kind: 'bucket', burst: 2, perSecond: 2 } }, { SLACK_FANOUT_POSTS_PER_MINUTE: '110' });
+  });
+  afterAll(() => stack.stop());
+
+  it('a confirmation Slack refused once is retried at a paced turn: refused no more than once, every channel confirmed once', async () => {
+    const slack = stack.slack!;
+    const world = new World(stack);
+    const channels = Array.from({ length: 10 }, (_, i) => `CBURST${i}`);
+    const escalations = await Promise.all(channels.map((channel) => world.escalate(channel)));
+    await stack.waitForIdle(120_000);
+
+    const confirmations = slack.calls.filter((c) => c.method === 'chat.postMessage' && effectKeyOf(c)?.startsWith('confirm:'));
+    const refused = confirmations.filter((c) => c.retryAfterSeconds !== undefined);
+    // Ten at once against a burst of two: most are refused at first.
+    expect(refused.length).toBeGreaterThanOrEqual(5);
+    for (const escalation of escalations) {
+      const own = confirmations.filter((c) => effectKeyOf(c) === `confirm:${escalation.dedupKey}`);
+      // Coming back at random after Retry-After, a refused one met the others' retries and was refused again.
+      expect(own.filter((c) => c.retryAfterSeconds !== undefined).length).toBeLessThanOrEqual(1);
+      expect(own.filter((c) => c.retryAfterSeconds === undefined)).toHaveLength(1);
+    }
+    await expectNothingLostOrDoubled(world);
+  });
+});
+
 describe('confirmations refused by Slack although paced (a limit tighter than the pace)', () => {
   let stack: LocalStack;
   beforeAll(async () => {

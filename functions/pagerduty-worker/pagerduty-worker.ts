@@ -16,7 +16,7 @@ export { THREAD_WAIT_MS } from './tell';
  */
 export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
   const tools = makePagerDutyTools(deps);
-  return async function handlePagerDutyEvent(event: PagerDutyQueueEvent, context: { logger: Logger; finalAttempt: boolean }): Promise<void> {
+  return async function handlePagerDutyEvent(event: PagerDutyQueueEvent, context: { logger: Logger; attempt?: number; finalAttempt: boolean }): Promise<void> {
     try {
       if (event.kind === 'confirmation.refresh') await tools.confirmations.handle(event, context.logger);
       else if (event.kind === 'incident.link') await handleLink(tools, event, context.logger);
@@ -25,7 +25,7 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
         // Older than any delivery PagerDuty still retries: a replayed body, never posted.
         context.logger.warn('a webhook older than PagerDuty retries a delivery was refused; nothing posted', { occurredAt: event.occurredAt, maxAgeHours: WEBHOOK_MAX_AGE_MS / 3_600_000 });
         context.logger.metric(METRIC_NAMES.staleWebhooksRefused);
-      } else await handleIncidentEvent(tools, event, context.logger);
+      } else await handleIncidentEvent(tools, event, context.logger, (context.attempt ?? 1) > 1);
     } catch (error) {
       // PagerDuty answering 4xx about an incident (deleted, or merged and gone) will answer the
       // same on every retry: log it and let the message go instead of walking it to the DLQ.

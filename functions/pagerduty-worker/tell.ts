@@ -1,4 +1,4 @@
-import { awaitTurn } from '../../lib/store/pacer';
+import { awaitPostTurn } from '../../lib/store/pacer';
 import { type IncidentStatus, type PagerDutyEventType, type PagerDutyIncidentEvent } from '../../lib/events';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { statusOf } from '../../lib/pagerduty/normalize';
@@ -51,24 +51,9 @@ async function refused(tools: PagerDutyTools, link: IncidentLink, logger: Logger
   return !(await tools.gate({ path: 'incident-update', channel: link.channel, link }, logger)).allowed;
 }
 
-/**
- * A paced post's turn this close is waited for in place (message groups run side by side, so no
- * other channel waits behind it); a later one by leaving and coming back, which the queue delivers
- * only to the second and often later, so posts that came back late go out together.
- */
-const WAIT_IN_PLACE_MS = 3000;
-
-/**
- * One post of a fan-out (one incident event told to many channels) waits for its turn under
- * Slack's workspace-wide chat.postMessage limit (lib/store/pacer.ts), so hundreds of channels are
- * told at the limit's pace instead of finding it by refusals that each come back at a random
- * point after their Retry-After. The turn is kept per post: a retry finds its own, long passed.
- */
+/** A post of a fan-out, or one Slack refused before (`paced`), waits for its turn under the workspace's limit. */
 async function waitForPostTurn(tools: PagerDutyTools, link: IncidentLink, effectKey: string): Promise<void> {
-  if (!tools.deps.postPacer) return;
-  const nowMs = tools.now();
-  const turnAt = await tools.deps.postPacer.keptTurn(`chat.postMessage#${link.team}`, effectKey, nowMs);
-  await awaitTurn(turnAt, nowMs, WAIT_IN_PLACE_MS, "a fan-out's post waits for its turn under Slack's workspace limit");
+  if (tools.deps.postPacer) await awaitPostTurn(tools.deps.postPacer, link.team, effectKey, tools.now());
 }
 
 /** Record the status and post, once each, what one channel should read about this event. */
@@ -184,7 +169,7 @@ async function record(tools: PagerDutyTools, link: IncidentLink, event: PagerDut
 }
 
 /** Tell one channel; a channel Slack refuses for good (archived, the bot removed) is dropped, not retried. */
-/** `paced`: one channel of a fan-out, whose posts wait for their turns (see waitForPostTurn). */
+/** `paced`: one channel of a fan-out, or an event retried, whose posts wait for their turns (see waitForPostTurn). */
 export async function tellOne(tools: PagerDutyTools, link: IncidentLink, event: PagerDutyIncidentEvent, targetStatus: IncidentStatus | undefined, followers: number | undefined, logger: Logger, paced = false): Promise<void> {
   const channelLogger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });
   const { posts, status } = tellingOf(tools, event, link, targetStatus, followers);

@@ -1,6 +1,6 @@
 import { pagerDutyText, slackMarkupToPlainText, stripInvisible, trimSummary } from '../../lib/slack/commands';
 import { PermanentError, RateLimitedError, WaitForTurnError } from '../../lib/errors';
-import { awaitTurn } from '../../lib/store/pacer';
+import { awaitPostTurn, awaitTurn } from '../../lib/store/pacer';
 import { routingKeyLane, type WindowPacer } from '../../lib/store/window-pacer';
 import type { IncidentLink } from '../../lib/store/incident-links';
 import type { Logger } from '../../lib/runtime/log';
@@ -257,6 +257,10 @@ export async function page(tools: StepTools, start: IncidentLink, customer: Cust
   // Stored by the settle above; a link an earlier version settled may still lack it.
   if (link.ref === undefined) link = await deps.links.setRef(dedupKey, await deps.references.take(link.channel, dedupKey));
   const confirmation = confirmationFor(link);
+  // Retried before it was posted (most often Slack refused it: every customer escalating at once
+  // meets the workspace's post limit), it takes a turn under that limit rather than coming back
+  // with hundreds of others at a random point after their Retry-After and being refused again.
+  if (context.attempt > 1 && !link.confirmationTs && deps.postPacer) await awaitPostTurn(deps.postPacer, link.team, `confirm:${dedupKey}`, tools.now().getTime());
   const { ts: confirmationTs } = await postOnce(deps.effects, scope, `confirm:${dedupKey}`, confirmation.message, link.threadTs);
   checkpoint('confirmed');
   if (link.confirmationTs !== confirmationTs) link = await deps.links.setConfirmation(dedupKey, confirmationTs, confirmation.shown);

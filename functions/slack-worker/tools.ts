@@ -9,6 +9,7 @@ import type { EscalationLinks } from '../../lib/store/incident-links';
 import type { ChannelReferences } from '../../lib/store/channel-references';
 import type { PageBudget } from '../../lib/store/page-budget';
 import type { WindowPacer } from '../../lib/store/window-pacer';
+import type { Pacer } from '../../lib/store/pacer';
 import { type ChannelScope } from '../../lib/slack/web-api';
 import type { CustomerRecord } from '../../lib/store/customer-records';
 
@@ -20,6 +21,8 @@ export interface SlackWorkerDeps extends Omit<WorkerParts<Locator, EscalationLin
   noteBudget: PageBudget;
   /** Turns for triggers under the Events API's limit per routing key; unset: triggers are not paced. */
   triggerPacer?: WindowPacer;
+  /** Turns under Slack's workspace-wide chat.postMessage limit, for confirmations Slack refused once; unset: not paced. */
+  postPacer?: Pacer;
   config: { pingPhrase: string; slashCommand: string; supportContact: string; showResponderNames: boolean; severity: Severity; pagerDutyFromEmail?: string; slackAppId?: string };
   /** Called after each step that changes something; tests throw here to simulate a crash. */
   checkpoint?: (step: string) => void;

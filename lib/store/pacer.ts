@@ -101,6 +101,25 @@ export async function keepTurn(db: DynamoDBDocumentClient, tableName: string, ke
 }
 
 /**
+ * A post's turn under Slack's workspace-wide chat.postMessage limit, on the one lane both workers'
+ * paced posts share: a fan-out's posts, and any post Slack refused once (an outage's burst of
+ * confirmations or "handled together" posts), whose retry otherwise comes back at a random point
+ * after its Retry-After with hundreds of others and is refused again. The turn is kept per post
+ * (`holder`, its effect key): a retry finds its own, long passed, and goes at once.
+ */
+export async function awaitPostTurn(pacer: Pacer, team: string, holder: string, nowMs: number): Promise<void> {
+  const turnAt = await pacer.keptTurn(`chat.postMessage#${team}`, holder, nowMs);
+  await awaitTurn(turnAt, nowMs, POST_WAIT_IN_PLACE_MS, "the post waits for its turn under Slack's workspace limit");
+}
+
+/**
+ * A post's turn this close is waited for in place (message groups run side by side, so no other
+ * channel waits behind it); a later one by leaving and coming back, which the queue delivers only
+ * to the second and often later, so posts that came back late go out together.
+ */
+const POST_WAIT_IN_PLACE_MS = 3000;
+
+/**
  * Be at a reserved turn: wait in place when it is at most `inPlaceMs` away, otherwise leave (a
  * WaitForTurnError puts the message back for the whole seconds left) and come back for it.
  */
