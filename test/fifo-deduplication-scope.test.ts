@@ -23,6 +23,8 @@ import {
 } from '../lib/events';
 import { normalizePagerDutyWebhook } from '../lib/pagerduty/normalize';
 import { makeEventQueue } from '../lib/queue/queue';
+import type { Logger } from '../lib/runtime/log';
+import { makeFollowersNote } from '../functions/pagerduty-worker/followers-note';
 import { normalizeBlockActions, normalizeEventCallback, normalizeSlashCommand } from '../lib/slack/normalize';
 import { incidentWebhookBody, statusUpdateWebhookBody, webhookIncident } from '../local/events/pagerduty';
 import { checkStatusPayload, mentionEnvelope, slashCommandForm } from '../local/events/slack';
@@ -94,6 +96,22 @@ describe('FIFO de-duplication per message group is safe: every redelivery lands 
     const [a, b, c, d] = await sentIds<PagerDutyQueueEvent>([part('pdr-a', 300), part('pdr-a', 299), refresh('pdr-a', first), refresh('pdr-a', retry)], pagerDutyRouting);
     expect(b).toEqual(a);
     expect(d).toEqual(c);
+  });
+
+  it("a merge's followers note, queued again by a retry or by another merge of its window, keeps its group and de-duplication id; the next window's is another", async () => {
+    const sent: PagerDutyQueueEvent[] = [];
+    let nowMs = Date.parse('2026-12-06T21:00:00.000Z');
+    const followersNote = makeFollowersNote({ links: { followersOf: async () => [] }, queue: { send: async (event) => void sent.push(event as PagerDutyQueueEvent) }, audience: {} as never, settleMs: 10_000, now: () => nowMs });
+    const logger = { info: () => undefined } as unknown as Logger;
+    await followersNote.request('Q1INTERNAL', logger);
+    nowMs += 4_000; // a retry of the same merge, or the next merge, in the same window
+    await followersNote.request('Q1INTERNAL', logger);
+    nowMs += 10_000;
+    await followersNote.request('Q1INTERNAL', logger);
+    const [a, b, c] = await sentIds(sent, pagerDutyRouting);
+    expect(b).toEqual(a);
+    expect(c!.group).toBe(a!.group);
+    expect(c!.dedup).not.toBe(a!.dedup);
   });
 
   it('over many events and their redeliveries at once, no de-duplication id is ever sent to two groups', async () => {
