@@ -12,6 +12,7 @@ import { PagerDutyStandIn } from '../../local/stand-ins/pagerduty';
 import { SlackStandIn } from '../../local/stand-ins/slack';
 import { startTestDynamo } from '../../test/support/dynamo';
 import { makePagerDutyWorker, THREAD_WAIT_MS } from './pagerduty-worker';
+import { SETTINGS } from '../../lib/runtime/settings';
 
 const ROUTING_KEY = 'R0WORKERTESTKEY000000000000000000';
 
@@ -57,7 +58,7 @@ describe('an update for a slash command whose confirmation (its thread) is missi
       postPacer: makePacer(env.db, env.dynamo.tableName, { perMinute: 580 }),
       // Never reached: one escalation is told in the event's own message, and a confirmation never posted needs no refresh.
       queue: { send: () => Promise.reject(new Error('nothing should be queued')) },
-      config: { showResponderNames: true },
+      config: { showResponderNames: true, followersNoteSettleSeconds: SETTINGS.FOLLOWERS_NOTE_SETTLE_SECONDS.default },
     });
     return { run: () => worker(event, { logger, finalAttempt: false }), warnings };
   }

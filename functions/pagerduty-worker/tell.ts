@@ -83,7 +83,8 @@ async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: Pag
   const latest = current;
   const post = candidates.filter((message) => !(told && message.effectKey.startsWith('pd:')) && !message.unless?.(latest));
   for (const message of post) {
-    if (paced) await waitForPostTurn(tools, link, message.effectKey);
+    // A retry's post made by an earlier attempt takes no turn: it would only wait to find it made.
+    if (paced && !(await tools.deps.effects.done(message.effectKey))) await waitForPostTurn(tools, link, message.effectKey);
     const { performed } = await postOnce(tools.deps.effects, scope, message.effectKey, message.build(latest), threadTs);
     if (performed && message.effectKey.startsWith('pd:')) logger.metric(METRIC_NAMES.updatesPosted[event.eventType], 1, { eventType: event.eventType });
   }

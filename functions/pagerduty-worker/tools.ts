@@ -33,7 +33,7 @@ export interface PagerDutyWorkerDeps {
   /** The escalation history (acknowledged, resolved, handled together); absent in tests of other things. */
   history?: HistorySteps;
   /** `pagerDutyFromEmail`: the PagerDuty user that notes telling on-call who follows an incident are added as; unset: none are. */
-  config: { showResponderNames: boolean; pagerDutyFromEmail?: string; followersNoteSettleSeconds?: number };
+  config: { showResponderNames: boolean; pagerDutyFromEmail?: string; followersNoteSettleSeconds: number };
   checkpoint?: (step: string) => void;
   now?: () => number;
 }
@@ -53,9 +53,6 @@ export interface PagerDutyTools {
   checkpoint: (step: string) => void;
 }
 
-/** Tests that build the worker themselves and do not say. */
-const DEFAULT_SETTLE_SECONDS = 1;
-
 export function makePagerDutyTools(deps: PagerDutyWorkerDeps): PagerDutyTools {
   const gate = makeDeliveryGate({ customers: deps.customers });
   const audience = makeAudience({ ...deps, ...(deps.config.pagerDutyFromEmail ? { fromEmail: deps.config.pagerDutyFromEmail } : {}) });
@@ -65,7 +62,7 @@ export function makePagerDutyTools(deps: PagerDutyWorkerDeps): PagerDutyTools {
     gate,
     confirmations: makeConfirmationRefresh({ ...deps, gate }),
     audience,
-    followersNote: makeFollowersNote({ ...deps, audience, settleMs: (deps.config.followersNoteSettleSeconds ?? DEFAULT_SETTLE_SECONDS) * 1000 }),
+    followersNote: makeFollowersNote({ ...deps, audience, settleMs: deps.config.followersNoteSettleSeconds * 1000 }),
     now: deps.now ?? Date.now,
     checkpoint: (step) => deps.checkpoint?.(step),
   };

@@ -22,6 +22,14 @@ describe('effects done once (on dynalite)', () => {
     expect(performed).toBe(1);
   });
 
+  it('done: true only once the effect is recorded, not while merely claimed or after a failure', async () => {
+    expect(await effects.done('post:done')).toBe(false);
+    await expect(effects.once('post:done', async () => { throw new TransientError('Slack timed out'); }, async () => undefined)).rejects.toBeInstanceOf(TransientError);
+    expect(await effects.done('post:done')).toBe(false);
+    await effects.once('post:done', async () => 'ts-d', async () => undefined);
+    expect(await effects.done('post:done')).toBe(true);
+  });
+
   it('after a 429 the retry performs at once, without asking whether it happened (a 429 is a refusal)', async () => {
     const asked: string[] = [];
     const find = async (since: string) => (asked.push(since), undefined);

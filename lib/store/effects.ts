@@ -14,6 +14,8 @@ import { RateLimitedError, TransientError } from '../errors';
  */
 export interface Effects {
   once(key: string, perform: () => Promise<string>, find: (claimedAt: string) => Promise<string | undefined>): Promise<{ result: string; performed: boolean }>;
+  /** Whether the effect is recorded as done: work that only leads up to it (a paced turn) is skipped. */
+  done(key: string): Promise<boolean>;
 }
 
 
@@ -35,6 +37,10 @@ export function makeEffects(db: DynamoDBDocumentClient, tableName: string, optio
     );
 
   return {
+    async done(effect) {
+      const item = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key(effect), ConsistentRead: true })))).Item;
+      return typeof item?.result === 'string';
+    },
     async once(effect, perform, find) {
       const claimedAt = now().toISOString();
       // Whether this attempt made the claim: only then does nothing else stand behind it.

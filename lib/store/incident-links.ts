@@ -398,8 +398,9 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
       ).Item;
       // `dedupKey` is the single pointer earlier versions wrote; `links` is the set written now.
       const keys = new Set<string>([...((holder?.links as Set<string> | undefined) ?? []), ...(typeof holder?.dedupKey === 'string' ? [holder.dedupKey] : [])]);
-      const items = await getItems(db, tableName, [...keys].sort().map((key) => linkKey(key).pk));
-      return [...keys].sort().flatMap((key) => toLink(items.get(linkKey(key).pk)) ?? []);
+      const pks = [...keys].sort().map((key) => linkKey(key).pk);
+      const items = await getItems(db, tableName, pks);
+      return pks.flatMap((pk) => toLink(items.get(pk)) ?? []);
     },
     async keepConfirmationTurn(dedupKey, at) {
       return updateOnce(dedupKey, 'SET confirmationTurnAt = :at', { ':at': at }, 'attribute_not_exists(confirmationTurnAt)');
