@@ -7,13 +7,14 @@ import { statusUpdateTextShown } from '../../lib/tenancy/audience';
 import { isDedupKey } from '../../lib/dedup-key';
 
 import type { PagerDutyTools } from './tools';
-import { tellOne } from './tell';
+import { tellOne, type Pacing } from './tell';
 
 /**
  * `retried`: a redelivery (most often Slack refused a post of it under the workspace's limit): its
- * posts to one channel then take turns like a fan-out's (lib/store/pacer.ts, awaitPostTurn).
+ * posts to one channel then take paced turns (lib/store/pacer.ts, awaitPostTurn).
  */
 export async function handleIncidentEvent(tools: PagerDutyTools, event: PagerDutyIncidentEvent, logger: Logger, retried = false): Promise<void> {
+  const pacing = retried ? 'retry' : undefined;
   const { incident } = event;
   let links: IncidentLink[];
   let targetStatus: IncidentStatus | undefined;
@@ -47,7 +48,7 @@ export async function handleIncidentEvent(tools: PagerDutyTools, event: PagerDut
     const known = event.statusUpdate === undefined || found.length > 1 ? found : [];
     if (known.length) {
       tools.checkpoint('incident-attached');
-      await tellAll(tools, known, event, retried, logger);
+      await tellAll(tools, known, event, pacing, logger);
     }
     links = await tools.ownership.heldBy(ref, logger, found);
     if (!links.length) return unlinked(logger);
@@ -56,7 +57,7 @@ export async function handleIncidentEvent(tools: PagerDutyTools, event: PagerDut
       const found = links.filter((link) => !told.has(link.dedupKey));
       if (found.length) {
         logger.info('the incident holds escalations found after its known ones were told', { found: found.length });
-        await tellAll(tools, found, event, retried, logger);
+        await tellAll(tools, found, event, pacing, logger);
       }
       return announce(tools, holder, links, logger);
     }
@@ -68,7 +69,7 @@ export async function handleIncidentEvent(tools: PagerDutyTools, event: PagerDut
     // escalation's alert may be in it before this worker bound it (a merge into it not yet
     // handled), or the incident merged on (its own alert gone) after the update was written.
     const alone = event.statusUpdate === undefined || !statusUpdateTextShown(link, 1) || holdsOnly(await tools.deps.pagerDuty.alertKeys(incident.id), link.dedupKey);
-    await tellOne(tools, link, event, targetStatus, alone ? 1 : undefined, logger, retried);
+    await tellOne(tools, link, event, targetStatus, alone ? 1 : undefined, logger, pacing);
     return announce(tools, holder, incident.mergedInto ? undefined : links, logger);
   }
   // Many channels (an outage merged into one incident): each is told by a message of its own, in
@@ -83,8 +84,8 @@ export async function handleIncidentEvent(tools: PagerDutyTools, event: PagerDut
  * Tell channels about an event that needs no answer from PagerDuty to be told (not a merge, not
  * on-call's text): one inline, several each by a message of its own (see handle).
  */
-async function tellAll(tools: PagerDutyTools, links: IncidentLink[], event: PagerDutyIncidentEvent, retried: boolean, logger: Logger): Promise<void> {
-  if (links.length === 1) return tellOne(tools, links[0]!, event, undefined, 1, logger, retried);
+async function tellAll(tools: PagerDutyTools, links: IncidentLink[], event: PagerDutyIncidentEvent, pacing: Pacing | undefined, logger: Logger): Promise<void> {
+  if (links.length === 1) return tellOne(tools, links[0]!, event, undefined, 1, logger, pacing);
   await fanOut(tools, links, event, undefined, logger);
 }
 
@@ -118,7 +119,7 @@ function holdsOnly(alertKeys: string[], dedupKey: string): boolean {
 export async function handleLink(tools: PagerDutyTools, message: IncidentLinkEvent, logger: Logger): Promise<void> {
   const link = await tools.deps.links.get(message.dedupKey);
   if (!link) return logger.warn('the escalation is gone (its link expired); nothing posted');
-  await tellOne(tools, link, message.event, message.targetStatus, message.followers, logger, true);
+  await tellOne(tools, link, message.event, message.targetStatus, message.followers, logger, 'fan-out');
 }
 
 function unlinked(logger: Logger) {

@@ -51,13 +51,20 @@ async function refused(tools: PagerDutyTools, link: IncidentLink, logger: Logger
   return !(await tools.gate({ path: 'incident-update', channel: link.channel, link }, logger)).allowed;
 }
 
-/** A post of a fan-out, or one Slack refused before (`paced`), waits for its turn under the workspace's limit. */
-async function waitForPostTurn(tools: PagerDutyTools, link: IncidentLink, effectKey: string): Promise<void> {
-  if (tools.deps.postPacer) await awaitPostTurn(tools.deps.postPacer, link.team, effectKey, tools.now());
+/**
+ * How a channel's posts are paced under the workspace's limit: `fan-out`, one channel of many told
+ * of one event, whose posts may spend the lane's burst; `retry`, an event redelivered (most often
+ * Slack refused a post of it), whose posts may not: the limit was spent by posts no lane saw.
+ */
+export type Pacing = 'fan-out' | 'retry';
+
+/** A paced post waits for its turn under the workspace's limit. */
+async function waitForPostTurn(tools: PagerDutyTools, link: IncidentLink, effectKey: string, pacing: Pacing): Promise<void> {
+  if (tools.deps.postPacer) await awaitPostTurn(tools.deps.postPacer, link.team, effectKey, tools.now(), { burst: pacing === 'fan-out' });
 }
 
 /** Record the status and post, once each, what one channel should read about this event. */
-async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: PagerDutyIncidentEvent, candidates: Post[], status: { value: IncidentStatus; at: string } | undefined, paced: boolean, afterPosts: () => Promise<void>, logger: Logger) {
+async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: PagerDutyIncidentEvent, candidates: Post[], status: { value: IncidentStatus; at: string } | undefined, pacing: Pacing | undefined, afterPosts: () => Promise<void>, logger: Logger) {
   if (await refused(tools, link, logger)) return;
   if (!link.threadTs) {
     // A slash command's confirmation starts its thread and is being posted: the update waits its
@@ -84,7 +91,7 @@ async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: Pag
   const post = candidates.filter((message) => !(told && message.effectKey.startsWith('pd:')) && !message.unless?.(latest));
   for (const message of post) {
     // A retry's post made by an earlier attempt takes no turn: it would only wait to find it made.
-    if (paced && !(await tools.deps.effects.done(message.effectKey))) await waitForPostTurn(tools, link, message.effectKey);
+    if (pacing && !(await tools.deps.effects.done(message.effectKey))) await waitForPostTurn(tools, link, message.effectKey, pacing);
     const { performed } = await postOnce(tools.deps.effects, scope, message.effectKey, message.build(latest), threadTs);
     if (performed && message.effectKey.startsWith('pd:')) logger.metric(METRIC_NAMES.updatesPosted[event.eventType], 1, { eventType: event.eventType });
   }
@@ -170,8 +177,8 @@ async function record(tools: PagerDutyTools, link: IncidentLink, event: PagerDut
 }
 
 /** Tell one channel; a channel Slack refuses for good (archived, the bot removed) is dropped, not retried. */
-/** `paced`: one channel of a fan-out, or an event retried, whose posts wait for their turns (see waitForPostTurn). */
-export async function tellOne(tools: PagerDutyTools, link: IncidentLink, event: PagerDutyIncidentEvent, targetStatus: IncidentStatus | undefined, followers: number | undefined, logger: Logger, paced = false): Promise<void> {
+/** `pacing`: how its posts wait for their turns (see Pacing); none: they go at once. */
+export async function tellOne(tools: PagerDutyTools, link: IncidentLink, event: PagerDutyIncidentEvent, targetStatus: IncidentStatus | undefined, followers: number | undefined, logger: Logger, pacing?: Pacing): Promise<void> {
   const channelLogger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });
   const { posts, status } = tellingOf(tools, event, link, targetStatus, followers);
   // Recorded whether or not the channel is told (the gate, a channel gone): on-call's times are what they are.
@@ -182,7 +189,7 @@ export async function tellOne(tools: PagerDutyTools, link: IncidentLink, event: 
     await record(tools, link, event, status, followers);
   };
   try {
-    await tellChannel(tools, link, event, posts, status, paced, recordOnce, channelLogger);
+    await tellChannel(tools, link, event, posts, status, pacing, recordOnce, channelLogger);
   } catch (error) {
     if (!(error instanceof PermanentError)) throw error;
     if (error instanceof NoThreadError) channelLogger.warn('the escalation never got its thread (its confirmation was not posted); update dropped', { waitedMinutes: THREAD_WAIT_MS / 60_000 });

@@ -32,7 +32,7 @@ export function createPagerDutyWorkerHandler(env: Env, overrides: Partial<Pick<W
         /** Turns under Slack's chat.update limit, shared by every invocation. */
         pacer: makePacer(db, config.tableName, { perMinute: config.slackUpdatesPerMinute }),
         /** Turns under Slack's workspace-wide chat.postMessage limit, for the posts of a fan-out; none: not paced. */
-        ...(config.slackFanOutPostsPerMinute > 0 ? { postPacer: makePacer(db, config.tableName, { perMinute: config.slackFanOutPostsPerMinute }) } : {}),
+        ...(config.slackFanOutPostsPerMinute > 0 ? { postPacer: makePacer(db, config.tableName, { perMinute: config.slackFanOutPostsPerMinute, burst: config.slackFanOutPostBurst }) } : {}),
       }),
       build: ({ config, ...parts }) =>
         makePagerDutyWorker({ ...parts, config: { showResponderNames: config.showResponderNames, followersNoteSettleSeconds: config.followersNoteSettleSeconds, ...(config.pagerDutyFromEmail ? { pagerDutyFromEmail: config.pagerDutyFromEmail } : {}) } }),

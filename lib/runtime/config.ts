@@ -79,6 +79,7 @@ export interface WorkerConfig {
   slackUpdatesPerMinute: number;
   /** The pace of a fan-out's posts (chat.postMessage) per workspace: one incident event told to many channels. */
   slackFanOutPostsPerMinute: number;
+  slackFanOutPostBurst: number;
   /** Triggers per routing key in any window of `triggerWindowSeconds` (PagerDuty's Events API limit); 0: not paced. */
   triggersPerWindow: number;
   triggerWindowSeconds: number;
@@ -117,6 +118,7 @@ export function loadWorkerConfig(env: Env, queue: { dlqEnv: string; maxReceiveCo
     httpTimeoutMs: readSetting(env, 'HTTP_TIMEOUT_MS'),
     slackUpdatesPerMinute: readSetting(env, 'SLACK_UPDATES_PER_MINUTE'),
     slackFanOutPostsPerMinute: readSetting(env, 'SLACK_FANOUT_POSTS_PER_MINUTE'),
+    slackFanOutPostBurst: readSetting(env, 'SLACK_FANOUT_POST_BURST'),
     triggersPerWindow: readSetting(env, 'PAGER_DUTY_TRIGGERS_PER_WINDOW'),
     triggerWindowSeconds: readSetting(env, 'PAGER_DUTY_TRIGGER_WINDOW_SECONDS'),
     followersNoteSettleSeconds: readSetting(env, 'FOLLOWERS_NOTE_SETTLE_SECONDS'),

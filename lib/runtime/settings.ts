@@ -80,6 +80,7 @@ export const SETTINGS = {
   HTTP_TIMEOUT_MS: define({ parser: number('zero'), default: 8000 }),
   SLACK_UPDATES_PER_MINUTE: define({ parser: number('above zero'), default: 50 }),
   SLACK_FANOUT_POSTS_PER_MINUTE: define({ parser: number('zero'), default: 580 }),
+  SLACK_FANOUT_POST_BURST: define({ parser: number('above zero'), default: 10 }),
   PAGER_DUTY_TRIGGERS_PER_WINDOW: define({ parser: number('zero'), default: 120 }),
   PAGER_DUTY_TRIGGER_WINDOW_SECONDS: define({ parser: number('above zero'), default: 60 }),
   FOLLOWERS_NOTE_SETTLE_SECONDS: define({ parser: number('above zero'), default: 10 }),

@@ -49,4 +49,38 @@ describe('paced turns under a shared rate limit (on dynalite)', () => {
     const turns = await Promise.all(Array.from({ length: 4 }, () => pacer.keptTurn('lane-race', 'post-x', T0)));
     expect(new Set(turns).size).toBe(1);
   });
+
+  describe('with a burst (Slack\'s limits are buckets: a burst, then the refill rate)', () => {
+    let bursting: Pacer;
+    beforeAll(() => {
+      // 30 a minute (2 s apart) after a burst of 3.
+      bursting = makePacer(env.db, env.dynamo.tableName, { perMinute: 30, burst: 3 });
+    });
+
+    it('an idle lane gives the burst at once, then turns at the refill\'s pace', async () => {
+      const turns = await Promise.all(Array.from({ length: 6 }, () => bursting.turn('burst-a', T0)));
+      expect([...turns].sort((a, b) => a - b)).toEqual([T0, T0, T0, T0 + 2000, T0 + 4000, T0 + 6000]);
+    });
+
+    it('a spent burst comes back as the lane refills: one turn at once per 2 s not taken', async () => {
+      await Promise.all([0, 1, 2].map(() => bursting.turn('burst-b', T0)));
+      // At T0 + 4 s two turns' worth has refilled: two at once, the next 2 s later.
+      const turns = [];
+      for (let i = 0; i < 3; i++) turns.push(await bursting.turn('burst-b', T0 + 4000));
+      expect(turns).toEqual([T0 + 4000, T0 + 4000, T0 + 6000]);
+    });
+
+    it('a call that may not burst (a refused call\'s retry) is paced on an idle lane behind the others\' burst', async () => {
+      expect(await bursting.turn('burst-c', T0, { burst: false })).toBe(T0);
+      expect(await bursting.turn('burst-c', T0, { burst: false })).toBe(T0 + 2000);
+      // A bursting caller beside them still finds the burst's room.
+      expect(await bursting.turn('burst-c', T0)).toBe(T0);
+      expect(await bursting.turn('burst-c', T0, { burst: false })).toBe(T0 + 6000);
+    });
+
+    it('a holder keeps its turn whatever the burst left when it comes back', async () => {
+      await Promise.all([0, 1, 2, 3].map((i) => bursting.keptTurn('burst-d', `post-${i}`, T0)));
+      expect(await bursting.keptTurn('burst-d', 'post-3', T0 + 10_000)).toBe(T0 + 2000);
+    });
+  });
 });

@@ -12,32 +12,49 @@ import { expiryEpoch, isConditionFailure, storeCall } from './dynamo';
 export interface Pacer {
   /**
    * Reserve the next turn on `lane` (epoch ms, never before `nowMs`). Turns are `60000 / perMinute`
-   * ms apart; a lane that has been idle starts again at once. A reserved turn that goes unused
-   * is lost, which only makes the pace a little slower.
+   * ms apart, after the pacer's `burst` that an idle lane gives at once (`burst: false`: this call
+   * is not given one of them). A reserved turn that goes unused is lost, which only makes the pace
+   * a little slower.
    */
-  turn(lane: string, nowMs: number): Promise<number>;
+  turn(lane: string, nowMs: number, options?: TurnOptions): Promise<number>;
   /**
    * The turn `holder` keeps on `lane`: reserved at its first ask and the same at every later one,
    * so work that waits for its turn by leaving and coming back (a queue message) finds it again
    * instead of queueing behind the turns reserved meanwhile.
    */
-  keptTurn(lane: string, holder: string, nowMs: number): Promise<number>;
+  keptTurn(lane: string, holder: string, nowMs: number, options?: TurnOptions): Promise<number>;
 }
 
-export function makePacer(db: DynamoDBDocumentClient, tableName: string, options: { perMinute: number }): Pacer {
+export interface TurnOptions {
+  /**
+   * False: the call is paced even on an idle lane's burst. For a retry of a call the service
+   * refused: its limit was spent by calls the lane does not see, so the burst the lane believes
+   * it has is not there.
+   */
+  burst?: boolean;
+}
+
+/**
+ * `burst`: how many turns an idle lane gives at once, as Slack's limits are token buckets (a
+ * burst, then the refill rate): a fan-out spends it first instead of starting at the refill's
+ * pace. The lane keeps one number, the time its bucket would be full again were no turn reserved
+ * after (the generic cell rate algorithm): a turn is that time less the burst's tolerance.
+ */
+export function makePacer(db: DynamoDBDocumentClient, tableName: string, options: { perMinute: number; burst?: number }): Pacer {
   const intervalMs = Math.ceil(60_000 / options.perMinute);
+  const toleranceMs = (Math.max(1, options.burst ?? 1) - 1) * intervalMs;
   const key = (lane: string) => ({ pk: `pace#${lane}` });
   const heldKey = (lane: string, holder: string) => ({ pk: `turn#${lane}#${holder}` });
   const pacer: Pacer = {
-    async keptTurn(lane, holder, nowMs) {
+    async keptTurn(lane, holder, nowMs, turnOptions) {
       const held = await heldTurn(db, tableName, heldKey(lane, holder));
       if (held !== undefined) return held;
-      return keepTurn(db, tableName, heldKey(lane, holder), await pacer.turn(lane, nowMs), nowMs);
+      return keepTurn(db, tableName, heldKey(lane, holder), await pacer.turn(lane, nowMs, turnOptions), nowMs);
     },
-    async turn(lane, nowMs) {
+    async turn(lane, nowMs, turnOptions) {
       // Two writes at most and no read-modify-write loop: an idle lane is claimed for now; a busy
-      // one hands out the turn after the last one reserved (an atomic add: concurrent callers each
-      // get their own turn).
+      // one hands out the turn after the last one reserved, less the burst's tolerance (an atomic
+      // add: concurrent callers each get their own turn).
       try {
         await storeCall('update', () =>
           db.send(
@@ -65,7 +82,8 @@ export function makePacer(db: DynamoDBDocumentClient, tableName: string, options
           }),
         ),
       );
-      return Math.max(nowMs, Number(taken.Attributes?.nextAt) - intervalMs);
+      const tolerance = turnOptions?.burst === false ? 0 : toleranceMs;
+      return Math.max(nowMs, Number(taken.Attributes?.nextAt) - intervalMs - tolerance);
     },
   };
   return pacer;
@@ -107,8 +125,8 @@ export async function keepTurn(db: DynamoDBDocumentClient, tableName: string, ke
  * after its Retry-After with hundreds of others and is refused again. The turn is kept per post
  * (`holder`, its effect key): a retry finds its own, long passed, and goes at once.
  */
-export async function awaitPostTurn(pacer: Pacer, team: string, holder: string, nowMs: number): Promise<void> {
-  const turnAt = await pacer.keptTurn(`chat.postMessage#${team}`, holder, nowMs);
+export async function awaitPostTurn(pacer: Pacer, team: string, holder: string, nowMs: number, options?: TurnOptions): Promise<void> {
+  const turnAt = await pacer.keptTurn(`chat.postMessage#${team}`, holder, nowMs, options);
   await awaitTurn(turnAt, nowMs, POST_WAIT_IN_PLACE_MS, "the post waits for its turn under Slack's workspace limit");
 }
 
