@@ -60,7 +60,7 @@ if (!Number.isInteger(stormChannels) || stormChannels < 1 || stormChannels > 10_
  */
 function stormOptions(keys: 'own' | 'shared', channels: number, base: Omit<StormOptions, 'channels' | 'routingKeys' | 'timeoutMs'> & { timeoutMs: number }): StormOptions {
   const bounds = stormBounds(DOCUMENTED_LIMITS, { channels, routingKeys: keys, spreadMs: base.spreadMs, callMs: base.standInLatencyMs });
-  return { ...base, channels, routingKeys: keys, timeoutMs: Math.max(base.timeoutMs, Math.ceil(2 * bounds.lastConfirmedMs)) };
+  return { ...base, channels, routingKeys: keys, timeoutMs: Math.max(base.timeoutMs, Math.ceil(2 * bounds.lastConfirmedMs)), workerProcesses: true };
 }
 
 /** The storm runs: each stops once every channel shows the resolution, except the full own-key run, which waits for every queue to drain. */

@@ -11,6 +11,11 @@ export const STORM_RATIO_GOAL = 1.15;
 const GOAL_SIZES = [300, 1000];
 /** What pd-router paces its re-renders at by default (SLACK_UPDATES_PER_MINUTE), at Slack's 50 a minute. */
 const UPDATES_PER_MINUTE = SETTINGS.SLACK_UPDATES_PER_MINUTE.default;
+/** How a fan-out's posts go by default: a burst, then turns under the workspace's refill. */
+const FANOUT_BURST = SETTINGS.SLACK_FANOUT_POST_BURST.default;
+const FANOUT_PER_MINUTE = SETTINGS.SLACK_FANOUT_POSTS_PER_MINUTE.default;
+/** Where the run's workers ran (results written before worker processes ran everything in one). */
+const workersOf = (r: StormResult) => (r.options.workerProcesses ? 'each worker in its own process' : 'one process for everything');
 
 export interface StormStep {
   step: 'paged' | 'confirmed' | 'status update' | 'resolution' | 're-render';
@@ -47,12 +52,12 @@ function whyMissed(r: StormResult, step: StormStep, steps: StormStep[]): string 
       if (r.options.routingKeys === 'shared' && paged?.ratio !== undefined && paged.ratio > STORM_RATIO_GOAL) {
         return `the last trigger itself came at ${ratio(paged.ratio)} its bound: triggers take turns under the key's window, but one that reaches PagerDuty later than its recorded turn (a busy event loop, a late redelivery) finds the window full (${r.pagerDuty429.received} 429s, no Retry-After) and backs off up to 20 s`;
       }
-      if (step.step === 'paged') return "PagerDuty accepted the triggers later than its limit allows: every customer's first escalation in 10 s, each a run of DynamoDB round trips, on the two cores the emulators and the stand-ins share";
+      if (step.step === 'paged') return `PagerDuty accepted the triggers later than its limit allows: every customer's first escalation in ${s(r.options.spreadMs)}, each a run of DynamoDB round trips, on the ${r.cores} cores the emulators, the stand-ins, the ingress and the workers (${workersOf(r)}) share (${r.cpuMsPerEscalation} ms of CPU per escalation in all)`;
       return `the triggers came late (above), and the confirmations share the workspace's post limit: one refused (${r.slack429.retried} 429s in the run) is retried no earlier than its Retry-After, when the queue next delivers it`;
     }
     case 'status update':
     case 'resolution':
-      return `the fan-out's posts are paced at SLACK_FANOUT_POSTS_PER_MINUTE (580 a minute under the workspace's 600: ≥ 1.03× alone), and a post whose turn is more than 3 s away leaves and comes back when the queue next delivers it, a second or more late${step.step === 'status update' ? "; the status update follows the merge, whose announcements to on-call (each reading every follower of the incident) may still be running" : ''}`;
+      return `the fan-out's posts spend SLACK_FANOUT_POST_BURST (${FANOUT_BURST} of the bucket's 20) and then go at SLACK_FANOUT_POSTS_PER_MINUTE (${FANOUT_PER_MINUTE} a minute under its refill of 600), and a post whose turn is more than 3 s away leaves and comes back when the queue next delivers it, a second or more late${step.step === 'status update' ? "; the status update follows the merge, whose announcements to on-call (each reading every follower of the incident) may still be running" : ''}`;
     case 're-render':
       return `pd-router paces re-renders evenly at SLACK_UPDATES_PER_MINUTE (${UPDATES_PER_MINUTE} a minute; the bound also spends the bucket's burst of 10 at once), and a refresh whose turn is more than 1 s away leaves and comes back when the queue next delivers it`;
   }
@@ -106,8 +111,9 @@ export function renderStorm(storm: { own?: StormResult; shared?: StormResult }, 
   row('PagerDuty Events 429s (no Retry-After); shortest wait before a retry', (r) => `${r.pagerDuty429.received}; ${r.pagerDuty429.shortestRetryGapMs !== undefined ? s(r.pagerDuty429.shortestRetryGapMs) : '–'}`);
   row('duplicates (incidents, confirmations, status updates, resolutions)', (r) => `${r.checks.duplicateIncidents}, ${r.checks.duplicateConfirmations}, ${r.checks.duplicateStatusUpdates}, ${r.checks.duplicateResolutions}`);
   row('lost (triggers, confirmations, status updates, resolutions), DLQ', (r) => `${r.checks.missingTriggers}, ${r.checks.missingConfirmations}, ${r.checks.missingStatusUpdates}, ${r.checks.missingResolutions}, ${r.checks.deadLettered}`);
-  row('CPU per escalation (whole one-process stack)', (r) => `${r.cpuMsPerEscalation} ms`);
-  row('peak RSS', (r) => `${r.peakRssMb} MB`);
+  row('workers', workersOf);
+  row('CPU per escalation (the whole stack: emulators, stand-ins, ingress, workers)', (r) => `${r.cpuMsPerEscalation} ms`);
+  row('peak RSS (with worker processes: the sum of each one\'s peak)', (r) => `${r.peakRssMb} MB`);
   row('run length; load average at the end', (r) => `${s(r.durationMs)}; ${r.loadAverage[0]}`);
   row('ran at (commit)', (r) => (r.ranAt ? `${r.ranAt.slice(0, 16).replace('T', ' ')} UTC${r.commit ? ` (${r.commit})` : ''}` : '–'));
   lines.push('');

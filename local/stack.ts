@@ -2,7 +2,7 @@ import './pdjs-fetch-alias';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { clearCache } from '@middy/util';
 import { createPagerDutyIngressHandler } from '../functions/pagerduty-ingress/wiring';
 import { createPagerDutyWorkerHandler } from '../functions/pagerduty-worker/wiring';
@@ -18,6 +18,8 @@ import { LOCAL_AWS_ENV, startLocalDynamo, startLocalSqs, type LocalDynamo, type 
 import { lockDataDir } from './data-dir';
 import { keepStandIns, readKeptStandIns } from './sandbox-keep';
 import { EventSource } from './event-source';
+import { lambdaContext } from './lambda-context';
+import { startWorkerProcess, type WorkerProcess } from './worker-process';
 import { PagerDutyStandIn, type PagerDutyStandInOptions } from './stand-ins/pagerduty';
 import { listen, readBody, sendJson, sleep, type RunningServer } from './stand-ins/http-util';
 import type { RateLimitSetting } from './stand-ins/rate-limits';
@@ -73,6 +75,11 @@ export interface StackOptions {
   sandboxNotesFrom?: string;
   /** Worker pollers per queue. */
   concurrency?: number;
+  /**
+   * Run each worker in a process of its own (local/worker-process.ts), as Lambda gives each
+   * invocation its own CPU: the storm benchmark. Not with `checkpoint`, which runs in this process.
+   */
+  workerProcesses?: boolean;
   /** Customers registered at start when absent (default: the sandbox's three in sandbox mode, none otherwise). */
   customers?: NewCustomer[];
   /** The token `/admin/…` requires (default: PD_ROUTER_ADMIN_TOKEN, else a random one). */
@@ -128,6 +135,8 @@ export interface LocalStack {
   acceptPagerDutySigningKey(secret: string): void;
   /** The messages parked in a DLQ, with the reason when the worker gave one (taken out of it: read them once). */
   dlq(queue: QueueName): Promise<{ body: string; reason?: string }[]>;
+  /** With `workerProcesses`: the CPU time (ms) the worker processes used so far, and the sum of their peak RSS (MB); zeros otherwise. */
+  workerUsage(): Promise<{ cpuMs: number; peakRssMb: number }>;
   stop(): Promise<void>;
 }
 
@@ -146,24 +155,6 @@ export function localAwsEnv(sqs: LocalSqs, dynamo: LocalDynamo): Env {
 
 function isSandbox(env: Env): boolean {
   return EXTERNAL_CONFIG.every((name) => !env[name]?.trim());
-}
-
-/** The context Lambda passes a handler, for local invocations. */
-export function lambdaContext(name: string, remainingMs = 60_000): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: name,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
-    memoryLimitInMB: '256',
-    awsRequestId: randomBytes(16).toString('hex'),
-    logGroupName: `/aws/lambda/${name}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => remainingMs,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
 }
 
 /** The request as API Gateway's HTTP API (payload v2) would hand it to the Lambda. */
@@ -221,6 +212,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
 }
 
 async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
+  if (options.workerProcesses && options.checkpoint) throw new Error('checkpoint needs the workers in this process: not with workerProcesses');
   const baseEnv = options.env ?? process.env;
   const stage = options.stage ?? 'local';
   const sandbox = isSandbox(baseEnv);
@@ -421,9 +413,19 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
 
   // The event source mapping polls with the worker's execution role, so through the worker's endpoint.
   const pollers: SQSClient[] = [];
-  const sources = (['slack', 'pagerduty'] as const).map((queue) => {
+  const reportFailure = (message: string, error: unknown) => process.stderr.write(`${JSON.stringify({ level: 'error', message, error: String(error) })}\n`);
+  const sources: { readonly busy: boolean; stop(): Promise<void> }[] = [];
+  const workerProcesses: WorkerProcess[] = [];
+  for (const queue of ['slack', 'pagerduty'] as const) {
+    const fn = LAYOUT.queues[queue].worker as FunctionName;
+    if (options.workerProcesses) {
+      const started = await startWorkerProcess({ queue, env: envOf(fn), queueUrl: sqs.queues[queue].url, ...(options.concurrency ? { concurrency: options.concurrency } : {}) }, reportFailure);
+      workerProcesses.push(started);
+      sources.push(started);
+      continue;
+    }
     const worker = queue === 'slack' ? slackWorker : pagerDutyWorker;
-    const poller = makeSqsClient(envOf(LAYOUT.queues[queue].worker as FunctionName));
+    const poller = makeSqsClient(envOf(fn));
     pollers.push(poller);
     const source = new EventSource({
       sqs: poller,
@@ -431,11 +433,11 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
       batchSize: LAYOUT.queues[queue].batchSize,
       invoke: (event) => worker().handler(event, lambdaContext(LAYOUT.queues[queue].worker)),
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
-      onError: (error) => process.stderr.write(`${JSON.stringify({ level: 'error', message: `${queue} worker invocation failed`, error: String(error) })}\n`),
+      onError: (error) => reportFailure(`${queue} worker invocation failed`, error),
     });
     source.start();
-    return source;
-  });
+    sources.push(source);
+  }
 
   const queueDepth = async (url: string) => {
     const attributes = (
@@ -491,6 +493,10 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
         // A FIFO group hides its later messages while earlier ones are held: take these out to see the rest.
         await sqs.client.send(new DeleteMessageBatchCommand({ QueueUrl: sqs.queues[queue].dlqUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
       }
+    },
+    async workerUsage() {
+      const usages = await Promise.all(workerProcesses.map((worker) => worker.usage()));
+      return { cpuMs: usages.reduce((sum, u) => sum + u.cpuMs, 0), peakRssMb: usages.reduce((sum, u) => sum + u.peakRssMb, 0) };
     },
     async stop() {
       // fauxqs keeps its queues in memory: with kept data, deliver what they hold rather than lose it.

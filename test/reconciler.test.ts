@@ -1,5 +1,6 @@
 import { createReconcilerHandler } from '../functions/reconciler/wiring';
-import { lambdaContext, type LocalStack } from '../local/stack';
+import { type LocalStack } from '../local/stack';
+import { lambdaContext } from '../local/lambda-context';
 import type { RecordedMessage } from '../local/stand-ins/slack';
 import { ensureCustomer } from '../local/world/customers';
 import { startTestStack, shownStatus } from './support/stack';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { lambdaContext } from '../../local/stack';
+import { lambdaContext } from '../../local/lambda-context';
 import type { SignedRequest } from '../../local/events/request';
 import { mentionEnvelope, signedSlackJson } from '../../local/events/slack';
 
