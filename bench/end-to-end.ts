@@ -20,6 +20,11 @@ export interface EndToEndOptions {
   resolveEvery: number;
   /** Send one unmeasured escalation per channel first, so the worker's caches (channel name, workspace address) are warm. */
   warmUp?: boolean;
+  /**
+   * Each worker in a process of its own, as Lambda gives each invocation its own CPU (the light
+   * run: what a customer waits for, not the one process's queue for the CPU).
+   */
+  workerProcesses?: boolean;
   timeoutMs: number;
 }
 
@@ -39,6 +44,8 @@ export interface EndToEndResult {
   /** The ingress's HTTP answer to each Slack request, through the local router, under this load. */
   slackAnswer: Summary;
   peakRssMb: number;
+  /** With worker processes: the part of peakRssMb that is theirs (the sum of each one's peak). */
+  workerProcessesPeakRssMb?: number;
   /** Memory when the load started, and at the sample with the highest RSS (MB). */
   memory: { rssAtStartMb: number; atPeak: { rssMb: number; heapUsedMb: number; heapTotalMb: number; externalMb: number } };
   /** CPU time of this process over the run, as a share of one core. */
@@ -100,16 +107,20 @@ function safeJson(text: string): unknown {
  * both fire synchronously where the stand-in records the change) and the Slack stand-in's call
  * log (`at`, taken after its simulated latency). The stand-ins are not modified.
  */
+/** The channel whose one escalation warms the worker processes before a run (not measured). */
+const PROCESS_WARM_UP_CHANNEL = 'CE2EWARMUP';
+
 export async function runEndToEnd(options: EndToEndOptions): Promise<EndToEndResult> {
   const channels = Array.from({ length: options.channels }, (_, i) => `CE2E${String(i).padStart(3, '0')}`);
   const stack = await startStack({
     env: {},
     // Registered customers with room to page every time: the budget is not what this measures.
-    customers: channels.map((channel) => ({ channel, name: channel, pagesPerHour: 1000 })),
+    customers: [...channels, ...(options.workerProcesses ? [PROCESS_WARM_UP_CHANNEL] : [])].map((channel) => ({ channel, name: channel, pagesPerHour: 1000 })),
     logLevel: 'warn',
     visibilityTimeoutSeconds: 30,
     retryBaseSeconds: 1,
     concurrency: options.concurrency,
+    ...(options.workerProcesses ? { workerProcesses: true } : {}),
     standIns: { latencyMs: options.standInLatencyMs },
   });
   // Named, as `npm run customers -- add` registers a channel deployed (it asks Slack once, at
@@ -118,6 +129,14 @@ export async function runEndToEnd(options: EndToEndOptions): Promise<EndToEndRes
   const slack = stack.slack!;
   const pagerDuty = stack.pagerDuty!;
   const secret = stack.secrets.SLACK_SIGNING_SECRET;
+  if (options.workerProcesses) {
+    // The worker processes start cold, where in-process workers share modules the stack has run:
+    // one escalation from a channel outside the run warms the processes, not the measured
+    // channels' caches (each one's first escalation is still counted).
+    const request = signedSlackJson(secret, mentionEnvelope({ channel: PROCESS_WARM_UP_CHANNEL, text: 'escalate warm-up of the worker processes' }));
+    await (await fetch(`${stack.url}/slack/events`, { method: 'POST', headers: request.headers, body: request.body })).arrayBuffer();
+    await stack.waitForIdle(options.timeoutMs);
+  }
   if (options.warmUp) {
     await Promise.all(
       channels.map(async (channel) => {
@@ -142,6 +161,7 @@ export async function runEndToEnd(options: EndToEndOptions): Promise<EndToEndRes
     if (sample.rss > peakSample.rss) peakSample = sample;
   }, 100);
   const cpuStart = process.cpuUsage();
+  const workersCpuStart = (await stack.workerUsage()).cpuMs;
   const escalations: Escalation[] = [];
   const byKey = new Map<string, Escalation>();
   const triggeredAt = new Map<string, number>();
@@ -212,7 +232,9 @@ export async function runEndToEnd(options: EndToEndOptions): Promise<EndToEndRes
   while ((triggeredAt.size < escalations.length || timers.size) && Date.now() < deadline) await sleep(20);
   await stack.waitForIdle(Math.max(1000, deadline - Date.now()));
   unsubscribe();
-  const cpu = process.cpuUsage(cpuStart);
+  const parentCpu = process.cpuUsage(cpuStart);
+  const workers = await stack.workerUsage();
+  const cpuMs = (parentCpu.user + parentCpu.system) / 1000 + workers.cpuMs - workersCpuStart;
   clearInterval(sampler);
   const awsCalls = counter.snapshot();
   counter.stop();
@@ -299,13 +321,15 @@ export async function runEndToEnd(options: EndToEndOptions): Promise<EndToEndRes
     slackToTrigger: summarize(slackToTrigger),
     webhookToPost: summarize(webhookToPost),
     slackAnswer: summarize(escalations.map((e) => e.answerMs ?? NaN).filter((v) => !Number.isNaN(v))),
-    peakRssMb: round((process.resourceUsage().maxRSS * 1024) / 2 ** 20, 1),
+    // With worker processes, the sum of each process's peak: at most what they held at once.
+    peakRssMb: round((process.resourceUsage().maxRSS * 1024) / 2 ** 20 + workers.peakRssMb, 1),
+    ...(options.workerProcesses ? { workerProcessesPeakRssMb: round(workers.peakRssMb, 1) } : {}),
     memory: {
       rssAtStartMb: mb(rssAtStart),
       atPeak: { rssMb: mb(peakSample.rss), heapUsedMb: mb(peakSample.heapUsed), heapTotalMb: mb(peakSample.heapTotal), externalMb: mb(peakSample.external) },
     },
-    cpuCoreShare: round((cpu.user + cpu.system) / 1000 / (lastConfirmation - started), 2),
-    cpuMsPerEscalation: round((cpu.user + cpu.system) / 1000 / escalations.length, 1),
+    cpuCoreShare: round(cpuMs / (lastConfirmation - started), 2),
+    cpuMsPerEscalation: round(cpuMs / escalations.length, 1),
     awsCallsPerEscalation: Object.fromEntries(Object.entries(awsCalls).map(([name, n]) => [name, round(n / escalations.length, 1)])),
     checks: {
       duplicateIncidents,

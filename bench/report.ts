@@ -184,7 +184,7 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
     checks.push({ target: 'zero duplicates and zero misroutes', measured: `${duplicates} duplicates, ${misroutes} misroutes, ${lost} missing or dead-lettered`, met: duplicates === 0 && misroutes === 0 && lost === 0 });
     checks.push({
       target: `peak RSS < ${TARGETS.peakRssMb} MB`,
-      measured: runs.map((r) => `${r.peakRssMb} MB (${r.options.mode})`).join(', '),
+      measured: runs.map((r) => `${r.peakRssMb} MB (${r.options.mode}${r.workerProcessesPeakRssMb !== undefined ? `: the stack ${round(r.peakRssMb - r.workerProcessesPeakRssMb, 1)} MB, its worker processes ${r.workerProcessesPeakRssMb} MB` : ''})`).join(', '),
       met: runs.every((r) => r.peakRssMb < TARGETS.peakRssMb),
     });
   }
@@ -208,7 +208,7 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
             ? `nothing but the ${alone} call waits on a vendor`
             : median >= 1.9
               ? vendorNote
-              : `the median is one ${alone} call and pd-router's own DynamoDB round trips; the p95's tail is the local harness: one process for dynalite, fauxqs, the stand-ins and the functions, and ${light.options.concurrency} pollers per queue a message may wait for while they work other messages (Lambda scales a FIFO queue's pollers with its message groups)`,
+              : `the median is one ${alone} call and pd-router's own DynamoDB round trips; the p95's tail is the local harness: ${light.options.workerProcesses ? 'dynalite, fauxqs, the stand-ins, the ingress and each worker\'s process on this machine\'s cores' : 'one process for dynalite, fauxqs, the stand-ins and the functions'}, and ${light.options.concurrency} pollers per queue a message may wait for while they work other messages (Lambda scales a FIFO queue's pollers with its message groups)`,
       });
     };
     perCall(
@@ -336,9 +336,9 @@ export function renderMarkdown(results: BenchResults): string {
     const head = runs.map((r) =>
       r.options.mode === 'burst'
         ? `burst: ${r.options.channels} channels × ${r.options.escalationsPerChannel}, all at once, ${r.options.concurrency} pollers/queue`
-        : `light: ${r.options.channels} channels × ${r.options.escalationsPerChannel} at ${r.options.ratePerSecond}/s, ${r.options.warmUp ? 'caches warm' : 'first escalations counted'}, ${r.options.concurrency} pollers/queue`,
+        : `light: ${r.options.channels} channels × ${r.options.escalationsPerChannel} at ${r.options.ratePerSecond}/s, ${r.options.warmUp ? 'caches warm' : 'first escalations counted'}, ${r.options.concurrency} pollers/queue${r.options.workerProcesses ? ', each worker in its own process' : ''}`,
     );
-    lines.push(`**End to end** — \`startStack\` in sandbox mode (router, workers, dynalite, fauxqs and stand-ins in one process), stand-ins at ${runs[0]!.options.standInLatencyMs} ms; every incident sends its webhooks, half are acknowledged and a quarter resolved.`, '');
+    lines.push(`**End to end** — \`startStack\` in sandbox mode (router, workers, dynalite, fauxqs and stand-ins in one process, unless a run says each worker had its own, as Lambda gives each invocation its own CPU), stand-ins at ${runs[0]!.options.standInLatencyMs} ms; every incident sends its webhooks, half are acknowledged and a quarter resolved.`, '');
     lines.push(`| | ${head.join(' | ')} |`, `|---|${runs.map(() => '---:').join('|')}|`);
     const row = (label: string, value: (r: EndToEndResult) => string) => lines.push(`| ${label} | ${runs.map(value).join(' | ')} |`);
     row('escalations confirmed per second', (r) => `${r.escalationsPerSecond}`);
@@ -348,10 +348,10 @@ export function renderMarkdown(results: BenchResults): string {
     row('the same p95 over the one vendor call each needs (the stand-ins\' latency): trigger / post', (r) => `${(r.slackToTrigger.p95 / r.options.standInLatencyMs).toFixed(2)}× / ${(r.webhookToPost.p95 / r.options.standInLatencyMs).toFixed(2)}×`);
     row('ingress HTTP answer under this load, p50 / p95', (r) => pair(r.slackAnswer));
     row('escalations / webhooks', (r) => `${r.escalations} / ${r.webhooks}`);
-    row('peak RSS', (r) => `${r.peakRssMb} MB`);
-    row('RSS when the load started; V8 heap used / reserved at the peak', (r) => (r.memory ? `${r.memory.rssAtStartMb} MB; ${r.memory.atPeak.heapUsedMb} / ${r.memory.atPeak.heapTotalMb} MB` : 'n/a'));
+    row('peak RSS (with worker processes: the sum of each one\'s peak)', (r) => `${r.peakRssMb} MB`);
+    row('RSS when the load started; V8 heap used / reserved at the peak (the stack\'s own process)', (r) => (r.memory ? `${r.memory.rssAtStartMb} MB; ${r.memory.atPeak.heapUsedMb} / ${r.memory.atPeak.heapTotalMb} MB` : 'n/a'));
     row('CPU busy (share of one core)', (r) => `${r.cpuCoreShare}`);
-    row('CPU per escalation (everything in the process)', (r) => `${r.cpuMsPerEscalation} ms`);
+    row('CPU per escalation (every process of the stack)', (r) => `${r.cpuMsPerEscalation} ms`);
     row('AWS calls per escalation (emulators\' count)', (r) => Object.entries(r.awsCallsPerEscalation).map(([k, n]) => `${n} ${k.replace(/^(SQS|DynamoDB)\./, '')}`).join(', '));
     row('duplicates (incidents, confirmations, updates)', (r) => `${r.checks.duplicateIncidents}, ${r.checks.duplicateConfirmations}, ${r.checks.duplicateUpdates}`);
     row('misroutes', (r) => `${r.checks.misroutes}`);

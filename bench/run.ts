@@ -77,7 +77,7 @@ const PLAN = quick
       coldInit: { runs: 3, functions: ['slack-ingress', 'pagerduty-ingress', 'slack-worker', 'baseline', 'floor', 'worker-floor'] as FunctionName[], deployedFor: ['slack-ingress', 'floor'] as FunctionName[] },
       ingress: { requests: 100, warmup: 20, latencies: [0, 100], baselineRequests: { 0: { count: 10, concurrency: 1 }, 100: { count: 10, concurrency: 10 } } },
       burst: { channels: 4, escalationsPerChannel: 3 },
-      light: { channels: 3, escalationsPerChannel: 2, ratePerSecond: 4, warmUp: false, concurrency: 5 },
+      light: { channels: 3, escalationsPerChannel: 2, ratePerSecond: 4, warmUp: false, concurrency: 5, workerProcesses: true },
       operations: false,
       reportRead: { escalations: 1_000, days: 40, customers: 30, runs: 3 },
     }
@@ -91,7 +91,7 @@ const PLAN = quick
       },
       ingress: { requests: 2000, warmup: 200, latencies: [0, 100], baselineRequests: { 0: { count: 200, concurrency: 1 }, 100: { count: 100, concurrency: 10 } } },
       burst: { channels: 50, escalationsPerChannel: 20 },
-      light: { channels: 10, escalationsPerChannel: 5, ratePerSecond: 5, warmUp: false, concurrency: 5 },
+      light: { channels: 10, escalationsPerChannel: 5, ratePerSecond: 5, warmUp: false, concurrency: 5, workerProcesses: true },
       operations: true,
       reportRead: { escalations: 10_000, days: 400, customers: 300, runs: 5 },
     };
