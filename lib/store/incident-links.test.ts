@@ -23,6 +23,33 @@ describe('the incident links store: binding and settling (on dynalite)', () => {
     return dedupKey;
   }
 
+  it('a new escalation\'s link and its thread\'s pointer are written side by side, not one after the other', async () => {
+    // Each write's start and end, with the link's write held until the pointer's has started.
+    const events: string[] = [];
+    let pointerStarted!: () => void;
+    const started = new Promise<void>((resolve) => (pointerStarted = resolve));
+    const timed = new Proxy(env.db, {
+      get(target, property, receiver) {
+        if (property !== 'send') return Reflect.get(target, property, receiver);
+        return async (command: { input: { Item?: { pk?: string } } }) => {
+          const what = command.input.Item?.pk?.split('#')[0] ?? 'other';
+          events.push(`start ${what}`);
+          if (what === 'thread') pointerStarted();
+          if (what === 'link') await Promise.race([started, new Promise((resolve) => setTimeout(resolve, 1000))]);
+          const output = await target.send(command as never);
+          events.push(`end ${what}`);
+          return output;
+        };
+      },
+    });
+    const sideBySide = makeIncidentLinks(timed, env.dynamo.tableName, { ttlDays: 1 });
+    const dedupKey = `pdr-${'f'.repeat(32)}`;
+    const { created } = await sideBySide.create({ dedupKey, team: 'T0PROVIDER', channel: 'C0LINKS01', requester: 'UCUSTOMER1', summary: 'checkout is down', threadTs: '1796040000.999999' });
+    expect(created).toBe(true);
+    expect(events.indexOf('start thread')).toBeLessThan(events.indexOf('end link'));
+    expect(await sideBySide.byThread('C0LINKS01', '1796040000.999999')).toBe(dedupKey);
+  });
+
   it('a first bind lists the link under the incident and writes it, without reading it first', async () => {
     const dedupKey = await created();
     const result = await links.bind(dedupKey, 'Q0FIRST', 'own-key');

@@ -267,6 +267,11 @@ function escalationSteps(db: DynamoDBDocumentClient, tableName: string, items: L
     get,
     async create(input) {
       const link: IncidentLink = { ...input, createdAt: now().toISOString(), state: 'pending' };
+      // The thread's pointer beside the link, not after it: one round trip less before the page.
+      // A reply cannot find the pointer before the link: replies and escalations of a channel
+      // share its queue group, so the reply is handled after this escalation's write.
+      const pointed = pointThread(link);
+      pointed.catch(() => undefined);
       try {
         await storeCall('put', () =>
           db.send(
@@ -278,10 +283,11 @@ function escalationSteps(db: DynamoDBDocumentClient, tableName: string, items: L
             }),
           ),
         );
-        await pointThread(link);
+        await pointed;
         return { link, created: true };
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
+        await pointed;
         const existing = await get(input.dedupKey);
         if (!existing) throw new TransientError('link vanished between put and get');
         await pointThread(existing);

@@ -55,6 +55,23 @@ describe('the rolling-hour page budget (on dynalite)', () => {
     expect(await budget.used('C0NOISY0001', T0)).toBe(3);
   });
 
+  it('a take given the read made ahead (beside the escalation\'s first writes) writes only, and a read gone stale meanwhile still counts exactly', async () => {
+    const { db, calls } = recordingClient(env.db);
+    const counted = makePageBudget(db, env.dynamo.tableName, { ttlDays: 30 });
+    const ahead = counted.read('C0AHEAD0001', 'esc-ahead');
+    await ahead;
+    calls.length = 0;
+    expect(await counted.take('C0AHEAD0001', 'esc-ahead', T0, 2, ahead)).toEqual({ granted: true, used: 1 });
+    expect(calls).toEqual(['Put', 'Put']);
+
+    // Read ahead, then two pages counted before the take: its version is stale, so it reads again and finds the budget spent.
+    const stale = counted.read('C0AHEAD0001', 'esc-late');
+    await stale;
+    await budget.take('C0AHEAD0001', 'esc-between', T0 + 1000, 2);
+    expect(await counted.take('C0AHEAD0001', 'esc-late', T0 + 2000, 2, stale)).toEqual({ granted: false, used: 2 });
+    expect(await budget.used('C0AHEAD0001', T0 + 2000)).toBe(2);
+  });
+
   it('counts concurrent takes exactly under a larger limit too (20 racing for 7)', async () => {
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => budget.take('C0CONCUR002', `esc-${i}`, T0, 7)));
     expect(answers.filter((a) => a.granted)).toHaveLength(7);

@@ -24,7 +24,13 @@ export interface PageBudget {
    * `nowMs`. The first answer for an escalation is its answer for good: a Slack retry or SQS
    * redelivery with the same id gets it again and is never counted a second time.
    */
-  take(channel: string, escalationId: string, nowMs: number, limit: number): Promise<BudgetAnswer>;
+  take(channel: string, escalationId: string, nowMs: number, limit: number, readAhead?: Promise<BudgetRead>): Promise<BudgetAnswer>;
+  /**
+   * What `take` reads first (the escalation's answer, if any, and the channel's budget), read
+   * ahead: an escalation starts it beside its own first writes, so it is not one more round trip
+   * in series before the page. Any state may follow it: `take` writes only on the version read.
+   */
+  read(channel: string, escalationId: string): Promise<BudgetRead>;
   /** Pages counted in the hour before `nowMs` (for showing how much budget is left). */
   used(channel: string, nowMs: number): Promise<number>;
 }
@@ -34,6 +40,12 @@ interface BudgetItem {
   grants: Record<string, number>;
   /** Bumped by every write: the condition that makes concurrent takes count exactly. */
   version: number;
+}
+
+/** What `take` reads before it decides (see PageBudget.read). */
+export interface BudgetRead {
+  answer: Record<string, unknown> | undefined;
+  budget: BudgetItem | undefined;
 }
 
 const liveIn = (windowMs: number) => (grants: Record<string, number>, nowMs: number) => Object.entries(grants).filter(([, at]) => at > nowMs - windowMs);
@@ -71,7 +83,7 @@ export function makePageBudget(db: DynamoDBDocumentClient, tableName: string, op
    * The escalation's recorded answer and the channel's budget in one round trip (both strongly
    * consistent): a first take is on the way to PagerDuty, and reads nothing else.
    */
-  const readAnswerAndBudget = async (channel: string, escalationId: string) => {
+  const readAnswerAndBudget = async (channel: string, escalationId: string): Promise<BudgetRead> => {
     const [answerPk, budgetPk] = [answerKey(channel, escalationId), budgetKey(channel)];
     const found = await getItems(db, tableName, [answerPk.pk, budgetPk.pk]);
     return { answer: found.get(answerPk.pk), budget: toBudget(found.get(budgetPk.pk)) };
@@ -111,8 +123,9 @@ export function makePageBudget(db: DynamoDBDocumentClient, tableName: string, op
   };
 
   return {
-    async take(channel, escalationId, nowMs, limit) {
-      const { answer: recorded, budget } = await readAnswerAndBudget(channel, escalationId);
+    read: readAnswerAndBudget,
+    async take(channel, escalationId, nowMs, limit, readAhead) {
+      const { answer: recorded, budget } = await (readAhead ?? readAnswerAndBudget(channel, escalationId));
       if (recorded) return { granted: Boolean(recorded.granted), used: Number(recorded.used) };
       const answer = await decide(channel, escalationId, nowMs, limit, budget);
       try {
