@@ -1,4 +1,7 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { earliestCallTimes } from '../bench/lib/storm-bounds';
+import { makeDocumentClient } from '../lib/store/dynamo';
+import { routingKeyLane } from '../lib/store/window-pacer';
 import { startStack, type LocalStack } from '../local/stack';
 import type { Rule } from '../local/stand-ins/rate-limits';
 import { audit } from '../local/world/audit';
@@ -50,7 +53,7 @@ describe('triggers on one shared routing key paced under its Events API window',
   });
   afterAll(() => stack.stop());
 
-  it('every escalation pages exactly once, none is refused, and the last by the window\'s bound', async () => {
+  it('every escalation pages exactly once, none is refused, the last by the window\'s bound, and each records when it went', async () => {
     const world = new World(stack);
     const started = Date.now();
     const escalations = await Promise.all(CHANNELS.map((channel) => world.escalate(channel)));
@@ -67,6 +70,15 @@ describe('triggers on one shared routing key paced under its Events API window',
     const first = Math.min(...accepted);
     expect(first - started).toBeLessThan(SLACK_MS);
     expect(Math.max(...accepted) - first).toBeLessThanOrEqual(bound + SLACK_MS);
+
+    // Each trigger recorded when it went, no earlier than PagerDuty had it: the slot a window
+    // later waits for a window after that, should it have gone late.
+    const db = makeDocumentClient({ AWS_ENDPOINT_URL_DYNAMODB: stack.dynamo.endpoint });
+    const lane = routingKeyLane(SHARED_KEY);
+    const went = await Promise.all(CHANNELS.map(async (_, slot) => (await db.send(new GetCommand({ TableName: stack.dynamo.tableName, Key: { pk: `window#${lane}#went#${slot}` } }))).Item?.at as number | undefined));
+    expect(went.every((at) => typeof at === 'number')).toBe(true);
+    expect(Math.min(...(went as number[]))).toBeGreaterThanOrEqual(first);
+    db.destroy();
 
     const report = await audit(world);
     expect(report.duplicates).toEqual([]);

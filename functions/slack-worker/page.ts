@@ -27,16 +27,20 @@ const TRIGGER_WAIT_IN_PLACE_MS = 3000;
  * Every customer on a routing key shares its Events API limit: in an outage, each trigger goes out
  * at its turn, when the window has room, rather than finding the limit by refusals. Resolves once
  * the turn has come, with the slot's record still being written (wrapped, so that awaiting the
- * turn does not await the record): await `recorded` after the trigger.
+ * turn does not await the record): await `recorded` after the trigger, and call `went` once the
+ * trigger has gone (the slot a window later waits for a window after that, should this one go late).
  */
-async function triggerTurn(tools: StepTools, lane: string, dedupKey: string, context: HandleContext): Promise<{ recorded: Promise<void> }> {
+async function triggerTurn(tools: StepTools, lane: string, dedupKey: string, context: HandleContext): Promise<{ recorded: Promise<void>; went: () => Promise<void> }> {
   const pacer = tools.deps.triggerPacer;
-  if (!pacer) return { recorded: Promise.resolve() };
+  if (!pacer) return { recorded: Promise.resolve(), went: () => Promise.resolve() };
   const nowMs = tools.now().getTime();
   // A first delivery has no kept turn to look up, and one it uses at once it need not keep.
-  const turn = context.attempt === 1 ? await pacer.firstTurn(lane, dedupKey, nowMs, TRIGGER_WAIT_IN_PLACE_MS) : { turnAt: await pacer.keptTurn(lane, dedupKey, nowMs), recorded: Promise.resolve() };
-  await awaitTurn(turn.turnAt, nowMs, TRIGGER_WAIT_IN_PLACE_MS, "the trigger waits for its turn under PagerDuty's limit on its routing key");
-  return { recorded: turn.recorded };
+  const turn = context.attempt === 1 ? await pacer.firstTurn(lane, dedupKey, nowMs, TRIGGER_WAIT_IN_PLACE_MS) : { ...(await pacer.kept(lane, dedupKey, nowMs)), recorded: Promise.resolve() };
+  const why = "the trigger waits for its turn under PagerDuty's limit on its routing key";
+  await awaitTurn(turn.turnAt, nowMs, TRIGGER_WAIT_IN_PLACE_MS, why);
+  const atTurn = tools.now().getTime();
+  await awaitTurn(await pacer.clearAt(lane, turn, atTurn), atTurn, TRIGGER_WAIT_IN_PLACE_MS, why);
+  return { recorded: turn.recorded, went: () => pacer.went(lane, turn.slot, tools.now().getTime()) };
 }
 
 /**
@@ -165,10 +169,14 @@ async function trigger(tools: StepTools, start: IncidentLink, customer: Customer
   // budget, instead of one more trigger on the routing key's Events API budget (which every
   // customer on the deployment's key shares).
   const foldedAsNote = foldInto ? await foldAsNote(tools, link, foldInto, origin, channelName, permalink, logger) : false;
+  // When the trigger went, recorded beside what follows it rather than before (see triggerTurn).
+  let wentRecorded: Promise<void> = Promise.resolve();
   if (!foldedAsNote) {
     const pacer = deps.triggerPacer;
     const lane = routingKeyLane(deps.pagerDuty.routingKeyFor(routingKey));
-    const { recorded } = await triggerTurn(tools, lane, dedupKey, context);
+    const { recorded, went } = await triggerTurn(tools, lane, dedupKey, context);
+    // Refused (a 429), the call did not count against the limit; any other end may have.
+    let counted = true;
     try {
       await deps.pagerDuty.trigger({
         ...(routingKey ? { routingKey } : {}),
@@ -193,6 +201,7 @@ async function trigger(tools: StepTools, start: IncidentLink, customer: Customer
         ...(permalink ? { links: [{ href: permalink, text: 'Slack message' }] } : {}),
       });
     } catch (error) {
+      if (error instanceof RateLimitedError) counted = false;
       if (pacer && error instanceof RateLimitedError) throw await afterRefusal(pacer, lane, dedupKey, tools.now().getTime(), error, logger);
       if (!(error instanceof PermanentError)) {
         await failureNotice(tools, link, settings.contact, context, logger)(error);
@@ -203,6 +212,8 @@ async function trigger(tools: StepTools, start: IncidentLink, customer: Customer
       return deps.links.settle(dedupKey, { state: 'rejected', reason: error.message });
     } finally {
       await recorded;
+      // Best effort: without it the slot a window later follows this one's planned turn, as before.
+      if (counted) wentRecorded = went().catch((error: unknown) => logger.warn('could not record when the trigger went', { error }));
     }
   }
   // Once PagerDuty has accepted, a failure here must not say "not paged".
@@ -210,6 +221,7 @@ async function trigger(tools: StepTools, start: IncidentLink, customer: Customer
     link = await deps.links.fold(dedupKey, foldInto.dedupKey);
     logger.info('over the page budget: added to the channel\'s open escalation', { foldedInto: foldInto.dedupKey });
     logger.metric(METRIC_NAMES.escalationsFolded);
+    await wentRecorded;
     return link;
   }
   // The channel's own number for it, taken now and stored with the new state in one write.
@@ -219,6 +231,7 @@ async function trigger(tools: StepTools, start: IncidentLink, customer: Customer
   link = await deps.links.settle(dedupKey, { state: 'triggered', ref });
   logger.info('PagerDuty triggered');
   logger.metric(METRIC_NAMES.escalationsPaged);
+  await wentRecorded;
   return link;
 }
 

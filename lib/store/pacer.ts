@@ -100,13 +100,14 @@ export async function heldTurn(db: DynamoDBDocumentClient, tableName: string, ke
  * kept one first: then that one is the holder's (this one goes unused, which only slows the pace a
  * little). Returns the turn kept.
  */
-export async function keepTurn(db: DynamoDBDocumentClient, tableName: string, key: { pk: string }, turnAt: number, nowMs: number): Promise<number> {
+export async function keepTurn(db: DynamoDBDocumentClient, tableName: string, key: { pk: string }, turnAt: number, nowMs: number, kept: Record<string, number> = {}): Promise<number> {
   try {
     await storeCall('put', () =>
       db.send(
         new PutCommand({
           TableName: tableName,
-          Item: { ...key, turnAt, [LAYOUT.table.ttlAttribute]: expiryEpoch(new Date(nowMs), 1) },
+          // `kept`: what else the turn's holder needs of it on its return (a window slot's number).
+          Item: { ...kept, ...key, turnAt, [LAYOUT.table.ttlAttribute]: expiryEpoch(new Date(nowMs), 1) },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       ),

@@ -1,5 +1,5 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { startTestDynamo } from '../../test/support/dynamo';
+import { recordingClient, startTestDynamo } from '../../test/support/dynamo';
 import { makeWindowPacer, routingKeyLane, type WindowPacer } from './window-pacer';
 
 const T0 = Date.parse('2026-11-30T10:00:00.000Z');
@@ -83,6 +83,35 @@ describe('turns under a sliding-window limit (on dynalite)', () => {
     for (const i of [4, 5]) await pacer.keptTurn('lane-g', `esc-${i}`, T0);
     // Slot 3 goes a window after slot 0 at the earliest (T0 + 1 s), so slot 6 a window after that.
     expect(await pacer.keptTurn('lane-g', 'esc-6', T0 + 100)).toBe(T0 + 2000);
+  });
+
+  it('a slot whose earlier slot a window before went late waits for a window after that call, not its planned turn', async () => {
+    const first = await Promise.all([0, 1, 2].map((i) => pacer.firstTurn('lane-w', `esc-${i}`, T0, 300)));
+    await Promise.all(first.map((t) => t.recorded));
+    // Slot 3 is planned a window after slot 0's turn (T0).
+    const fourth = await pacer.kept('lane-w', 'esc-3', T0 + 100);
+    expect(fourth).toMatchObject({ turnAt: T0 + 1000, slot: 3, follows: T0 });
+    // Nothing recorded yet for slot 0 (it has not gone): the planned turn stands.
+    expect(await pacer.clearAt('lane-w', fourth, T0 + 1000)).toBe(T0 + 1000);
+    // Slot 0's call went 400 ms late: slot 3 waits a window after it.
+    await pacer.went('lane-w', first[0]!.slot, T0 + 400);
+    expect(await pacer.clearAt('lane-w', fourth, T0 + 1000)).toBe(T0 + 1400);
+    // Slot 1 went on time: slot 4 keeps its turn.
+    await pacer.went('lane-w', first[1]!.slot, T0);
+    const fifth = await pacer.kept('lane-w', 'esc-4', T0 + 100);
+    expect(await pacer.clearAt('lane-w', fifth, T0 + 1000)).toBe(fifth.turnAt);
+    // The slot kept across asks keeps its slot and what it follows too (a redelivery checks the same).
+    expect(await pacer.kept('lane-w', 'esc-3', T0 + 900)).toEqual(fourth);
+  });
+
+  it('a quiet lane reads nothing more before a call: a turn that follows a slot long gone is clear', async () => {
+    const recording = recordingClient(env.db);
+    const counted = makeWindowPacer(recording.db, env.dynamo.tableName, { limit: 3, windowMs: 1000, marginMs: 0, settleMs: 200 });
+    for (const i of [0, 1, 2]) await counted.keptTurn('lane-q', `esc-${i}`, T0);
+    const later = await counted.kept('lane-q', 'esc-3', T0 + 60_000);
+    recording.calls.length = 0;
+    expect(await counted.clearAt('lane-q', later, T0 + 60_000)).toBe(T0 + 60_000);
+    expect(recording.calls).toEqual([]);
   });
 
   it('lanes are hashes of routing keys: independent, and never the key itself', async () => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LAYOUT } from '../layout/layout';
 import { expiryEpoch, isConditionFailure, storeCall } from './dynamo';
-import { heldTurn, keepTurn } from './pacer';
+import { keepTurn } from './pacer';
 
 /**
  * Turns under a sliding-window limit that many Lambda invocations share: PagerDuty's Events API
@@ -23,6 +23,8 @@ export interface WindowPacer {
    * (a queue message) finds it again instead of queueing behind the slots reserved meanwhile.
    */
   keptTurn(lane: string, holder: string, nowMs: number): Promise<number>;
+  /** The same, with the slot it is (for `clearAt` and `went`). */
+  kept(lane: string, holder: string, nowMs: number): Promise<WindowTurn>;
   /**
    * A first ask's turn (a queue message's first delivery keeps none), for less on the way to the
    * call: nothing is looked up, a turn within `inPlaceMs` is not kept (it is used at once), and the
@@ -30,9 +32,25 @@ export interface WindowPacer {
    * await `recorded` after it (it never fails; a record missing makes that later slot wait for it,
    * then assume the latest this one could go).
    */
-  firstTurn(lane: string, holder: string, nowMs: number, inPlaceMs: number): Promise<{ turnAt: number; recorded: Promise<void> }>;
+  firstTurn(lane: string, holder: string, nowMs: number, inPlaceMs: number): Promise<WindowTurn & { recorded: Promise<void> }>;
+  /**
+   * When a slot may go now that its turn has come: its turn, or later when the slot a window
+   * before it went late (its call's time, as `went` recorded it, plus the window). A turn is
+   * planned from the earlier slot's turn, not from when its call went; this is the one read that
+   * closes the gap, and it is made only while that earlier slot may still be in the window.
+   */
+  clearAt(lane: string, turn: WindowTurn, nowMs: number): Promise<number>;
+  /** Record when a slot's call went (after it: the latest the service can have counted it). */
+  went(lane: string, slot: number, atMs: number): Promise<void>;
   /** Drop the turn `holder` keeps: the limit refused it anyway (another sender), its next ask takes a new one. */
   forget(lane: string, holder: string): Promise<void>;
+}
+
+/** A reserved turn: when it goes, its slot, and the turn of the slot a window before it that it follows (if any). */
+export interface WindowTurn {
+  turnAt: number;
+  slot: number;
+  follows?: number;
 }
 
 export interface WindowPacerOptions {
@@ -69,12 +87,13 @@ export function makeWindowPacer(db: DynamoDBDocumentClient, tableName: string, o
   const counterKey = (lane: string) => ({ pk: `window#${lane}` });
   const residueKey = (lane: string, residue: number) => ({ pk: `window#${lane}#${residue}` });
   const heldKey = (lane: string, holder: string) => ({ pk: `wturn#${lane}#${holder}` });
+  const wentKey = (lane: string, slot: number) => ({ pk: `window#${lane}#went#${slot}` });
   // Kept a day past last use; the counter is refreshed by every reservation, so it outlives its residues.
   const expires = (nowMs: number) => expiryEpoch(new Date(nowMs), 1);
   const get = async (key: { pk: string }) => (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true })))).Item;
 
   /** Reserve a slot and say when it goes; `record` writes the slot's turn for the slot a window later. */
-  async function reserve(lane: string, nowMs: number): Promise<{ turnAt: number; record: () => Promise<void> }> {
+  async function reserve(lane: string, nowMs: number): Promise<WindowTurn & { record: () => Promise<void> }> {
     const taken = await storeCall('update', () =>
       db.send(
         new UpdateCommand({
@@ -90,6 +109,7 @@ export function makeWindowPacer(db: DynamoDBDocumentClient, tableName: string, o
     const slot = Number(taken.Attributes?.count) - 1;
     const before = slot - limit;
     let turnAt = nowMs;
+    let follows: number | undefined;
     if (before >= 0) {
       const residue = residueKey(lane, slot % limit);
       let waited = 0;
@@ -99,7 +119,10 @@ export function makeWindowPacer(db: DynamoDBDocumentClient, tableName: string, o
         const at = Number(item?.at);
         if (recorded === before || recorded > slot) {
           // Its turn a window ago; a residue newer than this slot is a counter that expired and started again: nothing to follow.
-          if (recorded === before) turnAt = Math.max(nowMs, at + windowMs + marginMs);
+          if (recorded === before) {
+            turnAt = Math.max(nowMs, at + windowMs + marginMs);
+            follows = at;
+          }
           break;
         }
         if (waited >= settleMs) {
@@ -133,29 +156,53 @@ export function makeWindowPacer(db: DynamoDBDocumentClient, tableName: string, o
         if (!isConditionFailure(error)) throw error;
       }
     };
-    return { turnAt, record };
+    return { turnAt, slot, ...(follows !== undefined ? { follows } : {}), record };
   }
 
-  async function turn(lane: string, nowMs: number): Promise<number> {
-    const { turnAt, record } = await reserve(lane, nowMs);
-    await record();
-    return turnAt;
-  }
+  /** The turn kept under `key`, with its slot (a turn kept before slots were kept has none: -1, never checked). */
+  const held = async (key: { pk: string }): Promise<WindowTurn | undefined> => {
+    const item = await get(key);
+    if (typeof item?.turnAt !== 'number') return undefined;
+    return { turnAt: item.turnAt, slot: typeof item.slot === 'number' ? item.slot : -1, ...(typeof item.follows === 'number' ? { follows: item.follows } : {}) };
+  };
 
-  return {
+  /** Keep `turn` for its holder; another attempt of the same holder that kept one first wins. */
+  const keep = async (key: { pk: string }, turn: WindowTurn, nowMs: number): Promise<WindowTurn> => {
+    const keptAt = await keepTurn(db, tableName, key, turn.turnAt, nowMs, { slot: turn.slot, ...(turn.follows !== undefined ? { follows: turn.follows } : {}) });
+    return keptAt === turn.turnAt ? turn : ((await held(key)) ?? turn);
+  };
+
+  const pacer: WindowPacer = {
     async keptTurn(lane, holder, nowMs) {
-      const held = await heldTurn(db, tableName, heldKey(lane, holder));
-      if (held !== undefined) return held;
-      return keepTurn(db, tableName, heldKey(lane, holder), await turn(lane, nowMs), nowMs);
+      return (await pacer.kept(lane, holder, nowMs)).turnAt;
+    },
+    async kept(lane, holder, nowMs) {
+      const key = heldKey(lane, holder);
+      const found = await held(key);
+      if (found) return found;
+      const { record, ...turn } = await reserve(lane, nowMs);
+      await record();
+      return keep(key, turn, nowMs);
     },
     async firstTurn(lane, holder, nowMs, inPlaceMs) {
-      const reserved = await reserve(lane, nowMs);
-      if (reserved.turnAt - nowMs <= inPlaceMs) return { turnAt: reserved.turnAt, recorded: reserved.record().catch(() => undefined) };
-      await reserved.record();
-      return { turnAt: await keepTurn(db, tableName, heldKey(lane, holder), reserved.turnAt, nowMs), recorded: Promise.resolve() };
+      const { record, ...turn } = await reserve(lane, nowMs);
+      if (turn.turnAt - nowMs <= inPlaceMs) return { ...turn, recorded: record().catch(() => undefined) };
+      await record();
+      return { ...(await keep(heldKey(lane, holder), turn, nowMs)), recorded: Promise.resolve() };
+    },
+    async clearAt(lane, turn, nowMs) {
+      // Only while the slot it follows may still be in the window: an earlier slot that went more
+      // than a window late is past what any redelivery or busy moment makes of a turn.
+      if (turn.follows === undefined || nowMs >= turn.follows + 2 * windowMs) return turn.turnAt;
+      const earlier = await get(wentKey(lane, turn.slot - limit));
+      return typeof earlier?.at === 'number' ? Math.max(turn.turnAt, earlier.at + windowMs + marginMs) : turn.turnAt;
+    },
+    async went(lane, slot, atMs) {
+      await storeCall('put', () => db.send(new PutCommand({ TableName: tableName, Item: { ...wentKey(lane, slot), at: atMs, [LAYOUT.table.ttlAttribute]: expires(atMs) } })));
     },
     async forget(lane, holder) {
       await storeCall('delete', () => db.send(new DeleteCommand({ TableName: tableName, Key: heldKey(lane, holder) })));
     },
   };
+  return pacer;
 }
