@@ -275,7 +275,8 @@ export async function page(tools: StepTools, start: IncidentLink, customer: Cust
   // Retried before it was posted (most often Slack refused it: every customer escalating at once
   // meets the workspace's post limit), it takes a turn under that limit rather than coming back
   // with hundreds of others at a random point after their Retry-After and being refused again.
-  if (context.attempt > 1 && !link.confirmationTs && deps.postPacer) await awaitPostTurn(deps.postPacer, link.team, `confirm:${dedupKey}`, tools.now().getTime());
+  // Never from the lane's burst: posts the lane did not see spent the limit.
+  if (context.attempt > 1 && !link.confirmationTs && deps.postPacer) await awaitPostTurn(deps.postPacer, link.team, `confirm:${dedupKey}`, tools.now().getTime(), { burst: false });
   const { ts: confirmationTs } = await postOnce(deps.effects, scope, `confirm:${dedupKey}`, confirmation.message, link.threadTs);
   checkpoint('confirmed');
   if (link.confirmationTs !== confirmationTs) link = await deps.links.setConfirmation(dedupKey, confirmationTs, confirmation.shown);
