@@ -73,9 +73,10 @@ export async function escalate(tools: StepTools, event: SlackMessageEvent, descr
   const { customer } = registration;
   const settings = tools.settings(customer);
   // Read beside the link's write rather than after it: one round trip less before the page. Not
-  // awaited when the escalation does not page now (it waits for a click, or was settled before).
-  const budgetRead = deps.budget.read(event.channel, dedupKey);
-  budgetRead.catch(() => undefined);
+  // read for a customer whose escalations wait for a click (the click pages, and reads it then);
+  // not awaited by an escalation settled before (a redelivery).
+  const budgetRead = settings.confirm ? undefined : deps.budget.read(event.channel, dedupKey);
+  budgetRead?.catch(() => undefined);
   // Nothing is asked of Slack before PagerDuty: the channel's name comes with a slash command or
   // from the registry, the permalink from the workspace address auth.test gave (cached).
   const origin: Origin = {
@@ -84,7 +85,7 @@ export async function escalate(tools: StepTools, event: SlackMessageEvent, descr
     ...(event.cut !== undefined ? { cut: event.cut } : {}),
     via: event.via,
     lookups: Promise.all([event.channelName ?? customer.channelName, event.ts ? deps.slack.permalink(event.channel, event.ts) : undefined]),
-    budgetRead,
+    ...(budgetRead ? { budgetRead } : {}),
   };
   const summary = trimSummary(stripInvisible(slackMarkupToPlainText(description)));
   let link: IncidentLink;

@@ -201,8 +201,10 @@ async function trigger(tools: StepTools, start: IncidentLink, customer: Customer
         ...(permalink ? { links: [{ href: permalink, text: 'Slack message' }] } : {}),
       });
     } catch (error) {
-      if (error instanceof RateLimitedError) counted = false;
-      if (pacer && error instanceof RateLimitedError) throw await afterRefusal(pacer, lane, dedupKey, tools.now().getTime(), error, logger);
+      if (error instanceof RateLimitedError) {
+        counted = false;
+        if (pacer) throw await afterRefusal(pacer, lane, dedupKey, tools.now().getTime(), error, logger);
+      }
       if (!(error instanceof PermanentError)) {
         await failureNotice(tools, link, settings.contact, context, logger)(error);
         throw error;

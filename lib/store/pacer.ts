@@ -98,25 +98,30 @@ export async function heldTurn(db: DynamoDBDocumentClient, tableName: string, ke
 /**
  * Keep `turnAt` under `key` for its holder's later asks, unless another attempt of the same holder
  * kept one first: then that one is the holder's (this one goes unused, which only slows the pace a
- * little). Returns the turn kept.
+ * little). True when this one was kept. `kept`: what else the holder needs of the turn on its
+ * return (a window slot's number).
  */
-export async function keepTurn(db: DynamoDBDocumentClient, tableName: string, key: { pk: string }, turnAt: number, nowMs: number, kept: Record<string, number> = {}): Promise<number> {
+export async function claimTurn(db: DynamoDBDocumentClient, tableName: string, key: { pk: string }, turnAt: number, nowMs: number, kept: Record<string, number> = {}): Promise<boolean> {
   try {
     await storeCall('put', () =>
       db.send(
         new PutCommand({
           TableName: tableName,
-          // `kept`: what else the turn's holder needs of it on its return (a window slot's number).
           Item: { ...kept, ...key, turnAt, [LAYOUT.table.ttlAttribute]: expiryEpoch(new Date(nowMs), 1) },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       ),
     );
-    return turnAt;
+    return true;
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
-    return (await heldTurn(db, tableName, key)) ?? turnAt;
+    return false;
   }
+}
+
+/** The turn the holder keeps under `key` after asking to keep `turnAt` (see claimTurn). */
+async function keepTurn(db: DynamoDBDocumentClient, tableName: string, key: { pk: string }, turnAt: number, nowMs: number): Promise<number> {
+  return (await claimTurn(db, tableName, key, turnAt, nowMs)) ? turnAt : ((await heldTurn(db, tableName, key)) ?? turnAt);
 }
 
 /**

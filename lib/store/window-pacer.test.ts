@@ -63,6 +63,13 @@ describe('turns under a sliding-window limit (on dynalite)', () => {
     expect(new Set(turns).size).toBe(1);
   });
 
+  it('racing attempts agree on the slot too, though their turns are the same time (the slot is what its call\'s record is filed under)', async () => {
+    // An idle lane: every slot reserved is at T0, so only the slot tells them apart.
+    const turns = await Promise.all(Array.from({ length: 3 }, () => pacer.kept('lane-s', 'esc-y', T0)));
+    expect(new Set(turns.map((t) => t.turnAt))).toEqual(new Set([T0]));
+    expect(new Set(turns.map((t) => t.slot)).size).toBe(1);
+  });
+
   it('a slot reserved by a caller that never says when it goes: the next one waits briefly, then assumes the latest it could go', async () => {
     for (const i of [0, 1, 2]) await pacer.keptTurn('lane-f', `esc-${i}`, T0);
     // Slot 3 is taken (the atomic add) by a caller that stops before recording its turn.

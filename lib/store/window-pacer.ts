@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LAYOUT } from '../layout/layout';
 import { expiryEpoch, isConditionFailure, storeCall } from './dynamo';
-import { keepTurn } from './pacer';
+import { claimTurn } from './pacer';
 
 /**
  * Turns under a sliding-window limit that many Lambda invocations share: PagerDuty's Events API
@@ -168,8 +168,8 @@ export function makeWindowPacer(db: DynamoDBDocumentClient, tableName: string, o
 
   /** Keep `turn` for its holder; another attempt of the same holder that kept one first wins. */
   const keep = async (key: { pk: string }, turn: WindowTurn, nowMs: number): Promise<WindowTurn> => {
-    const keptAt = await keepTurn(db, tableName, key, turn.turnAt, nowMs, { slot: turn.slot, ...(turn.follows !== undefined ? { follows: turn.follows } : {}) });
-    return keptAt === turn.turnAt ? turn : ((await held(key)) ?? turn);
+    const mine = await claimTurn(db, tableName, key, turn.turnAt, nowMs, { slot: turn.slot, ...(turn.follows !== undefined ? { follows: turn.follows } : {}) });
+    return mine ? turn : ((await held(key)) ?? turn);
   };
 
   const pacer: WindowPacer = {
