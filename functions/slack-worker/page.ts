@@ -153,6 +153,33 @@ async function foldTarget(tools: StepTools, link: IncidentLink, customer: Custom
   return undefined;
 }
 
+/** What a trigger tells PagerDuty of an escalation (its event, before the API's own wrapping). */
+function triggerEvent(input: { link: IncidentLink; customer: CustomerRecord; origin: Origin; carried: string; severity: ReturnType<StepTools['settings']>['severity']; slashCommand: string; channelName: string | undefined; permalink: string | undefined; routingKey: string | undefined; foldInto: IncidentLink | undefined }) {
+  const { link, customer, origin, carried, channelName, permalink, routingKey, foldInto } = input;
+  return {
+    ...(routingKey ? { routingKey } : {}),
+    // Folded: the trigger carries the open escalation's key, which PagerDuty adds to its open alert without paging again.
+    dedupKey: foldInto?.dedupKey ?? link.dedupKey,
+    // What the person typed, as text no reader of PagerDuty turns into a live mention or link.
+    summary: trimSummary(pagerDutyText(link.summary)),
+    source: channelName ? `#${channelName}` : link.channel,
+    severity: input.severity,
+    customDetails: {
+      team: origin.team,
+      channel_id: link.channel,
+      channel_name: channelName ?? null,
+      customer: customer.name,
+      requested_by: link.requester,
+      permalink: permalink ?? null,
+      message: carried,
+      via: origin.via === 'mention' ? 'app_mention' : input.slashCommand,
+      ...(link.decidedBy ? { confirmed_by: link.decidedBy } : {}),
+      ...(foldInto ? { added_to: foldInto.dedupKey } : {}),
+    },
+    ...(permalink ? { links: [{ href: permalink, text: 'Slack message' }] } : {}),
+  };
+}
+
 /** Trigger (or fold) a pending escalation at PagerDuty, and settle it: triggered, folded or rejected. */
 async function trigger(tools: StepTools, start: IncidentLink, customer: CustomerRecord, origin: Origin, carried: string, context: HandleContext, logger: Logger): Promise<IncidentLink> {
   const { deps, checkpoint } = tools;
@@ -178,28 +205,7 @@ async function trigger(tools: StepTools, start: IncidentLink, customer: Customer
     // Refused (a 429), the call did not count against the limit; any other end may have.
     let counted = true;
     try {
-      await deps.pagerDuty.trigger({
-        ...(routingKey ? { routingKey } : {}),
-        // Folded: the trigger carries the open escalation's key, which PagerDuty adds to its open alert without paging again.
-        dedupKey: foldInto?.dedupKey ?? dedupKey,
-        // What the person typed, as text no reader of PagerDuty turns into a live mention or link.
-        summary: trimSummary(pagerDutyText(link.summary)),
-        source: channelName ? `#${channelName}` : link.channel,
-        severity: settings.severity,
-        customDetails: {
-          team: origin.team,
-          channel_id: link.channel,
-          channel_name: channelName ?? null,
-          customer: customer.name,
-          requested_by: link.requester,
-          permalink: permalink ?? null,
-          message: carried,
-          via: origin.via === 'mention' ? 'app_mention' : deps.config.slashCommand,
-          ...(link.decidedBy ? { confirmed_by: link.decidedBy } : {}),
-          ...(foldInto ? { added_to: foldInto.dedupKey } : {}),
-        },
-        ...(permalink ? { links: [{ href: permalink, text: 'Slack message' }] } : {}),
-      });
+      await deps.pagerDuty.trigger(triggerEvent({ link, customer, origin, carried, severity: settings.severity, slashCommand: deps.config.slashCommand, channelName, permalink, routingKey, foldInto }));
     } catch (error) {
       if (error instanceof RateLimitedError) {
         counted = false;
