@@ -43,11 +43,17 @@ function answerDenied(response: ServerResponse, service: string, message: string
   response.end(JSON.stringify({ __type: 'com.amazon.coral.service#AccessDeniedException', message, Message: message }));
 }
 
+/**
+ * Set on every request this endpoint passes on, so whoever counts AWS calls at the emulators can
+ * tell the second hop of a call from a call.
+ */
+export const FORWARDED_HEADER = 'x-local-iam-forwarded';
+
 function forward(upstream: string, request: IncomingMessage, body: Buffer, response: ServerResponse, agent: http.Agent): void {
   const target = new URL(request.url ?? '/', upstream);
   const outgoing = http.request(
     target,
-    { method: request.method, headers: { ...request.headers, host: target.host }, agent },
+    { method: request.method, headers: { ...request.headers, host: target.host, [FORWARDED_HEADER]: '1' }, agent },
     (answer) => {
       response.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(response);
