@@ -236,11 +236,36 @@ describe('one incident fanned out to many channels, under chat.postMessage\'s wo
   });
 });
 
-describe('an outage\'s confirmations meeting chat.postMessage\'s workspace limit', () => {
+describe('an outage\'s confirmations under chat.postMessage\'s workspace limit', () => {
   let stack: LocalStack;
   beforeAll(async () => {
-    // Slack takes 2 posts a second across the workspace, bursts of 2; pd-router paces the posts it
-    // paces at 110 a minute.
+    // Slack takes 2 posts a second across the workspace, bursts of 4; pd-router paces its posts at
+    // 110 a minute after a burst of 2. Ten confirmations at once, unpaced, would meet six refusals.
+    stack = await limitedStack({ 'slack.chat.postMessage.workspace': { kind: 'bucket', burst: 4, perSecond: 2 } }, { SLACK_FANOUT_POSTS_PER_MINUTE: '110', SLACK_FANOUT_POST_BURST: '2' });
+  });
+  afterAll(() => stack.stop());
+
+  it('each confirmation takes a turn under the limit: Slack refuses none, every channel is confirmed once', async () => {
+    const slack = stack.slack!;
+    const world = new World(stack);
+    const channels = Array.from({ length: 10 }, (_, i) => `CTURN${i}`);
+    const escalations = await Promise.all(channels.map((channel) => world.escalate(channel)));
+    await stack.waitForIdle(120_000);
+
+    const confirmations = slack.calls.filter((c) => c.method === 'chat.postMessage' && effectKeyOf(c)?.startsWith('confirm:'));
+    expect(confirmations.filter((c) => c.retryAfterSeconds !== undefined)).toEqual([]);
+    for (const escalation of escalations) expect(confirmations.filter((c) => effectKeyOf(c) === `confirm:${escalation.dedupKey}`)).toHaveLength(1);
+    expect(slack.rateLimits!.totals['slack.chat.postMessage.workspace'].refused).toBe(0);
+    await expectNothingLostOrDoubled(world);
+  });
+});
+
+describe('an outage\'s confirmations meeting a workspace limit tighter than the pace\'s burst', () => {
+  let stack: LocalStack;
+  beforeAll(async () => {
+    // Slack takes 2 posts a second across the workspace, bursts of 2; pd-router paces its posts at
+    // 110 a minute after its default burst of 10, which this workspace does not have (another app
+    // spent it, say).
     stack = await limitedStack({ 'slack.chat.postMessage.workspace': { kind: 'bucket', burst: 2, perSecond: 2 } }, { SLACK_FANOUT_POSTS_PER_MINUTE: '110' });
   });
   afterAll(() => stack.stop());

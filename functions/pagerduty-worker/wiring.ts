@@ -1,7 +1,7 @@
 import { ENV, type Env } from '../../lib/runtime/config';
 import { parsePagerDutyQueueEvent } from '../../lib/pagerduty-events';
 import { makeEventQueue } from '../../lib/queue/queue';
-import { makePacer } from '../../lib/store/pacer';
+import { makePacer, postPacing } from '../../lib/store/pacer';
 import { makeOwnership } from '../../lib/tenancy/ownership';
 import { makeIncidentLinks } from '../../lib/store/incident-links';
 import { createWorkerHandler, type WorkerParts } from '../shared/worker-runtime';
@@ -31,8 +31,8 @@ export function createPagerDutyWorkerHandler(env: Env, overrides: Partial<Pick<W
         queue: makeEventQueue(sqs, queueUrl),
         /** Turns under Slack's chat.update limit, shared by every invocation. */
         pacer: makePacer(db, config.tableName, { perMinute: config.slackUpdatesPerMinute }),
-        /** Turns under Slack's workspace-wide chat.postMessage limit, for the posts of a fan-out; none: not paced. */
-        ...(config.slackFanOutPostsPerMinute > 0 ? { postPacer: makePacer(db, config.tableName, { perMinute: config.slackFanOutPostsPerMinute, burst: config.slackFanOutPostBurst }) } : {}),
+        /** Turns under Slack's workspace-wide chat.postMessage limit, for the posts of a fan-out. */
+        ...postPacing(db, config.tableName, config),
       }),
       build: ({ config, ...parts }) =>
         makePagerDutyWorker({ ...parts, config: { showResponderNames: config.showResponderNames, followersNoteSettleSeconds: config.followersNoteSettleSeconds, ...(config.pagerDutyFromEmail ? { pagerDutyFromEmail: config.pagerDutyFromEmail } : {}) } }),

@@ -1,6 +1,6 @@
 import { pagerDutyText, slackMarkupToPlainText, stripInvisible, trimSummary } from '../../lib/slack/commands';
 import { PermanentError, RateLimitedError, WaitForTurnError } from '../../lib/errors';
-import { awaitPostTurn, awaitTurn } from '../../lib/store/pacer';
+import { atPostTurn, awaitTurn, postTurn } from '../../lib/store/pacer';
 import { routingKeyLane, type WindowPacer } from '../../lib/store/window-pacer';
 import type { IncidentLink } from '../../lib/store/incident-links';
 import type { Logger } from '../../lib/runtime/log';
@@ -262,6 +262,12 @@ export async function page(tools: StepTools, start: IncidentLink, customer: Cust
     link = await trigger(tools, link, customer, origin, carried, context, logger);
     checkpoint('triggered');
   }
+  // Every customer escalating at once meets Slack's workspace post limit: each confirmation takes
+  // a turn under it (taken beside the history's write, so a quiet lane adds no round trip), rather
+  // than finding the limit by refusals that come back together after their Retry-After. A retry
+  // finds its kept turn, or takes one outside the lane's burst: posts the lane did not see spent it.
+  const confirmTurn = link.state === 'triggered' && !link.confirmationTs && deps.postPacer ? postTurn(deps.postPacer, link.team, `confirm:${dedupKey}`, tools.now().getTime(), context.attempt === 1 ? { firstAttempt: true } : { burst: false }) : undefined;
+  confirmTurn?.catch(() => undefined);
   // After the settle, on every attempt: a crash between the two is recorded by the retry.
   await deps.history.recordLink(link);
 
@@ -280,11 +286,7 @@ export async function page(tools: StepTools, start: IncidentLink, customer: Cust
   // Stored by the settle above; a link an earlier version settled may still lack it.
   if (link.ref === undefined) link = await deps.links.setRef(dedupKey, await deps.references.take(link.channel, dedupKey));
   const confirmation = confirmationFor(link);
-  // Retried before it was posted (most often Slack refused it: every customer escalating at once
-  // meets the workspace's post limit), it takes a turn under that limit rather than coming back
-  // with hundreds of others at a random point after their Retry-After and being refused again.
-  // Never from the lane's burst: posts the lane did not see spent the limit.
-  if (context.attempt > 1 && !link.confirmationTs && deps.postPacer) await awaitPostTurn(deps.postPacer, link.team, `confirm:${dedupKey}`, tools.now().getTime(), { burst: false });
+  if (confirmTurn) await atPostTurn(await confirmTurn, tools.now().getTime());
   const { ts: confirmationTs } = await postOnce(deps.effects, scope, `confirm:${dedupKey}`, confirmation.message, link.threadTs);
   checkpoint('confirmed');
   if (link.confirmationTs !== confirmationTs) link = await deps.links.setConfirmation(dedupKey, confirmationTs, confirmation.shown);

@@ -5,7 +5,7 @@ import { makePageBudget, NOTE_BUDGET } from '../../lib/store/page-budget';
 import { makeLocator } from '../../lib/tenancy/ownership';
 import { makeEscalationLinks } from '../../lib/store/incident-links';
 import { makeWindowPacer } from '../../lib/store/window-pacer';
-import { makePacer } from '../../lib/store/pacer';
+import { postPacing } from '../../lib/store/pacer';
 import { createWorkerHandler, type WorkerParts } from '../shared/worker-runtime';
 import { makeSlackWorker } from './slack-worker';
 
@@ -28,7 +28,7 @@ export function createSlackWorkerHandler(env: Env, overrides: Partial<Pick<Worke
           references: makeChannelReferences(db, config.tableName),
           budget: makePageBudget(db, config.tableName, store),
           noteBudget: makePageBudget(db, config.tableName, { ...store, prefix: NOTE_BUDGET.prefix, windowMs: NOTE_BUDGET.windowMs }),
-          ...(config.slackFanOutPostsPerMinute > 0 ? { postPacer: makePacer(db, config.tableName, { perMinute: config.slackFanOutPostsPerMinute }) } : {}),
+          ...postPacing(db, config.tableName, config),
           ...(config.triggersPerWindow > 0 ? { triggerPacer: makeWindowPacer(db, config.tableName, { limit: config.triggersPerWindow, windowMs: config.triggerWindowSeconds * 1000 }) } : {}),
         };
       },

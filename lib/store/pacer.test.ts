@@ -45,6 +45,18 @@ describe('paced turns under a shared rate limit (on dynalite)', () => {
     expect(await pacer.keptTurn('lane-kept', 'post-3', T0 + 3000)).toBe(T0 + 4000);
   });
 
+  it("a first attempt keeps a far turn for its return, but not one it waits for in place (a later attempt takes a new one)", async () => {
+    // Turns at T0 and T0 + 2 s; the third, T0 + 4 s, is more than 3 s away.
+    const near = await pacer.firstTurn('lane-first', 'post-near', T0, 3000);
+    const alsoNear = await pacer.firstTurn('lane-first', 'post-also-near', T0, 3000);
+    const far = await pacer.firstTurn('lane-first', 'post-far', T0, 3000);
+    expect([near, alsoNear, far]).toEqual([T0, T0 + 2000, T0 + 4000]);
+    // Coming back, the far one finds its turn, though the lane's next free one is later.
+    expect(await pacer.keptTurn('lane-first', 'post-far', T0 + 3500)).toBe(T0 + 4000);
+    // The near one kept nothing: a retry (its post refused) queues behind the turns ahead.
+    expect(await pacer.keptTurn('lane-first', 'post-near', T0 + 3500)).toBe(T0 + 6000);
+  });
+
   it('two attempts of one holder racing for a turn agree on one', async () => {
     const turns = await Promise.all(Array.from({ length: 4 }, () => pacer.keptTurn('lane-race', 'post-x', T0)));
     expect(new Set(turns).size).toBe(1);

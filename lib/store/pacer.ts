@@ -23,6 +23,12 @@ export interface Pacer {
    * instead of queueing behind the turns reserved meanwhile.
    */
   keptTurn(lane: string, holder: string, nowMs: number, options?: TurnOptions): Promise<number>;
+  /**
+   * A first attempt's turn: as `keptTurn`, without looking for a kept one (a first attempt has
+   * none), and kept only when it is more than `inPlaceMs` away: a turn waited for in place is used
+   * by this attempt, and a later attempt that finds none takes a new one.
+   */
+  firstTurn(lane: string, holder: string, nowMs: number, inPlaceMs: number, options?: TurnOptions): Promise<number>;
 }
 
 export interface TurnOptions {
@@ -50,6 +56,10 @@ export function makePacer(db: DynamoDBDocumentClient, tableName: string, options
       const held = await heldTurn(db, tableName, heldKey(lane, holder));
       if (held !== undefined) return held;
       return keepTurn(db, tableName, heldKey(lane, holder), await pacer.turn(lane, nowMs, turnOptions), nowMs);
+    },
+    async firstTurn(lane, holder, nowMs, inPlaceMs, turnOptions) {
+      const turnAt = await pacer.turn(lane, nowMs, turnOptions);
+      return turnAt - nowMs <= inPlaceMs ? turnAt : keepTurn(db, tableName, heldKey(lane, holder), turnAt, nowMs);
     },
     async turn(lane, nowMs, turnOptions) {
       // Two writes at most and no read-modify-write loop: an idle lane is claimed for now; a busy
@@ -89,6 +99,14 @@ export function makePacer(db: DynamoDBDocumentClient, tableName: string, options
   return pacer;
 }
 
+/**
+ * The chat.postMessage lane's pacer (see postTurn), as every worker that posts builds it from its
+ * settings: the lane is shared, and so must be its pace and burst. None when pacing is off.
+ */
+export function postPacing(db: DynamoDBDocumentClient, tableName: string, settings: { slackFanOutPostsPerMinute: number; slackFanOutPostBurst: number }): { postPacer?: Pacer } {
+  return settings.slackFanOutPostsPerMinute > 0 ? { postPacer: makePacer(db, tableName, { perMinute: settings.slackFanOutPostsPerMinute, burst: settings.slackFanOutPostBurst }) } : {};
+}
+
 /** The turn kept under `key` (see Pacer.keptTurn), if any. */
 export async function heldTurn(db: DynamoDBDocumentClient, tableName: string, key: { pk: string }): Promise<number | undefined> {
   const held = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true })))).Item;
@@ -126,14 +144,28 @@ async function keepTurn(db: DynamoDBDocumentClient, tableName: string, key: { pk
 
 /**
  * A post's turn under Slack's workspace-wide chat.postMessage limit, on the one lane both workers'
- * paced posts share: a fan-out's posts, and any post Slack refused once (an outage's burst of
- * confirmations or "handled together" posts), whose retry otherwise comes back at a random point
- * after its Retry-After with hundreds of others and is refused again. The turn is kept per post
- * (`holder`, its effect key): a retry finds its own, long passed, and goes at once.
+ * paced posts share: a fan-out's posts, an outage's confirmations, and any post Slack refused once,
+ * whose retry otherwise comes back at a random point after its Retry-After with hundreds of others
+ * and is refused again. A turn waited for elsewhere is kept per post (`holder`, its effect key): a
+ * retry finds its own, long passed, and goes at once. `firstAttempt`: the work's first delivery
+ * (see Pacer.firstTurn), which makes one write on a quiet lane instead of three round trips.
  */
-export async function awaitPostTurn(pacer: Pacer, team: string, holder: string, nowMs: number, options?: TurnOptions): Promise<void> {
-  const turnAt = await pacer.keptTurn(`chat.postMessage#${team}`, holder, nowMs, options);
-  await awaitTurn(turnAt, nowMs, POST_WAIT_IN_PLACE_MS, "the post waits for its turn under Slack's workspace limit");
+export function postTurn(pacer: Pacer, team: string, holder: string, nowMs: number, options?: PostTurnOptions): Promise<number> {
+  const lane = `chat.postMessage#${team}`;
+  return options?.firstAttempt ? pacer.firstTurn(lane, holder, nowMs, POST_WAIT_IN_PLACE_MS, options) : pacer.keptTurn(lane, holder, nowMs, options);
+}
+
+export interface PostTurnOptions extends TurnOptions {
+  firstAttempt?: boolean;
+}
+
+/** Be at a post's turn (see postTurn): in place when it is close, otherwise by leaving and coming back. */
+export function atPostTurn(turnAt: number, nowMs: number): Promise<void> {
+  return awaitTurn(turnAt, nowMs, POST_WAIT_IN_PLACE_MS, "the post waits for its turn under Slack's workspace limit");
+}
+
+export async function awaitPostTurn(pacer: Pacer, team: string, holder: string, nowMs: number, options?: PostTurnOptions): Promise<void> {
+  await atPostTurn(await postTurn(pacer, team, holder, nowMs, options), nowMs);
 }
 
 /**
