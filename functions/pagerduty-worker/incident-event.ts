@@ -116,10 +116,10 @@ function holdsOnly(alertKeys: string[], dedupKey: string): boolean {
 }
 
 /** One channel's part of an event that concerns many. */
-export async function handleLink(tools: PagerDutyTools, message: IncidentLinkEvent, logger: Logger): Promise<void> {
+export async function handleLink(tools: PagerDutyTools, message: IncidentLinkEvent, logger: Logger, retried = false): Promise<void> {
   const link = await tools.deps.links.get(message.dedupKey);
   if (!link) return logger.warn('the escalation is gone (its link expired); nothing posted');
-  await tellOne(tools, link, message.event, message.targetStatus, message.followers, logger, 'fan-out');
+  await tellOne(tools, link, message.event, message.targetStatus, message.followers, logger, retried ? 'retry' : 'fan-out');
 }
 
 function unlinked(logger: Logger) {

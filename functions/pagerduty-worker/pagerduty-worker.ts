@@ -19,7 +19,7 @@ export function makePagerDutyWorker(deps: PagerDutyWorkerDeps) {
   return async function handlePagerDutyEvent(event: PagerDutyQueueEvent, context: { logger: Logger; attempt?: number; finalAttempt: boolean }): Promise<void> {
     try {
       if (event.kind === 'confirmation.refresh') await tools.confirmations.handle(event, context.logger);
-      else if (event.kind === 'incident.link') await handleLink(tools, event, context.logger);
+      else if (event.kind === 'incident.link') await handleLink(tools, event, context.logger, (context.attempt ?? 1) > 1);
       else if (event.kind === 'incident.followers') await tools.followersNote.handle(event, context.logger);
       else if (tools.now() - Date.parse(event.occurredAt) > WEBHOOK_MAX_AGE_MS) {
         // Older than any delivery PagerDuty still retries: a replayed body, never posted.

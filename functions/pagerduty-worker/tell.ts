@@ -52,15 +52,16 @@ async function refused(tools: PagerDutyTools, link: IncidentLink, logger: Logger
 }
 
 /**
- * How a channel's posts are paced under the workspace's limit: `fan-out`, one channel of many told
- * of one event, whose posts may spend the lane's burst; `retry`, an event redelivered (most often
- * Slack refused a post of it), whose posts may not: the limit was spent by posts no lane saw.
+ * How a channel's posts are paced under the workspace's limit: `fan-out`, the first delivery of
+ * one channel's part of an event told to many, whose posts may spend the lane's burst; `retry`, a
+ * redelivery (most often Slack refused a post of it, or its turn was far), whose posts find their
+ * kept turns or take one outside the burst: the limit was spent by posts no lane saw.
  */
 export type Pacing = 'fan-out' | 'retry';
 
 /** A paced post waits for its turn under the workspace's limit. */
 async function waitForPostTurn(tools: PagerDutyTools, link: IncidentLink, effectKey: string, pacing: Pacing): Promise<void> {
-  if (tools.deps.postPacer) await awaitPostTurn(tools.deps.postPacer, link.team, effectKey, tools.now(), { burst: pacing === 'fan-out' });
+  if (tools.deps.postPacer) await awaitPostTurn(tools.deps.postPacer, link.team, effectKey, tools.now(), pacing === 'fan-out' ? { firstAttempt: true } : { burst: false });
 }
 
 /** Record the status and post, once each, what one channel should read about this event. */
@@ -91,7 +92,8 @@ async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: Pag
   const post = candidates.filter((message) => !(told && message.effectKey.startsWith('pd:')) && !message.unless?.(latest));
   for (const message of post) {
     // A retry's post made by an earlier attempt takes no turn: it would only wait to find it made.
-    if (pacing && !(await tools.deps.effects.done(message.effectKey))) await waitForPostTurn(tools, link, message.effectKey, pacing);
+    // A first delivery has no earlier attempt to look for.
+    if (pacing === 'fan-out' || (pacing && !(await tools.deps.effects.done(message.effectKey)))) await waitForPostTurn(tools, link, message.effectKey, pacing);
     const { performed } = await postOnce(tools.deps.effects, scope, message.effectKey, message.build(latest), threadTs);
     if (performed && message.effectKey.startsWith('pd:')) logger.metric(METRIC_NAMES.updatesPosted[event.eventType], 1, { eventType: event.eventType });
   }
