@@ -11,10 +11,11 @@ import { tellOne, type Pacing } from './tell';
 
 /**
  * `retried`: a redelivery (most often Slack refused a post of it under the workspace's limit): its
- * posts to one channel then take paced turns (lib/store/pacer.ts, awaitPostTurn).
+ * posts to one channel then find their kept turns or take paced ones outside the lane's burst
+ * (tell.ts, Pacing).
  */
 export async function handleIncidentEvent(tools: PagerDutyTools, event: PagerDutyIncidentEvent, logger: Logger, retried = false): Promise<void> {
-  const pacing = retried ? 'retry' : undefined;
+  const pacing: Pacing = retried ? 'retry' : 'first';
   const { incident } = event;
   let links: IncidentLink[];
   let targetStatus: IncidentStatus | undefined;
@@ -84,7 +85,7 @@ export async function handleIncidentEvent(tools: PagerDutyTools, event: PagerDut
  * Tell channels about an event that needs no answer from PagerDuty to be told (not a merge, not
  * on-call's text): one inline, several each by a message of its own (see handle).
  */
-async function tellAll(tools: PagerDutyTools, links: IncidentLink[], event: PagerDutyIncidentEvent, pacing: Pacing | undefined, logger: Logger): Promise<void> {
+async function tellAll(tools: PagerDutyTools, links: IncidentLink[], event: PagerDutyIncidentEvent, pacing: Pacing, logger: Logger): Promise<void> {
   if (links.length === 1) return tellOne(tools, links[0]!, event, undefined, 1, logger, pacing);
   await fanOut(tools, links, event, undefined, logger);
 }
@@ -119,7 +120,7 @@ function holdsOnly(alertKeys: string[], dedupKey: string): boolean {
 export async function handleLink(tools: PagerDutyTools, message: IncidentLinkEvent, logger: Logger, retried = false): Promise<void> {
   const link = await tools.deps.links.get(message.dedupKey);
   if (!link) return logger.warn('the escalation is gone (its link expired); nothing posted');
-  await tellOne(tools, link, message.event, message.targetStatus, message.followers, logger, retried ? 'retry' : 'fan-out');
+  await tellOne(tools, link, message.event, message.targetStatus, message.followers, logger, retried ? 'retry' : 'first');
 }
 
 function unlinked(logger: Logger) {

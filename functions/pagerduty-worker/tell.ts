@@ -1,4 +1,4 @@
-import { awaitPostTurn } from '../../lib/store/pacer';
+import { atPostTurn, postTurn } from '../../lib/store/pacer';
 import { type IncidentStatus, type PagerDutyEventType, type PagerDutyIncidentEvent } from '../../lib/events';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { statusOf } from '../../lib/pagerduty/normalize';
@@ -52,58 +52,69 @@ async function refused(tools: PagerDutyTools, link: IncidentLink, logger: Logger
 }
 
 /**
- * How a channel's posts are paced under the workspace's limit: `fan-out`, the first delivery of
- * one channel's part of an event told to many, whose posts may spend the lane's burst; `retry`, a
+ * How a channel's posts are paced under the workspace's limit (every post counts against it, and
+ * in an outage every customer is told at once): `first`, an event's first delivery (a webhook, or
+ * one channel's part of an event told to many), whose posts may spend the lane's burst; `retry`, a
  * redelivery (most often Slack refused a post of it, or its turn was far), whose posts find their
  * kept turns or take one outside the burst: the limit was spent by posts no lane saw.
  */
-export type Pacing = 'fan-out' | 'retry';
+export type Pacing = 'first' | 'retry';
 
-/** A paced post waits for its turn under the workspace's limit. */
-async function waitForPostTurn(tools: PagerDutyTools, link: IncidentLink, effectKey: string, pacing: Pacing): Promise<void> {
-  if (tools.deps.postPacer) await awaitPostTurn(tools.deps.postPacer, link.team, effectKey, tools.now(), pacing === 'fan-out' ? { firstAttempt: true } : { burst: false });
+/** A paced post's turn under the workspace's limit (none: pacing is off). */
+function postTurnOf(tools: PagerDutyTools, link: IncidentLink, effectKey: string, pacing: Pacing): Promise<number> | undefined {
+  const pacer = tools.deps.postPacer;
+  return pacer ? postTurn(pacer, link.team, effectKey, tools.now(), pacing === 'first' ? { firstAttempt: true } : { burst: false }) : undefined;
 }
 
 /** Record the status and post, once each, what one channel should read about this event. */
-async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: PagerDutyIncidentEvent, candidates: Post[], status: { value: IncidentStatus; at: string } | undefined, pacing: Pacing | undefined, afterPosts: () => Promise<void>, logger: Logger) {
-  if (await refused(tools, link, logger)) return;
-  if (!link.threadTs) {
-    // A slash command's confirmation starts its thread and is being posted: the update waits its
-    // turn (2 s at a time, and never into the DLQ: a busy channel's confirmation may take a while
-    // under Slack's limits). One that never came (Slack refused it for good) is not waited for forever.
-    if (tools.now() - Date.parse(link.createdAt) > THREAD_WAIT_MS) throw new NoThreadError();
-    throw new WaitForTurnError('the escalation has no thread yet; retrying once its confirmation is posted', undefined, 2);
+async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: PagerDutyIncidentEvent, candidates: Post[], status: { value: IncidentStatus; at: string } | undefined, pacing: Pacing, afterPosts: () => Promise<void>, logger: Logger) {
+  // The first post's turn, taken beside the gate's read: on a quiet lane it adds no round trip.
+  const [first] = candidates;
+  const firstTurn = pacing === 'first' && first ? postTurnOf(tools, link, first.effectKey, pacing) : undefined;
+  try {
+    if (await refused(tools, link, logger)) return;
+    if (!link.threadTs) {
+      // A slash command's confirmation starts its thread and is being posted: the update waits its
+      // turn (2 s at a time, and never into the DLQ: a busy channel's confirmation may take a while
+      // under Slack's limits). One that never came (Slack refused it for good) is not waited for forever.
+      if (tools.now() - Date.parse(link.createdAt) > THREAD_WAIT_MS) throw new NoThreadError();
+      throw new WaitForTurnError('the escalation has no thread yet; retrying once its confirmation is posted', undefined, 2);
+    }
+    const scope = tools.deps.scopes(link);
+    const threadTs = link.threadTs;
+    let current = link;
+    if (status) {
+      const advanced = await tools.deps.links.advanceStatus(link.dedupKey, status.value, status.at);
+      if (!advanced.advanced) logger.info('older than the status shown; the status stays', { eventStatus: status.value, shownStatus: advanced.link.status });
+      current = advanced.link;
+      tools.checkpoint('status-recorded');
+    }
+    // The reconciler may have told this change already (webhooks were lost, then came back):
+    // the webhook and the reconciler post it once between them. The stored link decides, so a
+    // retry of this event decides the same way (see toldByReconciler).
+    const told = status !== undefined && toldByReconciler(current, status.value, status.at);
+    if (told) logger.info('the reconciler already told this change; not posted again', { eventStatus: status.value });
+    const latest = current;
+    const post = candidates.filter((message) => !(told && message.effectKey.startsWith('pd:')) && !message.unless?.(latest));
+    for (const message of post) {
+      // A retry's post made by an earlier attempt takes no turn: it would only wait to find it made.
+      // A first delivery has no earlier attempt to look for.
+      const turn = message === first && firstTurn ? firstTurn : pacing === 'first' || (pacing && !(await tools.deps.effects.done(message.effectKey))) ? postTurnOf(tools, link, message.effectKey, pacing) : undefined;
+      if (turn) await atPostTurn(await turn, tools.now());
+      const { performed } = await postOnce(tools.deps.effects, scope, message.effectKey, message.build(latest), threadTs);
+      if (performed && message.effectKey.startsWith('pd:')) logger.metric(METRIC_NAMES.updatesPosted[event.eventType], 1, { eventType: event.eventType });
+    }
+    // The history after the posts (it is not what the customer waits for), before the receipt that reads it.
+    await afterPosts();
+    if (status?.value === 'resolved' && latest.status === 'resolved') await sendReceipt(tools, latest, scope, threadTs, logger);
+    // The confirmation is brought up to date apart, paced (see confirmation-refresh.ts).
+    await tools.confirmations.request(latest, event.id, logger);
+    tools.checkpoint('posted');
+    logger.info('update posted', { eventType: event.eventType, status: latest.status });
+  } finally {
+    // Not left running past the invocation, whatever ended it (a turn taken and not used only slows the pace a little).
+    await firstTurn?.catch(() => undefined);
   }
-  const scope = tools.deps.scopes(link);
-  const threadTs = link.threadTs;
-  let current = link;
-  if (status) {
-    const advanced = await tools.deps.links.advanceStatus(link.dedupKey, status.value, status.at);
-    if (!advanced.advanced) logger.info('older than the status shown; the status stays', { eventStatus: status.value, shownStatus: advanced.link.status });
-    current = advanced.link;
-    tools.checkpoint('status-recorded');
-  }
-  // The reconciler may have told this change already (webhooks were lost, then came back):
-  // the webhook and the reconciler post it once between them. The stored link decides, so a
-  // retry of this event decides the same way (see toldByReconciler).
-  const told = status !== undefined && toldByReconciler(current, status.value, status.at);
-  if (told) logger.info('the reconciler already told this change; not posted again', { eventStatus: status.value });
-  const latest = current;
-  const post = candidates.filter((message) => !(told && message.effectKey.startsWith('pd:')) && !message.unless?.(latest));
-  for (const message of post) {
-    // A retry's post made by an earlier attempt takes no turn: it would only wait to find it made.
-    // A first delivery has no earlier attempt to look for.
-    if (pacing === 'fan-out' || (pacing && !(await tools.deps.effects.done(message.effectKey)))) await waitForPostTurn(tools, link, message.effectKey, pacing);
-    const { performed } = await postOnce(tools.deps.effects, scope, message.effectKey, message.build(latest), threadTs);
-    if (performed && message.effectKey.startsWith('pd:')) logger.metric(METRIC_NAMES.updatesPosted[event.eventType], 1, { eventType: event.eventType });
-  }
-  // The history after the posts (it is not what the customer waits for), before the receipt that reads it.
-  await afterPosts();
-  if (status?.value === 'resolved' && latest.status === 'resolved') await sendReceipt(tools, latest, scope, threadTs, logger);
-  // The confirmation is brought up to date apart, paced (see confirmation-refresh.ts).
-  await tools.confirmations.request(latest, event.id, logger);
-  tools.checkpoint('posted');
-  logger.info('update posted', { eventType: event.eventType, status: latest.status });
 }
 
 /**
@@ -179,8 +190,8 @@ async function record(tools: PagerDutyTools, link: IncidentLink, event: PagerDut
 }
 
 /** Tell one channel; a channel Slack refuses for good (archived, the bot removed) is dropped, not retried. */
-/** `pacing`: how its posts wait for their turns (see Pacing); none: they go at once. */
-export async function tellOne(tools: PagerDutyTools, link: IncidentLink, event: PagerDutyIncidentEvent, targetStatus: IncidentStatus | undefined, followers: number | undefined, logger: Logger, pacing?: Pacing): Promise<void> {
+/** `pacing`: how its posts wait for their turns (see Pacing). */
+export async function tellOne(tools: PagerDutyTools, link: IncidentLink, event: PagerDutyIncidentEvent, targetStatus: IncidentStatus | undefined, followers: number | undefined, logger: Logger, pacing: Pacing): Promise<void> {
   const channelLogger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });
   const { posts, status } = tellingOf(tools, event, link, targetStatus, followers);
   // Recorded whether or not the channel is told (the gate, a channel gone): on-call's times are what they are.

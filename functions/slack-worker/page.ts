@@ -267,9 +267,9 @@ export async function page(tools: StepTools, start: IncidentLink, customer: Cust
   // than finding the limit by refusals that come back together after their Retry-After. A retry
   // finds its kept turn, or takes one outside the lane's burst: posts the lane did not see spent it.
   const confirmTurn = link.state === 'triggered' && !link.confirmationTs && deps.postPacer ? postTurn(deps.postPacer, link.team, `confirm:${dedupKey}`, tools.now().getTime(), context.attempt === 1 ? { firstAttempt: true } : { burst: false }) : undefined;
-  confirmTurn?.catch(() => undefined);
   // After the settle, on every attempt: a crash between the two is recorded by the retry.
-  await deps.history.recordLink(link);
+  const [recorded, turn] = await Promise.allSettled([deps.history.recordLink(link), confirmTurn]);
+  if (recorded.status === 'rejected') throw recorded.reason;
 
   if (link.state === 'folded') {
     const open = await deps.links.get(link.foldedInto!);
@@ -286,7 +286,8 @@ export async function page(tools: StepTools, start: IncidentLink, customer: Cust
   // Stored by the settle above; a link an earlier version settled may still lack it.
   if (link.ref === undefined) link = await deps.links.setRef(dedupKey, await deps.references.take(link.channel, dedupKey));
   const confirmation = confirmationFor(link);
-  if (confirmTurn) await atPostTurn(await confirmTurn, tools.now().getTime());
+  if (turn.status === 'rejected') throw turn.reason;
+  if (turn.value !== undefined) await atPostTurn(turn.value, tools.now().getTime());
   const { ts: confirmationTs } = await postOnce(deps.effects, scope, `confirm:${dedupKey}`, confirmation.message, link.threadTs);
   checkpoint('confirmed');
   if (link.confirmationTs !== confirmationTs) link = await deps.links.setConfirmation(dedupKey, confirmationTs, confirmation.shown);

@@ -164,10 +164,6 @@ export function atPostTurn(turnAt: number, nowMs: number): Promise<void> {
   return awaitTurn(turnAt, nowMs, POST_WAIT_IN_PLACE_MS, "the post waits for its turn under Slack's workspace limit");
 }
 
-export async function awaitPostTurn(pacer: Pacer, team: string, holder: string, nowMs: number, options?: PostTurnOptions): Promise<void> {
-  await atPostTurn(await postTurn(pacer, team, holder, nowMs, options), nowMs);
-}
-
 /**
  * A post's turn this close is waited for in place (message groups run side by side, so no other
  * channel waits behind it); a later one by leaving and coming back, which the queue delivers only
