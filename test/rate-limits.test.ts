@@ -277,6 +277,32 @@ describe('an outage\'s confirmations under chat.postMessage\'s workspace limit',
   });
 });
 
+describe('the workspace\'s post lane, one turn per post made', () => {
+  let stack: LocalStack;
+  beforeAll(async () => {
+    // One turn every 5 s, no burst: a turn taken and not used shows as a 5 s gap.
+    stack = await limitedStack({}, { SLACK_FANOUT_POSTS_PER_MINUTE: '12', SLACK_FANOUT_POST_BURST: '1' });
+  });
+  afterAll(() => stack.stop());
+
+  it("a webhook that posts nothing (an incident's opening, which the confirmation tells) takes no turn from the posts after it", async () => {
+    const slack = stack.slack!;
+    const world = new World(stack);
+    const confirmedAt = (dedupKey: string) => slack.calls.find((c) => c.method === 'chat.postMessage' && c.retryAfterSeconds === undefined && effectKeyOf(c) === `confirm:${dedupKey}`)!.at;
+    const first = await world.escalate('CLANE1');
+    await stack.waitForIdle(60_000);
+    // Its incident.triggered webhook came and went, posting nothing.
+    expect(slack.calls.filter((c) => c.method === 'chat.postMessage' && c.channel === 'CLANE1')).toHaveLength(1);
+    const second = await world.escalate('CLANE2');
+    await stack.waitForIdle(60_000);
+    // The second confirmation has the turn after the first's (5 s), not the one after a webhook's unused turn (10 s).
+    const gap = confirmedAt(second.dedupKey) - confirmedAt(first.dedupKey);
+    expect(gap).toBeGreaterThanOrEqual(4500);
+    expect(gap).toBeLessThan(8500);
+    await expectNothingLostOrDoubled(world);
+  });
+});
+
 describe('an outage\'s confirmations meeting a workspace limit tighter than the pace\'s burst', () => {
   let stack: LocalStack;
   beforeAll(async () => {

@@ -69,7 +69,9 @@ function postTurnOf(tools: PagerDutyTools, link: IncidentLink, effectKey: string
 /** Record the status and post, once each, what one channel should read about this event. */
 async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: PagerDutyIncidentEvent, candidates: Post[], status: { value: IncidentStatus; at: string } | undefined, pacing: Pacing, afterPosts: () => Promise<void>, logger: Logger) {
   // The first post's turn, taken beside the gate's read: on a quiet lane it adds no round trip.
-  const [first] = candidates;
+  // Only for a post that will be made (an opening the confirmation tells is not): a turn taken and
+  // not used costs every later post on the lane one interval.
+  const first = candidates.find((message) => !message.unless?.(link));
   const firstTurn = pacing === 'first' && first ? postTurnOf(tools, link, first.effectKey, pacing) : undefined;
   try {
     if (await refused(tools, link, logger)) return;
