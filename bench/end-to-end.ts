@@ -365,7 +365,9 @@ const BACKGROUND = ['SQS.ReceiveMessage', 'SQS.GetQueueAttributes'];
  */
 export async function measureOperations(): Promise<OperationCounts> {
   const counter = countAwsRequests();
-  const stack = await startStack({ env: {}, logLevel: 'warn', visibilityTimeoutSeconds: 30, retryBaseSeconds: 1, standIns: { latencyMs: 0 }, customers: [{ channel: 'C0PSTEPS1', name: 'Calls per step', pagesPerHour: 1000 }] });
+  // With the deployed defaults of pacing (the stand-ins' limits on): the cost counts every turn a
+  // post or a trigger takes, as deployed.
+  const stack = await startStack({ env: {}, logLevel: 'warn', visibilityTimeoutSeconds: 30, retryBaseSeconds: 1, standIns: { latencyMs: 0, rateLimits: true }, customers: [{ channel: 'C0PSTEPS1', name: 'Calls per step', pagesPerHour: 1000 }] });
   try {
     const slack = stack.slack!;
     const pagerDuty = stack.pagerDuty!;

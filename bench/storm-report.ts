@@ -108,6 +108,7 @@ export function renderStorm(storm: { own?: StormResult; shared?: StormResult }, 
   row("resolve → confirmation re-rendered resolved (chat.update, paced under Slack's 50 a minute)", (r) => `${r.resolutionUpdated.n} of ${r.escalations}: ${trio(r.resolutionUpdated)}${r.settled ? '' : ' (run stopped before all)'}`);
   row('chat.update calls made (one per confirmation whose status changed)', (r) => `${r.updatesMade}`);
   row('Slack 429s: posts refused / retried no earlier than Retry-After; updates refused', (r) => `${r.slack429.received} / ${r.slack429.honoured} of ${r.slack429.retried}; ${r.slack429.updatesRefused}`);
+  row('refused posts by kind (s after the first request: first–last)', (r) => refusedByKind(r.slack429.byKind));
   row('PagerDuty Events 429s (no Retry-After); shortest wait before a retry', (r) => `${r.pagerDuty429.received}; ${r.pagerDuty429.shortestRetryGapMs !== undefined ? s(r.pagerDuty429.shortestRetryGapMs) : '–'}`);
   row('duplicates (incidents, confirmations, status updates, resolutions)', (r) => `${r.checks.duplicateIncidents}, ${r.checks.duplicateConfirmations}, ${r.checks.duplicateStatusUpdates}, ${r.checks.duplicateResolutions}`);
   row('lost (triggers, confirmations, status updates, resolutions), DLQ', (r) => `${r.checks.missingTriggers}, ${r.checks.missingConfirmations}, ${r.checks.missingStatusUpdates}, ${r.checks.missingResolutions}, ${r.checks.deadLettered}`);
@@ -136,4 +137,11 @@ export function renderStorm(storm: { own?: StormResult; shared?: StormResult }, 
     lines.push('');
   }
   return lines;
+}
+
+/** "confirm 50 (3.1–12.0 s), joined 3 (…)", or "–" (none refused, or a run from before the breakdown). */
+function refusedByKind(byKind: StormResult['slack429']['byKind']): string {
+  const kinds = Object.entries(byKind ?? {}).sort(([, a], [, b]) => b.refused - a.refused);
+  if (kinds.length === 0) return '–';
+  return kinds.map(([kind, k]) => `${kind} ${k.refused} (${(k.firstAtMs / 1000).toFixed(1)}–${(k.lastAtMs / 1000).toFixed(1)} s)`).join(', ');
 }

@@ -63,7 +63,15 @@ export interface StormResult {
   statusUpdateShown: Summary;
   rateLimits: { slack: RateLimitCounts; pagerDuty: RateLimitCounts };
   /** Refused Slack calls, and how many were retried no earlier than their Retry-After. */
-  slack429: { received: number; retried: number; honoured: number; earliestRetryOverAskedMs?: number; updatesRefused: number };
+  slack429: {
+    received: number;
+    retried: number;
+    honoured: number;
+    earliestRetryOverAskedMs?: number;
+    updatesRefused: number;
+    /** The refused posts by what they were (their effect key's kind: confirm, joined, pd…), with when the first and last were refused (ms from the first request). */
+    byKind?: Record<string, { refused: number; firstAtMs: number; lastAtMs: number }>;
+  };
   /** Refused PagerDuty triggers (the Events API sends no Retry-After) and the shortest wait before a retry. */
   pagerDuty429: { received: number; shortestRetryGapMs?: number };
   checks: {
@@ -291,6 +299,13 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
     if (over >= 0) honoured++;
     earliest = earliest === undefined ? over : Math.min(earliest, over);
   }
+  const byKind: NonNullable<StormResult['slack429']['byKind']> = {};
+  for (const call of slackRefused) {
+    const kind = effectKeyOf(call.args.metadata)?.split(':')[0] ?? 'other';
+    const at = call.at - started;
+    const seen = byKind[kind];
+    byKind[kind] = seen ? { refused: seen.refused + 1, firstAtMs: Math.min(seen.firstAtMs, at), lastAtMs: Math.max(seen.lastAtMs, at) } : { refused: 1, firstAtMs: at, lastAtMs: at };
+  }
   const eventsRefused = pagerDuty.eventsCalls.map((c, index) => ({ ...c, index })).filter((c) => c.status === 429);
   const deadLettered = (await stack.dlq('slack')).length + (await stack.dlq('pagerduty')).length;
   const result: StormResult = {
@@ -306,7 +321,7 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
     updatesMade: slack.calls.filter((c) => c.method === 'chat.update' && c.retryAfterSeconds === undefined).length,
     statusUpdateShown: summarize([...statusUpdates.values()].map((at) => at[0]! - publishedAt)),
     rateLimits: { slack: slack.rateLimits!.totals, pagerDuty: pagerDuty.rateLimits!.totals },
-    slack429: { received: slackRefused.length, retried, honoured, updatesRefused: slack.calls.filter((c) => c.retryAfterSeconds !== undefined && c.method === 'chat.update').length, ...(earliest !== undefined ? { earliestRetryOverAskedMs: earliest } : {}) },
+    slack429: { received: slackRefused.length, retried, honoured, updatesRefused: slack.calls.filter((c) => c.retryAfterSeconds !== undefined && c.method === 'chat.update').length, ...(earliest !== undefined ? { earliestRetryOverAskedMs: earliest } : {}), byKind },
     pagerDuty429: { received: eventsRefused.length, ...shortestGap(pagerDuty.eventsCalls, eventsCallAt) },
     checks: {
       duplicateIncidents: [...dedupOf.values()].reduce((sum, key) => sum + Math.max(0, (incidentsPerKey.get(key) ?? 0) - 1), 0),
