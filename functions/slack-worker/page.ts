@@ -262,11 +262,14 @@ export async function page(tools: StepTools, start: IncidentLink, customer: Cust
     link = await trigger(tools, link, customer, origin, carried, context, logger);
     checkpoint('triggered');
   }
-  // Every customer escalating at once meets Slack's workspace post limit: each confirmation takes
-  // a turn under it (taken beside the history's write, so a quiet lane adds no round trip), rather
-  // than finding the limit by refusals that come back together after their Retry-After. A retry
-  // finds its kept turn, or takes one outside the lane's burst: posts the lane did not see spent it.
-  const confirmTurn = link.state === 'triggered' && !link.confirmationTs && deps.postPacer ? postTurn(deps.postPacer, link.team, `confirm:${dedupKey}`, tools.now().getTime(), context.attempt === 1 ? { firstAttempt: true } : { burst: false }) : undefined;
+  // Retried before it was posted (most often Slack refused it: every customer escalating at once
+  // meets the workspace's post limit), the confirmation takes a turn under that limit (beside the
+  // history's write) rather than coming back with hundreds of others at a random point after
+  // their Retry-After and being refused again; never from the lane's burst, which posts the lane
+  // did not see spent. A first attempt posts at once: paced too, each one whose turn is far leaves
+  // and comes back, competing with the escalations still arriving for the workers, and the storm
+  // confirmed everyone later that way (docs/performance.md, "Issue 27, fifth round").
+  const confirmTurn = context.attempt > 1 && link.state === 'triggered' && !link.confirmationTs && deps.postPacer ? postTurn(deps.postPacer, link.team, `confirm:${dedupKey}`, tools.now().getTime(), { burst: false }) : undefined;
   // After the settle, on every attempt: a crash between the two is recorded by the retry.
   const [recorded, turn] = await Promise.allSettled([deps.history.recordLink(link), confirmTurn]);
   if (recorded.status === 'rejected') throw recorded.reason;

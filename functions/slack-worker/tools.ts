@@ -21,7 +21,7 @@ export interface SlackWorkerDeps extends Omit<WorkerParts<Locator, EscalationLin
   noteBudget: PageBudget;
   /** Turns for triggers under the Events API's limit per routing key; unset: triggers are not paced. */
   triggerPacer?: WindowPacer;
-  /** Turns under Slack's workspace-wide chat.postMessage limit, for confirmations; unset: not paced. */
+  /** Turns under Slack's workspace-wide chat.postMessage limit, for confirmations Slack refused once; unset: not paced. */
   postPacer?: Pacer;
   config: { pingPhrase: string; slashCommand: string; supportContact: string; showResponderNames: boolean; severity: Severity; pagerDutyFromEmail?: string; slackAppId?: string };
   /** Called after each step that changes something; tests throw here to simulate a crash. */
