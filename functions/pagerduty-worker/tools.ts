@@ -28,7 +28,7 @@ export interface PagerDutyWorkerDeps {
   /** This worker's own queue (confirmation refreshes) and the pace they go out at. */
   queue: EventQueue;
   pacer: Pacer;
-  /** The pace of a fan-out's posts (see tell.ts); none: not paced. */
+  /** The pace of every post a webhook or a fan-out makes (see tell.ts); none: not paced. */
   postPacer?: Pacer;
   /** The escalation history (acknowledged, resolved, handled together); absent in tests of other things. */
   history?: HistorySteps;

@@ -31,7 +31,7 @@ export function createPagerDutyWorkerHandler(env: Env, overrides: Partial<Pick<W
         queue: makeEventQueue(sqs, queueUrl),
         /** Turns under Slack's chat.update limit, shared by every invocation. */
         pacer: makePacer(db, config.tableName, { perMinute: config.slackUpdatesPerMinute }),
-        /** Turns under Slack's workspace-wide chat.postMessage limit, for the posts of a fan-out. */
+        /** Turns under Slack's workspace-wide chat.postMessage limit, for the posts of webhooks and fan-outs. */
         ...postPacing(db, config.tableName, config),
       }),
       build: ({ config, ...parts }) =>
