@@ -101,7 +101,7 @@ async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: Pag
     for (const message of post) {
       // A retry's post made by an earlier attempt takes no turn: it would only wait to find it made.
       // A first delivery has no earlier attempt to look for.
-      const turn = message === first && firstTurn ? firstTurn : pacing === 'first' || (pacing && !(await tools.deps.effects.done(message.effectKey))) ? postTurnOf(tools, link, message.effectKey, pacing) : undefined;
+      const turn = message === first && firstTurn ? firstTurn : pacing === 'first' || !(await tools.deps.effects.done(message.effectKey)) ? postTurnOf(tools, link, message.effectKey, pacing) : undefined;
       if (turn) await atPostTurn(await turn, tools.now());
       const { performed } = await postOnce(tools.deps.effects, scope, message.effectKey, message.build(latest), threadTs);
       if (performed && message.effectKey.startsWith('pd:')) logger.metric(METRIC_NAMES.updatesPosted[event.eventType], 1, { eventType: event.eventType });

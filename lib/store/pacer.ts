@@ -144,7 +144,7 @@ async function keepTurn(db: DynamoDBDocumentClient, tableName: string, key: { pk
 
 /**
  * A post's turn under Slack's workspace-wide chat.postMessage limit, on the one lane both workers'
- * paced posts share: a fan-out's posts, an outage's confirmations, and any post Slack refused once,
+ * paced posts share: every post of a webhook or a fan-out, and a confirmation Slack refused once,
  * whose retry otherwise comes back at a random point after its Retry-After with hundreds of others
  * and is refused again. A turn waited for elsewhere is kept per post (`holder`, its effect key): a
  * retry finds its own, long passed, and goes at once. `firstAttempt`: the work's first delivery
