@@ -294,29 +294,37 @@ describe('an outage\'s confirmations meeting a workspace limit tighter than the 
   let stack: LocalStack;
   beforeAll(async () => {
     // Slack takes 2 posts a second across the workspace, one at a time; pd-router paces its posts
-    // at 110 a minute after its default burst of 10, which this workspace does not have (another
-    // app spent it, say).
-    stack = await limitedStack({ 'slack.chat.postMessage.workspace': { kind: 'bucket', burst: 1, perSecond: 2 } }, { SLACK_FANOUT_POSTS_PER_MINUTE: '110' });
+    // at one a second after its default burst of 10, which this workspace does not have (another
+    // app spent it, say). The pace leaves half a second for a retry a loaded machine sends late:
+    // at 110 a minute a retry 46 ms late under the full suite met the next one's turn and was
+    // refused again.
+    stack = await limitedStack({ 'slack.chat.postMessage.workspace': { kind: 'bucket', burst: 1, perSecond: 2 } }, { SLACK_FANOUT_POSTS_PER_MINUTE: '60' });
   });
   afterAll(() => stack.stop());
 
-  it('a confirmation Slack refused once is retried at a paced turn: refused no more than once, every channel confirmed once', async () => {
+  it("a confirmation Slack refused is retried at a paced turn: refused again only right after a first post the lane did not see, every channel confirmed once", async () => {
     const slack = stack.slack!;
     const world = new World(stack);
     const channels = Array.from({ length: 10 }, (_, i) => `CBURST${i}`);
     const escalations = await Promise.all(channels.map((channel) => world.escalate(channel)));
     await stack.waitForIdle(120_000);
 
-    const confirmations = slack.calls.filter((c) => c.method === 'chat.postMessage' && effectKeyOf(c)?.startsWith('confirm:'));
-    const refused = confirmations.filter((c) => c.retryAfterSeconds !== undefined);
+    const posts = slack.calls.filter((c) => c.method === 'chat.postMessage');
+    const confirmations = posts.filter((c) => effectKeyOf(c)?.startsWith('confirm:'));
     // Ten in the lane's burst against Slack's one: most are refused at first.
-    expect(refused.length).toBeGreaterThanOrEqual(5);
-    for (const escalation of escalations) {
-      const own = confirmations.filter((c) => effectKeyOf(c) === `confirm:${escalation.dedupKey}`);
-      // Coming back at random after Retry-After, a refused one met the others' retries and was refused again.
-      expect(own.filter((c) => c.retryAfterSeconds !== undefined).length).toBeLessThanOrEqual(1);
-      expect(own.filter((c) => c.retryAfterSeconds === undefined)).toHaveLength(1);
-    }
+    expect(confirmations.filter((c) => c.retryAfterSeconds !== undefined).length).toBeGreaterThanOrEqual(5);
+    for (const escalation of escalations) expect(confirmations.filter((c) => effectKeyOf(c) === `confirm:${escalation.dedupKey}` && c.retryAfterSeconds === undefined)).toHaveLength(1);
+    // A first attempt posts unpaced, and on a loaded machine the escalations reach the worker in
+    // waves, so a retry may meet a first post of the next wave. Coming back at random after
+    // Retry-After (or at a turn kept after Slack refused it there), a retry meets the others' retries.
+    const firstPosts = new Set(channels.map((channel) => confirmations.find((c) => c.channel === channel)));
+    const refusedAgain = confirmations.filter((c) => c.retryAfterSeconds !== undefined && !firstPosts.has(c));
+    const spentBy = refusedAgain.map((retry) => {
+      const before = posts.slice(0, posts.indexOf(retry)).filter((c) => c.retryAfterSeconds === undefined);
+      const last = before[before.length - 1]!;
+      return { retry: effectKeyOf(retry), spentBy: firstPosts.has(last) ? 'a first post' : effectKeyOf(last), msBefore: retry.at - last.at };
+    });
+    expect(spentBy.filter((refusal) => refusal.spentBy !== 'a first post')).toEqual([]);
     await expectNothingLostOrDoubled(world);
   });
 });

@@ -1,6 +1,6 @@
 import { pagerDutyText, slackMarkupToPlainText, stripInvisible, trimSummary } from '../../lib/slack/commands';
 import { PermanentError, RateLimitedError, WaitForTurnError } from '../../lib/errors';
-import { atPostTurn, awaitTurn, postTurn } from '../../lib/store/pacer';
+import { awaitTurn, postAtTurn, postTurn } from '../../lib/store/pacer';
 import { routingKeyLane, type WindowPacer } from '../../lib/store/window-pacer';
 import type { IncidentLink } from '../../lib/store/incident-links';
 import type { Logger } from '../../lib/runtime/log';
@@ -290,8 +290,9 @@ export async function page(tools: StepTools, start: IncidentLink, customer: Cust
   if (link.ref === undefined) link = await deps.links.setRef(dedupKey, await deps.references.take(link.channel, dedupKey));
   const confirmation = confirmationFor(link);
   if (turn.status === 'rejected') throw turn.reason;
-  if (turn.value !== undefined) await atPostTurn(turn.value, tools.now().getTime());
-  const { ts: confirmationTs } = await postOnce(deps.effects, scope, `confirm:${dedupKey}`, confirmation.message, link.threadTs);
+  const postConfirmation = () => postOnce(deps.effects, scope, `confirm:${dedupKey}`, confirmation.message, link.threadTs);
+  const now = () => tools.now().getTime();
+  const { ts: confirmationTs } = turn.value !== undefined && deps.postPacer ? await postAtTurn(deps.postPacer, link.team, `confirm:${dedupKey}`, turn.value, now, postConfirmation) : await postConfirmation();
   checkpoint('confirmed');
   if (link.confirmationTs !== confirmationTs) link = await deps.links.setConfirmation(dedupKey, confirmationTs, confirmation.shown);
   // A slash command's confirmation starts the thread every later update goes to.

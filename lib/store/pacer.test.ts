@@ -1,5 +1,6 @@
 import { startTestDynamo } from '../../test/support/dynamo';
-import { makePacer, type Pacer } from './pacer';
+import { RateLimitedError } from '../errors';
+import { makePacer, postAtTurn, postTurn, type Pacer } from './pacer';
 
 const T0 = Date.parse('2026-11-30T10:00:00.000Z');
 
@@ -55,6 +56,32 @@ describe('paced turns under a shared rate limit (on dynalite)', () => {
     expect(await pacer.keptTurn('lane-first', 'post-far', T0 + 3500)).toBe(T0 + 4000);
     // The near one kept nothing: a retry (its post refused) queues behind the turns ahead.
     expect(await pacer.keptTurn('lane-first', 'post-near', T0 + 3500)).toBe(T0 + 6000);
+  });
+
+  it('a turn spent (its call refused anyway) is not kept: the retry queues behind the turns ahead, and keeps its new one', async () => {
+    expect(await pacer.keptTurn('lane-spent', 'post-refused', T0)).toBe(T0);
+    expect(await pacer.keptTurn('lane-spent', 'post-other', T0)).toBe(T0 + 2000);
+    await pacer.spend('lane-spent', 'post-refused', T0 + 100);
+    // Back after Retry-After at T0 + 1 s: not its passed turn at once, but the lane's next.
+    expect(await pacer.keptTurn('lane-spent', 'post-refused', T0 + 1000)).toBe(T0 + 4000);
+    expect(await pacer.keptTurn('lane-spent', 'post-refused', T0 + 3000)).toBe(T0 + 4000);
+  });
+
+  it('a turn waited for in place and spent leaves its holder nothing kept', async () => {
+    const near = await pacer.firstTurn('lane-spent-near', 'post-near', T0, 3000);
+    await pacer.spend('lane-spent-near', 'post-near', T0);
+    expect(await pacer.keptTurn('lane-spent-near', 'post-near', T0 + 1000)).toBe(near + 2000);
+  });
+
+  it('a post Slack refused at its turn spends the turn; one made or failing otherwise keeps it', async () => {
+    const now = () => T0;
+    const refusedTurn = await postTurn(pacer, 'TREFUSED', 'confirm:refused', T0);
+    await expect(postAtTurn(pacer, 'TREFUSED', 'confirm:refused', refusedTurn, now, () => Promise.reject(new RateLimitedError('slack', 'rate limited', undefined, 1)))).rejects.toBeInstanceOf(RateLimitedError);
+    expect(await postTurn(pacer, 'TREFUSED', 'confirm:refused', T0 + 1000)).toBe(T0 + 2000);
+
+    const failedTurn = await postTurn(pacer, 'TFAILED', 'confirm:failed', T0);
+    await expect(postAtTurn(pacer, 'TFAILED', 'confirm:failed', failedTurn, now, () => Promise.reject(new Error('socket hang up')))).rejects.toThrow('socket hang up');
+    expect(await postTurn(pacer, 'TFAILED', 'confirm:failed', T0 + 1000)).toBe(failedTurn);
   });
 
   it('two attempts of one holder racing for a turn agree on one', async () => {

@@ -1,6 +1,6 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LAYOUT } from '../layout/layout';
-import { WaitForTurnError } from '../errors';
+import { RateLimitedError, WaitForTurnError } from '../errors';
 import { expiryEpoch, isConditionFailure, storeCall } from './dynamo';
 
 /**
@@ -29,6 +29,11 @@ export interface Pacer {
    * by this attempt, and a later attempt that finds none takes a new one.
    */
   firstTurn(lane: string, holder: string, nowMs: number, inPlaceMs: number, options?: TurnOptions): Promise<number>;
+  /**
+   * The call made at `holder`'s turn was refused anyway: the turn is spent, and the holder's next
+   * ask takes a new one instead of finding this one, passed, and going at once.
+   */
+  spend(lane: string, holder: string, nowMs: number): Promise<void>;
 }
 
 export interface TurnOptions {
@@ -60,6 +65,20 @@ export function makePacer(db: DynamoDBDocumentClient, tableName: string, options
     async firstTurn(lane, holder, nowMs, inPlaceMs, turnOptions) {
       const turnAt = await pacer.turn(lane, nowMs, turnOptions);
       return turnAt - nowMs <= inPlaceMs ? turnAt : keepTurn(db, tableName, heldKey(lane, holder), turnAt, nowMs);
+    },
+    async spend(lane, holder, nowMs) {
+      // Marked rather than deleted: one write of the kind the workers already make, and a turn
+      // waited for in place (never kept) is marked as well, so an attempt racing this one finds it spent.
+      await storeCall('update', () =>
+        db.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: heldKey(lane, holder),
+            UpdateExpression: `SET spent = :spent, ${LAYOUT.table.ttlAttribute} = :expires`,
+            ExpressionAttributeValues: { ':spent': true, ':expires': expiryEpoch(new Date(nowMs), 1) },
+          }),
+        ),
+      );
     },
     async turn(lane, nowMs, turnOptions) {
       // Two writes at most and no read-modify-write loop: an idle lane is claimed for now; a busy
@@ -107,15 +126,15 @@ export function postPacing(db: DynamoDBDocumentClient, tableName: string, settin
   return settings.slackFanOutPostsPerMinute > 0 ? { postPacer: makePacer(db, tableName, { perMinute: settings.slackFanOutPostsPerMinute, burst: settings.slackFanOutPostBurst }) } : {};
 }
 
-/** The turn kept under `key` (see Pacer.keptTurn), if any. */
+/** The turn kept under `key` (see Pacer.keptTurn), if any and not spent. */
 export async function heldTurn(db: DynamoDBDocumentClient, tableName: string, key: { pk: string }): Promise<number | undefined> {
   const held = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true })))).Item;
-  return typeof held?.turnAt === 'number' ? held.turnAt : undefined;
+  return typeof held?.turnAt === 'number' && held.spent !== true ? held.turnAt : undefined;
 }
 
 /**
- * Keep `turnAt` under `key` for its holder's later asks, unless another attempt of the same holder
- * kept one first: then that one is the holder's (this one goes unused, which only slows the pace a
+ * Keep `turnAt` under `key` for its holder's later asks (replacing a spent one), unless another
+ * attempt of the same holder kept one first: then that one is the holder's (this one goes unused, which only slows the pace a
  * little). True when this one was kept. `kept`: what else the holder needs of the turn on its
  * return (a window slot's number).
  */
@@ -126,7 +145,8 @@ export async function claimTurn(db: DynamoDBDocumentClient, tableName: string, k
         new PutCommand({
           TableName: tableName,
           Item: { ...kept, ...key, turnAt, [LAYOUT.table.ttlAttribute]: expiryEpoch(new Date(nowMs), 1) },
-          ConditionExpression: 'attribute_not_exists(pk)',
+          ConditionExpression: 'attribute_not_exists(pk) OR spent = :spent',
+          ExpressionAttributeValues: { ':spent': true },
         }),
       ),
     );
@@ -151,7 +171,7 @@ async function keepTurn(db: DynamoDBDocumentClient, tableName: string, key: { pk
  * (see Pacer.firstTurn), which makes one write on a quiet lane instead of three round trips.
  */
 export function postTurn(pacer: Pacer, team: string, holder: string, nowMs: number, options?: PostTurnOptions): Promise<number> {
-  const lane = `chat.postMessage#${team}`;
+  const lane = postLane(team);
   return options?.firstAttempt ? pacer.firstTurn(lane, holder, nowMs, POST_WAIT_IN_PLACE_MS, options) : pacer.keptTurn(lane, holder, nowMs, options);
 }
 
@@ -162,6 +182,25 @@ export interface PostTurnOptions extends TurnOptions {
 /** Be at a post's turn (see postTurn): in place when it is close, otherwise by leaving and coming back. */
 export function atPostTurn(turnAt: number, nowMs: number): Promise<void> {
   return awaitTurn(turnAt, nowMs, POST_WAIT_IN_PLACE_MS, "the post waits for its turn under Slack's workspace limit");
+}
+
+/**
+ * Make a paced post at its turn (see postTurn, atPostTurn). Slack refusing it anyway (the limit
+ * was spent by posts the lane did not see) spends the turn: kept, it would send the retry at once
+ * after its Retry-After, together with every other post refused at that moment, to be refused again.
+ */
+export async function postAtTurn<T>(pacer: Pacer, team: string, holder: string, turnAt: number, now: () => number, post: () => Promise<T>): Promise<T> {
+  await atPostTurn(turnAt, now());
+  try {
+    return await post();
+  } catch (error) {
+    if (error instanceof RateLimitedError) await pacer.spend(postLane(team), holder, now());
+    throw error;
+  }
+}
+
+function postLane(team: string): string {
+  return `chat.postMessage#${team}`;
 }
 
 /**
