@@ -1,7 +1,6 @@
 import { startStack, type LocalStack } from '../local/stack';
-import type { RateLimitRules } from '../local/stand-ins/rate-limits';
-import { audit } from '../local/world/audit';
 import { World } from '../local/world/world';
+import { confirmationOf, expectNothingLostOrDoubled, limitedStack, mergeAndResolve } from './support/rate-limited';
 import { effectKeyOf } from './support/stack';
 
 /**
@@ -9,25 +8,6 @@ import { effectKeyOf } from './support/stack';
  * pd-router must retry each refused call no earlier than it was told, delaying only that
  * channel's (FIFO group's) message while the other channels go on.
  */
-
-
-/** A local stack whose stand-ins enforce `rules`, with no backoff of pd-router's own: every wait comes from a limit. */
-function limitedStack(rules: Partial<RateLimitRules>, env?: Record<string, string>): Promise<LocalStack> {
-  return startStack({ visibilityTimeoutSeconds: 10, retryBaseSeconds: 0, logLevel: 'silent', ...(env ? { env } : {}), standIns: { rateLimits: rules } });
-}
-
-/** Another app of the workspace posts in `channel`: it spends the channel's limit, and is none of pd-router's messages. */
-function postAsAnotherApp(stack: LocalStack, channel: string) {
-  return fetch(`${stack.slack!.apiUrl}chat.postMessage`, { method: 'POST', headers: { authorization: `Bearer ${stack.secrets.SLACK_BOT_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ channel, text: 'another app' }) });
-}
-
-async function expectNothingLostOrDoubled(world: World) {
-  const report = await audit(world);
-  expect(report.duplicates).toEqual([]);
-  expect(report.misroutes).toEqual([]);
-  expect(report.lost).toEqual([]);
-  expect(report.dlq).toEqual({ slack: [], pagerduty: [] });
-}
 
 describe('Slack answering 429 with Retry-After (per-channel chat.postMessage limit)', () => {
   let stack: LocalStack;
@@ -151,20 +131,6 @@ describe('PagerDuty at its Events API limit (429 without Retry-After, as documen
     await expectNothingLostOrDoubled(world);
   });
 });
-
-/** One incident holding every channel's escalation, then resolved; returns when the resolve was made. */
-async function mergeAndResolve(stack: LocalStack, escalations: { dedupKey: string }[]): Promise<number> {
-  const pagerDuty = stack.pagerDuty!;
-  const internal = pagerDuty.openInternal('INTERNAL: shared cluster down');
-  for (const escalation of escalations) pagerDuty.merge(pagerDuty.byKey(escalation.dedupKey)!.id, internal.id);
-  await stack.waitForIdle(180_000);
-  const resolvedAt = Date.now();
-  pagerDuty.resolve(internal.id);
-  return resolvedAt;
-}
-
-const confirmationOf = (stack: LocalStack, escalation: { channel: string; dedupKey: string }) =>
-  stack.slack!.channelMessages(escalation.channel).find((m) => m.metadata?.event_payload.key === `confirm:${escalation.dedupKey}`)!;
 
 describe('one incident fanned out to many channels, under chat.update\'s limit', () => {
   let stack: LocalStack;
@@ -325,142 +291,6 @@ describe('an outage\'s confirmations meeting a workspace limit tighter than the 
       return { retry: effectKeyOf(retry), spentBy: firstPosts.has(last) ? 'a first post' : effectKeyOf(last), msBefore: retry.at - last.at };
     });
     expect(spentBy.filter((refusal) => refusal.spentBy !== 'a first post')).toEqual([]);
-    await expectNothingLostOrDoubled(world);
-  });
-});
-
-describe('confirmations refused by Slack although paced (a limit tighter than the pace)', () => {
-  let stack: LocalStack;
-  beforeAll(async () => {
-    // Paced at 120 a minute against Slack's 30: most turns meet a 429 (Retry-After 2).
-    stack = await limitedStack({ 'slack.chat.update.workspace': { kind: 'bucket', burst: 1, perSecond: 0.5 } }, { SLACK_UPDATES_PER_MINUTE: '120' });
-  });
-  afterAll(() => stack.stop());
-
-  it('each refused re-render is retried no earlier than Retry-After until every confirmation shows the resolution; nothing dead-lettered', async () => {
-    const slack = stack.slack!;
-    const world = new World(stack);
-    const channels = ['CREFA', 'CREFB', 'CREFC', 'CREFD', 'CREFE', 'CREFF'];
-    const escalations = await Promise.all(channels.map((channel) => world.escalate(channel)));
-    await stack.waitForIdle(120_000);
-    await mergeAndResolve(stack, escalations);
-    await stack.waitForIdle(180_000);
-
-    const refused = slack.calls.filter((c) => c.method === 'chat.update' && c.retryAfterSeconds !== undefined);
-    expect(refused.length).toBeGreaterThan(0);
-    for (const call of refused) {
-      const retry = slack.calls.find((c) => c.at > call.at && c.method === 'chat.update' && c.channel === call.channel);
-      expect(retry).toBeDefined();
-      expect(retry!.at - call.at).toBeGreaterThanOrEqual(call.retryAfterSeconds! * 1000);
-    }
-    for (const escalation of escalations) {
-      expect(JSON.stringify(confirmationOf(stack, escalation).blocks)).toContain('Resolved');
-      expect(slack.calls.filter((c) => c.method === 'chat.update' && c.channel === escalation.channel && c.retryAfterSeconds === undefined)).toHaveLength(1);
-    }
-    await expectNothingLostOrDoubled(world);
-  });
-});
-
-describe('one channel of many kept waiting by Slack', () => {
-  let stack: LocalStack;
-  beforeAll(async () => {
-    // One post at once per channel, then one every 2 s.
-    stack = await limitedStack({ 'slack.chat.postMessage.channel': { kind: 'bucket', burst: 1, perSecond: 0.5 } });
-  });
-  afterAll(() => stack.stop());
-
-  it('is retried alone: the others are told at once, and the event is not worked through again for its sake', async () => {
-    const slack = stack.slack!;
-    const pagerDuty = stack.pagerDuty!;
-    const world = new World(stack);
-    const channels = ['CWAITA', 'CWAITB', 'CWAITC', 'CWAITD', 'CWAITE'];
-    const escalations = await Promise.all(channels.map((channel) => world.escalate(channel)));
-    await stack.waitForIdle(120_000);
-    const internal = pagerDuty.openInternal('INTERNAL: shared cluster down');
-    for (const escalation of escalations) pagerDuty.merge(pagerDuty.byKey(escalation.dedupKey)!.id, internal.id);
-    await stack.waitForIdle(120_000);
-    await new Promise((resolve) => setTimeout(resolve, 4000)); // every channel's bucket full again
-
-    // Someone else's app keeps posting in CWAITA, spending its burst before on-call resolves and
-    // every token after, until pd-router's resolution post there has been refused.
-    const spend = () => postAsAnotherApp(stack, 'CWAITA');
-    await spend();
-    await spend();
-    const callsBefore = slack.calls.length;
-    const restBefore = pagerDuty.restCalls.length;
-    pagerDuty.resolve(internal.id);
-    const refusedThere = () => slack.calls.slice(callsBefore).some((c) => c.channel === 'CWAITA' && c.retryAfterSeconds !== undefined && JSON.stringify(c.args).includes('Resolved'));
-    for (const until = Date.now() + 30_000; !refusedThere() && Date.now() < until; ) {
-      await spend();
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    await stack.waitForIdle(120_000);
-
-    const resolutionPosts = slack.calls.slice(callsBefore).filter((c) => c.method === 'chat.postMessage' && JSON.stringify(c.args).includes('Resolved'));
-    const refused = resolutionPosts.filter((c) => c.retryAfterSeconds !== undefined);
-    const accepted = resolutionPosts.filter((c) => c.retryAfterSeconds === undefined);
-    expect(refused.length).toBeGreaterThan(0);
-    expect(new Set(refused.map((c) => c.channel))).toEqual(new Set(['CWAITA']));
-    expect(accepted.map((c) => c.channel).sort()).toEqual([...channels].sort());
-    // The other four were told before the one that waited.
-    const waitedAt = accepted.find((c) => c.channel === 'CWAITA')!.at;
-    for (const call of accepted.filter((c) => c.channel !== 'CWAITA')) expect(call.at).toBeLessThan(waitedAt);
-    // The resolve was worked out once (who the incident holds: one alert listing), not once per refusal.
-    const alertListings = pagerDuty.restCalls.slice(restBefore).filter((c) => c.path.startsWith(`/incidents/${internal.id}/alerts`));
-    expect(alertListings.length).toBe(1);
-    await expectNothingLostOrDoubled(world);
-  });
-});
-
-describe('a slash command\'s confirmation held back by Slack', () => {
-  let stack: LocalStack;
-  beforeAll(async () => {
-    // One post per channel, then one every 12 s: longer than five deliveries of an update 2 s apart.
-    stack = await limitedStack({ 'slack.chat.postMessage.channel': { kind: 'bucket', burst: 1, perSecond: 1 / 12 } });
-  });
-  afterAll(() => stack.stop());
-
-  it('its incident\'s updates wait for the thread the confirmation starts, however long, and none is dead-lettered', async () => {
-    const slack = stack.slack!;
-    const world = new World(stack);
-    // Another app has just posted in the channel: the confirmation must wait for Slack's next slot.
-    await postAsAnotherApp(stack, 'CSLOWCMD');
-    const escalation = await world.escalate('CSLOWCMD', { via: 'command' });
-    // On-call acknowledges at once, while the confirmation still waits for Slack's next slot.
-    await world.waitForIncidents([escalation.dedupKey]);
-    stack.pagerDuty!.acknowledge(world.incidentOf(escalation)!.id, 'Fox Mulder');
-    await stack.waitForIdle(90_000);
-
-    const accepted = slack.calls.filter((c) => c.channel === 'CSLOWCMD' && c.method === 'chat.postMessage' && c.retryAfterSeconds === undefined && JSON.stringify(c.args).includes('pd_router_effect'));
-    const confirmation = accepted.find((c) => effectKeyOf(c) === `confirm:${escalation.dedupKey}`)!;
-    const acknowledged = accepted.find((c) => effectKeyOf(c)?.startsWith('pd:') && effectKeyOf(c)?.endsWith(escalation.dedupKey));
-    expect(confirmation).toBeDefined();
-    // The acknowledgement's webhook came long before the thread existed; it was told in it all the same.
-    expect(slack.calls.some((c) => c.channel === 'CSLOWCMD' && c.retryAfterSeconds !== undefined && effectKeyOf(c) === `confirm:${escalation.dedupKey}`)).toBe(true);
-    expect(acknowledged).toBeDefined();
-    expect(acknowledged!.args.thread_ts).toBe(slack.channelMessages('CSLOWCMD').find((m) => m.metadata?.event_payload.key === `confirm:${escalation.dedupKey}`)!.ts);
-    await expectNothingLostOrDoubled(world);
-  });
-});
-
-describe('Slack refusing a confirmation more times than SQS delivers a message', () => {
-  let stack: LocalStack;
-  beforeAll(async () => {
-    stack = await startStack({ visibilityTimeoutSeconds: 1, retryBaseSeconds: 0, logLevel: 'silent' });
-  });
-  afterAll(() => stack.stop());
-
-  it('the slack-worker puts it back on its own queue with a fresh count (a send its deploy role allows): posted once, nothing dead-lettered', async () => {
-    const world = new World(stack);
-    // Five refusals of the confirmation: as many as SQS delivers a message before its DLQ, so only a
-    // requeue saves it. No webhook posts meanwhile, to take a refusal meant for the confirmation.
-    stack.pagerDuty!.setWebhooks(false);
-    stack.slack!.faults.failNext('chat.postMessage', 5, { kind: 'status', status: 429, retryAfterSeconds: 1 });
-    const escalation = await world.escalate('CREQUEUED');
-    await stack.waitForIdle(60_000);
-    expect(stack.slack!.calls.filter((c) => c.method === 'chat.postMessage' && effectKeyOf(c) === `confirm:${escalation.dedupKey}`).length).toBeGreaterThanOrEqual(6);
-    expect(stack.slack!.channelMessages('CREQUEUED').filter((m) => m.metadata?.event_payload.key === `confirm:${escalation.dedupKey}`)).toHaveLength(1);
-    expect(stack.iamDenials()).toEqual([]);
     await expectNothingLostOrDoubled(world);
   });
 });

@@ -63,9 +63,11 @@ const SCHEDULES_AT_ONCE = 5;
 /**
  * How long batches keep starting. The schedules' work varies with the seed: alone on two cores the
  * 40 batches have taken from 2.5 to 4.7 minutes, beside the whole suite up to 7 (past the old
- * 7-minute hang limit). A seed that heavy now plays the batches that fit, and at least half must.
+ * 7-minute hang limit). A seed that heavy plays the batches that fit, and at least half must. Four
+ * minutes, not five: beside the suite the property used its whole budget (313 s of a 577 s run on
+ * 2026-12-07), the longest file by far, and the suite must stay well under ten minutes.
  */
-const RUNS_BUDGET_MS = 300_000;
+const RUNS_BUDGET_MS = 240_000;
 /** When the run started: the schedules' webhook times are set back from it. */
 const STARTED = Date.now();
 
