@@ -14,6 +14,7 @@ const config: Config = {
   globalSetup: '<rootDir>/test/global-setup.ts',
   // The integration suites wait on local I/O as much as they compute: two at a time fits two cores.
   maxWorkers: 2,
+  testSequencer: '<rootDir>/test/longest-first-sequencer.cjs',
   reporters: ['default', '<rootDir>/test/plain-summary-reporter.cjs'],
 };
 

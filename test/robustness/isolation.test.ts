@@ -61,11 +61,11 @@ type Schedule = typeof schedule extends fc.Arbitrary<infer T> ? T : never;
 /** Schedules played at the same time, each on its own channels: load, and a chance for them to mix. */
 const SCHEDULES_AT_ONCE = 5;
 /**
- * How long batches keep starting. The schedules' work varies with the seed: alone on two cores the
- * 40 batches have taken from 2.5 to 4.7 minutes, beside the whole suite up to 7 (past the old
- * 7-minute hang limit). A seed that heavy plays the batches that fit, and at least half must. Four
- * minutes, not five: beside the suite the property used its whole budget (313 s of a 577 s run on
- * 2026-12-07), the longest file by far, and the suite must stay well under ten minutes.
+ * How long batches keep starting. The schedules' work varies with the seed: alone on two cores 40
+ * batches have taken from 2.5 to 4.7 minutes, beside the whole suite up to 7. A seed that heavy
+ * plays the batches that fit, and at least 100 schedules must. Four minutes: beside the suite the
+ * property used a 5-minute budget whole (313 s of a 577 s run on 2026-12-07), the longest file by
+ * far, and the suite must stay well under ten minutes.
  */
 const RUNS_BUDGET_MS = 240_000;
 /** When the run started: the schedules' webhook times are set back from it. */
@@ -178,9 +178,10 @@ describe('isolation under load', () => {
     return ids;
   }
 
-  it('up to two hundred random schedules (at least a hundred) with merges, grouping, retitles and integration agents: no channel ever receives another channel’s data or PagerDuty’s internals', async () => {
+  it('up to 150 random schedules (at least 100) with merges, grouping, retitles and integration agents: no channel ever receives another channel’s data or PagerDuty’s internals', async () => {
     const seed = Number(process.env.ISOLATION_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    const runs = Number(process.env.ISOLATION_RUNS ?? 40);
+    // 30 batches of 5 (ISOLATION_RUNS=40 was the default until the suite neared ten minutes in CI).
+    const runs = Number(process.env.ISOLATION_RUNS ?? 30);
     const startedAt = Date.now();
     let schedules = 0;
     let merged = 0;
@@ -246,8 +247,8 @@ describe('isolation under load', () => {
     } catch (error) {
       throw new Error(`isolation property failed; replay with ISOLATION_SEED=${seed}\n${(error as Error).message}`, { cause: (error as Error).cause ?? error });
     }
-    // All 40 batches in a usual run; never fewer than half, whatever the machine.
-    expect(schedules).toBeGreaterThanOrEqual(Math.min(100, (runs * SCHEDULES_AT_ONCE) / 2));
+    // All 30 batches in a usual run; never fewer than 100 schedules, whatever the machine.
+    expect(schedules).toBeGreaterThanOrEqual(Math.min(100, runs * SCHEDULES_AT_ONCE));
     // The schedules did exercise what they are about.
     expect(merged).toBeGreaterThan(0);
     expect(grouped).toBeGreaterThan(0);
