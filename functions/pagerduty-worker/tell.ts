@@ -102,8 +102,7 @@ async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: Pag
       // A retry's post made by an earlier attempt takes no turn: it would only wait to find it made.
       // A first delivery has no earlier attempt to look for.
       const turn = message === first && firstTurn ? firstTurn : pacing === 'first' || !(await tools.deps.effects.done(message.effectKey)) ? postTurnOf(tools, link, message.effectKey, pacing) : undefined;
-      const postMessage = () => postOnce(tools.deps.effects, scope, message.effectKey, message.build(latest), threadTs);
-      const { performed } = turn && tools.deps.postPacer ? await postAtTurn(tools.deps.postPacer, link.team, message.effectKey, await turn, tools.now, postMessage) : await postMessage();
+      const { performed } = await postAtTurn(tools.deps.postPacer, link.team, message.effectKey, await turn, tools.now, () => postOnce(tools.deps.effects, scope, message.effectKey, message.build(latest), threadTs));
       if (performed && message.effectKey.startsWith('pd:')) logger.metric(METRIC_NAMES.updatesPosted[event.eventType], 1, { eventType: event.eventType });
     }
     // The history after the posts (it is not what the customer waits for), before the receipt that reads it.

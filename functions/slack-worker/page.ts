@@ -290,9 +290,9 @@ export async function page(tools: StepTools, start: IncidentLink, customer: Cust
   if (link.ref === undefined) link = await deps.links.setRef(dedupKey, await deps.references.take(link.channel, dedupKey));
   const confirmation = confirmationFor(link);
   if (turn.status === 'rejected') throw turn.reason;
-  const postConfirmation = () => postOnce(deps.effects, scope, `confirm:${dedupKey}`, confirmation.message, link.threadTs);
-  const now = () => tools.now().getTime();
-  const { ts: confirmationTs } = turn.value !== undefined && deps.postPacer ? await postAtTurn(deps.postPacer, link.team, `confirm:${dedupKey}`, turn.value, now, postConfirmation) : await postConfirmation();
+  const { ts: confirmationTs } = await postAtTurn(deps.postPacer, link.team, `confirm:${dedupKey}`, turn.value, () => tools.now().getTime(), () =>
+    postOnce(deps.effects, scope, `confirm:${dedupKey}`, confirmation.message, link.threadTs),
+  );
   checkpoint('confirmed');
   if (link.confirmationTs !== confirmationTs) link = await deps.links.setConfirmation(dedupKey, confirmationTs, confirmation.shown);
   // A slash command's confirmation starts the thread every later update goes to.

@@ -82,6 +82,10 @@ describe('paced turns under a shared rate limit (on dynalite)', () => {
     const failedTurn = await postTurn(pacer, 'TFAILED', 'confirm:failed', T0);
     await expect(postAtTurn(pacer, 'TFAILED', 'confirm:failed', failedTurn, now, () => Promise.reject(new Error('socket hang up')))).rejects.toThrow('socket hang up');
     expect(await postTurn(pacer, 'TFAILED', 'confirm:failed', T0 + 1000)).toBe(failedTurn);
+
+    // Not paced (no pacer, or a post that took no turn): posted at once, with no turn to spend.
+    await expect(postAtTurn(undefined, 'TUNPACED', 'confirm:unpaced', undefined, now, () => Promise.reject(new RateLimitedError('slack', 'rate limited')))).rejects.toBeInstanceOf(RateLimitedError);
+    expect(await postTurn(pacer, 'TUNPACED', 'confirm:unpaced', T0)).toBe(T0);
   });
 
   it('two attempts of one holder racing for a turn agree on one', async () => {

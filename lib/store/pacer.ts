@@ -134,8 +134,8 @@ export async function heldTurn(db: DynamoDBDocumentClient, tableName: string, ke
 
 /**
  * Keep `turnAt` under `key` for its holder's later asks (replacing a spent one), unless another
- * attempt of the same holder kept one first: then that one is the holder's (this one goes unused, which only slows the pace a
- * little). True when this one was kept. `kept`: what else the holder needs of the turn on its
+ * attempt of the same holder kept one first: then that one is the holder's (this one goes unused,
+ * which only slows the pace a little). True when this one was kept. `kept`: what else the holder needs of the turn on its
  * return (a window slot's number).
  */
 export async function claimTurn(db: DynamoDBDocumentClient, tableName: string, key: { pk: string }, turnAt: number, nowMs: number, kept: Record<string, number> = {}): Promise<boolean> {
@@ -185,11 +185,13 @@ export function atPostTurn(turnAt: number, nowMs: number): Promise<void> {
 }
 
 /**
- * Make a paced post at its turn (see postTurn, atPostTurn). Slack refusing it anyway (the limit
- * was spent by posts the lane did not see) spends the turn: kept, it would send the retry at once
- * after its Retry-After, together with every other post refused at that moment, to be refused again.
+ * Make a post at its turn (see postTurn, atPostTurn), or at once when it has none (not paced).
+ * Slack refusing it anyway (the limit was spent by posts the lane did not see) spends the turn:
+ * kept, it would send the retry at once after its Retry-After, together with every other post
+ * refused at that moment, to be refused again.
  */
-export async function postAtTurn<T>(pacer: Pacer, team: string, holder: string, turnAt: number, now: () => number, post: () => Promise<T>): Promise<T> {
+export async function postAtTurn<T>(pacer: Pacer | undefined, team: string, holder: string, turnAt: number | undefined, now: () => number, post: () => Promise<T>): Promise<T> {
+  if (!pacer || turnAt === undefined) return post();
   await atPostTurn(turnAt, now());
   try {
     return await post();
