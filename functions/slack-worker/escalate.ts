@@ -56,6 +56,11 @@ export async function escalate(tools: StepTools, event: SlackMessageEvent, descr
   const logger = context.logger.child({ dedupKey });
   const threadTs = event.via === 'mention' ? (event.threadTs ?? event.ts) : undefined;
   const unsettled = { dedupKey, channel: event.channel, ...(threadTs ? { threadTs } : {}) };
+  // The page budget is read beside the gate, not after it: one round trip less before the page.
+  // Wasted only when the gate refuses or the customer's escalations wait for a click (the click
+  // pages, and reads it then); never awaited by an escalation settled before (a redelivery).
+  const budgetAhead = deps.budget.read(event.channel, dedupKey);
+  budgetAhead.catch(() => undefined);
   let registration: Awaited<ReturnType<typeof gate>>;
   try {
     registration = await gate({ path: 'escalation', channel: event.channel, actor: tools.actorOf(event) }, logger);
@@ -72,11 +77,7 @@ export async function escalate(tools: StepTools, event: SlackMessageEvent, descr
   }
   const { customer } = registration;
   const settings = tools.settings(customer);
-  // Read beside the link's write rather than after it: one round trip less before the page. Not
-  // read for a customer whose escalations wait for a click (the click pages, and reads it then);
-  // not awaited by an escalation settled before (a redelivery).
-  const budgetRead = settings.confirm ? undefined : deps.budget.read(event.channel, dedupKey);
-  budgetRead?.catch(() => undefined);
+  const budgetRead = settings.confirm ? undefined : budgetAhead;
   // Nothing is asked of Slack before PagerDuty: the channel's name comes with a slash command or
   // from the registry, the permalink from the workspace address auth.test gave (cached).
   const origin: Origin = {

@@ -62,7 +62,7 @@ describe('the rolling-hour page budget (on dynalite)', () => {
     await ahead;
     calls.length = 0;
     expect(await counted.take('C0AHEAD0001', 'esc-ahead', T0, 2, ahead)).toEqual({ granted: true, used: 1 });
-    expect(calls).toEqual(['Put', 'Put']);
+    expect(calls).toEqual(['Put']);
 
     // Read ahead, then two pages counted before the take: its version is stale, so it reads again and finds the budget spent.
     const stale = counted.read('C0AHEAD0001', 'esc-late');
@@ -78,16 +78,21 @@ describe('the rolling-hour page budget (on dynalite)', () => {
     expect(await budget.used('C0CONCUR002', T0)).toBe(7);
   });
 
-  it('reads once on the way to PagerDuty: the answer and the budget together, then writes both', async () => {
+  it('reads once on the way to PagerDuty: the answer and the budget together, then writes the grant alone', async () => {
     const { db, calls } = recordingClient(env.db);
     const counted = makePageBudget(db, env.dynamo.tableName, { ttlDays: 30 });
     await budget.take('C0ROUNDS001', 'esc-earlier', T0, 3);
     expect(await counted.take('C0ROUNDS001', 'esc-first', T0 + 1000, 3)).toEqual({ granted: true, used: 2 });
-    expect(calls).toEqual(['BatchGet', 'Put', 'Put']);
+    expect(calls).toEqual(['BatchGet', 'Put']);
     calls.length = 0;
     // A retry finds its answer in that same one read.
     expect(await counted.take('C0ROUNDS001', 'esc-first', T0 + 2000, 3)).toEqual({ granted: true, used: 2 });
     expect(calls).toEqual(['BatchGet']);
+    calls.length = 0;
+    // A refusal, which the budget does not hold, is written down beside it.
+    await budget.take('C0ROUNDS001', 'esc-second', T0 + 3000, 3);
+    expect(await counted.take('C0ROUNDS001', 'esc-refused', T0 + 4000, 3)).toEqual({ granted: false, used: 3 });
+    expect(calls).toEqual(['BatchGet', 'Put']);
   });
 
   it('reads one by one what DynamoDB left unread, so a recorded refusal is still the answer', async () => {

@@ -21,8 +21,9 @@ export interface BudgetAnswer {
 export interface PageBudget {
   /**
    * Count one page for `escalationId` if fewer than `limit` were counted in the hour before
-   * `nowMs`. The first answer for an escalation is its answer for good: a Slack retry or SQS
-   * redelivery with the same id gets it again and is never counted a second time.
+   * `nowMs`. The first answer for an escalation is its answer: a Slack retry or SQS redelivery
+   * with the same id is never counted a second time within the window, and a refusal stays a
+   * refusal for good (a grant is answered again as granted, with the count as it stands).
    */
   take(channel: string, escalationId: string, nowMs: number, limit: number, readAhead?: Promise<BudgetRead>): Promise<BudgetAnswer>;
   /**
@@ -66,7 +67,7 @@ export const NOTE_BUDGET = { prefix: 'notes', windowMs: 10 * 60 * 1000, limit: 1
 /**
  * The budget on the DynamoDB table: one item per channel holding the hour's grants, written
  * only with a condition on the version read (optimistic concurrency: a lost race re-reads), and
- * one answer item per escalation, written once, so that repeats get the first answer.
+ * one answer item per refused escalation, written once, so that repeats are refused too.
  */
 export function makePageBudget(db: DynamoDBDocumentClient, tableName: string, options: BudgetOptions): PageBudget {
   const prefix = options.prefix ?? 'budget';
@@ -128,6 +129,10 @@ export function makePageBudget(db: DynamoDBDocumentClient, tableName: string, op
       const { answer: recorded, budget } = await (readAhead ?? readAnswerAndBudget(channel, escalationId));
       if (recorded) return { granted: Boolean(recorded.granted), used: Number(recorded.used) };
       const answer = await decide(channel, escalationId, nowMs, limit, budget);
+      // A grant is its own record: the budget's item holds it for the window, where every repeat
+      // finds it (decide), so only a refusal, which the budget does not hold, is written down.
+      // One write less in series before a page.
+      if (answer.granted) return answer;
       try {
         await storeCall('put', () =>
           db.send(
