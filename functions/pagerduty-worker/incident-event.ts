@@ -6,7 +6,7 @@ import { followMerges } from '../../lib/tenancy/ownership';
 import { statusUpdateTextShown } from '../../lib/tenancy/audience';
 import { isDedupKey } from '../../lib/dedup-key';
 
-import type { PagerDutyTools } from './tools';
+import { toolsForOneEvent, type PagerDutyTools } from './tools';
 import { tellOne, type Pacing } from './tell';
 
 /**
@@ -14,7 +14,8 @@ import { tellOne, type Pacing } from './tell';
  * posts to one channel then find their kept turns or take paced ones outside the lane's burst
  * (tell.ts, Pacing).
  */
-export async function handleIncidentEvent(tools: PagerDutyTools, event: PagerDutyIncidentEvent, logger: Logger, retried = false): Promise<void> {
+export async function handleIncidentEvent(shared: PagerDutyTools, event: PagerDutyIncidentEvent, logger: Logger, retried = false): Promise<void> {
+  const { tools, readAhead } = toolsForOneEvent(shared);
   const pacing: Pacing = retried ? 'retry' : 'first';
   const { incident } = event;
   let links: IncidentLink[];
@@ -44,7 +45,7 @@ export async function handleIncidentEvent(tools: PagerDutyTools, event: PagerDut
     // whether it may be shown depends on who else the incident holds, so it waits for the answer.
     // With more than one known it is not shown, whatever the answer (an outage merged into one
     // incident: the whole fan-out would otherwise wait for the listing).
-    const found = await tools.ownership.known(ref, logger);
+    const found = await tools.ownership.known(ref, logger, readAhead);
     // What was found is the followers the listing adds to, either way.
     const known = event.statusUpdate === undefined || found.length > 1 ? found : [];
     if (known.length) {

@@ -77,3 +77,91 @@ describe('an update for a slash command whose confirmation (its thread) is missi
     expect(slackStandIn.calls.filter((c) => c.channel === 'C0NOTHREAD')).toEqual([]);
   });
 });
+
+/**
+ * The longest chain of DynamoDB calls made one after another (each started after the one before
+ * it had answered): the round trips in series, whatever ran beside them.
+ */
+function roundTripsInSeries(calls: { start: number; end: number }[]): number {
+  const sorted = [...calls].sort((a, b) => a.start - b.start);
+  const depth = sorted.map(() => 1);
+  sorted.forEach((call, i) => {
+    for (let j = 0; j < i; j++) if (sorted[j]!.end <= call.start) depth[i] = Math.max(depth[i]!, depth[j]! + 1);
+  });
+  return Math.max(0, ...depth);
+}
+
+describe('an update to a channel that follows an incident', () => {
+  let env: Awaited<ReturnType<typeof startTestDynamo>>;
+  let slackStandIn: SlackStandIn;
+  let pagerDutyStandIn: PagerDutyStandIn;
+
+  beforeAll(async () => {
+    env = await startTestDynamo();
+    slackStandIn = await new SlackStandIn({ botToken: 'xoxb-worker-test' }).start();
+    pagerDutyStandIn = await new PagerDutyStandIn({ routingKey: ROUTING_KEY, restToken: 'rest-token' }).start();
+  });
+  afterAll(async () => {
+    await Promise.all([slackStandIn.stop(), pagerDutyStandIn.stop()]);
+    await env.stop();
+  });
+
+  it('reads the channel\'s registry item beside its link, so four round trips come before the post', async () => {
+    const channel = 'C0READAHEAD';
+    const dedupKey = 'pdr-0000000000000000000000000000b001';
+    const { registrationId } = await makeCustomers(env.db, env.dynamo.tableName).add({ channel, name: 'Read ahead' });
+    const pagerDuty = makePagerDutyApi({ eventsUrl: pagerDutyStandIn.url, apiUrl: pagerDutyStandIn.url, routingKey: ROUTING_KEY, restToken: 'rest-token', timeoutMs: 5000 });
+    const setUp = makeIncidentLinks(env.db, env.dynamo.tableName, { ttlDays: 1 });
+    await setUp.create({ dedupKey, team: 'T0PROVIDER', channel, threadTs: '1796040000.000200', requester: 'UCUSTOMER1', summary: 'checkout is down', via: 'mention', ...(registrationId ? { registrationId } : {}) });
+    await setUp.settle(dedupKey, { state: 'triggered', ref: 1 });
+    await pagerDuty.trigger({ dedupKey, summary: 'checkout is down', source: 'test', severity: 'critical', customDetails: {} });
+    const incident = pagerDutyStandIn.byKey(dedupKey)!;
+    // Its incident.triggered webhook bound it, as the worker does.
+    await setUp.bind({ dedupKey, channel }, incident.id, 'own-key');
+
+    // Every DynamoDB call the worker makes, with the first key it names and when it started and ended.
+    const calls: { key: string; start: number; end: number }[] = [];
+    const timed = new Proxy(env.db, {
+      get(target, property, receiver) {
+        if (property !== 'send') return Reflect.get(target, property, receiver);
+        return async (command: { input: { Key?: { pk?: string }; Item?: { pk?: string }; RequestItems?: Record<string, { Keys: { pk: string }[] }> } }) => {
+          const { input } = command;
+          const key = input.Key?.pk ?? input.Item?.pk ?? Object.values(input.RequestItems ?? {})[0]?.Keys[0]?.pk ?? '?';
+          const start = performance.now();
+          try {
+            return await target.send(command as never);
+          } finally {
+            calls.push({ key: key.split('#')[0]!, start, end: performance.now() });
+          }
+        };
+      },
+    });
+    const links = makeIncidentLinks(timed, env.dynamo.tableName, { ttlDays: 1 });
+    const logger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => logger, metric: () => undefined };
+    const worker = makePagerDutyWorker({
+      links,
+      ownership: makeOwnership({ links, binding: links, pagerDuty }),
+      customers: makeCustomers(timed, env.dynamo.tableName),
+      effects: makeEffects(timed, env.dynamo.tableName, { ttlDays: 1 }),
+      ...slackParts(makeSlackApi({ token: 'xoxb-worker-test', apiUrl: slackStandIn.apiUrl, timeoutMs: 5000 })),
+      pagerDuty,
+      pacer: makePacer(timed, env.dynamo.tableName, { perMinute: 45 }),
+      postPacer: makePacer(timed, env.dynamo.tableName, { perMinute: 580 }),
+      queue: { send: () => Promise.resolve() },
+      config: { showResponderNames: true, followersNoteSettleSeconds: SETTINGS.FOLLOWERS_NOTE_SETTLE_SECONDS.default },
+    });
+    const event: PagerDutyIncidentEvent = { v: EVENT_CONTRACT_VERSION, kind: 'pagerduty.incident', id: 'E-READAHEAD', eventType: 'incident.acknowledged', occurredAt: new Date().toISOString(), agentName: 'Dana Scully', incident: { id: incident.id, status: 'acknowledged', incidentKey: dedupKey, assignees: [] }, receivedAt: new Date().toISOString() };
+    await worker(event, { logger, finalAttempt: false });
+
+    const post = slackStandIn.calls.find((call) => call.method === 'chat.postMessage' && call.channel === channel);
+    expect(post).toBeDefined();
+    const before = calls.filter((call) => call.start < post!.arrivedAt);
+    const registry = before.find((call) => call.key === 'customer')!;
+    const link = before.find((call) => call.key === 'link')!;
+    // The registry is asked once, while the link is being read.
+    expect(before.filter((call) => call.key === 'customer')).toHaveLength(1);
+    expect(registry.start).toBeLessThan(link.end);
+    // The incident's item; its link and the channel's registry item; the status; the post's claim.
+    expect(roundTripsInSeries(before)).toBe(4);
+  });
+});

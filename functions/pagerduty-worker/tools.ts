@@ -2,7 +2,7 @@ import type { PagerDutyApi } from '../../lib/pagerduty/api';
 import { type ChannelScopes, type SlackApi } from '../../lib/slack/web-api';
 import type { Effects } from '../../lib/store/effects';
 import { type IncidentLinks } from '../../lib/store/incident-links';
-import type { CustomerRecords } from '../../lib/store/customer-records';
+import { readAhead, type CustomerRecords } from '../../lib/store/customer-records';
 import { makeDeliveryGate, type DeliveryGate } from '../../lib/escalation/delivery-gate';
 import { type Ownership } from '../../lib/tenancy/ownership';
 import { makeAudience } from '../../lib/tenancy/audience';
@@ -66,4 +66,14 @@ export function makePagerDutyTools(deps: PagerDutyWorkerDeps): PagerDutyTools {
     now: deps.now ?? Date.now,
     checkpoint: (step) => deps.checkpoint?.(step),
   };
+}
+
+/**
+ * The tools for one webhook: its delivery gate reads each channel's registry item once, and
+ * `readAhead` starts those reads as soon as the channels are known (the incident's own item names
+ * them), beside the reads of the links, instead of one more round trip before each post.
+ */
+export function toolsForOneEvent(tools: PagerDutyTools): { tools: PagerDutyTools; readAhead: (channels: readonly string[]) => void } {
+  const registry = readAhead(tools.deps.customers);
+  return { tools: { ...tools, gate: makeDeliveryGate({ customers: registry }) }, readAhead: registry.start };
 }

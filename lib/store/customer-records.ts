@@ -166,6 +166,28 @@ export interface CustomerRecords {
   recordChannelName(channel: string, name: string): Promise<CustomerRecord>;
 }
 
+/**
+ * The registry as one message reads it: each channel's item read once, and the channels the
+ * message learns it will ask about (`start`) read ahead, beside its other reads. Made per
+ * message, so no answer is kept longer than one message takes: a channel removed or paused
+ * is seen by the next.
+ */
+export function readAhead(records: Pick<CustomerRecords, 'get'>): Pick<CustomerRecords, 'get'> & { start(channels: readonly string[]): void } {
+  const reads = new Map<string, Promise<CustomerRecord | undefined>>();
+  const get = (channel: string) => {
+    const read = reads.get(channel) ?? records.get(channel);
+    reads.set(channel, read);
+    return read;
+  };
+  return {
+    get,
+    start(channels) {
+      // A failed read fails whoever asks for it; one nobody asks for must not go unhandled.
+      for (const channel of channels) get(channel).catch(() => undefined);
+    },
+  };
+}
+
 export const INDEX = LAYOUT.table.customerIndex;
 /** The one value of the index's partition key: every customer item carries it, nothing else does. */
 export const LISTED = 'customer';

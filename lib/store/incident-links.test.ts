@@ -22,6 +22,8 @@ describe('the incident links store: binding and settling (on dynalite)', () => {
     calls.length = 0;
     return dedupKey;
   }
+  /** What a bind is given of a link made by {@link created}. */
+  const linkOf = (dedupKey: string) => ({ dedupKey, channel: 'C0LINKS01' });
 
   it('a new escalation\'s link and its thread\'s pointer are written side by side, not one after the other', async () => {
     // Each write's start and end, with the link's write held until the pointer's has started.
@@ -52,27 +54,50 @@ describe('the incident links store: binding and settling (on dynalite)', () => {
 
   it('a first bind lists the link under the incident and writes it, without reading it first', async () => {
     const dedupKey = await created();
-    const result = await links.bind(dedupKey, 'Q0FIRST', 'own-key');
+    const result = await links.bind(linkOf(dedupKey), 'Q0FIRST', 'own-key');
     expect(result).toMatchObject({ bound: true, link: { dedupKey, incidentId: 'Q0FIRST', heldBy: 'own' } });
     expect(calls).toEqual(['Update', 'Update']);
     expect((await links.followersOf('Q0FIRST')).map((link) => link.dedupKey)).toEqual([dedupKey]);
   });
 
+  it('the incident\'s item names its links\' channels, told before the links are read, so the registry can be read beside them', async () => {
+    const first = await created();
+    await links.bind(linkOf(first), 'Q0CHANNELS', 'own-key');
+    // Another channel's escalation grouped into the same incident.
+    const other = `pdr-${'e'.repeat(32)}`;
+    await links.create({ dedupKey: other, team: 'T0PROVIDER', channel: 'C0LINKS02', requester: 'UCUSTOMER2', summary: 'login fails', threadTs: '1796040000.888888' });
+    await links.bind({ dedupKey: other, channel: 'C0LINKS02' }, 'Q0CHANNELS', 'alert');
+    calls.length = 0;
+    const told: string[][] = [];
+    const followers = await links.followersOf('Q0CHANNELS', (channels) => {
+      told.push([...channels].sort());
+      // Told between the incident's read and the links' read.
+      calls.push('told');
+    });
+    expect(told).toEqual([['C0LINKS01', 'C0LINKS02']]);
+    expect(calls).toEqual(['Get', 'told', 'BatchGet']);
+    expect(followers.map((link) => link.channel).sort()).toEqual(['C0LINKS01', 'C0LINKS02']);
+    // An incident with no item tells nothing.
+    const none: string[][] = [];
+    expect(await links.followersOf('Q0NOBODY', (channels) => none.push(channels))).toEqual([]);
+    expect(none).toEqual([]);
+  });
+
   it('a link already held stays as first bound: by the same incident on other evidence, or by another incident', async () => {
     const dedupKey = await created();
-    await links.bind(dedupKey, 'Q0HOLDER', 'own-key');
-    expect(await links.bind(dedupKey, 'Q0HOLDER', 'alert')).toMatchObject({ bound: false, link: { incidentId: 'Q0HOLDER', heldBy: 'own' } });
-    expect(await links.bind(dedupKey, 'Q0OTHER', 'alert')).toMatchObject({ bound: false, link: { incidentId: 'Q0HOLDER', heldBy: 'own' } });
+    await links.bind(linkOf(dedupKey), 'Q0HOLDER', 'own-key');
+    expect(await links.bind(linkOf(dedupKey), 'Q0HOLDER', 'alert')).toMatchObject({ bound: false, link: { incidentId: 'Q0HOLDER', heldBy: 'own' } });
+    expect(await links.bind(linkOf(dedupKey), 'Q0OTHER', 'alert')).toMatchObject({ bound: false, link: { incidentId: 'Q0HOLDER', heldBy: 'own' } });
     expect((await links.get(dedupKey))).toMatchObject({ incidentId: 'Q0HOLDER', heldBy: 'own' });
   });
 
   it('a bound link moves only on a merge from the incident that holds it', async () => {
     const dedupKey = await created();
-    await links.bind(dedupKey, 'Q0MERGED', 'own-key');
-    expect(await links.bind(dedupKey, 'Q0TARGET', 'merge', 'Q0NOTHOLDER')).toMatchObject({ bound: false, link: { incidentId: 'Q0MERGED' } });
-    expect(await links.bind(dedupKey, 'Q0TARGET', 'merge', 'Q0MERGED')).toMatchObject({ bound: true, link: { incidentId: 'Q0TARGET', heldBy: 'merged' } });
+    await links.bind(linkOf(dedupKey), 'Q0MERGED', 'own-key');
+    expect(await links.bind(linkOf(dedupKey), 'Q0TARGET', 'merge', 'Q0NOTHOLDER')).toMatchObject({ bound: false, link: { incidentId: 'Q0MERGED' } });
+    expect(await links.bind(linkOf(dedupKey), 'Q0TARGET', 'merge', 'Q0MERGED')).toMatchObject({ bound: true, link: { incidentId: 'Q0TARGET', heldBy: 'merged' } });
     // The same merge again (a redelivery) finds it moved.
-    expect(await links.bind(dedupKey, 'Q0TARGET', 'merge', 'Q0MERGED')).toMatchObject({ bound: false, link: { incidentId: 'Q0TARGET', heldBy: 'merged' } });
+    expect(await links.bind(linkOf(dedupKey), 'Q0TARGET', 'merge', 'Q0MERGED')).toMatchObject({ bound: false, link: { incidentId: 'Q0TARGET', heldBy: 'merged' } });
   });
 
   it('the no-incident notice and the incident\'s binding decide on the one item: whichever comes first, the other sees it', async () => {
@@ -80,10 +105,10 @@ describe('the incident links store: binding and settling (on dynalite)', () => {
     const noticed = await created();
     expect(await links.noteNoIncidentNotice(noticed, '2026-12-06T10:00:00.000Z')).toBe(true);
     expect(await links.noteNoIncidentNotice(noticed, '2026-12-06T10:05:00.000Z')).toBe(true);
-    expect((await links.bind(noticed, 'Q0LATE', 'own-key')).link).toMatchObject({ heldBy: 'own', noIncidentToldAt: '2026-12-06T10:00:00.000Z' });
+    expect((await links.bind(linkOf(noticed), 'Q0LATE', 'own-key')).link).toMatchObject({ heldBy: 'own', noIncidentToldAt: '2026-12-06T10:00:00.000Z' });
     // Bound first: no notice goes out (the incident's opening is what the confirmation says).
     const bound = await created();
-    await links.bind(bound, 'Q0EARLY', 'own-key');
+    await links.bind(linkOf(bound), 'Q0EARLY', 'own-key');
     expect(await links.noteNoIncidentNotice(bound, '2026-12-06T10:00:00.000Z')).toBe(false);
     expect(await links.get(bound)).not.toHaveProperty('noIncidentToldAt');
   });

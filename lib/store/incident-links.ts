@@ -108,9 +108,10 @@ export interface LinkBinding {
    * Bind the link to the incident that holds it. `own-key` and `alert` evidence bind only a link
    * that no incident holds yet; `merge` evidence moves a link from `from` (the merged incident)
    * to `incidentId`. Idempotent: binding again to the same incident changes nothing. Returns the
-   * link as stored and whether this call bound it.
+   * link as stored and whether this call bound it. The link's channel joins the incident's
+   * channels, read ahead by {@link IncidentLinks.followersOf}.
    */
-  bind(dedupKey: string, incidentId: string, evidence: Evidence, from?: string): Promise<{ link: IncidentLink; bound: boolean }>;
+  bind(link: Pick<IncidentLink, 'dedupKey' | 'channel'>, incidentId: string, evidence: Evidence, from?: string): Promise<{ link: IncidentLink; bound: boolean }>;
 }
 
 /**
@@ -121,8 +122,13 @@ export interface IncidentLinks {
   /** Create the link, or return the one an earlier attempt created. */
   create(link: NewIncidentLink): Promise<{ link: IncidentLink; created: boolean }>;
   get(dedupKey: string): Promise<IncidentLink | undefined>;
-  /** Every link an incident has ever held, in one read (the caller checks which it still holds). */
-  followersOf(incidentId: string): Promise<IncidentLink[]>;
+  /**
+   * Every link an incident has ever held, in one read (the caller checks which it still holds).
+   * `channels`: told the channels of those links as soon as the incident's item is read, before
+   * the links are, so that what is asked of each channel (the registry, for the delivery gate)
+   * is read beside them. A hint: a link bound before channels were kept adds none.
+   */
+  followersOf(incidentId: string, channels?: (channels: string[]) => void): Promise<IncidentLink[]>;
   /**
    * pending → triggered (with the channel's number for it, in the same write) or rejected;
    * returns the link as stored afterwards.
@@ -351,7 +357,7 @@ function escalationSteps(db: DynamoDBDocumentClient, tableName: string, items: L
 function bindingOf(db: DynamoDBDocumentClient, tableName: string, items: LinkItems): LinkBinding {
   const { incidentKey, expiresAt, get, update } = items;
   return {
-    async bind(dedupKey, incidentId, evidence, from) {
+    async bind({ dedupKey, channel }, incidentId, evidence, from) {
       // The incident's set of links first: a set add is idempotent, and a member whose link is
       // held elsewhere is skipped by every reader, so a failed bind below leaves nothing wrong.
       await storeCall('update', () =>
@@ -359,8 +365,8 @@ function bindingOf(db: DynamoDBDocumentClient, tableName: string, items: LinkIte
           new UpdateCommand({
             TableName: tableName,
             Key: incidentKey(incidentId),
-            UpdateExpression: `ADD links :key SET ${TTL} = :expires`,
-            ExpressionAttributeValues: { ':key': new Set([dedupKey]), ':expires': expiresAt() },
+            UpdateExpression: `ADD links :key, channels :channel SET ${TTL} = :expires`,
+            ExpressionAttributeValues: { ':key': new Set([dedupKey]), ':channel': new Set([channel]), ':expires': expiresAt() },
           }),
         ),
       );
@@ -398,10 +404,12 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
   return {
     ...escalationSteps(db, tableName, items),
     ...bindingOf(db, tableName, items),
-    async followersOf(incidentId) {
+    async followersOf(incidentId, channels) {
       const holder = (
         await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: incidentKey(incidentId), ConsistentRead: true })))
       ).Item;
+      const held = [...((holder?.channels as Set<string> | undefined) ?? [])];
+      if (channels && held.length) channels(held);
       // `dedupKey` is the single pointer earlier versions wrote; `links` is the set written now.
       const keys = new Set<string>([...((holder?.links as Set<string> | undefined) ?? []), ...(typeof holder?.dedupKey === 'string' ? [holder.dedupKey] : [])]);
       const pks = [...keys].sort().map((key) => linkKey(key).pk);

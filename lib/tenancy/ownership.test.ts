@@ -44,7 +44,7 @@ describe('ownership follows merges (on dynalite and the PagerDuty stand-in)', ()
     // The customer's incident A is merged into B, and B into C (on-call consolidating an outage).
     const b = pagerDutyStandIn.openInternal('INTERNAL: B');
     const c = pagerDutyStandIn.openInternal('INTERNAL: C');
-    await links.bind(dedupKey, a.id, 'own-key');
+    await links.bind({ dedupKey, channel: 'C0CHAIN01' }, a.id, 'own-key');
     pagerDutyStandIn.merge(a.id, b.id);
     pagerDutyStandIn.merge(b.id, c.id);
 
@@ -76,7 +76,7 @@ describe('ownership follows merges (on dynalite and the PagerDuty stand-in)', ()
       ...links,
       followersOf: async (incidentId) => {
         const read = await links.followersOf(incidentId);
-        if (incidentId === a.id) await links.bind(dedupKey, a.id, 'own-key');
+        if (incidentId === a.id) await links.bind((await links.get(dedupKey))!, a.id, 'own-key');
         return read;
       },
     };

@@ -21,9 +21,10 @@ export interface Ownership {
   /**
    * The links an incident is known to hold without asking PagerDuty: those bound to it, and its
    * own key's link (bound here when the webhook names the key). What a webhook can be told to at
-   * once; {@link heldBy} then finds what its alerts reveal.
+   * once; {@link heldBy} then finds what its alerts reveal. `channels`: their channels, as soon
+   * as the incident's own item says them (see IncidentLinks.followersOf).
    */
-  known(incident: IncidentRef, logger: Logger): Promise<IncidentLink[]>;
+  known(incident: IncidentRef, logger: Logger, channels?: (channels: string[]) => void): Promise<IncidentLink[]>;
   /**
    * The links an incident holds, for one of its webhooks (binding any its alerts reveal).
    * `known`: what {@link known} returned for the same webhook, so that it is not read again.
@@ -68,7 +69,7 @@ export interface OwnershipDeps {
  */
 async function bindOnEvidence(binding: LinkBinding, link: IncidentLink, incidentId: string, ownKey: boolean, logger: Logger): Promise<IncidentLink> {
   if (link.incidentId) return link;
-  const result = await binding.bind(link.dedupKey, incidentId, ownKey ? 'own-key' : 'alert');
+  const result = await binding.bind(link, incidentId, ownKey ? 'own-key' : 'alert');
   if (result.bound) logger.info(ownKey ? 'escalation bound to its own incident' : 'escalation found grouped into an incident', { dedupKey: link.dedupKey });
   return result.link;
 }
@@ -94,7 +95,7 @@ export function makeLocator(deps: Pick<OwnershipDeps, 'binding' | 'pagerDuty'>):
         if (!link.incidentId) return { link };
       }
       const end = await followMerges(pagerDuty, link.incidentId!, async (incident, into) => {
-        const result = await binding.bind(link.dedupKey, into, 'merge', incident.id);
+        const result = await binding.bind(link, into, 'merge', incident.id);
         if (result.bound) logger.info('escalation moved with a merge found on read', { dedupKey: link.dedupKey });
         link = result.link;
         return link.incidentId === into;
@@ -119,8 +120,8 @@ export function makeOwnership(deps: OwnershipDeps): Ownership {
     return (await pagerDuty.getIncident(incident.id))?.incidentKey;
   }
 
-  async function known(incident: IncidentRef, logger: Logger): Promise<IncidentLink[]> {
-    const found = new Map((await links.followersOf(incident.id)).filter((link) => link.incidentId === incident.id).map((link) => [link.dedupKey, link]));
+  async function known(incident: IncidentRef, logger: Logger, channels?: (channels: string[]) => void): Promise<IncidentLink[]> {
+    const found = new Map((await links.followersOf(incident.id, channels)).filter((link) => link.incidentId === incident.id).map((link) => [link.dedupKey, link]));
     const ownKey = incident.incidentKey;
     if (ownKey && isDedupKey(ownKey) && !found.has(ownKey)) {
       const own = await links.get(ownKey);
@@ -169,7 +170,7 @@ export function makeOwnership(deps: OwnershipDeps): Ownership {
       candidates.set(link.dedupKey, await bindFromEvidence(link, merged.id, link.dedupKey === ownKey, logger));
     }
     const affected = [...candidates.values()].filter((link) => link.incidentId === merged.id || (link.incidentId === into && (link.heldBy === 'merged' || link.dedupKey === ownKey)));
-    const moved = await Promise.all(affected.map((link) => binding.bind(link.dedupKey, into, 'merge', merged.id)));
+    const moved = await Promise.all(affected.map((link) => binding.bind(link, into, 'merge', merged.id)));
     for (const result of moved) if (result.bound) logger.info('escalation moved with a merge', { dedupKey: result.link.dedupKey });
     // The merged incident can only be left by its merge, so a link it held (or its own) that is
     // now held elsewhere by merge evidence left with this merge: carried further along a chain of
