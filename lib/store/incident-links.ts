@@ -408,8 +408,8 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
       const holder = (
         await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: incidentKey(incidentId), ConsistentRead: true })))
       ).Item;
-      const held = [...((holder?.channels as Set<string> | undefined) ?? [])];
-      if (channels && held.length) channels(held);
+      // DynamoDB keeps no empty set: present, it names at least one channel.
+      if (holder?.channels) channels?.([...(holder.channels as Set<string>)]);
       // `dedupKey` is the single pointer earlier versions wrote; `links` is the set written now.
       const keys = new Set<string>([...((holder?.links as Set<string> | undefined) ?? []), ...(typeof holder?.dedupKey === 'string' ? [holder.dedupKey] : [])]);
       const pks = [...keys].sort().map((key) => linkKey(key).pk);
