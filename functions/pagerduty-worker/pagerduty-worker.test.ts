@@ -1,5 +1,6 @@
 import { EVENT_CONTRACT_VERSION, type PagerDutyIncidentEvent } from '../../lib/events';
-import { makePagerDutyApi } from '../../lib/pagerduty/api';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { makePagerDutyApi, type PagerDutyApi } from '../../lib/pagerduty/api';
 import { WaitForTurnError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
 import { makeSlackApi, workspaceScopes, type SlackApi } from '../../lib/slack/web-api';
@@ -10,13 +11,31 @@ import { makePacer } from '../../lib/store/pacer';
 import { makeOwnership } from '../../lib/tenancy/ownership';
 import { PagerDutyStandIn } from '../../local/stand-ins/pagerduty';
 import { SlackStandIn } from '../../local/stand-ins/slack';
-import { startTestDynamo } from '../../test/support/dynamo';
+import { recordingClient, roundTripsInSeries, startTestDynamo } from '../../test/support/dynamo';
 import { makePagerDutyWorker, THREAD_WAIT_MS } from './pagerduty-worker';
 import { SETTINGS } from '../../lib/runtime/settings';
 
 const ROUTING_KEY = 'R0WORKERTESTKEY000000000000000000';
 
 const slackParts = (slack: SlackApi) => ({ slack, scopes: workspaceScopes(slack) });
+
+/** The worker on `db`, with the stand-ins behind its Slack and PagerDuty clients. */
+function workerOn(db: DynamoDBDocumentClient, tableName: string, stand: { slack: SlackStandIn; pagerDuty: PagerDutyApi }) {
+  const links = makeIncidentLinks(db, tableName, { ttlDays: 1 });
+  return makePagerDutyWorker({
+    links,
+    ownership: makeOwnership({ links, binding: links, pagerDuty: stand.pagerDuty }),
+    customers: makeCustomers(db, tableName),
+    effects: makeEffects(db, tableName, { ttlDays: 1 }),
+    ...slackParts(makeSlackApi({ token: 'xoxb-worker-test', apiUrl: stand.slack.apiUrl, timeoutMs: 5000 })),
+    pagerDuty: stand.pagerDuty,
+    pacer: makePacer(db, tableName, { perMinute: 45 }),
+    postPacer: makePacer(db, tableName, { perMinute: 580 }),
+    // Never reached: one escalation is told in the event's own message, and a confirmation never posted or unchanged needs no refresh.
+    queue: { send: () => Promise.reject(new Error('nothing should be queued')) },
+    config: { showResponderNames: true, followersNoteSettleSeconds: SETTINGS.FOLLOWERS_NOTE_SETTLE_SECONDS.default },
+  });
+}
 
 describe('an update for a slash command whose confirmation (its thread) is missing', () => {
   let env: Awaited<ReturnType<typeof startTestDynamo>>;
@@ -46,20 +65,7 @@ describe('an update for a slash command whose confirmation (its thread) is missi
     const event: PagerDutyIncidentEvent = { v: EVENT_CONTRACT_VERSION, kind: 'pagerduty.incident', id: `E-${dedupKey}`, eventType: 'incident.acknowledged', occurredAt: new Date().toISOString(), agentName: 'Dana Scully', incident: { id: incident.id, status: 'acknowledged', incidentKey: dedupKey, assignees: [] }, receivedAt: new Date().toISOString() };
     const warnings: string[] = [];
     const logger: Logger = { debug: () => undefined, info: () => undefined, warn: (message) => void warnings.push(message), error: (message) => void warnings.push(message), child: () => logger, metric: () => undefined };
-    const links = makeIncidentLinks(env.db, env.dynamo.tableName, { ttlDays: 1 });
-    const worker = makePagerDutyWorker({
-      links,
-      ownership: makeOwnership({ links, binding: links, pagerDuty }),
-      customers: makeCustomers(env.db, env.dynamo.tableName),
-      effects: makeEffects(env.db, env.dynamo.tableName, { ttlDays: 1 }),
-      ...slackParts(makeSlackApi({ token: 'xoxb-worker-test', apiUrl: slackStandIn.apiUrl, timeoutMs: 5000 })),
-      pagerDuty,
-      pacer: makePacer(env.db, env.dynamo.tableName, { perMinute: 45 }),
-      postPacer: makePacer(env.db, env.dynamo.tableName, { perMinute: 580 }),
-      // Never reached: one escalation is told in the event's own message, and a confirmation never posted needs no refresh.
-      queue: { send: () => Promise.reject(new Error('nothing should be queued')) },
-      config: { showResponderNames: true, followersNoteSettleSeconds: SETTINGS.FOLLOWERS_NOTE_SETTLE_SECONDS.default },
-    });
+    const worker = workerOn(env.db, env.dynamo.tableName, { slack: slackStandIn, pagerDuty });
     return { run: () => worker(event, { logger, finalAttempt: false }), warnings };
   }
 
@@ -77,19 +83,6 @@ describe('an update for a slash command whose confirmation (its thread) is missi
     expect(slackStandIn.calls.filter((c) => c.channel === 'C0NOTHREAD')).toEqual([]);
   });
 });
-
-/**
- * The longest chain of DynamoDB calls made one after another (each started after the one before
- * it had answered): the round trips in series, whatever ran beside them.
- */
-function roundTripsInSeries(calls: { start: number; end: number }[]): number {
-  const sorted = [...calls].sort((a, b) => a.start - b.start);
-  const depth = sorted.map(() => 1);
-  sorted.forEach((call, i) => {
-    for (let j = 0; j < i; j++) if (sorted[j]!.end <= call.start) depth[i] = Math.max(depth[i]!, depth[j]! + 1);
-  });
-  return Math.max(0, ...depth);
-}
 
 describe('an update to a channel that follows an incident', () => {
   let env: Awaited<ReturnType<typeof startTestDynamo>>;
@@ -119,47 +112,20 @@ describe('an update to a channel that follows an incident', () => {
     // Its incident.triggered webhook bound it, as the worker does.
     await setUp.bind({ dedupKey, channel }, incident.id, 'own-key');
 
-    // Every DynamoDB call the worker makes, with the first key it names and when it started and ended.
-    const calls: { key: string; start: number; end: number }[] = [];
-    const timed = new Proxy(env.db, {
-      get(target, property, receiver) {
-        if (property !== 'send') return Reflect.get(target, property, receiver);
-        return async (command: { input: { Key?: { pk?: string }; Item?: { pk?: string }; RequestItems?: Record<string, { Keys: { pk: string }[] }> } }) => {
-          const { input } = command;
-          const key = input.Key?.pk ?? input.Item?.pk ?? Object.values(input.RequestItems ?? {})[0]?.Keys[0]?.pk ?? '?';
-          const start = performance.now();
-          try {
-            return await target.send(command as never);
-          } finally {
-            calls.push({ key: key.split('#')[0]!, start, end: performance.now() });
-          }
-        };
-      },
-    });
-    const links = makeIncidentLinks(timed, env.dynamo.tableName, { ttlDays: 1 });
+    // Every DynamoDB call the worker makes, and when it started and answered.
+    const { db: recorded, timeline } = recordingClient(env.db);
+    const worker = workerOn(recorded, env.dynamo.tableName, { slack: slackStandIn, pagerDuty });
     const logger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => logger, metric: () => undefined };
-    const worker = makePagerDutyWorker({
-      links,
-      ownership: makeOwnership({ links, binding: links, pagerDuty }),
-      customers: makeCustomers(timed, env.dynamo.tableName),
-      effects: makeEffects(timed, env.dynamo.tableName, { ttlDays: 1 }),
-      ...slackParts(makeSlackApi({ token: 'xoxb-worker-test', apiUrl: slackStandIn.apiUrl, timeoutMs: 5000 })),
-      pagerDuty,
-      pacer: makePacer(timed, env.dynamo.tableName, { perMinute: 45 }),
-      postPacer: makePacer(timed, env.dynamo.tableName, { perMinute: 580 }),
-      queue: { send: () => Promise.resolve() },
-      config: { showResponderNames: true, followersNoteSettleSeconds: SETTINGS.FOLLOWERS_NOTE_SETTLE_SECONDS.default },
-    });
     const event: PagerDutyIncidentEvent = { v: EVENT_CONTRACT_VERSION, kind: 'pagerduty.incident', id: 'E-READAHEAD', eventType: 'incident.acknowledged', occurredAt: new Date().toISOString(), agentName: 'Dana Scully', incident: { id: incident.id, status: 'acknowledged', incidentKey: dedupKey, assignees: [] }, receivedAt: new Date().toISOString() };
     await worker(event, { logger, finalAttempt: false });
 
     const post = slackStandIn.calls.find((call) => call.method === 'chat.postMessage' && call.channel === channel);
     expect(post).toBeDefined();
-    const before = calls.filter((call) => call.start < post!.arrivedAt);
-    const registry = before.find((call) => call.key === 'customer')!;
-    const link = before.find((call) => call.key === 'link')!;
+    const before = timeline.filter((call) => call.start < post!.arrivedAt);
+    const registry = before.find((call) => call.kind === 'customer')!;
+    const link = before.find((call) => call.kind === 'link')!;
     // The registry is asked once, while the link is being read.
-    expect(before.filter((call) => call.key === 'customer')).toHaveLength(1);
+    expect(before.filter((call) => call.kind === 'customer')).toHaveLength(1);
     expect(registry.start).toBeLessThan(link.end);
     // The incident's item; its link and the channel's registry item; the status; the post's claim.
     expect(roundTripsInSeries(before)).toBe(4);
