@@ -133,10 +133,19 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
     if (!result) continue;
     checks.push({ target: `${name} cold init ≤ ${TARGETS.workerColdInitMs} ms over bare node`, measured: ms(result.overBareMs), met: result.overBareMs <= TARGETS.workerColdInitMs });
     if (!workerFloor) continue;
+    // Issue 27 as written: "worker require ≤ its floor + 15 ms", what loading pd-router's code costs.
+    const loadOver = result.loadMs - workerFloor.loadMs;
+    checks.push({
+      target: `${name} require() ≤ ${TARGETS.workerOverFloorMs} ms over the worker floor's require() (issue 27 as written; the floor: the same libraries, one DynamoDB read, one trigger, one post)`,
+      measured: `${ms(loadOver)} (${ms(result.loadMs)} against ${ms(workerFloor.loadMs)})`,
+      met: loadOver <= TARGETS.workerOverFloorMs,
+      note: loadOver <= TARGETS.workerOverFloorMs ? "pd-router's own code loads within the margin" : "pd-router's own code costs more to load than the margin: look at the own-code row and the profile",
+    });
+    // The stricter reading, kept beside it: the first request counted too.
     const over = result.overBareMs - workerFloor.overBareMs;
     const met = over <= TARGETS.workerOverFloorMs;
     checks.push({
-      target: `${name} cold init ≤ ${TARGETS.workerOverFloorMs} ms over the worker floor (issue 27; the floor: the same libraries, one DynamoDB read, one trigger, one post, ${ms(workerFloor.overBareMs)})`,
+      target: `${name} cold init (require() and first request) ≤ ${TARGETS.workerOverFloorMs} ms over the worker floor's (a stricter reading of issue 27's row; the floor: ${ms(workerFloor.overBareMs)})`,
       measured: `${ms(over)} (require() ${ms(result.loadMs - workerFloor.loadMs)} over the floor's, first request ${ms(result.firstRequestMs - workerFloor.firstRequestMs)})`,
       met,
       note: met

@@ -21,7 +21,7 @@ export class EventSource {
       batchSize: number;
       invoke: (event: SQSEvent) => Promise<SQSBatchResponse | void>;
       onError?: (error: unknown) => void;
-      /** Concurrent pollers; Lambda scales FIFO consumers per message group. */
+      /** Invocations at once (each a batch); Lambda scales FIFO consumers per message group. */
       concurrency?: number;
     },
   ) {}
@@ -32,8 +32,7 @@ export class EventSource {
 
   start(): void {
     this.running = true;
-    const pollers = Array.from({ length: this.options.concurrency ?? 2 }, () => this.poll());
-    this.loop = Promise.all(pollers).then(() => undefined);
+    this.loop = this.receive();
   }
 
   async stop(): Promise<void> {
@@ -42,8 +41,20 @@ export class EventSource {
     await this.loop;
   }
 
-  private async poll(): Promise<void> {
+  /**
+   * One receive at a time, whenever an invocation slot is free, as Lambda's pollers are a fleet
+   * apart from the invocations they feed. Several pollers each long-polling would be woken
+   * together by every message (the emulator wakes every waiting receive), and all but one would
+   * come back empty: receives that cost the emulator's thread without delivering anything.
+   */
+  private async receive(): Promise<void> {
+    const slots = this.options.concurrency ?? 2;
+    const invocations = new Set<Promise<void>>();
     while (this.running) {
+      if (invocations.size >= slots) {
+        await Promise.race(invocations);
+        continue;
+      }
       let messages: Message[] = [];
       try {
         const result = await this.options.sqs.send(
@@ -58,19 +69,22 @@ export class EventSource {
         );
         messages = result.Messages ?? [];
       } catch (error) {
-        if (!this.running) return;
+        if (!this.running) break;
         this.options.onError?.(error);
         await new Promise((resolve) => setTimeout(resolve, 200));
         continue;
       }
       if (messages.length === 0) continue;
       this.inFlight++;
-      try {
-        await this.deliver(messages);
-      } finally {
-        this.inFlight--;
-      }
+      const invocation: Promise<void> = this.deliver(messages)
+        .catch((error: unknown) => this.options.onError?.(error))
+        .finally(() => {
+          this.inFlight--;
+          invocations.delete(invocation);
+        });
+      invocations.add(invocation);
     }
+    await Promise.all(invocations);
   }
 
   private async deliver(messages: Message[]) {

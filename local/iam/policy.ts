@@ -32,9 +32,18 @@ export type Decision = { allowed: true } | { allowed: false; reason: 'explicit d
 
 const list = (value: string | string[] | undefined): string[] => (value === undefined ? [] : [value].flat());
 
+/** Compiled once per pattern: every AWS call of a run is checked against the same few policies. */
+const compiled = new Map<string, RegExp>();
+
 function wildcard(pattern: string, flags = ''): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, flags);
+  const key = `${flags}/${pattern}`;
+  let regExp = compiled.get(key);
+  if (!regExp) {
+    const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    regExp = new RegExp(`^${body}$`, flags);
+    compiled.set(key, regExp);
+  }
+  return regExp;
 }
 
 const matchesAction = (patterns: string[], action: string) => patterns.some((p) => wildcard(p, 'i').test(action));
