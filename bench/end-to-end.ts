@@ -3,6 +3,7 @@ import { dedupKeyFor } from '../lib/dedup-key';
 import { startStack } from '../local/stack';
 import type { StandInIncident } from '../local/stand-ins/pagerduty';
 import { mentionEnvelope, signedSlackJson } from '../local/events/slack';
+import { DOCUMENTED_LIMITS } from '../local/stand-ins/rate-limits';
 import { countAwsRequests, difference, type Counts } from './lib/count-requests';
 import { round, summarize, type Summary } from './lib/stats';
 
@@ -360,6 +361,16 @@ export interface OperationCounts {
 const BACKGROUND = ['SQS.ReceiveMessage', 'SQS.GetQueueAttributes'];
 
 /**
+ * How long one channel's post limit takes to refill whole: a step starts only then. An
+ * escalation's webhooks come minutes apart; steps run back to back would find the channel's
+ * posts refused (1 a second, a burst of 3) and count the retry as the step's cost.
+ */
+function channelPostsRefillMs(): number {
+  const rule = DOCUMENTED_LIMITS['slack.chat.postMessage.channel'];
+  return rule.kind === 'bucket' ? (rule.burst / rule.perSecond) * 1000 : rule.windowSeconds * 1000;
+}
+
+/**
  * The calls behind one escalation, step by step, at steady state (the channel's name and the
  * workspace address already cached): what the cost estimate multiplies by list prices.
  */
@@ -374,6 +385,7 @@ export async function measureOperations(): Promise<OperationCounts> {
     const steps: OperationCounts['steps'] = [];
     const measure = async (step: string, act: () => Promise<void> | void) => {
       await stack.waitForIdle();
+      await new Promise((resolve) => setTimeout(resolve, channelPostsRefillMs()));
       const aws = counter.snapshot();
       const slackCalls = slack.calls.length;
       const eventsCalls = pagerDuty.eventsCalls.length;
@@ -381,6 +393,8 @@ export async function measureOperations(): Promise<OperationCounts> {
       const deliveries = pagerDuty.deliveries.length;
       await act();
       await stack.waitForIdle();
+      const refused = slack.calls.slice(slackCalls).filter((call) => call.retryAfterSeconds !== undefined).length;
+      if (refused) throw new Error(`calls per step: Slack refused ${refused} call(s) of "${step}", whose retries are not a step's steady-state cost`);
       const byMethod = (calls: { method: string }[]) => calls.reduce<Counts>((all, call) => ({ ...all, [call.method]: (all[call.method] ?? 0) + 1 }), {});
       steps.push({
         step,
