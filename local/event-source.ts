@@ -10,7 +10,8 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 export class EventSource {
   private running = false;
   private loop?: Promise<void>;
-  private inFlight = 0;
+  /** The invocations running now, each a batch. */
+  private readonly invocations = new Set<Promise<void>>();
   private readonly abort = new AbortController();
 
   constructor(
@@ -27,7 +28,7 @@ export class EventSource {
   ) {}
 
   get busy(): boolean {
-    return this.inFlight > 0;
+    return this.invocations.size > 0;
   }
 
   start(): void {
@@ -49,7 +50,7 @@ export class EventSource {
    */
   private async receive(): Promise<void> {
     const slots = this.options.concurrency ?? 2;
-    const invocations = new Set<Promise<void>>();
+    const { invocations } = this;
     while (this.running) {
       if (invocations.size >= slots) {
         await Promise.race(invocations);
@@ -75,13 +76,9 @@ export class EventSource {
         continue;
       }
       if (messages.length === 0) continue;
-      this.inFlight++;
       const invocation: Promise<void> = this.deliver(messages)
         .catch((error: unknown) => this.options.onError?.(error))
-        .finally(() => {
-          this.inFlight--;
-          invocations.delete(invocation);
-        });
+        .finally(() => invocations.delete(invocation));
       invocations.add(invocation);
     }
     await Promise.all(invocations);
