@@ -1,5 +1,5 @@
 import { EVENT_CONTRACT_VERSION, type PagerDutyIncidentEvent } from '../../lib/events';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { makePagerDutyApi, type PagerDutyApi } from '../../lib/pagerduty/api';
 import { WaitForTurnError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
@@ -99,7 +99,7 @@ describe('an update to a channel that follows an incident', () => {
     await env.stop();
   });
 
-  it('reads the channel\'s registry item beside its link, so four round trips come before the post', async () => {
+  it('reads the channel\'s registry item beside its link and claims the post beside the status write, so three round trips come before the post', async () => {
     const channel = 'C0READAHEAD';
     const dedupKey = 'pdr-0000000000000000000000000000b001';
     const { registrationId } = await makeCustomers(env.db, env.dynamo.tableName).add({ channel, name: 'Read ahead' });
@@ -127,7 +127,39 @@ describe('an update to a channel that follows an incident', () => {
     // The registry is asked once, while the link is being read.
     expect(before.filter((call) => call.kind === 'customer')).toHaveLength(1);
     expect(registry.start).toBeLessThan(link.end);
-    // The incident's item; its link and the channel's registry item; the status; the post's claim.
-    expect(roundTripsInSeries(before)).toBe(4);
+    // The post's claim is made while the status is being written, and once.
+    const status = before.find((call) => call.kind === 'link' && call.operation === 'Update')!;
+    const claims = before.filter((call) => call.kind === 'effect' && call.operation === 'Put');
+    expect(claims).toHaveLength(1);
+    expect(claims[0]!.start).toBeLessThan(status.end);
+    // The incident's item; its link and the channel's registry item; the status and the post's claim.
+    expect(roundTripsInSeries(before)).toBe(3);
+    // The claim was the post's: recorded with its result, so a redelivery posts nothing more.
+    await worker(event, { logger, finalAttempt: false });
+    expect(slackStandIn.calls.filter((call) => call.method === 'chat.postMessage' && call.channel === channel)).toHaveLength(1);
+  });
+
+  it('gives back the claim it took beside the status write when the post is not made (the reconciler told the change first)', async () => {
+    const channel = 'C0TOLDFIRST';
+    const dedupKey = 'pdr-0000000000000000000000000000b002';
+    const { registrationId } = await makeCustomers(env.db, env.dynamo.tableName).add({ channel, name: 'Told first' });
+    const pagerDuty = makePagerDutyApi({ eventsUrl: pagerDutyStandIn.url, apiUrl: pagerDutyStandIn.url, routingKey: ROUTING_KEY, restToken: 'rest-token', timeoutMs: 5000 });
+    const setUp = makeIncidentLinks(env.db, env.dynamo.tableName, { ttlDays: 1 });
+    await setUp.create({ dedupKey, team: 'T0PROVIDER', channel, threadTs: '1796040000.000300', requester: 'UCUSTOMER1', summary: 'checkout is down', via: 'mention', ...(registrationId ? { registrationId } : {}) });
+    await setUp.settle(dedupKey, { state: 'triggered', ref: 1 });
+    await pagerDuty.trigger({ dedupKey, summary: 'checkout is down', source: 'test', severity: 'critical', customDetails: {} });
+    const incident = pagerDutyStandIn.byKey(dedupKey)!;
+    await setUp.bind({ dedupKey, channel }, incident.id, 'own-key');
+    const at = new Date().toISOString();
+    await setUp.recordReconciledStatus(dedupKey, 'acknowledged', at);
+
+    const worker = workerOn(env.db, env.dynamo.tableName, { slack: slackStandIn, pagerDuty });
+    const logger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => logger, metric: () => undefined };
+    const event: PagerDutyIncidentEvent = { v: EVENT_CONTRACT_VERSION, kind: 'pagerduty.incident', id: 'E-TOLDFIRST', eventType: 'incident.acknowledged', occurredAt: at, agentName: 'Dana Scully', incident: { id: incident.id, status: 'acknowledged', incidentKey: dedupKey, assignees: [] }, receivedAt: at };
+    await worker(event, { logger, finalAttempt: false });
+
+    expect(slackStandIn.calls.filter((call) => call.method === 'chat.postMessage' && call.channel === channel)).toEqual([]);
+    const claim = await env.db.send(new GetCommand({ TableName: env.dynamo.tableName, Key: { pk: `effect#pd:E-TOLDFIRST:${dedupKey}` }, ConsistentRead: true }));
+    expect(claim.Item).toBeUndefined();
   });
 });

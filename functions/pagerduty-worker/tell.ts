@@ -8,6 +8,7 @@ import { combinedStatusUpdateMessage, handledTogetherMessage, incidentUpdateMess
 import { type ChannelScope } from '../../lib/slack/web-api';
 import { toldByReconciler, type IncidentLink } from '../../lib/store/incident-links';
 import { postOnce } from '../../lib/escalation/once';
+import type { Claim } from '../../lib/store/effects';
 import { confirmationSaysIt } from '../../lib/escalation/confirmation';
 import { customerView, shownPerson, shownStatusUpdate, type Happening } from '../../lib/tenancy/customer-view';
 import { incidentTag } from '../../lib/tenancy/ownership';
@@ -73,6 +74,9 @@ async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: Pag
   // not used costs every later post on the lane one interval.
   const first = candidates.find((message) => !message.unless?.(link));
   const firstTurn = pacing === 'first' && first ? postTurnOf(tools, link, first.effectKey, pacing) : undefined;
+  // The first post's claim, taken beside the status write once the gate lets the channel hear:
+  // neither needs the other, and the post needs both. Given back if the post is not made.
+  let ahead: Claim | undefined;
   try {
     if (await refused(tools, link, logger)) return;
     if (!link.threadTs) {
@@ -85,6 +89,7 @@ async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: Pag
     const scope = tools.deps.scopes(link);
     const threadTs = link.threadTs;
     let current = link;
+    if (status && first && pacing === 'first') ahead = tools.deps.effects.claim(first.effectKey);
     if (status) {
       const advanced = await tools.deps.links.advanceStatus(link.dedupKey, status.value, status.at);
       if (!advanced.advanced) logger.info('older than the status shown; the status stays', { eventStatus: status.value, shownStatus: advanced.link.status });
@@ -102,7 +107,11 @@ async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: Pag
       // A retry's post made by an earlier attempt takes no turn: it would only wait to find it made.
       // A first delivery has no earlier attempt to look for.
       const turn = message === first && firstTurn ? firstTurn : pacing === 'first' || !(await tools.deps.effects.done(message.effectKey)) ? postTurnOf(tools, link, message.effectKey, pacing) : undefined;
-      const { performed } = await postAtTurn(tools.deps.postPacer, link.team, message.effectKey, await turn, tools.now, () => postOnce(tools.deps.effects, scope, message.effectKey, message.build(latest), threadTs));
+      const { performed } = await postAtTurn(tools.deps.postPacer, link.team, message.effectKey, await turn, tools.now, () => {
+        const claim = ahead?.key === message.effectKey ? ahead : undefined;
+        if (claim) ahead = undefined;
+        return postOnce(tools.deps.effects, scope, message.effectKey, message.build(latest), threadTs, claim);
+      });
       if (performed && message.effectKey.startsWith('pd:')) logger.metric(METRIC_NAMES.updatesPosted[event.eventType], 1, { eventType: event.eventType });
     }
     // The history after the posts (it is not what the customer waits for), before the receipt that reads it.
@@ -113,6 +122,9 @@ async function tellChannel(tools: PagerDutyTools, link: IncidentLink, event: Pag
     tools.checkpoint('posted');
     logger.info('update posted', { eventType: event.eventType, status: latest.status });
   } finally {
+    // A claim not used (the post was not wanted, or something failed first) would make the next
+    // attempt wait out its lease, then ask Slack whether the post was made.
+    if (ahead) await tools.deps.effects.release(ahead);
     // Not left running past the invocation, whatever ended it (a turn taken and not used only slows the pace a little).
     await firstTurn?.catch(() => undefined);
   }

@@ -11,6 +11,7 @@ import type { GateRefusal } from '../../lib/escalation/delivery-gate';
 import type { RefusedReason } from '../../lib/store/history';
 import { customerView } from '../../lib/tenancy/customer-view';
 import { answerOnce, postOnce } from '../../lib/escalation/once';
+import { BUDGET_WINDOW_MS, type BudgetRead } from '../../lib/store/page-budget';
 import { failureNotice, page, type Origin } from './page';
 import type { HandleContext, StepTools } from './tools';
 
@@ -41,6 +42,20 @@ function refusedReason(reason: GateRefusal): RefusedReason | undefined {
   if (reason === 'other-installation') return undefined;
   if (reason === 'unregistered' || reason === 'removed') return 'unregistered';
   return reason === 'unapproved-organization' ? 'paused' : 'not-approved';
+}
+
+/**
+ * The page budget, read and taken beside the link's first write rather than after it. A take is
+ * idempotent while the escalation's grant is in the window, and Slack's retries of an event come
+ * within minutes of it: every earlier take of a message received this recently is still there, so
+ * taken now, it is the take the page would make. An older one (a redrive) is taken by the page.
+ */
+function budgetAheadOf(tools: StepTools, event: SlackMessageEvent, dedupKey: string, customer: CustomerRecord, budgetRead: Promise<BudgetRead>): Pick<Origin, 'budgetRead' | 'budgetTaken'> {
+  const nowMs = tools.now().getTime();
+  if (nowMs - Date.parse(event.receivedAt) >= BUDGET_WINDOW_MS / 2) return { budgetRead };
+  const budgetTaken = tools.deps.budget.take(event.channel, dedupKey, nowMs, customer.pagesPerHour, budgetRead);
+  budgetTaken.catch(() => undefined);
+  return { budgetRead, budgetTaken };
 }
 
 /** When the person asked: their message's time (a mention), or now (a slash command, which carries none). */
@@ -77,7 +92,6 @@ export async function escalate(tools: StepTools, event: SlackMessageEvent, descr
   }
   const { customer } = registration;
   const settings = tools.settings(customer);
-  const budgetRead = settings.confirm ? undefined : budgetAhead;
   // Nothing is asked of Slack before PagerDuty: the channel's name comes with a slash command or
   // from the registry, the permalink from the workspace address auth.test gave (cached).
   const origin: Origin = {
@@ -86,7 +100,7 @@ export async function escalate(tools: StepTools, event: SlackMessageEvent, descr
     ...(event.cut !== undefined ? { cut: event.cut } : {}),
     via: event.via,
     lookups: Promise.all([event.channelName ?? customer.channelName, event.ts ? deps.slack.permalink(event.channel, event.ts) : undefined]),
-    ...(budgetRead ? { budgetRead } : {}),
+    ...(settings.confirm ? {} : budgetAheadOf(tools, event, dedupKey, customer, budgetAhead)),
   };
   const summary = trimSummary(stripInvisible(slackMarkupToPlainText(description)));
   let link: IncidentLink;

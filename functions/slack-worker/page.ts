@@ -9,7 +9,7 @@ import { escalationFailedMessage, escalationRejectedMessage, foldedMessage, mess
 import type { CustomerRecord } from '../../lib/store/customers';
 import { customerView } from '../../lib/tenancy/customer-view';
 import { confirmationFor, showConfirmationNow } from '../../lib/escalation/confirmation';
-import { NOTE_BUDGET, type BudgetRead } from '../../lib/store/page-budget';
+import { NOTE_BUDGET, type BudgetAnswer, type BudgetRead } from '../../lib/store/page-budget';
 import { postOnce } from '../../lib/escalation/once';
 import { replyNote } from './thread-replies';
 import type { HandleContext, StepTools } from './tools';
@@ -77,6 +77,8 @@ export interface Origin {
   lookups: Promise<[string | undefined, string | undefined]>;
   /** The channel's page budget as read beside the escalation's first writes (PageBudget.read); none: the take reads it. */
   budgetRead?: Promise<BudgetRead>;
+  /** The budget already taken for this escalation, beside its first writes (escalate.ts); none: taken here. */
+  budgetTaken?: Promise<BudgetAnswer>;
 }
 
 /**
@@ -139,10 +141,10 @@ async function foldAsNote(tools: StepTools, link: IncidentLink, into: IncidentLi
 }
 
 /** The open escalation of the channel an escalation over its budget is folded into; none: it pages anyway. */
-async function foldTarget(tools: StepTools, link: IncidentLink, customer: CustomerRecord, budgetRead: Promise<BudgetRead> | undefined, logger: Logger): Promise<IncidentLink | undefined> {
+async function foldTarget(tools: StepTools, link: IncidentLink, customer: CustomerRecord, origin: Origin, logger: Logger): Promise<IncidentLink | undefined> {
   const { deps, now } = tools;
   // The customer's budget: counted once per escalation, whatever retries and redeliveries come.
-  const budget = await deps.budget.take(link.channel, link.dedupKey, now().getTime(), customer.pagesPerHour, budgetRead);
+  const budget = await (origin.budgetTaken ?? deps.budget.take(link.channel, link.dedupKey, now().getTime(), customer.pagesPerHour, origin.budgetRead));
   if (budget.granted) return undefined;
   const latest = await deps.references.latest(link.channel);
   const open = latest && latest.dedupKey !== link.dedupKey ? await deps.links.get(latest.dedupKey) : undefined;
@@ -190,7 +192,7 @@ async function trigger(tools: StepTools, start: IncidentLink, customer: Customer
   const ownKey = settings.ownRoutingKey ? deps.customers.routingKey(link.channel) : Promise.resolve(undefined);
   ownKey.catch(() => undefined);
   const [channelName, permalink] = await origin.lookups;
-  const foldInto = await foldTarget(tools, link, customer, origin.budgetRead, logger);
+  const foldInto = await foldTarget(tools, link, customer, origin, logger);
   const routingKey = await ownKey;
   // Folded, with notes possible: one note on the open incident, under that escalation's note
   // budget, instead of one more trigger on the routing key's Events API budget (which every

@@ -1,5 +1,5 @@
 import type { SlackMessage, ChannelScope } from '../slack/web-api';
-import type { Effects } from '../store/effects';
+import type { Claim, Effects } from '../store/effects';
 
 /**
  * The two ways pd-router says something exactly once, whatever retries and redeliveries come.
@@ -11,11 +11,12 @@ import type { Effects } from '../store/effects';
  * the post by the key it carries (Slack message metadata) instead of posting again.
  * Returns the post's ts, and whether this call made it.
  */
-export async function postOnce(effects: Effects, scope: ChannelScope, effectKey: string, message: SlackMessage, threadTs?: string): Promise<{ ts: string; performed: boolean }> {
+export async function postOnce(effects: Effects, scope: ChannelScope, effectKey: string, message: SlackMessage, threadTs?: string, ahead?: Claim): Promise<{ ts: string; performed: boolean }> {
   const { result, performed } = await effects.once(
     effectKey,
     () => scope.post(message, { effectKey, ...(threadTs ? { threadTs } : {}) }),
     (since) => scope.findByEffectKey(effectKey, since, threadTs),
+    ahead,
   );
   return { ts: result, performed };
 }

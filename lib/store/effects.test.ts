@@ -67,6 +67,27 @@ describe('effects done once (on dynalite)', () => {
     expect(asked).toEqual([]);
   });
 
+  it('a claim taken ahead is the one once uses: performed once, and a repeat finds its result', async () => {
+    let performed = 0;
+    const ahead = effects.claim('post:f');
+    expect(await effects.once('post:f', async () => `ts-f${++performed}`, async () => 'should not be asked', ahead)).toEqual({ result: 'ts-f1', performed: true });
+    expect(await effects.once('post:f', async () => `ts-f${++performed}`, async () => 'should not be asked')).toEqual({ result: 'ts-f1', performed: false });
+    expect(performed).toBe(1);
+  });
+
+  it('a claim taken ahead and released leaves nothing behind: the next attempt performs at once, asking nobody', async () => {
+    const asked: string[] = [];
+    await effects.release(effects.claim('post:g'));
+    expect(await effects.once('post:g', async () => 'ts-g', async (since) => (asked.push(since), undefined))).toEqual({ result: 'ts-g', performed: true });
+    expect(asked).toEqual([]);
+  });
+
+  it('releasing a claim found rather than made leaves the other attempt\'s claim (and its result) in place', async () => {
+    await effects.once('post:h', async () => 'ts-h', async () => undefined);
+    await effects.release(effects.claim('post:h'));
+    expect(await effects.done('post:h')).toBe(true);
+  });
+
   it('a 429 after an earlier unknown failure keeps the claim: the next attempt still asks whether the first one landed', async () => {
     const asked: string[] = [];
     await expect(effects.once('post:d', async () => { throw new TransientError('Slack timed out (the post may have landed)'); }, async () => undefined)).rejects.toBeInstanceOf(TransientError);

@@ -13,12 +13,33 @@ import { RateLimitedError, TransientError } from '../errors';
  * performed again.
  */
 export interface Effects {
-  once(key: string, perform: () => Promise<string>, find: (claimedAt: string) => Promise<string | undefined>): Promise<{ result: string; performed: boolean }>;
+  /** `ahead`: the claim, taken earlier beside other work ({@link Effects.claim}). */
+  once(key: string, perform: () => Promise<string>, find: (claimedAt: string) => Promise<string | undefined>, ahead?: Claim): Promise<{ result: string; performed: boolean }>;
+  /**
+   * Take an effect's claim now, beside other work it does not depend on (a status write), so it
+   * is not one more round trip in series before the effect. Hand it to `once`, or `release` it
+   * when the effect turns out not to be wanted.
+   */
+  claim(key: string): Claim;
+  /** Give back a claim taken ahead and not used (only if this attempt made it): no later attempt waits out its lease. */
+  release(claim: Claim): Promise<void>;
   /** Whether the effect is recorded as done: work that only leads up to it (a paced turn) is skipped. */
   done(key: string): Promise<boolean>;
 }
 
 
+
+/** A claim as taken: made here, or found (another attempt's, perhaps already with its result). */
+interface Taken {
+  claimedAt: string;
+  here: boolean;
+  existing?: Record<string, unknown>;
+}
+
+export interface Claim {
+  key: string;
+  taken: Promise<Taken>;
+}
 
 /**
  * How long a claim without a result means "another attempt is performing it now" rather than "an
@@ -36,29 +57,46 @@ export function makeEffects(db: DynamoDBDocumentClient, tableName: string, optio
       db.send(new UpdateCommand({ TableName: tableName, Key: key(effect), UpdateExpression: 'SET #result = :result', ...attributeNames('#result'), ExpressionAttributeValues: { ':result': result } })),
     );
 
+  const drop = (effect: string) => storeCall('delete', () => db.send(new DeleteCommand({ TableName: tableName, Key: key(effect) }))).catch(() => undefined);
+  const take = async (effect: string): Promise<Taken> => {
+    const claimedAt = now().toISOString();
+    try {
+      await storeCall('put', () =>
+        db.send(
+          new PutCommand({
+            TableName: tableName,
+            Item: { ...key(effect), claimedAt, [LAYOUT.table.ttlAttribute]: expiryEpoch(now(), options.ttlDays) },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        ),
+      );
+      return { claimedAt, here: true };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const existing = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key(effect), ConsistentRead: true })))).Item;
+      return { claimedAt, here: false, ...(existing ? { existing } : {}) };
+    }
+  };
+
   return {
     async done(effect) {
       const item = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key(effect), ConsistentRead: true })))).Item;
       return typeof item?.result === 'string';
     },
-    async once(effect, perform, find) {
-      const claimedAt = now().toISOString();
+    claim: (effect) => {
+      const taken = take(effect);
+      // Awaited by once or release; a failure surfaces there, not as an unhandled rejection.
+      taken.catch(() => undefined);
+      return { key: effect, taken };
+    },
+    async release(ahead) {
+      const taken = await ahead.taken.catch(() => undefined);
+      if (taken?.here) await drop(ahead.key);
+    },
+    async once(effect, perform, find, ahead) {
       // Whether this attempt made the claim: only then does nothing else stand behind it.
-      let claimedHere = true;
-      try {
-        await storeCall('put', () =>
-          db.send(
-            new PutCommand({
-              TableName: tableName,
-              Item: { ...key(effect), claimedAt, [LAYOUT.table.ttlAttribute]: expiryEpoch(now(), options.ttlDays) },
-              ConditionExpression: 'attribute_not_exists(pk)',
-            }),
-          ),
-        );
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        claimedHere = false;
-        const existing = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key(effect), ConsistentRead: true })))).Item;
+      const { claimedAt, here: claimedHere, existing } = await (ahead && ahead.key === effect ? ahead.taken : take(effect));
+      if (!claimedHere) {
         if (typeof existing?.result === 'string') return { result: existing.result, performed: false };
         // Claimed moments ago, and its attempt has not failed: it is being performed right now.
         const age = now().getTime() - Date.parse(String(existing?.claimedAt ?? claimedAt));
@@ -80,7 +118,7 @@ export function makeEffects(db: DynamoDBDocumentClient, tableName: string, optio
         // 429s, that question would be one more rate-limited call per retry). A claim an earlier,
         // unknown failure left stays: that attempt may have performed, and the next one asks again.
         if (error instanceof RateLimitedError && claimedHere) {
-          await storeCall('delete', () => db.send(new DeleteCommand({ TableName: tableName, Key: key(effect) }))).catch(() => undefined);
+          await drop(effect);
           throw error;
         }
         // Not a crash: the next attempt may look (find) and perform again at once, without waiting out the lease.
