@@ -1,5 +1,5 @@
-import { BatchGetCommand, GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { storeCall } from './dynamo';
+import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { storeCall, readItem } from './dynamo';
 
 /** DynamoDB's limit of keys per BatchGetItem. */
 const KEYS_PER_BATCH = 100;
@@ -15,7 +15,7 @@ export async function getItems(db: DynamoDBDocumentClient, tableName: string, pk
   const unique = [...new Set(pks)];
   const found = new Map<string, Record<string, unknown>>();
   const getOne = async (pk: string) => {
-    const item = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: { pk }, ConsistentRead: true })))).Item;
+    const item = await readItem(db, tableName, { pk });
     if (item) found.set(pk, item);
   };
   if (unique.length <= 1) {

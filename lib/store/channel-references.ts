@@ -1,5 +1,5 @@
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure, storeCall } from './dynamo';
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure, storeCall, readItem } from './dynamo';
 import { TransientError } from '../errors';
 
 /**
@@ -19,7 +19,7 @@ export function makeChannelReferences(db: DynamoDBDocumentClient, tableName: str
   const key = (channel: string) => ({ pk: `channel#${channel}` });
   return {
     async latest(channel) {
-      const item = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key(channel), ConsistentRead: true })))).Item;
+      const item = await readItem(db, tableName, key(channel));
       return typeof item?.lastKey === 'string' ? { dedupKey: item.lastKey, ref: Number(item.lastRef) } : undefined;
     },
     async take(channel, dedupKey) {
@@ -41,7 +41,7 @@ export function makeChannelReferences(db: DynamoDBDocumentClient, tableName: str
         return Number(result.Attributes?.lastRef);
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
-        const item = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key(channel), ConsistentRead: true })))).Item;
+        const item = await readItem(db, tableName, key(channel));
         if (item?.lastKey !== dedupKey) throw new TransientError('channel reference moved on while it was being taken');
         return Number(item.lastRef);
       }

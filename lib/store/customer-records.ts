@@ -1,8 +1,8 @@
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as v from 'valibot';
 import { LAYOUT } from '../layout/layout';
 import { InvalidInputError, PermanentError, TransientError } from '../errors';
-import { attributeNames, isConditionFailure, storeCall } from './dynamo';
+import { attributeNames, isConditionFailure, storeCall, readItem } from './dynamo';
 import { SEVERITIES } from '../runtime/settings';
 
 /**
@@ -220,7 +220,7 @@ export interface CustomerItems extends Pick<CustomerRecords, 'get' | 'routingKey
 export function makeCustomerItems(db: DynamoDBDocumentClient, tableName: string, options: { now?: () => Date } = {}): CustomerItems {
   const now = options.now ?? (() => new Date());
 
-  const getItem = async (pk: { pk: string }) => (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: pk, ConsistentRead: true })))).Item;
+  const getItem = (pk: { pk: string }) => readItem(db, tableName, pk);
   const get = async (channel: string) => toRecord(await getItem(customerKey(channel)));
 
   const routingKey = async (channel: string): Promise<string | undefined> => {

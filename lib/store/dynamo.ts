@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { awsEndpoint } from '../runtime/config';
 import { TransientError } from '../errors';
 
@@ -19,6 +19,22 @@ export async function storeCall<T>(what: string, call: () => Promise<T>): Promis
   } catch (error) {
     if (isConditionFailure(error)) throw error;
     throw new TransientError(`DynamoDB ${what} failed`, error);
+  }
+}
+
+/** One item, read strongly consistent (every read of ours decides a write or what a channel is told); undefined when absent. */
+export async function readItem(db: DynamoDBDocumentClient, tableName: string, key: { pk: string }): Promise<Record<string, unknown> | undefined> {
+  return (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true })))).Item;
+}
+
+/** Write an item only where none has its key: false when one had (an earlier attempt's, or another's). */
+export async function putNew(db: DynamoDBDocumentClient, tableName: string, item: { pk: string } & Record<string, unknown>): Promise<boolean> {
+  try {
+    await storeCall('put', () => db.send(new PutCommand({ TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
+    return true;
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    return false;
   }
 }
 

@@ -1,5 +1,5 @@
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { attributeNames, expiryEpoch, isConditionFailure, storeCall } from './dynamo';
+import { DeleteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { attributeNames, expiryEpoch, storeCall, readItem, putNew } from './dynamo';
 import { LAYOUT } from '../layout/layout';
 import { RateLimitedError, TransientError } from '../errors';
 
@@ -60,27 +60,14 @@ export function makeEffects(db: DynamoDBDocumentClient, tableName: string, optio
   const drop = (effect: string) => storeCall('delete', () => db.send(new DeleteCommand({ TableName: tableName, Key: key(effect) }))).catch(() => undefined);
   const take = async (effect: string): Promise<Taken> => {
     const claimedAt = now().toISOString();
-    try {
-      await storeCall('put', () =>
-        db.send(
-          new PutCommand({
-            TableName: tableName,
-            Item: { ...key(effect), claimedAt, [LAYOUT.table.ttlAttribute]: expiryEpoch(now(), options.ttlDays) },
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        ),
-      );
-      return { claimedAt, here: true };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-      const existing = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key(effect), ConsistentRead: true })))).Item;
-      return { claimedAt, here: false, ...(existing ? { existing } : {}) };
-    }
+    if (await putNew(db, tableName, { ...key(effect), claimedAt, [LAYOUT.table.ttlAttribute]: expiryEpoch(now(), options.ttlDays) })) return { claimedAt, here: true };
+    const existing = await readItem(db, tableName, key(effect));
+    return { claimedAt, here: false, ...(existing ? { existing } : {}) };
   };
 
   return {
     async done(effect) {
-      const item = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key(effect), ConsistentRead: true })))).Item;
+      const item = await readItem(db, tableName, key(effect));
       return typeof item?.result === 'string';
     },
     claim: (effect) => {

@@ -1,7 +1,7 @@
-import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LAYOUT } from '../layout/layout';
 import type { IncidentStatus } from '../events';
-import { attributeNames, expiryEpoch, isConditionFailure, storeCall } from './dynamo';
+import { attributeNames, expiryEpoch, isConditionFailure, storeCall, readItem } from './dynamo';
 import type { IncidentLink } from './incident-links';
 
 /**
@@ -214,7 +214,7 @@ export function makeHistorySteps(db: DynamoDBDocumentClient, tableName: string, 
     record,
     recordLink: (link) => record(historyOf(link), linkStep(link)),
     async get(dedupKey) {
-      const item = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: { pk: `${HISTORY_PREFIX}${dedupKey}` }, ConsistentRead: true })))).Item;
+      const item = await readItem(db, tableName, { pk: `${HISTORY_PREFIX}${dedupKey}` });
       return item ? toRecord(item) : undefined;
     },
     async recordStatus(link, status, at) {

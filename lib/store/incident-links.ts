@@ -1,6 +1,6 @@
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { IncidentStatus } from '../events';
-import { attributeNames, expiryEpoch, isConditionFailure, queryIndexPage, storeCall } from './dynamo';
+import { attributeNames, expiryEpoch, isConditionFailure, putNew, queryIndexPage, storeCall, readItem } from './dynamo';
 import { TransientError } from '../errors';
 import { getItems } from './batch-get';
 import { LAYOUT } from '../layout/layout';
@@ -219,21 +219,11 @@ function linkItems(db: DynamoDBDocumentClient, tableName: string, options: Store
    */
   const pointThread = async (link: IncidentLink | undefined) => {
     if (!link?.threadTs) return;
-    await storeCall('put', () =>
-      db.send(
-        new PutCommand({
-          TableName: tableName,
-          Item: { ...threadKey(link.channel, link.threadTs!), dedupKey: link.dedupKey, [TTL]: expiresAt() },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      ),
-    ).catch((error: unknown) => {
-      if (!isConditionFailure(error)) throw error;
-    });
+    await putNew(db, tableName, { ...threadKey(link.channel, link.threadTs), dedupKey: link.dedupKey, [TTL]: expiresAt() });
   };
 
   const get = async (dedupKey: string) =>
-    toLink((await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: linkKey(dedupKey), ConsistentRead: true })))).Item);
+    toLink(await readItem(db, tableName, linkKey(dedupKey)));
 
   const update = async (dedupKey: string, expression: string, values: Record<string, unknown>, condition?: string) => {
     const result = await storeCall('update', () =>
@@ -278,27 +268,14 @@ function escalationSteps(db: DynamoDBDocumentClient, tableName: string, items: L
       // share its queue group, so the reply is handled after this escalation's write.
       const pointed = pointThread(link);
       pointed.catch(() => undefined);
-      try {
-        await storeCall('put', () =>
-          db.send(
-            new PutCommand({
-              TableName: tableName,
-              // Open from the start: the reconciler also looks after links no incident holds yet.
-              Item: { ...linkKey(input.dedupKey), ...link, [OPEN_INDEX.partitionKey]: OPEN, [TTL]: expiresAt() },
-              ConditionExpression: 'attribute_not_exists(pk)',
-            }),
-          ),
-        );
-        await pointed;
-        return { link, created: true };
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        await pointed;
-        const existing = await get(input.dedupKey);
-        if (!existing) throw new TransientError('link vanished between put and get');
-        await pointThread(existing);
-        return { link: existing, created: false };
-      }
+      // Open from the start: the reconciler also looks after links no incident holds yet.
+      const created = await putNew(db, tableName, { ...linkKey(input.dedupKey), ...link, [OPEN_INDEX.partitionKey]: OPEN, [TTL]: expiresAt() });
+      await pointed;
+      if (created) return { link, created };
+      const existing = await get(input.dedupKey);
+      if (!existing) throw new TransientError('link vanished between put and get');
+      await pointThread(existing);
+      return { link: existing, created };
     },
     async settle(dedupKey, outcome) {
       try {
@@ -343,7 +320,7 @@ function escalationSteps(db: DynamoDBDocumentClient, tableName: string, items: L
       return updateOnce(dedupKey, 'SET #ref = :ref', { ':ref': ref }, 'attribute_not_exists(#ref)');
     },
     async byThread(channel, threadTs) {
-      const item = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: threadKey(channel, threadTs), ConsistentRead: true })))).Item;
+      const item = await readItem(db, tableName, threadKey(channel, threadTs));
       return typeof item?.dedupKey === 'string' ? item.dedupKey : undefined;
     },
     async close(dedupKey) {
@@ -405,9 +382,7 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
     ...escalationSteps(db, tableName, items),
     ...bindingOf(db, tableName, items),
     async followersOf(incidentId, channels) {
-      const holder = (
-        await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: incidentKey(incidentId), ConsistentRead: true })))
-      ).Item;
+      const holder = await readItem(db, tableName, incidentKey(incidentId));
       // DynamoDB keeps no empty set: present, it names at least one channel.
       if (holder?.channels) channels?.([...(holder.channels as Set<string>)]);
       // `dedupKey` is the single pointer earlier versions wrote; `links` is the set written now.

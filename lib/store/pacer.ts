@@ -1,7 +1,7 @@
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LAYOUT } from '../layout/layout';
 import { RateLimitedError, WaitForTurnError } from '../errors';
-import { expiryEpoch, isConditionFailure, storeCall } from './dynamo';
+import { expiryEpoch, isConditionFailure, storeCall, readItem } from './dynamo';
 
 /**
  * Turns under a rate limit that many Lambda invocations share (Slack's chat.update, about 50 a
@@ -128,7 +128,7 @@ export function postPacing(db: DynamoDBDocumentClient, tableName: string, settin
 
 /** The turn kept under `key` (see Pacer.keptTurn), if any and not spent. */
 export async function heldTurn(db: DynamoDBDocumentClient, tableName: string, key: { pk: string }): Promise<number | undefined> {
-  const held = (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true })))).Item;
+  const held = await readItem(db, tableName, key);
   return typeof held?.turnAt === 'number' && held.spent !== true ? held.turnAt : undefined;
 }
 

@@ -1,8 +1,8 @@
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { getItems } from './batch-get';
 import { LAYOUT } from '../layout/layout';
 import { TransientError } from '../errors';
-import { expiryEpoch, isConditionFailure, storeCall } from './dynamo';
+import { expiryEpoch, isConditionFailure, putNew, storeCall, readItem } from './dynamo';
 
 /** The budget's window: a page counts against the channel for one rolling hour. */
 export const BUDGET_WINDOW_MS = 60 * 60 * 1000;
@@ -74,7 +74,7 @@ export function makePageBudget(db: DynamoDBDocumentClient, tableName: string, op
   const live = liveIn(options.windowMs ?? BUDGET_WINDOW_MS);
   const budgetKey = (channel: string) => ({ pk: `${prefix}#${channel}` });
   const answerKey = (channel: string, escalationId: string) => ({ pk: `${prefix}#${channel}#answer#${escalationId}` });
-  const read = async (pk: { pk: string }) => (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: pk, ConsistentRead: true })))).Item;
+  const read = (pk: { pk: string }) => readItem(db, tableName, pk);
 
   const toBudget = (item: Record<string, unknown> | undefined): BudgetItem | undefined =>
     item ? { grants: (item.grants ?? {}) as Record<string, number>, version: Number(item.version ?? 0) } : undefined;
@@ -133,23 +133,10 @@ export function makePageBudget(db: DynamoDBDocumentClient, tableName: string, op
       // finds it (decide), so only a refusal, which the budget does not hold, is written down.
       // One write less in series before a page.
       if (answer.granted) return answer;
-      try {
-        await storeCall('put', () =>
-          db.send(
-            new PutCommand({
-              TableName: tableName,
-              Item: { ...answerKey(channel, escalationId), ...answer, [LAYOUT.table.ttlAttribute]: expiryEpoch(new Date(nowMs), options.ttlDays) },
-              ConditionExpression: 'attribute_not_exists(pk)',
-            }),
-          ),
-        );
-        return answer;
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        // A concurrent attempt for the same escalation answered first: its answer is the answer.
-        const first = await read(answerKey(channel, escalationId));
-        return { granted: Boolean(first?.granted), used: Number(first?.used) };
-      }
+      if (await putNew(db, tableName, { ...answerKey(channel, escalationId), ...answer, [LAYOUT.table.ttlAttribute]: expiryEpoch(new Date(nowMs), options.ttlDays) })) return answer;
+      // A concurrent attempt for the same escalation answered first: its answer is the answer.
+      const first = await read(answerKey(channel, escalationId));
+      return { granted: Boolean(first?.granted), used: Number(first?.used) };
     },
     async used(channel, nowMs) {
       return live((await readBudget(channel))?.grants ?? {}, nowMs).length;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LAYOUT } from '../layout/layout';
-import { expiryEpoch, isConditionFailure, storeCall } from './dynamo';
+import { expiryEpoch, isConditionFailure, storeCall, readItem } from './dynamo';
 import { claimTurn } from './pacer';
 
 /**
@@ -90,7 +90,7 @@ export function makeWindowPacer(db: DynamoDBDocumentClient, tableName: string, o
   const wentKey = (lane: string, slot: number) => ({ pk: `window#${lane}#went#${slot}` });
   // Kept a day past last use; the counter is refreshed by every reservation, so it outlives its residues.
   const expires = (nowMs: number) => expiryEpoch(new Date(nowMs), 1);
-  const get = async (key: { pk: string }) => (await storeCall('get', () => db.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true })))).Item;
+  const get = (key: { pk: string }) => readItem(db, tableName, key);
 
   /** Reserve a slot and say when it goes; `record` writes the slot's turn for the slot a window later. */
   async function reserve(lane: string, nowMs: number): Promise<WindowTurn & { record: () => Promise<void> }> {
