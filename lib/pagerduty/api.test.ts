@@ -64,3 +64,26 @@ describe('the PagerDuty adapter when an incident is not there', () => {
     expect(refused).toMatchObject({ name: 'PagerDutyNotFoundError', code: 'pagerduty_404', retryable: false });
   });
 });
+
+describe('reads of one incident at once', () => {
+  let pagerDuty: PagerDutyStandIn;
+  beforeAll(async () => {
+    pagerDuty = await new PagerDutyStandIn({ routingKey: 'R'.repeat(32), restToken: 'rest-token' }).start();
+  });
+  afterAll(() => pagerDuty.stop());
+
+  it('share one REST call while it is on its way (a batch of merges into one incident); a read after it has come calls again', async () => {
+    const api = makePagerDutyApi({ eventsUrl: pagerDuty.url, apiUrl: pagerDuty.url, routingKey: 'R'.repeat(32), restToken: 'rest-token', timeoutMs: 5000 });
+    await api.trigger({ dedupKey: 'pdr-shared-read', summary: 'checkout is down', source: 'test', severity: 'critical', customDetails: {} });
+    const { id } = pagerDuty.byKey('pdr-shared-read')!;
+    const path = `/incidents/${id}`;
+
+    const together = await Promise.all(Array.from({ length: 10 }, () => api.getIncident(id)));
+    expect(new Set(together.map((incident) => incident?.id))).toEqual(new Set([id]));
+    expect(pagerDuty.restCalls.filter((call) => call.path === path)).toHaveLength(1);
+
+    pagerDuty.acknowledge(id, 'Dana Scully');
+    expect((await api.getIncident(id))?.status).toBe('acknowledged');
+    expect(pagerDuty.restCalls.filter((call) => call.path === path)).toHaveLength(2);
+  });
+});

@@ -128,6 +128,17 @@ export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; r
     return (response.data ?? {}) as Record<string, unknown>;
   };
 
+  const readIncident = async (id: string) => {
+    try {
+      const data = await rest('incident lookup', `incidents/${encodeURIComponent(id)}`);
+      return toIncidentState((data.incident ?? {}) as Record<string, unknown>);
+    } catch (error) {
+      if (error instanceof PagerDutyNotFoundError) return undefined;
+      throw error;
+    }
+  };
+  const incidentReads = new Map<string, Promise<IncidentState | undefined>>();
+
   const routingKeyFor = (own: string | undefined) => own ?? options.routingKey;
   return {
     routingKeyFor,
@@ -164,14 +175,16 @@ export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; r
       }
       throw failure('Events API', response.status, detail, response.headers);
     },
-    async getIncident(id) {
-      try {
-        const data = await rest('incident lookup', `incidents/${encodeURIComponent(id)}`);
-        return toIncidentState((data.incident ?? {}) as Record<string, unknown>);
-      } catch (error) {
-        if (error instanceof PagerDutyNotFoundError) return undefined;
-        throw error;
+    getIncident(id) {
+      // Reads of one incident while one is on its way share it: an outage's merges into one
+      // incident, a batch's worth at a time, would otherwise spend PagerDuty's REST limit (960 a
+      // minute, account-wide) on the same answer. Nothing is kept once it has come.
+      let read = incidentReads.get(id);
+      if (!read) {
+        read = readIncident(id).finally(() => incidentReads.delete(id));
+        incidentReads.set(id, read);
       }
+      return read;
     },
     async findIncidentsByKey(incidentKey) {
       // An empty incident_key filter is no filter: PagerDuty would list every open incident.
