@@ -110,6 +110,10 @@ export function renderStorm(storm: { own?: StormResult; shared?: StormResult }, 
   row('Slack 429s: posts refused / retried no earlier than Retry-After; updates refused', (r) => `${r.slack429.received} / ${r.slack429.honoured} of ${r.slack429.retried}; ${r.slack429.updatesRefused}`);
   row('refused posts by kind (s after the first request: first–last)', (r) => refusedByKind(r.slack429.byKind));
   row('PagerDuty Events 429s (no Retry-After); shortest wait before a retry', (r) => `${r.pagerDuty429.received}; ${r.pagerDuty429.shortestRetryGapMs !== undefined ? s(r.pagerDuty429.shortestRetryGapMs) : '–'}`);
+  row('PagerDuty REST calls (960 a minute per API key): answered / refused with 429', (r) => {
+    const rest = r.rateLimits.pagerDuty['pagerduty.rest.token'];
+    return `${rest.allowed} / ${rest.refused}`;
+  });
   row('duplicates (incidents, confirmations, status updates, resolutions)', (r) => `${r.checks.duplicateIncidents}, ${r.checks.duplicateConfirmations}, ${r.checks.duplicateStatusUpdates}, ${r.checks.duplicateResolutions}`);
   row('lost (triggers, confirmations, status updates, resolutions), DLQ', (r) => `${r.checks.missingTriggers}, ${r.checks.missingConfirmations}, ${r.checks.missingStatusUpdates}, ${r.checks.missingResolutions}, ${r.checks.deadLettered}`);
   row('workers', workersOf);
