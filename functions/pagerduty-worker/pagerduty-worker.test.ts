@@ -99,24 +99,29 @@ describe('an update to a channel that follows an incident', () => {
     await env.stop();
   });
 
-  it('reads the channel\'s registry item beside its link and claims the post beside the status write, so three round trips come before the post', async () => {
-    const channel = 'C0READAHEAD';
-    const dedupKey = 'pdr-0000000000000000000000000000b001';
-    const { registrationId } = await makeCustomers(env.db, env.dynamo.tableName).add({ channel, name: 'Read ahead' });
+  const logger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => logger, metric: () => undefined };
+
+  /** A registered channel's escalation, paged, with its thread, bound to its incident as its incident.triggered webhook binds it; and that incident's acknowledgement. */
+  async function following(channel: string, dedupKey: string, eventId: string, occurredAt = new Date().toISOString()) {
+    const { registrationId } = await makeCustomers(env.db, env.dynamo.tableName).add({ channel, name: channel });
     const pagerDuty = makePagerDutyApi({ eventsUrl: pagerDutyStandIn.url, apiUrl: pagerDutyStandIn.url, routingKey: ROUTING_KEY, restToken: 'rest-token', timeoutMs: 5000 });
-    const setUp = makeIncidentLinks(env.db, env.dynamo.tableName, { ttlDays: 1 });
-    await setUp.create({ dedupKey, team: 'T0PROVIDER', channel, threadTs: '1796040000.000200', requester: 'UCUSTOMER1', summary: 'checkout is down', via: 'mention', ...(registrationId ? { registrationId } : {}) });
-    await setUp.settle(dedupKey, { state: 'triggered', ref: 1 });
+    const links = makeIncidentLinks(env.db, env.dynamo.tableName, { ttlDays: 1 });
+    await links.create({ dedupKey, team: 'T0PROVIDER', channel, threadTs: '1796040000.000200', requester: 'UCUSTOMER1', summary: 'checkout is down', via: 'mention', ...(registrationId ? { registrationId } : {}) });
+    await links.settle(dedupKey, { state: 'triggered', ref: 1 });
     await pagerDuty.trigger({ dedupKey, summary: 'checkout is down', source: 'test', severity: 'critical', customDetails: {} });
     const incident = pagerDutyStandIn.byKey(dedupKey)!;
-    // Its incident.triggered webhook bound it, as the worker does.
-    await setUp.bind({ dedupKey, channel }, incident.id, 'own-key');
+    await links.bind({ dedupKey, channel }, incident.id, 'own-key');
+    const event: PagerDutyIncidentEvent = { v: EVENT_CONTRACT_VERSION, kind: 'pagerduty.incident', id: eventId, eventType: 'incident.acknowledged', occurredAt, agentName: 'Dana Scully', incident: { id: incident.id, status: 'acknowledged', incidentKey: dedupKey, assignees: [] }, receivedAt: occurredAt };
+    return { pagerDuty, links, event };
+  }
+
+  it('reads the channel\'s registry item beside its link and claims the post beside the status write, so three round trips come before the post', async () => {
+    const channel = 'C0READAHEAD';
+    const { pagerDuty, event } = await following(channel, 'pdr-0000000000000000000000000000b001', 'E-READAHEAD');
 
     // Every DynamoDB call the worker makes, and when it started and answered.
     const { db: recorded, timeline } = recordingClient(env.db);
     const worker = workerOn(recorded, env.dynamo.tableName, { slack: slackStandIn, pagerDuty });
-    const logger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => logger, metric: () => undefined };
-    const event: PagerDutyIncidentEvent = { v: EVENT_CONTRACT_VERSION, kind: 'pagerduty.incident', id: 'E-READAHEAD', eventType: 'incident.acknowledged', occurredAt: new Date().toISOString(), agentName: 'Dana Scully', incident: { id: incident.id, status: 'acknowledged', incidentKey: dedupKey, assignees: [] }, receivedAt: new Date().toISOString() };
     await worker(event, { logger, finalAttempt: false });
 
     const post = slackStandIn.calls.find((call) => call.method === 'chat.postMessage' && call.channel === channel);
@@ -142,21 +147,11 @@ describe('an update to a channel that follows an incident', () => {
   it('gives back the claim it took beside the status write when the post is not made (the reconciler told the change first)', async () => {
     const channel = 'C0TOLDFIRST';
     const dedupKey = 'pdr-0000000000000000000000000000b002';
-    const { registrationId } = await makeCustomers(env.db, env.dynamo.tableName).add({ channel, name: 'Told first' });
-    const pagerDuty = makePagerDutyApi({ eventsUrl: pagerDutyStandIn.url, apiUrl: pagerDutyStandIn.url, routingKey: ROUTING_KEY, restToken: 'rest-token', timeoutMs: 5000 });
-    const setUp = makeIncidentLinks(env.db, env.dynamo.tableName, { ttlDays: 1 });
-    await setUp.create({ dedupKey, team: 'T0PROVIDER', channel, threadTs: '1796040000.000300', requester: 'UCUSTOMER1', summary: 'checkout is down', via: 'mention', ...(registrationId ? { registrationId } : {}) });
-    await setUp.settle(dedupKey, { state: 'triggered', ref: 1 });
-    await pagerDuty.trigger({ dedupKey, summary: 'checkout is down', source: 'test', severity: 'critical', customDetails: {} });
-    const incident = pagerDutyStandIn.byKey(dedupKey)!;
-    await setUp.bind({ dedupKey, channel }, incident.id, 'own-key');
     const at = new Date().toISOString();
-    await setUp.recordReconciledStatus(dedupKey, 'acknowledged', at);
+    const { pagerDuty, links, event } = await following(channel, dedupKey, 'E-TOLDFIRST', at);
+    await links.recordReconciledStatus(dedupKey, 'acknowledged', at);
 
-    const worker = workerOn(env.db, env.dynamo.tableName, { slack: slackStandIn, pagerDuty });
-    const logger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => logger, metric: () => undefined };
-    const event: PagerDutyIncidentEvent = { v: EVENT_CONTRACT_VERSION, kind: 'pagerduty.incident', id: 'E-TOLDFIRST', eventType: 'incident.acknowledged', occurredAt: at, agentName: 'Dana Scully', incident: { id: incident.id, status: 'acknowledged', incidentKey: dedupKey, assignees: [] }, receivedAt: at };
-    await worker(event, { logger, finalAttempt: false });
+    await workerOn(env.db, env.dynamo.tableName, { slack: slackStandIn, pagerDuty })(event, { logger, finalAttempt: false });
 
     expect(slackStandIn.calls.filter((call) => call.method === 'chat.postMessage' && call.channel === channel)).toEqual([]);
     const claim = await env.db.send(new GetCommand({ TableName: env.dynamo.tableName, Key: { pk: `effect#pd:E-TOLDFIRST:${dedupKey}` }, ConsistentRead: true }));
