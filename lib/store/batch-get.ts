@@ -1,5 +1,5 @@
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { storeCall, readItem } from './dynamo';
+import { readItem, storeCall } from './dynamo';
 
 /** DynamoDB's limit of keys per BatchGetItem. */
 const KEYS_PER_BATCH = 100;

@@ -1,5 +1,5 @@
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure, storeCall, readItem } from './dynamo';
+import { isConditionFailure, readItem, storeCall } from './dynamo';
 import { TransientError } from '../errors';
 
 /**

@@ -2,7 +2,7 @@ import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamod
 import * as v from 'valibot';
 import { LAYOUT } from '../layout/layout';
 import { InvalidInputError, PermanentError, TransientError } from '../errors';
-import { attributeNames, isConditionFailure, storeCall, readItem } from './dynamo';
+import { attributeNames, isConditionFailure, readItem, storeCall } from './dynamo';
 import { SEVERITIES } from '../runtime/settings';
 
 /**

@@ -1,5 +1,5 @@
 import { DeleteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { attributeNames, expiryEpoch, storeCall, readItem, putNew } from './dynamo';
+import { attributeNames, expiryEpoch, putNew, readItem, storeCall } from './dynamo';
 import { LAYOUT } from '../layout/layout';
 import { RateLimitedError, TransientError } from '../errors';
 

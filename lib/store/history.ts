@@ -1,7 +1,7 @@
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LAYOUT } from '../layout/layout';
 import type { IncidentStatus } from '../events';
-import { attributeNames, expiryEpoch, isConditionFailure, storeCall, readItem } from './dynamo';
+import { attributeNames, expiryEpoch, isConditionFailure, readItem, storeCall } from './dynamo';
 import type { IncidentLink } from './incident-links';
 
 /**

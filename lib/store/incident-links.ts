@@ -1,6 +1,6 @@
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { IncidentStatus } from '../events';
-import { attributeNames, expiryEpoch, isConditionFailure, putNew, queryIndexPage, storeCall, readItem } from './dynamo';
+import { attributeNames, expiryEpoch, isConditionFailure, putNew, queryIndexPage, readItem, storeCall } from './dynamo';
 import { TransientError } from '../errors';
 import { getItems } from './batch-get';
 import { LAYOUT } from '../layout/layout';

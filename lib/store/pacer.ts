@@ -1,7 +1,7 @@
 import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LAYOUT } from '../layout/layout';
 import { RateLimitedError, WaitForTurnError } from '../errors';
-import { expiryEpoch, isConditionFailure, storeCall, readItem } from './dynamo';
+import { expiryEpoch, isConditionFailure, readItem, storeCall } from './dynamo';
 
 /**
  * Turns under a rate limit that many Lambda invocations share (Slack's chat.update, about 50 a

@@ -2,7 +2,7 @@ import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { getItems } from './batch-get';
 import { LAYOUT } from '../layout/layout';
 import { TransientError } from '../errors';
-import { expiryEpoch, isConditionFailure, putNew, storeCall, readItem } from './dynamo';
+import { expiryEpoch, isConditionFailure, putNew, readItem, storeCall } from './dynamo';
 
 /** The budget's window: a page counts against the channel for one rolling hour. */
 export const BUDGET_WINDOW_MS = 60 * 60 * 1000;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LAYOUT } from '../layout/layout';
-import { expiryEpoch, isConditionFailure, storeCall, readItem } from './dynamo';
+import { expiryEpoch, isConditionFailure, readItem, storeCall } from './dynamo';
 import { claimTurn } from './pacer';
 
 /**
