@@ -138,9 +138,29 @@ function queueResources(stage, name) {
   };
 }
 
-function tableResource(stage, protect) {
+/**
+ * Pre-warming (`WarmThroughput`) from params tableWarmReadsPerSecond and tableWarmWritesPerSecond,
+ * for a provider whose outage may reach more channels at once than a new on-demand table takes
+ * without throttling (4,000 writes and 12,000 reads a second): docs/performance.md, "10,000
+ * customer channels in one outage". None by default: AWS charges for raising it, and a raised
+ * value can never be lowered again. From the default up to the default per-table quota, 40,000.
+ */
+async function tableWarmThroughput(resolveVariable) {
+  const reads = await integerParam(resolveVariable, 'tableWarmReadsPerSecond', { min: 12000, max: 40000, allowNone: true });
+  const writes = await integerParam(resolveVariable, 'tableWarmWritesPerSecond', { min: 4000, max: 40000, allowNone: true });
+  return { ...(reads !== undefined ? { ReadUnitsPerSecond: reads } : {}), ...(writes !== undefined ? { WriteUnitsPerSecond: writes } : {}) };
+}
+
+/** Indexes that every escalation writes to (its open link, its history record): what the table's pre-warmed writes also reach. */
+const WRITTEN_PER_ESCALATION = new Set([layout.table.openLinkIndex.name, layout.table.historyIndex.name]);
+
+function tableResource(stage, protect, warm) {
   const t = layout.table;
   const policy = protect ? 'Retain' : 'Delete';
+  // A write to the table is also a write to each index its item is in, and an index that cannot
+  // keep up throttles the table's writes: the indexes every escalation writes are warmed alike.
+  const indexWarm = warm.WriteUnitsPerSecond ? { WarmThroughput: { WriteUnitsPerSecond: warm.WriteUnitsPerSecond } } : {};
+  const withWarm = (index) => ({ ...indexSpec(index), ...(WRITTEN_PER_ESCALATION.has(index.name) ? indexWarm : {}) });
   return {
     [t.logicalId]: {
       Type: 'AWS::DynamoDB::Table',
@@ -162,7 +182,8 @@ function tableResource(stage, protect) {
         // open links only (and nothing at all when none is open). Only history records carry the
         // third's, so a report reads escalations by month and customer, never a scan
         // (docs/reports.md). CloudFormation adds one index per update, and this is the only new one.
-        GlobalSecondaryIndexes: [indexSpec(t.customerIndex), indexSpec(t.openLinkIndex), indexSpec(t.historyIndex)],
+        GlobalSecondaryIndexes: [t.customerIndex, t.openLinkIndex, t.historyIndex].map(withWarm),
+        ...(Object.keys(warm).length ? { WarmThroughput: warm } : {}),
         TimeToLiveSpecification: { AttributeName: t.ttlAttribute, Enabled: true },
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         DeletionProtectionEnabled: protect,
@@ -570,7 +591,7 @@ async function resources({ resolveVariable }) {
   return {
     Resources: {
       ...Object.assign({}, ...Object.keys(layout.queues).map((name) => queueResources(stage, name))),
-      ...tableResource(stage, protect),
+      ...tableResource(stage, protect, await tableWarmThroughput(resolveVariable)),
       ...roleResources(stage, secrets),
       ...reportPolicyResource(stage),
       ...target.resources,

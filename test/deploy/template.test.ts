@@ -138,6 +138,8 @@ describe('the CloudFormation template `sls package` generates, offline and witho
       'routeBurstLimit=9',
       'ingressReservedConcurrency=50',
       'reconcilerReservedConcurrency=1',
+      'tableWarmReadsPerSecond=15000',
+      'tableWarmWritesPerSecond=14000',
     ]);
   }, 180_000);
 
@@ -255,6 +257,23 @@ describe('the CloudFormation template `sls package` generates, offline and witho
       );
       expect(table.DeletionPolicy).toBe(protect ? 'Retain' : 'Delete');
     }
+  });
+
+  it('pre-warms the table only when the params ask, and then the indexes every escalation writes alike', () => {
+    const defaults = (YAML.parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as { params: { default: Record<string, unknown> } }).params.default;
+    expect(defaults).toMatchObject({ tableWarmReadsPerSecond: 'none', tableWarmWritesPerSecond: 'none' });
+    const warmOf = (p: Packaged) => {
+      const table = p.template.Resources[LAYOUT.table.logicalId]!.Properties!;
+      return { table: table.WarmThroughput, indexes: Object.fromEntries((table.GlobalSecondaryIndexes as { IndexName: string; WarmThroughput?: unknown }[]).map((index) => [index.IndexName, index.WarmThroughput])) };
+    };
+    for (const p of [dev, prod]) {
+      expect(warmOf(p)).toEqual({ table: undefined, indexes: { [LAYOUT.table.customerIndex.name]: undefined, [LAYOUT.table.openLinkIndex.name]: undefined, [LAYOUT.table.historyIndex.name]: undefined } });
+    }
+    // The customer index takes a write when the provider edits a customer, not per escalation.
+    expect(warmOf(split)).toEqual({
+      table: { ReadUnitsPerSecond: 15000, WriteUnitsPerSecond: 14000 },
+      indexes: { [LAYOUT.table.customerIndex.name]: undefined, [LAYOUT.table.openLinkIndex.name]: { WriteUnitsPerSecond: 14000 }, [LAYOUT.table.historyIndex.name]: { WriteUnitsPerSecond: 14000 } },
+    });
   });
 
   it('lets the report Query the history index and the customers\' names and targets, and nothing else: no Scan, no item read, no write', () => {
@@ -683,10 +702,13 @@ describe('serverless.yml as a plain YAML file', () => {
   });
 });
 
+/** The params serverless.yml gives every stage that the generator reads without a default of its own. */
+const PARAM_DEFAULTS: Record<string, string> = { routeRateLimit: '50', routeBurstLimit: '100', ingressReservedConcurrency: 'none', reconcilerReservedConcurrency: 'none', tableWarmReadsPerSecond: 'none', tableWarmWritesPerSecond: 'none' };
+
 describe('deploy/cloudformation.js refuses params that would deploy a half-configured stack', () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const generator = require('../../deploy/cloudformation.js') as { resources: (input: { resolveVariable: (v: string) => Promise<unknown> }) => Promise<unknown> };
-  const DEFAULTS: Record<string, string> = { secretId: 'pd-router/t', routeRateLimit: '50', routeBurstLimit: '100', ingressReservedConcurrency: 'none', reconcilerReservedConcurrency: 'none' };
+  const DEFAULTS: Record<string, string> = { ...PARAM_DEFAULTS, secretId: 'pd-router/t' };
   const resolveWith = (params: Record<string, string>) => async (variable: string) => {
     if (variable === 'sls:stage') return 't';
     if (variable === 'self:custom.routes.slack') return '/slack/events';
@@ -704,6 +726,9 @@ describe('deploy/cloudformation.js refuses params that would deploy a half-confi
     [{ routeBurstLimit: '0' }, /param routeBurstLimit must be a whole number from 1/],
     [{ ingressReservedConcurrency: '0' }, /param ingressReservedConcurrency must be a whole number from 1 to 1000, or 'none'/],
     [{ reconcilerReservedConcurrency: '2' }, /param reconcilerReservedConcurrency must be a whole number from 1 to 1, or 'none'/],
+    // Under a new table's own warm throughput, or over the per-table quota: the deploy would fail.
+    [{ tableWarmWritesPerSecond: '1000' }, /param tableWarmWritesPerSecond must be a whole number from 4000 to 40000, or 'none'/],
+    [{ tableWarmReadsPerSecond: '50000' }, /param tableWarmReadsPerSecond must be a whole number from 12000 to 40000, or 'none'/],
   ])('%j: a one-line error naming the param', async (params, message) => {
     await expect(generator.resources({ resolveVariable: resolveWith(params) })).rejects.toThrow(message);
   });
@@ -739,7 +764,7 @@ describe('stage prod refuses to be packaged or deployed with alarms that notify 
     if (variable === 'self:custom.routes.slack') return '/slack/events';
     if (variable === 'self:custom.routes.pagerDuty') return '/pagerduty/webhooks';
     const name = /^param:(\w+)/.exec(variable)?.[1] ?? '';
-    return { secretId: 'pd-router/x', routeRateLimit: '50', routeBurstLimit: '100', ingressReservedConcurrency: 'none', reconcilerReservedConcurrency: 'none', ...params }[name] ?? '';
+    return { ...PARAM_DEFAULTS, secretId: 'pd-router/x', ...params }[name] ?? '';
   };
   /** The generator as osls runs it: it reads the command (`package`, `deploy`, `info`…) from the command line. */
   async function generate(command: string, stage: string, params: Record<string, string>) {
