@@ -3,13 +3,13 @@ import { RateLimitedError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
 import type { EventQueue } from '../../lib/queue/queue';
 import { type ChannelScopes, type SlackApi } from '../../lib/slack/web-api';
-import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
+import type { IncidentLink, UpdateLinks } from '../../lib/store/incident-links';
 import { awaitTurn, type Pacer } from '../../lib/store/pacer';
 import { confirmationFor, confirmationIsStale } from '../../lib/escalation/confirmation';
 import type { DeliveryGate } from '../../lib/escalation/delivery-gate';
 
 export interface ConfirmationRefreshDeps {
-  links: IncidentLinks;
+  links: UpdateLinks;
   slack: SlackApi;
   /** Where each channel is spoken to. */
   scopes: ChannelScopes;

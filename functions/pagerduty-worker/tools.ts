@@ -1,7 +1,7 @@
 import type { PagerDutyApi } from '../../lib/pagerduty/api';
 import { type ChannelScopes, type SlackApi } from '../../lib/slack/web-api';
 import type { Effects } from '../../lib/store/effects';
-import { type IncidentLinks } from '../../lib/store/incident-links';
+import { type UpdateLinks } from '../../lib/store/incident-links';
 import { readAhead, type CustomerRecords } from '../../lib/store/customer-records';
 import { makeDeliveryGate, type DeliveryGate } from '../../lib/escalation/delivery-gate';
 import { type Ownership } from '../../lib/tenancy/ownership';
@@ -16,7 +16,7 @@ type ConfirmationRefresh = ReturnType<typeof makeConfirmationRefresh>;
 type Audience = ReturnType<typeof makeAudience>;
 
 export interface PagerDutyWorkerDeps {
-  links: IncidentLinks;
+  links: UpdateLinks;
   /** Which escalations an incident holds (the only module that binds a link to one). */
   ownership: Ownership;
   customers: CustomerRecords;

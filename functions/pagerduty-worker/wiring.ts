@@ -3,7 +3,7 @@ import { parsePagerDutyQueueEvent } from '../../lib/pagerduty-events';
 import { makeEventQueue } from '../../lib/queue/queue';
 import { makePacer, postPacing } from '../../lib/store/pacer';
 import { makeOwnership } from '../../lib/tenancy/ownership';
-import { makeIncidentLinks } from '../../lib/store/incident-links';
+import { makeUpdateLinks } from '../../lib/store/incident-links';
 import { createWorkerHandler, type WorkerParts } from '../shared/worker-runtime';
 import { makePagerDutyWorker } from './pagerduty-worker';
 
@@ -25,7 +25,7 @@ export function createPagerDutyWorkerHandler(env: Env, overrides: Partial<Pick<W
               ? { eventId: event.id, incidentId: event.incidentId }
               : { eventId: event.id, incidentId: event.incident.id },
       ownership: makeOwnership,
-      links: makeIncidentLinks,
+      links: makeUpdateLinks,
       own: ({ config, db, sqs, queueUrl }) => ({
         /** The worker's own queue: confirmation refreshes and a fan-out's per-link events. */
         queue: makeEventQueue(sqs, queueUrl),

@@ -198,7 +198,8 @@ const HELD_BY: Record<Evidence, NonNullable<IncidentLink['heldBy']>> = { 'own-ke
 
 /**
  * What the slack-worker does with links: an escalation's own steps, from its creation to its
- * close. The pagerduty-worker and the reconciler have them all ({@link makeIncidentLinks}).
+ * close. The pagerduty-worker has its own ({@link UpdateLinks}), the reconciler all of them
+ * ({@link makeIncidentLinks}): each bundle carries only the steps its worker takes.
  */
 export type EscalationLinks = Pick<IncidentLinks, 'get' | 'create' | 'settle' | 'fold' | 'setThread' | 'setConfirmation' | 'confirmationShows' | 'askConfirmation' | 'decide' | 'setRef' | 'byThread' | 'close'>;
 
@@ -252,7 +253,10 @@ function linkItems(db: DynamoDBDocumentClient, tableName: string, options: Store
     }
   };
 
-  return { now, linkKey, incidentKey, expiresAt, threadKey, pointThread, get, update, updateOnce };
+  /** The confirmation now shows this (both workers bring it up to date); any turn kept for it is spent. */
+  const confirmationShows = (dedupKey: string, shown: string) => update(dedupKey, 'SET confirmationShown = :shown REMOVE confirmationTurnAt', { ':shown': shown });
+
+  return { now, linkKey, incidentKey, expiresAt, threadKey, pointThread, get, update, updateOnce, confirmationShows };
 }
 
 type LinkItems = ReturnType<typeof linkItems>;
@@ -307,9 +311,7 @@ function escalationSteps(db: DynamoDBDocumentClient, tableName: string, items: L
     async setConfirmation(dedupKey, ts, shown) {
       return update(dedupKey, 'SET confirmationTs = :ts, confirmationShown = :shown', { ':ts': ts, ':shown': shown });
     },
-    async confirmationShows(dedupKey, shown) {
-      return update(dedupKey, 'SET confirmationShown = :shown REMOVE confirmationTurnAt', { ':shown': shown });
-    },
+    confirmationShows: items.confirmationShows,
     async askConfirmation(dedupKey, promptTs) {
       return updateOnce(dedupKey, 'SET confirmation = :asked, promptTs = :ts', { ':asked': 'asked', ':ts': promptTs }, 'attribute_not_exists(confirmation)');
     },
@@ -374,13 +376,14 @@ export function makeEscalationLinks(db: DynamoDBDocumentClient, tableName: strin
   return { ...escalationSteps(db, tableName, items), ...bindingOf(db, tableName, items) };
 }
 
-/** The store, binding included: the composition root gives the binding to ownership alone. */
-export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string, options: StoreOptions): IncidentLinks & LinkBinding {
-  const items = linkItems(db, tableName, options);
+/** What the pagerduty-worker does with links: read an incident's followers, and record what each was shown. */
+export type UpdateLinks = Pick<IncidentLinks, 'get' | 'followersOf' | 'advanceStatus' | 'confirmationShows' | 'keepConfirmationTurn' | 'dropConfirmationTurn'>;
+
+function updateSteps(db: DynamoDBDocumentClient, tableName: string, items: LinkItems): UpdateLinks {
   const { incidentKey, linkKey, get, update, updateOnce } = items;
   return {
-    ...escalationSteps(db, tableName, items),
-    ...bindingOf(db, tableName, items),
+    get,
+    confirmationShows: items.confirmationShows,
     async followersOf(incidentId, channels) {
       const holder = await readItem(db, tableName, incidentKey(incidentId));
       // DynamoDB keeps no empty set: present, it names at least one channel.
@@ -417,6 +420,23 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
         return { link, advanced: false };
       }
     },
+  };
+}
+
+/** The pagerduty-worker's links, binding included: the composition root gives the binding to ownership alone. */
+export function makeUpdateLinks(db: DynamoDBDocumentClient, tableName: string, options: StoreOptions): UpdateLinks & LinkBinding {
+  const items = linkItems(db, tableName, options);
+  return { ...updateSteps(db, tableName, items), ...bindingOf(db, tableName, items) };
+}
+
+/** The whole store (the reconciler's), binding included: the composition root gives the binding to ownership alone. */
+export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string, options: StoreOptions): IncidentLinks & LinkBinding {
+  const items = linkItems(db, tableName, options);
+  const { get, update } = items;
+  return {
+    ...escalationSteps(db, tableName, items),
+    ...updateSteps(db, tableName, items),
+    ...bindingOf(db, tableName, items),
     async recordReconciledStatus(dedupKey, status, at) {
       try {
         const link = await update(

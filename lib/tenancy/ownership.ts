@@ -58,7 +58,7 @@ export type Locator = Pick<Ownership, 'locate'>;
  * function's composition root builds it); everyone else reads links.
  */
 export interface OwnershipDeps {
-  links: IncidentLinks;
+  links: Pick<IncidentLinks, 'get' | 'followersOf'>;
   binding: LinkBinding;
   pagerDuty: PagerDutyApi;
 }
