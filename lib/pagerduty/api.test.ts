@@ -1,5 +1,5 @@
 import { PagerDutyStandIn } from '../../local/stand-ins/pagerduty';
-import { PagerDutyNotFoundError, PermanentError, RateLimitedError, TransientError } from '../errors';
+import { PagerDutyNotFoundError, PermanentError, TransientError } from '../errors';
 import { makePagerDutyApi, retryAfterSeconds } from './api';
 
 describe('the PagerDuty adapter under rate limits', () => {
@@ -35,41 +35,6 @@ describe('the PagerDuty adapter under rate limits', () => {
     expect(retryAfterSeconds(headers({ 'retry-after': 'soon' }))).toBeUndefined();
     expect(retryAfterSeconds(headers({ 'retry-after': '0' }))).toBeUndefined();
     expect(retryAfterSeconds(headers({}))).toBeUndefined();
-  });
-});
-
-describe('REST calls after PagerDuty refused one for its rate limit', () => {
-  let pagerDuty: PagerDutyStandIn;
-  beforeAll(async () => {
-    pagerDuty = await new PagerDutyStandIn({
-      routingKey: 'R'.repeat(32),
-      restToken: 'rest-token',
-      rateLimits: { 'pagerduty.rest.token': { kind: 'window', limit: 1, windowSeconds: 60 } },
-    }).start();
-  });
-  afterAll(() => pagerDuty.stop());
-  afterEach(() => jest.restoreAllMocks());
-
-  it('are answered with the wait left and not asked, whichever call, until the window PagerDuty named has passed; then asked again', async () => {
-    const api = makePagerDutyApi({ eventsUrl: pagerDuty.url, apiUrl: pagerDuty.url, routingKey: 'R'.repeat(32), restToken: 'rest-token', timeoutMs: 5000 });
-    const outcome = (call: Promise<unknown>) => call.then(() => 'answered', (error: unknown) => error);
-    await expect(api.findIncidentsByKey('pdr-none')).resolves.toEqual([]);
-    const start = Date.now();
-    expect(await outcome(api.findIncidentsByKey('pdr-none'))).toMatchObject({ name: 'RateLimitedError', retryAfterSeconds: 60 });
-    expect(pagerDuty.restCalls.map((c) => c.status)).toEqual([200, 429]);
-
-    // Half the window later, as the adapter's clock reads: a read of another kind is not asked either.
-    jest.spyOn(Date, 'now').mockReturnValue(start + 30_000);
-    const held = await outcome(api.alertKeys('PANY'));
-    expect(held).toBeInstanceOf(RateLimitedError);
-    expect((held as RateLimitedError).retryAfterSeconds).toBeGreaterThanOrEqual(30);
-    expect((held as RateLimitedError).retryAfterSeconds).toBeLessThanOrEqual(31);
-    expect(pagerDuty.restCalls).toHaveLength(2);
-
-    // Past it, PagerDuty is asked again (the stand-in keeps its own clock, so it still refuses).
-    jest.spyOn(Date, 'now').mockReturnValue(start + 61_000);
-    expect(await outcome(api.findIncidentsByKey('pdr-none'))).toMatchObject({ name: 'RateLimitedError', retryAfterSeconds: expect.any(Number) });
-    expect(pagerDuty.restCalls.map((c) => c.status)).toEqual([200, 429, 429]);
   });
 });
 

@@ -1,7 +1,8 @@
 import { api } from '@pagerduty/pdjs';
+import { RateLimitedError } from '../errors';
 import { nodeHttpFetch, type NodeHttpFetchResponse } from '../runtime/node-http-fetch';
 import type { IncidentStatus } from '../events';
-import { PagerDutyNotFoundError, PermanentError, RateLimitedError, TransientError } from '../errors';
+import { PagerDutyNotFoundError, PermanentError, TransientError } from '../errors';
 import { mergeTarget } from './normalize';
 import type { SEVERITIES } from '../runtime/settings';
 
@@ -106,17 +107,7 @@ const ALERT_PAGE_SIZE = 100;
 const MAX_ALERT_PAGES = 10;
 
 export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; routingKey: string; restToken: string; timeoutMs: number }): PagerDutyApi {
-  // A REST 429 says when the key's window frees again, and until then every call on the key is
-  // refused, whoever makes it: one asked meanwhile is answered here with the wait left, so an
-  // outage's listings and merge reads do not spend PagerDuty's refusals finding that out one by one.
-  let refusedUntil = 0;
-  const refused = (error: Error) => {
-    if (error instanceof RateLimitedError && error.retryAfterSeconds) refusedUntil = Date.now() + error.retryAfterSeconds * 1000;
-    return error;
-  };
   const rest = async (what: string, path: string, query?: Record<string, string>, write?: { data: unknown; headers: Record<string, string> }): Promise<Record<string, unknown>> => {
-    const wait = refusedUntil - Date.now();
-    if (wait > 0) throw new RateLimitedError('pagerduty', `PagerDuty ${what} not asked: the REST limit is spent`, undefined, Math.ceil(wait / 1000));
     const url = new URL(path, options.apiUrl);
     for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, value);
     let response: { ok: boolean; status: number; data?: unknown; headers: { get(name: string): string | null } };
@@ -130,10 +121,10 @@ export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; r
     } catch (error) {
       const status = (error as { status?: number })?.status;
       const headers = (error as { headers?: { get(name: string): string | null } })?.headers;
-      if (typeof status === 'number') throw refused(failure(what, status, '', typeof headers?.get === 'function' ? headers : undefined));
+      if (typeof status === 'number') throw failure(what, status, '', typeof headers?.get === 'function' ? headers : undefined);
       throw new TransientError(`PagerDuty ${what} could not be reached`, error);
     }
-    if (!response.ok) throw refused(failure(what, response.status, '', response.headers));
+    if (!response.ok) throw failure(what, response.status, '', response.headers);
     return (response.data ?? {}) as Record<string, unknown>;
   };
 
