@@ -2,16 +2,17 @@ import { EVENT_CONTRACT_VERSION, type PagerDutyIncidentEvent } from '../../lib/e
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { makePagerDutyApi, type PagerDutyApi } from '../../lib/pagerduty/api';
 import { WaitForTurnError } from '../../lib/errors';
-import type { Logger } from '../../lib/runtime/log';
+import { createLogger, type Logger } from '../../lib/runtime/log';
 import { makeSlackApi, workspaceScopes, type SlackApi } from '../../lib/slack/web-api';
 import { makeCustomers } from '../../lib/store/customers';
 import { makeEffects } from '../../lib/store/effects';
 import { makeIncidentLinks } from '../../lib/store/incident-links';
 import { makePacer } from '../../lib/store/pacer';
 import { makeOwnership } from '../../lib/tenancy/ownership';
-import { PagerDutyStandIn } from '../../local/stand-ins/pagerduty';
-import { SlackStandIn } from '../../local/stand-ins/slack';
-import { recordingClient, roundTripsInSeries, startTestDynamo } from '../../test/support/dynamo';
+import type { PagerDutyStandIn } from '../../local/stand-ins/pagerduty';
+import type { SlackStandIn } from '../../local/stand-ins/slack';
+import { recordingClient, roundTripsInSeries } from '../../test/support/dynamo';
+import { startWorkerWorld, type WorkerWorld } from '../../test/support/worker-world';
 import { makePagerDutyWorker, THREAD_WAIT_MS } from './pagerduty-worker';
 import { SETTINGS } from '../../lib/runtime/settings';
 
@@ -38,22 +39,18 @@ function workerOn(db: DynamoDBDocumentClient, tableName: string, stand: { slack:
 }
 
 describe('an update for a slash command whose confirmation (its thread) is missing', () => {
-  let env: Awaited<ReturnType<typeof startTestDynamo>>;
+  let env: WorkerWorld;
   let slackStandIn: SlackStandIn;
   let pagerDutyStandIn: PagerDutyStandIn;
   let registrationId: string | undefined;
 
   beforeAll(async () => {
-    env = await startTestDynamo();
+    env = await startWorkerWorld({ botToken: 'xoxb-worker-test', routingKey: ROUTING_KEY });
+    ({ slack: slackStandIn, pagerDuty: pagerDutyStandIn } = env);
     // A registered customer's channel: the delivery gate lets nothing through for any other.
     ({ registrationId } = await makeCustomers(env.db, env.dynamo.tableName).add({ channel: 'C0NOTHREAD', name: 'No thread' }));
-    slackStandIn = await new SlackStandIn({ botToken: 'xoxb-worker-test' }).start();
-    pagerDutyStandIn = await new PagerDutyStandIn({ routingKey: ROUTING_KEY, restToken: 'rest-token' }).start();
   });
-  afterAll(async () => {
-    await Promise.all([slackStandIn.stop(), pagerDutyStandIn.stop()]);
-    await env.stop();
-  });
+  afterAll(() => env.stop());
 
   /** A command escalation raised `ageMs` ago, paged, with no confirmation posted; and its acknowledgement. */
   async function threadless(dedupKey: string, ageMs: number) {
@@ -85,21 +82,17 @@ describe('an update for a slash command whose confirmation (its thread) is missi
 });
 
 describe('an update to a channel that follows an incident', () => {
-  let env: Awaited<ReturnType<typeof startTestDynamo>>;
+  let env: WorkerWorld;
   let slackStandIn: SlackStandIn;
   let pagerDutyStandIn: PagerDutyStandIn;
 
   beforeAll(async () => {
-    env = await startTestDynamo();
-    slackStandIn = await new SlackStandIn({ botToken: 'xoxb-worker-test' }).start();
-    pagerDutyStandIn = await new PagerDutyStandIn({ routingKey: ROUTING_KEY, restToken: 'rest-token' }).start();
+    env = await startWorkerWorld({ botToken: 'xoxb-worker-test', routingKey: ROUTING_KEY });
+    ({ slack: slackStandIn, pagerDuty: pagerDutyStandIn } = env);
   });
-  afterAll(async () => {
-    await Promise.all([slackStandIn.stop(), pagerDutyStandIn.stop()]);
-    await env.stop();
-  });
+  afterAll(() => env.stop());
 
-  const logger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => logger, metric: () => undefined };
+  const logger = createLogger({ level: 'silent' });
 
   /** A registered channel's escalation, paged, with its thread, bound to its incident as its incident.triggered webhook binds it; and that incident's acknowledgement. */
   async function following(channel: string, dedupKey: string, eventId: string, occurredAt = new Date().toISOString()) {

@@ -1,7 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { EVENT_CONTRACT_VERSION, type SlackMessageEvent } from '../../lib/events';
 import { makePagerDutyApi } from '../../lib/pagerduty/api';
-import type { Logger } from '../../lib/runtime/log';
+import { createLogger } from '../../lib/runtime/log';
 import { makeSlackApi, workspaceScopes } from '../../lib/slack/web-api';
 import { makeChannelReferences } from '../../lib/store/channel-references';
 import { makeCustomers } from '../../lib/store/customers';
@@ -10,9 +10,10 @@ import { makeHistorySteps } from '../../lib/store/history';
 import { makeEscalationLinks } from '../../lib/store/incident-links';
 import { makePageBudget, NOTE_BUDGET } from '../../lib/store/page-budget';
 import { makeLocator } from '../../lib/tenancy/ownership';
-import { PagerDutyStandIn } from '../../local/stand-ins/pagerduty';
-import { SlackStandIn } from '../../local/stand-ins/slack';
-import { recordingClient, roundTripsInSeries, startTestDynamo } from '../../test/support/dynamo';
+import type { PagerDutyStandIn } from '../../local/stand-ins/pagerduty';
+import type { SlackStandIn } from '../../local/stand-ins/slack';
+import { recordingClient, roundTripsInSeries } from '../../test/support/dynamo';
+import { startWorkerWorld, type WorkerWorld } from '../../test/support/worker-world';
 import { makeSlackWorker } from './slack-worker';
 
 const ROUTING_KEY = 'R0SLACKWORKERTESTKEY0000000000000';
@@ -41,21 +42,17 @@ function workerOn(db: DynamoDBDocumentClient, tableName: string, slackApiUrl: st
 }
 
 describe('an escalation on its way to PagerDuty', () => {
-  let env: Awaited<ReturnType<typeof startTestDynamo>>;
+  let env: WorkerWorld;
   let slack: SlackStandIn;
   let pagerDuty: PagerDutyStandIn;
 
   beforeAll(async () => {
-    env = await startTestDynamo();
-    slack = await new SlackStandIn({ botToken: BOT_TOKEN }).start();
-    pagerDuty = await new PagerDutyStandIn({ routingKey: ROUTING_KEY, restToken: 'rest-token' }).start();
+    env = await startWorkerWorld({ botToken: BOT_TOKEN, routingKey: ROUTING_KEY });
+    ({ slack, pagerDuty } = env);
   });
-  afterAll(async () => {
-    await Promise.all([slack.stop(), pagerDuty.stop()]);
-    await env.stop();
-  });
+  afterAll(() => env.stop());
 
-  const logger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => logger, metric: () => undefined };
+  const logger = createLogger({ level: 'silent' });
   const escalation = (channel: string, ts: string, receivedAt: Date): SlackMessageEvent => ({
     v: EVENT_CONTRACT_VERSION,
     kind: 'slack.message',
