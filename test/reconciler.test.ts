@@ -155,6 +155,46 @@ describe('the reconciler within PagerDuty\'s rate limit and the Lambda\'s time',
   });
 });
 
+describe('the reconciler when one run cannot examine every open link', () => {
+  it('goes on where the last run stopped, so every open link is examined within a few runs, not the same first ones at every run', async () => {
+    const stack = await startTestStack({ reconcileEverySeconds: 3600, logLevel: 'info' });
+    const output = captureOutput();
+    try {
+      const world = new World(stack);
+      const channels = ['CROUND1', 'CROUND2', 'CROUND3', 'CROUND4', 'CROUND5', 'CROUND6'];
+      const escalations: SentEscalation[] = [];
+      for (const channel of channels) escalations.push(await world.escalate(channel));
+      await world.waitForIncidents(escalations.map((e) => e.dedupKey));
+      await stack.waitForIdle();
+      stack.pagerDuty!.setWebhooks(false);
+      for (const e of escalations) stack.pagerDuty!.acknowledge(world.incidentOf(e)!.id, 'Dana Scully');
+
+      const reconciler = createReconcilerHandler(stack.functionEnv('reconciler'));
+      /** A Lambda whose time runs short after `links` links: the run asks before each, middy once as the invocation starts. */
+      const timeFor = (links: number) => {
+        let asked = 0;
+        return { ...lambdaContext('reconciler'), getRemainingTimeInMillis: () => (++asked <= links + 1 ? 60_000 : 1_000) };
+      };
+      const acknowledged = () => escalations.filter((e) => statusPosts(stack, e.channel, e.dedupKey, /Acknowledged/).length > 0).length;
+
+      // Two links a run: three runs tell all six, each run two others.
+      for (let run = 1; run <= 3; run++) {
+        await expect(reconciler.handler({} as never, timeFor(2))).resolves.toEqual({ examined: 2, caughtUp: 2, stoppedEarly: true });
+        expect(acknowledged()).toBe(2 * run);
+      }
+      // A run with time for all goes round once from where the last stopped: six examined, not twelve, nothing told again.
+      await expect(reconciler.handler({} as never, timeFor(100))).resolves.toEqual({ examined: 6, caughtUp: 0, stoppedEarly: false });
+      // Stopped in the middle, the next run goes past the index's end and round to where it began.
+      await expect(reconciler.handler({} as never, timeFor(4))).resolves.toMatchObject({ examined: 4, stoppedEarly: true });
+      await expect(reconciler.handler({} as never, timeFor(100))).resolves.toEqual({ examined: 6, caughtUp: 0, stoppedEarly: false });
+      for (const e of escalations) expect(statusPosts(stack, e.channel, e.dedupKey, /Acknowledged/)).toHaveLength(1);
+    } finally {
+      output.restore();
+      await stack.stop();
+    }
+  });
+});
+
 describe('the reconciler when a channel is gone', () => {
   it('skips the link, says Slack\'s reason and counts the channel as unavailable', async () => {
     const stack = await startTestStack({ reconcileEverySeconds: 3600, logLevel: 'info' });

@@ -1,7 +1,8 @@
 import { ChannelGoneError, PdRouterError, PermanentError, RateLimitedError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
+import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
-import { makeReconcilerTools, type ReconcilerDeps } from './tools';
+import { makeReconcilerTools, type ReconcilerDeps, type ReconcilerTools } from './tools';
 import { reconcileLink } from './catch-up';
 
 export type { ReconcilerDeps } from './tools';
@@ -44,56 +45,86 @@ export function makeReconciler(deps: ReconcilerDeps) {
   const tools = makeReconcilerTools(deps);
 
   /**
-   * One run over every open link. Stops early, to go on at the next run, when the Lambda's time
-   * runs short or PagerDuty keeps answering 429.
+   * One round of the open links, from past the one the last run stopped at. Stops early, to go on
+   * from there at the next run, when the Lambda's time runs short or PagerDuty keeps answering 429.
    */
   return async function reconcile(context: RunContext): Promise<RunSummary> {
     const { logger } = context;
+    const { position } = tools.deps;
     const summary: RunSummary = { examined: 0, caughtUp: 0, stoppedEarly: false };
-    let rateLimitWaits = 0;
-    let cursor: Record<string, unknown> | undefined;
-    do {
-      const page = await tools.deps.links.listOpen({ limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) });
-      cursor = page.cursor;
-      for (const link of page.links) {
-        if (context.remainingMs() < context.reserveMs) {
-          logger.warn('reconciler stopped before the function times out; the rest waits for the next run', { examined: summary.examined });
-          return { ...summary, stoppedEarly: true };
-        }
-        const linkLogger = logger.child({ channel: link.channel, dedupKey: link.dedupKey });
-        for (;;) {
-          try {
-            summary.caughtUp += await reconcileLink(tools, link, linkLogger);
-            break;
-          } catch (error) {
-            if (error instanceof RateLimitedError && error.service === 'pagerduty') {
-              logger.metric(METRIC_NAMES.pagerDutyRateLimited);
-              const waitMs = (error.retryAfterSeconds ?? 1) * 1000;
-              if (++rateLimitWaits > MAX_RATE_LIMIT_WAITS || context.remainingMs() - waitMs < context.reserveMs) {
-                logger.warn('PagerDuty keeps rate limiting the reconciler; the rest waits for the next run', { examined: summary.examined });
-                return { ...summary, stoppedEarly: true };
-              }
-              logger.info('PagerDuty rate limit: waiting as it asked', { waitMs });
-              await tools.sleep(waitMs);
-              continue;
-            }
-            if (error instanceof PermanentError) {
-              logger.warn('Slack or PagerDuty refused for good; this link is skipped', { reason: error.code });
-              if (error instanceof ChannelGoneError) logger.metric(METRIC_NAMES.slackChannelUnavailable);
-              break;
-            }
-            // A transient failure of one link leaves it for the next run; anything else is a bug or a crash.
-            if (error instanceof PdRouterError && error.retryable) {
-              logger.warn('one link could not be reconciled now; next run', { error: error.message });
-              break;
-            }
-            throw error;
-          }
-        }
+    const rateLimit = { waits: 0 };
+    const began = await position.read();
+    let kept = began;
+    let last = began;
+    const keep = async (after: string | undefined) => {
+      if (after !== kept) await position.keep(after);
+      kept = after;
+    };
+    const stopEarly = async (why: string) => {
+      logger.warn(why, { examined: summary.examined });
+      await keep(last);
+      return { ...summary, stoppedEarly: true };
+    };
+    for await (const page of roundFrom(tools.deps.links, began)) {
+      for (const link of page) {
+        if (context.remainingMs() < context.reserveMs) return stopEarly('reconciler stopped before the function times out; the rest waits for the next run');
+        const caughtUp = await examine(tools, link, logger.child({ channel: link.channel, dedupKey: link.dedupKey }), context, rateLimit);
+        if (caughtUp === 'stop') return stopEarly('PagerDuty keeps rate limiting the reconciler; the rest waits for the next run');
+        summary.caughtUp += caughtUp;
         summary.examined++;
+        last = link.dedupKey;
       }
-    } while (cursor);
+      // A crash, or the timeout Lambda enforces, loses at most a page of the way.
+      await keep(last);
+    }
+    await keep(undefined);
     if (summary.examined || summary.caughtUp) logger.info('reconciler run finished', { ...summary });
     return summary;
   };
+}
+
+/**
+ * The open links a page at a time, round once: from past `began` (the link the last run stopped
+ * at) to the index's end, then from its start to `began`. All of them when there is no `began`.
+ */
+async function* roundFrom(links: IncidentLinks, began: string | undefined): AsyncGenerator<IncidentLink[]> {
+  for (const lap of began === undefined ? (['whole'] as const) : (['after', 'before'] as const)) {
+    let cursor: Record<string, unknown> | undefined;
+    do {
+      const page = await links.listOpen({ limit: PAGE_SIZE, ...(cursor ? { cursor } : lap === 'after' ? { after: began } : {}) });
+      cursor = page.cursor;
+      const due = lap === 'before' ? page.links.filter((link) => link.dedupKey <= began!) : page.links;
+      if (due.length < page.links.length) cursor = undefined;
+      if (due.length) yield due;
+    } while (cursor);
+  }
+}
+
+/** One link, PagerDuty's 429s waited out as it asks: how many changes were told, or 'stop' when it keeps refusing. */
+async function examine(tools: ReconcilerTools, link: IncidentLink, logger: Logger, context: RunContext, rateLimit: { waits: number }): Promise<number | 'stop'> {
+  for (;;) {
+    try {
+      return await reconcileLink(tools, link, logger);
+    } catch (error) {
+      if (error instanceof RateLimitedError && error.service === 'pagerduty') {
+        logger.metric(METRIC_NAMES.pagerDutyRateLimited);
+        const waitMs = (error.retryAfterSeconds ?? 1) * 1000;
+        if (++rateLimit.waits > MAX_RATE_LIMIT_WAITS || context.remainingMs() - waitMs < context.reserveMs) return 'stop';
+        logger.info('PagerDuty rate limit: waiting as it asked', { waitMs });
+        await tools.sleep(waitMs);
+        continue;
+      }
+      if (error instanceof PermanentError) {
+        logger.warn('Slack or PagerDuty refused for good; this link is skipped', { reason: error.code });
+        if (error instanceof ChannelGoneError) logger.metric(METRIC_NAMES.slackChannelUnavailable);
+        return 0;
+      }
+      // A transient failure of one link leaves it for the next run; anything else is a bug or a crash.
+      if (error instanceof PdRouterError && error.retryable) {
+        logger.warn('one link could not be reconciled now; next run', { error: error.message });
+        return 0;
+      }
+      throw error;
+    }
+  }
 }

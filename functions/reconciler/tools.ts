@@ -5,10 +5,13 @@ import { type ChannelScopes, type SlackApi } from '../../lib/slack/web-api';
 import type { Effects } from '../../lib/store/effects';
 import { type IncidentLinks } from '../../lib/store/incident-links';
 import { type HistorySteps } from '../../lib/store/history';
+import type { ReconcilePosition } from '../../lib/store/reconcile-position';
 import { type Locator } from '../../lib/tenancy/ownership';
 
 export interface ReconcilerDeps {
   links: IncidentLinks;
+  /** Where the last run stopped in the open links: the next goes on after it. */
+  position: ReconcilePosition;
   /** Which escalations an incident holds (the only module that binds a link to one). */
   ownership: Locator;
   customers: CustomerRecords;

@@ -11,6 +11,7 @@ import { makeEffects } from '../../lib/store/effects';
 import { makeIncidentLinks } from '../../lib/store/incident-links';
 import { makeCustomerRecords } from '../../lib/store/customer-records';
 import { makeHistorySteps } from '../../lib/store/history';
+import { makeReconcilePosition } from '../../lib/store/reconcile-position';
 import { makeLocator } from '../../lib/tenancy/ownership';
 import { makeReconciler, type RunSummary } from './reconciler';
 
@@ -39,6 +40,7 @@ export function createReconcilerHandler(env: Env, overrides: ReconcilerOverrides
   const effects = makeEffects(db, config.tableName, store);
   const customers = makeCustomerRecords(db, config.tableName);
   const history = makeHistorySteps(db, config.tableName, { ttlDays: config.historyTtlDays });
+  const position = makeReconcilePosition(db, config.tableName);
   let built: { key: string; run: ReturnType<typeof makeReconciler> } | undefined;
 
   const runFor = (secrets: ReconcilerSecrets) => {
@@ -49,7 +51,7 @@ export function createReconcilerHandler(env: Env, overrides: ReconcilerOverrides
       // The Events API is never called from here: no routing key is given to it.
       const pagerDuty = overrides.pagerDuty ?? makePagerDutyApi({ eventsUrl: 'https://events.invalid/', apiUrl: config.pagerDutyApiUrl, routingKey: '', restToken: secrets.PAGER_DUTY_REST_API_KEY, timeoutMs: config.httpTimeoutMs });
       const ownership = makeLocator({ binding: { bind }, pagerDuty });
-      const run = makeReconciler({ links, ownership, customers, effects, slack, scopes: workspaceScopes(slack), pagerDuty, config, history, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) });
+      const run = makeReconciler({ links, position, ownership, customers, effects, slack, scopes: workspaceScopes(slack), pagerDuty, config, history, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) });
       built = { key, run };
     }
     return built.run;

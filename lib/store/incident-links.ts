@@ -173,8 +173,12 @@ export interface IncidentLinks {
    * this call or an earlier attempt while still unbound).
    */
   noteNoIncidentNotice(dedupKey: string, at: string): Promise<boolean>;
-  /** One page of the links whose incident is not resolved (the sparse open-link index); pass `cursor` back for the next. */
-  listOpen(options?: { limit?: number; cursor?: Record<string, unknown> }): Promise<{ links: IncidentLink[]; cursor?: Record<string, unknown> }>;
+  /**
+   * One page of the links whose incident is not resolved (the sparse open-link index, in the order
+   * of their dedup keys); pass `cursor` back for the next. `after`: start past this escalation's
+   * link instead of at the first (it need not be open any more).
+   */
+  listOpen(options?: { limit?: number; cursor?: Record<string, unknown>; after?: string }): Promise<{ links: IncidentLink[]; cursor?: Record<string, unknown> }>;
   /** Take a link out of the open-link index (the reconciler told its resolution, or gave up on it). */
   close(dedupKey: string): Promise<void>;
   /** The escalation whose thread this is (`channel`, thread ts), or undefined for any other thread. */
@@ -463,8 +467,9 @@ export function makeIncidentLinks(db: DynamoDBDocumentClient, tableName: string,
         return false;
       }
     },
-    async listOpen({ limit = 100, cursor } = {}) {
-      const page = await queryIndexPage(db, tableName, OPEN_INDEX, OPEN, { limit, ...(cursor ? { cursor } : {}) });
+    async listOpen({ limit = 100, cursor, after } = {}) {
+      const start = cursor ?? (after !== undefined ? { ...items.linkKey(after), [OPEN_INDEX.partitionKey]: OPEN } : undefined);
+      const page = await queryIndexPage(db, tableName, OPEN_INDEX, OPEN, { limit, ...(start ? { cursor: start } : {}) });
       return { links: page.items.map((item) => toLink(item)!), ...(page.lastKey ? { cursor: page.lastKey } : {}) };
     },
   };
