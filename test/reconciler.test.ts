@@ -148,6 +148,14 @@ describe('the reconciler within PagerDuty\'s rate limit and the Lambda\'s time',
       const records = output.records();
       expect(records.some((r) => r.message === 'PagerDuty rate limit: waiting as it asked' && r.waitMs === 1000)).toBe(true);
       expect(records.some((r) => JSON.stringify(r._aws ?? {}).includes('PagerDutyRateLimited'))).toBe(true);
+
+      // Resolved, its incident is no longer listed as open: read by itself, and that read's 429 is waited out the same way.
+      const incident = stack.pagerDuty!.byKey(e.dedupKey)!;
+      stack.pagerDuty!.resolve(incident.id, 'Dana Scully');
+      stack.pagerDuty!.faults.failNext(`rest:/incidents/${incident.id}`, 1, { kind: 'status', status: 429, retryAfterSeconds: 1 });
+      await expect(reconciler.handler({} as never, lambdaContext('reconciler', 60_000))).resolves.toMatchObject({ examined: 1, caughtUp: 1, stoppedEarly: false });
+      expect(statusPosts(stack, 'CREC429', e.dedupKey, /Resolved/)).toHaveLength(1);
+      expect(output.records().filter((r) => r.message === 'PagerDuty rate limit: waiting as it asked')).toHaveLength(2);
     } finally {
       output.restore();
       await stack.stop();
@@ -182,8 +190,11 @@ describe('the reconciler when one run cannot examine every open link', () => {
         await expect(reconciler.handler({} as never, timeFor(2))).resolves.toEqual({ examined: 2, caughtUp: 2, stoppedEarly: true });
         expect(acknowledged()).toBe(2 * run);
       }
-      // A run with time for all goes round once from where the last stopped: six examined, not twelve, nothing told again.
+      // A run with time for all goes round once from where the last stopped: six examined, not twelve, nothing told again;
+      // and one listing of the open incidents is all it asks PagerDuty, not a read per link.
+      const restBefore = stack.pagerDuty!.restCalls.length;
       await expect(reconciler.handler({} as never, timeFor(100))).resolves.toEqual({ examined: 6, caughtUp: 0, stoppedEarly: false });
+      expect(stack.pagerDuty!.restCalls.slice(restBefore).map((call) => call.path.split('?')[0])).toEqual(['/incidents']);
       // Stopped in the middle, the next run goes past the index's end and round to where it began.
       await expect(reconciler.handler({} as never, timeFor(4))).resolves.toMatchObject({ examined: 4, stoppedEarly: true });
       await expect(reconciler.handler({} as never, timeFor(100))).resolves.toEqual({ examined: 6, caughtUp: 0, stoppedEarly: false });

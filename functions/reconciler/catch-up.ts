@@ -69,8 +69,12 @@ async function expirePrompt(tools: ReconcilerTools, link: IncidentLink, heard: b
   return 1;
 }
 
-/** Tell one channel what it missed; returns the number of posts made (0 when nothing was missed). */
-export async function reconcileLink(tools: ReconcilerTools, start: IncidentLink, logger: Logger): Promise<number> {
+/**
+ * Tell one channel what it missed; returns the number of posts made (0 when nothing was missed).
+ * `open`: the incidents not resolved as this run listed them: a link bound to one of them needs no
+ * read of its own (an incident merged away is resolved, so never listed).
+ */
+export async function reconcileLink(tools: ReconcilerTools, start: IncidentLink, logger: Logger, open?: ReadonlyMap<string, IncidentState>): Promise<number> {
   const prompt = start.state === 'pending' && start.confirmation === 'asked';
   // Pending: its trigger is in flight (the slack-worker owns it). No thread: its confirmation is being posted.
   if (!prompt && (start.state !== 'triggered' || !start.threadTs)) return 0;
@@ -87,7 +91,8 @@ export async function reconcileLink(tools: ReconcilerTools, start: IncidentLink,
   }
   if (prompt) return expirePrompt(tools, start, answer.allowed, logger);
   if (!answer.allowed) return 0;
-  const { link, incident } = await tools.ownership.locate(start, logger);
+  const listed = start.incidentId ? open?.get(start.incidentId) : undefined;
+  const { link, incident } = listed ? { link: start, incident: listed } : await tools.ownership.locate(start, logger);
   tools.checkpoint('read');
   if (!incident) return link.incidentId ? 0 : noIncidentYet(tools, link, answer.customer.contact ?? tools.deps.config.supportContact, logger);
   return tellMissed(tools, link, incident, logger);

@@ -1,6 +1,7 @@
 import { ChannelGoneError, PdRouterError, PermanentError, RateLimitedError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
 import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
+import type { IncidentState } from '../../lib/pagerduty/api';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { makeReconcilerTools, type ReconcilerDeps, type ReconcilerTools } from './tools';
 import { reconcileLink } from './catch-up';
@@ -52,7 +53,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
     const { logger } = context;
     const { position } = tools.deps;
     const summary: RunSummary = { examined: 0, caughtUp: 0, stoppedEarly: false };
-    const rateLimit = { waits: 0 };
+    const rateLimited = rateLimitWaits(tools, context);
     const began = await position.read();
     let kept = began;
     let last = began;
@@ -65,11 +66,19 @@ export function makeReconciler(deps: ReconcilerDeps) {
       await keep(last);
       return { ...summary, stoppedEarly: true };
     };
+    const KEEPS_REFUSING = 'PagerDuty keeps rate limiting the reconciler; the rest waits for the next run';
+    /** Listed once, when the first link is examined: a run with nothing open calls nothing. */
+    let open: ReadonlyMap<string, IncidentState> | undefined | 'unread' = 'unread';
     for await (const page of roundFrom(tools.deps.links, began)) {
       for (const link of page) {
         if (context.remainingMs() < context.reserveMs) return stopEarly('reconciler stopped before the function times out; the rest waits for the next run');
-        const caughtUp = await examine(tools, link, logger.child({ channel: link.channel, dedupKey: link.dedupKey }), context, rateLimit);
-        if (caughtUp === 'stop') return stopEarly('PagerDuty keeps rate limiting the reconciler; the rest waits for the next run');
+        if (open === 'unread') {
+          const listed = await rateLimited(logger, () => listOpenIncidents(tools, logger));
+          if (listed === 'stop') return stopEarly(KEEPS_REFUSING);
+          open = listed;
+        }
+        const caughtUp = await examine(tools, link, logger.child({ channel: link.channel, dedupKey: link.dedupKey }), rateLimited, open);
+        if (caughtUp === 'stop') return stopEarly(KEEPS_REFUSING);
         summary.caughtUp += caughtUp;
         summary.examined++;
         last = link.dedupKey;
@@ -81,6 +90,47 @@ export function makeReconciler(deps: ReconcilerDeps) {
     if (summary.examined || summary.caughtUp) logger.info('reconciler run finished', { ...summary });
     return summary;
   };
+}
+
+type RateLimited = <T>(logger: Logger, call: () => Promise<T>) => Promise<T | 'stop'>;
+
+/**
+ * A call made again after each PagerDuty 429, once the wait it asked for has passed: 'stop' past
+ * MAX_RATE_LIMIT_WAITS in the run, or when the wait would leave too little of the Lambda's time.
+ */
+function rateLimitWaits(tools: ReconcilerTools, context: RunContext): RateLimited {
+  let waits = 0;
+  return async (logger, call) => {
+    for (;;) {
+      try {
+        return await call();
+      } catch (error) {
+        if (!(error instanceof RateLimitedError && error.service === 'pagerduty')) throw error;
+        logger.metric(METRIC_NAMES.pagerDutyRateLimited);
+        const waitMs = (error.retryAfterSeconds ?? 1) * 1000;
+        if (++waits > MAX_RATE_LIMIT_WAITS || context.remainingMs() - waitMs < context.reserveMs) return 'stop';
+        logger.info('PagerDuty rate limit: waiting as it asked', { waitMs });
+        await tools.sleep(waitMs);
+      }
+    }
+  };
+}
+
+/**
+ * The incidents not resolved, listed once for the run; undefined (each link's incident is then
+ * read by itself) when there is no listing or PagerDuty failed it. A 429 is waited out by the caller.
+ */
+async function listOpenIncidents(tools: ReconcilerTools, logger: Logger): Promise<ReadonlyMap<string, IncidentState> | undefined> {
+  if (!tools.deps.openIncidents) return undefined;
+  try {
+    const { incidents, complete } = await tools.deps.openIncidents();
+    if (!complete) logger.warn('more incidents are open than PagerDuty lists; the links of the rest are read one by one', { listed: incidents.size });
+    return incidents;
+  } catch (error) {
+    if (error instanceof RateLimitedError || !(error instanceof PdRouterError)) throw error;
+    logger.warn('could not list the open incidents; each link\'s incident is read by itself this run', { error: error.message });
+    return undefined;
+  }
 }
 
 /**
@@ -100,31 +150,21 @@ async function* roundFrom(links: IncidentLinks, began: string | undefined): Asyn
   }
 }
 
-/** One link, PagerDuty's 429s waited out as it asks: how many changes were told, or 'stop' when it keeps refusing. */
-async function examine(tools: ReconcilerTools, link: IncidentLink, logger: Logger, context: RunContext, rateLimit: { waits: number }): Promise<number | 'stop'> {
-  for (;;) {
-    try {
-      return await reconcileLink(tools, link, logger);
-    } catch (error) {
-      if (error instanceof RateLimitedError && error.service === 'pagerduty') {
-        logger.metric(METRIC_NAMES.pagerDutyRateLimited);
-        const waitMs = (error.retryAfterSeconds ?? 1) * 1000;
-        if (++rateLimit.waits > MAX_RATE_LIMIT_WAITS || context.remainingMs() - waitMs < context.reserveMs) return 'stop';
-        logger.info('PagerDuty rate limit: waiting as it asked', { waitMs });
-        await tools.sleep(waitMs);
-        continue;
-      }
-      if (error instanceof PermanentError) {
-        logger.warn('Slack or PagerDuty refused for good; this link is skipped', { reason: error.code });
-        if (error instanceof ChannelGoneError) logger.metric(METRIC_NAMES.slackChannelUnavailable);
-        return 0;
-      }
-      // A transient failure of one link leaves it for the next run; anything else is a bug or a crash.
-      if (error instanceof PdRouterError && error.retryable) {
-        logger.warn('one link could not be reconciled now; next run', { error: error.message });
-        return 0;
-      }
-      throw error;
+/** One link: how many changes were told, or 'stop' when PagerDuty keeps refusing. */
+async function examine(tools: ReconcilerTools, link: IncidentLink, logger: Logger, rateLimited: RateLimited, open: ReadonlyMap<string, IncidentState> | undefined): Promise<number | 'stop'> {
+  try {
+    return await rateLimited(logger, () => reconcileLink(tools, link, logger, open));
+  } catch (error) {
+    if (error instanceof PermanentError) {
+      logger.warn('Slack or PagerDuty refused for good; this link is skipped', { reason: error.code });
+      if (error instanceof ChannelGoneError) logger.metric(METRIC_NAMES.slackChannelUnavailable);
+      return 0;
     }
+    // A transient failure of one link leaves it for the next run; anything else is a bug or a crash.
+    if (error instanceof PdRouterError && error.retryable) {
+      logger.warn('one link could not be reconciled now; next run', { error: error.message });
+      return 0;
+    }
+    throw error;
   }
 }

@@ -1,4 +1,5 @@
 import type { PagerDutyApi } from '../../lib/pagerduty/api';
+import type { OpenIncidents } from '../../lib/pagerduty/open-incidents';
 import type { CustomerRecords } from '../../lib/store/customer-records';
 import { makeDeliveryGate, type DeliveryGate } from '../../lib/escalation/delivery-gate';
 import { type ChannelScopes, type SlackApi } from '../../lib/slack/web-api';
@@ -22,6 +23,8 @@ export interface ReconcilerDeps {
   /** Where each channel is spoken to. */
   scopes: ChannelScopes;
   pagerDuty: PagerDutyApi;
+  /** Every incident not resolved, read once a run; absent: each link's incident is read by itself. */
+  openIncidents?: () => Promise<OpenIncidents>;
   config: { noIncidentAfterSeconds: number; supportContact: string };
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;

@@ -4,7 +4,8 @@ import { loadReconcilerConfig, type Env } from '../../lib/runtime/config';
 import { makeLogger } from '../../lib/runtime/lambda';
 import { makeMetricEmitter } from '../../lib/runtime/metrics';
 import { secretsMiddleware, type Secrets } from '../../lib/runtime/secrets';
-import { makePagerDutyApi, type PagerDutyApi } from '../../lib/pagerduty/api';
+import { makePagerDutyApi, restClient, type PagerDutyApi } from '../../lib/pagerduty/api';
+import { makeOpenIncidents } from '../../lib/pagerduty/open-incidents';
 import { makeSlackApi, workspaceScopes, type SlackApi } from '../../lib/slack/web-api';
 import { makeDocumentClient } from '../../lib/store/dynamo';
 import { makeEffects } from '../../lib/store/effects';
@@ -49,9 +50,11 @@ export function createReconcilerHandler(env: Env, overrides: ReconcilerOverrides
       secretValues = RECONCILER_SECRETS.map((name) => secrets[name]);
       const slack = overrides.slack ?? makeSlackApi({ token: secrets.SLACK_BOT_TOKEN, apiUrl: config.slackApiUrl, timeoutMs: config.httpTimeoutMs });
       // The Events API is never called from here: no routing key is given to it.
-      const pagerDuty = overrides.pagerDuty ?? makePagerDutyApi({ eventsUrl: 'https://events.invalid/', apiUrl: config.pagerDutyApiUrl, routingKey: '', restToken: secrets.PAGER_DUTY_REST_API_KEY, timeoutMs: config.httpTimeoutMs });
+      const rest = { apiUrl: config.pagerDutyApiUrl, restToken: secrets.PAGER_DUTY_REST_API_KEY, timeoutMs: config.httpTimeoutMs };
+      const pagerDuty = overrides.pagerDuty ?? makePagerDutyApi({ ...rest, eventsUrl: 'https://events.invalid/', routingKey: '' });
+      const openIncidents = makeOpenIncidents(restClient(rest));
       const ownership = makeLocator({ binding: { bind }, pagerDuty });
-      const run = makeReconciler({ links, position, ownership, customers, effects, slack, scopes: workspaceScopes(slack), pagerDuty, config, history, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) });
+      const run = makeReconciler({ links, position, openIncidents, ownership, customers, effects, slack, scopes: workspaceScopes(slack), pagerDuty, config, history, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) });
       built = { key, run };
     }
     return built.run;

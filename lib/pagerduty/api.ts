@@ -83,7 +83,7 @@ function failure(what: string, status: number, detail: string, headers?: { get(n
   return status === 404 ? new PagerDutyNotFoundError('pagerduty_404', message) : new PermanentError(`pagerduty_${status}`, message);
 }
 
-function toIncidentState(raw: Record<string, unknown>): IncidentState {
+export function toIncidentState(raw: Record<string, unknown>): IncidentState {
   const assignments = Array.isArray(raw.assignments) ? (raw.assignments as { assignee?: { type?: string; summary?: string } }[]) : [];
   const status = raw.status;
   const mergedInto = mergeTarget(raw.resolve_reason);
@@ -106,10 +106,14 @@ function toIncidentState(raw: Record<string, unknown>): IncidentState {
 const ALERT_PAGE_SIZE = 100;
 const MAX_ALERT_PAGES = 10;
 
-export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; routingKey: string; restToken: string; timeoutMs: number }): PagerDutyApi {
-  const rest = async (what: string, path: string, query?: Record<string, string>, write?: { data: unknown; headers: Record<string, string> }): Promise<Record<string, unknown>> => {
+/** One REST call's answer body; refusals as pd-router's errors (429 → RateLimitedError, 404 → PagerDutyNotFoundError…). */
+export type RestCall = (what: string, path: string, query?: Record<string, string | string[]>, write?: { data: unknown; headers: Record<string, string> }) => Promise<Record<string, unknown>>;
+
+/** PagerDuty's REST API with one key (pdjs, whose own retries of a 429 are off: the callers decide). */
+export function restClient(options: { apiUrl: string; restToken: string; timeoutMs: number }): RestCall {
+  return async (what, path, query, write) => {
     const url = new URL(path, options.apiUrl);
-    for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, value);
+    for (const [key, value] of Object.entries(query ?? {})) for (const one of Array.isArray(value) ? value : [value]) url.searchParams.append(key, one);
     let response: { ok: boolean; status: number; data?: unknown; headers: { get(name: string): string | null } };
     try {
       // pdjs's own requestTimeout only starts a 30 s timer that nothing clears after a failed call
@@ -127,6 +131,10 @@ export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; r
     if (!response.ok) throw failure(what, response.status, '', response.headers);
     return (response.data ?? {}) as Record<string, unknown>;
   };
+}
+
+export function makePagerDutyApi(options: { eventsUrl: string; apiUrl: string; routingKey: string; restToken: string; timeoutMs: number }): PagerDutyApi {
+  const rest = restClient(options);
 
   const readIncident = async (id: string) => {
     try {

@@ -50,6 +50,23 @@ describe('the PagerDuty stand-in refuses what PagerDuty’s published API refuse
     expect(await rest('GET', '/incidents?limit=ten')).toEqual({ status: 400, body: invalidRest("'query.limit' must be integer") });
   });
 
+  it('lists incidents a page at a time by status, the last month unless date_range=all, and no further than 10,000 records', async () => {
+    const opened = [pagerDuty.openInternal('one'), pagerDuty.openInternal('two'), pagerDuty.openInternal('three')];
+    pagerDuty.resolve(opened[1]!.id);
+    opened[2]!.createdAt = new Date(Date.now() - 45 * 86_400_000).toISOString();
+    const ids = (body: Record<string, any>) => (body.incidents as { id: string }[]).map((i) => i.id);
+    const open = await rest('GET', '/incidents?statuses[]=triggered&statuses[]=acknowledged&limit=100');
+    expect(ids(open.body)).toContain(opened[0]!.id);
+    expect(ids(open.body)).not.toContain(opened[1]!.id);
+    expect(ids(open.body)).not.toContain(opened[2]!.id);
+    expect(ids((await rest('GET', '/incidents?statuses[]=triggered&date_range=all&limit=100')).body)).toContain(opened[2]!.id);
+    const first = await rest('GET', '/incidents?date_range=all&limit=1');
+    expect(first.body).toMatchObject({ limit: 1, offset: 0, more: true });
+    expect(ids((await rest('GET', '/incidents?date_range=all&limit=1&offset=1')).body)).not.toEqual(ids(first.body));
+    expect(await rest('GET', '/incidents?limit=100&offset=9901')).toEqual({ status: 400, body: invalidRest('10000') });
+    expect(await rest('GET', '/incidents?statuses[]=closed')).toMatchObject({ status: 400 });
+  });
+
   it('refuses a note without the From header (the user PagerDuty records as its author)', async () => {
     await trigger({ dedup_key: 'note-key' });
     const incident = pagerDuty.byKey('note-key')!;

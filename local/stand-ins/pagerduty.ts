@@ -625,7 +625,7 @@ export class PagerDutyStandIn {
     // (PagerDuty may answer an unknown path 404; a 400 keeps a wrong path from passing for a missing incident.)
     const refusals = await restRefusals({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, raw });
     if (refusals.length) return (record(400), sendJson(res, 400, restInvalid(refusals)));
-    if (await this.applyFault('rest', res)) return record(res.statusCode);
+    if ((await this.applyFault(`rest:${url.pathname}`, res)) || (await this.applyFault('rest', res))) return record(res.statusCode);
     if (pagerDutyLimited(this.rateLimits, 'rest', this.options.restToken, res)) return record(429);
     const parts = url.pathname.split('/').filter(Boolean);
     if (req.method === 'GET' && parts[0] === 'incidents' && parts.length === 1) {
@@ -635,9 +635,17 @@ export class PagerDutyStandIn {
       const matched = [...this.incidents.values()].filter((i) => !key || i.incidentKey === key || i.alertKeys.includes(key));
       // Incidents a test makes the search list first whatever their alerts (see searchAlsoReturns).
       const decoys = key ? (this.searchAlsoReturns.get(key) ?? []).flatMap((id) => this.incidents.get(id) ?? []) : [];
-      const found = [...new Set([...decoys, ...matched])];
+      const statuses = url.searchParams.getAll('statuses[]');
+      // Without `date_range=all` (or since/until), PagerDuty lists the last month's incidents only.
+      const monthAgo = Date.now() - 30 * 86_400_000;
+      const inRange = (i: StandInIncident) => url.searchParams.get('date_range') === 'all' || url.searchParams.has('since') || Date.parse(i.createdAt) >= monthAgo;
+      const found = [...new Set([...decoys, ...matched])].filter((i) => (!statuses.length || statuses.includes(i.status)) && inRange(i));
+      const limit = Math.min(Number(url.searchParams.get('limit') ?? 25) || 25, 100);
+      const offset = Number(url.searchParams.get('offset') ?? 0) || 0;
+      // Offset pagination reaches no further than 10,000 records.
+      if (offset + limit > 10_000) return (record(400), sendJson(res, 400, { error: { message: 'Invalid Input Provided', code: 2001, errors: ['Offset plus limit must not exceed 10000'] } }));
       record(200);
-      return sendJson(res, 200, { incidents: found.map((i) => this.restIncident(i)), limit: 25, offset: 0, more: false });
+      return sendJson(res, 200, { incidents: found.slice(offset, offset + limit).map((i) => this.restIncident(i)), limit, offset, more: offset + limit < found.length, total: null });
     }
     const incident = parts[0] === 'incidents' && parts[1] ? this.incidents.get(parts[1]) : undefined;
     if (req.method === 'GET' && parts[0] === 'incidents' && parts.length === 2) {
