@@ -37,6 +37,18 @@ async function waitFor(what: string, check: () => boolean, timeoutMs: number): P
   return Date.now() - started;
 }
 
+/** A stack whose reconciler runs only when a test runs it, its logs captured; stopped after `test`, whatever it threw. */
+async function onQuietStack(test: (stack: LocalStack, output: ReturnType<typeof captureOutput>) => Promise<void>): Promise<void> {
+  const stack = await startTestStack({ reconcileEverySeconds: 3600, logLevel: 'info' });
+  const output = captureOutput();
+  try {
+    await test(stack, output);
+  } finally {
+    output.restore();
+    await stack.stop();
+  }
+}
+
 describe('the reconciler: what the webhooks did not deliver reaches each channel once', () => {
   let stack: LocalStack;
   let world: World;
@@ -130,99 +142,106 @@ describe('the reconciler: what the webhooks did not deliver reaches each channel
 
 describe('the reconciler within PagerDuty\'s rate limit and the Lambda\'s time', () => {
   it('waits as a 429 asks (Retry-After), then goes on; and stops before the function would time out, leaving the rest for the next run', async () => {
-    const stack = await startTestStack({ reconcileEverySeconds: 3600, logLevel: 'info' });
-    const output = captureOutput();
-    try {
-      const e = await acknowledgedUnheard(stack, 'CREC429');
+    await onQuietStack(async (stack, output) => {
+    const e = await acknowledgedUnheard(stack, 'CREC429');
 
-      // Too little time left for one link's calls: nothing is read, nothing posted, the run says it stopped.
-      const reconciler = createReconcilerHandler(stack.functionEnv('reconciler'));
-      const restBefore = stack.pagerDuty!.restCalls.length;
-      await expect(reconciler.handler({} as never, lambdaContext('reconciler', 1_000))).resolves.toMatchObject({ examined: 0, stoppedEarly: true });
-      expect(stack.pagerDuty!.restCalls.length).toBe(restBefore);
+    // Too little time left for one link's calls: nothing is read, nothing posted, the run says it stopped.
+    const reconciler = createReconcilerHandler(stack.functionEnv('reconciler'));
+    const restBefore = stack.pagerDuty!.restCalls.length;
+    await expect(reconciler.handler({} as never, lambdaContext('reconciler', 1_000))).resolves.toMatchObject({ examined: 0, stoppedEarly: true });
+    expect(stack.pagerDuty!.restCalls.length).toBe(restBefore);
 
-      // PagerDuty answers 429 (its client hands a 429 straight back): the reconciler waits the second it was told, then reads again.
-      stack.pagerDuty!.faults.failNext('rest', 1, { kind: 'status', status: 429, retryAfterSeconds: 1 });
-      await expect(reconciler.handler({} as never, lambdaContext('reconciler', 60_000))).resolves.toMatchObject({ examined: 1, caughtUp: 1, stoppedEarly: false });
-      expect(statusPosts(stack, 'CREC429', e.dedupKey, /Acknowledged/)).toHaveLength(1);
-      const records = output.records();
-      expect(records.some((r) => r.message === 'PagerDuty rate limit: waiting as it asked' && r.waitMs === 1000)).toBe(true);
-      expect(records.some((r) => JSON.stringify(r._aws ?? {}).includes('PagerDutyRateLimited'))).toBe(true);
+    // PagerDuty answers 429 (its client hands a 429 straight back): the reconciler waits the second it was told, then reads again.
+    stack.pagerDuty!.faults.failNext('rest', 1, { kind: 'status', status: 429, retryAfterSeconds: 1 });
+    await expect(reconciler.handler({} as never, lambdaContext('reconciler', 60_000))).resolves.toMatchObject({ examined: 1, caughtUp: 1, stoppedEarly: false });
+    expect(statusPosts(stack, 'CREC429', e.dedupKey, /Acknowledged/)).toHaveLength(1);
+    const records = output.records();
+    expect(records.some((r) => r.message === 'PagerDuty rate limit: waiting as it asked' && r.waitMs === 1000)).toBe(true);
+    expect(records.some((r) => JSON.stringify(r._aws ?? {}).includes('PagerDutyRateLimited'))).toBe(true);
 
-      // Resolved, its incident is no longer listed as open: read by itself, and that read's 429 is waited out the same way.
-      const incident = stack.pagerDuty!.byKey(e.dedupKey)!;
-      stack.pagerDuty!.resolve(incident.id, 'Dana Scully');
-      stack.pagerDuty!.faults.failNext(`rest:/incidents/${incident.id}`, 1, { kind: 'status', status: 429, retryAfterSeconds: 1 });
-      await expect(reconciler.handler({} as never, lambdaContext('reconciler', 60_000))).resolves.toMatchObject({ examined: 1, caughtUp: 1, stoppedEarly: false });
-      expect(statusPosts(stack, 'CREC429', e.dedupKey, /Resolved/)).toHaveLength(1);
-      expect(output.records().filter((r) => r.message === 'PagerDuty rate limit: waiting as it asked')).toHaveLength(2);
-    } finally {
-      output.restore();
-      await stack.stop();
-    }
+    // Resolved, its incident is no longer listed as open: read by itself, and that read's 429 is waited out the same way.
+    const incident = stack.pagerDuty!.byKey(e.dedupKey)!;
+    stack.pagerDuty!.resolve(incident.id, 'Dana Scully');
+    stack.pagerDuty!.faults.failNext(`rest:/incidents/${incident.id}`, 1, { kind: 'status', status: 429, retryAfterSeconds: 1 });
+    await expect(reconciler.handler({} as never, lambdaContext('reconciler', 60_000))).resolves.toMatchObject({ examined: 1, caughtUp: 1, stoppedEarly: false });
+    expect(statusPosts(stack, 'CREC429', e.dedupKey, /Resolved/)).toHaveLength(1);
+    expect(output.records().filter((r) => r.message === 'PagerDuty rate limit: waiting as it asked')).toHaveLength(2);
+    });
   });
 });
 
 describe('the reconciler when one run cannot examine every open link', () => {
   it('goes on where the last run stopped, so every open link is examined within a few runs, not the same first ones at every run', async () => {
-    const stack = await startTestStack({ reconcileEverySeconds: 3600, logLevel: 'info' });
-    const output = captureOutput();
-    try {
-      const world = new World(stack);
-      const channels = ['CROUND1', 'CROUND2', 'CROUND3', 'CROUND4', 'CROUND5', 'CROUND6'];
-      const escalations: SentEscalation[] = [];
-      for (const channel of channels) escalations.push(await world.escalate(channel));
-      await world.waitForIncidents(escalations.map((e) => e.dedupKey));
-      await stack.waitForIdle();
-      stack.pagerDuty!.setWebhooks(false);
-      for (const e of escalations) stack.pagerDuty!.acknowledge(world.incidentOf(e)!.id, 'Dana Scully');
+    await onQuietStack(async (stack) => {
+    const world = new World(stack);
+    const channels = ['CROUND1', 'CROUND2', 'CROUND3', 'CROUND4', 'CROUND5', 'CROUND6'];
+    const escalations: SentEscalation[] = [];
+    for (const channel of channels) escalations.push(await world.escalate(channel));
+    await world.waitForIncidents(escalations.map((e) => e.dedupKey));
+    await stack.waitForIdle();
+    stack.pagerDuty!.setWebhooks(false);
+    for (const e of escalations) stack.pagerDuty!.acknowledge(world.incidentOf(e)!.id, 'Dana Scully');
 
-      const reconciler = createReconcilerHandler(stack.functionEnv('reconciler'));
-      /** A Lambda whose time runs short after `links` links: the run asks before each, middy once as the invocation starts. */
-      const timeFor = (links: number) => {
-        let asked = 0;
-        return { ...lambdaContext('reconciler'), getRemainingTimeInMillis: () => (++asked <= links + 1 ? 60_000 : 1_000) };
-      };
-      const acknowledged = () => escalations.filter((e) => statusPosts(stack, e.channel, e.dedupKey, /Acknowledged/).length > 0).length;
+    const reconciler = createReconcilerHandler(stack.functionEnv('reconciler'));
+    /** A Lambda whose time runs short after `links` links: the run asks before each, middy once as the invocation starts. */
+    const timeFor = (links: number) => {
+      let asked = 0;
+      return { ...lambdaContext('reconciler'), getRemainingTimeInMillis: () => (++asked <= links + 1 ? 60_000 : 1_000) };
+    };
+    const acknowledged = () => escalations.filter((e) => statusPosts(stack, e.channel, e.dedupKey, /Acknowledged/).length > 0).length;
 
-      // Two links a run: three runs tell all six, each run two others.
-      for (let run = 1; run <= 3; run++) {
-        await expect(reconciler.handler({} as never, timeFor(2))).resolves.toEqual({ examined: 2, caughtUp: 2, stoppedEarly: true });
-        expect(acknowledged()).toBe(2 * run);
-      }
-      // A run with time for all goes round once from where the last stopped: six examined, not twelve, nothing told again;
-      // and one listing of the open incidents is all it asks PagerDuty, not a read per link.
-      const restBefore = stack.pagerDuty!.restCalls.length;
-      await expect(reconciler.handler({} as never, timeFor(100))).resolves.toEqual({ examined: 6, caughtUp: 0, stoppedEarly: false });
-      expect(stack.pagerDuty!.restCalls.slice(restBefore).map((call) => call.path.split('?')[0])).toEqual(['/incidents']);
-      // Stopped in the middle, the next run goes past the index's end and round to where it began.
-      await expect(reconciler.handler({} as never, timeFor(4))).resolves.toMatchObject({ examined: 4, stoppedEarly: true });
-      await expect(reconciler.handler({} as never, timeFor(100))).resolves.toEqual({ examined: 6, caughtUp: 0, stoppedEarly: false });
-      for (const e of escalations) expect(statusPosts(stack, e.channel, e.dedupKey, /Acknowledged/)).toHaveLength(1);
-    } finally {
-      output.restore();
-      await stack.stop();
+    // Two links a run: three runs tell all six, each run two others.
+    for (let run = 1; run <= 3; run++) {
+      await expect(reconciler.handler({} as never, timeFor(2))).resolves.toEqual({ examined: 2, caughtUp: 2, stoppedEarly: true });
+      expect(acknowledged()).toBe(2 * run);
     }
+    // A run with time for all goes round once from where the last stopped: six examined, not twelve, nothing told again;
+    // and one listing of the open incidents is all it asks PagerDuty, not a read per link.
+    const restBefore = stack.pagerDuty!.restCalls.length;
+    await expect(reconciler.handler({} as never, timeFor(100))).resolves.toEqual({ examined: 6, caughtUp: 0, stoppedEarly: false });
+    expect(stack.pagerDuty!.restCalls.slice(restBefore).map((call) => call.path.split('?')[0])).toEqual(['/incidents']);
+    // Stopped in the middle, the next run goes past the index's end and round to where it began.
+    await expect(reconciler.handler({} as never, timeFor(4))).resolves.toMatchObject({ examined: 4, stoppedEarly: true });
+    await expect(reconciler.handler({} as never, timeFor(100))).resolves.toEqual({ examined: 6, caughtUp: 0, stoppedEarly: false });
+    for (const e of escalations) expect(statusPosts(stack, e.channel, e.dedupKey, /Acknowledged/)).toHaveLength(1);
+    });
+  });
+});
+
+describe('the reconciler when an outage merged into one incident is resolved unheard', () => {
+  it('reads that incident once for every channel it holds, and tells each channel once', async () => {
+    await onQuietStack(async (stack) => {
+    const world = new World(stack);
+    const escalations: SentEscalation[] = [];
+    for (const channel of ['CMERGE1', 'CMERGE2', 'CMERGE3', 'CMERGE4']) escalations.push(await world.escalate(channel));
+    await world.waitForIncidents(escalations.map((e) => e.dedupKey));
+    const [first, ...rest] = escalations.map((e) => world.incidentOf(e)!);
+    for (const incident of rest) stack.pagerDuty!.merge(incident.id, first!.id);
+    await stack.waitForIdle();
+    stack.pagerDuty!.setWebhooks(false);
+    stack.pagerDuty!.resolve(first!.id, 'Dana Scully');
+
+    const before = stack.pagerDuty!.restCalls.length;
+    await expect(createReconcilerHandler(stack.functionEnv('reconciler')).handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ examined: 4, caughtUp: 4 });
+    // The listing of open incidents, then the one resolved incident, read once.
+    expect(stack.pagerDuty!.restCalls.slice(before).map((call) => call.path.split('?')[0])).toEqual(['/incidents', `/incidents/${first!.id}`]);
+    for (const e of escalations) expect(statusPosts(stack, e.channel, e.dedupKey, /Resolved/)).toHaveLength(1);
+    });
   });
 });
 
 describe('the reconciler when a channel is gone', () => {
   it('skips the link, says Slack\'s reason and counts the channel as unavailable', async () => {
-    const stack = await startTestStack({ reconcileEverySeconds: 3600, logLevel: 'info' });
-    const output = captureOutput();
-    try {
-      const e = await acknowledgedUnheard(stack, 'CRECGONE');
-      stack.slack!.archived.add('CRECGONE');
-      const reconciler = createReconcilerHandler(stack.functionEnv('reconciler'));
-      await expect(reconciler.handler({} as never, lambdaContext('reconciler', 60_000))).resolves.toMatchObject({ examined: 1, caughtUp: 0 });
-      expect(statusPosts(stack, 'CRECGONE', e.dedupKey, /Acknowledged/)).toHaveLength(0);
-      const records = output.records();
-      expect(records.some((r) => r.message === 'Slack or PagerDuty refused for good; this link is skipped' && r.reason === 'is_archived')).toBe(true);
-      expect(records.some((r) => JSON.stringify(r._aws ?? {}).includes('SlackChannelUnavailable'))).toBe(true);
-    } finally {
-      output.restore();
-      await stack.stop();
-    }
+    await onQuietStack(async (stack, output) => {
+    const e = await acknowledgedUnheard(stack, 'CRECGONE');
+    stack.slack!.archived.add('CRECGONE');
+    const reconciler = createReconcilerHandler(stack.functionEnv('reconciler'));
+    await expect(reconciler.handler({} as never, lambdaContext('reconciler', 60_000))).resolves.toMatchObject({ examined: 1, caughtUp: 0 });
+    expect(statusPosts(stack, 'CRECGONE', e.dedupKey, /Acknowledged/)).toHaveLength(0);
+    const records = output.records();
+    expect(records.some((r) => r.message === 'Slack or PagerDuty refused for good; this link is skipped' && r.reason === 'is_archived')).toBe(true);
+    expect(records.some((r) => JSON.stringify(r._aws ?? {}).includes('SlackChannelUnavailable'))).toBe(true);
+    });
   });
 });
 

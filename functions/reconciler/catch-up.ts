@@ -71,10 +71,12 @@ async function expirePrompt(tools: ReconcilerTools, link: IncidentLink, heard: b
 
 /**
  * Tell one channel what it missed; returns the number of posts made (0 when nothing was missed).
- * `open`: the incidents not resolved as this run listed them: a link bound to one of them needs no
- * read of its own (an incident merged away is resolved, so never listed).
+ * `read`: the incidents this run knows, by id: those it listed as open, and each it read since
+ * that was merged into no other. A link bound to one of them needs no read of its own: an outage
+ * merged into one incident and resolved while its webhooks were lost is read once, not once per
+ * channel.
  */
-export async function reconcileLink(tools: ReconcilerTools, start: IncidentLink, logger: Logger, open?: ReadonlyMap<string, IncidentState>): Promise<number> {
+export async function reconcileLink(tools: ReconcilerTools, start: IncidentLink, logger: Logger, read?: Map<string, IncidentState>): Promise<number> {
   const prompt = start.state === 'pending' && start.confirmation === 'asked';
   // Pending: its trigger is in flight (the slack-worker owns it). No thread: its confirmation is being posted.
   if (!prompt && (start.state !== 'triggered' || !start.threadTs)) return 0;
@@ -91,8 +93,9 @@ export async function reconcileLink(tools: ReconcilerTools, start: IncidentLink,
   }
   if (prompt) return expirePrompt(tools, start, answer.allowed, logger);
   if (!answer.allowed) return 0;
-  const listed = start.incidentId ? open?.get(start.incidentId) : undefined;
-  const { link, incident } = listed ? { link: start, incident: listed } : await tools.ownership.locate(start, logger);
+  const known = start.incidentId ? read?.get(start.incidentId) : undefined;
+  const { link, incident } = known ? { link: start, incident: known } : await tools.ownership.locate(start, logger);
+  if (incident && link.incidentId === incident.id) read?.set(incident.id, incident);
   tools.checkpoint('read');
   if (!incident) return link.incidentId ? 0 : noIncidentYet(tools, link, answer.customer.contact ?? tools.deps.config.supportContact, logger);
   return tellMissed(tools, link, incident, logger);

@@ -67,17 +67,17 @@ export function makeReconciler(deps: ReconcilerDeps) {
       return { ...summary, stoppedEarly: true };
     };
     const KEEPS_REFUSING = 'PagerDuty keeps rate limiting the reconciler; the rest waits for the next run';
-    /** Listed once, when the first link is examined: a run with nothing open calls nothing. */
-    let open: ReadonlyMap<string, IncidentState> | undefined | 'unread' = 'unread';
+    /** The incidents this run knows: listed once, when the first link is examined (a run with nothing open calls nothing), and each read since. */
+    let read: Map<string, IncidentState> | undefined;
     for await (const page of roundFrom(tools.deps.links, began)) {
       for (const link of page) {
         if (context.remainingMs() < context.reserveMs) return stopEarly('reconciler stopped before the function times out; the rest waits for the next run');
-        if (open === 'unread') {
+        if (!read) {
           const listed = await rateLimited(logger, () => listOpenIncidents(tools, logger));
           if (listed === 'stop') return stopEarly(KEEPS_REFUSING);
-          open = listed;
+          read = listed;
         }
-        const caughtUp = await examine(tools, link, logger.child({ channel: link.channel, dedupKey: link.dedupKey }), rateLimited, open);
+        const caughtUp = await examine(tools, link, logger.child({ channel: link.channel, dedupKey: link.dedupKey }), rateLimited, read);
         if (caughtUp === 'stop') return stopEarly(KEEPS_REFUSING);
         summary.caughtUp += caughtUp;
         summary.examined++;
@@ -117,11 +117,11 @@ function rateLimitWaits(tools: ReconcilerTools, context: RunContext): RateLimite
 }
 
 /**
- * The incidents not resolved, listed once for the run; undefined (each link's incident is then
- * read by itself) when there is no listing or PagerDuty failed it. A 429 is waited out by the caller.
+ * The incidents not resolved, listed once for the run; none (each link's incident is then read by
+ * itself) when there is no listing or PagerDuty failed it. A 429 is waited out by the caller.
  */
-async function listOpenIncidents(tools: ReconcilerTools, logger: Logger): Promise<ReadonlyMap<string, IncidentState> | undefined> {
-  if (!tools.deps.openIncidents) return undefined;
+async function listOpenIncidents(tools: ReconcilerTools, logger: Logger): Promise<Map<string, IncidentState>> {
+  if (!tools.deps.openIncidents) return new Map();
   try {
     const { incidents, complete } = await tools.deps.openIncidents();
     if (!complete) logger.warn('more incidents are open than PagerDuty lists; the links of the rest are read one by one', { listed: incidents.size });
@@ -129,7 +129,7 @@ async function listOpenIncidents(tools: ReconcilerTools, logger: Logger): Promis
   } catch (error) {
     if (error instanceof RateLimitedError || !(error instanceof PdRouterError)) throw error;
     logger.warn('could not list the open incidents; each link\'s incident is read by itself this run', { error: error.message });
-    return undefined;
+    return new Map();
   }
 }
 
@@ -151,9 +151,9 @@ async function* roundFrom(links: IncidentLinks, began: string | undefined): Asyn
 }
 
 /** One link: how many changes were told, or 'stop' when PagerDuty keeps refusing. */
-async function examine(tools: ReconcilerTools, link: IncidentLink, logger: Logger, rateLimited: RateLimited, open: ReadonlyMap<string, IncidentState> | undefined): Promise<number | 'stop'> {
+async function examine(tools: ReconcilerTools, link: IncidentLink, logger: Logger, rateLimited: RateLimited, read: Map<string, IncidentState>): Promise<number | 'stop'> {
   try {
-    return await rateLimited(logger, () => reconcileLink(tools, link, logger, open));
+    return await rateLimited(logger, () => reconcileLink(tools, link, logger, read));
   } catch (error) {
     if (error instanceof PermanentError) {
       logger.warn('Slack or PagerDuty refused for good; this link is skipped', { reason: error.code });

@@ -7,7 +7,7 @@ export const OFFSET_PAGINATION_LIMIT = 10_000;
 
 /** The incidents not resolved, by id; `complete` is false when there were more than PagerDuty lists. */
 export interface OpenIncidents {
-  incidents: ReadonlyMap<string, IncidentState>;
+  incidents: Map<string, IncidentState>;
   complete: boolean;
 }
 
