@@ -27,6 +27,8 @@ export interface StormOptions {
    * that minutes for 300 channels); otherwise stop once every channel shows the resolution.
    */
   settle: boolean;
+  /** The reconciler runs every this many seconds, as deployed (300); unset: it does not run. */
+  reconcileEverySeconds?: number;
 }
 
 export interface StormResult {
@@ -130,6 +132,7 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
     concurrency: options.concurrency,
     ...(options.workerProcesses ? { workerProcesses: true } : {}),
     standIns: { latencyMs: options.standInLatencyMs, rateLimits: true },
+    ...(options.reconcileEverySeconds ? { reconcileEverySeconds: options.reconcileEverySeconds } : {}),
   });
   // Named, as `npm run customers -- add` registers a channel deployed (it asks Slack once, at
   // registration): a first escalation then asks Slack nothing.

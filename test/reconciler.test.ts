@@ -246,6 +246,23 @@ describe('the reconciler when a channel is gone', () => {
 });
 
 describe('the reconciler when Slack answers its catch-up with a 429', () => {
+  it('posts nothing more in that run (the limit is the workspace\'s, and Retry-After asks it to wait), and the next run tells every channel once', async () => {
+    await onQuietStack(async (stack, output) => {
+      const channels = ['CREC429A', 'CREC429B', 'CREC429C'];
+      const escalations: SentEscalation[] = [];
+      for (const channel of channels) escalations.push(await acknowledgedUnheard(stack, channel));
+      // acknowledgedUnheard turns webhooks off after each escalation: the later ones were acknowledged unheard too.
+      const reconciler = createReconcilerHandler(stack.functionEnv('reconciler'));
+      stack.slack!.faults.failNext('chat.postMessage', 1, { kind: 'status', status: 429, retryAfterSeconds: 1 });
+      const postsBefore = stack.slack!.calls.filter((c) => c.method === 'chat.postMessage').length;
+      await expect(reconciler.handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ examined: 0, caughtUp: 0, stoppedEarly: true });
+      expect(stack.slack!.calls.filter((c) => c.method === 'chat.postMessage').length - postsBefore).toBe(1);
+      expect(output.records().some((r) => r.message === 'Slack rate limits the reconciler\'s posts; the rest waits for the next run')).toBe(true);
+      await expect(reconciler.handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ caughtUp: 3, stoppedEarly: false });
+      for (const e of escalations) expect(statusPosts(stack, e.channel, e.dedupKey, /Acknowledged/)).toHaveLength(1);
+    });
+  });
+
   it('drops the claim its refused post made (a delete its deploy role allows), and the next run posts once without asking Slack first', async () => {
     const stack = await startTestStack({ reconcileEverySeconds: 3600 });
     try {

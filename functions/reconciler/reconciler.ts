@@ -79,6 +79,9 @@ export function makeReconciler(deps: ReconcilerDeps) {
         }
         const caughtUp = await examine(tools, link, logger.child({ channel: link.channel, dedupKey: link.dedupKey }), rateLimited, read);
         if (caughtUp === 'stop') return stopEarly(KEEPS_REFUSING);
+        // Slack's limit on posts is the workspace's: the next link's post would be refused too,
+        // and asking before its Retry-After is what Slack tells apps not to do.
+        if (caughtUp === 'slack-limited') return stopEarly('Slack rate limits the reconciler\'s posts; the rest waits for the next run');
         summary.caughtUp += caughtUp;
         summary.examined++;
         last = link.dedupKey;
@@ -150,11 +153,15 @@ async function* roundFrom(links: IncidentLinks, began: string | undefined): Asyn
   }
 }
 
-/** One link: how many changes were told, or 'stop' when PagerDuty keeps refusing. */
-async function examine(tools: ReconcilerTools, link: IncidentLink, logger: Logger, rateLimited: RateLimited, read: Map<string, IncidentState>): Promise<number | 'stop'> {
+/** One link: how many changes were told; 'stop' when PagerDuty keeps refusing, 'slack-limited' when Slack refused a post with a 429. */
+async function examine(tools: ReconcilerTools, link: IncidentLink, logger: Logger, rateLimited: RateLimited, read: Map<string, IncidentState>): Promise<number | 'stop' | 'slack-limited'> {
   try {
     return await rateLimited(logger, () => reconcileLink(tools, link, logger, read));
   } catch (error) {
+    if (error instanceof RateLimitedError && error.service === 'slack') {
+      logger.metric(METRIC_NAMES.slackRateLimited);
+      return 'slack-limited';
+    }
     if (error instanceof PermanentError) {
       logger.warn('Slack or PagerDuty refused for good; this link is skipped', { reason: error.code });
       if (error instanceof ChannelGoneError) logger.metric(METRIC_NAMES.slackChannelUnavailable);
