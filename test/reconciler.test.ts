@@ -8,6 +8,9 @@ import { audit } from '../local/world/audit';
 import { captureOutput } from '../local/world/capture-output';
 import { World, type SentEscalation } from '../local/world/world';
 import { crashPlan } from './support/crash-plan';
+import { makeDocumentClient } from '../lib/store/dynamo';
+import { makePacer, postTurn } from '../lib/store/pacer';
+import { STAND_IN_TEAM_ID } from '../local/stand-ins/slack';
 
 const INTERVAL_SECONDS = 1;
 
@@ -242,6 +245,32 @@ describe('the reconciler when a channel is gone', () => {
     expect(records.some((r) => r.message === 'Slack or PagerDuty refused for good; this link is skipped' && r.reason === 'is_archived')).toBe(true);
     expect(records.some((r) => JSON.stringify(r._aws ?? {}).includes('SlackChannelUnavailable'))).toBe(true);
     });
+  });
+});
+
+describe('the reconciler while a fan-out is paced under the workspace\'s post limit', () => {
+  it('takes its turn on the same lane: with turns spoken for seconds ahead it posts nothing and leaves the channel for the next run, which posts once at its kept turn', async () => {
+    // Paced posts at 600 a minute (a turn each 100 ms), no burst.
+    const stack = await startTestStack({ reconcileEverySeconds: 3600, env: { SLACK_FANOUT_POSTS_PER_MINUTE: '600', SLACK_FANOUT_POST_BURST: '1' } });
+    const db = makeDocumentClient(stack.functionEnv('reconciler'));
+    try {
+      const e = await acknowledgedUnheard(stack, 'CRECPACED');
+      // A fan-out's posts hold the lane's next 5 s.
+      const lane = makePacer(db, stack.functionEnv('reconciler').TABLE_NAME!, { perMinute: 600, burst: 1 });
+      for (let n = 0; n < 50; n++) await postTurn(lane, STAND_IN_TEAM_ID, `fan-out-${n}`, Date.now());
+      const reconciler = createReconcilerHandler(stack.functionEnv('reconciler'));
+      await expect(reconciler.handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ caughtUp: 0, stoppedEarly: true });
+      expect(statusPosts(stack, 'CRECPACED', e.dedupKey, /Acknowledged/)).toHaveLength(0);
+      // Its turn came while no run was looking: the next run posts at once, and only once.
+      await new Promise((resolve) => setTimeout(resolve, 5500));
+      await expect(reconciler.handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ caughtUp: 1, stoppedEarly: false });
+      await expect(reconciler.handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ caughtUp: 0 });
+      expect(statusPosts(stack, 'CRECPACED', e.dedupKey, /Acknowledged/)).toHaveLength(1);
+      expect(stack.iamDenials()).toEqual([]);
+    } finally {
+      db.destroy();
+      await stack.stop();
+    }
   });
 });
 

@@ -5,6 +5,7 @@ import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { handledTogetherMessage, incidentUpdateMessage, escalationNotOpenedMessage, promptDecidedMessage } from '../../lib/slack/messages';
 import { isGone } from '../../lib/escalation/delivery-gate';
 import { postOnce } from '../../lib/escalation/once';
+import { postAtTurn, postTurn } from '../../lib/store/pacer';
 import { type SlackMessage } from '../../lib/slack/web-api';
 import { CONFIRMATION_LIFETIME_MS, type IncidentLink } from '../../lib/store/incident-links';
 import { customerView, type Happening } from '../../lib/tenancy/customer-view';
@@ -27,9 +28,20 @@ function catchUpHappening(from: IncidentStatus | undefined, to: IncidentStatus):
 }
 
 
-/** Post once under `effectKey` in the link's thread; true when this call posted it. */
+/**
+ * Post once under `effectKey` in the link's thread; true when this call posted it. At a turn on the
+ * lane the workers' paced posts take (lib/store/pacer.ts, postTurn): in an outage the reconciler
+ * may find changes a fan-out is still telling, and its posts would otherwise spend the workspace's
+ * limit under the fan-out's turns. A turn too far to wait for is kept, and a WaitForTurnError ends
+ * the run's posting (reconciler.ts): the next run finds it.
+ */
 async function postInThread(tools: ReconcilerTools, link: IncidentLink, effectKey: string, message: SlackMessage): Promise<boolean> {
-  return (await postOnce(tools.deps.effects, tools.deps.scopes(link), effectKey, message, link.threadTs!)).performed;
+  const { postPacer, effects } = tools.deps;
+  const now = () => tools.now().getTime();
+  // Told already (a webhook's post, most often): no turn is taken for it.
+  if (postPacer && (await effects.done(effectKey))) return false;
+  const turn = postPacer ? await postTurn(postPacer, link.team, effectKey, now()) : undefined;
+  return (await postAtTurn(postPacer, link.team, effectKey, turn, now, () => postOnce(effects, tools.deps.scopes(link), effectKey, message, link.threadTs!))).performed;
 }
 
 /** `contact`: whom the customer is told to contact, its own (registry `contact`) or the deployment's. */

@@ -1,4 +1,4 @@
-import { ChannelGoneError, PdRouterError, PermanentError, RateLimitedError } from '../../lib/errors';
+import { ChannelGoneError, PdRouterError, PermanentError, RateLimitedError, WaitForTurnError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
 import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
 import type { IncidentState } from '../../lib/pagerduty/api';
@@ -82,6 +82,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
         // Slack's limit on posts is the workspace's: the next link's post would be refused too,
         // and asking before its Retry-After is what Slack tells apps not to do.
         if (caughtUp === 'slack-limited') return stopEarly('Slack rate limits the reconciler\'s posts; the rest waits for the next run');
+        if (caughtUp === 'turn-far') return stopEarly('the workspace\'s posts are paced minutes ahead (a fan-out); the rest waits for the next run');
         summary.caughtUp += caughtUp;
         summary.examined++;
         last = link.dedupKey;
@@ -153,11 +154,15 @@ async function* roundFrom(links: IncidentLinks, began: string | undefined): Asyn
   }
 }
 
-/** One link: how many changes were told; 'stop' when PagerDuty keeps refusing, 'slack-limited' when Slack refused a post with a 429. */
-async function examine(tools: ReconcilerTools, link: IncidentLink, logger: Logger, rateLimited: RateLimited, read: Map<string, IncidentState>): Promise<number | 'stop' | 'slack-limited'> {
+/**
+ * One link: how many changes were told; 'stop' when PagerDuty keeps refusing, 'slack-limited' when
+ * Slack refused a post with a 429, 'turn-far' when its post's turn is too far to wait for.
+ */
+async function examine(tools: ReconcilerTools, link: IncidentLink, logger: Logger, rateLimited: RateLimited, read: Map<string, IncidentState>): Promise<number | 'stop' | 'slack-limited' | 'turn-far'> {
   try {
     return await rateLimited(logger, () => reconcileLink(tools, link, logger, read));
   } catch (error) {
+    if (error instanceof WaitForTurnError) return 'turn-far';
     if (error instanceof RateLimitedError && error.service === 'slack') {
       logger.metric(METRIC_NAMES.slackRateLimited);
       return 'slack-limited';

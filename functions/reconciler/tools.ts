@@ -8,6 +8,7 @@ import { type IncidentLinks } from '../../lib/store/incident-links';
 import { type HistorySteps } from '../../lib/store/history';
 import type { ReconcilePosition } from '../../lib/store/reconcile-position';
 import { type Locator } from '../../lib/tenancy/ownership';
+import type { Pacer } from '../../lib/store/pacer';
 
 export interface ReconcilerDeps {
   links: IncidentLinks;
@@ -22,6 +23,8 @@ export interface ReconcilerDeps {
   slack: SlackApi;
   /** Where each channel is spoken to. */
   scopes: ChannelScopes;
+  /** The pace of the workspace's paced posts (the workers' fan-outs), which catch-ups take turns in; none: not paced. */
+  postPacer?: Pacer;
   pagerDuty: PagerDutyApi;
   /** Every incident not resolved, read once a run; absent: each link's incident is read by itself. */
   openIncidents?: () => Promise<OpenIncidents>;

@@ -13,6 +13,7 @@ import { makeIncidentLinks } from '../../lib/store/incident-links';
 import { makeCustomerRecords } from '../../lib/store/customer-records';
 import { makeHistorySteps } from '../../lib/store/history';
 import { makeReconcilePosition } from '../../lib/store/reconcile-position';
+import { postPacing } from '../../lib/store/pacer';
 import { makeLocator } from '../../lib/tenancy/ownership';
 import { makeReconciler, type RunSummary } from './reconciler';
 
@@ -54,7 +55,7 @@ export function createReconcilerHandler(env: Env, overrides: ReconcilerOverrides
       const pagerDuty = overrides.pagerDuty ?? makePagerDutyApi({ ...rest, eventsUrl: 'https://events.invalid/', routingKey: '' });
       const openIncidents = makeOpenIncidents(restClient(rest));
       const ownership = makeLocator({ binding: { bind }, pagerDuty });
-      const run = makeReconciler({ links, position, openIncidents, ownership, customers, effects, slack, scopes: workspaceScopes(slack), pagerDuty, config, history, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) });
+      const run = makeReconciler({ links, position, openIncidents, ...postPacing(db, config.tableName, config), ownership, customers, effects, slack, scopes: workspaceScopes(slack), pagerDuty, config, history, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) });
       built = { key, run };
     }
     return built.run;

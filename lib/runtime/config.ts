@@ -149,6 +149,9 @@ export interface ReconcilerConfig {
   reconcileEverySeconds: number;
   /** How long after PagerDuty accepted an escalation with no incident holding it the channel is told so. */
   noIncidentAfterSeconds: number;
+  /** The pace of the workspace's paced posts, which the reconciler's catch-ups take turns in too (see WorkerConfig). */
+  slackFanOutPostsPerMinute: number;
+  slackFanOutPostBurst: number;
 }
 
 export function loadReconcilerConfig(env: Env): ReconcilerConfig {
@@ -163,5 +166,7 @@ export function loadReconcilerConfig(env: Env): ReconcilerConfig {
     httpTimeoutMs: readSetting(env, 'HTTP_TIMEOUT_MS'),
     reconcileEverySeconds: readSetting(env, 'RECONCILE_EVERY_SECONDS'),
     noIncidentAfterSeconds: readSetting(env, 'NO_INCIDENT_AFTER_SECONDS'),
+    slackFanOutPostsPerMinute: readSetting(env, 'SLACK_FANOUT_POSTS_PER_MINUTE'),
+    slackFanOutPostBurst: readSetting(env, 'SLACK_FANOUT_POST_BURST'),
   };
 }
