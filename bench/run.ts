@@ -14,6 +14,7 @@ import { renderStorm, stormTargets } from './storm-report';
 import { round } from './lib/stats';
 import { stormBounds } from './lib/storm-bounds';
 import { DOCUMENTED_LIMITS } from '../local/stand-ins/rate-limits';
+import { SETTINGS } from '../lib/runtime/settings';
 import { parseCommandLine, processOutput, usageError } from '../scripts/cli';
 
 /**
@@ -54,13 +55,17 @@ const DEFAULT_STORM_CHANNELS = 300;
 const stormChannels = parsed.values.channels === undefined ? (quick ? 20 : DEFAULT_STORM_CHANNELS) : Number(parsed.values.channels);
 if (!Number.isInteger(stormChannels) || stormChannels < 1 || stormChannels > 10_000) process.exit(usageError(processOutput, USAGE, `--channels must be a whole number from 1 to 10000, not "${parsed.values.channels}"`));
 
+/** The reconciler's schedule as deployed (`reconcileEverySeconds`, RECONCILE_EVERY_SECONDS's default). */
+const RECONCILE_EVERY_SECONDS_DEPLOYED = SETTINGS.RECONCILE_EVERY_SECONDS.default;
+
 /**
  * A storm's options. Its waits scale with what the limits allow for its size: twice the bound of
  * the last confirmation (1,000 channels on one key need 8 minutes of PagerDuty's 120 a minute).
  */
 function stormOptions(keys: 'own' | 'shared', channels: number, base: Omit<StormOptions, 'channels' | 'routingKeys' | 'timeoutMs'> & { timeoutMs: number }): StormOptions {
   const bounds = stormBounds(DOCUMENTED_LIMITS, { channels, routingKeys: keys, spreadMs: base.spreadMs, callMs: base.standInLatencyMs });
-  return { ...base, channels, routingKeys: keys, timeoutMs: Math.max(base.timeoutMs, Math.ceil(2 * bounds.lastConfirmedMs)), workerProcesses: true };
+  // The reconciler on its deployed schedule: in a storm long enough, its runs meet the fan-outs.
+  return { ...base, channels, routingKeys: keys, timeoutMs: Math.max(base.timeoutMs, Math.ceil(2 * bounds.lastConfirmedMs)), workerProcesses: true, reconcileEverySeconds: RECONCILE_EVERY_SECONDS_DEPLOYED };
 }
 
 /** The storm runs: each stops once every channel shows the resolution, except the full own-key run, which waits for every queue to drain. */

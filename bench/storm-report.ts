@@ -94,7 +94,7 @@ export function renderStorm(storm: { own?: StormResult; shared?: StormResult }, 
   const runs = [storm.own, storm.shared, larger?.own, larger?.shared].filter((r): r is StormResult => !!r);
   if (!runs.length) return [];
   const lines = [
-    `**Storm** — registered customer channels escalate within ${s(runs[0]!.options.spreadMs)}, the stand-ins enforcing Slack's and PagerDuty's documented limits (workspace-wide chat.postMessage: our choice, 600 a minute); on-call then merges every incident into one internal incident, publishes a status update and resolves it. Times from the customer's request. p50 / p95 / max.`,
+    `**Storm** — registered customer channels escalate within ${s(runs[0]!.options.spreadMs)}, the stand-ins enforcing Slack's and PagerDuty's documented limits (workspace-wide chat.postMessage: our choice, 600 a minute); on-call then merges every incident into one internal incident, publishes a status update and resolves it${runs[0]!.options.reconcileEverySeconds ? `; the reconciler runs every ${runs[0]!.options.reconcileEverySeconds} s, as deployed` : ''}. Times from the customer's request. p50 / p95 / max.`,
     '',
     `| | ${runs.map((r) => `${r.escalations} channels, ${r.options.routingKeys === 'own' ? 'each its own routing key' : 'one shared routing key'}`).join(' | ')} |`,
     `|---|${runs.map(() => '---:').join('|')}|`,
