@@ -248,6 +248,30 @@ describe('the reconciler when a channel is gone', () => {
   });
 });
 
+describe('the reconciler when Slack refuses a re-render (chat.update) with a 429', () => {
+  it('still posts every catch-up, re-renders nothing more in that run, and the next run brings every confirmation up to date', async () => {
+    await onQuietStack(async (stack) => {
+      const escalations: SentEscalation[] = [];
+      for (const channel of ['CRERENDER1', 'CRERENDER2', 'CRERENDER3']) escalations.push(await acknowledgedUnheard(stack, channel));
+      for (const e of escalations) stack.pagerDuty!.resolve(stack.pagerDuty!.byKey(e.dedupKey)!.id, 'Dana Scully');
+      const updates = () => stack.slack!.calls.filter((c) => c.method === 'chat.update').length;
+      const shown = (e: SentEscalation) => shownStatus(stack.slack!.channelMessages(e.channel).find((m) => keyOf(m) === `confirm:${e.dedupKey}`)!);
+      const reconciler = createReconcilerHandler(stack.functionEnv('reconciler'));
+      stack.slack!.faults.failNext('chat.update', 1, { kind: 'status', status: 429, retryAfterSeconds: 1 });
+      const before = updates();
+      await expect(reconciler.handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ examined: 3, caughtUp: 3 });
+      // Every channel reads its resolution; the one refused re-render is the run's last.
+      for (const e of escalations) expect(statusPosts(stack, e.channel, e.dedupKey, /Resolved/)).toHaveLength(1);
+      expect(updates() - before).toBe(1);
+      expect(escalations.filter((e) => shown(e) === 'resolved')).toHaveLength(0);
+      // Resolved but not yet shown so, the links stay open: the next run re-renders them, and posts nothing again.
+      await expect(reconciler.handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ examined: 3, caughtUp: 0 });
+      for (const e of escalations) expect(shown(e)).toBe('resolved');
+      await expect(reconciler.handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ examined: 0 });
+    });
+  });
+});
+
 describe('the reconciler while a fan-out is paced under the workspace\'s post limit', () => {
   it('takes its turn on the same lane: with turns spoken for seconds ahead it posts nothing and leaves the channel for the next run, which posts once at its kept turn', async () => {
     // Paced posts at 600 a minute (a turn each 100 ms), no burst.

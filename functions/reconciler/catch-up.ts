@@ -1,6 +1,7 @@
 import type { IncidentStatus } from '../../lib/events';
 import type { IncidentState } from '../../lib/pagerduty/api';
 import type { Logger } from '../../lib/runtime/log';
+import { RateLimitedError } from '../../lib/errors';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { handledTogetherMessage, incidentUpdateMessage, escalationNotOpenedMessage, promptDecidedMessage } from '../../lib/slack/messages';
 import { isGone } from '../../lib/escalation/delivery-gate';
@@ -83,12 +84,9 @@ async function expirePrompt(tools: ReconcilerTools, link: IncidentLink, heard: b
 
 /**
  * Tell one channel what it missed; returns the number of posts made (0 when nothing was missed).
- * `read`: the incidents this run knows, by id: those it listed as open, and each it read since
- * that was merged into no other. A link bound to one of them needs no read of its own: an outage
- * merged into one incident and resolved while its webhooks were lost is read once, not once per
- * channel.
+ * `run`: what this run learned so far (see RunState).
  */
-export async function reconcileLink(tools: ReconcilerTools, start: IncidentLink, logger: Logger, read?: Map<string, IncidentState>): Promise<number> {
+export async function reconcileLink(tools: ReconcilerTools, start: IncidentLink, logger: Logger, run: RunState): Promise<number> {
   const prompt = start.state === 'pending' && start.confirmation === 'asked';
   // Pending: its trigger is in flight (the slack-worker owns it). No thread: its confirmation is being posted.
   if (!prompt && (start.state !== 'triggered' || !start.threadTs)) return 0;
@@ -105,15 +103,46 @@ export async function reconcileLink(tools: ReconcilerTools, start: IncidentLink,
   }
   if (prompt) return expirePrompt(tools, start, answer.allowed, logger);
   if (!answer.allowed) return 0;
-  const known = start.incidentId ? read?.get(start.incidentId) : undefined;
+  const known = start.incidentId ? run.incidents.get(start.incidentId) : undefined;
   const { link, incident } = known ? { link: start, incident: known } : await tools.ownership.locate(start, logger);
-  if (incident && link.incidentId === incident.id) read?.set(incident.id, incident);
+  if (incident && link.incidentId === incident.id) run.incidents.set(incident.id, incident);
   tools.checkpoint('read');
   if (!incident) return link.incidentId ? 0 : noIncidentYet(tools, link, answer.customer.contact ?? tools.deps.config.supportContact, logger);
-  return tellMissed(tools, link, incident, logger);
+  return tellMissed(tools, link, incident, run, logger);
 }
 
-async function tellMissed(tools: ReconcilerTools, link: IncidentLink, incident: IncidentState, logger: Logger): Promise<number> {
+/** What one run of the reconciler learned so far, for the links it examines after. */
+export interface RunState {
+  /**
+   * The incidents it knows, by id: those it listed as open, and each it read since that was merged
+   * into no other. A link bound to one of them needs no read of its own: an outage merged into one
+   * incident and resolved while its webhooks were lost is read once, not once per channel.
+   */
+  incidents: Map<string, IncidentState>;
+  /** Slack refused a re-render (chat.update, 50 a minute per workspace): the run's others wait for the next run. */
+  rerendersHeld?: boolean;
+}
+
+/**
+ * Bring the confirmation up to date; false when it was not: Slack's chat.update limit refused it,
+ * or one before it in this run. The catch-up posts go on (chat.postMessage has its own limit);
+ * the next run finds the re-render still to do (the status is the reconciler's, and its link stays open).
+ */
+async function rerender(tools: ReconcilerTools, link: IncidentLink, run: RunState, logger: Logger): Promise<boolean> {
+  if (run.rerendersHeld) return false;
+  try {
+    await showConfirmationNow(tools.deps, link);
+    return true;
+  } catch (error) {
+    if (!(error instanceof RateLimitedError && error.service === 'slack')) throw error;
+    logger.metric(METRIC_NAMES.slackRateLimited);
+    logger.info('Slack rate limits re-rendering confirmations; this run\'s others wait for the next run');
+    run.rerendersHeld = true;
+    return false;
+  }
+}
+
+async function tellMissed(tools: ReconcilerTools, link: IncidentLink, incident: IncidentState, run: RunState, logger: Logger): Promise<number> {
   let posted = 0;
   if ((link.heldBy === 'grouped' || link.heldBy === 'merged') && link.incidentId === incident.id) {
     if (await postInThread(tools, link, `joined:${link.dedupKey}:${incidentTag(incident.id)}`, handledTogetherMessage(customerView(link)))) posted++;
@@ -133,10 +162,10 @@ async function tellMissed(tools: ReconcilerTools, link: IncidentLink, incident: 
       if (!confirmationSaysIt(current, happening) && (await postInThread(tools, current, `caught:${link.dedupKey}:${status}:${at}`, incidentUpdateMessage(customerView(current), happening)))) posted++;
       tools.checkpoint('posted');
       // Re-rendering is idempotent, so a run that finds its post already made still does it.
-      await showConfirmationNow(tools.deps, current);
-      // Only now, told, does a resolved link leave the open-link index: a run that stopped before
-      // its post finds the link again next time (recordReconciledStatus keeps it listed).
-      if (status === 'resolved') await tools.deps.links.close(link.dedupKey);
+      const rerendered = await rerender(tools, current, run, logger);
+      // Only now, told and shown, does a resolved link leave the open-link index: a run that stopped
+      // before its post or its re-render finds the link again next time (recordReconciledStatus keeps it listed).
+      if (status === 'resolved' && rerendered) await tools.deps.links.close(link.dedupKey);
     }
   }
   if (posted) {

@@ -4,7 +4,7 @@ import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links
 import type { IncidentState } from '../../lib/pagerduty/api';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { makeReconcilerTools, type ReconcilerDeps, type ReconcilerTools } from './tools';
-import { reconcileLink } from './catch-up';
+import { reconcileLink, type RunState } from './catch-up';
 
 export type { ReconcilerDeps } from './tools';
 
@@ -67,17 +67,17 @@ export function makeReconciler(deps: ReconcilerDeps) {
       return { ...summary, stoppedEarly: true };
     };
     const KEEPS_REFUSING = 'PagerDuty keeps rate limiting the reconciler; the rest waits for the next run';
-    /** The incidents this run knows: listed once, when the first link is examined (a run with nothing open calls nothing), and each read since. */
-    let read: Map<string, IncidentState> | undefined;
+    /** Made when the first link is examined (its listing of open incidents: a run with nothing open calls nothing). */
+    let run: RunState | undefined;
     for await (const page of roundFrom(tools.deps.links, began)) {
       for (const link of page) {
         if (context.remainingMs() < context.reserveMs) return stopEarly('reconciler stopped before the function times out; the rest waits for the next run');
-        if (!read) {
+        if (!run) {
           const listed = await rateLimited(logger, () => listOpenIncidents(tools, logger));
           if (listed === 'stop') return stopEarly(KEEPS_REFUSING);
-          read = listed;
+          run = { incidents: listed };
         }
-        const caughtUp = await examine(tools, link, logger.child({ channel: link.channel, dedupKey: link.dedupKey }), rateLimited, read);
+        const caughtUp = await examine(tools, link, logger.child({ channel: link.channel, dedupKey: link.dedupKey }), rateLimited, run);
         if (caughtUp === 'stop') return stopEarly(KEEPS_REFUSING);
         // Slack's limit on posts is the workspace's: the next link's post would be refused too,
         // and asking before its Retry-After is what Slack tells apps not to do.
@@ -158,9 +158,9 @@ async function* roundFrom(links: IncidentLinks, began: string | undefined): Asyn
  * One link: how many changes were told; 'stop' when PagerDuty keeps refusing, 'slack-limited' when
  * Slack refused a post with a 429, 'turn-far' when its post's turn is too far to wait for.
  */
-async function examine(tools: ReconcilerTools, link: IncidentLink, logger: Logger, rateLimited: RateLimited, read: Map<string, IncidentState>): Promise<number | 'stop' | 'slack-limited' | 'turn-far'> {
+async function examine(tools: ReconcilerTools, link: IncidentLink, logger: Logger, rateLimited: RateLimited, run: RunState): Promise<number | 'stop' | 'slack-limited' | 'turn-far'> {
   try {
-    return await rateLimited(logger, () => reconcileLink(tools, link, logger, read));
+    return await rateLimited(logger, () => reconcileLink(tools, link, logger, run));
   } catch (error) {
     if (error instanceof WaitForTurnError) return 'turn-far';
     if (error instanceof RateLimitedError && error.service === 'slack') {
