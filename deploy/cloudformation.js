@@ -253,10 +253,12 @@ function roleResources(stage, secrets) {
   }
   // The reconciler reads links (the open-link index, page by page, and single items), writes
   // links and effect claims, drops a claim its own post lost to a Slack 429, and reads the worker
-  // secret (bot token, REST key). No queue at all.
+  // secret (bot token, REST key). It sends to the PagerDuty queue only: the confirmations it caught
+  // up are re-rendered there by the pagerduty-worker, paced; it receives from no queue.
   resources[roleLogicalId(RECONCILER)] = role(stage, RECONCILER, secrets.worker, [
     ...itemStatements(RECONCILER, ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], ['dynamodb:GetItem']),
     { Sid: 'ListOpenLinks', Effect: 'Allow', Action: 'dynamodb:Query', Resource: indexArn(layout.table.openLinkIndex) },
+    { Sid: 'QueueConfirmationRefreshes', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: arnOf(layout.queues.pagerduty.logicalId) },
   ]);
   return resources;
 }

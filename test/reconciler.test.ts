@@ -41,8 +41,8 @@ async function waitFor(what: string, check: () => boolean, timeoutMs: number): P
 }
 
 /** A stack whose reconciler runs only when a test runs it, its logs captured; stopped after `test`, whatever it threw. */
-async function onQuietStack(test: (stack: LocalStack, output: ReturnType<typeof captureOutput>) => Promise<void>): Promise<void> {
-  const stack = await startTestStack({ reconcileEverySeconds: 3600, logLevel: 'info' });
+async function onQuietStack(test: (stack: LocalStack, output: ReturnType<typeof captureOutput>) => Promise<void>, env: Record<string, string> = {}): Promise<void> {
+  const stack = await startTestStack({ reconcileEverySeconds: 3600, logLevel: 'info', env });
   const output = captureOutput();
   try {
     await test(stack, output);
@@ -248,27 +248,35 @@ describe('the reconciler when a channel is gone', () => {
   });
 });
 
-describe('the reconciler when Slack refuses a re-render (chat.update) with a 429', () => {
-  it('still posts every catch-up, re-renders nothing more in that run, and the next run brings every confirmation up to date', async () => {
+describe('the reconciler\'s re-renders (chat.update, 50 a minute per workspace)', () => {
+  it('go through the pagerduty-worker\'s paced refresh: one run tells every channel and closes every resolved link; the worker re-renders each at its turn and waits out a 429', async () => {
+    // Updates paced at 120 a minute: a turn each 500 ms.
     await onQuietStack(async (stack) => {
       const escalations: SentEscalation[] = [];
       for (const channel of ['CRERENDER1', 'CRERENDER2', 'CRERENDER3']) escalations.push(await acknowledgedUnheard(stack, channel));
       for (const e of escalations) stack.pagerDuty!.resolve(stack.pagerDuty!.byKey(e.dedupKey)!.id, 'Dana Scully');
-      const updates = () => stack.slack!.calls.filter((c) => c.method === 'chat.update').length;
+      const updates = () => stack.slack!.calls.filter((c) => c.method === 'chat.update');
       const shown = (e: SentEscalation) => shownStatus(stack.slack!.channelMessages(e.channel).find((m) => keyOf(m) === `confirm:${e.dedupKey}`)!);
       const reconciler = createReconcilerHandler(stack.functionEnv('reconciler'));
       stack.slack!.faults.failNext('chat.update', 1, { kind: 'status', status: 429, retryAfterSeconds: 1 });
-      const before = updates();
-      await expect(reconciler.handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ examined: 3, caughtUp: 3 });
-      // Every channel reads its resolution; the one refused re-render is the run's last.
+      const before = updates().length;
+      await expect(reconciler.handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ examined: 3, caughtUp: 3, stoppedEarly: false });
       for (const e of escalations) expect(statusPosts(stack, e.channel, e.dedupKey, /Resolved/)).toHaveLength(1);
-      expect(updates() - before).toBe(1);
-      expect(escalations.filter((e) => shown(e) === 'resolved')).toHaveLength(0);
-      // Resolved but not yet shown so, the links stay open: the next run re-renders them, and posts nothing again.
-      await expect(reconciler.handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ examined: 3, caughtUp: 0 });
-      for (const e of escalations) expect(shown(e)).toBe('resolved');
+      // No second run: the refused update is the worker's to retry, after the second Slack asked for.
+      await waitFor('every confirmation shows Resolved', () => escalations.every((e) => shown(e) === 'resolved'), 15_000);
+      const made = updates().slice(before);
+      const refused = made.filter((c) => c.retryAfterSeconds !== undefined);
+      expect(refused).toHaveLength(1);
+      expect(made.filter((c) => c.retryAfterSeconds === undefined)).toHaveLength(3);
+      const retry = made.find((c) => c.channel === refused[0]!.channel && c.retryAfterSeconds === undefined)!;
+      expect(retry.at - refused[0]!.at).toBeGreaterThanOrEqual(1000);
+      // Each at its own turn of the pace, not all at once.
+      const accepted = made.filter((c) => c.retryAfterSeconds === undefined).map((c) => c.at).sort((a, b) => a - b);
+      for (let i = 1; i < accepted.length; i++) expect(accepted[i]! - accepted[i - 1]!).toBeGreaterThanOrEqual(450);
+      // Told and its re-render queued, each resolved link left the open links in that one run.
       await expect(reconciler.handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ examined: 0 });
-    });
+      expect(stack.iamDenials()).toEqual([]);
+    }, { SLACK_UPDATES_PER_MINUTE: '120' });
   });
 });
 

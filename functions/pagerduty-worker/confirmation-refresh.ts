@@ -1,4 +1,4 @@
-import { EVENT_CONTRACT_VERSION, pagerDutyRouting, type ConfirmationRefreshEvent } from '../../lib/events';
+import type { ConfirmationRefreshEvent } from '../../lib/events';
 import { RateLimitedError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
 import type { EventQueue } from '../../lib/queue/queue';
@@ -6,6 +6,7 @@ import { type ChannelScopes, type SlackApi } from '../../lib/slack/web-api';
 import type { IncidentLink, UpdateLinks } from '../../lib/store/incident-links';
 import { awaitTurn, type Pacer } from '../../lib/store/pacer';
 import { confirmationFor, confirmationIsStale } from '../../lib/escalation/confirmation';
+import { requestConfirmationRefresh } from '../../lib/escalation/confirmation-refresh-request';
 import type { DeliveryGate } from '../../lib/escalation/delivery-gate';
 
 export interface ConfirmationRefreshDeps {
@@ -41,10 +42,7 @@ export function makeConfirmationRefresh(deps: ConfirmationRefreshDeps) {
   return {
     /** Ask for the confirmation to be brought up to date, if it shows something else (`cause`: the event that changed it). */
     async request(link: IncidentLink, cause: string, logger: Logger): Promise<void> {
-      if (!confirmationIsStale(link)) return;
-      const event: ConfirmationRefreshEvent = { v: EVENT_CONTRACT_VERSION, kind: 'confirmation.refresh', id: `${cause}:${link.dedupKey}`, dedupKey: link.dedupKey, channel: link.channel, requestedAt: new Date(now()).toISOString() };
-      await deps.queue.send(event, pagerDutyRouting(event));
-      logger.info('confirmation refresh queued');
+      if (await requestConfirmationRefresh(deps.queue, link, cause, now())) logger.info('confirmation refresh queued');
     },
 
     async handle(event: ConfirmationRefreshEvent, logger: Logger): Promise<void> {

@@ -1,7 +1,6 @@
 import type { IncidentStatus } from '../../lib/events';
 import type { IncidentState } from '../../lib/pagerduty/api';
 import type { Logger } from '../../lib/runtime/log';
-import { RateLimitedError } from '../../lib/errors';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { handledTogetherMessage, incidentUpdateMessage, escalationNotOpenedMessage, promptDecidedMessage } from '../../lib/slack/messages';
 import { isGone } from '../../lib/escalation/delivery-gate';
@@ -10,7 +9,8 @@ import { postAtTurn, postTurn } from '../../lib/store/pacer';
 import { type SlackMessage } from '../../lib/slack/web-api';
 import { CONFIRMATION_LIFETIME_MS, type IncidentLink } from '../../lib/store/incident-links';
 import { customerView, type Happening } from '../../lib/tenancy/customer-view';
-import { confirmationSaysIt, showConfirmationNow } from '../../lib/escalation/confirmation';
+import { confirmationSaysIt } from '../../lib/escalation/confirmation';
+import { requestConfirmationRefresh } from '../../lib/escalation/confirmation-refresh-request';
 import { historyOf } from '../../lib/store/history';
 import { incidentTag } from '../../lib/tenancy/ownership';
 
@@ -108,7 +108,7 @@ export async function reconcileLink(tools: ReconcilerTools, start: IncidentLink,
   if (incident && link.incidentId === incident.id) run.incidents.set(incident.id, incident);
   tools.checkpoint('read');
   if (!incident) return link.incidentId ? 0 : noIncidentYet(tools, link, answer.customer.contact ?? tools.deps.config.supportContact, logger);
-  return tellMissed(tools, link, incident, run, logger);
+  return tellMissed(tools, link, incident, logger);
 }
 
 /** What one run of the reconciler learned so far, for the links it examines after. */
@@ -119,30 +119,9 @@ export interface RunState {
    * incident and resolved while its webhooks were lost is read once, not once per channel.
    */
   incidents: Map<string, IncidentState>;
-  /** Slack refused a re-render (chat.update, 50 a minute per workspace): the run's others wait for the next run. */
-  rerendersHeld?: boolean;
 }
 
-/**
- * Bring the confirmation up to date; false when it was not: Slack's chat.update limit refused it,
- * or one before it in this run. The catch-up posts go on (chat.postMessage has its own limit);
- * the next run finds the re-render still to do (the status is the reconciler's, and its link stays open).
- */
-async function rerender(tools: ReconcilerTools, link: IncidentLink, run: RunState, logger: Logger): Promise<boolean> {
-  if (run.rerendersHeld) return false;
-  try {
-    await showConfirmationNow(tools.deps, link);
-    return true;
-  } catch (error) {
-    if (!(error instanceof RateLimitedError && error.service === 'slack')) throw error;
-    logger.metric(METRIC_NAMES.slackRateLimited);
-    logger.info('Slack rate limits re-rendering confirmations; this run\'s others wait for the next run');
-    run.rerendersHeld = true;
-    return false;
-  }
-}
-
-async function tellMissed(tools: ReconcilerTools, link: IncidentLink, incident: IncidentState, run: RunState, logger: Logger): Promise<number> {
+async function tellMissed(tools: ReconcilerTools, link: IncidentLink, incident: IncidentState, logger: Logger): Promise<number> {
   let posted = 0;
   if ((link.heldBy === 'grouped' || link.heldBy === 'merged') && link.incidentId === incident.id) {
     if (await postInThread(tools, link, `joined:${link.dedupKey}:${incidentTag(incident.id)}`, handledTogetherMessage(customerView(link)))) posted++;
@@ -161,11 +140,15 @@ async function tellMissed(tools: ReconcilerTools, link: IncidentLink, incident: 
       const happening = catchUpHappening(link.status, status);
       if (!confirmationSaysIt(current, happening) && (await postInThread(tools, current, `caught:${link.dedupKey}:${status}:${at}`, incidentUpdateMessage(customerView(current), happening)))) posted++;
       tools.checkpoint('posted');
-      // Re-rendering is idempotent, so a run that finds its post already made still does it.
-      const rerendered = await rerender(tools, current, run, logger);
-      // Only now, told and shown, does a resolved link leave the open-link index: a run that stopped
-      // before its post or its re-render finds the link again next time (recordReconciledStatus keeps it listed).
-      if (status === 'resolved' && rerendered) await tools.deps.links.close(link.dedupKey);
+      // The confirmation is re-rendered by the pagerduty-worker at a paced turn of chat.update's
+      // limit (50 a minute per workspace), as a fan-out's are: inline, a catch-up after lost
+      // webhooks went at the pace of one refused update per run. Asked again by a run that finds
+      // its post already made; a request for a confirmation shown already does nothing.
+      await requestConfirmationRefresh(tools.deps.refreshes, current, `caught:${status}:${at}`, tools.now().getTime());
+      tools.checkpoint('refresh-requested');
+      // Only now, told and its re-render queued, does a resolved link leave the open-link index: a
+      // run that stopped before either finds the link again next time (recordReconciledStatus keeps it listed).
+      if (status === 'resolved') await tools.deps.links.close(link.dedupKey);
     }
   }
   if (posted) {

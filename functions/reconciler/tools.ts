@@ -9,6 +9,7 @@ import { type HistorySteps } from '../../lib/store/history';
 import type { ReconcilePosition } from '../../lib/store/reconcile-position';
 import { type Locator } from '../../lib/tenancy/ownership';
 import type { Pacer } from '../../lib/store/pacer';
+import type { EventQueue } from '../../lib/queue/queue';
 
 export interface ReconcilerDeps {
   links: IncidentLinks;
@@ -23,6 +24,8 @@ export interface ReconcilerDeps {
   slack: SlackApi;
   /** Where each channel is spoken to. */
   scopes: ChannelScopes;
+  /** The PagerDuty queue: a confirmation whose status the reconciler caught up is re-rendered by the pagerduty-worker, paced. */
+  refreshes: EventQueue;
   /** The pace of the workspace's paced posts (the workers' fan-outs), which catch-ups take turns in; none: not paced. */
   postPacer?: Pacer;
   pagerDuty: PagerDutyApi;

@@ -1,7 +1,8 @@
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { loadReconcilerConfig, type Env } from '../../lib/runtime/config';
-import { makeLogger } from '../../lib/runtime/lambda';
+import { makeLogger, makeSqsClient } from '../../lib/runtime/lambda';
+import { makeEventQueue } from '../../lib/queue/queue';
 import { makeMetricEmitter } from '../../lib/runtime/metrics';
 import { secretsMiddleware, type Secrets } from '../../lib/runtime/secrets';
 import { makePagerDutyApi, restClient, type PagerDutyApi } from '../../lib/pagerduty/api';
@@ -43,6 +44,7 @@ export function createReconcilerHandler(env: Env, overrides: ReconcilerOverrides
   const customers = makeCustomerRecords(db, config.tableName);
   const history = makeHistorySteps(db, config.tableName, { ttlDays: config.historyTtlDays });
   const position = makeReconcilePosition(db, config.tableName);
+  const refreshes = makeEventQueue(makeSqsClient(env), config.pagerDutyQueueUrl);
   let built: { key: string; run: ReturnType<typeof makeReconciler> } | undefined;
 
   const runFor = (secrets: ReconcilerSecrets) => {
@@ -55,7 +57,7 @@ export function createReconcilerHandler(env: Env, overrides: ReconcilerOverrides
       const pagerDuty = overrides.pagerDuty ?? makePagerDutyApi({ ...rest, eventsUrl: 'https://events.invalid/', routingKey: '' });
       const openIncidents = makeOpenIncidents(restClient(rest));
       const ownership = makeLocator({ binding: { bind }, pagerDuty });
-      const run = makeReconciler({ links, position, openIncidents, ...postPacing(db, config.tableName, config), ownership, customers, effects, slack, scopes: workspaceScopes(slack), pagerDuty, config, history, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) });
+      const run = makeReconciler({ links, position, openIncidents, ...postPacing(db, config.tableName, config), ownership, customers, effects, slack, scopes: workspaceScopes(slack), refreshes, pagerDuty, config, history, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) });
       built = { key, run };
     }
     return built.run;

@@ -138,6 +138,8 @@ export const DEFAULT_HISTORY_TTL_DAYS = SETTINGS.HISTORY_TTL_DAYS.default;
 
 export interface ReconcilerConfig {
   tableName: string;
+  /** Where it asks the pagerduty-worker to re-render a confirmation it caught up. */
+  pagerDutyQueueUrl: string;
   slackApiUrl: string;
   pagerDutyApiUrl: string;
   showResponderNames: boolean;
@@ -157,6 +159,7 @@ export interface ReconcilerConfig {
 export function loadReconcilerConfig(env: Env): ReconcilerConfig {
   return {
     tableName: requireEnv(env, ENV.tableName),
+    pagerDutyQueueUrl: requireEnv(env, ENV.pagerDutyQueueUrl),
     slackApiUrl: readSetting(env, 'SLACK_API_URL'),
     pagerDutyApiUrl: readSetting(env, 'PAGER_DUTY_API_URL'),
     showResponderNames: readSetting(env, 'SHOW_RESPONDER_NAMES'),

@@ -65,7 +65,7 @@ export const SETTING_DOCS = {
   PAGER_DUTY_REST_API_KEY: { group: 'secret', readBy: CALLERS, doc: 'reads incidents (Check Status, the reconciler), and writes notes with `PAGER_DUTY_FROM_EMAIL`' },
   SLACK_EVENTS_QUEUE_URL: { group: 'deploy', readBy: ['slack-ingress', 'slack-worker'], doc: 'the Slack events queue' },
   SLACK_EVENTS_DLQ_URL: { group: 'deploy', readBy: ['slack-worker'], doc: 'its dead-letter queue' },
-  PAGERDUTY_EVENTS_QUEUE_URL: { group: 'deploy', readBy: ['pagerduty-ingress', 'pagerduty-worker'], doc: 'the PagerDuty events queue' },
+  PAGERDUTY_EVENTS_QUEUE_URL: { group: 'deploy', readBy: ['pagerduty-ingress', 'pagerduty-worker', 'reconciler'], doc: 'the PagerDuty events queue' },
   PAGERDUTY_EVENTS_DLQ_URL: { group: 'deploy', readBy: ['pagerduty-worker'], doc: 'its dead-letter queue' },
   TABLE_NAME: { group: 'deploy', readBy: CALLERS, doc: 'the DynamoDB table' },
   STAGE: { group: 'deploy', readBy: CALLERS, doc: 'the stage, the metrics\' `stage` dimension' },

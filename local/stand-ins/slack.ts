@@ -255,6 +255,7 @@ export class SlackStandIn {
     const fault = this.faults.take(method);
     if (fault?.kind === 'status') {
       const headers: Record<string, string> = fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {};
+      if (fault.status === 429 && fault.retryAfterSeconds !== undefined) call.retryAfterSeconds = fault.retryAfterSeconds;
       return sendJson(res, fault.status, { ok: false, error: fault.status === 429 ? 'ratelimited' : 'internal_error' }, headers);
     }
     if (fault?.kind === 'timeout') {

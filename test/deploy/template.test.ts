@@ -331,12 +331,14 @@ describe('the CloudFormation template `sls package` generates, offline and witho
       // No worker queries an index: the DynamoDB operations in the code are these, and the Queries of the reconciler and the report.
       expect([...WRITES, ...READS].sort()).toEqual(dynamoActionsInCode().filter((action) => action !== 'dynamodb:Query'));
       // The reconciler: reads and writes links and effect claims (dropping a claim a Slack 429 left
-      // unposted), lists open links on their index, reads the worker secret; never a queue.
+      // unposted), lists open links on their index, reads the worker secret; sends confirmation
+      // refreshes to the PagerDuty queue, and receives from no queue.
       expect(grants(roleOf(p, 'reconciler'))).toEqual(
         expectedGrants(p, 'reconciler', secret, [
           [WRITES, TABLE, OWN_ITEMS],
           [['dynamodb:GetItem'], TABLE, NOT_ROUTING_KEYS],
           [['dynamodb:Query'], { 'Fn::Join': ['/', [getAtt(LAYOUT.table.logicalId), 'index', LAYOUT.table.openLinkIndex.name]] }],
+          [['sqs:SendMessage'], getAtt(LAYOUT.queues.pagerduty.logicalId)],
         ]),
       );
       for (const [, role] of resourcesOfType(p.template, 'AWS::IAM::Role')) {
@@ -645,8 +647,10 @@ Promise.resolve().then(() => handler(JSON.parse(process.env.PROBE_EVENT), contex
       const variables = resource.Properties.Environment.Variables;
       expect(variables[ENV.tableName]).toEqual({ Ref: LAYOUT.table.logicalId });
       expect(variables).toMatchObject({ RECONCILE_EVERY_SECONDS: '300', NO_INCIDENT_AFTER_SECONDS: '300' });
-      // No queue: the reconciler posts to Slack itself, through the same effect keys as the worker.
-      expect(Object.keys(variables).filter((name) => name.includes('QUEUE'))).toEqual([]);
+      // It posts to Slack itself, through the same effect keys as the worker; the PagerDuty queue
+      // only carries the confirmations it caught up to the pagerduty-worker's paced re-render.
+      expect(Object.keys(variables).filter((name) => name.includes('QUEUE'))).toEqual([ENV.pagerDutyQueueUrl]);
+      expect(variables[ENV.pagerDutyQueueUrl]).toEqual({ Ref: LAYOUT.queues.pagerduty.logicalId });
     }
   });
 
