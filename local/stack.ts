@@ -9,6 +9,7 @@ import { createPagerDutyWorkerHandler } from '../functions/pagerduty-worker/wiri
 import { createSlackIngressHandler } from '../functions/slack-ingress/wiring';
 import { createSlackWorkerHandler } from '../functions/slack-worker/wiring';
 import { createReconcilerHandler } from '../functions/reconciler/wiring';
+import type { RunSummary } from '../functions/reconciler/reconciler';
 import { ENV, type Env } from '../lib/runtime/config';
 import { readSetting } from '../lib/runtime/settings';
 import { makeSqsClient } from '../lib/runtime/lambda';
@@ -115,8 +116,8 @@ export interface LocalStack {
   pageBudget: PageBudget;
   /** What `npm run customers` sends to reach `/admin/customers` (written to the sandbox hand-off, never printed). */
   adminToken: string;
-  /** Run the reconciler once now (the timer runs it every RECONCILE_EVERY_SECONDS too); resolves when the run ends. */
-  reconcile(): Promise<void>;
+  /** Run the reconciler once now, with the deployed function's time (the timer runs it every RECONCILE_EVERY_SECONDS too); resolves with the run's summary when it ends (none if it failed). */
+  reconcile(): Promise<RunSummary | undefined>;
   /** Wait until no message is queued or in flight and every webhook has been answered. */
   waitForIdle(timeoutMs?: number): Promise<void>;
   /**
@@ -367,15 +368,16 @@ async function startUnlockedStack(options: StackOptions): Promise<LocalStack> {
 
   const reconciler = atFirstCall(() => createReconcilerHandler(envOf('reconciler'), options.checkpoint?.reconciler ? { checkpoint: options.checkpoint.reconciler } : {}));
   // EventBridge's schedule, locally: one run at a time, the next one interval after the last ended.
-  let reconcileRun: Promise<void> | undefined;
+  let reconcileRun: Promise<RunSummary | undefined> | undefined;
   let reconcileTimer: NodeJS.Timeout | undefined;
   let stopped = false;
-  const reconcile = (): Promise<void> => {
+  const reconcile = (): Promise<RunSummary | undefined> => {
     reconcileRun ??= (async () => {
       try {
-        await reconciler().handler({} as never, lambdaContext('reconciler', 60_000));
+        return await reconciler().handler({} as never, lambdaContext('reconciler', LAYOUT.reconciler.timeoutSeconds * 1000));
       } catch (error) {
         process.stderr.write(`${JSON.stringify({ level: 'error', message: 'reconciler invocation failed', error: String(error) })}\n`);
+        return undefined;
       } finally {
         reconcileRun = undefined;
       }

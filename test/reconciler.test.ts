@@ -185,7 +185,8 @@ describe('the reconciler when one run cannot examine every open link', () => {
     stack.pagerDuty!.setWebhooks(false);
     for (const e of escalations) stack.pagerDuty!.acknowledge(world.incidentOf(e)!.id, 'Dana Scully');
 
-    const reconciler = createReconcilerHandler(stack.functionEnv('reconciler'));
+    // One link at a time, so that the run's time can run short between two links.
+    const reconciler = createReconcilerHandler(stack.functionEnv('reconciler'), { linksAtOnce: 1 });
     /** A Lambda whose time runs short after `links` links: the run asks before each, middy once as the invocation starts. */
     const timeFor = (links: number) => {
       let asked = 0;
@@ -211,6 +212,26 @@ describe('the reconciler when one run cannot examine every open link', () => {
   });
 });
 
+describe('the reconciler when the next run is due', () => {
+  it('starts no more links, so two runs never examine the same links at once; the next goes on from there', async () => {
+    await onQuietStack(async (stack, output) => {
+      const escalations: SentEscalation[] = [];
+      for (const channel of ['CDUE1', 'CDUE2', 'CDUE3', 'CDUE4', 'CDUE5', 'CDUE6']) escalations.push(await acknowledgedUnheard(stack, channel));
+      // A post takes 400 ms, one link at a time, and the next run is due a second after this one starts.
+      stack.slack!.latencyMs = 400;
+      const reconciler = createReconcilerHandler({ ...stack.functionEnv('reconciler'), RECONCILE_EVERY_SECONDS: '1' }, { linksAtOnce: 1 });
+      const first = await reconciler.handler({} as never, lambdaContext('reconciler'));
+      expect(first).toMatchObject({ stoppedEarly: true });
+      expect(first.examined).toBeGreaterThan(0);
+      expect(first.examined).toBeLessThan(6);
+      expect(output.records().some((r) => r.message === 'reconciler stopped as the next run is due; it goes on from here')).toBe(true);
+      stack.slack!.latencyMs = 0;
+      await expect(createReconcilerHandler(stack.functionEnv('reconciler')).handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ caughtUp: 6 - first.caughtUp, stoppedEarly: false });
+      for (const e of escalations) expect(statusPosts(stack, e.channel, e.dedupKey, /Acknowledged/)).toHaveLength(1);
+    });
+  });
+});
+
 describe('the reconciler when an outage merged into one incident is resolved unheard', () => {
   it('reads that incident once for every channel it holds, and tells each channel once', async () => {
     await onQuietStack(async (stack) => {
@@ -229,6 +250,33 @@ describe('the reconciler when an outage merged into one incident is resolved unh
     // The listing of open incidents, then the one resolved incident, read once.
     expect(stack.pagerDuty!.restCalls.slice(before).map((call) => call.path.split('?')[0])).toEqual(['/incidents', `/incidents/${first!.id}`]);
     for (const e of escalations) expect(statusPosts(stack, e.channel, e.dedupKey, /Resolved/)).toHaveLength(1);
+    });
+  });
+});
+
+describe('the reconciler with many channels to catch up', () => {
+  it('examines links side by side, their posts in flight together, each channel told once; its own reads of PagerDuty come no faster than five a second', async () => {
+    await onQuietStack(async (stack) => {
+      const world = new World(stack);
+      const escalations: SentEscalation[] = [];
+      for (const channel of ['CWIDE1', 'CWIDE2', 'CWIDE3', 'CWIDE4', 'CWIDE5', 'CWIDE6']) escalations.push(await world.escalate(channel));
+      await world.waitForIncidents(escalations.map((e) => e.dedupKey));
+      await stack.waitForIdle();
+      // Each incident resolved unheard: none is listed as open, so each is read by itself.
+      stack.pagerDuty!.setWebhooks(false);
+      for (const e of escalations) stack.pagerDuty!.resolve(world.incidentOf(e)!.id, 'Dana Scully');
+      stack.slack!.latencyMs = 300;
+      stack.slack!.peakInFlight.clear();
+      const restBefore = stack.pagerDuty!.restCalls.length;
+      await expect(createReconcilerHandler(stack.functionEnv('reconciler')).handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ examined: 6, caughtUp: 6, stoppedEarly: false });
+      for (const e of escalations) expect(statusPosts(stack, e.channel, e.dedupKey, /Resolved/)).toHaveLength(1);
+      // One at a time, no two of its posts would be answered at once.
+      expect(stack.slack!.peakInFlight.get('chat.postMessage')).toBeGreaterThan(1);
+      const reads = stack.pagerDuty!.restCalls.slice(restBefore).filter((call) => /^\/incidents\/[^/?]+$/.test(call.path.split('?')[0]!));
+      expect(reads).toHaveLength(6);
+      // 200 ms apart, less a little for the two clocks (the run's and the stand-in's arrival).
+      for (let i = 1; i < reads.length; i++) expect(reads[i]!.arrivedAt - reads[i - 1]!.arrivedAt).toBeGreaterThanOrEqual(180);
+      expect(stack.iamDenials()).toEqual([]);
     });
   });
 });
@@ -308,6 +356,7 @@ describe('the reconciler while a fan-out is paced under the workspace\'s post li
 
 describe('the reconciler when Slack answers its catch-up with a 429', () => {
   it('posts nothing more in that run (the limit is the workspace\'s, and Retry-After asks it to wait), and the next run tells every channel once', async () => {
+    // The three links are examined side by side; paced posts 200 ms apart put the other two posts after the refusal.
     await onQuietStack(async (stack, output) => {
       const channels = ['CREC429A', 'CREC429B', 'CREC429C'];
       const escalations: SentEscalation[] = [];
@@ -321,7 +370,7 @@ describe('the reconciler when Slack answers its catch-up with a 429', () => {
       expect(output.records().some((r) => r.message === 'Slack rate limits the reconciler\'s posts; the rest waits for the next run')).toBe(true);
       await expect(reconciler.handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ caughtUp: 3, stoppedEarly: false });
       for (const e of escalations) expect(statusPosts(stack, e.channel, e.dedupKey, /Acknowledged/)).toHaveLength(1);
-    });
+    }, { SLACK_FANOUT_POSTS_PER_MINUTE: '300', SLACK_FANOUT_POST_BURST: '1' });
   });
 
   it('drops the claim its refused post made (a delete its deploy role allows), and the next run posts once without asking Slack first', async () => {

@@ -1,6 +1,7 @@
 import type { IncidentStatus } from '../../lib/events';
 import type { IncidentState } from '../../lib/pagerduty/api';
 import type { Logger } from '../../lib/runtime/log';
+import { RateLimitedError } from '../../lib/errors';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { handledTogetherMessage, incidentUpdateMessage, escalationNotOpenedMessage, promptDecidedMessage } from '../../lib/slack/messages';
 import { isGone } from '../../lib/escalation/delivery-gate';
@@ -36,24 +37,31 @@ function catchUpHappening(from: IncidentStatus | undefined, to: IncidentStatus):
  * limit under the fan-out's turns. A turn too far to wait for is kept, and a WaitForTurnError ends
  * the run's posting (reconciler.ts): the next run finds it.
  */
-async function postInThread(tools: ReconcilerTools, link: IncidentLink, effectKey: string, message: SlackMessage): Promise<boolean> {
+async function postInThread(tools: ReconcilerTools, run: RunState, link: IncidentLink, effectKey: string, message: SlackMessage): Promise<boolean> {
   const { postPacer, effects } = tools.deps;
   const now = () => tools.now().getTime();
   // Told already (a webhook's post, most often): no turn is taken for it.
   if (postPacer && (await effects.done(effectKey))) return false;
   const turn = postPacer ? await postTurn(postPacer, link.team, effectKey, now()) : undefined;
-  return (await postAtTurn(postPacer, link.team, effectKey, turn, now, () => postOnce(effects, tools.deps.scopes(link), effectKey, message, link.threadTs!))).performed;
+  return (
+    await postAtTurn(postPacer, link.team, effectKey, turn, now, () => {
+      // Slack refused a post of this run while this one waited for its turn: the limit is the
+      // workspace's, so this one is left for the next run, unclaimed.
+      if (run.slackLimited) throw new RateLimitedError('slack', 'an earlier post of this run was rate limited');
+      return postOnce(effects, tools.deps.scopes(link), effectKey, message, link.threadTs!);
+    })
+  ).performed;
 }
 
 /** `contact`: whom the customer is told to contact, its own (registry `contact`) or the deployment's. */
-async function noIncidentYet(tools: ReconcilerTools, link: IncidentLink, contact: string, logger: Logger): Promise<number> {
+async function noIncidentYet(tools: ReconcilerTools, run: RunState, link: IncidentLink, contact: string, logger: Logger): Promise<number> {
   const acceptedAt = Date.parse(link.acceptedAt ?? link.createdAt);
   const waited = tools.now().getTime() - acceptedAt;
   if (waited < tools.deps.config.noIncidentAfterSeconds * 1000) return 0;
   // An incident bound since this run read the link (its webhook came): nothing to warn about.
   if (!(await tools.deps.links.noteNoIncidentNotice(link.dedupKey, tools.now().toISOString()))) return 0;
   await tools.deps.history.record(historyOf(link), { step: 'no-incident', at: tools.now().toISOString() });
-  const told = await postInThread(tools, link, `noincident:${link.dedupKey}`, escalationNotOpenedMessage(customerView(link), contact));
+  const told = await postInThread(tools, run, link, `noincident:${link.dedupKey}`, escalationNotOpenedMessage(customerView(link), contact));
   if (told) {
     // The provider's part: someone must page on-call by hand, or fix the service's rules.
     logger.error('PagerDuty accepted an escalation but no incident holds it; the channel was told to contact support', { waitedSeconds: Math.round(waited / 1000) });
@@ -103,12 +111,11 @@ export async function reconcileLink(tools: ReconcilerTools, start: IncidentLink,
   }
   if (prompt) return expirePrompt(tools, start, answer.allowed, logger);
   if (!answer.allowed) return 0;
-  const known = start.incidentId ? run.incidents.get(start.incidentId) : undefined;
-  const { link, incident } = known ? { link: start, incident: known } : await tools.ownership.locate(start, logger);
-  if (incident && link.incidentId === incident.id) run.incidents.set(incident.id, incident);
+  const known = await knownIncident(run, start.incidentId);
+  const { link, incident } = known ? { link: start, incident: known } : await readIncident(tools, start, run, logger);
   tools.checkpoint('read');
-  if (!incident) return link.incidentId ? 0 : noIncidentYet(tools, link, answer.customer.contact ?? tools.deps.config.supportContact, logger);
-  return tellMissed(tools, link, incident, logger);
+  if (!incident) return link.incidentId ? 0 : noIncidentYet(tools, run, link, answer.customer.contact ?? tools.deps.config.supportContact, logger);
+  return tellMissed(tools, run, link, incident, logger);
 }
 
 /** What one run of the reconciler learned so far, for the links it examines after. */
@@ -119,12 +126,37 @@ export interface RunState {
    * incident and resolved while its webhooks were lost is read once, not once per channel.
    */
   incidents: Map<string, IncidentState>;
+  /** The reads under way, by the incident id the link was bound to: links examined side by side wait for the one read. */
+  reading: Map<string, Promise<unknown>>;
+  /** Waits for the run's next read of PagerDuty (the run's own pace of its REST calls). */
+  readTurn: () => Promise<void>;
+  /** Slack refused one of the run's posts with a 429: no other post of the run is made. */
+  slackLimited?: boolean;
 }
 
-async function tellMissed(tools: ReconcilerTools, link: IncidentLink, incident: IncidentState, logger: Logger): Promise<number> {
+/** The incident the run knows for this id, once a read of it under way has ended. */
+async function knownIncident(run: RunState, incidentId: string | undefined): Promise<IncidentState | undefined> {
+  if (!incidentId) return undefined;
+  await run.reading.get(incidentId);
+  return run.incidents.get(incidentId);
+}
+
+/** Read the link's incident (following merges and grouping), at the run's pace, and keep it for the run's other links. */
+async function readIncident(tools: ReconcilerTools, start: IncidentLink, run: RunState, logger: Logger) {
+  const read = run.readTurn().then(() => tools.ownership.locate(start, logger));
+  const id = start.incidentId;
+  if (id && !run.reading.has(id)) {
+    run.reading.set(id, read.catch(() => undefined));
+  }
+  const located = await read;
+  if (located.incident && located.link.incidentId === located.incident.id) run.incidents.set(located.incident.id, located.incident);
+  return located;
+}
+
+async function tellMissed(tools: ReconcilerTools, run: RunState, link: IncidentLink, incident: IncidentState, logger: Logger): Promise<number> {
   let posted = 0;
   if ((link.heldBy === 'grouped' || link.heldBy === 'merged') && link.incidentId === incident.id) {
-    if (await postInThread(tools, link, `joined:${link.dedupKey}:${incidentTag(incident.id)}`, handledTogetherMessage(customerView(link)))) posted++;
+    if (await postInThread(tools, run, link, `joined:${link.dedupKey}:${incidentTag(incident.id)}`, handledTogetherMessage(customerView(link)))) posted++;
   }
   let current = link;
   if (incident.status && incident.lastStatusChangeAt) {
@@ -138,7 +170,7 @@ async function tellMissed(tools: ReconcilerTools, link: IncidentLink, incident: 
     if (ours) {
       await tools.deps.history.recordStatus(current, status, at);
       const happening = catchUpHappening(link.status, status);
-      if (!confirmationSaysIt(current, happening) && (await postInThread(tools, current, `caught:${link.dedupKey}:${status}:${at}`, incidentUpdateMessage(customerView(current), happening)))) posted++;
+      if (!confirmationSaysIt(current, happening) && (await postInThread(tools, run, current, `caught:${link.dedupKey}:${status}:${at}`, incidentUpdateMessage(customerView(current), happening)))) posted++;
       tools.checkpoint('posted');
       // The confirmation is re-rendered by the pagerduty-worker at a paced turn of chat.update's
       // limit (50 a minute per workspace), as a fan-out's are: inline, a catch-up after lost

@@ -32,6 +32,8 @@ export interface ReconcilerDeps {
   /** Every incident not resolved, read once a run; absent: each link's incident is read by itself. */
   openIncidents?: () => Promise<OpenIncidents>;
   config: { noIncidentAfterSeconds: number; supportContact: string };
+  /** Links examined side by side (reconciler.ts, LINKS_AT_ONCE unless set). */
+  linksAtOnce?: number;
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
   /** Called after each step that changes something; the crash tests throw here. */

@@ -26,6 +26,8 @@ export interface ReconcilerOverrides {
   slack?: SlackApi;
   pagerDuty?: PagerDutyApi;
   checkpoint?: (step: string) => void;
+  /** Links examined side by side; 1: one at a time (tests of where a run stops). */
+  linksAtOnce?: number;
 }
 
 /**
@@ -57,7 +59,7 @@ export function createReconcilerHandler(env: Env, overrides: ReconcilerOverrides
       const pagerDuty = overrides.pagerDuty ?? makePagerDutyApi({ ...rest, eventsUrl: 'https://events.invalid/', routingKey: '' });
       const openIncidents = makeOpenIncidents(restClient(rest));
       const ownership = makeLocator({ binding: { bind }, pagerDuty });
-      const run = makeReconciler({ links, position, openIncidents, ...postPacing(db, config.tableName, config), ownership, customers, effects, slack, scopes: workspaceScopes(slack), refreshes, pagerDuty, config, history, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}) });
+      const run = makeReconciler({ links, position, openIncidents, ...postPacing(db, config.tableName, config), ownership, customers, effects, slack, scopes: workspaceScopes(slack), refreshes, pagerDuty, config, history, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}), ...(overrides.linksAtOnce ? { linksAtOnce: overrides.linksAtOnce } : {}) });
       built = { key, run };
     }
     return built.run;
@@ -67,9 +69,11 @@ export function createReconcilerHandler(env: Env, overrides: ReconcilerOverrides
     .use(secretsMiddleware(env, RECONCILER_SECRETS))
     .handler(async (_event, context: Context) => {
       const secrets = (context as unknown as { secrets: ReconcilerSecrets }).secrets;
+      const nextRunAt = Date.now() + config.reconcileEverySeconds * 1000;
       return runFor(secrets)({
         logger,
         remainingMs: () => context.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY,
+        nextRunInMs: () => nextRunAt - Date.now(),
         // One link's calls (locate, record, post) with their retries.
         reserveMs: 3 * config.httpTimeoutMs + 2000,
       });

@@ -108,6 +108,9 @@ export class SlackStandIn {
   /** Slack's rate limits, when enforced; its counts say how many calls got a 429. */
   readonly rateLimits: RateLimiter | undefined;
   latencyMs: number;
+  /** The most calls of each method answered at once (how many a caller had in flight): clear it to measure a span. */
+  readonly peakInFlight = new Map<string, number>();
+  private readonly inFlight = new Map<string, number>();
   private server?: RunningServer;
   private clock = 0;
   private readonly listeners = new Set<() => void>();
@@ -239,6 +242,10 @@ export class SlackStandIn {
     }
     if (url.pathname.startsWith('/response/') && req.method === 'POST') return this.response(url.pathname.slice('/response/'.length), raw, res);
     const method = url.pathname.replace(/^\/api\//, '');
+    const flying = (this.inFlight.get(method) ?? 0) + 1;
+    this.inFlight.set(method, flying);
+    this.peakInFlight.set(method, Math.max(this.peakInFlight.get(method) ?? 0, flying));
+    res.once('close', () => this.inFlight.set(method, (this.inFlight.get(method) ?? 1) - 1));
     const args = parseArgs(req.headers['content-type'] ?? '', raw, url.searchParams);
     if (this.latencyMs) await sleep(this.latencyMs);
     const token = (req.headers.authorization ?? '').replace(/^Bearer /, '') || String(args.token ?? '');

@@ -172,7 +172,7 @@ describe('the CloudFormation template `sls package` generates, offline and witho
         expect(lambda(p, LAYOUT.queues[q].worker).resource.Properties.MemorySize).toBe(512);
       }
       // Time for a page of open links; each link's calls are bounded, and a run stops before this.
-      expect(lambda(p, 'reconciler').resource.Properties.Timeout).toBe(120);
+      expect(lambda(p, 'reconciler').resource.Properties.Timeout).toBe(LAYOUT.reconciler.timeoutSeconds);
     }
   });
 
