@@ -2,7 +2,7 @@ import type { BundleResult, DeployBuild } from './bundles';
 import type { ColdInitReport } from './cold-init';
 import type { EndToEndResult, OperationCounts } from './end-to-end';
 import type { IngressReport } from './ingress-latency';
-import type { StormResult } from './storm';
+import type { StormRuns } from './storm';
 import type { ReportReadResult } from './report-read';
 
 /** Everything one `npm run bench` measured; written as bench/results/latest.json. */
@@ -16,10 +16,10 @@ export interface BenchResults {
   ingress?: IngressReport;
   endToEnd?: { burst?: EndToEndResult; light?: EndToEndResult };
   operations?: OperationCounts;
-  /** The shared outage (`--storm`): customers on their own routing keys, and all on one. */
-  storm?: { own?: StormResult; shared?: StormResult };
+  /** The shared outage (`--storm`): customers on their own routing keys, all on one, and own keys with the resolve unheard. */
+  storm?: StormRuns;
   /** The same storm at another size (`--storm --channels 1000`), kept beside the default one. */
-  stormLarge?: { own?: StormResult; shared?: StormResult };
+  stormLarge?: StormRuns;
   /** `npm run report` over a provider's history on the local stack (issue 26). */
   reportRead?: ReportReadResult;
   targets: TargetCheck[];

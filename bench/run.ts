@@ -9,7 +9,7 @@ import { measureIngress } from './ingress-latency';
 import { measureReportRead } from './report-read';
 import { evaluateTargets, renderMarkdown } from './report';
 import type { BenchResults } from './results-types';
-import type { StormOptions, StormResult } from './storm';
+import { STORM_VARIANTS, type StormOptions, type StormResult, type StormRuns, type StormVariant } from './storm';
 import { renderStorm, stormTargets } from './storm-report';
 import { round } from './lib/stats';
 import { stormBounds } from './lib/storm-bounds';
@@ -25,18 +25,20 @@ import { parseCommandLine, processOutput, usageError } from '../scripts/cli';
  * prints the tables and writes bench/results/latest.json and latest.md (quick mode:
  * bench/results/quick.json.tmp).
  */
-const USAGE = `usage: npm run bench [-- --quick | --storm] [--channels <n>] [--keys own|shared]
+const USAGE = `usage: npm run bench [-- --quick | --storm] [--channels <n>] [--keys own|shared|unheard]
 
 Builds the five functions as the deploy does and measures bundle sizes, cold starts, ingress
 answer times and the whole stack end to end next to the single-function baseline, then a
 300-customer outage under Slack's and PagerDuty's rate limits (about 17 minutes in all).
 Prints the tables and writes bench/results/latest.json and latest.md.
   --quick   the same code on small numbers, under 30 s; writes bench/results/quick.json.tmp only
-  --storm   only the storm (300 customers, own keys then one shared key, about 15 minutes); its
-            figures replace the storm's in bench/results/latest.json and latest.md
+  --storm   only the storm (300 customers: own keys, one shared key, then own keys with the
+            resolve's webhooks lost; about 20 minutes); its figures replace the storm's in
+            bench/results/latest.json and latest.md
   --channels <n>  customer channels in the storm (default 300; 20 with --quick), e.g. --storm --channels 1000
-  --keys own|shared  with --storm: only the storm on the customers' own routing keys, or only on one
-            shared key (the other's last figures of the same size are kept)`;
+  --keys own|shared|unheard  with --storm: only the storm on the customers' own routing keys, only
+            on one shared key, or only on own keys with the resolve's webhooks lost, so that the
+            reconciler tells every channel (the others' last figures of the same size are kept)`;
 
 const parsed = parseCommandLine<{ quick?: boolean; storm?: boolean; channels?: string; keys?: string }>(
   process.argv.slice(2),
@@ -49,7 +51,8 @@ const quick = parsed.values.quick === true;
 const stormOnly = parsed.values.storm === true;
 if (quick && stormOnly) process.exit(usageError(processOutput, USAGE, '--quick and --storm exclude each other (--quick already runs a small storm)'));
 const keysOnly = parsed.values.keys;
-if (keysOnly !== undefined && (!stormOnly || (keysOnly !== 'own' && keysOnly !== 'shared'))) process.exit(usageError(processOutput, USAGE, `--keys takes own or shared, with --storm (not "${keysOnly}")`));
+const isVariant = (value: string): value is StormVariant => (STORM_VARIANTS as readonly string[]).includes(value);
+if (keysOnly !== undefined && (!stormOnly || !isVariant(keysOnly))) process.exit(usageError(processOutput, USAGE, `--keys takes own, shared or unheard, with --storm (not "${keysOnly}")`));
 /** The full run's storm size; `--storm --channels <other>` is kept beside it (results.stormLarge). */
 const DEFAULT_STORM_CHANNELS = 300;
 const stormChannels = parsed.values.channels === undefined ? (quick ? 20 : DEFAULT_STORM_CHANNELS) : Number(parsed.values.channels);
@@ -62,19 +65,31 @@ const RECONCILE_EVERY_SECONDS_DEPLOYED = SETTINGS.RECONCILE_EVERY_SECONDS.defaul
  * A storm's options. Its waits scale with what the limits allow for its size: twice the bound of
  * the last confirmation (1,000 channels on one key need 8 minutes of PagerDuty's 120 a minute).
  */
-function stormOptions(keys: 'own' | 'shared', channels: number, base: Omit<StormOptions, 'channels' | 'routingKeys' | 'timeoutMs'> & { timeoutMs: number }): StormOptions {
+function stormOptions(variant: StormVariant, channels: number, base: Omit<StormOptions, 'channels' | 'routingKeys' | 'timeoutMs'> & { timeoutMs: number }): StormOptions {
+  const keys = variant === 'shared' ? 'shared' : 'own';
   const bounds = stormBounds(DOCUMENTED_LIMITS, { channels, routingKeys: keys, spreadMs: base.spreadMs, callMs: base.standInLatencyMs });
   // The reconciler on its deployed schedule: in a storm long enough, its runs meet the fan-outs.
-  return { ...base, channels, routingKeys: keys, timeoutMs: Math.max(base.timeoutMs, Math.ceil(2 * bounds.lastConfirmedMs)), workerProcesses: true, reconcileEverySeconds: RECONCILE_EVERY_SECONDS_DEPLOYED };
+  return {
+    ...base,
+    channels,
+    routingKeys: keys,
+    timeoutMs: Math.max(base.timeoutMs, Math.ceil(2 * bounds.lastConfirmedMs)),
+    workerProcesses: true,
+    reconcileEverySeconds: RECONCILE_EVERY_SECONDS_DEPLOYED,
+    ...(variant === 'unheard' ? { resolutionUnheard: true } : {}),
+  };
 }
 
 /** The storm runs: each stops once every channel shows the resolution, except the full own-key run, which waits for every queue to drain. */
-const STORM: Record<'own' | 'shared', StormOptions | undefined> = quick
-  ? { own: stormOptions('own', stormChannels, { spreadMs: 2000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 20_000, settle: false }), shared: undefined }
+const wanted = (variant: StormVariant) => keysOnly === undefined || keysOnly === variant;
+const STORM: Record<StormVariant, StormOptions | undefined> = quick
+  ? { own: stormOptions('own', stormChannels, { spreadMs: 2000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 20_000, settle: false }), shared: undefined, unheard: undefined }
   : {
-      // Both run until every confirmation is re-rendered too (Slack's chat.update limit makes that 6+ minutes at 300 channels).
-      own: keysOnly === 'shared' ? undefined : stormOptions('own', stormChannels, { spreadMs: 10_000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 300_000, settle: true }),
-      shared: keysOnly === 'own' ? undefined : stormOptions('shared', stormChannels, { spreadMs: 10_000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 300_000, settle: true }),
+      // These two run until every confirmation is re-rendered too (Slack's chat.update limit makes that 6+ minutes at 300 channels).
+      own: wanted('own') ? stormOptions('own', stormChannels, { spreadMs: 10_000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 300_000, settle: true }) : undefined,
+      shared: wanted('shared') ? stormOptions('shared', stormChannels, { spreadMs: 10_000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 300_000, settle: true }) : undefined,
+      // Until every channel is told by the reconciler: its re-renders take the paced refresh the own-key run measures.
+      unheard: wanted('unheard') ? stormOptions('unheard', stormChannels, { spreadMs: 10_000, standInLatencyMs: 100, concurrency: 10, timeoutMs: 300_000, settle: false }) : undefined,
     };
 
 const PLAN = quick
@@ -146,13 +161,14 @@ async function timed<T>(results: BenchResults, phase: string, run: () => Promise
   }
 }
 
-async function runStorms(results: BenchResults): Promise<NonNullable<BenchResults['storm']>> {
-  const storm: NonNullable<BenchResults['storm']> = {};
-  for (const keys of ['own', 'shared'] as const) {
-    const options = STORM[keys];
+async function runStorms(results: BenchResults): Promise<StormRuns> {
+  const storm: StormRuns = {};
+  for (const variant of STORM_VARIANTS) {
+    const options = STORM[variant];
     if (!options) continue;
-    const result = await timed(results, `storm (${options.channels} channels, ${keys} keys)`, () => inChild<StormResult>(JSON.stringify(options), 'storm-child.ts'));
-    if (result) storm[keys] = { ...result, ranAt: new Date().toISOString(), ...commitOf() };
+    const phase = `storm (${options.channels} channels, ${variant === 'unheard' ? 'own keys, the resolve unheard' : `${variant} keys`})`;
+    const result = await timed(results, phase, () => inChild<StormResult>(JSON.stringify(options), 'storm-child.ts'));
+    if (result) storm[variant] = { ...result, ranAt: new Date().toISOString(), ...commitOf() };
   }
   return storm;
 }
@@ -178,10 +194,10 @@ async function stormOnlyMain() {
   // The default size replaces the full run's storm; another size is kept beside it.
   const atDefaultSize = stormChannels === DEFAULT_STORM_CHANNELS;
   const previous = atDefaultSize ? results.storm : results.stormLarge;
-  const previousSizes = new Set([previous?.own?.escalations, previous?.shared?.escalations, stormChannels].filter((n) => n !== undefined).map((n) => `storm (${n} channels`));
+  const previousSizes = new Set([...Object.values(previous ?? {}).map((r) => r.escalations), stormChannels].map((n) => `storm (${n} channels`));
   results.skipped = results.skipped.filter((s) => !s.phase.startsWith(`storm (${stormChannels} channels`));
   // One key mode alone keeps the other's last figures of this size.
-  const sameSize = previous && [previous.own, previous.shared].some((r) => r?.escalations === stormChannels) ? previous : {};
+  const sameSize = previous && Object.values(previous).some((r) => r.escalations === stormChannels) ? previous : {};
   const storm = { ...(keysOnly ? sameSize : {}), ...(await runStorms(results)) };
   if (atDefaultSize) results.storm = storm;
   else results.stormLarge = storm;

@@ -1,5 +1,5 @@
 import type { TargetCheck } from './results-types';
-import type { StormResult } from './storm';
+import { STORM_VARIANTS, variantOf, type StormResult, type StormRuns, type StormVariant } from './storm';
 import { SETTINGS } from '../lib/runtime/settings';
 
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -14,6 +14,9 @@ const UPDATES_PER_MINUTE = SETTINGS.SLACK_UPDATES_PER_MINUTE.default;
 /** How a fan-out's posts go by default: a burst, then turns under the workspace's refill. */
 const FANOUT_BURST = SETTINGS.SLACK_FANOUT_POST_BURST.default;
 const FANOUT_PER_MINUTE = SETTINGS.SLACK_FANOUT_POSTS_PER_MINUTE.default;
+/** How each variant is named in the tables: in a column's head, and in a target. */
+const VARIANT_COLUMN: Record<StormVariant, string> = { own: 'each its own routing key', shared: 'one shared routing key', unheard: "own keys, the resolve's webhooks lost (the reconciler tells)" };
+const VARIANT_SHORT: Record<StormVariant, string> = { own: 'own keys', shared: 'one shared key', unheard: 'own keys, resolve unheard' };
 /** Where the run's workers ran (results written before worker processes ran everything in one). */
 const workersOf = (r: StormResult) => (r.options.workerProcesses ? 'each worker in its own process' : 'one process for everything');
 
@@ -35,7 +38,10 @@ export function stormSteps(r: StormResult): StormStep[] {
     { step: 'paged', label: 'first request → last customer paged (PagerDuty accepted its trigger)', measuredMs: r.checks.missingTriggers ? undefined : r.allPagedMs, boundMs: b.lastPagedMs },
     { step: 'confirmed', label: 'first request → last customer confirmed in its channel', measuredMs: r.checks.missingConfirmations ? undefined : r.allConfirmedMs, boundMs: b.lastConfirmedMs },
     { step: 'status update', label: 'status update published → shown in every channel', measuredMs: all(r.statusUpdateShown), boundMs: b.statusUpdateMs },
-    { step: 'resolution', label: 'resolve → resolution shown in every channel', measuredMs: all(r.resolutionShown), boundMs: b.resolutionMs },
+    // Unheard, the channels learn it from one read of PagerDuty (the reconciler's) before their posts.
+    r.options.resolutionUnheard
+      ? { step: 'resolution', label: 'resolve (webhooks lost) → resolution shown in every channel', measuredMs: all(r.resolutionShown), boundMs: b.resolutionMs + r.options.standInLatencyMs }
+      : { step: 'resolution', label: 'resolve → resolution shown in every channel', measuredMs: all(r.resolutionShown), boundMs: b.resolutionMs },
     { step: 're-render', label: 'resolve → every confirmation re-rendered resolved (chat.update)', measuredMs: all(r.resolutionUpdated), boundMs: b.rerenderMs },
   ];
   return steps.map((x) => ({ ...x, ...(x.measuredMs !== undefined ? { ratio: x.measuredMs / x.boundMs } : {}) }));
@@ -57,6 +63,10 @@ function whyMissed(r: StormResult, step: StormStep, steps: StormStep[]): string 
     }
     case 'status update':
     case 'resolution':
+      if (step.step === 'resolution' && r.options.resolutionUnheard) {
+        const runs = r.reconcilerRuns ?? [];
+        return `the reconciler tells the channels ten side by side, its posts on the lane the fan-outs take (SLACK_FANOUT_POST_BURST ${FANOUT_BURST}, then ${FANOUT_PER_MINUTE} a minute under the bucket's 600); ${runs.length === 1 ? 'one run told every channel' : `${runs.length} runs, ${r.options.reconcileEverySeconds ?? 300} s apart, told them (a run starts no link once the next is due, or with less than a link's time left of its 300 s)`}`;
+      }
       return `the fan-out's posts spend SLACK_FANOUT_POST_BURST (${FANOUT_BURST} of the bucket's 20) and then go at SLACK_FANOUT_POSTS_PER_MINUTE (${FANOUT_PER_MINUTE} a minute under its refill of 600), and a post whose turn is more than 3 s away leaves and comes back when the queue next delivers it, a second or more late${step.step === 'status update' ? "; the status update follows the merge, whose announcements to on-call (each reading every follower of the incident) may still be running" : ''}`;
     case 're-render':
       return `pd-router paces re-renders evenly at SLACK_UPDATES_PER_MINUTE (${UPDATES_PER_MINUTE} a minute; the bound also spends the bucket's burst of 10 at once), and a refresh whose turn is more than 1 s away leaves and comes back when the queue next delivers it`;
@@ -64,17 +74,21 @@ function whyMissed(r: StormResult, step: StormStep, steps: StormStep[]): string 
 }
 
 /** The storm goals of issues 16 and 27, checked against each storm run. */
-export function stormTargets(storm: { own?: StormResult; shared?: StormResult }): TargetCheck[] {
+export function stormTargets(storm: StormRuns): TargetCheck[] {
   const checks: TargetCheck[] = [];
   const clean = (r: StormResult) => Object.values(r.checks).every((n) => n === 0);
-  for (const [label, r] of [['own keys', storm.own], ['one shared key', storm.shared]] as const) {
+  for (const variant of STORM_VARIANTS) {
+    const r = storm[variant];
     if (!r) continue;
+    const label = VARIANT_SHORT[variant];
     checks.push({ target: `storm (${r.escalations} channels, ${label}): 0 duplicates, 0 lost, 0 in the DLQ`, measured: JSON.stringify(r.checks), met: clean(r) });
     checks.push({ target: `storm (${r.escalations} channels, ${label}): never retried before Retry-After`, measured: `${r.slack429.honoured} of ${r.slack429.retried} refused posts retried no earlier`, met: r.slack429.honoured === r.slack429.retried });
     const steps = stormSteps(r);
     const goalHere = GOAL_SIZES.includes(r.escalations);
     for (const step of steps) {
       if (step.step === 'paged') continue;
+      // Unheard, every step but the resolution is the own-key run's again (and its re-renders the same paced refresh).
+      if (variant === 'unheard' && step.step !== 'resolution') continue;
       const target = `storm (${r.escalations} channels, ${label}): ${step.step} ≤ ${STORM_RATIO_GOAL} × the least time the rate limits allow (${s(step.boundMs)})`;
       if (step.ratio === undefined) {
         const why = step.step === 're-render' && !r.settled ? 'not measured: the run stopped before every confirmation was re-rendered' : 'not measured: not every channel got there in the run';
@@ -90,13 +104,13 @@ export function stormTargets(storm: { own?: StormResult; shared?: StormResult })
 }
 
 /** The storm's table for bench/results/latest.md. */
-export function renderStorm(storm: { own?: StormResult; shared?: StormResult }, larger?: { own?: StormResult; shared?: StormResult }): string[] {
-  const runs = [storm.own, storm.shared, larger?.own, larger?.shared].filter((r): r is StormResult => !!r);
+export function renderStorm(storm: StormRuns, larger?: StormRuns): string[] {
+  const runs = [storm, larger ?? {}].flatMap((sized) => STORM_VARIANTS.map((variant) => sized[variant])).filter((r): r is StormResult => !!r);
   if (!runs.length) return [];
   const lines = [
-    `**Storm** — registered customer channels escalate within ${s(runs[0]!.options.spreadMs)}, the stand-ins enforcing Slack's and PagerDuty's documented limits (workspace-wide chat.postMessage: our choice, 600 a minute); on-call then merges every incident into one internal incident, publishes a status update and resolves it${runs[0]!.options.reconcileEverySeconds ? `; the reconciler runs every ${runs[0]!.options.reconcileEverySeconds} s, as deployed` : ''}. Times from the customer's request. p50 / p95 / max.`,
+    `**Storm** — registered customer channels escalate within ${s(runs[0]!.options.spreadMs)}, the stand-ins enforcing Slack's and PagerDuty's documented limits (workspace-wide chat.postMessage: our choice, 600 a minute); on-call then merges every incident into one internal incident, publishes a status update and resolves it${runs[0]!.options.reconcileEverySeconds ? `; the reconciler runs every ${runs[0]!.options.reconcileEverySeconds} s, as deployed` : ''}${runs.some((r) => r.options.resolutionUnheard) ? `. Where the resolve's webhooks are lost, only the reconciler tells the channels: its runs start at the resolve and every ${runs[0]!.options.reconcileEverySeconds ?? 300} s after (deployed, the first comes up to that long after the resolve: not counted)` : ''}. Times from the customer's request. p50 / p95 / max.`,
     '',
-    `| | ${runs.map((r) => `${r.escalations} channels, ${r.options.routingKeys === 'own' ? 'each its own routing key' : 'one shared routing key'}`).join(' | ')} |`,
+    `| | ${runs.map((r) => `${r.escalations} channels, ${VARIANT_COLUMN[variantOf(r.options)]}`).join(' | ')} |`,
     `|---|${runs.map(() => '---:').join('|')}|`,
   ];
   const row = (name: string, f: (r: StormResult) => string) => lines.push(`| ${name} | ${runs.map(f).join(' | ')} |`);
@@ -105,6 +119,7 @@ export function renderStorm(storm: { own?: StormResult; shared?: StormResult }, 
   row('last customer paged / confirmed', (r) => `${s(r.allPagedMs)} / ${s(r.allConfirmedMs)}`);
   row('status update published → posted in each channel', (r) => trio(r.statusUpdateShown));
   row('resolve → resolution posted in each channel', (r) => trio(r.resolutionShown));
+  if (runs.some((r) => r.reconcilerRuns)) row('reconciler runs from the resolve (each: started at, examined, took)', (r) => (r.reconcilerRuns ? r.reconcilerRuns.map((run) => `${s(run.startedMs)}: ${run.examined}, ${s(run.tookMs)}`).join('; ') : '–'));
   row("resolve → confirmation re-rendered resolved (chat.update, paced under Slack's 50 a minute)", (r) => `${r.resolutionUpdated.n} of ${r.escalations}: ${trio(r.resolutionUpdated)}${r.settled ? '' : ' (run stopped before all)'}`);
   row('chat.update calls made (one per confirmation whose status changed)', (r) => `${r.updatesMade}`);
   row('Slack 429s: posts refused / retried no earlier than Retry-After; updates refused', (r) => `${r.slack429.received} / ${r.slack429.honoured} of ${r.slack429.retried}; ${r.slack429.updatesRefused}`);
@@ -127,7 +142,7 @@ export function renderStorm(storm: { own?: StormResult; shared?: StormResult }, 
     lines.push(
       `**The storm against its bound** — each step's measured time over the least time Slack's and PagerDuty's limits allow for this run's shape (bench/lib/storm-bounds.ts: the limits the stand-ins enforce, the channels, own keys or one shared, the spread, one ${measured[0]!.options.standInLatencyMs} ms call at the end of each step). Goal: ≤ ${STORM_RATIO_GOAL}× at ${GOAL_SIZES.join(' and ')} channels.`,
       '',
-      `| step | ${measured.map((r) => `${r.escalations} channels, ${r.options.routingKeys === 'own' ? 'own keys' : 'one shared key'}: measured / bound = ratio`).join(' | ')} |`,
+      `| step | ${measured.map((r) => `${r.escalations} channels, ${VARIANT_SHORT[variantOf(r.options)]}: measured / bound = ratio`).join(' | ')} |`,
       `|---|${measured.map(() => '---:').join('|')}|`,
     );
     const stepsOf = measured.map(stormSteps);

@@ -7,6 +7,17 @@ import type { RecordedCall } from '../local/stand-ins/slack';
 import { round, summarize, type Summary } from './lib/stats';
 import { stormBounds, type StormBounds } from './lib/storm-bounds';
 
+/** The storms a bench run makes: customers on their own routing keys, all on one, and own keys with the resolve's webhooks lost. */
+export const STORM_VARIANTS = ['own', 'shared', 'unheard'] as const;
+export type StormVariant = (typeof STORM_VARIANTS)[number];
+/** One storm result per variant run. */
+export type StormRuns = Partial<Record<StormVariant, StormResult>>;
+
+/** Which variant a run was, from its options. */
+export function variantOf(options: StormOptions): StormVariant {
+  return options.resolutionUnheard ? 'unheard' : options.routingKeys;
+}
+
 export interface StormOptions {
   channels: number;
   /** "own": every customer its own routing key; "shared": all on one. */
@@ -29,6 +40,13 @@ export interface StormOptions {
   settle: boolean;
   /** The reconciler runs every this many seconds, as deployed (300); unset: it does not run. */
   reconcileEverySeconds?: number;
+  /**
+   * PagerDuty's webhooks are lost from the resolve on (a subscription PagerDuty disabled, an
+   * ingress that failed them): only the reconciler tells each channel. Its first run starts at the
+   * resolve and the next ones every `reconcileEverySeconds` (300 unset), as a schedule whose tick
+   * falls at the resolve: the wait for the tick, up to the interval, is left out of the times.
+   */
+  resolutionUnheard?: boolean;
 }
 
 export interface StormResult {
@@ -57,6 +75,8 @@ export interface StormResult {
   resolutionShown: Summary;
   /** The same to each channel's confirmation re-rendered as resolved (chat.update, paced under Slack's 50 a minute). */
   resolutionUpdated: Summary;
+  /** With `resolutionUnheard`: the reconciler's runs from the resolve until every channel was told, and what each examined. */
+  reconcilerRuns?: { startedMs: number; tookMs: number; examined: number; caughtUp: number; stoppedEarly: boolean }[];
   /** Results written before `bounds`: Slack's chat.update limit at its sustained rate for every confirmation, in ms. */
   updateBoundMs?: number;
   /** chat.update calls Slack accepted in the whole run (one per confirmation whose status changed, when coalesced). */
@@ -132,7 +152,8 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
     concurrency: options.concurrency,
     ...(options.workerProcesses ? { workerProcesses: true } : {}),
     standIns: { latencyMs: options.standInLatencyMs, rateLimits: true },
-    ...(options.reconcileEverySeconds ? { reconcileEverySeconds: options.reconcileEverySeconds } : {}),
+    // Unheard, the storm runs the reconciler itself from the resolve on (a timer's runs would fall anywhere).
+    ...(options.reconcileEverySeconds && !options.resolutionUnheard ? { reconcileEverySeconds: options.reconcileEverySeconds } : {}),
   });
   // Named, as `npm run customers -- add` registers a channel deployed (it asks Slack once, at
   // registration): a first escalation then asks Slack nothing.
@@ -220,12 +241,32 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
   const statusUpdates = postsOf(updateEvent?.eventId, callsBeforeUpdate);
   const callsBeforeResolve = slack.calls.length;
   const deliveriesBeforeResolve = pagerDuty.deliveries.length;
+  if (options.resolutionUnheard) pagerDuty.setWebhooks(false);
   const resolvedAt = Date.now();
   pagerDuty.resolve(internal.id, 'Storm On-Call');
   await pagerDuty.deliveriesSettled();
   const resolveEvent = pagerDuty.deliveries.slice(deliveriesBeforeResolve).find((d) => d.incidentId === internal.id && d.eventType === 'incident.resolved');
 
-  const resolutionPosts = () => postsOf(resolveEvent?.eventId, callsBeforeResolve);
+  /** Each channel's posts of the resolution: the webhook's, or unheard the reconciler's catch-up (`caught:<dedup key>:resolved:<at>`). */
+  const caughtUpResolutions = (from: number) => {
+    const at = new Map<string, number[]>();
+    for (const call of okPosts(from)) {
+      const key = effectKeyOf(call.args.metadata);
+      if (key?.startsWith('caught:') && key.includes(':resolved:')) at.set(call.channel!, [...(at.get(call.channel!) ?? []), call.at]);
+    }
+    return at;
+  };
+  const resolutionPosts = () => (options.resolutionUnheard ? caughtUpResolutions(callsBeforeResolve) : postsOf(resolveEvent?.eventId, callsBeforeResolve));
+  const reconcilerRuns: NonNullable<StormResult['reconcilerRuns']> = [];
+  if (options.resolutionUnheard) {
+    const everyMs = (options.reconcileEverySeconds ?? 300) * 1000;
+    for (let tick = resolvedAt; resolutionPosts().size < channels.length && Date.now() < deadline + options.timeoutMs; tick += everyMs) {
+      await sleep(tick - Date.now());
+      const runStarted = Date.now();
+      const summary = (await stack.reconcile()) ?? { examined: 0, caughtUp: 0, stoppedEarly: true };
+      reconcilerRuns.push({ startedMs: runStarted - resolvedAt, tookMs: Date.now() - runStarted, ...summary });
+    }
+  }
   while (resolutionPosts().size < channels.length && Date.now() < deadline + options.timeoutMs) await sleep(200);
   // Settling waits at least long enough for Slack's chat.update limit to let every confirmation be
   // re-rendered once after the resolve (with a quarter to spare: pd-router paces a little under it).
@@ -321,6 +362,7 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
     bounds,
     resolutionShown: summarize([...resolutions.values()].map((at) => at[0]! - resolvedAt)),
     resolutionUpdated: summarize([...updatedAt.values()].map((at) => at - resolvedAt)),
+    ...(options.resolutionUnheard ? { reconcilerRuns } : {}),
     updatesMade: slack.calls.filter((c) => c.method === 'chat.update' && c.retryAfterSeconds === undefined).length,
     statusUpdateShown: summarize([...statusUpdates.values()].map((at) => at[0]! - publishedAt)),
     rateLimits: { slack: slack.rateLimits!.totals, pagerDuty: pagerDuty.rateLimits!.totals },
