@@ -329,7 +329,7 @@ describe('the reconciler\'s re-renders (chat.update, 50 a minute per workspace)'
 });
 
 describe('the reconciler while a fan-out is paced under the workspace\'s post limit', () => {
-  it('takes its turn on the same lane: with turns spoken for seconds ahead it posts nothing and leaves the channel for the next run, which posts once at its kept turn', async () => {
+  it('takes its turn on the same lane: with turns spoken for seconds ahead it posts nothing, gives the turn up and leaves the channel for the next run, which posts once at a turn of its own', async () => {
     // Paced posts at 600 a minute (a turn each 100 ms), no burst.
     const stack = await startTestStack({ reconcileEverySeconds: 3600, env: { SLACK_FANOUT_POSTS_PER_MINUTE: '600', SLACK_FANOUT_POST_BURST: '1' } });
     const db = makeDocumentClient(stack.functionEnv('reconciler'));
@@ -341,7 +341,13 @@ describe('the reconciler while a fan-out is paced under the workspace\'s post li
       const reconciler = createReconcilerHandler(stack.functionEnv('reconciler'));
       await expect(reconciler.handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ caughtUp: 0, stoppedEarly: true });
       expect(statusPosts(stack, 'CRECPACED', e.dedupKey, /Acknowledged/)).toHaveLength(0);
-      // Its turn came while no run was looking: the next run posts at once, and only once.
+      // Its turn passed while no run was looking, and another fan-out holds the lane now: the
+      // next run does not post at that long-passed turn, outside the lane's count; it asks again.
+      await new Promise((resolve) => setTimeout(resolve, 5500));
+      for (let n = 0; n < 50; n++) await postTurn(lane, STAND_IN_TEAM_ID, `second-fan-out-${n}`, Date.now());
+      await expect(reconciler.handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ caughtUp: 0, stoppedEarly: true });
+      expect(statusPosts(stack, 'CRECPACED', e.dedupKey, /Acknowledged/)).toHaveLength(0);
+      // The lane free again, the next run posts, and only once.
       await new Promise((resolve) => setTimeout(resolve, 5500));
       await expect(reconciler.handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ caughtUp: 1, stoppedEarly: false });
       await expect(reconciler.handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ caughtUp: 0 });

@@ -179,6 +179,15 @@ export interface PostTurnOptions extends TurnOptions {
   firstAttempt?: boolean;
 }
 
+/**
+ * Give up a post's kept turn without posting: the holder's next ask takes a new one. For a caller
+ * that comes back much later than the turn (a reconciler run, minutes on), whose kept turn would
+ * by then send its post at once, outside the lane's count of the moment.
+ */
+export function spendPostTurn(pacer: Pacer, team: string, holder: string, nowMs: number): Promise<void> {
+  return pacer.spend(postLane(team), holder, nowMs);
+}
+
 /** Be at a post's turn (see postTurn): in place when it is close, otherwise by leaving and coming back. */
 export function atPostTurn(turnAt: number, nowMs: number): Promise<void> {
   return awaitTurn(turnAt, nowMs, POST_WAIT_IN_PLACE_MS, "the post waits for its turn under Slack's workspace limit");
