@@ -18,7 +18,7 @@ import { SETTINGS } from '../lib/runtime/settings';
 import { parseCommandLine, processOutput, usageError } from '../scripts/cli';
 
 /**
- * `npm run bench` (about 17 minutes with the storm), `npm run bench -- --quick` (under 30 s, run by
+ * `npm run bench` (about 22 minutes with the storms), `npm run bench -- --quick` (under 30 s, run by
  * CI so the benchmark never rots) and `npm run bench -- --storm` (the storm alone). Builds the
  * bundles as the deploy does, measures size, cold init, ingress answer time, the whole stack end
  * to end next to the baseline and a 300-customer outage under Slack's and PagerDuty's rate limits,
@@ -29,7 +29,7 @@ const USAGE = `usage: npm run bench [-- --quick | --storm] [--channels <n>] [--k
 
 Builds the five functions as the deploy does and measures bundle sizes, cold starts, ingress
 answer times and the whole stack end to end next to the single-function baseline, then a
-300-customer outage under Slack's and PagerDuty's rate limits (about 17 minutes in all).
+300-customer outage under Slack's and PagerDuty's rate limits (about 22 minutes in all).
 Prints the tables and writes bench/results/latest.json and latest.md.
   --quick   the same code on small numbers, under 30 s; writes bench/results/quick.json.tmp only
   --storm   only the storm (300 customers: own keys, one shared key, then own keys with the
