@@ -52,7 +52,8 @@ const stormOnly = parsed.values.storm === true;
 if (quick && stormOnly) process.exit(usageError(processOutput, USAGE, '--quick and --storm exclude each other (--quick already runs a small storm)'));
 const keysOnly = parsed.values.keys;
 const isVariant = (value: string): value is StormVariant => (STORM_VARIANTS as readonly string[]).includes(value);
-if (keysOnly !== undefined && (!stormOnly || !isVariant(keysOnly))) process.exit(usageError(processOutput, USAGE, `--keys takes own, shared or unheard, with --storm (not "${keysOnly}")`));
+if (keysOnly !== undefined && !isVariant(keysOnly)) process.exit(usageError(processOutput, USAGE, `--keys takes own, shared or unheard (not "${keysOnly}")`));
+if (keysOnly !== undefined && !stormOnly) process.exit(usageError(processOutput, USAGE, '--keys goes with --storm (the full run makes every storm)'));
 /** The full run's storm size; `--storm --channels <other>` is kept beside it (results.stormLarge). */
 const DEFAULT_STORM_CHANNELS = 300;
 const stormChannels = parsed.values.channels === undefined ? (quick ? 20 : DEFAULT_STORM_CHANNELS) : Number(parsed.values.channels);

@@ -228,15 +228,17 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
   pagerDuty.publishStatusUpdate(internal.id, 'We are restoring the shared database cluster; next update in 30 minutes.', 'Storm On-Call');
   await pagerDuty.deliveriesSettled();
   const updateEvent = pagerDuty.deliveries.slice(deliveriesBeforeUpdate).find((d) => d.incidentId === internal.id && d.eventType === 'incident.status_update_published');
-  const postsOf = (eventId: string | undefined, from: number) => {
+  /** The times of each channel's accepted posts since `from` whose effect key passes `wanted`. */
+  const postsWhere = (from: number, wanted: (key: string) => boolean) => {
     const at = new Map<string, number[]>();
-    if (!eventId) return at;
     for (const call of okPosts(from)) {
       const key = effectKeyOf(call.args.metadata);
-      if (key?.startsWith(`pd:${eventId}:`)) at.set(call.channel!, [...(at.get(call.channel!) ?? []), call.at]);
+      if (key !== undefined && wanted(key)) at.set(call.channel!, [...(at.get(call.channel!) ?? []), call.at]);
     }
     return at;
   };
+  /** Each channel's posts of one webhook's event. */
+  const postsOf = (eventId: string | undefined, from: number) => (eventId ? postsWhere(from, (key) => key.startsWith(`pd:${eventId}:`)) : new Map<string, number[]>());
   while (postsOf(updateEvent?.eventId, callsBeforeUpdate).size < confirmations.size && Date.now() < deadline + options.timeoutMs) await sleep(200);
   const statusUpdates = postsOf(updateEvent?.eventId, callsBeforeUpdate);
   const callsBeforeResolve = slack.calls.length;
@@ -248,15 +250,8 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
   const resolveEvent = pagerDuty.deliveries.slice(deliveriesBeforeResolve).find((d) => d.incidentId === internal.id && d.eventType === 'incident.resolved');
 
   /** Each channel's posts of the resolution: the webhook's, or unheard the reconciler's catch-up (`caught:<dedup key>:resolved:<at>`). */
-  const caughtUpResolutions = (from: number) => {
-    const at = new Map<string, number[]>();
-    for (const call of okPosts(from)) {
-      const key = effectKeyOf(call.args.metadata);
-      if (key?.startsWith('caught:') && key.includes(':resolved:')) at.set(call.channel!, [...(at.get(call.channel!) ?? []), call.at]);
-    }
-    return at;
-  };
-  const resolutionPosts = () => (options.resolutionUnheard ? caughtUpResolutions(callsBeforeResolve) : postsOf(resolveEvent?.eventId, callsBeforeResolve));
+  const resolutionPosts = () =>
+    options.resolutionUnheard ? postsWhere(callsBeforeResolve, (key) => key.startsWith('caught:') && key.includes(':resolved:')) : postsOf(resolveEvent?.eventId, callsBeforeResolve);
   const reconcilerRuns: NonNullable<StormResult['reconcilerRuns']> = [];
   if (options.resolutionUnheard) {
     const everyMs = (options.reconcileEverySeconds ?? 300) * 1000;

@@ -93,6 +93,8 @@ const REFUSALS: Record<string, Refusal[]> = {
     { args: ['--quick', 'now'], says: /^unexpected argument 'now'/ },
     { args: ['--quick', '--storm'], says: /^--quick and --storm exclude each other/ },
     { args: ['--storm', '--channels', 'many'], says: /^--channels must be a whole number from 1 to 10000, not "many"$/ },
+    { args: ['--storm', '--keys', 'heard'], says: /^--keys takes own, shared or unheard \(not "heard"\)$/ },
+    { args: ['--keys', 'unheard'], says: /^--keys goes with --storm/ },
   ],
   package: [
     { args: ['--stage', ''], says: /^--stage must be letters, digits and dashes, not ""$/ },

@@ -31,6 +31,14 @@ async function acknowledgedUnheard(stack: LocalStack, channel: string) {
   return e;
 }
 
+/** One escalation in each channel, each held by its own incident. */
+async function escalateEach(world: World, channels: string[]): Promise<SentEscalation[]> {
+  const escalations: SentEscalation[] = [];
+  for (const channel of channels) escalations.push(await world.escalate(channel));
+  await world.waitForIncidents(escalations.map((e) => e.dedupKey));
+  return escalations;
+}
+
 async function waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<number> {
   const started = Date.now();
   while (!check()) {
@@ -67,9 +75,7 @@ describe('the reconciler: what the webhooks did not deliver reaches each channel
 
   it('with webhooks off, several customers see their final status within two intervals, once; redelivering every lost webhook later posts nothing more', async () => {
     const channels = ['CRECACME', 'CRECGLOBEX', 'CRECINITECH'];
-    const escalations: SentEscalation[] = [];
-    for (const channel of channels) escalations.push(await world.escalate(channel));
-    await world.waitForIncidents(escalations.map((e) => e.dedupKey));
+    const escalations = await escalateEach(world, channels);
     await stack.waitForIdle();
 
     stack.pagerDuty!.setWebhooks(false);
@@ -178,9 +184,7 @@ describe('the reconciler when one run cannot examine every open link', () => {
     await onQuietStack(async (stack) => {
     const world = new World(stack);
     const channels = ['CROUND1', 'CROUND2', 'CROUND3', 'CROUND4', 'CROUND5', 'CROUND6'];
-    const escalations: SentEscalation[] = [];
-    for (const channel of channels) escalations.push(await world.escalate(channel));
-    await world.waitForIncidents(escalations.map((e) => e.dedupKey));
+    const escalations = await escalateEach(world, channels);
     await stack.waitForIdle();
     stack.pagerDuty!.setWebhooks(false);
     for (const e of escalations) stack.pagerDuty!.acknowledge(world.incidentOf(e)!.id, 'Dana Scully');
@@ -236,9 +240,7 @@ describe('the reconciler when an outage merged into one incident is resolved unh
   it('reads that incident once for every channel it holds, and tells each channel once', async () => {
     await onQuietStack(async (stack) => {
     const world = new World(stack);
-    const escalations: SentEscalation[] = [];
-    for (const channel of ['CMERGE1', 'CMERGE2', 'CMERGE3', 'CMERGE4']) escalations.push(await world.escalate(channel));
-    await world.waitForIncidents(escalations.map((e) => e.dedupKey));
+    const escalations = await escalateEach(world, ['CMERGE1', 'CMERGE2', 'CMERGE3', 'CMERGE4']);
     const [first, ...rest] = escalations.map((e) => world.incidentOf(e)!);
     for (const incident of rest) stack.pagerDuty!.merge(incident.id, first!.id);
     await stack.waitForIdle();
@@ -258,9 +260,7 @@ describe('the reconciler with many channels to catch up', () => {
   it('examines links side by side, their posts in flight together, each channel told once; its own reads of PagerDuty come no faster than five a second', async () => {
     await onQuietStack(async (stack) => {
       const world = new World(stack);
-      const escalations: SentEscalation[] = [];
-      for (const channel of ['CWIDE1', 'CWIDE2', 'CWIDE3', 'CWIDE4', 'CWIDE5', 'CWIDE6']) escalations.push(await world.escalate(channel));
-      await world.waitForIncidents(escalations.map((e) => e.dedupKey));
+      const escalations = await escalateEach(world, ['CWIDE1', 'CWIDE2', 'CWIDE3', 'CWIDE4', 'CWIDE5', 'CWIDE6']);
       await stack.waitForIdle();
       // Each incident resolved unheard: none is listed as open, so each is read by itself.
       stack.pagerDuty!.setWebhooks(false);

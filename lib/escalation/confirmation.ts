@@ -30,9 +30,9 @@ export function confirmationIsStale(link: IncidentLink): boolean {
 }
 
 /**
- * Re-render the confirmation now, unpaced, and record what it shows: for the rare paths (a change
- * that arrived while the confirmation was being posted, a reconciler catch-up). A fan-out goes
- * through the pagerduty-worker's paced refresh instead.
+ * Re-render the confirmation now, unpaced, and record what it shows: for the rare path of a change
+ * that arrived while the confirmation was being posted. A fan-out and a reconciler catch-up go
+ * through the pagerduty-worker's paced refresh instead (confirmation-refresh-request.ts).
  */
 export async function showConfirmationNow(deps: { scopes: ChannelScopes; links: Pick<IncidentLinks, 'confirmationShows'> }, link: IncidentLink): Promise<void> {
   if (!link.confirmationTs || !confirmationIsStale(link)) return;
