@@ -168,10 +168,10 @@ describe('the reconciler within PagerDuty\'s rate limit and the Lambda\'s time',
     expect(records.some((r) => r.message === 'PagerDuty rate limit: waiting as it asked' && r.waitMs === 1000)).toBe(true);
     expect(records.some((r) => JSON.stringify(r._aws ?? {}).includes('PagerDutyRateLimited'))).toBe(true);
 
-    // Resolved, its incident is no longer listed as open: read by itself, and that read's 429 is waited out the same way.
+    // Resolved, its incident is no longer listed as open: it is found in the listing of resolved incidents, whose 429 is waited out the same way.
     const incident = stack.pagerDuty!.byKey(e.dedupKey)!;
     stack.pagerDuty!.resolve(incident.id, 'Dana Scully');
-    stack.pagerDuty!.faults.failNext(`rest:/incidents/${incident.id}`, 1, { kind: 'status', status: 429, retryAfterSeconds: 1 });
+    stack.pagerDuty!.faults.failNext('rest:/incidents?statuses[]=resolved', 1, { kind: 'status', status: 429, retryAfterSeconds: 1 });
     await expect(reconciler.handler({} as never, lambdaContext('reconciler', 60_000))).resolves.toMatchObject({ examined: 1, caughtUp: 1, stoppedEarly: false });
     expect(statusPosts(stack, 'CREC429', e.dedupKey, /Resolved/)).toHaveLength(1);
     expect(output.records().filter((r) => r.message === 'PagerDuty rate limit: waiting as it asked')).toHaveLength(2);
@@ -249,21 +249,57 @@ describe('the reconciler when an outage merged into one incident is resolved unh
 
     const before = stack.pagerDuty!.restCalls.length;
     await expect(createReconcilerHandler(stack.functionEnv('reconciler')).handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ examined: 4, caughtUp: 4 });
-    // The listing of open incidents, then the one resolved incident, read once.
-    expect(stack.pagerDuty!.restCalls.slice(before).map((call) => call.path.split('?')[0])).toEqual(['/incidents', `/incidents/${first!.id}`]);
+    // The listing of open incidents, then one page of the resolved ones, which holds it: no incident is read by itself.
+    expect(stack.pagerDuty!.restCalls.slice(before).map((call) => call.path)).toEqual([expect.stringMatching(/^\/incidents\?statuses%5B%5D=triggered/), expect.stringMatching(/^\/incidents\?statuses%5B%5D=resolved/)]);
     for (const e of escalations) expect(statusPosts(stack, e.channel, e.dedupKey, /Resolved/)).toHaveLength(1);
     });
   });
 });
 
+describe('the reconciler when an outage\'s separate incidents are resolved unheard', () => {
+  it('finds them in PagerDuty\'s listing of resolved incidents, a page for a hundred, reading none by itself but one merged into another; each channel is told once', async () => {
+    await onQuietStack(async (stack) => {
+      const world = new World(stack);
+      const escalations = await escalateEach(world, ['CSEP1', 'CSEP2', 'CSEP3', 'CSEP4', 'CSEP5']);
+      await stack.waitForIdle();
+      stack.pagerDuty!.setWebhooks(false);
+      const [merged, ...separate] = escalations;
+      for (const e of separate) stack.pagerDuty!.resolve(world.incidentOf(e)!.id, 'Dana Scully');
+      // One merged, unheard, into an incident on-call opened: its channel is told it is handled together.
+      const internal = stack.pagerDuty!.openInternal('INTERNAL: database failover');
+      stack.pagerDuty!.merge(world.incidentOf(merged!)!.id, internal.id, 'Dana Scully');
+      // The account resolves other services' incidents after them: the customers' are on the listing's second page.
+      for (let i = 0; i < 110; i++) stack.pagerDuty!.resolve(stack.pagerDuty!.openInternal(`other service incident ${i}`).id, null);
+
+      const restBefore = stack.pagerDuty!.restCalls.length;
+      await expect(createReconcilerHandler(stack.functionEnv('reconciler')).handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ examined: 5, stoppedEarly: false });
+      for (const e of separate) expect(statusPosts(stack, e.channel, e.dedupKey, /Resolved/)).toHaveLength(1);
+      expect(stack.slack!.channelMessages(merged!.channel).filter((m) => keyOf(m).startsWith(`joined:${merged!.dedupKey}:`))).toHaveLength(1);
+      const calls = stack.pagerDuty!.restCalls.slice(restBefore).map((call) => decodeURIComponent(call.path));
+      expect(calls.filter((path) => path.includes('statuses[]=resolved')).map((path) => /offset=(\d+)/.exec(path)?.[1])).toEqual(['0', '100']);
+      // Read by itself: only the merged incident, whose merge is followed to the incident it went into.
+      expect(calls.filter((path) => /^\/incidents\/[^/?]+$/.test(path))).toEqual([`/incidents/${world.incidentOf(merged!)!.id}`, `/incidents/${internal.id}`]);
+
+      // Redelivered late, the lost webhooks tell nothing twice.
+      stack.pagerDuty!.setWebhooks(true);
+      stack.pagerDuty!.redeliverLost();
+      await stack.waitForIdle();
+      for (const e of separate) expect(statusPosts(stack, e.channel, e.dedupKey, /Resolved/)).toHaveLength(1);
+      expect(stack.iamDenials()).toEqual([]);
+    });
+  });
+});
+
 describe('the reconciler with many channels to catch up', () => {
-  it('examines links side by side, their posts in flight together, each channel told once; its own reads of PagerDuty come no faster than five a second', async () => {
+  it('examines links side by side, their posts in flight together, each channel told once; its own reads of PagerDuty (the listing failed) come no faster than five a second', async () => {
     await onQuietStack(async (stack) => {
       const world = new World(stack);
       const escalations = await escalateEach(world, ['CWIDE1', 'CWIDE2', 'CWIDE3', 'CWIDE4', 'CWIDE5', 'CWIDE6']);
       await stack.waitForIdle();
-      // Each incident resolved unheard: none is listed as open, so each is read by itself.
+      // Each incident resolved unheard, and PagerDuty fails the listing of open incidents: the run
+      // cannot tell a resolved incident from one left out of it, so each is read by itself.
       stack.pagerDuty!.setWebhooks(false);
+      stack.pagerDuty!.faults.failNext('rest:/incidents?statuses[]=triggered,acknowledged', 1, { kind: 'status', status: 503 });
       for (const e of escalations) stack.pagerDuty!.resolve(world.incidentOf(e)!.id, 'Dana Scully');
       stack.slack!.latencyMs = 300;
       stack.slack!.peakInFlight.clear();

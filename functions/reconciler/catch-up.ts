@@ -16,6 +16,7 @@ import { historyOf } from '../../lib/store/history';
 import { incidentTag } from '../../lib/tenancy/ownership';
 
 import type { ReconcilerTools } from './tools';
+import type { ResolvedLookup } from './resolved-lookup';
 
 /** A link no incident ever held is given up (taken out of the open-link index) after this long. */
 const GIVE_UP_WITHOUT_INCIDENT_MS = 24 * 3600 * 1000;
@@ -118,7 +119,7 @@ export async function reconcileLink(tools: ReconcilerTools, start: IncidentLink,
   }
   if (prompt) return expirePrompt(tools, start, answer.allowed, logger);
   if (!answer.allowed) return 0;
-  const known = await knownIncident(run, start.incidentId);
+  const known = (await knownIncident(run, start.incidentId)) ?? (await listedResolved(run, start));
   const { link, incident } = known ? { link: start, incident: known } : await readIncident(tools, start, run, logger);
   tools.checkpoint('read');
   if (!incident) return link.incidentId ? 0 : noIncidentYet(tools, run, link, answer.customer.contact ?? tools.deps.config.supportContact, logger);
@@ -137,6 +138,8 @@ export interface RunState {
   reading: Map<string, Promise<unknown>>;
   /** Waits for the run's next read of PagerDuty (the run's own pace of its REST calls). */
   readTurn: () => Promise<void>;
+  /** The incidents resolved since the links last saw them open; none when the run could not list every open incident (a link missing from that listing may be open). */
+  resolved?: ResolvedLookup;
   /** Slack refused one of the run's posts with a 429: no other post of the run is made. */
   slackLimited?: boolean;
 }
@@ -146,6 +149,11 @@ async function knownIncident(run: RunState, incidentId: string | undefined): Pro
   if (!incidentId) return undefined;
   await run.reading.get(incidentId);
   return run.incidents.get(incidentId);
+}
+
+/** The link's incident from the run's listing of resolved incidents, if it is there (see ResolvedLookup). */
+function listedResolved(run: RunState, link: IncidentLink): Promise<IncidentState | undefined> | undefined {
+  return link.incidentId ? run.resolved?.find(link.incidentId, link.statusAt ?? link.acceptedAt ?? link.createdAt) : undefined;
 }
 
 /** Read the link's incident (following merges and grouping), at the run's pace, and keep it for the run's other links. */

@@ -1,10 +1,11 @@
 import { ChannelGoneError, PdRouterError, PermanentError, RateLimitedError, WaitForTurnError } from '../../lib/errors';
 import type { Logger } from '../../lib/runtime/log';
 import type { IncidentLink, IncidentLinks } from '../../lib/store/incident-links';
-import type { IncidentState } from '../../lib/pagerduty/api';
+import type { OpenIncidents } from '../../lib/pagerduty/open-incidents';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { makeReconcilerTools, type ReconcilerDeps, type ReconcilerTools } from './tools';
 import { reconcileLink, type RunState } from './catch-up';
+import { makeResolvedLookup } from './resolved-lookup';
 
 export type { ReconcilerDeps } from './tools';
 
@@ -97,7 +98,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
         if (!run) {
           const listed = await rateLimited(logger, () => listOpenIncidents(tools, logger));
           if (listed === 'stop') return stopEarly(KEEPS_REFUSING);
-          run = { incidents: listed, reading: new Map(), readTurn: readPace(tools) };
+          run = runState(tools, listed, logger);
         }
         const links = page.slice(from, from + atOnce);
         const state = run;
@@ -132,6 +133,18 @@ export function makeReconciler(deps: ReconcilerDeps) {
     await keep(undefined);
     if (summary.examined || summary.caughtUp) logger.info('reconciler run finished', { ...summary });
     return summary;
+  };
+}
+
+/** What a run starts from: the open incidents listed, and the resolved ones to list when a link needs them. */
+function runState(tools: ReconcilerTools, open: OpenIncidents, logger: Logger): RunState {
+  const readTurn = readPace(tools);
+  const { resolvedIncidents } = tools.deps;
+  return {
+    incidents: open.incidents,
+    reading: new Map(),
+    readTurn,
+    ...(open.complete && resolvedIncidents ? { resolved: makeResolvedLookup({ page: resolvedIncidents, readTurn, known: open.incidents, logger }) } : {}),
   };
 }
 
@@ -175,16 +188,16 @@ function rateLimitWaits(tools: ReconcilerTools, context: RunContext): RateLimite
  * The incidents not resolved, listed once for the run; none (each link's incident is then read by
  * itself) when there is no listing or PagerDuty failed it. A 429 is waited out by the caller.
  */
-async function listOpenIncidents(tools: ReconcilerTools, logger: Logger): Promise<Map<string, IncidentState>> {
-  if (!tools.deps.openIncidents) return new Map();
+async function listOpenIncidents(tools: ReconcilerTools, logger: Logger): Promise<OpenIncidents> {
+  if (!tools.deps.openIncidents) return { incidents: new Map(), complete: false };
   try {
-    const { incidents, complete } = await tools.deps.openIncidents();
-    if (!complete) logger.warn('more incidents are open than PagerDuty lists; the links of the rest are read one by one', { listed: incidents.size });
-    return incidents;
+    const listed = await tools.deps.openIncidents();
+    if (!listed.complete) logger.warn('more incidents are open than PagerDuty lists; the links of the rest are read one by one', { listed: listed.incidents.size });
+    return listed;
   } catch (error) {
     if (error instanceof RateLimitedError || !(error instanceof PdRouterError)) throw error;
     logger.warn('could not list the open incidents; each link\'s incident is read by itself this run', { error: error.message });
-    return new Map();
+    return { incidents: new Map(), complete: false };
   }
 }
 

@@ -1,5 +1,5 @@
 import type { PagerDutyApi } from '../../lib/pagerduty/api';
-import type { OpenIncidents } from '../../lib/pagerduty/open-incidents';
+import type { OpenIncidents, ResolvedPage } from '../../lib/pagerduty/open-incidents';
 import type { CustomerRecords } from '../../lib/store/customer-records';
 import { makeDeliveryGate, type DeliveryGate } from '../../lib/escalation/delivery-gate';
 import { type ChannelScopes, type SlackApi } from '../../lib/slack/web-api';
@@ -31,6 +31,8 @@ export interface ReconcilerDeps {
   pagerDuty: PagerDutyApi;
   /** Every incident not resolved, read once a run; absent: each link's incident is read by itself. */
   openIncidents?: () => Promise<OpenIncidents>;
+  /** A page of the resolved incidents, most recently resolved first; absent: a link whose incident is not open is read by itself. */
+  resolvedIncidents?: (page: number) => Promise<ResolvedPage>;
   config: { noIncidentAfterSeconds: number; supportContact: string };
   /** Links examined side by side (reconciler.ts, LINKS_AT_ONCE unless set). */
   linksAtOnce?: number;

@@ -6,7 +6,7 @@ import { makeEventQueue } from '../../lib/queue/queue';
 import { makeMetricEmitter } from '../../lib/runtime/metrics';
 import { secretsMiddleware, type Secrets } from '../../lib/runtime/secrets';
 import { makePagerDutyApi, restClient, type PagerDutyApi } from '../../lib/pagerduty/api';
-import { makeOpenIncidents } from '../../lib/pagerduty/open-incidents';
+import { makeOpenIncidents, makeResolvedIncidents } from '../../lib/pagerduty/open-incidents';
 import { makeSlackApi, workspaceScopes, type SlackApi } from '../../lib/slack/web-api';
 import { makeDocumentClient } from '../../lib/store/dynamo';
 import { makeEffects } from '../../lib/store/effects';
@@ -57,9 +57,11 @@ export function createReconcilerHandler(env: Env, overrides: ReconcilerOverrides
       // The Events API is never called from here: no routing key is given to it.
       const rest = { apiUrl: config.pagerDutyApiUrl, restToken: secrets.PAGER_DUTY_REST_API_KEY, timeoutMs: config.httpTimeoutMs };
       const pagerDuty = overrides.pagerDuty ?? makePagerDutyApi({ ...rest, eventsUrl: 'https://events.invalid/', routingKey: '' });
-      const openIncidents = makeOpenIncidents(restClient(rest));
+      const restCall = restClient(rest);
+      const openIncidents = makeOpenIncidents(restCall);
+      const resolvedIncidents = makeResolvedIncidents(restCall);
       const ownership = makeLocator({ binding: { bind }, pagerDuty });
-      const run = makeReconciler({ links, position, openIncidents, ...postPacing(db, config.tableName, config), ownership, customers, effects, slack, scopes: workspaceScopes(slack), refreshes, pagerDuty, config, history, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}), ...(overrides.linksAtOnce ? { linksAtOnce: overrides.linksAtOnce } : {}) });
+      const run = makeReconciler({ links, position, openIncidents, resolvedIncidents, ...postPacing(db, config.tableName, config), ownership, customers, effects, slack, scopes: workspaceScopes(slack), refreshes, pagerDuty, config, history, ...(overrides.checkpoint ? { checkpoint: overrides.checkpoint } : {}), ...(overrides.linksAtOnce ? { linksAtOnce: overrides.linksAtOnce } : {}) });
       built = { key, run };
     }
     return built.run;

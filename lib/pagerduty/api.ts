@@ -32,6 +32,8 @@ export interface IncidentState {
   /** The people it is assigned to (user references only). */
   assignees: string[];
   lastStatusChangeAt?: string;
+  /** When it was resolved, if it is. */
+  resolvedAt?: string;
   /** Set when PagerDuty resolved it by merging it into another incident. */
   mergedInto?: string;
 }
@@ -98,6 +100,7 @@ export function toIncidentState(raw: Record<string, unknown>): IncidentState {
       .map((a) => a?.summary)
       .filter((s): s is string => typeof s === 'string'),
     ...(typeof raw.last_status_change_at === 'string' ? { lastStatusChangeAt: raw.last_status_change_at } : {}),
+    ...(status === 'resolved' && typeof raw.resolved_at === 'string' ? { resolvedAt: raw.resolved_at } : {}),
     ...(mergedInto ? { mergedInto } : {}),
   };
 }

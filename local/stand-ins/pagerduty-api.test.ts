@@ -67,6 +67,21 @@ describe('the PagerDuty stand-in refuses what PagerDuty’s published API refuse
     expect(await rest('GET', '/incidents?statuses[]=closed')).toMatchObject({ status: 400 });
   });
 
+  it('sorts a listing as sort_by asks (resolved_at: most recently resolved first with :desc), and refuses a field it does not sort by', async () => {
+    const [a, b, c] = [pagerDuty.openInternal('sort a'), pagerDuty.openInternal('sort b'), pagerDuty.openInternal('sort c')];
+    for (const incident of [b, c, a]) {
+      pagerDuty.resolve(incident!.id);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const listed = await rest('GET', '/incidents?statuses[]=resolved&date_range=all&sort_by=resolved_at:desc&limit=100');
+    const mine = (listed.body.incidents as { id: string; resolved_at: string | null }[]).filter((i) => [a, b, c].some((x) => x!.id === i.id));
+    expect(mine.map((i) => i.id)).toEqual([a!.id, c!.id, b!.id]);
+    expect(mine.every((i) => typeof i.resolved_at === 'string')).toBe(true);
+    const ascending = await rest('GET', '/incidents?statuses[]=resolved&date_range=all&sort_by=resolved_at&limit=100');
+    expect((ascending.body.incidents as { id: string }[]).filter((i) => [a, b, c].some((x) => x!.id === i.id)).map((i) => i.id)).toEqual([b!.id, c!.id, a!.id]);
+    expect(await rest('GET', '/incidents?sort_by=title:desc')).toEqual({ status: 400, body: invalidRest('sort_by') });
+  });
+
   it('refuses a note without the From header (the user PagerDuty records as its author)', async () => {
     await trigger({ dedup_key: 'note-key' });
     const incident = pagerDuty.byKey('note-key')!;

@@ -22,6 +22,8 @@ export interface StandInIncident {
   payload: Record<string, unknown>;
   /** Set when on-call merged this incident into another one. */
   mergedInto?: string;
+  /** When it was resolved (PagerDuty's `resolved_at`); resolved is final, a new trigger opens a new incident. */
+  resolvedAt?: string;
   /** The service whose integration opened it (the default service when absent: kept from an older sandbox). */
   serviceId?: string;
 }
@@ -434,6 +436,7 @@ export class PagerDutyStandIn {
     if (!incident) throw new StandInRefusal(`no sandbox incident ${id}`);
     apply(incident);
     incident.lastStatusChangeAt = new Date().toISOString();
+    if (incident.status === 'resolved') incident.resolvedAt ??= incident.lastStatusChangeAt;
     const who = by === null ? 'PagerDuty' : typeof by === 'string' ? by : 'service' in by ? by.service : by.integration;
     this.options.print?.(`[pagerduty] #${incident.number} ${eventType.replace('incident.', '')}${incident.mergedInto && eventType === 'incident.resolved' ? ' (merged)' : ''} by ${who}`);
     this.emit(incident, eventType, by);
@@ -625,7 +628,9 @@ export class PagerDutyStandIn {
     // (PagerDuty may answer an unknown path 404; a 400 keeps a wrong path from passing for a missing incident.)
     const refusals = await restRefusals({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, raw });
     if (refusals.length) return (record(400), sendJson(res, 400, restInvalid(refusals)));
-    if ((await this.applyFault(`rest:${url.pathname}`, res)) || (await this.applyFault('rest', res))) return record(res.statusCode);
+    // A listing's fault may name the statuses it lists (`rest:/incidents?statuses[]=resolved`): one listing fails, not every one.
+    const listing = url.pathname === '/incidents' && url.searchParams.has('statuses[]') ? `rest:/incidents?statuses[]=${url.searchParams.getAll('statuses[]').join(',')}` : undefined;
+    if ((listing && (await this.applyFault(listing, res))) || (await this.applyFault(`rest:${url.pathname}`, res)) || (await this.applyFault('rest', res))) return record(res.statusCode);
     if (pagerDutyLimited(this.rateLimits, 'rest', this.options.restToken, res)) return record(429);
     const parts = url.pathname.split('/').filter(Boolean);
     if (req.method === 'GET' && parts[0] === 'incidents' && parts.length === 1) {
@@ -639,7 +644,9 @@ export class PagerDutyStandIn {
       // Without `date_range=all` (or since/until), PagerDuty lists the last month's incidents only.
       const monthAgo = Date.now() - 30 * 86_400_000;
       const inRange = (i: StandInIncident) => url.searchParams.get('date_range') === 'all' || url.searchParams.has('since') || Date.parse(i.createdAt) >= monthAgo;
-      const found = [...new Set([...decoys, ...matched])].filter((i) => (!statuses.length || statuses.includes(i.status)) && inRange(i));
+      const order = incidentOrder(url.searchParams.get('sort_by'));
+      if (typeof order === 'string') return (record(400), sendJson(res, 400, { error: { message: 'Invalid Input Provided', code: 2001, errors: [order] } }));
+      const found = [...new Set([...decoys, ...matched])].filter((i) => (!statuses.length || statuses.includes(i.status)) && inRange(i)).sort(order);
       const limit = Math.min(Number(url.searchParams.get('limit') ?? 25) || 25, 100);
       const offset = Number(url.searchParams.get('offset') ?? 0) || 0;
       // Offset pagination reaches no further than 10,000 records.
@@ -748,6 +755,7 @@ export class PagerDutyStandIn {
       incident_key: i.incidentKey,
       created_at: i.createdAt,
       last_status_change_at: i.lastStatusChangeAt,
+      resolved_at: i.resolvedAt ?? null,
       resolve_reason: i.mergedInto ? { type: 'merge_resolve_reason', incident: { id: i.mergedInto, type: 'incident_reference' } } : null,
       service: { id: i.serviceId ?? DEFAULT_SERVICE_ID, type: 'service_reference', summary: this.serviceName(i.serviceId ?? DEFAULT_SERVICE_ID) },
       assignments: i.assignees.map((name, n) => ({ at: i.lastStatusChangeAt, assignee: { id: `PUSER${n}`, type: 'user_reference', summary: name, email: `${name.replace(/\W+/g, '.').toLowerCase()}@provider.test` } })),
@@ -810,4 +818,33 @@ export class PagerDutyStandIn {
       throw error;
     }
   }
+}
+
+const SORTABLE: Record<string, (i: StandInIncident) => string | number> = {
+  incident_number: (i) => i.number,
+  created_at: (i) => i.createdAt,
+  // Unresolved incidents have no resolved_at: they sort before any resolved one, as an empty value.
+  resolved_at: (i) => i.resolvedAt ?? '',
+  urgency: (i) => (i.urgency === 'high' ? 1 : 0),
+};
+
+/**
+ * The listing's order for `sort_by` (`field[:asc|desc]`, at most two, comma-separated; ascending
+ * by default), or PagerDuty's refusal of it. Without one, the order the incidents were opened in.
+ */
+function incidentOrder(sortBy: string | null): ((a: StandInIncident, b: StandInIncident) => number) | string {
+  const keys = (sortBy ?? '').split(',').filter(Boolean).map((part) => {
+    const [field = '', direction = 'asc'] = part.split(':');
+    return { value: SORTABLE[field], sign: direction === 'desc' ? -1 : direction === 'asc' ? 1 : 0, part };
+  });
+  const wrong = keys.find((k) => !k.value || !k.sign);
+  if (wrong) return `sort_by: ${wrong.part} is not a field and direction PagerDuty sorts incidents by`;
+  if (keys.length > 2) return 'sort_by: at most two fields';
+  return (a, b) => {
+    for (const { value, sign } of keys) {
+      const [x, y] = [value!(a), value!(b)];
+      if (x !== y) return (x < y ? -1 : 1) * sign;
+    }
+    return a.number - b.number;
+  };
 }
