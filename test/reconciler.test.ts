@@ -373,14 +373,14 @@ describe('the reconciler while a fan-out is paced under the workspace\'s post li
       const e = await acknowledgedUnheard(stack, 'CRECPACED');
       // A fan-out's posts hold the lane's next 5 s.
       const lane = makePacer(db, stack.functionEnv('reconciler').TABLE_NAME!, { perMinute: 600, burst: 1 });
-      for (let n = 0; n < 50; n++) await postTurn(lane, STAND_IN_TEAM_ID, `fan-out-${n}`, Date.now());
+      for (let n = 0; n < 50; n++) await postTurn(lane, STAND_IN_TEAM_ID, `fan-out-${n}`, Date.now);
       const reconciler = createReconcilerHandler(stack.functionEnv('reconciler'));
       await expect(reconciler.handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ caughtUp: 0, stoppedEarly: true });
       expect(statusPosts(stack, 'CRECPACED', e.dedupKey, /Acknowledged/)).toHaveLength(0);
       // Its turn passed while no run was looking, and another fan-out holds the lane now: the
       // next run does not post at that long-passed turn, outside the lane's count; it asks again.
       await new Promise((resolve) => setTimeout(resolve, 5500));
-      for (let n = 0; n < 50; n++) await postTurn(lane, STAND_IN_TEAM_ID, `second-fan-out-${n}`, Date.now());
+      for (let n = 0; n < 50; n++) await postTurn(lane, STAND_IN_TEAM_ID, `second-fan-out-${n}`, Date.now);
       await expect(reconciler.handler({} as never, lambdaContext('reconciler'))).resolves.toMatchObject({ caughtUp: 0, stoppedEarly: true });
       expect(statusPosts(stack, 'CRECPACED', e.dedupKey, /Acknowledged/)).toHaveLength(0);
       // The lane free again, the next run posts, and only once.

@@ -64,7 +64,7 @@ export type Pacing = 'first' | 'retry';
 /** A paced post's turn under the workspace's limit (none: pacing is off). */
 function postTurnOf(tools: PagerDutyTools, link: IncidentLink, effectKey: string, pacing: Pacing): Promise<number> | undefined {
   const pacer = tools.deps.postPacer;
-  return pacer ? postTurn(pacer, link.team, effectKey, tools.now(), pacing === 'first' ? { firstAttempt: true } : { burst: false }) : undefined;
+  return pacer ? postTurn(pacer, link.team, effectKey, tools.now, pacing === 'first' ? { firstAttempt: true } : { burst: false }) : undefined;
 }
 
 /** Record the status and post, once each, what one channel should read about this event. */

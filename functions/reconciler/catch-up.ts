@@ -45,7 +45,7 @@ async function postInThread(tools: ReconcilerTools, run: RunState, link: Inciden
   const now = () => tools.now().getTime();
   // Told already (a webhook's post, most often): no turn is taken for it.
   if (postPacer && (await effects.done(effectKey))) return false;
-  const turn = postPacer ? await postTurn(postPacer, link.team, effectKey, now()) : undefined;
+  const turn = postPacer ? await postTurn(postPacer, link.team, effectKey, now) : undefined;
   try {
     return (
       await postAtTurn(postPacer, link.team, effectKey, turn, now, () => {

@@ -271,7 +271,7 @@ export async function page(tools: StepTools, start: IncidentLink, customer: Cust
   // did not see spent. A first attempt posts at once: paced too, each one whose turn is far leaves
   // and comes back, competing with the escalations still arriving for the workers, and the storm
   // confirmed everyone later that way (docs/performance.md, "Issue 27, fifth round").
-  const confirmTurn = context.attempt > 1 && link.state === 'triggered' && !link.confirmationTs && deps.postPacer ? postTurn(deps.postPacer, link.team, `confirm:${dedupKey}`, tools.now().getTime(), { burst: false }) : undefined;
+  const confirmTurn = context.attempt > 1 && link.state === 'triggered' && !link.confirmationTs && deps.postPacer ? postTurn(deps.postPacer, link.team, `confirm:${dedupKey}`, () => tools.now().getTime(), { burst: false }) : undefined;
   // After the settle, on every attempt: a crash between the two is recorded by the retry.
   const [recorded, turn] = await Promise.allSettled([deps.history.recordLink(link), confirmTurn]);
   if (recorded.status === 'rejected') throw recorded.reason;

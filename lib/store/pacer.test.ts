@@ -75,17 +75,17 @@ describe('paced turns under a shared rate limit (on dynalite)', () => {
 
   it('a post Slack refused at its turn spends the turn; one made or failing otherwise keeps it', async () => {
     const now = () => T0;
-    const refusedTurn = await postTurn(pacer, 'TREFUSED', 'confirm:refused', T0);
+    const refusedTurn = await postTurn(pacer, 'TREFUSED', 'confirm:refused', () => T0);
     await expect(postAtTurn(pacer, 'TREFUSED', 'confirm:refused', refusedTurn, now, () => Promise.reject(new RateLimitedError('slack', 'rate limited', undefined, 1)))).rejects.toBeInstanceOf(RateLimitedError);
-    expect(await postTurn(pacer, 'TREFUSED', 'confirm:refused', T0 + 1000)).toBe(T0 + 2000);
+    expect(await postTurn(pacer, 'TREFUSED', 'confirm:refused', () => T0 + 1000)).toBe(T0 + 2000);
 
-    const failedTurn = await postTurn(pacer, 'TFAILED', 'confirm:failed', T0);
+    const failedTurn = await postTurn(pacer, 'TFAILED', 'confirm:failed', () => T0);
     await expect(postAtTurn(pacer, 'TFAILED', 'confirm:failed', failedTurn, now, () => Promise.reject(new Error('socket hang up')))).rejects.toThrow('socket hang up');
-    expect(await postTurn(pacer, 'TFAILED', 'confirm:failed', T0 + 1000)).toBe(failedTurn);
+    expect(await postTurn(pacer, 'TFAILED', 'confirm:failed', () => T0 + 1000)).toBe(failedTurn);
 
     // Not paced (no pacer, or a post that took no turn): posted at once, with no turn to spend.
     await expect(postAtTurn(undefined, 'TUNPACED', 'confirm:unpaced', undefined, now, () => Promise.reject(new RateLimitedError('slack', 'rate limited')))).rejects.toBeInstanceOf(RateLimitedError);
-    expect(await postTurn(pacer, 'TUNPACED', 'confirm:unpaced', T0)).toBe(T0);
+    expect(await postTurn(pacer, 'TUNPACED', 'confirm:unpaced', () => T0)).toBe(T0);
   });
 
   it('two attempts of one holder racing for a turn agree on one', async () => {
@@ -119,6 +119,24 @@ describe('paced turns under a shared rate limit (on dynalite)', () => {
       // A bursting caller beside them still finds the burst's room.
       expect(await bursting.turn('burst-c', T0)).toBe(T0);
       expect(await bursting.turn('burst-c', T0, { burst: false })).toBe(T0 + 6000);
+    });
+
+    it('a post\'s turn answered late keeps its place from the answer on: callers whose asks waited in the store\'s queue do not all post at once', async () => {
+      // A store whose every answer comes 1 s after the ask (a queue at a fan-out's start): the
+      // turns are counted from the asks, which are a second old when they are answered.
+      const lateDb = { send: (command: unknown) => new Promise((resolve) => setTimeout(resolve, 1000)).then(() => env.db.send(command as never)) } as unknown as typeof env.db;
+      // 600 a minute (100 ms apart) after a burst of 3.
+      const late = makePacer(lateDb, env.dynamo.tableName, { perMinute: 600, burst: 3 });
+      const posts = await Promise.all(
+        Array.from({ length: 12 }, async (_, i) => {
+          const turnAt = await postTurn(late, 'TLATE', `pd:late-${i}`, Date.now);
+          return turnAt - Date.now();
+        }),
+      );
+      // Counted from the asks, 3 + 10 of them (a burst, and a second's turns already passed)
+      // would be due at once when the answers come; counted from the answers, the burst only.
+      expect(posts.filter((waitMs) => waitMs <= 50).length).toBeLessThanOrEqual(4);
+      expect(Math.max(...posts)).toBeGreaterThanOrEqual(700);
     });
 
     it('a holder keeps its turn whatever the burst left when it comes back', async () => {

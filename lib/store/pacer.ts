@@ -170,9 +170,15 @@ async function keepTurn(db: DynamoDBDocumentClient, tableName: string, key: { pk
  * retry finds its own, long passed, and goes at once. `firstAttempt`: the work's first delivery
  * (see Pacer.firstTurn), which makes one write on a quiet lane instead of three round trips.
  */
-export function postTurn(pacer: Pacer, team: string, holder: string, nowMs: number, options?: PostTurnOptions): Promise<number> {
+export async function postTurn(pacer: Pacer, team: string, holder: string, now: () => number, options?: PostTurnOptions): Promise<number> {
   const lane = postLane(team);
-  return options?.firstAttempt ? pacer.firstTurn(lane, holder, nowMs, POST_WAIT_IN_PLACE_MS, options) : pacer.keptTurn(lane, holder, nowMs, options);
+  const askedAt = now();
+  const turnAt = await (options?.firstAttempt ? pacer.firstTurn(lane, holder, askedAt, POST_WAIT_IN_PLACE_MS, options) : pacer.keptTurn(lane, holder, askedAt, options));
+  // The lane counts turns from the time each caller asked. An answer that comes late (the store's
+  // queue, a busy process) holds turns already passed, and every post waiting on one would go at
+  // once when it comes: hundreds at a fan-out's start, past the lane's burst and into Slack's 429s.
+  // Moved by the wait, the turns keep their spacing from the answer on.
+  return turnAt + Math.max(0, now() - askedAt);
 }
 
 export interface PostTurnOptions extends TurnOptions {
