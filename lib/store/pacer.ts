@@ -174,10 +174,10 @@ export async function postTurn(pacer: Pacer, team: string, holder: string, now: 
   const lane = postLane(team);
   const askedAt = now();
   const turnAt = await (options?.firstAttempt ? pacer.firstTurn(lane, holder, askedAt, POST_WAIT_IN_PLACE_MS, options) : pacer.keptTurn(lane, holder, askedAt, options));
-  // The lane counts turns from the time each caller asked. An answer that comes late (the store's
-  // queue, a busy process) holds turns already passed, and every post waiting on one would go at
-  // once when it comes: hundreds at a fan-out's start, past the lane's burst and into Slack's 429s.
-  // Moved by the wait, the turns keep their spacing from the answer on.
+  // The lane counts turns from the time each caller asked. An answer that comes late (a throttled
+  // write the SDK retried with backoff: every post writes this one item; a busy process) holds
+  // turns already passed, and every post waiting on one would go at once when it comes, past the
+  // lane's burst and into Slack's 429s. Moved by the wait, the turns keep their spacing.
   return turnAt + Math.max(0, now() - askedAt);
 }
 
