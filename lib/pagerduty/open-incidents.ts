@@ -20,11 +20,10 @@ export interface OpenIncidents {
 export function makeOpenIncidents(rest: RestCall): () => Promise<OpenIncidents> {
   return async () => {
     const incidents = new Map<string, IncidentState>();
-    for (let offset = 0; offset + PAGE_SIZE <= OFFSET_PAGINATION_LIMIT; offset += PAGE_SIZE) {
-      const data = await rest('open incident listing', 'incidents', { 'statuses[]': ['triggered', 'acknowledged'], date_range: 'all', limit: String(PAGE_SIZE), offset: String(offset) });
-      const page = Array.isArray(data.incidents) ? (data.incidents as Record<string, unknown>[]) : [];
-      for (const raw of page) incidents.set(String(raw.id), toIncidentState(raw));
-      if (data.more !== true || page.length === 0) return { incidents, complete: true };
+    for (let page = 0; (page + 1) * PAGE_SIZE <= OFFSET_PAGINATION_LIMIT; page++) {
+      const listed = await incidentPage(rest, 'open incident listing', { 'statuses[]': ['triggered', 'acknowledged'] }, page);
+      for (const incident of listed.incidents) incidents.set(incident.id, incident);
+      if (!listed.more) return { incidents, complete: true };
     }
     return { incidents, complete: false };
   };
@@ -45,10 +44,14 @@ export interface ResolvedPage {
  */
 export function makeResolvedIncidents(rest: RestCall): (page: number) => Promise<ResolvedPage> {
   return async (page) => {
-    const offset = page * PAGE_SIZE;
-    if (offset + PAGE_SIZE > OFFSET_PAGINATION_LIMIT) return { incidents: [], more: false };
-    const data = await rest('resolved incident listing', 'incidents', { 'statuses[]': ['resolved'], date_range: 'all', sort_by: 'resolved_at:desc', limit: String(PAGE_SIZE), offset: String(offset) });
-    const incidents = Array.isArray(data.incidents) ? (data.incidents as Record<string, unknown>[]).map(toIncidentState) : [];
-    return { incidents, more: data.more === true && incidents.length > 0 && offset + 2 * PAGE_SIZE <= OFFSET_PAGINATION_LIMIT };
+    const listed = await incidentPage(rest, 'resolved incident listing', { 'statuses[]': ['resolved'], sort_by: 'resolved_at:desc' }, page);
+    return { incidents: listed.incidents, more: listed.more && (page + 2) * PAGE_SIZE <= OFFSET_PAGINATION_LIMIT };
   };
+}
+
+/** Page `page` of a listing of incidents whenever opened (`date_range=all`: the default is the last month); `more` as PagerDuty says. */
+async function incidentPage(rest: RestCall, what: string, query: Record<string, string | string[]>, page: number): Promise<{ incidents: IncidentState[]; more: boolean }> {
+  const data = await rest(what, 'incidents', { ...query, date_range: 'all', limit: String(PAGE_SIZE), offset: String(page * PAGE_SIZE) });
+  const incidents = Array.isArray(data.incidents) ? (data.incidents as Record<string, unknown>[]).map(toIncidentState) : [];
+  return { incidents, more: data.more === true && incidents.length > 0 };
 }
