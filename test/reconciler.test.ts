@@ -268,7 +268,9 @@ describe('the reconciler when an outage\'s separate incidents are resolved unhea
       // One merged, unheard, into an incident on-call opened: its channel is told it is handled together.
       const internal = stack.pagerDuty!.openInternal('INTERNAL: database failover');
       stack.pagerDuty!.merge(world.incidentOf(merged!)!.id, internal.id, 'Dana Scully');
-      // The account resolves other services' incidents after them: the customers' are on the listing's second page.
+      // The account resolves other services' incidents after them (a later millisecond: resolved_at
+      // is PagerDuty's order): the customers' are on the listing's second page.
+      await new Promise((resolve) => setTimeout(resolve, 20));
       for (let i = 0; i < 110; i++) stack.pagerDuty!.resolve(stack.pagerDuty!.openInternal(`other service incident ${i}`).id, null);
 
       const restBefore = stack.pagerDuty!.restCalls.length;
