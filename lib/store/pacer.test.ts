@@ -1,6 +1,6 @@
 import { startTestDynamo } from '../../test/support/dynamo';
-import { RateLimitedError } from '../errors';
-import { makePacer, postAtTurn, postTurn, type Pacer } from './pacer';
+import { RateLimitedError, WaitForTurnError } from '../errors';
+import { atPostTurn, makePacer, postAtTurn, postTurn, type Pacer } from './pacer';
 
 const T0 = Date.parse('2026-11-30T10:00:00.000Z');
 
@@ -86,6 +86,36 @@ describe('paced turns under a shared rate limit (on dynalite)', () => {
     // Not paced (no pacer, or a post that took no turn): posted at once, with no turn to spend.
     await expect(postAtTurn(undefined, 'TUNPACED', 'confirm:unpaced', undefined, now, () => Promise.reject(new RateLimitedError('slack', 'rate limited')))).rejects.toBeInstanceOf(RateLimitedError);
     expect(await postTurn(pacer, 'TUNPACED', 'confirm:unpaced', () => T0)).toBe(T0);
+  });
+
+  it('a post back more than a second after its kept turn gives it up for the next free one; back within the second, it keeps it', async () => {
+    const at = (ms: number) => () => T0 + ms;
+    expect(await postTurn(pacer, 'TBACK', 'pd:back-late', at(0))).toBe(T0);
+    expect(await postTurn(pacer, 'TBACK', 'pd:other', at(0))).toBe(T0 + 2000);
+    // 0.9 s after it: still its own turn (the lane's next free one is T0 + 4 s).
+    expect(await postTurn(pacer, 'TBACK', 'pd:back-late', at(900))).toBe(T0);
+    // 1.5 s after it: others who came back as late would all go at once on kept turns, so it
+    // queues behind the turns reserved meanwhile, and keeps that one.
+    expect(await postTurn(pacer, 'TBACK', 'pd:back-late', at(1500))).toBe(T0 + 4000);
+    expect(await postTurn(pacer, 'TBACK', 'pd:back-late', at(3000))).toBe(T0 + 4000);
+    // The pacer itself keeps a turn however late unless asked not to (the reconciler spends its own).
+    expect(await pacer.keptTurn('chat.postMessage#TBACK', 'pd:other', T0 + 60_000)).toBe(T0 + 2000);
+  });
+
+  it('attempts of one holder back late together agree on one new turn', async () => {
+    expect(await postTurn(pacer, 'TBACKRACE', 'pd:raced', () => T0)).toBe(T0);
+    const turns = await Promise.all(Array.from({ length: 4 }, () => postTurn(pacer, 'TBACKRACE', 'pd:raced', () => T0 + 5000)));
+    expect(new Set(turns).size).toBe(1);
+    expect(turns[0]).toBeGreaterThanOrEqual(T0 + 5000);
+  });
+
+  it('a post whose turn is too far to wait for in place leaves, and comes back a second before its turn', async () => {
+    const left = atPostTurn(T0 + 5500, T0).catch((error: unknown) => error);
+    const error = await left;
+    expect(error).toBeInstanceOf(WaitForTurnError);
+    // The queue counts whole seconds: 5 would bring it back 0.5 s early, 4 brings it back 1.5 s early.
+    expect((error as WaitForTurnError).retryAfterSeconds).toBe(4);
+    await expect(atPostTurn(T0 + 20, T0)).resolves.toBeUndefined();
   });
 
   it('two attempts of one holder racing for a turn agree on one', async () => {

@@ -20,7 +20,8 @@ export interface Pacer {
   /**
    * The turn `holder` keeps on `lane`: reserved at its first ask and the same at every later one,
    * so work that waits for its turn by leaving and coming back (a queue message) finds it again
-   * instead of queueing behind the turns reserved meanwhile.
+   * instead of queueing behind the turns reserved meanwhile; unless it comes back more than
+   * `lateAtMostMs` after it (see TurnOptions).
    */
   keptTurn(lane: string, holder: string, nowMs: number, options?: TurnOptions): Promise<number>;
   /**
@@ -43,6 +44,12 @@ export interface TurnOptions {
    * it has is not there.
    */
   burst?: boolean;
+  /**
+   * A kept turn passed by more than this is given up, and a new one taken: work that came back
+   * this late (its queue's pollers busy) comes back with others as late, and a kept turn would
+   * send them all at once, past the limit's burst, to be refused. None: kept however late.
+   */
+  lateAtMostMs?: number;
 }
 
 /**
@@ -59,8 +66,9 @@ export function makePacer(db: DynamoDBDocumentClient, tableName: string, options
   const pacer: Pacer = {
     async keptTurn(lane, holder, nowMs, turnOptions) {
       const held = await heldTurn(db, tableName, heldKey(lane, holder));
-      if (held !== undefined) return held;
-      return keepTurn(db, tableName, heldKey(lane, holder), await pacer.turn(lane, nowMs, turnOptions), nowMs);
+      const late = held !== undefined && turnOptions?.lateAtMostMs !== undefined && nowMs - held > turnOptions.lateAtMostMs;
+      if (held !== undefined && !late) return held;
+      return keepTurn(db, tableName, heldKey(lane, holder), await pacer.turn(lane, nowMs, turnOptions), nowMs, late ? held : undefined);
     },
     async firstTurn(lane, holder, nowMs, inPlaceMs, turnOptions) {
       const turnAt = await pacer.turn(lane, nowMs, turnOptions);
@@ -133,20 +141,20 @@ export async function heldTurn(db: DynamoDBDocumentClient, tableName: string, ke
 }
 
 /**
- * Keep `turnAt` under `key` for its holder's later asks (replacing a spent one), unless another
- * attempt of the same holder kept one first: then that one is the holder's (this one goes unused,
- * which only slows the pace a little). True when this one was kept. `kept`: what else the holder needs of the turn on its
- * return (a window slot's number).
+ * Keep `turnAt` under `key` for its holder's later asks (replacing a spent one, or the one given
+ * up as `replacing`), unless another attempt of the same holder kept one first: then that one is
+ * the holder's (this one goes unused, which only slows the pace a little). True when this one was
+ * kept. `kept`: what else the holder needs of the turn on its return (a window slot's number).
  */
-export async function claimTurn(db: DynamoDBDocumentClient, tableName: string, key: { pk: string }, turnAt: number, nowMs: number, kept: Record<string, number> = {}): Promise<boolean> {
+export async function claimTurn(db: DynamoDBDocumentClient, tableName: string, key: { pk: string }, turnAt: number, nowMs: number, kept: Record<string, number> = {}, replacing?: number): Promise<boolean> {
   try {
     await storeCall('put', () =>
       db.send(
         new PutCommand({
           TableName: tableName,
           Item: { ...kept, ...key, turnAt, [LAYOUT.table.ttlAttribute]: expiryEpoch(new Date(nowMs), 1) },
-          ConditionExpression: 'attribute_not_exists(pk) OR spent = :spent',
-          ExpressionAttributeValues: { ':spent': true },
+          ConditionExpression: `attribute_not_exists(pk) OR spent = :spent${replacing === undefined ? '' : ' OR turnAt = :replacing'}`,
+          ExpressionAttributeValues: { ':spent': true, ...(replacing === undefined ? {} : { ':replacing': replacing }) },
         }),
       ),
     );
@@ -158,8 +166,8 @@ export async function claimTurn(db: DynamoDBDocumentClient, tableName: string, k
 }
 
 /** The turn the holder keeps under `key` after asking to keep `turnAt` (see claimTurn). */
-async function keepTurn(db: DynamoDBDocumentClient, tableName: string, key: { pk: string }, turnAt: number, nowMs: number): Promise<number> {
-  return (await claimTurn(db, tableName, key, turnAt, nowMs)) ? turnAt : ((await heldTurn(db, tableName, key)) ?? turnAt);
+async function keepTurn(db: DynamoDBDocumentClient, tableName: string, key: { pk: string }, turnAt: number, nowMs: number, replacing?: number): Promise<number> {
+  return (await claimTurn(db, tableName, key, turnAt, nowMs, {}, replacing)) ? turnAt : ((await heldTurn(db, tableName, key)) ?? turnAt);
 }
 
 /**
@@ -173,7 +181,7 @@ async function keepTurn(db: DynamoDBDocumentClient, tableName: string, key: { pk
 export async function postTurn(pacer: Pacer, team: string, holder: string, now: () => number, options?: PostTurnOptions): Promise<number> {
   const lane = postLane(team);
   const askedAt = now();
-  const turnAt = await (options?.firstAttempt ? pacer.firstTurn(lane, holder, askedAt, POST_WAIT_IN_PLACE_MS, options) : pacer.keptTurn(lane, holder, askedAt, options));
+  const turnAt = await (options?.firstAttempt ? pacer.firstTurn(lane, holder, askedAt, POST_WAIT_IN_PLACE_MS, options) : pacer.keptTurn(lane, holder, askedAt, { lateAtMostMs: POST_LATE_AT_MOST_MS, ...options }));
   // The lane counts turns from the time each caller asked. An answer that comes late (a throttled
   // write the SDK retried with backoff: every post writes this one item; a busy process) holds
   // turns already passed, and every post waiting on one would go at once when it comes, past the
@@ -194,9 +202,12 @@ export function spendPostTurn(pacer: Pacer, team: string, holder: string, nowMs:
   return pacer.spend(postLane(team), holder, nowMs);
 }
 
-/** Be at a post's turn (see postTurn): in place when it is close, otherwise by leaving and coming back. */
+/**
+ * Be at a post's turn (see postTurn): in place when it is close, otherwise by leaving and coming
+ * back a second before it, so that a message the queue hands back late still finds it ahead.
+ */
 export function atPostTurn(turnAt: number, nowMs: number): Promise<void> {
-  return awaitTurn(turnAt, nowMs, POST_WAIT_IN_PLACE_MS, "the post waits for its turn under Slack's workspace limit");
+  return awaitTurn(turnAt, nowMs, POST_WAIT_IN_PLACE_MS, "the post waits for its turn under Slack's workspace limit", POST_BACK_EARLY_S);
 }
 
 /**
@@ -228,11 +239,21 @@ function postLane(team: string): string {
 const POST_WAIT_IN_PLACE_MS = 3000;
 
 /**
+ * A post's kept turn passed by more than this is given up for a new one (TurnOptions.lateAtMostMs):
+ * the lane's burst is 10 turns under Slack's bucket of 20, so about 10 turns' worth (1 s at the
+ * lane's pace) of posts going late at once still fit in what the bucket holds back.
+ */
+const POST_LATE_AT_MOST_MS = 1000;
+
+/** How much earlier than its turn a post that left comes back (atPostTurn), in the queue's whole seconds. */
+const POST_BACK_EARLY_S = 1;
+
+/**
  * Be at a reserved turn: wait in place when it is at most `inPlaceMs` away, otherwise leave (a
  * WaitForTurnError puts the message back for the whole seconds left) and come back for it.
  */
-export async function awaitTurn(turnAt: number, nowMs: number, inPlaceMs: number, why: string): Promise<void> {
+export async function awaitTurn(turnAt: number, nowMs: number, inPlaceMs: number, why: string, backEarlyS = 0): Promise<void> {
   const wait = turnAt - nowMs;
-  if (wait > inPlaceMs) throw new WaitForTurnError(why, undefined, Math.floor(wait / 1000));
+  if (wait > inPlaceMs) throw new WaitForTurnError(why, undefined, Math.max(0, Math.floor(wait / 1000) - backEarlyS));
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
 }
