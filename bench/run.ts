@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { buildBundles, BUILD_DIR, readDeployBuild, ROOT, type BundleResult } from './bundles';
@@ -130,16 +130,27 @@ const E2E_DEFAULTS: Omit<EndToEndOptions, 'channels' | 'escalationsPerChannel' |
 
 const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
-/** Run bench/end-to-end-child.ts in a fresh process, so the peak RSS it reports is the stack's alone. */
-function inChild<T>(what: string, script = 'end-to-end-child.ts'): Promise<T> {
+/**
+ * Run bench/end-to-end-child.ts in a fresh process, so the peak RSS it reports is the stack's alone.
+ * Its whole stderr is kept in bench/.build (the stack's warnings, a probe's lines); a failure quotes
+ * the end of it.
+ */
+function inChild<T>(label: string, what: string, script = 'end-to-end-child.ts'): Promise<T> {
+  mkdirSync(BUILD_DIR, { recursive: true });
   const resultFile = path.join(BUILD_DIR, `e2e-${process.pid}-${Date.now()}.json`);
+  const logFile = path.join(BUILD_DIR, `${label.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '')}.stderr.log`);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, script), what, resultFile], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    const log = createWriteStream(logFile);
     let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-4000)));
+    child.stderr.on('data', (chunk: Buffer) => {
+      log.write(chunk);
+      stderr = (stderr + chunk.toString('utf8')).slice(-4000);
+    });
     child.on('error', reject);
     child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`end-to-end child exited with ${code}: ${stderr}`));
+      log.end();
+      if (code !== 0) return reject(new Error(`end-to-end child exited with ${code} (its whole stderr: ${path.relative(ROOT, logFile)}): ${stderr}`));
       const result = JSON.parse(readFileSync(resultFile, 'utf8')) as T;
       rmSync(resultFile, { force: true });
       resolve(result);
@@ -168,7 +179,7 @@ async function runStorms(results: BenchResults): Promise<StormRuns> {
     const options = STORM[variant];
     if (!options) continue;
     const phase = `storm (${options.channels} channels, ${variant === 'unheard' ? 'own keys, the resolve unheard' : `${variant} keys`})`;
-    const result = await timed(results, phase, () => inChild<StormResult>(JSON.stringify(options), 'storm-child.ts'));
+    const result = await timed(results, phase, () => inChild<StormResult>(phase, JSON.stringify(options), 'storm-child.ts'));
     if (result) storm[variant] = { ...result, ranAt: new Date().toISOString(), ...commitOf() };
   }
   return storm;
@@ -258,12 +269,12 @@ async function main() {
 
   const endToEnd: NonNullable<BenchResults['endToEnd']> = {};
   if (PLAN.operations) {
-    const operations = await timed(results, 'calls per step', () => inChild<OperationCounts>('operations'));
+    const operations = await timed(results, 'calls per step', () => inChild<OperationCounts>('calls per step', 'operations'));
     if (operations) results.operations = operations;
   }
-  const burst = await timed(results, 'end to end (burst)', () => inChild<EndToEndResult>(JSON.stringify({ ...E2E_DEFAULTS, ...PLAN.burst, mode: 'burst' })));
+  const burst = await timed(results, 'end to end (burst)', () => inChild<EndToEndResult>('end to end (burst)', JSON.stringify({ ...E2E_DEFAULTS, ...PLAN.burst, mode: 'burst' })));
   if (burst) endToEnd.burst = burst;
-  const light = await timed(results, 'end to end (light)', () => inChild<EndToEndResult>(JSON.stringify({ ...E2E_DEFAULTS, ...PLAN.light, mode: 'paced' })));
+  const light = await timed(results, 'end to end (light)', () => inChild<EndToEndResult>('end to end (light)', JSON.stringify({ ...E2E_DEFAULTS, ...PLAN.light, mode: 'paced' })));
   if (light) endToEnd.light = light;
   results.endToEnd = endToEnd;
   const { reportRead } = PLAN;
