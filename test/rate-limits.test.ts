@@ -244,18 +244,14 @@ describe('the workspace\'s post lane, one turn per post made', () => {
     const world = new World(stack);
     const escalation = await world.escalate('CLANE1');
     await stack.waitForIdle(60_000);
-    // Its incident.triggered webhook came and went, posting nothing; the confirmation, the one
-    // post, had the lane's first turn.
-    const posted = slack.calls.filter((c) => c.method === 'chat.postMessage' && c.channel === 'CLANE1');
-    expect(posted).toHaveLength(1);
-    const confirmedAt = posted[0]!.at;
-    // Acknowledged at once: its update has the turn after the confirmation's (5 s on), not the one
-    // after an unused turn of the webhook's (10 s on).
+    // Its incident.triggered webhook came and went, posting nothing.
+    expect(slack.calls.filter((c) => c.method === 'chat.postMessage' && c.channel === 'CLANE1')).toHaveLength(1);
+    // Acknowledged at once: its update has the lane's first turn, not the one after the webhook's unused turn (5 s on).
+    const acknowledgedAt = Date.now();
     stack.pagerDuty!.acknowledge(world.incidentOf(escalation)!.id, 'Fox Mulder');
     await stack.waitForIdle(60_000);
     const update = slack.calls.find((c) => c.method === 'chat.postMessage' && c.retryAfterSeconds === undefined && effectKeyOf(c)?.startsWith('pd:'))!;
-    expect(update.at - confirmedAt).toBeGreaterThanOrEqual(4900);
-    expect(update.at - confirmedAt).toBeLessThan(7500);
+    expect(update.at - acknowledgedAt).toBeLessThan(2500);
     await expectNothingLostOrDoubled(world);
   });
 });
@@ -295,32 +291,6 @@ describe('an outage\'s confirmations meeting a workspace limit tighter than the 
       return { retry: effectKeyOf(retry), spentBy: firstPosts.has(last) ? 'a first post' : effectKeyOf(last), msBefore: retry.at - last.at };
     });
     expect(spentBy.filter((refusal) => refusal.spentBy !== 'a first post')).toEqual([]);
-    await expectNothingLostOrDoubled(world);
-  });
-});
-
-describe("an outage's first confirmations under the workspace's post limit", () => {
-  let stack: LocalStack;
-  beforeAll(async () => {
-    // Slack takes a burst of 5 posts across the workspace, then 2 a second; pd-router's lane gives
-    // a burst of 3, then one post every 0.55 s.
-    stack = await limitedStack({ 'slack.chat.postMessage.workspace': { kind: 'bucket', burst: 5, perSecond: 2 } }, { SLACK_FANOUT_POSTS_PER_MINUTE: '110', SLACK_FANOUT_POST_BURST: '3' });
-  });
-  afterAll(() => stack.stop());
-
-  it('every customer escalating at once is confirmed once, at the lane\'s pace, and Slack refuses none', async () => {
-    const slack = stack.slack!;
-    const world = new World(stack);
-    const escalations = await Promise.all(Array.from({ length: 12 }, (_, i) => world.escalate(`CFIRST${i}`)));
-    await stack.waitForIdle(120_000);
-
-    const confirmations = slack.calls.filter((c) => c.method === 'chat.postMessage' && effectKeyOf(c)?.startsWith('confirm:'));
-    // Posted as they came, twelve would meet Slack's five and most be refused.
-    expect(confirmations.filter((c) => c.retryAfterSeconds !== undefined)).toEqual([]);
-    for (const escalation of escalations) expect(confirmations.filter((c) => effectKeyOf(c) === `confirm:${escalation.dedupKey}`)).toHaveLength(1);
-    // Paced: the last one no sooner than nine turns after the lane's burst.
-    const times = confirmations.map((c) => c.at).sort((a, b) => a - b);
-    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(8 * 545);
     await expectNothingLostOrDoubled(world);
   });
 });

@@ -264,14 +264,14 @@ export async function page(tools: StepTools, start: IncidentLink, customer: Cust
     link = await trigger(tools, link, customer, origin, carried, context, logger);
     checkpoint('triggered');
   }
-  // The confirmation takes a turn under the workspace's post limit (beside the history's write):
-  // every customer escalating at once would otherwise meet that limit together, hundreds refused
-  // and retried. A first attempt may spend the lane's burst and waits in place for a close turn,
-  // keeping a far one for its return; a retry (most often Slack refused it: the limit was spent by
-  // posts the lane did not see) never takes part in the burst. Paced from the first attempt,
-  // confirmations used to come back late together and be refused anyway (docs/performance.md,
-  // "Issue 27, fifth round"); since a late return gives up its turn (pacer.ts) they do not.
-  const confirmTurn = link.state === 'triggered' && !link.confirmationTs && deps.postPacer ? postTurn(deps.postPacer, link.team, `confirm:${dedupKey}`, () => tools.now().getTime(), context.attempt > 1 ? { burst: false } : { firstAttempt: true }) : undefined;
+  // Retried before it was posted (most often Slack refused it: every customer escalating at once
+  // meets the workspace's post limit), the confirmation takes a turn under that limit (beside the
+  // history's write) rather than coming back with hundreds of others at a random point after
+  // their Retry-After and being refused again; never from the lane's burst, which posts the lane
+  // did not see spent. A first attempt posts at once: paced too, each one whose turn is far leaves
+  // and comes back, competing with the escalations still arriving for the workers, and the storm
+  // confirmed everyone later that way (docs/performance.md, "Issue 27, fifth round").
+  const confirmTurn = context.attempt > 1 && link.state === 'triggered' && !link.confirmationTs && deps.postPacer ? postTurn(deps.postPacer, link.team, `confirm:${dedupKey}`, () => tools.now().getTime(), { burst: false }) : undefined;
   // After the settle, on every attempt: a crash between the two is recorded by the retry.
   const [recorded, turn] = await Promise.allSettled([deps.history.recordLink(link), confirmTurn]);
   if (recorded.status === 'rejected') throw recorded.reason;
