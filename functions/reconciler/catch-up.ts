@@ -1,12 +1,12 @@
 import type { IncidentStatus } from '../../lib/events';
 import type { IncidentState } from '../../lib/pagerduty/api';
 import type { Logger } from '../../lib/runtime/log';
-import { RateLimitedError, WaitForTurnError } from '../../lib/errors';
+import { RateLimitedError } from '../../lib/errors';
 import { METRIC_NAMES } from '../../lib/runtime/metrics';
 import { handledTogetherMessage, incidentUpdateMessage, escalationNotOpenedMessage, promptDecidedMessage } from '../../lib/slack/messages';
 import { isGone } from '../../lib/escalation/delivery-gate';
 import { postOnce } from '../../lib/escalation/once';
-import { postAtTurn, postTurn, spendPostTurn } from '../../lib/store/pacer';
+import { postAtTurn, postTurn } from '../../lib/store/pacer';
 import { type SlackMessage } from '../../lib/slack/web-api';
 import { CONFIRMATION_LIFETIME_MS, type IncidentLink } from '../../lib/store/incident-links';
 import { customerView, type Happening } from '../../lib/tenancy/customer-view';
@@ -35,10 +35,10 @@ function catchUpHappening(from: IncidentStatus | undefined, to: IncidentStatus):
  * Post once under `effectKey` in the link's thread; true when this call posted it. At a turn on the
  * lane the workers' paced posts take (lib/store/pacer.ts, postTurn): in an outage the reconciler
  * may find changes a fan-out is still telling, and its posts would otherwise spend the workspace's
- * limit under the fan-out's turns. A turn too far to wait for is given up, and a WaitForTurnError
- * ends the run's posting (reconciler.ts): the next run, minutes on, takes a new turn. Kept, the ten
- * turns of the links examined side by side would all be long passed then and send ten posts at
- * once, outside the lane's count of that moment.
+ * limit under the fan-out's turns. A turn too far to wait for ends the run's posting with a
+ * WaitForTurnError (reconciler.ts). The next run, minutes on, finds the turn kept if it is still
+ * ahead, and a new one if it has passed (postTurn gives up a kept turn long passed): the ten links
+ * examined side by side do not send ten posts at once outside the lane's count of that moment.
  */
 async function postInThread(tools: ReconcilerTools, run: RunState, link: IncidentLink, effectKey: string, message: SlackMessage): Promise<boolean> {
   const { postPacer, effects } = tools.deps;
@@ -46,19 +46,14 @@ async function postInThread(tools: ReconcilerTools, run: RunState, link: Inciden
   // Told already (a webhook's post, most often): no turn is taken for it.
   if (postPacer && (await effects.done(effectKey))) return false;
   const turn = postPacer ? await postTurn(postPacer, link.team, effectKey, now) : undefined;
-  try {
-    return (
-      await postAtTurn(postPacer, link.team, effectKey, turn, now, () => {
-        // Slack refused a post of this run while this one waited for its turn: the limit is the
-        // workspace's, so this one is left for the next run, unclaimed.
-        if (run.slackLimited) throw new RateLimitedError('slack', 'an earlier post of this run was rate limited');
-        return postOnce(effects, tools.deps.scopes(link), effectKey, message, link.threadTs!);
-      })
-    ).performed;
-  } catch (error) {
-    if (postPacer && error instanceof WaitForTurnError) await spendPostTurn(postPacer, link.team, effectKey, now());
-    throw error;
-  }
+  return (
+    await postAtTurn(postPacer, link.team, effectKey, turn, now, () => {
+      // Slack refused a post of this run while this one waited for its turn: the limit is the
+      // workspace's, so this one is left for the next run, unclaimed.
+      if (run.slackLimited) throw new RateLimitedError('slack', 'an earlier post of this run was rate limited');
+      return postOnce(effects, tools.deps.scopes(link), effectKey, message, link.threadTs!);
+    })
+  ).performed;
 }
 
 /** `contact`: whom the customer is told to contact, its own (registry `contact`) or the deployment's. */

@@ -98,7 +98,7 @@ describe('paced turns under a shared rate limit (on dynalite)', () => {
     // queues behind the turns reserved meanwhile, and keeps that one.
     expect(await postTurn(pacer, 'TBACK', 'pd:back-late', at(1500))).toBe(T0 + 4000);
     expect(await postTurn(pacer, 'TBACK', 'pd:back-late', at(3000))).toBe(T0 + 4000);
-    // The pacer itself keeps a turn however late unless asked not to (the reconciler spends its own).
+    // The pacer itself keeps a turn however late unless its caller asks otherwise.
     expect(await pacer.keptTurn('chat.postMessage#TBACK', 'pd:other', T0 + 60_000)).toBe(T0 + 2000);
   });
 

@@ -194,15 +194,6 @@ export interface PostTurnOptions extends TurnOptions {
 }
 
 /**
- * Give up a post's kept turn without posting: the holder's next ask takes a new one. For a caller
- * that comes back much later than the turn (a reconciler run, minutes on), whose kept turn would
- * by then send its post at once, outside the lane's count of the moment.
- */
-export function spendPostTurn(pacer: Pacer, team: string, holder: string, nowMs: number): Promise<void> {
-  return pacer.spend(postLane(team), holder, nowMs);
-}
-
-/**
  * Be at a post's turn (see postTurn): in place when it is close, otherwise by leaving and coming
  * back a second before it, so that a message the queue hands back late still finds it ahead.
  */
